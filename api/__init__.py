@@ -1,0 +1,1 @@
+"""The REST API: routes, auth, problem details; handlers call ports, never raw clients."""

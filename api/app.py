@@ -1,0 +1,71 @@
+"""The API's composition root: builds the adapters from Settings and hands them to the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from api.body_limits import BodyLimitMiddleware
+from api.commands import CommandRunner
+from api.deps import Services
+from api.problems import install_problem_handlers
+from api.routes import auth, health, tweets, users
+from api.security import Passwords, Tokens
+from infra.bootstrap import topic_registry
+from infra.settings import Settings, get_settings
+from projections.postgres_write_model import PostgresWriteModel
+from streams.ids import SnowflakeIds
+from streams.producer import EventProducer
+
+log = logging.getLogger("chirp.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The REST API wired to the servers that `settings` names."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = AsyncConnectionPool(settings.postgres, min_size=2,
+                                   max_size=settings.postgres_pool_size, open=False, timeout=5)
+        await pool.open(wait=True, timeout=30)
+        producer = await asyncio.to_thread(
+            EventProducer, settings.bootstrap_servers, topic_registry(settings),
+            settings.produce_timeout_ms)
+        try:
+            write_model = PostgresWriteModel(pool)
+            ids = SnowflakeIds(await write_model.allocate_worker_id())
+            secret = settings.jwt_secret
+            if not secret:
+                log.warning("CHIRP_JWT_SECRET is unset: tokens die with this process")
+                secret = secrets.token_urlsafe(48)
+            app.state.services = Services(
+                settings=settings,
+                write_model=write_model,
+                commands=CommandRunner(write_model, producer, ids),
+                tokens=Tokens(secret, settings.jwt_ttl_seconds),
+                passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
+                readiness_checks={"postgres": write_model.ping,
+                                  "kafka": lambda: asyncio.to_thread(producer.ping)},
+            )
+            yield
+        finally:
+            await asyncio.to_thread(producer.close)
+            await pool.close()
+
+    app = FastAPI(
+        title="Chirp API",
+        version="1.0",
+        description="Event-sourced Twitter-like backend: every write is an event on Kafka.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (users, auth, tweets, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,66 @@
+"""Request bodies: JSON only, and never more than the configured number of bytes."""
+
+from __future__ import annotations
+
+import orjson
+
+from api.problems import PROBLEM_JSON
+
+_BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
+
+
+class BodyLimitMiddleware:
+    """Rejects oversized bodies (413) and non-JSON bodies (415) before any route runs.
+
+    A body is read whole, up to the limit, before the app sees it: a chunked upload that
+    declares no length is cut off at the limit instead of being buffered without bound.
+    """
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            return await _reject(send, 413, "payload-too-large", "Payload Too Large",
+                                 f"request bodies are limited to {self.max_bytes} bytes")
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await _reject(send, 413, "payload-too-large", "Payload Too Large",
+                                     f"request bodies are limited to {self.max_bytes} bytes")
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if body and not (content_type == b"application/json" or content_type.endswith(b"+json")):
+            return await _reject(send, 415, "unsupported-media-type", "Unsupported Media Type",
+                                 "send the request body as application/json")
+
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _reject(send, status: int, slug: str, title: str, detail: str) -> None:
+    body = orjson.dumps({"type": f"urn:chirp:problem:{slug}", "title": title,
+                         "status": status, "detail": detail})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

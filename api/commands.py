@@ -1,0 +1,117 @@
+"""Running a write: check, record, produce, answer only after the broker's acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.problems import ProblemError
+from projections.write_model import StoredResponse, WriteModel, WriteTransaction
+from schemas.events import Event
+from streams.ids import SnowflakeIds
+from streams.producer import EventProducer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command decided: the answer, and the event to record (None: nothing changes)."""
+
+    status: int
+    body: Any
+    event: Event | None = None
+
+
+# A command's decision: checks against the write model, writes to it, builds the event.
+Decide = Callable[[WriteTransaction, SnowflakeIds], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    replayed: bool = False
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, list] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+
+@dataclass
+class CommandRunner:
+    write_model: WriteModel
+    producer: EventProducer
+    ids: SnowflakeIds
+    _actors: KeyedLocks = field(default_factory=KeyedLocks)
+
+    async def run(self, decide: Decide, *, actor_id: int | None, idempotency_key: str | None,
+                  fingerprint: str) -> Answer:
+        """Run one command in one write-model transaction.
+
+        Order matters: the write-model rows are written first, then the event is produced,
+        and the transaction commits only after the broker acknowledged the event. A refused
+        event rolls everything back; a retry with the same Idempotency-Key replays the
+        stored answer instead of producing a second event.
+        """
+        scope = f"user:{actor_id}" if actor_id is not None else "anonymous"
+        async with self.write_model.transaction() as tx:
+            if idempotency_key is not None:
+                stored = await tx.claim_idempotency_key(scope, idempotency_key)
+                if stored is not None:
+                    return _replay(stored, fingerprint)
+            # Ids are taken and events enqueued under the actor's lock, so one actor's events
+            # reach their partition in id order.
+            async with self._actor_lock(actor_id):
+                outcome = await decide(tx, self.ids)
+                acked = self.producer.enqueue(outcome.event) if outcome.event else None
+            if acked is not None:
+                await self.producer.wait(acked)
+            if idempotency_key is not None:
+                await tx.store_response(scope, idempotency_key, StoredResponse(
+                    fingerprint=fingerprint, status=outcome.status, body=outcome.body))
+        return Answer(outcome.status, outcome.body)
+
+    def _actor_lock(self, actor_id: int | None):
+        if actor_id is None:
+            return _no_lock()
+        return self._actors.hold(actor_id)
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
+def _replay(stored: StoredResponse, fingerprint: str) -> Answer:
+    if stored.fingerprint != fingerprint:
+        raise ProblemError(
+            422, "idempotency-key-reused", "Idempotency-Key Reused",
+            "this Idempotency-Key was used with a different request; use a new key")
+    return Answer(stored.status, stored.body, replayed=True)
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests 'the same request' for an Idempotency-Key."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()

@@ -1,0 +1,109 @@
+"""Dependencies of the routes, as Annotated aliases."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.commands import Answer, CommandRunner, Decide, request_fingerprint
+from api.problems import ProblemError
+from api.security import Passwords, Principal, Tokens, unauthorized
+from infra.settings import Settings
+from projections.write_model import WriteModel
+from schemas.types import parse_id
+
+
+@dataclass
+class Services:
+    """Everything a route may use, built once per process by the composition root."""
+
+    settings: Settings
+    write_model: WriteModel
+    commands: CommandRunner
+    tokens: Tokens
+    passwords: Passwords
+    readiness_checks: dict
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="the access_token from registration or login")
+
+
+def current_user(services: ServicesDep,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                 ) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized("send 'Authorization: Bearer <access_token>'")
+    return services.tokens.verify(credentials.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key",
+                                      description="retries with the same key take effect once")] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ProblemError(400, "bad-idempotency-key", "Bad Idempotency-Key",
+                           "an Idempotency-Key is 1 to 255 visible ASCII characters")
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+_ID_PATH = Path(pattern=r"^[0-9]{1,19}$", description="a decimal 64-bit id")
+
+
+def _parse_path_id(name: str, value: str) -> int:
+    try:
+        return parse_id(value)
+    except ValueError as error:
+        raise ProblemError(422, "validation-error", "Validation Error", f"{name}: {error}") from None
+
+
+def _user_id(user_id: Annotated[str, _ID_PATH]) -> int:
+    return _parse_path_id("user_id", user_id)
+
+
+def _tweet_id(tweet_id: Annotated[str, _ID_PATH]) -> int:
+    return _parse_path_id("tweet_id", tweet_id)
+
+
+UserIdPath = Annotated[int, Depends(_user_id)]
+TweetIdPath = Annotated[int, Depends(_tweet_id)]
+
+
+@dataclass
+class Command:
+    """Runs a decision as the current request: its actor, Idempotency-Key and fingerprint."""
+
+    services: Services
+    request: Request
+    key: str | None
+
+    async def run(self, decide: Decide, actor_id: int | None) -> Answer:
+        fingerprint = request_fingerprint(self.request.method, self.request.url.path,
+                                          await self.request.body())
+        return await self.services.commands.run(decide, actor_id=actor_id,
+                                                idempotency_key=self.key,
+                                                fingerprint=fingerprint)
+
+
+def command(services: ServicesDep, request: Request, key: IdempotencyKey) -> Command:
+    return Command(services, request, key)
+
+
+CommandDep = Annotated[Command, Depends(command)]

@@ -1,0 +1,18 @@
+"""One module per resource."""
+
+from __future__ import annotations
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+
+from api.commands import Answer
+
+
+def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:
+    """The HTTP response for a command's answer; a replayed answer says so in a header."""
+    headers = dict(headers or {})
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=headers)
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)

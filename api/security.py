@@ -1,0 +1,76 @@
+"""Password hashing (argon2id) and bearer tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from api.problems import ProblemError
+
+_ALGORITHM = "HS256"
+
+
+class Passwords:
+    """argon2id hashing off the event loop; verifying costs the same whether or not a user exists."""
+
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        # Verified against when the username is unknown, so timing does not reveal it.
+        self._decoy = self._hasher.hash("decoy password never accepted")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        def check() -> bool:
+            try:
+                return self._hasher.verify(password_hash or self._decoy, password) and (
+                    password_hash is not None)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(check)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making the request."""
+
+    user_id: int
+    username: str
+
+
+class Tokens:
+    """Issues and checks the API's bearer tokens."""
+
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user_id: int, username: str) -> str:
+        now = int(time.time())
+        claims = {"sub": str(user_id), "username": username, "iat": now,
+                  "exp": now + self.ttl_seconds}
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token names; ProblemError 401 for an invalid or expired one."""
+        try:
+            # Only HS256 is accepted: `none` and any algorithm swap fail here.
+            claims = jwt.decode(token, self._secret, algorithms=[_ALGORITHM],
+                                options={"require": ["sub", "exp", "iat"]})
+            return Principal(user_id=int(claims["sub"]), username=str(claims["username"]))
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the access token has expired") from None
+        except (jwt.InvalidTokenError, KeyError, ValueError):
+            raise unauthorized("the access token is not valid") from None
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthorized", "Unauthorized", detail,
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

@@ -1,0 +1,1 @@
+"""Configuration, the local stack launcher and the `chirp` command line."""

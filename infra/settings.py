@@ -1,0 +1,66 @@
+"""The one settings object: every knob is an environment variable `CHIRP_<NAME>`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Chirp's configuration; defaults describe the local development stack."""
+
+    model_config = SettingsConfigDict(env_prefix="CHIRP_", extra="ignore")
+
+    # Where the local stack keeps its data; a test stack uses a temporary one.
+    data_dir: Path = Path(".chirp/dev")
+
+    # Servers. Unset means "start one locally"; set means "use this one".
+    kafka_bootstrap: str | None = None
+    redis_url: str | None = None
+    postgres_dsn: str | None = None
+
+    # Ports of the local dev stack; a test stack picks free ones so both can run at once.
+    kafka_port: int = 19092
+    redis_port: int = 16379
+    postgres_port: int = 15432
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    topic_prefix: str = ""
+    partitions: int = Field(default=4, ge=1, description="partitions of each event topic")
+
+    # Auth. An empty secret makes the launcher generate one and keep it in data_dir.
+    jwt_secret: str = ""
+    jwt_ttl_seconds: int = 24 * 3600
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106's low-memory profile).
+    password_time_cost: int = 3
+    password_memory_kib: int = 64 * 1024
+
+    # Write path. The producer gives up on an unacknowledged event after this long and the
+    # API answers 503; the same bound is the producer's delivery timeout, so an event the
+    # client was told failed is never delivered later.
+    produce_timeout_ms: int = 5000
+    max_body_bytes: int = 64 * 1024
+    postgres_pool_size: int = 10
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def postgres(self) -> str:
+        return self.postgres_dsn or f"postgresql://chirp@127.0.0.1:{self.postgres_port}/chirp"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,138 @@
+"""The local stack: servers from wheels, then Chirp's own processes, all stopped on exit."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from infra.processes import ManagedProcess
+from infra.servers import KafkaServer, PostgresServer, RedisServer, ServerStartError, free_port
+from infra.settings import Settings
+
+
+class LocalStack:
+    """Starts what `settings` does not point elsewhere, prepares it, and stops it in reverse."""
+
+    def __init__(self, settings: Settings, *, ephemeral: bool = False) -> None:
+        # An ephemeral stack (tests) takes free ports and skips crash safety; a dev stack
+        # keeps fixed ports and a durable data directory, so both can run side by side.
+        self.ephemeral = ephemeral
+        self.data_dir = settings.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # PostgreSQL runs as an unprivileged user when we are root: it must reach its folder.
+        os.chmod(self.data_dir, 0o755)
+        self.settings = settings
+        self.servers: list = []
+        self.processes: list[ManagedProcess] = []
+
+    def start(self) -> Settings:
+        """Start and health-check the servers; return settings that point at all of them."""
+        updates: dict[str, object] = {"data_dir": self.data_dir}
+        try:
+            if self.settings.kafka_bootstrap is None:
+                kafka = KafkaServer(self._port(self.settings.kafka_port), self.data_dir)
+                self._start(kafka)
+                updates["kafka_bootstrap"] = kafka.bootstrap
+            if self.settings.redis_url is None:
+                redis = RedisServer(self._port(self.settings.redis_port), self.data_dir)
+                self._start(redis)
+                updates["redis_url"] = redis.url
+            if self.settings.postgres_dsn is None:
+                postgres = PostgresServer(self._port(self.settings.postgres_port), self.data_dir,
+                                          durable=not self.ephemeral)
+                self._start(postgres)
+                updates["postgres_dsn"] = postgres.dsn
+            updates["jwt_secret"] = self.settings.jwt_secret or self._jwt_secret()
+        except BaseException:
+            self.stop()
+            raise
+        self.settings = self.settings.model_copy(update=updates)
+        self._prepare()
+        return self.settings
+
+    def _port(self, configured: int) -> int:
+        return free_port() if self.ephemeral else configured
+
+    def _start(self, server) -> None:
+        self.servers.append(server)
+        server.start()
+
+    def _jwt_secret(self) -> str:
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _prepare(self) -> None:
+        """Create the topics and the tables every process expects."""
+        from infra.bootstrap import prepare_storage
+
+        prepare_storage(self.settings)
+
+    def environment(self) -> dict[str, str]:
+        """The environment that makes a child process use this stack."""
+        env = dict(os.environ)
+        env.update({
+            "CHIRP_DATA_DIR": str(self.data_dir),
+            "CHIRP_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers,
+            "CHIRP_REDIS_URL": self.settings.redis,
+            "CHIRP_POSTGRES_DSN": self.settings.postgres,
+            "CHIRP_JWT_SECRET": self.settings.jwt_secret,
+            "CHIRP_TOPIC_PREFIX": self.settings.topic_prefix,
+            "CHIRP_PARTITIONS": str(self.settings.partitions),
+        })
+        return env
+
+    def start_api(self, port: int | None = None, **overrides: str) -> str:
+        """Run the REST API in a child process; return its base URL once it answers."""
+        port = port or (free_port() if self.ephemeral else self.settings.api_port)
+        env = self.environment() | {"CHIRP_API_PORT": str(port)} | overrides
+        process = ManagedProcess(
+            name="api",
+            argv=[sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                  "--host", self.settings.api_host, "--port", str(port),
+                  "--no-access-log", "--timeout-graceful-shutdown", "5"],
+            log_path=self.data_dir / "logs" / f"api-{port}.log",
+            env=env,
+        )
+        self.processes.append(process)
+        process.start()
+        base_url = f"http://{self.settings.api_host}:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not process.running():
+                raise ServerStartError(f"API exited during start-up:\n{process.tail()}")
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    return base_url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise ServerStartError(f"API not ready after 30s:\n{process.tail()}")
+
+    def stop(self) -> None:
+        """Stop Chirp's processes, then the servers, newest first; never raises."""
+        for item in reversed(self.processes):
+            item.stop()
+        self.processes.clear()
+        for server in reversed(self.servers):
+            server.process.stop()
+        self.servers.clear()
+
+    def pids(self) -> list[int]:
+        """PIDs of everything this stack started and still has running."""
+        items = [*self.processes, *(server.process for server in self.servers)]
+        return [item.pid for item in items if item.running()]
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,134 @@
+"""The write model in PostgreSQL (schema `write_model`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from projections.write_model import Account, StoredResponse, TweetRecord
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS write_model;
+CREATE TABLE IF NOT EXISTS write_model.accounts (
+    user_id       bigint PRIMARY KEY,
+    username      text NOT NULL,
+    password_hash text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+-- Usernames are unique regardless of case, as on Twitter.
+CREATE UNIQUE INDEX IF NOT EXISTS accounts_username_key
+    ON write_model.accounts (lower(username));
+CREATE TABLE IF NOT EXISTS write_model.tweets (
+    tweet_id  bigint PRIMARY KEY,
+    author_id bigint NOT NULL,
+    deleted   boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS write_model.idempotency_keys (
+    scope       text NOT NULL,
+    key         text NOT NULL,
+    fingerprint text NOT NULL,
+    status      smallint NOT NULL,
+    body        jsonb,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, key)
+);
+CREATE SEQUENCE IF NOT EXISTS write_model.snowflake_workers;
+"""
+
+# Clients retry within minutes; a day is what Stripe keeps keys for.
+IDEMPOTENCY_KEY_TTL = "24 hours"
+
+
+class PostgresWriteTransaction:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def claim_idempotency_key(self, scope: str, key: str) -> StoredResponse | None:
+        # A placeholder row taken first makes a concurrent claim of the same key wait on the
+        # primary key until this transaction ends: it then sees the stored answer, or, if we
+        # rolled back, takes the key itself.
+        claimed = await self.conn.execute(
+            "INSERT INTO write_model.idempotency_keys (scope, key, fingerprint, status)"
+            " VALUES (%s, %s, '', 0) ON CONFLICT DO NOTHING RETURNING 1", (scope, key))
+        if await claimed.fetchone():
+            return None
+        row = await (await self.conn.execute(
+            "SELECT fingerprint, status, body, created_at > now() - %s::interval"
+            " FROM write_model.idempotency_keys WHERE scope = %s AND key = %s",
+            (IDEMPOTENCY_KEY_TTL, scope, key))).fetchone()
+        if row[3]:
+            return StoredResponse(fingerprint=row[0], status=row[1], body=row[2])
+        # An expired key is taken afresh.
+        await self.conn.execute(
+            "UPDATE write_model.idempotency_keys SET created_at = now()"
+            " WHERE scope = %s AND key = %s", (scope, key))
+        return None
+
+    async def store_response(self, scope: str, key: str, response: StoredResponse) -> None:
+        await self.conn.execute(
+            "UPDATE write_model.idempotency_keys SET fingerprint = %s, status = %s, body = %s"
+            " WHERE scope = %s AND key = %s",
+            (response.fingerprint, response.status, Jsonb(response.body), scope, key))
+
+    async def reserve_username(self, user_id: int, username: str, password_hash: str) -> bool:
+        cursor = await self.conn.execute(
+            "INSERT INTO write_model.accounts (user_id, username, password_hash)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (user_id, username, password_hash))
+        return await cursor.fetchone() is not None
+
+    async def user_exists(self, user_id: int) -> bool:
+        cursor = await self.conn.execute(
+            "SELECT 1 FROM write_model.accounts WHERE user_id = %s", (user_id,))
+        return await cursor.fetchone() is not None
+
+    async def record_tweet(self, tweet_id: int, author_id: int) -> None:
+        await self.conn.execute(
+            "INSERT INTO write_model.tweets (tweet_id, author_id) VALUES (%s, %s)",
+            (tweet_id, author_id))
+
+    async def tweet(self, tweet_id: int, *, for_update: bool = False) -> TweetRecord | None:
+        lock = " FOR UPDATE" if for_update else ""
+        cursor = await self.conn.execute(
+            "SELECT tweet_id, author_id, deleted FROM write_model.tweets WHERE tweet_id = %s"
+            + lock, (tweet_id,))
+        row = await cursor.fetchone()
+        return TweetRecord(*row) if row else None
+
+    async def mark_tweet_deleted(self, tweet_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = %s", (tweet_id,))
+
+
+class PostgresWriteModel:
+    """WriteModel over a psycopg connection pool."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
+        async with self.pool.connection() as conn, conn.transaction():
+            yield PostgresWriteTransaction(conn)
+
+    async def account(self, username: str) -> Account | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT user_id, username, password_hash FROM write_model.accounts"
+                " WHERE lower(username) = lower(%s)", (username,))
+            row = await cursor.fetchone()
+        return Account(*row) if row else None
+
+    async def allocate_worker_id(self) -> int:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("SELECT nextval('write_model.snowflake_workers')")
+            (number,) = await cursor.fetchone()
+        return number % 1024
+
+    async def ping(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT 1")

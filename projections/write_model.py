@@ -1,0 +1,74 @@
+"""The write model: the few facts the API checks strongly before it accepts a command.
+
+Everything else Chirp knows is projected from the event log by agents. These facts cannot
+wait for a projection: a username must be unique the moment it is granted, a login needs a
+password hash (which never travels in an event), a delete must know the tweet's author, and a
+retried request must find the answer the first attempt got. The API writes them in a
+transaction that brackets producing the event: the row commits only after the broker has
+acknowledged the event, so a write the broker refused leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: int
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class TweetRecord:
+    tweet_id: int
+    author_id: int
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The answer a request with an Idempotency-Key got the first time."""
+
+    fingerprint: str
+    status: int
+    body: Any
+
+
+class WriteTransaction(Protocol):
+    """One command's view of the write model; nothing it writes outlives a rollback."""
+
+    async def claim_idempotency_key(self, scope: str, key: str) -> StoredResponse | None:
+        """Claim `key` for this command, or return the response it already got.
+
+        Waits while another transaction holds the same key, so concurrent retries of one
+        request run one after the other and all but the first replay its answer.
+        """
+
+    async def store_response(self, scope: str, key: str, response: StoredResponse) -> None: ...
+
+    async def reserve_username(self, user_id: int, username: str, password_hash: str) -> bool:
+        """Reserve `username` (case-insensitively) for a new account; False if taken."""
+
+    async def user_exists(self, user_id: int) -> bool: ...
+
+    async def record_tweet(self, tweet_id: int, author_id: int) -> None: ...
+
+    async def tweet(self, tweet_id: int, *, for_update: bool = False) -> TweetRecord | None: ...
+
+    async def mark_tweet_deleted(self, tweet_id: int) -> None: ...
+
+
+class WriteModel(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[WriteTransaction]: ...
+
+    async def account(self, username: str) -> Account | None:
+        """The account holding `username`, matched case-insensitively."""
+
+    async def allocate_worker_id(self) -> int:
+        """A Snowflake worker id that no other running process of this deployment holds."""
+
+    async def ping(self) -> None: ...

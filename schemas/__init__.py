@@ -1,0 +1,1 @@
+"""Event and API models: plain data, no I/O."""

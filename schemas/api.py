@@ -1,0 +1,85 @@
+"""Request and response bodies of the REST API (never event models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.types import Id, IdString, bounded_text
+
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
+DisplayName = bounded_text(50, single_line=True, not_blank=True)
+Bio = bounded_text(160)
+Content = bounded_text(280, not_blank=True)
+# Passwords are hashed, never normalised or stored; the cap bounds the hashing work.
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class UserCreate(RequestModel):
+    username: Username
+    display_name: DisplayName
+    password: Password
+    bio: Bio | None = None
+
+
+class UserCreated(BaseModel):
+    user_id: Id
+    username: str
+    access_token: str
+
+
+class TokenRequest(RequestModel):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=15)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class TweetCreate(RequestModel):
+    content: Content
+    reply_to: IdString | None = Field(
+        default=None, description="id of the tweet this one replies to"
+    )
+
+
+class TweetCreated(BaseModel):
+    tweet_id: Id
+    created_at: datetime
+
+
+class FollowState(BaseModel):
+    user_id: Id
+    following: bool
+
+
+class LikeState(BaseModel):
+    tweet_id: Id
+    liked: bool
+
+
+class RetweetState(BaseModel):
+    tweet_id: Id
+    retweeted: bool
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, served as application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict] | None = None

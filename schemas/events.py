@@ -1,0 +1,182 @@
+"""The facts Chirp records: one frozen model per event type, past tense, in one envelope.
+
+On the wire an event is the envelope `{event_id, type, schema_version, occurred_at, actor_id,
+payload}` as JSON. Old schema versions still decode: `decode` upcasts them step by step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.entities import extract_hashtags, extract_mentions
+from schemas.types import Id
+
+
+class Event(BaseModel):
+    """Envelope fields shared by every event; subclasses add the payload fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: ClassVar[int] = 1
+    # Envelope fields, kept out of `payload` on the wire.
+    envelope_fields: ClassVar[frozenset[str]] = frozenset({"event_id", "occurred_at", "actor_id"})
+
+    event_id: Id
+    occurred_at: datetime
+    actor_id: Id
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+
+class UserRegistered(Event):
+    user_id: Id
+    username: str
+    display_name: str
+    bio: str = ""
+
+
+class ProfileUpdated(Event):
+    user_id: Id
+    display_name: str | None = None
+    bio: str | None = None
+
+
+class TweetPosted(Event):
+    # v2 added the extracted `hashtags` and `mentions` (see the upcaster below).
+    schema_version: ClassVar[int] = 2
+
+    tweet_id: Id
+    author_id: Id
+    content: str
+    reply_to: Id | None = None
+    hashtags: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+
+
+class TweetDeleted(Event):
+    tweet_id: Id
+    author_id: Id
+
+
+class UserFollowed(Event):
+    follower_id: Id
+    followee_id: Id
+
+
+class UserUnfollowed(Event):
+    follower_id: Id
+    followee_id: Id
+
+
+class TweetLiked(Event):
+    tweet_id: Id
+    user_id: Id
+
+
+class TweetUnliked(Event):
+    tweet_id: Id
+    user_id: Id
+
+
+class TweetRetweeted(Event):
+    tweet_id: Id
+    user_id: Id
+    # The retweeted tweet's author: fan-out and counters need it without a lookup.
+    author_id: Id
+
+
+class TweetUnretweeted(Event):
+    tweet_id: Id
+    user_id: Id
+    author_id: Id
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name(): cls
+    for cls in (UserRegistered, ProfileUpdated, TweetPosted, TweetDeleted, UserFollowed,
+                UserUnfollowed, TweetLiked, TweetUnliked, TweetRetweeted, TweetUnretweeted)
+}
+
+# (type, version) -> function turning a payload of that version into one of version + 1.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcaster(type_name: str, from_version: int):
+    """Register a function that upgrades `type_name` payloads from `from_version` by one."""
+
+    def register(function: Upcaster) -> Upcaster:
+        UPCASTERS[(type_name, from_version)] = function
+        return function
+
+    return register
+
+
+@upcaster("TweetPosted", 1)
+def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 tweets carried no entities: extract them from the content as v2 does at write time."""
+    content = payload.get("content", "")
+    return {**payload, "hashtags": extract_hashtags(content), "mentions": extract_mentions(content)}
+
+
+class UndecodableEvent(ValueError):
+    """Bytes that are not a valid Chirp event of a known type and version."""
+
+
+class Envelope(BaseModel):
+    """The wire shape of every event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: Id
+    type: str
+    schema_version: int = Field(ge=1)
+    occurred_at: datetime
+    actor_id: Id
+    payload: dict[str, Any]
+
+
+def encode(event: Event) -> bytes:
+    """The event as envelope JSON bytes."""
+    data = event.model_dump(mode="json")
+    envelope = {
+        "event_id": data.pop("event_id"),
+        "type": event.type_name(),
+        "schema_version": event.schema_version,
+        "occurred_at": data.pop("occurred_at"),
+        "actor_id": data.pop("actor_id"),
+        "payload": data,
+    }
+    return orjson.dumps(envelope)
+
+
+def decode(raw: bytes | str) -> Event:
+    """The event in `raw`, upcast to its current version; UndecodableEvent if it is not one."""
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValidationError as error:
+        raise UndecodableEvent(f"not an event envelope: {error}") from error
+    cls = EVENT_TYPES.get(envelope.type)
+    if cls is None:
+        raise UndecodableEvent(f"unknown event type {envelope.type!r}")
+    payload, version = dict(envelope.payload), envelope.schema_version
+    if version > cls.schema_version:
+        raise UndecodableEvent(f"{envelope.type} v{version} is newer than this code (v{cls.schema_version})")
+    while version < cls.schema_version:
+        step = UPCASTERS.get((envelope.type, version))
+        if step is None:
+            raise UndecodableEvent(f"no upcaster for {envelope.type} v{version}")
+        payload, version = step(payload), version + 1
+    try:
+        return cls.model_validate({**payload, "event_id": envelope.event_id,
+                                   "occurred_at": envelope.occurred_at,
+                                   "actor_id": envelope.actor_id})
+    except ValidationError as error:
+        raise UndecodableEvent(f"bad {envelope.type} payload: {error}") from error

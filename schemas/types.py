@@ -1,0 +1,78 @@
+"""Field types shared by events and API models."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+MAX_ID = 2**63 - 1
+_DECIMAL = re.compile(r"^[0-9]{1,19}$")
+
+
+def parse_id(value: object) -> int:
+    """A 64-bit id from its decimal string (or an int); ValueError for anything else."""
+    if isinstance(value, bool):
+        raise ValueError("an id is a decimal string")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DECIMAL.match(value):
+        number = int(value)
+    else:
+        raise ValueError("an id is a decimal string of up to 19 digits")
+    if not 0 < number <= MAX_ID:
+        raise ValueError("an id is a positive 64-bit integer")
+    return number
+
+
+def parse_id_string(value: object) -> int:
+    """Like parse_id, but only from a string: a JSON number may have lost precision already."""
+    if not isinstance(value, str):
+        raise ValueError("an id is a decimal string, not a JSON number")
+    return parse_id(value)
+
+
+_ID_SCHEMA = {"type": "string", "pattern": r"^[0-9]{1,19}$", "examples": ["1234567890123456789"]}
+
+# Ids are 64-bit integers in Python and decimal strings on the wire: JavaScript numbers hold
+# only 53 bits exactly.
+Id = Annotated[
+    int,
+    BeforeValidator(parse_id),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_ID_SCHEMA),
+]
+# An id in a request body: a decimal string only.
+IdString = Annotated[int, BeforeValidator(parse_id_string), PlainSerializer(str, return_type=str),
+                     WithJsonSchema(_ID_SCHEMA)]
+
+
+def normalize_text(value: str) -> str:
+    """NFC-normalise `value`; reject control characters other than newline and lone surrogates."""
+    text = unicodedata.normalize("NFC", value)
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc" and char != "\n":
+            raise ValueError(f"control character U+{ord(char):04X} is not allowed")
+        if category == "Cs":
+            raise ValueError(f"unpaired surrogate U+{ord(char):04X} is not allowed")
+    return text
+
+
+def bounded_text(max_length: int, *, single_line: bool = False, not_blank: bool = False):
+    """A text type of 1..max_length code points, counted after NFC normalisation."""
+
+    def check(value: str) -> str:
+        text = normalize_text(value)
+        if single_line and "\n" in text:
+            raise ValueError("must be a single line")
+        if not 1 <= len(text) <= max_length:
+            raise ValueError(f"must be 1 to {max_length} characters, not {len(text)}")
+        if not_blank and not text.strip():
+            raise ValueError("must contain more than white space")
+        return text
+
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]

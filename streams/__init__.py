@@ -1,0 +1,1 @@
+"""Topics, ids, the event producer, consumers, replay and the Flink trending job."""

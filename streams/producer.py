@@ -1,0 +1,100 @@
+"""The event producer: idempotent, acks from all replicas, awaitable from asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.errors import KafkaError
+
+from schemas.events import Event, encode
+from streams.topics import TopicRegistry
+
+
+class EventNotAcknowledged(RuntimeError):
+    """The broker did not acknowledge an event in time; it will not be delivered later."""
+
+
+class EventProducer:
+    """Publishes events to their topics and resolves once the broker has acknowledged them.
+
+    kafka-python's producer is used because the local broker (Tansu) grants it a producer id
+    for idempotence, which it refuses aiokafka's older InitProducerId request. Its sender
+    runs on a background thread; acknowledgements are handed back to the event loop.
+    """
+
+    def __init__(self, bootstrap_servers: str, registry: TopicRegistry, timeout_ms: int) -> None:
+        self.registry = registry
+        self.timeout_s = timeout_ms / 1000
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            # An event the API reported as failed must never arrive later: the producer gives
+            # up on it within the same bound the API waits for.
+            request_timeout_ms=max(timeout_ms - 500, 1000),
+            delivery_timeout_ms=timeout_ms,
+            max_block_ms=timeout_ms,
+            linger_ms=1,
+            client_id="chirp-api",
+        )
+        # A separate admin connection answers readiness probes with a real round trip.
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers,
+                                       request_timeout_ms=2000, client_id="chirp-api-health")
+        self._admin_lock = threading.Lock()
+        for topic in registry.event_topics():
+            self._producer.partitions_for(topic.name)  # fetch metadata before the first write
+
+    def enqueue(self, event: Event) -> asyncio.Future:
+        """Hand `event` to the producer now; the returned future resolves on the broker's ack.
+
+        Enqueue order is partition order (the idempotent producer keeps it across retries),
+        so callers that need events of one key in id order enqueue them in id order.
+        """
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future = loop.create_future()
+
+        def on_success(metadata) -> None:
+            loop.call_soon_threadsafe(_settle, acked, metadata, None)
+
+        def on_error(error: BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, acked, None, error)
+
+        topic, key = self.registry.route(event)
+        try:
+            future = self._producer.send(topic, key=key, value=encode(event))
+        except KafkaError as error:
+            acked.set_exception(EventNotAcknowledged(str(error)))
+            return acked
+        future.add_callback(on_success)
+        future.add_errback(on_error)
+        return acked
+
+    async def publish(self, event: Event) -> None:
+        """Produce `event` and wait for the broker's acknowledgement."""
+        await self.wait(self.enqueue(event))
+
+    async def wait(self, acked: asyncio.Future) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(acked), self.timeout_s + 1)
+        except TimeoutError as error:
+            raise EventNotAcknowledged("the broker did not answer in time") from error
+
+    def ping(self) -> None:
+        """Raise unless the broker answers a metadata request now (blocking; for /readyz)."""
+        with self._admin_lock:
+            self._admin.describe_cluster()
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+        self._admin.close()
+
+
+def _settle(future: asyncio.Future, result, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(EventNotAcknowledged(str(error)))
+    else:
+        future.set_result(result)

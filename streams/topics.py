@@ -1,0 +1,57 @@
+"""The topic registry: which topic carries which event, keyed by what, with how many partitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import events as ev
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str  # what the message key is, for readers of this registry
+    partitions: int
+
+
+# Events whose relative order matters share a key, and so a partition: a user's profile
+# events; an author's posts and deletes; a follower's follows and unfollows; a tweet's
+# likes and retweets.
+_KEY_OF = {
+    ev.UserRegistered: ("users", lambda e: e.user_id),
+    ev.ProfileUpdated: ("users", lambda e: e.user_id),
+    ev.TweetPosted: ("tweets", lambda e: e.author_id),
+    ev.TweetDeleted: ("tweets", lambda e: e.author_id),
+    ev.UserFollowed: ("follows", lambda e: e.follower_id),
+    ev.UserUnfollowed: ("follows", lambda e: e.follower_id),
+    ev.TweetLiked: ("engagements", lambda e: e.tweet_id),
+    ev.TweetUnliked: ("engagements", lambda e: e.tweet_id),
+    ev.TweetRetweeted: ("engagements", lambda e: e.tweet_id),
+    ev.TweetUnretweeted: ("engagements", lambda e: e.tweet_id),
+}
+
+
+class TopicRegistry:
+    """Topic names under a configurable prefix, and the route of every event type."""
+
+    def __init__(self, prefix: str = "", partitions: int = 4) -> None:
+        self.prefix = prefix
+        self.users = Topic(f"{prefix}users", "user id", partitions)
+        self.tweets = Topic(f"{prefix}tweets", "author id", partitions)
+        self.follows = Topic(f"{prefix}follows", "follower id", partitions)
+        self.engagements = Topic(f"{prefix}engagements", "tweet id", partitions)
+        # Written by the Flink job; one partition keeps each window's rows in order.
+        self.trending = Topic(f"{prefix}trending-topics", "hashtag", 1)
+        self.dead_letters = Topic(f"{prefix}dead-letters", "source topic", 1)
+
+    def all(self) -> list[Topic]:
+        return [self.users, self.tweets, self.follows, self.engagements, self.trending,
+                self.dead_letters]
+
+    def event_topics(self) -> list[Topic]:
+        return [self.users, self.tweets, self.follows, self.engagements]
+
+    def route(self, event: ev.Event) -> tuple[str, bytes]:
+        """The topic name and message key for `event`."""
+        topic_attr, key_of = _KEY_OF[type(event)]
+        return getattr(self, topic_attr).name, str(key_of(event)).encode()
