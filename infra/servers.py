@@ -179,10 +179,10 @@ class PostgresServer:
         if (self.cluster_dir / "PG_VERSION").exists():
             return
         self.cluster_dir.mkdir(parents=True, exist_ok=True)
-        if self.run_as is not None:
-            os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)
         extra = {}
         if self.run_as is not None:
+            _check_reachable(self.cluster_dir, self.run_as.pw_name)
+            os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)
             extra = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
         result = subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(self.cluster_dir), "-U", self.user,
@@ -208,3 +208,12 @@ class PostgresServer:
                                   (self.database,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
+
+
+def _check_reachable(directory: Path, user: str) -> None:
+    """Fail clearly if an unprivileged `user` cannot walk down to `directory`."""
+    for parent in directory.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            raise ServerStartError(
+                f"PostgreSQL runs as {user!r} (it refuses root) and cannot enter {parent}: "
+                "choose a data directory (CHIRP_DATA_DIR) whose parents others may enter")

@@ -1,0 +1,51 @@
+"""One local stack per test session, shared by every integration and end-to-end test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.bootstrap import topic_registry
+from infra.settings import Settings
+from infra.stack import LocalStack
+from tests.support.event_log import EventLog
+
+# Tests hash many passwords: argon2id stays, with a cost a 2-core machine clears quickly.
+TEST_PASSWORD_COST = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192"}
+
+
+def new_data_dir() -> Path:
+    """A fresh data directory that PostgreSQL's unprivileged user can reach (pytest's is 0700)."""
+    return Path(tempfile.mkdtemp(prefix="chirp-test-"))
+
+
+@pytest.fixture(scope="session")
+def stack():
+    data_dir = new_data_dir()
+    local = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
+    local.start()
+    yield local
+    local.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def api_url(stack) -> str:
+    return stack.start_api(**TEST_PASSWORD_COST)
+
+
+@pytest.fixture
+def client(api_url):
+    with httpx.Client(base_url=api_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def event_log(stack):
+    log = EventLog(stack.settings.bootstrap_servers, topic_registry(stack.settings))
+    yield log
+    log.close()

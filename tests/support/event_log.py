@@ -1,0 +1,52 @@
+"""Reads every event back from the real broker, for assertions."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.events import Event, decode
+from streams.topics import TopicRegistry
+
+# The local broker's list-offsets answer is not the end of a partition, so "read to the end"
+# means: poll until nothing new has arrived for this long. Every event the API acknowledged
+# is already on the broker when the response arrives, so a short quiet spell is enough.
+QUIET_SECONDS = 1.0
+
+
+class EventLog:
+    """All events of a stack's event topics, read from the beginning and kept in order."""
+
+    def __init__(self, bootstrap_servers: str, registry: TopicRegistry) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers,
+                                       enable_auto_commit=False, fetch_max_wait_ms=100,
+                                       consumer_timeout_ms=int(QUIET_SECONDS * 1000))
+        partitions = [TopicPartition(topic.name, number) for topic in registry.event_topics()
+                      for number in range(topic.partitions)]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_beginning(*partitions)
+        self.records: list[tuple[str, int, bytes | None, Event]] = []
+
+    def sync(self) -> list[Event]:
+        """Read what arrived since the last call; return every event seen so far."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batch = self._consumer.poll(timeout_ms=int(QUIET_SECONDS * 1000), max_records=5000)
+            if not batch:
+                break
+            for tp, messages in batch.items():
+                for message in messages:
+                    self.records.append((tp.topic, tp.partition, message.key, decode(message.value)))
+        return self.events
+
+    @property
+    def events(self) -> list[Event]:
+        return [record[3] for record in self.records]
+
+    def by_actor(self, *actor_ids: int) -> list[Event]:
+        wanted = set(actor_ids)
+        return [event for event in self.sync() if event.actor_id in wanted]
+
+    def close(self) -> None:
+        self._consumer.close()
