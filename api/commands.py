@@ -81,7 +81,7 @@ class CommandRunner:
             # reach their partition in id order.
             async with self._actor_lock(actor_id):
                 outcome = await decide(tx, self.ids)
-                acked = self.producer.enqueue(outcome.event) if outcome.event else None
+                acked = await self.producer.enqueue(outcome.event) if outcome.event else None
             if acked is not None:
                 await self.producer.wait(acked)
             if idempotency_key is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from kafka import KafkaAdminClient, KafkaProducer
@@ -10,6 +11,8 @@ from kafka.errors import KafkaError
 
 from schemas.events import Event, encode
 from streams.topics import TopicRegistry
+
+log = logging.getLogger("chirp.producer")
 
 
 class EventNotAcknowledged(RuntimeError):
@@ -22,36 +25,51 @@ class EventProducer:
     kafka-python's producer is used because the local broker (Tansu) grants it a producer id
     for idempotence, which it refuses aiokafka's older InitProducerId request. Its sender
     runs on a background thread; acknowledgements are handed back to the event loop.
+
+    After a failed delivery kafka-python would bump the producer epoch, which Tansu refuses,
+    leaving the producer unusable; so a failure marks the producer broken and the next event
+    goes through a fresh one. No event is lost by this: every event of the broken producer
+    has already been reported as not acknowledged.
     """
 
     def __init__(self, bootstrap_servers: str, registry: TopicRegistry, timeout_ms: int) -> None:
         self.registry = registry
-        self.timeout_s = timeout_ms / 1000
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            # An event the API reported as failed must never arrive later: the producer gives
-            # up on it within the same bound the API waits for.
-            request_timeout_ms=max(timeout_ms - 500, 1000),
-            delivery_timeout_ms=timeout_ms,
-            max_block_ms=timeout_ms,
-            linger_ms=1,
-            client_id="chirp-api",
-        )
+        self.bootstrap_servers = bootstrap_servers
+        self.timeout_ms = timeout_ms
+        self._producer = self._connect()
+        self._broken = False
+        self._reconnecting: asyncio.Lock | None = None
         # A separate admin connection answers readiness probes with a real round trip.
         self._admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers,
                                        request_timeout_ms=2000, client_id="chirp-api-health")
         self._admin_lock = threading.Lock()
-        for topic in registry.event_topics():
-            self._producer.partitions_for(topic.name)  # fetch metadata before the first write
 
-    def enqueue(self, event: Event) -> asyncio.Future:
-        """Hand `event` to the producer now; the returned future resolves on the broker's ack.
+    def _connect(self) -> KafkaProducer:
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            # An event the API reported as failed must never arrive later: the producer gives
+            # up on it within the same bound the API waits for.
+            request_timeout_ms=max(self.timeout_ms - 500, 1000),
+            delivery_timeout_ms=self.timeout_ms,
+            max_block_ms=self.timeout_ms,
+            bootstrap_timeout_ms=self.timeout_ms,
+            linger_ms=1,
+            client_id="chirp-api",
+        )
+        for topic in self.registry.event_topics():
+            producer.partitions_for(topic.name)  # fetch metadata before the first write
+        return producer
+
+    async def enqueue(self, event: Event) -> asyncio.Future:
+        """Hand `event` to the producer; the returned future resolves on the broker's ack.
 
         Enqueue order is partition order (the idempotent producer keeps it across retries),
         so callers that need events of one key in id order enqueue them in id order.
         """
+        if self._broken:
+            await self._reconnect()
         loop = asyncio.get_running_loop()
         acked: asyncio.Future = loop.create_future()
 
@@ -59,25 +77,40 @@ class EventProducer:
             loop.call_soon_threadsafe(_settle, acked, metadata, None)
 
         def on_error(error: BaseException) -> None:
+            self._broken = True
             loop.call_soon_threadsafe(_settle, acked, None, error)
 
         topic, key = self.registry.route(event)
         try:
             future = self._producer.send(topic, key=key, value=encode(event))
         except KafkaError as error:
+            self._broken = True
             acked.set_exception(EventNotAcknowledged(str(error)))
             return acked
         future.add_callback(on_success)
         future.add_errback(on_error)
         return acked
 
+    async def _reconnect(self) -> None:
+        self._reconnecting = self._reconnecting or asyncio.Lock()
+        async with self._reconnecting:
+            if not self._broken:
+                return
+            try:
+                fresh = await asyncio.to_thread(self._connect)
+            except KafkaError as error:
+                raise EventNotAcknowledged(f"cannot reach the broker: {error}") from error
+            stale, self._producer, self._broken = self._producer, fresh, False
+            log.warning("replaced the event producer after a failed delivery")
+            await asyncio.to_thread(stale.close, 0)
+
     async def publish(self, event: Event) -> None:
         """Produce `event` and wait for the broker's acknowledgement."""
-        await self.wait(self.enqueue(event))
+        await self.wait(await self.enqueue(event))
 
     async def wait(self, acked: asyncio.Future) -> None:
         try:
-            await asyncio.wait_for(asyncio.shield(acked), self.timeout_s + 1)
+            await asyncio.wait_for(asyncio.shield(acked), self.timeout_ms / 1000 + 1)
         except TimeoutError as error:
             raise EventNotAcknowledged("the broker did not answer in time") from error
 

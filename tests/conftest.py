@@ -38,9 +38,14 @@ def api_url(stack) -> str:
     return stack.start_api(**TEST_PASSWORD_COST)
 
 
+@pytest.fixture(scope="session")
+def client_factory(api_url):
+    return lambda: httpx.Client(base_url=api_url, timeout=30)
+
+
 @pytest.fixture
-def client(api_url):
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+def client(client_factory):
+    with client_factory() as http:
         yield http
 
 
