@@ -75,26 +75,26 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EventNotAcknowledged)
     async def on_broker_down(request: Request, error: EventNotAcknowledged):
-        log.warning("write refused, broker did not acknowledge: %s", error)
-        return problem_response(request, ProblemError(
-            503, "event-log-unavailable", "Service Unavailable",
-            "the event log did not acknowledge the write; nothing was recorded, retry later",
-            headers={"Retry-After": "2"}))
+        return _unavailable(request, error, "event-log-unavailable",
+                            "the event log did not acknowledge the write")
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OperationalError)
     async def on_database_down(request: Request, error: Exception):
-        log.warning("database unavailable: %s", error)
-        return problem_response(request, ProblemError(
-            503, "database-unavailable", "Service Unavailable",
-            "a database is unavailable; nothing was recorded, retry later",
-            headers={"Retry-After": "2"}))
+        return _unavailable(request, error, "database-unavailable", "a database is unavailable")
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem_response(request, ProblemError(
             500, "internal-error", "Internal Server Error", "an unexpected error occurred"))
+
+
+def _unavailable(request: Request, error: Exception, slug: str, what: str) -> JSONResponse:
+    log.warning("%s %s: %s: %s", request.method, request.url.path, what, error)
+    return problem_response(request, ProblemError(
+        503, slug, "Service Unavailable", f"{what}; nothing was recorded, retry later",
+        headers={"Retry-After": "2"}))
 
 
 def _reason(status: int) -> str:

