@@ -6,17 +6,20 @@ import asyncio
 import logging
 import secrets
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
-from psycopg_pool import AsyncConnectionPool
 
 from api.body_limits import BodyLimitMiddleware
 from api.commands import CommandRunner
+from api.consistency import remember_write
 from api.deps import Services
 from api.problems import install_problem_handlers
-from api.routes import auth, health, tweets, users
+from api.routes import auth, health, timeline, tweets, users
 from api.security import Passwords, Tokens
+from api.timelines import Timelines
 from infra.bootstrap import topic_registry
+from infra.read_models import open_read_models
 from infra.settings import Settings, get_settings
 from projections.postgres_write_model import PostgresWriteModel
 from streams.ids import SnowflakeIds
@@ -31,14 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = AsyncConnectionPool(settings.postgres, min_size=2,
-                                   max_size=settings.postgres_pool_size, open=False, timeout=5)
-        await pool.open(wait=True, timeout=30)
         producer = await asyncio.to_thread(
             EventProducer, settings.bootstrap_servers, topic_registry(settings),
             settings.produce_timeout_ms)
-        try:
-            write_model = PostgresWriteModel(pool)
+        async with open_read_models(settings) as models:
+            write_model = PostgresWriteModel(models.pool)
             ids = SnowflakeIds(await write_model.allocate_worker_id())
             secret = settings.jwt_secret
             if not secret:
@@ -47,16 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = Services(
                 settings=settings,
                 write_model=write_model,
-                commands=CommandRunner(write_model, producer, ids),
+                commands=CommandRunner(write_model, producer, ids, after_ack=partial(
+                    remember_write, models.cache)),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
-                readiness_checks={"postgres": write_model.ping,
+                readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,
                                   "kafka": lambda: asyncio.to_thread(producer.ping)},
+                models=models,
+                timelines=Timelines(models),
             )
-            yield
-        finally:
-            await asyncio.to_thread(producer.close)
-            await pool.close()
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(producer.close)
 
     app = FastAPI(
         title="Chirp API",
@@ -65,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (users, auth, tweets, health):
+    for module in (users, auth, tweets, timeline, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -60,6 +60,8 @@ class CommandRunner:
     write_model: WriteModel
     producer: EventProducer
     ids: SnowflakeIds
+    # Called with (actor id, where the event landed) once the broker acknowledged it.
+    after_ack: Callable[[int | None, Any], Awaitable[None]] | None = None
     _actors: KeyedLocks = field(default_factory=KeyedLocks)
 
     async def run(self, decide: Decide, *, actor_id: int | None, idempotency_key: str | None,
@@ -83,7 +85,9 @@ class CommandRunner:
                 outcome = await decide(tx, self.ids)
                 acked = await self.producer.enqueue(outcome.event) if outcome.event else None
             if acked is not None:
-                await self.producer.wait(acked)
+                landed = await self.producer.wait(acked)
+                if self.after_ack is not None:
+                    await self.after_ack(actor_id if actor_id is not None else None, landed)
             if idempotency_key is not None:
                 await tx.store_response(scope, idempotency_key, StoredResponse(
                     fingerprint=fingerprint, status=outcome.status, body=outcome.body))

@@ -6,10 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.commands import Answer, CommandRunner, Decide, request_fingerprint
+from api.consistency import wait_for_own_writes
+from api.timelines import Timelines
+from infra.read_models import ReadModels
+from projections.timeline_entries import decode_cursor
 from api.problems import ProblemError
 from api.security import Passwords, Principal, Tokens, unauthorized
 from infra.settings import Settings
@@ -27,6 +31,8 @@ class Services:
     tokens: Tokens
     passwords: Passwords
     readiness_checks: dict
+    models: ReadModels
+    timelines: Timelines
 
 
 def get_services(request: Request) -> Services:
@@ -47,6 +53,43 @@ def current_user(services: ServicesDep,
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def optional_user(services: ServicesDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                  ) -> Principal | None:
+    """The caller if a token is sent (and valid), else None: reads work without one."""
+    if credentials is None:
+        return None
+    return current_user(services, credentials)
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+
+
+async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
+    """The caller, once the projections have applied the caller's own writes."""
+    if user is not None:
+        await wait_for_own_writes(services.models.cache, user.user_id,
+                                  services.settings.read_your_writes_timeout_ms / 1000)
+    return user
+
+
+Reader = Annotated[Principal | None, Depends(reader)]
+
+
+def cursor(cursor: Annotated[str | None, Query(max_length=64, description="from a previous page's next_cursor")] = None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except ValueError:
+        raise ProblemError(422, "invalid-cursor", "Invalid Cursor",
+                           "cursor: not a cursor this API issued") from None
+
+
+Cursor = Annotated[int | None, Depends(cursor)]
+Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 

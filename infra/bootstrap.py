@@ -5,20 +5,24 @@ from __future__ import annotations
 import psycopg
 
 from infra.settings import Settings
-from projections import postgres_write_model
+from projections import (postgres_engagements, postgres_graph, postgres_tweet_store,
+                         postgres_write_model)
 from streams.admin import ensure_topics
 from streams.topics import TopicRegistry
 
-# Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS.
-POSTGRES_SCHEMAS = [postgres_write_model.SCHEMA_SQL]
+# Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS; read models take the
+# schema name from settings, so a rebuild can target a fresh one.
+READ_MODEL_SCHEMAS = [postgres_graph.SCHEMA_SQL, postgres_tweet_store.SCHEMA_SQL,
+                      postgres_engagements.SCHEMA_SQL]
 
 
 def prepare_storage(settings: Settings) -> None:
     """Create every topic and table that Chirp's processes expect."""
     ensure_topics(settings.bootstrap_servers, topic_registry(settings))
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
-        for ddl in POSTGRES_SCHEMAS:
-            conn.execute(ddl)
+        conn.execute(postgres_write_model.SCHEMA_SQL)
+        for ddl in READ_MODEL_SCHEMAS:
+            conn.execute(ddl.format(schema=settings.read_schema))
 
 
 def topic_registry(settings: Settings) -> TopicRegistry:

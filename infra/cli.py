@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         print("Starting the local stack (Kafka protocol broker, Valkey, PostgreSQL)...", flush=True)
         settings = stack.start()
+        print("Starting the projection agents (Faust)...", flush=True)
+        stack.start_agents()
         base_url = stack.start_api()
         if not args.no_demo:
             seed_demo(base_url)

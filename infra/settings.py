@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     postgres_pool_size: int = 10
 
+    # Read models.
+    read_schema: str = "read_model"
+    redis_prefix: str = "chirp:"
+    tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
+    cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
+    cassandra_keyspace: str = "chirp"
+    # Authors with at least this many followers are not pushed (seeds use 10k-100k).
+    celebrity_threshold: int = 10_000
+    # ...and while fan-out lags more than the bound (by event time), this lower one applies.
+    celebrity_threshold_lowered: int = 1_000
+    fanout_lag_bound_seconds: float = 2.0
+    # Only users who read their home timeline within this many days keep one in Redis.
+    active_days: int = 30
+    cache_ttl_seconds: int = 7 * 24 * 3600
+    # Longest a read waits for the projections to catch up with the reader's own writes.
+    read_your_writes_timeout_ms: int = 2000
+
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

@@ -116,6 +116,26 @@ class LocalStack:
             time.sleep(0.1)
         raise ServerStartError(f"API not ready after 30s:\n{process.tail()}")
 
+    def start_agents(self, **overrides: str) -> ManagedProcess:
+        """Run the projection worker (every Faust agent) until its partitions are assigned."""
+        env = self.environment() | overrides
+        process = ManagedProcess(
+            name="agents",
+            argv=[sys.executable, "-m", "agents"],
+            log_path=self.data_dir / "logs" / f"agents-{len(self.processes)}.log",
+            env=env,
+        )
+        self.processes.append(process)
+        process.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not process.running():
+                raise ServerStartError(f"agents exited during start-up:\n{process.tail()}")
+            if "chirp agents ready" in process.tail(200):
+                return process
+            time.sleep(0.1)
+        raise ServerStartError(f"agents not ready after 60s:\n{process.tail()}")
+
     def stop(self) -> None:
         """Stop Chirp's processes, then the servers, newest first; never raises."""
         for item in reversed(self.processes):

@@ -83,3 +83,51 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict] | None = None
+
+
+class UserSummary(BaseModel):
+    id: Id
+    username: str
+    display_name: str
+
+
+class TweetPublic(BaseModel):
+    tweet_id: Id
+    user: UserSummary
+    content: str
+    like_count: int
+    retweet_count: int
+    reply_count: int
+    liked_by_me: bool
+    retweeted_by_me: bool
+    created_at: datetime
+    reply_to: Id | None = None
+    retweeted_by: UserSummary | None = Field(
+        default=None, description="set when this entry is a retweet: who retweeted it")
+
+
+class TweetPage(BaseModel):
+    tweets: list[TweetPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
+
+
+class UserPublic(BaseModel):
+    user_id: Id
+    username: str
+    display_name: str
+    bio: str
+    created_at: datetime
+    followers_count: int
+    following_count: int
+    tweet_count: int
+
+
+class UserPage(BaseModel):
+    users: list[UserSummary]
+    next_cursor: str | None
+
+
+class LikesPublic(BaseModel):
+    tweet_id: Id
+    like_count: int
+    first_likers: list[UserSummary]

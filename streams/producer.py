@@ -104,13 +104,14 @@ class EventProducer:
             log.warning("replaced the event producer after a failed delivery")
             await asyncio.to_thread(stale.close, 0)
 
-    async def publish(self, event: Event) -> None:
-        """Produce `event` and wait for the broker's acknowledgement."""
-        await self.wait(await self.enqueue(event))
+    async def publish(self, event: Event):
+        """Produce `event`, wait for the broker's acknowledgement, return where it landed."""
+        return await self.wait(await self.enqueue(event))
 
-    async def wait(self, acked: asyncio.Future) -> None:
+    async def wait(self, acked: asyncio.Future):
+        """The acknowledged record's metadata (topic, partition, offset)."""
         try:
-            await asyncio.wait_for(asyncio.shield(acked), self.timeout_ms / 1000 + 1)
+            return await asyncio.wait_for(asyncio.shield(acked), self.timeout_ms / 1000 + 1)
         except TimeoutError as error:
             raise EventNotAcknowledged("the broker did not answer in time") from error
 

@@ -17,6 +17,10 @@ from tests.support.processes import processes_in_groups
 
 # Tests hash many passwords: argon2id stays, with a cost a 2-core machine clears quickly.
 TEST_PASSWORD_COST = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192"}
+# A celebrity threshold a test can cross with a handful of followers.
+CELEBRITY_THRESHOLD = 5
+TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
+                 "CHIRP_CELEBRITY_THRESHOLD_LOWERED": "3"}
 
 
 def new_data_dir() -> Path:
@@ -39,8 +43,14 @@ def stack():
 
 
 @pytest.fixture(scope="session")
-def api_url(stack) -> str:
-    return stack.start_api(**TEST_PASSWORD_COST)
+def agents(stack):
+    """The projection worker of the session stack."""
+    return stack.start_agents(**TEST_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def api_url(stack, agents) -> str:
+    return stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,13 @@ from datetime import datetime, timezone
 from fastapi import APIRouter
 
 from api.commands import Outcome
-from api.deps import CommandDep, CurrentUser, TweetIdPath
+from api.deps import CommandDep, CurrentUser, Cursor, Limit, Reader, ServicesDep, TweetIdPath
 from api.problems import ProblemError, not_found
-from api.routes import respond
+from api.routes import page, respond
+from projections.timeline_entries import Entry
 from schemas import events as ev
-from schemas.api import LikeState, Problem, RetweetState, TweetCreate, TweetCreated
+from schemas.api import (LikesPublic, LikeState, Problem, RetweetState, TweetCreate, TweetCreated,
+                         TweetPage, TweetPublic)
 from schemas.entities import extract_hashtags, extract_mentions
 from streams.ids import id_time
 
@@ -107,3 +109,42 @@ def _add_engagement_routes(action: str, done: type[ev.Event], undone: type[ev.Ev
 
 _add_engagement_routes("like", ev.TweetLiked, ev.TweetUnliked, LikeState, "liked")
 _add_engagement_routes("retweet", ev.TweetRetweeted, ev.TweetUnretweeted, RetweetState, "retweeted")
+
+
+_READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}
+
+
+@router.get("/{tweet_id}", response_model=TweetPublic, responses=_READ_ERRORS)
+async def get_tweet(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep):
+    """One tweet with its counts."""
+    rendered = await services.timelines.hydrator.render(
+        [Entry(tweet_id, tweet_id)], viewer.user_id if viewer else None)
+    if not rendered:
+        raise not_found(f"tweet {tweet_id}")
+    return rendered[0]
+
+
+@router.get("/{tweet_id}/replies", response_model=TweetPage, responses=_READ_ERRORS)
+async def replies(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep,
+                  cursor: Cursor = None, limit: Limit = 20):
+    """Replies to a tweet, oldest first."""
+    if not await services.timelines.hydrator.tweets([tweet_id]):
+        raise not_found(f"tweet {tweet_id}")
+    found = await services.models.tweets.replies(tweet_id, cursor, limit)
+    rendered = await services.timelines.hydrator.render(
+        [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None)
+    return page(rendered, found[-1].tweet_id if len(found) == limit else None)
+
+
+@router.get("/{tweet_id}/likes", response_model=LikesPublic, responses=_READ_ERRORS)
+async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep,
+                limit: Limit = 10):
+    """How many like a tweet, and the first to like it."""
+    hydrator = services.timelines.hydrator
+    tweet = (await hydrator.tweets([tweet_id])).get(tweet_id)
+    if tweet is None:
+        raise not_found(f"tweet {tweet_id}")
+    likers = await services.models.engagements.likers(tweet_id, limit)
+    users = await hydrator.users(likers)
+    return {"tweet_id": str(tweet_id), "like_count": tweet.counts.likes,
+            "first_likers": [users[i] for i in likers if i in users]}

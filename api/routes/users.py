@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from fastapi import APIRouter
 
 from api.commands import Outcome
-from api.deps import CommandDep, CurrentUser, ServicesDep, UserIdPath
+from api.deps import CommandDep, CurrentUser, Cursor, Limit, Reader, ServicesDep, UserIdPath
 from api.problems import ProblemError, not_found
-from api.routes import respond
+from api.routes import page, respond
+from projections.timeline_entries import encode_cursor
 from schemas import events as ev
-from schemas.api import FollowState, Problem, UserCreate, UserCreated
+from schemas.api import FollowState, Problem, TweetPage, UserCreate, UserCreated, UserPage, UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _ERRORS = {code: {"model": Problem} for code in (400, 401, 404, 409, 413, 415, 422, 503)}
@@ -66,3 +67,57 @@ async def follow(user_id: UserIdPath, user: CurrentUser, command: CommandDep):
 async def unfollow(user_id: UserIdPath, user: CurrentUser, command: CommandDep):
     """Stop following a user (idempotent)."""
     return respond(await command.run(_follow_command(user_id, user, False), user.user_id))
+
+
+_READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}
+
+
+@router.get("/{user_id}", response_model=UserPublic, responses=_READ_ERRORS)
+async def profile(user_id: UserIdPath, _: Reader, services: ServicesDep):
+    """A user's profile with follower, following and tweet counts."""
+    found = (await services.models.graph.profiles([user_id])).get(user_id)
+    if found is None:
+        raise not_found(f"user {user_id}")
+    return UserPublic(user_id=found.user_id, username=found.username,
+                      display_name=found.display_name, bio=found.bio,
+                      created_at=found.created_at, followers_count=found.followers_count,
+                      following_count=found.following_count, tweet_count=found.tweet_count)
+
+
+@router.get("/{user_id}/tweets", response_model=TweetPage, responses=_READ_ERRORS)
+async def user_timeline(user_id: UserIdPath, viewer: Reader, services: ServicesDep,
+                        cursor: Cursor = None, limit: Limit = 20):
+    """A user's tweets and retweets, newest first."""
+    await _require_user(services, user_id)
+    tweets, last = await services.timelines.user(user_id, viewer.user_id if viewer else None,
+                                                 cursor, limit)
+    return page(tweets, last)
+
+
+async def _require_user(services, user_id: int) -> None:
+    if not (await services.models.graph.profiles([user_id])):
+        raise not_found(f"user {user_id}")
+
+
+async def _user_page(services, user_id: int, cursor: int | None, limit: int, fetch) -> dict:
+    await _require_user(services, user_id)
+    ids = await fetch(user_id, cursor, limit)
+    users = await services.timelines.hydrator.users(ids)
+    return {"users": [users[i] for i in ids if i in users],
+            "next_cursor": encode_cursor(ids[-1]) if len(ids) == limit else None}
+
+
+@router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)
+async def followers(user_id: UserIdPath, _: Reader, services: ServicesDep,
+                    cursor: Cursor = None, limit: Limit = 20):
+    """Who follows a user."""
+    return await _user_page(services, user_id, cursor, limit,
+                            services.models.graph.follower_page)
+
+
+@router.get("/{user_id}/following", response_model=UserPage, responses=_READ_ERRORS)
+async def following(user_id: UserIdPath, _: Reader, services: ServicesDep,
+                    cursor: Cursor = None, limit: Limit = 20):
+    """Whom a user follows."""
+    return await _user_page(services, user_id, cursor, limit,
+                            services.models.graph.following_page)

@@ -1,0 +1,96 @@
+"""The loop every agent runs: take a batch, apply each event, record progress, dead-letter poison."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+import orjson
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agents.context import AgentContext
+from schemas.events import Event, UndecodableEvent, decode
+
+log = logging.getLogger("chirp.agents")
+
+BATCH_SIZE = 200
+# Wait at most this long to fill a batch: bounds the latency a batch adds to a lone event.
+BATCH_WINDOW_SECONDS = 0.005
+# Attempts for an event that fails for a reason other than an unreachable dependency.
+ATTEMPTS = 3
+# A dependency that is down stops this partition (retrying) instead of dead-lettering.
+_OUTAGES = (OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError, OSError)
+
+Handler = Callable[[AgentContext, Event], Awaitable[None]]
+
+
+async def consume(stream, context: AgentContext, handle: Handler, dead_letters) -> None:
+    """Apply every event of `stream` with `handle`, in partition order, at least once."""
+    async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
+        positions: dict[tuple[str, int], int] = {}
+        for event in batch:
+            message = event.message
+            await _apply(context, handle, message, dead_letters)
+            positions[(message.topic, message.partition)] = message.offset
+        # Readers wait on these to see their own writes.
+        await context.models.cache.advance(positions)
+
+
+async def _apply(context: AgentContext, handle: Handler, message, dead_letters) -> None:
+    try:
+        event = decode(message.value)
+    except UndecodableEvent as error:
+        await _dead_letter(dead_letters, message, error)
+        return
+    failures = 0
+    outage_delay = 0.1
+    while True:
+        try:
+            await handle(context, event)
+            return
+        except _OUTAGES as error:
+            log.warning("dependency unavailable applying %s: %s; retrying", event.type_name(), error)
+            await asyncio.sleep(outage_delay)
+            outage_delay = min(outage_delay * 2, 5.0)
+        except (ValidationError, ValueError, KeyError, TypeError) as error:
+            await _dead_letter(dead_letters, message, error)
+            return
+        except Exception as error:  # noqa: BLE001 - anything else: retry, then dead-letter
+            failures += 1
+            if failures >= ATTEMPTS:
+                await _dead_letter(dead_letters, message, error)
+                return
+            await asyncio.sleep(0.1 * failures)
+
+
+async def _dead_letter(dead_letters, message, error: BaseException) -> None:
+    log.error("dead-lettering %s[%s]@%s: %r", message.topic, message.partition, message.offset, error)
+    record = {
+        "source_topic": message.topic, "partition": message.partition, "offset": message.offset,
+        "key": _text(message.key), "value": _text(message.value),
+        "error": f"{type(error).__name__}: {error}",
+        "failed_at": datetime.now(timezone.utc).isoformat(),
+    }
+    await dead_letters.send(key=message.topic.encode(), value=orjson.dumps(record))
+
+
+def _text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(raw).decode()
+
+
+def lag_seconds(event: Event) -> float:
+    """How far behind the log this event is being applied, by event time."""
+    return max(time.time() - event.occurred_at.timestamp(), 0.0)

@@ -1,0 +1,71 @@
+"""The tweet agent: tweet store, tweet cache, author recents, then hybrid fan-out.
+
+One agent applies these in this order on purpose: a tweet is in the store before it is
+pushed anywhere, so a timeline rebuilt from the store while pushes go on misses nothing
+(the rebuild marks the timeline present first, then reads the store).
+"""
+
+from __future__ import annotations
+
+from agents.batches import lag_seconds
+from agents.context import AgentContext
+from projections.engagements import Counts
+from projections.fanout import should_push
+from projections.redis_cache import CachedTweet
+from projections.timeline_entries import Entry
+from projections.tweet_store import StoredTweet
+from schemas import events as ev
+
+# Followers read from PostgreSQL and pushed to Redis per batch.
+FOLLOWER_BATCH = 2000
+
+
+async def apply_tweet_event(context: AgentContext, event: ev.Event) -> None:
+    match event:
+        case ev.TweetPosted():
+            await _store(context, event)
+            await fan_out(context, event.author_id, Entry(event.tweet_id, event.tweet_id),
+                          lag_seconds(event))
+        case ev.TweetDeleted():
+            await _delete(context, event)
+
+
+async def _store(context: AgentContext, event: ev.TweetPosted) -> None:
+    models = context.models
+    await models.tweets.save(StoredTweet(event.tweet_id, event.author_id, event.content,
+                                         event.occurred_at, event.reply_to))
+    await models.graph.count_tweet(event.author_id, event.tweet_id, +1)
+    if event.reply_to is not None:
+        change = await models.engagements.add_reply(event.reply_to, event.tweet_id)
+        await models.cache.set_counts(event.reply_to, change.counts)
+    counts = (await models.engagements.counts([event.tweet_id])).get(event.tweet_id, Counts())
+    await models.cache.fill_tweets([CachedTweet(
+        event.tweet_id, event.author_id, event.content,
+        int(event.occurred_at.timestamp() * 1000), event.reply_to, counts)])
+
+
+async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: float) -> None:
+    """Deliver an entry: to the author's recents and own timeline, then push or leave to pull."""
+    models = context.models
+    await models.timelines.push_recent(author_id, [entry])
+    await models.timelines.push_home([author_id], [entry])
+    threshold = context.threshold.observe(lag)
+    if should_push(await models.graph.follower_count(author_id), threshold):
+        async for followers in models.graph.followers(author_id, FOLLOWER_BATCH):
+            await models.timelines.push_home(followers, [entry])
+    else:
+        await models.graph.mark_pulled(author_id)
+        await models.cache.add_if_loaded(models.keys.pulled_authors(), author_id)
+
+
+async def _delete(context: AgentContext, event: ev.TweetDeleted) -> None:
+    models = context.models
+    stored = (await models.tweets.get_many([event.tweet_id])).get(event.tweet_id)
+    await models.tweets.delete(event.tweet_id, event.author_id)
+    await models.graph.count_tweet(event.author_id, event.tweet_id, -1)
+    await models.cache.mark_deleted(event.tweet_id)
+    if stored is not None and stored.reply_to is not None:
+        change = await models.engagements.remove_reply(stored.reply_to, event.tweet_id)
+        await models.cache.set_counts(stored.reply_to, change.counts)
+    # Home timelines drop deleted tweets when read; the author's recents drop it now.
+    await models.timelines.remove_recent(event.author_id, [Entry(event.tweet_id, event.tweet_id)])

@@ -1,0 +1,96 @@
+"""Turning timeline entries into tweet objects, in as few round trips as the caches allow."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from infra.read_models import ReadModels
+from projections.engagements import Counts
+from projections.redis_cache import CachedTweet
+from projections.timeline_entries import Entry
+
+
+class Hydrator:
+    """Reads through the Redis caches; fills what they miss from PostgreSQL."""
+
+    def __init__(self, models: ReadModels) -> None:
+        self.models = models
+
+    async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet]:
+        """Live tweets among `tweet_ids` (deleted and unknown ones are left out)."""
+        cached = await self.models.cache.tweets(tweet_ids)
+        missing = [tweet_id for tweet_id, tweet in cached.items() if tweet is None]
+        found = {tweet_id: tweet for tweet_id, tweet in cached.items()
+                 if tweet is not None and not tweet.deleted}
+        if missing:
+            stored = await self.models.tweets.get_many(missing)
+            counts = await self.models.engagements.counts(list(stored))
+            filled = [CachedTweet(t.tweet_id, t.author_id, t.content,
+                                  int(t.created_at.timestamp() * 1000), t.reply_to,
+                                  counts.get(t.tweet_id, Counts())) for t in stored.values()]
+            await self.models.cache.fill_tweets(filled)
+            found.update({tweet.tweet_id: tweet for tweet in filled})
+        return found
+
+    async def users(self, user_ids: list[int]) -> dict[int, dict]:
+        cached = await self.models.cache.users(user_ids)
+        missing = [user_id for user_id, user in cached.items() if user is None]
+        if missing:
+            profiles = await self.models.graph.profiles(missing)
+            fresh = {p.user_id: (p.username, p.display_name) for p in profiles.values()}
+            await self.models.cache.put_users(fresh)
+            cached.update(fresh)
+        return {user_id: {"id": str(user_id), "username": pair[0], "display_name": pair[1]}
+                for user_id, pair in cached.items() if pair is not None}
+
+    async def id_set(self, key: str, load) -> set[int]:
+        """A cached id set (following, liked, ...), loaded from its store on a miss."""
+        members = await self.models.cache.set_members(key)
+        if members is None:
+            members = set(await load())
+            await self.models.cache.load_set(key, list(members))
+        return members
+
+    async def flags(self, key: str, load, tweet_ids: list[int]) -> set[int]:
+        """Which of `tweet_ids` a per-user set (liked, retweeted) holds."""
+        loaded, found = await self.models.cache.contains(key, tweet_ids)
+        if not loaded:
+            members = await self.id_set(key, load)
+            return {tweet_id for tweet_id in tweet_ids if tweet_id in members}
+        return {tweet_id for tweet_id, hit in zip(tweet_ids, found) if hit}
+
+    async def render(self, entries: list[Entry], viewer: int | None,
+                     tweets: dict[int, CachedTweet] | None = None) -> list[dict]:
+        """Tweet objects for `entries`, in order; entries whose tweet is gone are dropped."""
+        models = self.models
+        tweets = tweets if tweets is not None else await self.tweets([e.tweet_id for e in entries])
+        entries = [entry for entry in entries if entry.tweet_id in tweets]
+        ids = [entry.tweet_id for entry in entries]
+        people = {tweets[i].author_id for i in ids} | {
+            e.retweeted_by for e in entries if e.retweeted_by is not None}
+        users = await self.users(list(people))
+        liked = retweeted = set()
+        if viewer is not None and ids:
+            liked = await self.flags(models.keys.liked(viewer),
+                                     lambda: models.engagements.liked(viewer), ids)
+            retweeted = await self.flags(models.keys.retweeted(viewer),
+                                         lambda: models.engagements.retweeted(viewer), ids)
+        rendered = []
+        for entry in entries:
+            tweet = tweets[entry.tweet_id]
+            if tweet.author_id not in users:
+                continue
+            rendered.append({
+                "tweet_id": str(tweet.tweet_id),
+                "user": users[tweet.author_id],
+                "content": tweet.content,
+                "like_count": tweet.counts.likes,
+                "retweet_count": tweet.counts.retweets,
+                "reply_count": tweet.counts.replies,
+                "liked_by_me": tweet.tweet_id in liked,
+                "retweeted_by_me": tweet.tweet_id in retweeted,
+                "created_at": datetime.fromtimestamp(tweet.created_ms / 1000, timezone.utc).isoformat(),
+                "reply_to": str(tweet.reply_to) if tweet.reply_to else None,
+                "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
+            })
+        return rendered

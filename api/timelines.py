@@ -1,0 +1,139 @@
+"""Reading timelines: cached entries, merged celebrity recents, store fallback past the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+
+from api.hydration import Hydrator
+from infra.read_models import ReadModels
+from projections.redis_timelines import RECENT_CAP
+from projections.timeline_entries import Entry
+
+# Rounds of "read a page, drop what is gone" before giving up on filling a page from cache.
+MAX_ROUNDS = 4
+# Extra entries read per round, since deleted tweets and unfollowed authors get dropped.
+OVERREAD = 10
+
+
+class Timelines:
+    def __init__(self, models: ReadModels) -> None:
+        self.models = models
+        self.hydrator = Hydrator(models)
+        self._inflight: dict[str, asyncio.Future] = {}
+
+    # home timeline -------------------------------------------------------------------------
+    async def home(self, viewer: int, before: int | None, limit: int) -> tuple[list[dict], int | None]:
+        """A page of the viewer's home timeline older than `before`, and the next cursor."""
+        models, keys = self.models, self.models.keys
+        following = await self.hydrator.id_set(keys.following(viewer),
+                                               lambda: models.graph.following(viewer))
+        pulled = await self.hydrator.id_set(keys.pulled_authors(), models.graph.pulled_authors)
+        visible = following | {viewer}
+        celebrities = sorted(pulled & following)
+        await self._ensure_all(
+            [(keys.home(viewer), lambda: self._home_from_store(viewer, following),
+              models.timelines.home_cap)]
+            + [self._recent_spec(author) for author in celebrities])
+        sources = [keys.home(viewer)] + [keys.recent(author) for author in celebrities]
+
+        def admit(entry: Entry, tweet) -> bool:
+            author_ok = tweet.author_id in visible
+            return entry.retweeted_by in visible if entry.retweeted_by else author_ok
+
+        return await self._page(sources, viewer, before, limit, admit, touch=keys.home(viewer),
+                                fallback=lambda cursor, n: models.tweets.by_authors(
+                                    sorted(visible), cursor, n))
+
+    async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
+        tweets = await self.models.tweets.by_authors(sorted(following | {viewer}), None,
+                                                     self.models.timelines.home_cap)
+        return [Entry(t.tweet_id, t.tweet_id) for t in tweets]
+
+    # user timeline -------------------------------------------------------------------------
+    async def user(self, author: int, viewer: int | None, before: int | None,
+                   limit: int) -> tuple[list[dict], int | None]:
+        await self._ensure_recent(author)
+        return await self._page([self.models.keys.recent(author)], viewer, before, limit,
+                                lambda entry, tweet: True, touch=None,
+                                fallback=lambda cursor, n: self.models.tweets.by_author(
+                                    author, cursor, n))
+
+    async def _ensure_recent(self, author: int) -> None:
+        await self._ensure_all([self._recent_spec(author)])
+
+    def _recent_spec(self, author: int):
+        async def load() -> list[Entry]:
+            tweets = await self.models.tweets.by_author(author, None, RECENT_CAP)
+            return [Entry(t.tweet_id, t.tweet_id) for t in tweets]
+
+        return self.models.keys.recent(author), load, self.models.timelines.recent_cap
+
+    # shared --------------------------------------------------------------------------------
+    async def _ensure_all(self, specs: list[tuple]) -> None:
+        """Make sure each (key, load, cap) timeline is in Redis: one round trip if all are."""
+        states = await self.models.timelines.states([key for key, _, _ in specs])
+        for (key, load, cap), (exists, building) in zip(specs, states):
+            if not exists or building:
+                await self._ensure(key, load, cap)
+
+    async def _ensure(self, key: str, load, cap: int) -> None:
+        """Build a missing timeline at most once, however many requests ask at the same time."""
+        if key in self._inflight:  # another request of this process is already on it
+            await asyncio.shield(self._inflight[key])
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            if await self.models.timelines.build_once(key, load, cap):
+                await self.models.cache.count("timeline_builds")
+            future.set_result(None)
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            del self._inflight[key]
+            if future.done() and future.exception() is not None:
+                future.exception()  # retrieved: no "never retrieved" warning
+
+    async def _page(self, sources: list[str], viewer: int | None, before: int | None,
+                    limit: int, admit, touch: str | None, fallback) -> tuple[list[dict], int | None]:
+        timelines = self.models.timelines
+        picked: list[Entry] = []
+        known: dict = {}
+        seen: set[int] = set()
+        cursor = before
+        exhausted = False
+        for _ in range(MAX_ROUNDS):
+            want = limit - len(picked) + OVERREAD
+            _, pages = await timelines.pages(sources, cursor, want, touch=touch)
+            exhausted = all(len(page) < want for page in pages)
+            merged = list(heapq.merge(*pages, key=lambda e: e.sort_key, reverse=True))
+            known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))
+            for entry in merged:
+                if len(picked) == limit:
+                    break
+                cursor = entry.sort_key
+                tweet = known.get(entry.tweet_id)
+                if tweet is None or entry.tweet_id in seen or not admit(entry, tweet):
+                    continue
+                seen.add(entry.tweet_id)
+                picked.append(entry)
+            if len(picked) == limit or exhausted:
+                break
+        if len(picked) < limit and exhausted:
+            # Past the cache: the store has older tweets (not retweets) of the same authors.
+            for tweet in await fallback(cursor, limit - len(picked) + OVERREAD):
+                if len(picked) == limit:
+                    break
+                if tweet.tweet_id in seen:
+                    continue
+                cursor = tweet.tweet_id
+                seen.add(tweet.tweet_id)
+                picked.append(Entry(tweet.tweet_id, tweet.tweet_id))
+            missing = [entry.tweet_id for entry in picked if entry.tweet_id not in known]
+            known.update(await self.hydrator.tweets(missing))
+        rendered = await self.hydrator.render(picked, viewer, known)
+        next_cursor = picked[-1].sort_key if len(picked) == limit else None
+        return rendered, next_cursor
+

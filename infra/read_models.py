@@ -1,0 +1,66 @@
+"""Builds the read-model adapters from Settings: one place for the API and the agents."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from infra.settings import Settings
+from projections.engagements import EngagementStore
+from projections.graph import GraphStore
+from projections.postgres_engagements import PostgresEngagementStore
+from projections.postgres_graph import PostgresGraphStore
+from projections.postgres_tweet_store import PostgresTweetStore
+from projections.redis_cache import RedisCache
+from projections.redis_keys import RedisKeys
+from projections.redis_timelines import RedisTimelines
+from projections.tweet_store import TweetStore
+
+
+@dataclass
+class ReadModels:
+    graph: GraphStore
+    tweets: TweetStore
+    engagements: EngagementStore
+    timelines: RedisTimelines
+    cache: RedisCache
+    keys: RedisKeys
+    redis: Redis
+    pool: AsyncConnectionPool
+
+
+def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
+    if settings.tweet_store == "cassandra":
+        from projections.cassandra_tweet_store import CassandraTweetStore
+
+        return CassandraTweetStore(settings.cassandra_hosts.split(","), settings.cassandra_keyspace)
+    return PostgresTweetStore(pool, settings.read_schema)
+
+
+@asynccontextmanager
+async def open_read_models(settings: Settings, pool_size: int | None = None):
+    """Connect every read model named by `settings`; close them on exit."""
+    pool = AsyncConnectionPool(settings.postgres, min_size=2,
+                               max_size=pool_size or settings.postgres_pool_size,
+                               open=False, timeout=5)
+    await pool.open(wait=True, timeout=30)
+    redis = Redis.from_url(settings.redis, socket_timeout=5)
+    keys = RedisKeys(settings.redis_prefix)
+    models = ReadModels(
+        graph=PostgresGraphStore(pool, settings.read_schema),
+        tweets=tweet_store(settings, pool),
+        engagements=PostgresEngagementStore(pool, settings.read_schema),
+        timelines=RedisTimelines(redis, keys, settings.active_days * 86400),
+        cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
+        keys=keys,
+        redis=redis,
+        pool=pool,
+    )
+    try:
+        yield models
+    finally:
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,185 @@
+"""Redis caches in front of PostgreSQL: tweets with counts, users, and per-user id sets.
+
+PostgreSQL holds the truth; each cache entry is complete or absent. Agents update entries
+that exist and skip absent ones; readers fill absent ones from the stores. Sets carry a
+sentinel member (0, never a real id) so that "loaded and empty" differs from "absent".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from projections.engagements import Counts
+from projections.redis_keys import RedisKeys
+
+_SET_SENTINEL = "0"
+
+# Update a cache entry only if it is present: ARGV[1] is the command, the rest its arguments.
+_IF_PRESENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))
+end
+return false
+"""
+# Create a hash only if absent, with a time to live: ARGV[1] the TTL, then field, value, ...
+_FILL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+"""
+# Keep the larger offset: a restarted consumer may re-read a little of the log.
+_ADVANCE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+"""
+
+
+@dataclass(frozen=True)
+class CachedTweet:
+    tweet_id: int
+    author_id: int
+    content: str
+    created_ms: int
+    reply_to: int | None
+    counts: Counts
+    deleted: bool = False
+
+
+class RedisCache:
+    def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl_seconds = ttl_seconds
+        self._if_present = redis.register_script(_IF_PRESENT)
+        self._advance = redis.register_script(_ADVANCE)
+        self._fill = redis.register_script(_FILL)
+
+    # tweets -------------------------------------------------------------------------------
+    async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
+        """Cache tweets that have no entry yet; an entry (a deletion's too) is left as it is."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tweet in tweets:
+                fields = [item for pair in _tweet_fields(tweet).items() for item in pair]
+                await self._fill(keys=[self.keys.tweet(tweet.tweet_id)],
+                                 args=[self.ttl_seconds, *fields], client=pipe)
+            await pipe.execute()
+
+    async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
+        """Cached tweets by id: None where the cache has no entry; deleted ones say so."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tweet_id in tweet_ids:
+                pipe.hgetall(self.keys.tweet(tweet_id))
+            rows = await pipe.execute()
+        return {tweet_id: _tweet_from(tweet_id, row) if row else None
+                for tweet_id, row in zip(tweet_ids, rows)}
+
+    async def set_counts(self, tweet_id: int, counts: Counts) -> None:
+        await self._if_present(keys=[self.keys.tweet(tweet_id)],
+                               args=["HSET", "likes", counts.likes, "retweets", counts.retweets,
+                                     "replies", counts.replies])
+
+    async def mark_deleted(self, tweet_id: int) -> None:
+        key = self.keys.tweet(tweet_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={"deleted": 1})
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+
+    # users --------------------------------------------------------------------------------
+    async def put_users(self, users: dict[int, tuple[str, str]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, (username, display_name) in users.items():
+                key = self.keys.user(user_id)
+                pipe.hset(key, mapping={"username": username, "display_name": display_name})
+                pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+
+    async def users(self, user_ids: list[int]) -> dict[int, tuple[str, str] | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.hmget(self.keys.user(user_id), "username", "display_name")
+            rows = await pipe.execute()
+        return {user_id: (row[0].decode(), row[1].decode()) if row[0] is not None else None
+                for user_id, row in zip(user_ids, rows)}
+
+    # id sets: following, liked, retweeted, pulled authors ---------------------------------
+    async def add_if_loaded(self, key: str, *members: int) -> None:
+        await self._if_present(keys=[key], args=["SADD", *members])
+
+    async def remove_if_loaded(self, key: str, *members: int) -> None:
+        await self._if_present(keys=[key], args=["SREM", *members])
+
+    async def load_set(self, key: str, members: list[int]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, _SET_SENTINEL, *members)
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
+
+    async def set_members(self, key: str) -> set[int] | None:
+        """The members of a loaded set, or None if it is not loaded."""
+        raw = await self.redis.smembers(key)
+        if not raw:
+            return None
+        return {int(member) for member in raw} - {0}
+
+    async def contains(self, key: str, members: list[int]) -> tuple[bool, list[bool]]:
+        """Whether the set is loaded, and which of `members` it holds."""
+        if not members:
+            return await self.redis.exists(key) == 1, []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(key)
+            pipe.smismember(key, members)
+            loaded, found = await pipe.execute()
+        return bool(loaded), [bool(flag) for flag in found]
+
+    # consumer positions and read-your-writes --------------------------------------------
+    async def advance(self, positions: dict[tuple[str, int], int]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (topic, partition), offset in positions.items():
+                await self._advance(keys=[self.keys.position(topic, partition)], args=[offset],
+                                    client=pipe)
+            await pipe.execute()
+
+    async def positions(self, places: list[tuple[str, int]]) -> list[int]:
+        if not places:
+            return []
+        values = await self.redis.mget([self.keys.position(t, p) for t, p in places])
+        return [int(value) if value is not None else -1 for value in values]
+
+    async def remember_write(self, user_id: int, topic: str, partition: int, offset: int,
+                             ttl_seconds: int) -> None:
+        key = self.keys.last_write(user_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, f"{topic}:{partition}", offset)
+            pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def last_writes(self, user_id: int) -> dict[tuple[str, int], int]:
+        raw = await self.redis.hgetall(self.keys.last_write(user_id))
+        places = {}
+        for field, offset in raw.items():
+            topic, partition = field.decode().rsplit(":", 1)
+            places[(topic, int(partition))] = int(offset)
+        return places
+
+    async def count(self, field: str, by: int = 1) -> None:
+        await self.redis.hincrby(self.keys.stats(), field, by)
+
+
+def _tweet_fields(tweet: CachedTweet) -> dict:
+    return {"author": tweet.author_id, "content": tweet.content, "created": tweet.created_ms,
+            "reply_to": tweet.reply_to or 0, "likes": tweet.counts.likes,
+            "retweets": tweet.counts.retweets, "replies": tweet.counts.replies, "deleted": 0}
+
+
+def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet:
+    if row.get(b"deleted") == b"1":
+        return CachedTweet(tweet_id, 0, "", 0, None, Counts(), deleted=True)
+    reply_to = int(row[b"reply_to"])
+    return CachedTweet(tweet_id, int(row[b"author"]), row[b"content"].decode(),
+                       int(row[b"created"]), reply_to or None,
+                       Counts(int(row[b"likes"]), int(row[b"retweets"]), int(row[b"replies"])))

@@ -1,0 +1,52 @@
+"""Every Redis key of the read models, built in one place under one prefix.
+
+The prefix is what a rebuild changes: replaying into a fresh prefix leaves the live keys alone.
+"""
+
+from __future__ import annotations
+
+
+class RedisKeys:
+    def __init__(self, prefix: str = "chirp:") -> None:
+        self.prefix = prefix
+
+    def home(self, user_id: int) -> str:
+        return f"{self.prefix}home:{user_id}"
+
+    def recent(self, author_id: int) -> str:
+        """An author's newest tweets and retweets: the user timeline and celebrity recents."""
+        return f"{self.prefix}recent:{author_id}"
+
+    def tweet(self, tweet_id: int) -> str:
+        return f"{self.prefix}tweet:{tweet_id}"
+
+    def user(self, user_id: int) -> str:
+        return f"{self.prefix}user:{user_id}"
+
+    def following(self, user_id: int) -> str:
+        return f"{self.prefix}following:{user_id}"
+
+    def liked(self, user_id: int) -> str:
+        return f"{self.prefix}liked:{user_id}"
+
+    def retweeted(self, user_id: int) -> str:
+        return f"{self.prefix}retweeted:{user_id}"
+
+    def pulled_authors(self) -> str:
+        """Authors with tweets that fan-out did not push: readers merge their recents."""
+        return f"{self.prefix}pulled-authors"
+
+    def build_lock(self, key: str) -> str:
+        return f"{key}:building"
+
+    def position(self, topic: str, partition: int) -> str:
+        return f"{self.prefix}position:{topic}:{partition}"
+
+    def last_write(self, user_id: int) -> str:
+        return f"{self.prefix}last-write:{user_id}"
+
+    def stats(self) -> str:
+        return f"{self.prefix}stats"
+
+    def fanout_state(self) -> str:
+        return f"{self.prefix}fanout"

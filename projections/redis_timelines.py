@@ -1,0 +1,160 @@
+"""Home timelines and author recents as lexicographic Redis sorted sets (see timeline_entries)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+
+from projections.redis_keys import RedisKeys
+from projections.timeline_entries import SENTINEL, Entry, decode, encode, upper_bound
+
+# Twitter and Mastodon keep 800 entries per home timeline; older pages come from the store.
+HOME_CAP = 800
+# Newest entries kept per author: a user timeline's first pages and celebrity recents.
+RECENT_CAP = 200
+# Keys per server-side script call when pushing to many timelines at once.
+PUSH_BATCH = 500
+
+# Push members into each listed timeline that exists (absent = inactive or not built yet:
+# built from the store on its next read), then trim it to the cap, keeping the sentinel.
+_PUSH = """
+local cap = tonumber(ARGV[1])
+local args = {}
+for j = 2, #ARGV do
+  args[#args + 1] = 0
+  args[#args + 1] = ARGV[j]
+end
+local pushed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, unpack(args))
+    redis.call('ZREMRANGEBYRANK', key, 1, -(cap + 1))
+    pushed = pushed + 1
+  end
+end
+return pushed
+"""
+
+
+# Delete a lock only if we still hold it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTimelines:
+    """Home timelines (one per active user) and recents (one per author), capped and ordered."""
+
+    def __init__(self, redis: Redis, keys: RedisKeys, active_seconds: int,
+                 home_cap: int = HOME_CAP, recent_cap: int = RECENT_CAP) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.active_seconds = active_seconds
+        self.home_cap = home_cap
+        self.recent_cap = recent_cap
+        self._push = redis.register_script(_PUSH)
+        self._release = redis.register_script(_RELEASE)
+
+    async def push_home(self, user_ids: Iterable[int], entries: list[Entry]) -> int:
+        """Add entries to the timelines of those users that have one; return how many did."""
+        keys = [self.keys.home(user_id) for user_id in user_ids]
+        return await self._push_keys(keys, entries, self.home_cap)
+
+    async def push_recent(self, author_id: int, entries: list[Entry]) -> None:
+        await self._push_keys([self.keys.recent(author_id)], entries, self.recent_cap)
+
+    async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int) -> int:
+        if not keys or not entries:
+            return 0
+        members = [encode(entry) for entry in entries]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(keys), PUSH_BATCH):
+                await self._push(keys=keys[start:start + PUSH_BATCH], args=[cap, *members],
+                                 client=pipe)
+            return sum(await pipe.execute())
+
+    async def remove_home(self, user_ids: Iterable[int], entries: list[Entry]) -> None:
+        await self._remove([self.keys.home(user_id) for user_id in user_ids], entries)
+
+    async def remove_recent(self, author_id: int, entries: list[Entry]) -> None:
+        await self._remove([self.keys.recent(author_id)], entries)
+
+    async def _remove(self, keys: list[str], entries: list[Entry]) -> None:
+        members = [encode(entry) for entry in entries]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrem(key, *members)
+            await pipe.execute()
+
+    async def create(self, key: str) -> None:
+        """Mark a timeline present (pushes land from now on) before it is filled."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {SENTINEL: 0})
+            pipe.expire(key, self.active_seconds)
+            await pipe.execute()
+
+    async def fill(self, key: str, entries: list[Entry], cap: int) -> None:
+        """Add older entries to a timeline made by `create`, keeping the cap."""
+        if entries:
+            await self._push(keys=[key], args=[cap, *(encode(entry) for entry in entries)])
+
+    async def page(self, key: str, before: int | None, limit: int) -> list[Entry]:
+        members = await self.redis.zrevrangebylex(key, upper_bound(before), b"(" + SENTINEL,
+                                                  start=0, num=limit)
+        return [decode(member) for member in members]
+
+    async def pages(self, keys: list[str], before: int | None, limit: int,
+                    touch: str | None = None) -> tuple[list[bool], list[list[Entry]]]:
+        """For each key: whether it exists, and its entries older than `before` (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+                pipe.zrevrangebylex(key, upper_bound(before), b"(" + SENTINEL, start=0, num=limit)
+            if touch is not None:
+                pipe.expire(touch, self.active_seconds)
+            results = await pipe.execute()
+        exists = [bool(results[2 * i]) for i in range(len(keys))]
+        entries = [[decode(m) for m in results[2 * i + 1]] for i in range(len(keys))]
+        return exists, entries
+
+    async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:
+        """For each timeline: whether it exists, and whether a build of it is under way."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+                pipe.exists(self.keys.build_lock(key))
+            flags = await pipe.execute()
+        return [(bool(flags[2 * i]), bool(flags[2 * i + 1])) for i in range(len(keys))]
+
+    async def build_once(self, key: str, load, cap: int, wait_seconds: float = 10.0) -> bool:
+        """Build a missing timeline from `load()` unless another process is building it.
+
+        Returns True if this call built it. The timeline is marked present before `load`
+        runs, so entries pushed meanwhile land in it; readers treat it as missing until the
+        build lock is gone. Waits for another process's build to finish.
+        """
+        lock = self.keys.build_lock(key)
+        token = uuid.uuid4().hex
+        if await self.redis.set(lock, token, nx=True, px=int(wait_seconds * 1000)):
+            try:
+                await self.create(key)
+                await self.fill(key, await load(), cap)
+                return True
+            finally:
+                await self._release(keys=[lock], args=[token])
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            [(exists, building)] = await self.states([key])
+            if exists and not building:
+                return False
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"timeline {key} was not built within {wait_seconds}s")
+
+    async def size(self, key: str) -> int:
+        """Entries in a timeline, not counting its sentinel."""
+        return max(await self.redis.zcard(key) - 1, 0)

@@ -1,0 +1,43 @@
+"""The tweet store read model: tweets by id, by author newest first, and replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StoredTweet:
+    tweet_id: int
+    author_id: int
+    content: str
+    created_at: datetime
+    reply_to: int | None = None
+    deleted: bool = False
+
+
+class TweetStore(Protocol):
+    """Port of the tweet store; PostgreSQL (default) and Cassandra adapters share one contract."""
+
+    async def setup(self) -> None:
+        """Create tables if missing."""
+
+    async def save(self, tweet: StoredTweet) -> None:
+        """Insert a tweet; saving it again, or after its deletion, changes nothing."""
+
+    async def delete(self, tweet_id: int, author_id: int) -> None:
+        """Mark a tweet deleted (a tombstone, so a late redelivered post cannot revive it)."""
+
+    async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
+        """The live (not deleted) tweets among `tweet_ids`."""
+
+    async def by_author(self, author_id: int, before: int | None, limit: int) -> list[StoredTweet]:
+        """An author's live tweets with id < before, newest first."""
+
+    async def by_authors(self, author_ids: list[int], before: int | None,
+                         limit: int) -> list[StoredTweet]:
+        """Live tweets of any of `author_ids` with id < before, newest first."""
+
+    async def replies(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
+        """Live replies to a tweet with id > after, oldest first."""
