@@ -17,7 +17,7 @@ settings = get_settings()
 topics = topic_registry(settings)
 
 app = faust.App(
-    f"{settings.topic_prefix}chirp-projections",
+    f"{settings.topic_prefix}{settings.agent_group}",
     broker=f"kafka://{settings.bootstrap_servers}",
     value_serializer="raw",
     key_serializer="raw",

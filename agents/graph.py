@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from agents.context import AgentContext
-from projections.redis_timelines import RECENT_CAP
 from projections.timeline_entries import Entry
 from schemas import events as ev
 
@@ -33,7 +32,7 @@ async def apply_graph_event(context: AgentContext, event: ev.Event) -> None:
                                                 event.followee_id)
             # Readers already drop unfollowed authors; this frees the entries themselves.
             entries = await models.timelines.page(models.keys.recent(event.followee_id), None,
-                                                  RECENT_CAP)
+                                                  models.timelines.recent_cap)
             if entries:
                 await models.timelines.remove_home([event.follower_id], entries)
 

@@ -7,7 +7,6 @@ import heapq
 
 from api.hydration import Hydrator
 from infra.read_models import ReadModels
-from projections.redis_timelines import RECENT_CAP
 from projections.timeline_entries import Entry
 
 # Rounds of "read a page, drop what is gone" before giving up on filling a page from cache.
@@ -46,9 +45,16 @@ class Timelines:
                                     sorted(visible), cursor, n))
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
-        tweets = await self.models.tweets.by_authors(sorted(following | {viewer}), None,
-                                                     self.models.timelines.home_cap)
-        return [Entry(t.tweet_id, t.tweet_id) for t in tweets]
+        return await self._entries_from_store(sorted(following | {viewer}),
+                                              self.models.timelines.home_cap)
+
+    async def _entries_from_store(self, authors: list[int], limit: int) -> list[Entry]:
+        """The newest tweets and retweets of `authors`, as the fan-out would have pushed them."""
+        tweets = await self.models.tweets.by_authors(authors, None, limit)
+        retweets = await self.models.engagements.retweets_by(authors, limit)
+        entries = [Entry(t.tweet_id, t.tweet_id) for t in tweets]
+        entries += [Entry(sort_key, tweet_id, user_id) for sort_key, tweet_id, user_id in retweets]
+        return sorted(entries, key=lambda entry: entry.sort_key, reverse=True)[:limit]
 
     # user timeline -------------------------------------------------------------------------
     async def user(self, author: int, viewer: int | None, before: int | None,
@@ -64,8 +70,7 @@ class Timelines:
 
     def _recent_spec(self, author: int):
         async def load() -> list[Entry]:
-            tweets = await self.models.tweets.by_author(author, None, RECENT_CAP)
-            return [Entry(t.tweet_id, t.tweet_id) for t in tweets]
+            return await self._entries_from_store([author], self.models.timelines.recent_cap)
 
         return self.models.keys.recent(author), load, self.models.timelines.recent_cap
 

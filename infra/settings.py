@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # ...and while fan-out lags more than the bound (by event time), this lower one applies.
     celebrity_threshold_lowered: int = 1_000
     fanout_lag_bound_seconds: float = 2.0
+    # Twitter and Mastodon keep 800 entries per home timeline; older pages come from the store.
+    home_timeline_cap: int = 800
+    # Newest entries kept per author: first pages of a user timeline, and celebrity recents.
+    recent_cap: int = 200
+    # The agents' consumer group: a new group re-reads the log from the start.
+    agent_group: str = "chirp-projections"
     # Only users who read their home timeline within this many days keep one in Redis.
     active_days: int = 30
     cache_ttl_seconds: int = 7 * 24 * 3600

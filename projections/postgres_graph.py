@@ -17,7 +17,12 @@ CREATE TABLE IF NOT EXISTS {schema}.users (
     username        text NOT NULL,
     display_name    text NOT NULL,
     bio             text NOT NULL DEFAULT '',
-    created_at      timestamptz NOT NULL,
+    created_at      timestamptz NOT NULL
+);
+-- Counts live apart from users: events of different topics arrive in no fixed order, so a
+-- follow may be applied before its follower's registration.
+CREATE TABLE IF NOT EXISTS {schema}.user_counts (
+    user_id         bigint PRIMARY KEY,
     followers_count integer NOT NULL DEFAULT 0 CHECK (followers_count >= 0),
     following_count integer NOT NULL DEFAULT 0 CHECK (following_count >= 0),
     tweet_count     integer NOT NULL DEFAULT 0 CHECK (tweet_count >= 0),
@@ -68,13 +73,16 @@ class PostgresGraphStore:
         async with self.pool.connection() as conn, conn.transaction():
             changed = await (await conn.execute(sql, (follower_id, followee_id))).fetchone()
             if changed:
-                await conn.execute(
-                    f"UPDATE {self.schema}.users SET following_count = following_count + %s"
-                    " WHERE user_id = %s", (delta, follower_id))
-                await conn.execute(
-                    f"UPDATE {self.schema}.users SET followers_count = followers_count + %s"
-                    " WHERE user_id = %s", (delta, followee_id))
+                await self._add(conn, follower_id, "following_count", delta)
+                await self._add(conn, followee_id, "followers_count", delta)
             return changed is not None
+
+    async def _add(self, conn, user_id: int, column: str, delta: int) -> None:
+        # CHECK constraints apply to the proposed row too, so it never carries a negative.
+        await conn.execute(
+            f"INSERT INTO {self.schema}.user_counts (user_id, {column}) VALUES (%s, greatest(%s, 0))"
+            f" ON CONFLICT (user_id) DO UPDATE SET {column} = {self.schema}.user_counts.{column} + %s",
+            (user_id, delta, delta))
 
     async def follow(self, follower_id: int, followee_id: int) -> bool:
         return await self._move_edge(
@@ -95,19 +103,19 @@ class PostgresGraphStore:
                     " WHERE tweet_id = %s AND author_id = %s AND NOT deleted RETURNING 1")
         async with self.pool.connection() as conn, conn.transaction():
             if await (await conn.execute(gate, (tweet_id, author_id))).fetchone():
-                await conn.execute(
-                    f"UPDATE {self.schema}.users SET tweet_count = tweet_count + %s"
-                    " WHERE user_id = %s", (delta, author_id))
+                await self._add(conn, author_id, "tweet_count", delta)
 
     async def mark_pulled(self, user_id: int) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(f"UPDATE {self.schema}.users SET pulled = true"
-                               " WHERE user_id = %s AND NOT pulled", (user_id,))
+            await conn.execute(
+                f"INSERT INTO {self.schema}.user_counts (user_id, pulled) VALUES (%s, true)"
+                " ON CONFLICT (user_id) DO UPDATE SET pulled = true"
+                f" WHERE NOT {self.schema}.user_counts.pulled", (user_id,))
 
     async def pulled_authors(self) -> list[int]:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
-                f"SELECT user_id FROM {self.schema}.users WHERE pulled")).fetchall()
+                f"SELECT user_id FROM {self.schema}.user_counts WHERE pulled")).fetchall()
         return [row[0] for row in rows]
 
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]:
@@ -116,15 +124,18 @@ class PostgresGraphStore:
         async with self.pool.connection() as conn:
             cursor = conn.cursor(row_factory=class_row(Profile))
             await cursor.execute(
-                "SELECT user_id, username, display_name, bio, created_at, followers_count,"
-                f" following_count, tweet_count FROM {self.schema}.users WHERE user_id = ANY(%s)",
-                (list(user_ids),))
+                "SELECT u.user_id, username, display_name, bio, created_at,"
+                " coalesce(followers_count, 0) AS followers_count,"
+                " coalesce(following_count, 0) AS following_count,"
+                " coalesce(tweet_count, 0) AS tweet_count"
+                f" FROM {self.schema}.users u LEFT JOIN {self.schema}.user_counts c"
+                " ON c.user_id = u.user_id WHERE u.user_id = ANY(%s)", (list(user_ids),))
             return {row.user_id: row for row in await cursor.fetchall()}
 
     async def follower_count(self, user_id: int) -> int:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                f"SELECT followers_count FROM {self.schema}.users WHERE user_id = %s",
+                f"SELECT followers_count FROM {self.schema}.user_counts WHERE user_id = %s",
                 (user_id,))).fetchone()
         return row[0] if row else 0
 

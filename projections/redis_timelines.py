@@ -12,10 +12,6 @@ from redis.asyncio import Redis
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import SENTINEL, Entry, decode, encode, upper_bound
 
-# Twitter and Mastodon keep 800 entries per home timeline; older pages come from the store.
-HOME_CAP = 800
-# Newest entries kept per author: a user timeline's first pages and celebrity recents.
-RECENT_CAP = 200
 # Keys per server-side script call when pushing to many timelines at once.
 PUSH_BATCH = 500
 
@@ -51,7 +47,7 @@ class RedisTimelines:
     """Home timelines (one per active user) and recents (one per author), capped and ordered."""
 
     def __init__(self, redis: Redis, keys: RedisKeys, active_seconds: int,
-                 home_cap: int = HOME_CAP, recent_cap: int = RECENT_CAP) -> None:
+                 home_cap: int, recent_cap: int) -> None:
         self.redis = redis
         self.keys = keys
         self.active_seconds = active_seconds

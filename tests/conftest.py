@@ -19,8 +19,15 @@ from tests.support.processes import processes_in_groups
 TEST_PASSWORD_COST = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192"}
 # A celebrity threshold a test can cross with a handful of followers.
 CELEBRITY_THRESHOLD = 5
+LOWERED_THRESHOLD = 3
+FANOUT_LAG_BOUND_SECONDS = 1.0
+# Small caches, so that a few hundred tweets already page past them into the store.
+HOME_TIMELINE_CAP = 100
 TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
-                 "CHIRP_CELEBRITY_THRESHOLD_LOWERED": "3"}
+                 "CHIRP_CELEBRITY_THRESHOLD_LOWERED": str(LOWERED_THRESHOLD),
+                 "CHIRP_FANOUT_LAG_BOUND_SECONDS": str(FANOUT_LAG_BOUND_SECONDS),
+                 "CHIRP_HOME_TIMELINE_CAP": str(HOME_TIMELINE_CAP),
+                 "CHIRP_RECENT_CAP": "50"}
 
 
 def new_data_dir() -> Path:

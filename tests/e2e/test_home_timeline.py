@@ -1,0 +1,142 @@
+"""The home timeline through the API, on the real stack (broker, agents, Redis, PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.support.clients import eventually, follow, home, home_ids, post, register
+
+# Other readers are eventually consistent; the design's target is 1 s at p99, seeds allow 5.
+VISIBLE_WITHIN = 5.0
+
+
+def test_a_followed_users_tweet_reaches_the_follower(client):
+    alice, bob = register(client, "al"), register(client, "bo")
+    follow(client, alice, bob)
+    tweet_id = post(client, bob, "hello followers")
+    assert eventually(lambda: tweet_id in home_ids(client, alice), VISIBLE_WITHIN)
+    [tweet] = [t for t in home(client, alice)["tweets"] if t["tweet_id"] == tweet_id]
+    assert tweet["user"] == {"id": bob.user_id, "username": bob.username,
+                             "display_name": f"Test {bob.username}"}
+    assert tweet["content"] == "hello followers" and tweet["retweeted_by"] is None
+
+
+def test_the_author_sees_a_new_tweet_on_the_very_next_read(client):
+    author = register(client, "me")
+    for n in range(5):
+        tweet_id = post(client, author, f"note to self {n}")
+        assert home_ids(client, author)[0] == tweet_id
+        mine = client.get(f"/api/v1/users/{author.user_id}/tweets", headers=author.auth).json()
+        assert mine["tweets"][0]["tweet_id"] == tweet_id
+
+
+def test_a_follow_shows_the_followees_recent_tweets_on_the_next_read(client):
+    reader, writer = register(client, "rd"), register(client, "wr")
+    home(client, reader)  # the reader has a cached timeline already
+    earlier = [post(client, writer, f"before the follow {n}") for n in range(3)]
+    home(client, writer)  # the writer's own read: their tweets are applied
+    follow(client, reader, writer)
+    assert set(earlier) <= set(home_ids(client, reader))
+
+
+def test_an_unfollow_hides_the_authors_tweets_at_once(client):
+    reader, writer = register(client, "ur"), register(client, "uw")
+    follow(client, reader, writer)
+    tweet_id = post(client, writer, "soon hidden")
+    assert eventually(lambda: tweet_id in home_ids(client, reader), VISIBLE_WITHIN)
+    assert client.delete(f"/api/v1/users/{writer.user_id}/follow",
+                         headers=reader.auth).status_code == 200
+    assert tweet_id not in home_ids(client, reader)
+
+
+def test_a_deleted_tweet_vanishes_from_every_read(client):
+    reader, writer = register(client, "dr"), register(client, "dw")
+    follow(client, reader, writer)
+    parent = post(client, writer, "parent")
+    doomed = post(client, writer, "delete me", reply_to=parent)
+    assert eventually(lambda: doomed in home_ids(client, reader), VISIBLE_WITHIN)
+    assert client.get(f"/api/v1/tweets/{parent}", headers=writer.auth).json()["reply_count"] == 1
+    assert client.delete(f"/api/v1/tweets/{doomed}", headers=writer.auth).status_code == 204
+
+    assert doomed not in home_ids(client, writer)
+    assert client.get(f"/api/v1/tweets/{doomed}", headers=writer.auth).status_code == 404
+    own = client.get(f"/api/v1/users/{writer.user_id}/tweets", headers=writer.auth).json()
+    assert doomed not in [t["tweet_id"] for t in own["tweets"]]
+    replies = client.get(f"/api/v1/tweets/{parent}/replies", headers=writer.auth).json()
+    assert replies["tweets"] == []
+    assert client.get(f"/api/v1/tweets/{parent}", headers=writer.auth).json()["reply_count"] == 0
+    assert eventually(lambda: doomed not in home_ids(client, reader), VISIBLE_WITHIN)
+
+
+def test_a_retweet_shows_once_with_its_retweeter_and_unretweet_removes_it(client):
+    reader, retweeter, author = register(client, "tr"), register(client, "tt"), register(client, "ta")
+    follow(client, reader, retweeter)
+    tweet_id = post(client, author, "worth sharing")
+    for _ in range(2):  # retweeting twice is one retweet
+        assert client.post(f"/api/v1/tweets/{tweet_id}/retweet",
+                           headers=retweeter.auth).status_code == 200
+
+    def shown():
+        return [t for t in home(client, reader)["tweets"] if t["tweet_id"] == tweet_id]
+
+    assert eventually(shown, VISIBLE_WITHIN)
+    [entry] = shown()
+    assert entry["retweeted_by"]["id"] == retweeter.user_id
+    assert entry["user"]["id"] == author.user_id and entry["retweet_count"] == 1
+    mine = home(client, retweeter)["tweets"]
+    assert [t["retweeted_by_me"] for t in mine if t["tweet_id"] == tweet_id] == [True]
+
+    assert client.delete(f"/api/v1/tweets/{tweet_id}/retweet",
+                         headers=retweeter.auth).status_code == 200
+    assert eventually(lambda: not shown(), VISIBLE_WITHIN)
+    assert client.get(f"/api/v1/tweets/{tweet_id}").json()["retweet_count"] == 0
+
+
+def test_likes_show_at_once_for_the_liker_and_count_once(client):
+    liker, author = register(client, "lk"), register(client, "la")
+    tweet_id = post(client, author, "like me")
+    for _ in range(3):
+        assert client.post(f"/api/v1/tweets/{tweet_id}/like", headers=liker.auth).status_code == 200
+        tweet = client.get(f"/api/v1/tweets/{tweet_id}", headers=liker.auth).json()
+        assert tweet["liked_by_me"] is True and tweet["like_count"] == 1
+    likes = client.get(f"/api/v1/tweets/{tweet_id}/likes").json()
+    assert likes["like_count"] == 1 and likes["first_likers"][0]["id"] == liker.user_id
+    assert client.delete(f"/api/v1/tweets/{tweet_id}/like", headers=liker.auth).status_code == 200
+    tweet = client.get(f"/api/v1/tweets/{tweet_id}", headers=liker.auth).json()
+    assert tweet["liked_by_me"] is False and tweet["like_count"] == 0
+
+
+def test_paging_300_tweets_returns_each_once_newest_first_while_new_ones_arrive(client, client_factory):
+    reader = register(client, "pg")
+    authors = [register(client, "pa") for _ in range(3)]
+    for author in authors:
+        follow(client, reader, author)
+    posted = [post(client, authors[n % 3], f"tweet number {n}") for n in range(300)]
+    for author in authors:
+        home(client, author)  # each author's read waits until their tweets are applied
+
+    first = home(client, reader, limit=20)
+    seen = [t["tweet_id"] for t in first["tweets"]]
+    cursor = first["next_cursor"]
+    stop = threading.Event()
+
+    def keep_posting():
+        with client_factory() as other:
+            n = 0
+            while not stop.is_set():
+                post(other, authors[n % 3], f"arriving while paging {n}")
+                n += 1
+
+    writer = threading.Thread(target=keep_posting)
+    writer.start()
+    try:
+        while cursor:
+            page = home(client, reader, cursor=cursor, limit=20)
+            assert len(page["tweets"]) <= 20
+            seen += [t["tweet_id"] for t in page["tweets"]]
+            cursor = page["next_cursor"]
+    finally:
+        stop.set()
+        writer.join()
+    assert len(seen) == len(set(seen)), "a tweet appeared twice"
+    assert seen == sorted(posted, key=int, reverse=True)
