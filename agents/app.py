@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from agents import low_latency
 from agents.batches import consume
 from agents.context import agent_context, close_agent_context
 from agents.engagements import apply_engagement_event
@@ -13,6 +14,7 @@ from infra.bootstrap import topic_registry
 from infra.settings import get_settings
 
 READY_LINE = "chirp agents ready"
+low_latency.install()
 settings = get_settings()
 topics = topic_registry(settings)
 

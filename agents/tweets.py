@@ -7,6 +7,8 @@ pushed anywhere, so a timeline rebuilt from the store while pushes go on misses 
 
 from __future__ import annotations
 
+import logging
+
 from agents.batches import lag_seconds
 from agents.context import AgentContext
 from projections.engagements import Counts
@@ -15,6 +17,8 @@ from projections.redis_cache import CachedTweet
 from projections.timeline_entries import Entry
 from projections.tweet_store import StoredTweet
 from schemas import events as ev
+
+log = logging.getLogger("chirp.agents.fanout")
 
 # Followers read from PostgreSQL and pushed to Redis per batch.
 FOLLOWER_BATCH = 2000
@@ -49,7 +53,12 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
     models = context.models
     await models.timelines.push_recent(author_id, [entry])
     await models.timelines.push_home([author_id], [entry])
+    was_lowered = context.threshold.is_lowered
     threshold = context.threshold.observe(lag)
+    if context.threshold.is_lowered != was_lowered:
+        log.warning("fan-out lag %.2fs: celebrity threshold now %d", lag, threshold)
+        await models.redis.hset(models.keys.fanout_state(),
+                                mapping={"threshold": threshold, "lag_seconds": round(lag, 3)})
     if should_push(await models.graph.follower_count(author_id), threshold):
         async for followers in models.graph.followers(author_id, FOLLOWER_BATCH):
             await models.timelines.push_home(followers, [entry])
