@@ -28,7 +28,7 @@ async def agent_context(settings: Settings) -> AgentContext:
     global _context
     async with _opening:
         if _context is None:
-            models = await _resources.enter_async_context(open_read_models(settings))
+            models = await _resources.enter_async_context(open_read_models(settings, setup=True))
             _context = AgentContext(
                 settings=settings, models=models,
                 threshold=CelebrityThreshold(settings.celebrity_threshold,

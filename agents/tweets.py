@@ -27,17 +27,19 @@ FOLLOWER_BATCH = 2000
 async def apply_tweet_event(context: AgentContext, event: ev.Event) -> None:
     match event:
         case ev.TweetPosted():
-            await _store(context, event)
-            await fan_out(context, event.author_id, Entry(event.tweet_id, event.tweet_id),
-                          lag_seconds(event))
+            if await _store(context, event):
+                await fan_out(context, event.author_id, Entry(event.tweet_id, event.tweet_id),
+                              lag_seconds(event))
         case ev.TweetDeleted():
             await _delete(context, event)
 
 
-async def _store(context: AgentContext, event: ev.TweetPosted) -> None:
+async def _store(context: AgentContext, event: ev.TweetPosted) -> bool:
+    """Store and cache a posted tweet; False if it was deleted meanwhile (a redelivery)."""
     models = context.models
-    await models.tweets.save(StoredTweet(event.tweet_id, event.author_id, event.content,
-                                         event.occurred_at, event.reply_to))
+    if not await models.tweets.save(StoredTweet(event.tweet_id, event.author_id, event.content,
+                                                event.occurred_at, event.reply_to)):
+        return False
     await models.graph.count_tweet(event.author_id, event.tweet_id, +1)
     if event.reply_to is not None:
         change = await models.engagements.add_reply(event.reply_to, event.tweet_id)
@@ -46,6 +48,7 @@ async def _store(context: AgentContext, event: ev.TweetPosted) -> None:
     await models.cache.fill_tweets([CachedTweet(
         event.tweet_id, event.author_id, event.content,
         int(event.occurred_at.timestamp() * 1000), event.reply_to, counts)])
+    return True
 
 
 async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: float) -> None:
@@ -69,12 +72,11 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
 
 async def _delete(context: AgentContext, event: ev.TweetDeleted) -> None:
     models = context.models
-    stored = (await models.tweets.get_many([event.tweet_id])).get(event.tweet_id)
-    await models.tweets.delete(event.tweet_id, event.author_id)
+    reply_to = await models.tweets.delete(event.tweet_id, event.author_id)
     await models.graph.count_tweet(event.author_id, event.tweet_id, -1)
     await models.cache.mark_deleted(event.tweet_id)
-    if stored is not None and stored.reply_to is not None:
-        change = await models.engagements.remove_reply(stored.reply_to, event.tweet_id)
-        await models.cache.set_counts(stored.reply_to, change.counts)
+    if reply_to is not None:
+        change = await models.engagements.remove_reply(reply_to, event.tweet_id)
+        await models.cache.set_counts(reply_to, change.counts)
     # Home timelines drop deleted tweets when read; the author's recents drop it now.
     await models.timelines.remove_recent(event.author_id, [Entry(event.tweet_id, event.tweet_id)])

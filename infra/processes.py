@@ -46,6 +46,8 @@ class ManagedProcess:
     popen: subprocess.Popen | None = field(default=None, init=False)
 
     def start(self) -> None:
+        """Start the process. It dies with the *thread* that starts it (PR_SET_PDEATHSIG
+        follows the parent thread), so start long-lived processes from the main thread."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         extra = {}

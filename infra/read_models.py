@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from infra.bootstrap import READ_MODEL_SCHEMAS
 from infra.settings import Settings
 from projections.engagements import EngagementStore
 from projections.graph import GraphStore
@@ -41,8 +42,9 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
 
 
 @asynccontextmanager
-async def open_read_models(settings: Settings, pool_size: int | None = None):
-    """Connect every read model named by `settings`; close them on exit."""
+async def open_read_models(settings: Settings, pool_size: int | None = None,
+                           setup: bool = False):
+    """Connect every read model named by `settings` (creating their tables if `setup`)."""
     pool = AsyncConnectionPool(settings.postgres, min_size=2,
                                max_size=pool_size or settings.postgres_pool_size,
                                open=False, timeout=5)
@@ -55,11 +57,18 @@ async def open_read_models(settings: Settings, pool_size: int | None = None):
         engagements=PostgresEngagementStore(pool, settings.read_schema),
         timelines=RedisTimelines(redis, keys, settings.active_days * 86400,
                                  settings.home_timeline_cap, settings.recent_cap),
-        cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
+        cache=RedisCache(redis, keys, settings.cache_ttl_seconds, settings.agent_group),
         keys=keys,
         redis=redis,
         pool=pool,
     )
+    if setup:
+        async with pool.connection() as conn, conn.transaction():
+            # One process at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (settings.read_schema,))
+            for ddl in READ_MODEL_SCHEMAS:
+                await conn.execute(ddl.format(schema=settings.read_schema))
+        await models.tweets.setup()
     try:
         yield models
     finally:

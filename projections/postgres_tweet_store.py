@@ -34,21 +34,29 @@ class PostgresTweetStore:
         async with self.pool.connection() as conn:
             await conn.execute(SCHEMA_SQL.format(schema=self.schema))
 
-    async def save(self, tweet: StoredTweet) -> None:
+    async def save(self, tweet: StoredTweet) -> bool:
         async with self.pool.connection() as conn:
-            await conn.execute(
+            inserted = await (await conn.execute(
                 f"INSERT INTO {self.schema}.tweets ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, false)"
-                " ON CONFLICT (tweet_id) DO NOTHING",
-                (tweet.tweet_id, tweet.author_id, tweet.content, tweet.created_at, tweet.reply_to))
+                " ON CONFLICT (tweet_id) DO NOTHING RETURNING 1",
+                (tweet.tweet_id, tweet.author_id, tweet.content, tweet.created_at,
+                 tweet.reply_to))).fetchone()
+            if inserted:
+                return True
+            row = await (await conn.execute(
+                f"SELECT deleted FROM {self.schema}.tweets WHERE tweet_id = %s",
+                (tweet.tweet_id,))).fetchone()
+        return not row[0]
 
-    async def delete(self, tweet_id: int, author_id: int) -> None:
-        # A deletion may arrive before its post on replay of a partial log: keep a tombstone.
+    async def delete(self, tweet_id: int, author_id: int) -> int | None:
+        # A deletion read from a partial log may come without its post: keep a tombstone.
         async with self.pool.connection() as conn:
-            await conn.execute(
+            row = await (await conn.execute(
                 f"INSERT INTO {self.schema}.tweets ({_COLUMNS})"
                 " VALUES (%s, %s, '', now(), NULL, true)"
-                " ON CONFLICT (tweet_id) DO UPDATE SET deleted = true",
-                (tweet_id, author_id))
+                " ON CONFLICT (tweet_id) DO UPDATE SET deleted = true RETURNING reply_to",
+                (tweet_id, author_id))).fetchone()
+        return row[0]
 
     async def _select(self, where: str, params: tuple, order: str, limit: int) -> list[StoredTweet]:
         async with self.pool.connection() as conn:

@@ -49,8 +49,9 @@ class CachedTweet:
 
 
 class RedisCache:
-    def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int, agent_group: str) -> None:
         self.redis = redis
+        self.agent_group = agent_group
         self.keys = keys
         self.ttl_seconds = ttl_seconds
         self._if_present = redis.register_script(_IF_PRESENT)
@@ -140,14 +141,16 @@ class RedisCache:
     async def advance(self, positions: dict[tuple[str, int], int]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for (topic, partition), offset in positions.items():
-                await self._advance(keys=[self.keys.position(topic, partition)], args=[offset],
+                await self._advance(keys=[self.keys.position(self.agent_group, topic, partition)],
+                                    args=[offset],
                                     client=pipe)
             await pipe.execute()
 
     async def positions(self, places: list[tuple[str, int]]) -> list[int]:
         if not places:
             return []
-        values = await self.redis.mget([self.keys.position(t, p) for t, p in places])
+        values = await self.redis.mget([self.keys.position(self.agent_group, topic, partition)
+                                        for topic, partition in places])
         return [int(value) if value is not None else -1 for value in values]
 
     async def remember_write(self, user_id: int, topic: str, partition: int, offset: int,

@@ -39,8 +39,9 @@ class RedisKeys:
     def build_lock(self, key: str) -> str:
         return f"{key}:building"
 
-    def position(self, topic: str, partition: int) -> str:
-        return f"{self.prefix}position:{topic}:{partition}"
+    def position(self, group: str, topic: str, partition: int) -> str:
+        """How far the agents of consumer group `group` have applied a partition."""
+        return f"{self.prefix}position:{group}:{topic}:{partition}"
 
     def last_write(self, user_id: int) -> str:
         return f"{self.prefix}last-write:{user_id}"

@@ -23,11 +23,13 @@ class TweetStore(Protocol):
     async def setup(self) -> None:
         """Create tables if missing."""
 
-    async def save(self, tweet: StoredTweet) -> None:
-        """Insert a tweet; saving it again, or after its deletion, changes nothing."""
+    async def save(self, tweet: StoredTweet) -> bool:
+        """Insert a tweet; saving it again changes nothing. False if it was deleted already
+        (a redelivered post after its deletion), which must then change nothing anywhere."""
 
-    async def delete(self, tweet_id: int, author_id: int) -> None:
-        """Mark a tweet deleted (a tombstone, so a late redelivered post cannot revive it)."""
+    async def delete(self, tweet_id: int, author_id: int) -> int | None:
+        """Mark a tweet deleted (a tombstone, so a redelivered post cannot revive it);
+        return what it replied to, also when it was deleted before."""
 
     async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
         """The live (not deleted) tweets among `tweet_ids`."""

@@ -27,6 +27,8 @@ class EventLog:
         self._consumer.assign(partitions)
         self._consumer.seek_to_beginning(*partitions)
         self.records: list[tuple[str, int, bytes | None, Event]] = []
+        # The highest offset read so far in each "topic:partition".
+        self.ends: dict[str, int] = {}
 
     def sync(self) -> list[Event]:
         """Read what arrived since the last call; return every event seen so far."""
@@ -38,6 +40,7 @@ class EventLog:
             for tp, messages in batch.items():
                 for message in messages:
                     self.records.append((tp.topic, tp.partition, message.key, decode(message.value)))
+                    self.ends[f"{tp.topic}:{tp.partition}"] = message.offset
         return self.events
 
     @property
