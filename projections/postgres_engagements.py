@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from psycopg_pool import AsyncConnectionPool
 
 from projections.engagements import Change, Counts
+from projections.postgres_store import PostgresStore
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -41,14 +41,8 @@ CREATE TABLE IF NOT EXISTS {schema}.tweet_counts (
 """
 
 
-class PostgresEngagementStore:
-    def __init__(self, pool: AsyncConnectionPool, schema: str = "read_model") -> None:
-        self.pool = pool
-        self.schema = schema
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA_SQL.format(schema=self.schema))
+class PostgresEngagementStore(PostgresStore):
+    schema_sql = SCHEMA_SQL
 
     async def _count(self, conn, tweet_id: int, column: str, delta: int) -> Counts:
         """Move one count by delta (0: just read them) and return all three."""
@@ -134,10 +128,6 @@ class PostgresEngagementStore:
                 f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
                 " WHERE tweet_id = ANY(%s)", (list(tweet_ids),))).fetchall()
         return {row[0]: Counts(*row[1:]) for row in rows}
-
-    async def _ids(self, sql: str, params: tuple) -> list[int]:
-        async with self.pool.connection() as conn:
-            return [row[0] for row in await (await conn.execute(sql, params)).fetchall()]
 
     async def liked(self, user_id: int) -> list[int]:
         return await self._ids(f"SELECT tweet_id FROM {self.schema}.likes WHERE user_id = %s",

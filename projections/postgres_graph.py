@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from psycopg.rows import class_row
-from psycopg_pool import AsyncConnectionPool
 
 from projections.graph import Profile
+from projections.postgres_store import PostgresStore
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -44,14 +44,8 @@ CREATE TABLE IF NOT EXISTS {schema}.counted_tweets (
 """
 
 
-class PostgresGraphStore:
-    def __init__(self, pool: AsyncConnectionPool, schema: str = "read_model") -> None:
-        self.pool = pool
-        self.schema = schema
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA_SQL.format(schema=self.schema))
+class PostgresGraphStore(PostgresStore):
+    schema_sql = SCHEMA_SQL
 
     async def add_user(self, user_id: int, username: str, display_name: str, bio: str,
                        created_at: datetime) -> None:

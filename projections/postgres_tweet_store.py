@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from psycopg.rows import class_row
-from psycopg_pool import AsyncConnectionPool
 
 from projections.tweet_store import StoredTweet
+from projections.postgres_store import PostgresStore
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -25,14 +25,8 @@ CREATE INDEX IF NOT EXISTS tweets_by_parent ON {schema}.tweets (reply_to, tweet_
 _COLUMNS = "tweet_id, author_id, content, created_at, reply_to, deleted"
 
 
-class PostgresTweetStore:
-    def __init__(self, pool: AsyncConnectionPool, schema: str = "read_model") -> None:
-        self.pool = pool
-        self.schema = schema
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA_SQL.format(schema=self.schema))
+class PostgresTweetStore(PostgresStore):
+    schema_sql = SCHEMA_SQL
 
     async def save(self, tweet: StoredTweet) -> bool:
         async with self.pool.connection() as conn:

@@ -78,10 +78,7 @@ async def profile(user_id: UserIdPath, _: Reader, services: ServicesDep):
     found = (await services.models.graph.profiles([user_id])).get(user_id)
     if found is None:
         raise not_found(f"user {user_id}")
-    return UserPublic(user_id=found.user_id, username=found.username,
-                      display_name=found.display_name, bio=found.bio,
-                      created_at=found.created_at, followers_count=found.followers_count,
-                      following_count=found.following_count, tweet_count=found.tweet_count)
+    return UserPublic.model_validate(found, from_attributes=True)
 
 
 @router.get("/{user_id}/tweets", response_model=TweetPage, responses=_READ_ERRORS)
