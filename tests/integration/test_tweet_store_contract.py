@@ -1,0 +1,133 @@
+"""One contract for the tweet store port, run against every adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from projections.postgres_tweet_store import PostgresTweetStore
+from projections.tweet_store import StoredTweet
+from streams.ids import SnowflakeIds, id_time
+
+IDS = SnowflakeIds(worker_id=900)
+
+
+def tweet(author: int, content: str = "hello", reply_to: int | None = None) -> StoredTweet:
+    tweet_id = IDS.next_id()
+    return StoredTweet(tweet_id, author, content, id_time(tweet_id), reply_to)
+
+
+class TweetStoreContract:
+    """Subclasses provide `open_store()`: an async context manager yielding a fresh store."""
+
+    def run(self, scenario):
+        async def main():
+            async with self.open_store() as store:
+                await store.setup()
+                await scenario(store)
+
+        asyncio.run(main())
+
+    def test_a_saved_tweet_reads_back_by_id_and_by_author(self):
+        async def scenario(store):
+            first, second = tweet(1, "first"), tweet(1, "second")
+            assert await store.save(first) and await store.save(second)
+            assert await store.save(first)  # again: nothing changes
+            found = await store.get_many([first.tweet_id, second.tweet_id, 12345])
+            assert found[first.tweet_id].content == "first" and 12345 not in found
+            assert found[first.tweet_id].created_at == first.created_at
+            newest_first = await store.by_author(1, None, 10)
+            assert [t.tweet_id for t in newest_first] == [second.tweet_id, first.tweet_id]
+            assert [t.tweet_id for t in await store.by_author(1, second.tweet_id, 10)] == [first.tweet_id]
+
+        self.run(scenario)
+
+    def test_a_deleted_tweet_is_gone_and_a_redelivered_post_cannot_revive_it(self):
+        async def scenario(store):
+            parent = tweet(2)
+            reply = tweet(3, "reply", reply_to=parent.tweet_id)
+            await store.save(parent)
+            await store.save(reply)
+            assert [t.tweet_id for t in await store.replies(parent.tweet_id, None, 10)] == [reply.tweet_id]
+            assert await store.delete(reply.tweet_id, 3) == parent.tweet_id
+            assert await store.delete(reply.tweet_id, 3) == parent.tweet_id  # again
+            assert await store.save(reply) is False
+            assert await store.get_many([reply.tweet_id]) == {}
+            assert await store.by_author(3, None, 10) == []
+            assert await store.replies(parent.tweet_id, None, 10) == []
+
+        self.run(scenario)
+
+    def test_by_authors_merges_newest_first_with_a_cursor(self):
+        async def scenario(store):
+            made = [await _saved(store, tweet(author)) for author in (4, 5, 6, 4, 5, 6)]
+            ids = [t.tweet_id for t in sorted(made, key=lambda t: t.tweet_id, reverse=True)]
+            page = await store.by_authors([4, 5, 6], None, 4)
+            assert [t.tweet_id for t in page] == ids[:4]
+            rest = await store.by_authors([4, 5, 6], page[-1].tweet_id, 4)
+            assert [t.tweet_id for t in rest] == ids[4:]
+            assert [t.tweet_id for t in await store.by_authors([5], None, 10)] == [
+                t.tweet_id for t in sorted(made, key=lambda t: -t.tweet_id) if t.author_id == 5]
+
+        self.run(scenario)
+
+    def test_replies_page_oldest_first(self):
+        async def scenario(store):
+            parent = await _saved(store, tweet(7))
+            replies = [await _saved(store, tweet(8, f"r{n}", parent.tweet_id)) for n in range(5)]
+            first = await store.replies(parent.tweet_id, None, 3)
+            assert [t.tweet_id for t in first] == [t.tweet_id for t in replies[:3]]
+            rest = await store.replies(parent.tweet_id, first[-1].tweet_id, 3)
+            assert [t.tweet_id for t in rest] == [t.tweet_id for t in replies[3:]]
+
+        self.run(scenario)
+
+
+async def _saved(store, item: StoredTweet) -> StoredTweet:
+    assert await store.save(item)
+    return item
+
+
+class TestPostgresTweetStore(TweetStoreContract):
+    @pytest.fixture(autouse=True)
+    def _postgres(self, stack):
+        self.dsn = stack.settings.postgres
+
+    def open_store(self):
+        dsn = self.dsn
+
+        class Opened:
+            async def __aenter__(self):
+                self.pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False)
+                await self.pool.open(wait=True)
+                return PostgresTweetStore(self.pool, f"contract_{uuid.uuid4().hex[:8]}")
+
+            async def __aexit__(self, *exc):
+                await self.pool.close()
+
+        return Opened()
+
+
+@pytest.mark.skipif(not os.environ.get("CHIRP_CASSANDRA_HOSTS"),
+                    reason="no Cassandra server can run here: set CHIRP_CASSANDRA_HOSTS=host:port "
+                    "to run the tweet store contract against a real Cassandra")
+class TestCassandraTweetStore(TweetStoreContract):
+    def open_store(self):
+        from projections.cassandra_tweet_store import CassandraTweetStore
+
+        hosts = os.environ["CHIRP_CASSANDRA_HOSTS"].split(",")
+
+        class Opened:
+            async def __aenter__(self):
+                self.store = CassandraTweetStore(hosts, f"contract_{uuid.uuid4().hex[:8]}")
+                return self.store
+
+            async def __aexit__(self, *exc):
+                await self.store.close()
+
+        return Opened()
