@@ -55,7 +55,7 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
     """Deliver an entry: to the author's recents and own timeline, then push or leave to pull."""
     models = context.models
     await models.timelines.push_recent(author_id, [entry])
-    await models.timelines.push_home([author_id], [entry])
+    delivered = await models.timelines.push_home([author_id], [entry])
     was_lowered = context.threshold.is_lowered
     threshold = context.threshold.observe(lag)
     if context.threshold.is_lowered != was_lowered:
@@ -64,10 +64,11 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
                                 mapping={"threshold": threshold, "lag_seconds": round(lag, 3)})
     if should_push(await models.graph.follower_count(author_id), threshold):
         async for followers in models.graph.followers(author_id, FOLLOWER_BATCH):
-            await models.timelines.push_home(followers, [entry])
+            delivered += await models.timelines.push_home(followers, [entry])
     else:
         await models.graph.mark_pulled(author_id)
         await models.cache.add_if_loaded(models.keys.pulled_authors(), author_id)
+    await models.cache.count("fanout_deliveries", delivered)
 
 
 async def _delete(context: AgentContext, event: ev.TweetDeleted) -> None:

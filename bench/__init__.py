@@ -1,0 +1,1 @@
+"""Benchmarks that drive the running system and print each figure beside its baseline."""

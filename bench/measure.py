@@ -1,0 +1,42 @@
+"""Timing helpers: closed-loop load with a fixed concurrency, percentiles over every sample."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
+
+
+def summary(samples_s: list[float], seconds: float) -> dict:
+    """Throughput and latency percentiles (milliseconds) of one measured run."""
+    return {
+        "requests": len(samples_s),
+        "throughput_per_s": round(len(samples_s) / seconds, 1),
+        "p50_ms": round(percentile(samples_s, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(samples_s, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(samples_s) * 1000, 2),
+    }
+
+
+async def closed_loop(operation: Callable[[int], Awaitable[None]], concurrency: int,
+                      seconds: float) -> dict:
+    """Run `operation(n)` from `concurrency` workers back to back for `seconds`."""
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await operation(next(counter))
+            samples.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return summary(samples, time.perf_counter() - started)

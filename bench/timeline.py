@@ -1,0 +1,286 @@
+"""The home-timeline benchmark: `make bench` (or `python -m bench.timeline`).
+
+Starts its own local stack, loads the real follower graph (plus synthetic celebrities),
+puts real tweet texts through the agents, then measures, each beside its baseline from the
+same run: home timeline reads vs a naive pull query and vs the raw Redis operations;
+fan-out deliveries/s vs raw pipelined Redis writes; post -> visible lag and post latency at
+a steady load; bytes per cached timeline entry. Writes bench/results/timeline-<time>.json
+and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from api.security import Tokens
+from bench import dataset
+from bench.loading import load_graph, open_timelines, produce_tweets
+from bench.measure import closed_loop, percentile, summary
+from bench.report import write_report
+from infra.settings import Settings
+from infra.stack import LocalStack
+from projections.redis_keys import RedisKeys
+from projections.timeline_entries import SENTINEL, Entry, encode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tweets", type=int, default=60_000, help="real tweets put through fan-out")
+    parser.add_argument("--celebrities", type=int, default=3)
+    parser.add_argument("--celebrity-followers", type=int, default=300_000)
+    parser.add_argument("--readers", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per measured read run")
+    parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
+    parser.add_argument("--post-seconds", type=float, default=20.0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if not dataset.available():
+        raise SystemExit(f"the benchmark needs the real data in {dataset.DATA_DIR}")
+    data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-"))
+    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
+    try:
+        settings = stack.start()
+        report = asyncio.run(run(stack, settings, args)) | {"machine": machine()}
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    write_report(report, ROOT)
+
+
+def machine() -> dict:
+    import os
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+async def run(stack: LocalStack, settings: Settings, args) -> dict:
+    rng = random.Random(11)
+    started = time.perf_counter()
+    data = dataset.load(args.celebrities, args.celebrity_followers)
+    load_graph(settings, data)
+    real_users = data.users[: len(data.users) - len(data.celebrities) - data.synthetic_followers]
+    open_timelines(settings, real_users)
+    loaded_s = time.perf_counter() - started
+
+    stack.start_agents()
+    base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192")
+    keys = RedisKeys(settings.redis_prefix)
+    sync_redis = redis.Redis.from_url(settings.redis)
+
+    fanout = await measure_fanout(settings, data, real_users, rng, sync_redis, keys, args)
+    tokens = Tokens(settings.jwt_secret, 3600)
+    following = following_of(settings, real_users)
+    posting = await measure_posting(base_url, settings, data, following, tokens, rng, sync_redis,
+                                    keys, args)
+    readers = pick_readers(following, data.celebrities, args.readers, rng)
+    reads = await measure_reads(base_url, settings, readers, tokens, keys, args)
+    memory = measure_memory(sync_redis, keys, real_users)
+    return {
+        "load": {"users": len(data.users), "real_users": len(real_users), "edges": len(data.edges),
+                 "celebrities": len(data.celebrities),
+                 "followers_per_celebrity": args.celebrity_followers + len(real_users) // 10,
+                 "celebrity_threshold": settings.celebrity_threshold,
+                 "graph_load_seconds": round(loaded_s, 1)},
+        "fanout": fanout, "posting": posting, "reads": reads, "memory": memory,
+    }
+
+
+def following_of(settings: Settings, users: list[int]) -> dict[int, list[int]]:
+    with psycopg.connect(settings.postgres) as conn:
+        rows = conn.execute(f"SELECT follower_id, array_agg(followee_id) FROM {settings.read_schema}.follows"
+                            " WHERE follower_id = ANY(%s) GROUP BY follower_id", (users,)).fetchall()
+    return {follower: followees for follower, followees in rows}
+
+
+async def measure_fanout(settings, data, real_users, rng, sync_redis, keys, args) -> dict:
+    """Real texts by real authors (more followers, more tweets) through the tweet agent."""
+    with psycopg.connect(settings.postgres) as conn:
+        weights = dict(conn.execute(f"SELECT user_id, followers_count FROM {settings.read_schema}.user_counts"
+                                    " WHERE followers_count > 0 AND user_id = ANY(%s)",
+                                    (real_users,)).fetchall())
+    authors = rng.choices(list(weights), weights=list(weights.values()), k=args.tweets)
+    posts = [(author, rng.choice(data.texts)) for author in authors]
+    posts += [(star, rng.choice(data.texts)) for star in data.celebrities for _ in range(200)]
+    rng.shuffle(posts)
+    before = int(sync_redis.hget(keys.stats(), "fanout_deliveries") or 0)
+    started = time.perf_counter()
+    produce_tweets(settings, posts)
+    delivered, last_change, last = before, time.perf_counter(), before
+    while time.perf_counter() - last_change < 3.0:  # until deliveries stop growing
+        await asyncio.sleep(0.2)
+        delivered = int(sync_redis.hget(keys.stats(), "fanout_deliveries") or 0)
+        if delivered != last:
+            last, last_change = delivered, time.perf_counter()
+    seconds = last_change - started
+    deliveries = delivered - before
+    raw = raw_redis_write_rate(settings, real_users, deliveries)
+    return {"tweets": len(posts), "deliveries": deliveries, "seconds": round(seconds, 1),
+            "deliveries_per_s": round(deliveries / seconds), "events_per_s": round(len(posts) / seconds),
+            "baseline_raw_redis_writes_per_s": raw,
+            "ratio_to_raw": round(deliveries / seconds / raw, 3)}
+
+
+def raw_redis_write_rate(settings: Settings, users: list[int], count: int) -> int:
+    """The floor's twin: pipelined ZADD + trim from one process into scratch keys."""
+    client = redis.Redis.from_url(settings.redis)
+    count = min(count, 300_000)
+    pipe = client.pipeline(transaction=False)
+    started = time.perf_counter()
+    for n in range(count):
+        key = f"bench:raw:{users[n % len(users)]}"
+        pipe.zadd(key, {encode(Entry(n + 1, n + 1)): 0})
+        pipe.zremrangebyrank(key, 1, -802)
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    rate = round(count / (time.perf_counter() - started))
+    for batch in range(0, len(users), 5000):
+        client.delete(*[f"bench:raw:{u}" for u in users[batch:batch + 5000]])
+    return rate
+
+
+async def measure_posting(base_url, settings, data, following, tokens, rng, sync_redis, keys, args) -> dict:
+    """Posts at a steady rate through the API: latency, and lag until a follower's timeline has it."""
+    with psycopg.connect(settings.postgres) as conn:
+        rows = conn.execute(
+            f"SELECT c.user_id, (SELECT follower_id FROM {settings.read_schema}.follows f"
+            "  WHERE f.followee_id = c.user_id LIMIT 1)"
+            f" FROM {settings.read_schema}.user_counts c WHERE followers_count BETWEEN 50 AND 2000"
+            " AND user_id = ANY(%s) LIMIT 500", (list(following),)).fetchall()
+    authors = [(author, follower) for author, follower in rows if follower is not None]
+    latencies, lags = [], []
+    interval = 1 / args.post_rate
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http, \
+            Redis.from_url(settings.redis) as watcher:
+
+        async def post_one(n: int) -> None:
+            author, follower = authors[n % len(authors)]
+            headers = {"Authorization": f"Bearer {tokens.issue(author, f'u{author}')}"}
+            started = time.perf_counter()
+            response = await http.post("/api/v1/tweets", json={"content": rng.choice(data.texts)},
+                                       headers=headers)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            member = encode(Entry(int(response.json()["tweet_id"]), int(response.json()["tweet_id"])))
+            while await watcher.zscore(keys.home(follower), member) is None:
+                if time.perf_counter() - started > 30:
+                    raise RuntimeError("a post never reached its follower's timeline")
+                await asyncio.sleep(0.002)
+            lags.append(time.perf_counter() - started)
+
+        tasks = []
+        started = time.perf_counter()
+        n = 0
+        while time.perf_counter() - started < args.post_seconds:
+            tasks.append(asyncio.create_task(post_one(n)))
+            n += 1
+            await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    return {"rate_per_s": args.post_rate, "posts": len(latencies),
+            "post_latency": summary(latencies, args.post_seconds),
+            "post_to_visible_p50_ms": round(percentile(lags, 0.5) * 1000, 1),
+            "post_to_visible_p99_ms": round(percentile(lags, 0.99) * 1000, 1)}
+
+
+def pick_readers(following, celebrities, count, rng) -> list[int]:
+    eligible = [user for user, followees in following.items() if len(followees) >= 10]
+    readers = rng.sample(eligible, min(count, len(eligible)))
+    return readers
+
+
+async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict:
+    headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30,
+                                 limits=httpx.Limits(max_connections=args.concurrency)) as http:
+        async def endpoint(n: int) -> None:
+            reader = readers[n % len(readers)]
+            response = await http.get("/api/v1/timeline/home", headers=headers[reader])
+            response.raise_for_status()
+
+        for reader in readers:  # every reader has read once: timelines are warm
+            await endpoint(readers.index(reader))
+        api = await closed_loop(endpoint, args.concurrency, args.seconds)
+
+    pool = AsyncConnectionPool(settings.postgres, min_size=args.concurrency,
+                               max_size=args.concurrency, open=False)
+    await pool.open(wait=True)
+    schema = settings.read_schema
+
+    async def naive_pull(n: int) -> None:
+        async with pool.connection() as conn:
+            await (await conn.execute(
+                f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
+                f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
+                "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
+                (readers[n % len(readers)],))).fetchall()
+
+    naive = await closed_loop(naive_pull, args.concurrency, args.seconds)
+    await pool.close()
+
+    client = Redis.from_url(settings.redis)
+
+    async def raw_redis(n: int) -> None:
+        reader = readers[n % len(readers)]
+        members = await client.zrevrangebylex(keys.home(reader), b"+", b"(" + SENTINEL, start=0, num=20)
+        async with client.pipeline(transaction=False) as pipe:
+            for member in members:
+                pipe.hgetall(keys.tweet(int.from_bytes(member[:8], "big")))
+            rows = await pipe.execute()
+        async with client.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.hmget(keys.user(int(row.get(b"author", b"0"))), "username", "display_name")
+            await pipe.execute()
+
+    floor = await closed_loop(raw_redis, args.concurrency, args.seconds)
+    await client.aclose()
+    return {"concurrency": args.concurrency, "readers": len(readers), "endpoint": api,
+            "baseline_naive_pull_sql": naive, "baseline_raw_redis": floor,
+            "throughput_vs_naive": round(api["throughput_per_s"] / naive["throughput_per_s"], 2),
+            "throughput_vs_raw_redis": round(api["throughput_per_s"] / floor["throughput_per_s"], 3)}
+
+
+def measure_memory(client: redis.Redis, keys: RedisKeys, users: list[int]) -> dict:
+    """Bytes per cached timeline entry over the fullest timelines (sentinel counted as overhead)."""
+    sizes = []
+    pipe = client.pipeline(transaction=False)
+    for user in users:
+        pipe.zcard(keys.home(user))
+    cards = pipe.execute()
+    fullest = sorted(zip(cards, users), reverse=True)[:200]
+    total_bytes = total_entries = 0
+    for card, user in fullest:
+        if card > 1:
+            total_bytes += client.memory_usage(keys.home(user), samples=0)
+            total_entries += card - 1
+            sizes.append(card - 1)
+    encoding = client.object("encoding", keys.home(fullest[0][1]))
+    return {"timelines_sampled": len(sizes), "entries_sampled": total_entries,
+            "bytes_per_entry": round(total_bytes / total_entries, 1),
+            "largest_timeline_entries": max(sizes), "encoding": encoding.decode(),
+            "twitter_reference_bytes_per_entry": 20}
+
+
+if __name__ == "__main__":
+    main()
