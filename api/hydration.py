@@ -32,8 +32,10 @@ class Hydrator:
             found.update({tweet.tweet_id: tweet for tweet in filled})
         return found
 
-    async def users(self, user_ids: list[int]) -> dict[int, dict]:
-        cached = await self.models.cache.users(user_ids)
+    async def users(self, user_ids: list[int],
+                    cached: dict[int, tuple[str, str] | None] | None = None) -> dict[int, dict]:
+        if cached is None:
+            cached = await self.models.cache.users(user_ids)
         missing = [user_id for user_id, user in cached.items() if user is None]
         if missing:
             profiles = await self.models.graph.profiles(missing)
@@ -51,14 +53,6 @@ class Hydrator:
             await self.models.cache.load_set(key, list(members))
         return members
 
-    async def flags(self, key: str, load, tweet_ids: list[int]) -> set[int]:
-        """Which of `tweet_ids` a per-user set (liked, retweeted) holds."""
-        loaded, found = await self.models.cache.contains(key, tweet_ids)
-        if not loaded:
-            members = await self.id_set(key, load)
-            return {tweet_id for tweet_id in tweet_ids if tweet_id in members}
-        return {tweet_id for tweet_id, hit in zip(tweet_ids, found) if hit}
-
     async def render(self, entries: list[Entry], viewer: int | None,
                      tweets: dict[int, CachedTweet] | None = None) -> list[dict]:
         """Tweet objects for `entries`, in order; entries whose tweet is gone are dropped."""
@@ -66,15 +60,22 @@ class Hydrator:
         tweets = tweets if tweets is not None else await self.tweets([e.tweet_id for e in entries])
         entries = [entry for entry in entries if entry.tweet_id in tweets]
         ids = [entry.tweet_id for entry in entries]
-        people = {tweets[i].author_id for i in ids} | {
-            e.retweeted_by for e in entries if e.retweeted_by is not None}
-        users = await self.users(list(people))
-        liked = retweeted = set()
+        people = list({tweets[i].author_id for i in ids} | {
+            e.retweeted_by for e in entries if e.retweeted_by is not None})
+        flag_sets = []
         if viewer is not None and ids:
-            liked = await self.flags(models.keys.liked(viewer),
-                                     lambda: models.engagements.liked(viewer), ids)
-            retweeted = await self.flags(models.keys.retweeted(viewer),
-                                         lambda: models.engagements.retweeted(viewer), ids)
+            flag_sets = [(models.keys.liked(viewer), lambda: models.engagements.liked(viewer)),
+                         (models.keys.retweeted(viewer), lambda: models.engagements.retweeted(viewer))]
+        cached_users, flags = await models.cache.hydration(people, [key for key, _ in flag_sets], ids)
+        users = await self.users(people, cached_users)
+        marked = []
+        for (key, load), (loaded, hits) in zip(flag_sets, flags):
+            if loaded:
+                marked.append({tweet_id for tweet_id, hit in zip(ids, hits) if hit})
+            else:
+                members = await self.id_set(key, load)
+                marked.append({tweet_id for tweet_id in ids if tweet_id in members})
+        liked, retweeted = marked if marked else (set(), set())
         rendered = []
         for entry in entries:
             tweet = tweets[entry.tweet_id]

@@ -25,24 +25,29 @@ class Timelines:
     async def home(self, viewer: int, before: int | None, limit: int) -> tuple[list[dict], int | None]:
         """A page of the viewer's home timeline older than `before`, and the next cursor."""
         models, keys = self.models, self.models.keys
-        following = await self.hydrator.id_set(keys.following(viewer),
-                                               lambda: models.graph.following(viewer))
-        pulled = await self.hydrator.id_set(keys.pulled_authors(), models.graph.pulled_authors)
-        visible = following | {viewer}
-        celebrities = sorted(pulled & following)
-        await self._ensure_all(
-            [(keys.home(viewer), lambda: self._home_from_store(viewer, following),
-              models.timelines.home_cap)]
-            + [self._recent_spec(author) for author in celebrities])
+        want = limit + OVERREAD
+        view = await models.timelines.read_home(viewer, before, want)
+        if view.following is None or not view.pulled_loaded or not view.ready:
+            # A cold cache: load what is missing from PostgreSQL, then read again.
+            following = await self.hydrator.id_set(keys.following(viewer),
+                                                   lambda: models.graph.following(viewer))
+            await self.hydrator.id_set(keys.pulled_authors(), models.graph.pulled_authors)
+            await self._ensure_all([(keys.home(viewer),
+                                     lambda: self._home_from_store(viewer, following),
+                                     models.timelines.home_cap)])
+            view = await models.timelines.read_home(viewer, before, want)
+        visible = (view.following or set()) | {viewer}
+        celebrities = sorted(view.celebrities)
+        await self._ensure_all([self._recent_spec(author) for author in celebrities])
         sources = [keys.home(viewer)] + [keys.recent(author) for author in celebrities]
 
         def admit(entry: Entry, tweet) -> bool:
-            author_ok = tweet.author_id in visible
-            return entry.retweeted_by in visible if entry.retweeted_by else author_ok
+            return (entry.retweeted_by or tweet.author_id) in visible
 
-        return await self._page(sources, viewer, before, limit, admit, touch=keys.home(viewer),
+        return await self._page(sources, viewer, before, limit, admit, touch=None,
                                 fallback=lambda cursor, n: models.tweets.by_authors(
-                                    sorted(visible), cursor, n))
+                                    sorted(visible), cursor, n),
+                                first=None if celebrities else [view.entries])
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
         return await self._entries_from_store(sorted(following | {viewer}),
@@ -77,6 +82,8 @@ class Timelines:
     # shared --------------------------------------------------------------------------------
     async def _ensure_all(self, specs: list[tuple]) -> None:
         """Make sure each (key, load, cap) timeline is in Redis: one round trip if all are."""
+        if not specs:
+            return
         states = await self.models.timelines.states([key for key, _, _ in specs])
         for (key, load, cap), (exists, building) in zip(specs, states):
             if not exists or building:
@@ -102,7 +109,10 @@ class Timelines:
                 future.exception()  # retrieved: no "never retrieved" warning
 
     async def _page(self, sources: list[str], viewer: int | None, before: int | None,
-                    limit: int, admit, touch: str | None, fallback) -> tuple[list[dict], int | None]:
+                    limit: int, admit, touch: str | None, fallback,
+                    first: list[list[Entry]] | None = None) -> tuple[list[dict], int | None]:
+        """Merge the sources newest first from `before`, drop what is gone or not visible, fill
+        the page (from the store past the caches); `first`: the sources' first pages if read."""
         timelines = self.models.timelines
         picked: list[Entry] = []
         known: dict = {}
@@ -111,7 +121,10 @@ class Timelines:
         exhausted = False
         for _ in range(MAX_ROUNDS):
             want = limit - len(picked) + OVERREAD
-            _, pages = await timelines.pages(sources, cursor, want, touch=touch)
+            if first is not None:
+                pages, first = first, None
+            else:
+                _, pages = await timelines.pages(sources, cursor, want, touch=touch)
             exhausted = all(len(page) < want for page in pages)
             merged = list(heapq.merge(*pages, key=lambda e: e.sort_key, reverse=True))
             known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))

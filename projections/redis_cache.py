@@ -107,6 +107,27 @@ class RedisCache:
         return {user_id: (row[0].decode(), row[1].decode()) if row[0] is not None else None
                 for user_id, row in zip(user_ids, rows)}
 
+    async def hydration(self, user_ids: list[int], flag_sets: list[str],
+                        tweet_ids: list[int]) -> tuple[dict, list[tuple[bool, list[bool]]]]:
+        """Users, and for each per-viewer set (liked, retweeted) whether it is loaded and which
+        of `tweet_ids` it holds: everything rendering needs after the tweets, one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.hmget(self.keys.user(user_id), "username", "display_name")
+            for key in flag_sets:
+                pipe.exists(key)
+                if tweet_ids:
+                    pipe.smismember(key, tweet_ids)
+            results = await pipe.execute()
+        users = {user_id: (row[0].decode(), row[1].decode()) if row[0] is not None else None
+                 for user_id, row in zip(user_ids, results)}
+        flags, rest = [], results[len(user_ids):]
+        step = 2 if tweet_ids else 1
+        for index in range(len(flag_sets)):
+            found = rest[index * step + 1] if tweet_ids else []
+            flags.append((bool(rest[index * step]), [bool(hit) for hit in found]))
+        return users, flags
+
     # id sets: following, liked, retweeted, pulled authors ---------------------------------
     async def add_if_loaded(self, key: str, *members: int) -> None:
         await self._if_present(keys=[key], args=["SADD", *members])
@@ -126,16 +147,6 @@ class RedisCache:
         if not raw:
             return None
         return {int(member) for member in raw} - {0}
-
-    async def contains(self, key: str, members: list[int]) -> tuple[bool, list[bool]]:
-        """Whether the set is loaded, and which of `members` it holds."""
-        if not members:
-            return await self.redis.exists(key) == 1, []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(key)
-            pipe.smismember(key, members)
-            loaded, found = await pipe.execute()
-        return bool(loaded), [bool(flag) for flag in found]
 
     # consumer positions and read-your-writes --------------------------------------------
     async def advance(self, positions: dict[tuple[str, int], int]) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.commands import Outcome
 from api.deps import CommandDep, CurrentUser, Cursor, Limit, Reader, ServicesDep, TweetIdPath
 from api.problems import ProblemError, not_found
-from api.routes import page, respond
+from api.routes import json_body, page, respond
 from projections.timeline_entries import Entry
 from schemas import events as ev
 from schemas.api import (LikesPublic, LikeState, Problem, RetweetState, TweetCreate, TweetCreated,
@@ -121,7 +121,7 @@ async def get_tweet(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep
         [Entry(tweet_id, tweet_id)], viewer.user_id if viewer else None)
     if not rendered:
         raise not_found(f"tweet {tweet_id}")
-    return rendered[0]
+    return json_body(rendered[0])
 
 
 @router.get("/{tweet_id}/replies", response_model=TweetPage, responses=_READ_ERRORS)
