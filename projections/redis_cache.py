@@ -30,6 +30,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 """
+# Many hashes in one command: one request and one reply to parse instead of one per tweet.
+_HGETALL_MANY = """
+local rows = {}
+for i, key in ipairs(KEYS) do rows[i] = redis.call('HGETALL', key) end
+return rows
+"""
 # Keep the larger offset: a restarted consumer may re-read a little of the log.
 _ADVANCE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -57,6 +63,7 @@ class RedisCache:
         self._if_present = redis.register_script(_IF_PRESENT)
         self._advance = redis.register_script(_ADVANCE)
         self._fill = redis.register_script(_FILL)
+        self._hgetall_many = redis.register_script(_HGETALL_MANY)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
@@ -70,11 +77,10 @@ class RedisCache:
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
         """Cached tweets by id: None where the cache has no entry; deleted ones say so."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for tweet_id in tweet_ids:
-                pipe.hgetall(self.keys.tweet(tweet_id))
-            rows = await pipe.execute()
-        return {tweet_id: _tweet_from(tweet_id, row) if row else None
+        if not tweet_ids:
+            return {}
+        rows = await self._hgetall_many(keys=[self.keys.tweet(tweet_id) for tweet_id in tweet_ids])
+        return {tweet_id: _tweet_from(tweet_id, dict(zip(row[::2], row[1::2]))) if row else None
                 for tweet_id, row in zip(tweet_ids, rows)}
 
     async def set_counts(self, tweet_id: int, counts: Counts) -> None:
