@@ -35,13 +35,22 @@ Handler = Callable[[AgentContext, Event], Awaitable[None]]
 async def consume(stream, context: AgentContext, handle: Handler, dead_letters) -> None:
     """Apply every event of `stream` with `handle`, in partition order, at least once."""
     async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-        positions: dict[tuple[str, int], int] = {}
+        by_partition: dict[tuple[str, int], list] = {}
         for event in batch:
             message = event.message
-            await _apply(context, handle, message, dead_letters)
-            positions[(message.topic, message.partition)] = message.offset
+            by_partition.setdefault((message.topic, message.partition), []).append(message)
+        # Partitions are independent (keys, and so ordering, never span two), so they are
+        # applied side by side; within one, strictly in order.
+        await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
+                               for messages in by_partition.values()))
         # Readers wait on these to see their own writes.
-        await context.models.cache.advance(positions)
+        await context.models.cache.advance(
+            {place: messages[-1].offset for place, messages in by_partition.items()})
+
+
+async def _apply_in_order(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
+    for message in messages:
+        await _apply(context, handle, message, dead_letters)
 
 
 async def _apply(context: AgentContext, handle: Handler, message, dead_letters) -> None:

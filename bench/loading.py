@@ -78,3 +78,22 @@ def produce_tweets(settings: Settings, posts: list[tuple[int, str]]) -> float:
     return time.perf_counter() - started
 
 
+
+
+def load_history(settings: Settings, posts: list[tuple[int, str]], days: int = 30) -> None:
+    """Tweets from the past month straight into the tweet store (a bulk restore of history),
+    with ids and times spread evenly over those days, oldest first."""
+    now = time.time()
+    step = days * 86400 / max(len(posts), 1)
+    with psycopg.connect(settings.postgres) as conn, conn.cursor() as cursor:
+        with cursor.copy(f"COPY {settings.read_schema}.tweets (tweet_id, author_id, content,"
+                         " created_at, reply_to, deleted) FROM STDIN") as copy:
+            for n, (author, text) in enumerate(posts):
+                moment = now - days * 86400 + n * step
+                ids = SnowflakeIds(worker_id=1022, clock=lambda m=moment: m)
+                tweet_id = ids.next_id()
+                copy.write_row((tweet_id, author, text,
+                                datetime.fromtimestamp(moment, timezone.utc), None, False))
+        conn.commit()
+        cursor.execute(f"ANALYZE {settings.read_schema}.tweets")
+        conn.commit()

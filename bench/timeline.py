@@ -21,6 +21,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import aiohttp
 import httpx
 import psycopg
 import redis
@@ -29,7 +30,7 @@ from redis.asyncio import Redis
 
 from api.security import Tokens
 from bench import dataset
-from bench.loading import load_graph, open_timelines, produce_tweets
+from bench.loading import load_graph, load_history, open_timelines, produce_tweets
 from bench.measure import closed_loop, percentile, summary
 from bench.report import write_report
 from infra.settings import Settings
@@ -43,10 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tweets", type=int, default=60_000, help="real tweets put through fan-out")
+    parser.add_argument("--history", type=int, default=1_000_000,
+                        help="older tweets bulk-loaded into the tweet store (real texts reused)")
     parser.add_argument("--celebrities", type=int, default=3)
     parser.add_argument("--celebrity-followers", type=int, default=300_000)
     parser.add_argument("--readers", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0, help="per measured read run")
     parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
     parser.add_argument("--post-seconds", type=float, default=20.0)
@@ -81,15 +85,20 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     data = dataset.load(args.celebrities, args.celebrity_followers)
     load_graph(settings, data)
     real_users = data.users[: len(data.users) - len(data.celebrities) - data.synthetic_followers]
+    weights = follower_weights(settings, real_users)
+    history = [(author, rng.choice(data.texts))
+               for author in rng.choices(list(weights), list(weights.values()), k=args.history)]
+    load_history(settings, history)
     open_timelines(settings, real_users)
     loaded_s = time.perf_counter() - started
 
     stack.start_agents()
-    base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192")
+    base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192",
+                               CHIRP_API_WORKERS=str(args.api_workers))
     keys = RedisKeys(settings.redis_prefix)
     sync_redis = redis.Redis.from_url(settings.redis)
 
-    fanout = await measure_fanout(settings, data, real_users, rng, sync_redis, keys, args)
+    fanout = await measure_fanout(settings, data, weights, rng, sync_redis, keys, args)
     tokens = Tokens(settings.jwt_secret, 3600)
     following = following_of(settings, real_users)
     posting = await measure_posting(base_url, settings, data, following, tokens, rng, sync_redis,
@@ -102,6 +111,7 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
                  "celebrities": len(data.celebrities),
                  "followers_per_celebrity": args.celebrity_followers + len(real_users) // 10,
                  "celebrity_threshold": settings.celebrity_threshold,
+                 "history_tweets": args.history,
                  "graph_load_seconds": round(loaded_s, 1)},
         "fanout": fanout, "posting": posting, "reads": reads, "memory": memory,
     }
@@ -114,12 +124,17 @@ def following_of(settings: Settings, users: list[int]) -> dict[int, list[int]]:
     return {follower: followees for follower, followees in rows}
 
 
-async def measure_fanout(settings, data, real_users, rng, sync_redis, keys, args) -> dict:
-    """Real texts by real authors (more followers, more tweets) through the tweet agent."""
+def follower_weights(settings: Settings, real_users: list[int]) -> dict[int, int]:
+    """Authors to pick tweets for, weighted by followers: popular accounts tweet more."""
     with psycopg.connect(settings.postgres) as conn:
-        weights = dict(conn.execute(f"SELECT user_id, followers_count FROM {settings.read_schema}.user_counts"
-                                    " WHERE followers_count > 0 AND user_id = ANY(%s)",
-                                    (real_users,)).fetchall())
+        return dict(conn.execute(f"SELECT user_id, followers_count FROM {settings.read_schema}.user_counts"
+                                 " WHERE followers_count > 0 AND user_id = ANY(%s)",
+                                 (real_users,)).fetchall())
+
+
+async def measure_fanout(settings, data, weights, rng, sync_redis, keys, args) -> dict:
+    """Real texts by real authors (more followers, more tweets) through the tweet agent."""
+    real_users = list(weights)
     authors = rng.choices(list(weights), weights=list(weights.values()), k=args.tweets)
     posts = [(author, rng.choice(data.texts)) for author in authors]
     posts += [(star, rng.choice(data.texts)) for star in data.celebrities for _ in range(200)]
@@ -212,12 +227,15 @@ def pick_readers(following, celebrities, count, rng) -> list[int]:
 
 async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict:
     headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
-    async with httpx.AsyncClient(base_url=base_url, timeout=30,
-                                 limits=httpx.Limits(max_connections=args.concurrency)) as http:
+    # aiohttp: the lightest asyncio HTTP client at hand, so the load generator (which shares
+    # the two cores with the stack) takes as little CPU from the API as it can.
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(base_url, connector=connector) as http:
         async def endpoint(n: int) -> None:
             reader = readers[n % len(readers)]
-            response = await http.get("/api/v1/timeline/home", headers=headers[reader])
-            response.raise_for_status()
+            async with http.get("/api/v1/timeline/home", headers=headers[reader]) as response:
+                response.raise_for_status()
+                await response.read()
 
         for reader in readers:  # every reader has read once: timelines are warm
             await endpoint(readers.index(reader))
@@ -255,7 +273,8 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
 
     floor = await closed_loop(raw_redis, args.concurrency, args.seconds)
     await client.aclose()
-    return {"concurrency": args.concurrency, "readers": len(readers), "endpoint": api,
+    return {"concurrency": args.concurrency, "api_workers": args.api_workers,
+            "readers": len(readers), "endpoint": api,
             "baseline_naive_pull_sql": naive, "baseline_raw_redis": floor,
             "throughput_vs_naive": round(api["throughput_per_s"] / naive["throughput_per_s"], 2),
             "throughput_vs_raw_redis": round(api["throughput_per_s"] / floor["throughput_per_s"], 3)}

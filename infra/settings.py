@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API worker processes (each has its own Snowflake worker id and connections).
+    api_workers: int = 1
 
     topic_prefix: str = ""
     partitions: int = Field(default=4, ge=1, description="partitions of each event topic")

@@ -97,6 +97,7 @@ class LocalStack:
             name="api",
             argv=[sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                   "--host", self.settings.api_host, "--port", str(port),
+                  "--workers", env.get("CHIRP_API_WORKERS", str(self.settings.api_workers)),
                   "--no-access-log", "--timeout-graceful-shutdown", "5"],
             log_path=self.data_dir / "logs" / f"api-{port}.log",
             env=env,

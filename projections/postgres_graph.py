@@ -67,8 +67,10 @@ class PostgresGraphStore(PostgresStore):
         async with self.pool.connection() as conn, conn.transaction():
             changed = await (await conn.execute(sql, (follower_id, followee_id))).fetchone()
             if changed:
-                await self._add(conn, follower_id, "following_count", delta)
-                await self._add(conn, followee_id, "followers_count", delta)
+                # Both rows in id order, so that concurrent follows cannot deadlock.
+                updates = sorted([(follower_id, "following_count"), (followee_id, "followers_count")])
+                for user_id, column in updates:
+                    await self._add(conn, user_id, column, delta)
             return changed is not None
 
     async def _add(self, conn, user_id: int, column: str, delta: int) -> None:
