@@ -71,6 +71,10 @@ def test_run_command_serves_writes_as_events_and_stops_everything(run_command):
         posted = client.post("/api/v1/tweets", json={"content": "Written through the run command"},
                              headers={"Authorization": f"Bearer {token}"})
         assert posted.status_code == 201
+        # The agents run too: alice's home timeline has her new tweet and those of whom she follows.
+        timeline = client.get("/api/v1/timeline/home", headers={"Authorization": f"Bearer {token}"})
+        contents = {tweet["content"] for tweet in timeline.json()["tweets"]}
+        assert {"Written through the run command", "Hello, Chirp! #firstchirp"} <= contents
 
     settings = Settings(kafka_bootstrap=f"127.0.0.1:{ports['KAFKA']}")
     log = EventLog(settings.bootstrap_servers, topic_registry(settings))
