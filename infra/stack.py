@@ -98,7 +98,10 @@ class LocalStack:
             argv=[sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                   "--host", self.settings.api_host, "--port", str(port),
                   "--workers", env.get("CHIRP_API_WORKERS", str(self.settings.api_workers)),
-                  "--no-access-log", "--timeout-graceful-shutdown", "5"],
+                  "--no-access-log", "--timeout-graceful-shutdown", "5",
+                  # Longer than clients' and load balancers' idle timeouts, so the server is
+                  # never the side that closes a connection a client is about to reuse.
+                  "--timeout-keep-alive", "75"],
             log_path=self.data_dir / "logs" / f"api-{port}.log",
             env=env,
         )
