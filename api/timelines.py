@@ -44,7 +44,7 @@ class Timelines:
         def admit(entry: Entry, tweet) -> bool:
             return (entry.retweeted_by or tweet.author_id) in visible
 
-        return await self._page(sources, viewer, before, limit, admit, touch=None,
+        return await self._page(sources, viewer, before, limit, admit,
                                 fallback=lambda cursor, n: models.tweets.by_authors(
                                     sorted(visible), cursor, n),
                                 first=None if celebrities else [view.entries])
@@ -66,7 +66,7 @@ class Timelines:
                    limit: int) -> tuple[list[dict], int | None]:
         await self._ensure_recent(author)
         return await self._page([self.models.keys.recent(author)], viewer, before, limit,
-                                lambda entry, tweet: True, touch=None,
+                                lambda entry, tweet: True,
                                 fallback=lambda cursor, n: self.models.tweets.by_author(
                                     author, cursor, n))
 
@@ -109,7 +109,7 @@ class Timelines:
                 future.exception()  # retrieved: no "never retrieved" warning
 
     async def _page(self, sources: list[str], viewer: int | None, before: int | None,
-                    limit: int, admit, touch: str | None, fallback,
+                    limit: int, admit, fallback,
                     first: list[list[Entry]] | None = None) -> tuple[list[dict], int | None]:
         """Merge the sources newest first from `before`, drop what is gone or not visible, fill
         the page (from the store past the caches); `first`: the sources' first pages if read."""
@@ -124,12 +124,16 @@ class Timelines:
             if first is not None:
                 pages, first = first, None
             else:
-                _, pages = await timelines.pages(sources, cursor, want, touch=touch)
+                pages = await timelines.pages(sources, cursor, want)
             exhausted = all(len(page) < want for page in pages)
+            # A source cut off at `want` may hold more entries older than its last one but
+            # newer than other sources' entries: merge only down to the highest such cut.
+            cuts = [page[-1].sort_key for page in pages if len(page) >= want]
+            horizon = max(cuts) if cuts else None
             merged = list(heapq.merge(*pages, key=lambda e: e.sort_key, reverse=True))
             known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))
             for entry in merged:
-                if len(picked) == limit:
+                if len(picked) == limit or (horizon is not None and entry.sort_key < horizon):
                     break
                 cursor = entry.sort_key
                 tweet = known.get(entry.tweet_id)
@@ -152,6 +156,11 @@ class Timelines:
             missing = [entry.tweet_id for entry in picked if entry.tweet_id not in known]
             known.update(await self.hydrator.tweets(missing))
         rendered = await self.hydrator.render(picked, viewer, known)
-        next_cursor = picked[-1].sort_key if len(picked) == limit else None
+        if len(picked) == limit:
+            next_cursor = picked[-1].sort_key
+        else:
+            # A short page: the end, unless the rounds ran out before the sources did (many
+            # entries dropped); then the client goes on from the last entry examined.
+            next_cursor = None if exhausted else cursor
         return rendered, next_cursor
 

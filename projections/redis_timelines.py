@@ -116,19 +116,13 @@ class RedisTimelines:
                                                   start=0, num=limit)
         return [decode(member) for member in members]
 
-    async def pages(self, keys: list[str], before: int | None, limit: int,
-                    touch: str | None = None) -> tuple[list[bool], list[list[Entry]]]:
-        """For each key: whether it exists, and its entries older than `before` (one round trip)."""
+    async def pages(self, keys: list[str], before: int | None, limit: int) -> list[list[Entry]]:
+        """For each timeline, its entries older than `before`, newest first (one round trip)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.exists(key)
                 pipe.zrevrangebylex(key, upper_bound(before), b"(" + SENTINEL, start=0, num=limit)
-            if touch is not None:
-                pipe.expire(touch, self.active_seconds)
             results = await pipe.execute()
-        exists = [bool(results[2 * i]) for i in range(len(keys))]
-        entries = [[decode(m) for m in results[2 * i + 1]] for i in range(len(keys))]
-        return exists, entries
+        return [[decode(member) for member in members] for members in results]
 
     async def read_home(self, viewer: int, before: int | None, limit: int) -> HomeRead:
         keys = self.keys
@@ -169,6 +163,10 @@ class RedisTimelines:
         token = uuid.uuid4().hex
         if await self.redis.set(lock, token, nx=True, px=int(wait_seconds * 1000)):
             try:
+                # Builders hold the lock from `create` to the end of `fill`: a timeline that
+                # exists while we hold it was finished by a build that just released it.
+                if await self.redis.exists(key):
+                    return False
                 await self.create(key)
                 await self.fill(key, await load(), cap)
                 return True
