@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 
+from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
 from infra.read_models import ReadModels
 from projections.timeline_entries import Entry
@@ -22,11 +23,18 @@ class Timelines:
         self._inflight: dict[str, asyncio.Future] = {}
 
     # home timeline -------------------------------------------------------------------------
-    async def home(self, viewer: int, before: int | None, limit: int) -> tuple[list[dict], int | None]:
-        """A page of the viewer's home timeline older than `before`, and the next cursor."""
+    async def home(self, viewer: int, before: int | None, limit: int,
+                   wait_seconds: float) -> tuple[list[dict], int | None]:
+        """A page of the viewer's home timeline older than `before`, and the next cursor.
+
+        Read-your-writes is checked in the same round trip as the page: only a reader with
+        recent writes waits (up to `wait_seconds`) for the agents, then reads again."""
         models, keys = self.models, self.models.keys
         want = limit + OVERREAD
         view = await models.timelines.read_home(viewer, before, want)
+        if view.wrote_recently:
+            await wait_for_own_writes(models.cache, viewer, wait_seconds)
+            view = await models.timelines.read_home(viewer, before, want)
         if view.following is None or not view.pulled_loaded or not view.ready:
             # A cold cache: load what is missing from PostgreSQL, then read again.
             following = await self.hydrator.id_set(keys.following(viewer),

@@ -53,6 +53,7 @@ class HomeRead:
     celebrities: set[int]  # followed authors whose recents are merged at read time
     ready: bool  # the timeline exists and no build of it is under way
     entries: list[Entry]
+    wrote_recently: bool  # the reader has writes the agents may not have applied yet
 
 
 class RedisTimelines:
@@ -135,13 +136,16 @@ class RedisTimelines:
             pipe.exists(keys.build_lock(home))
             pipe.zrevrangebylex(home, upper_bound(before), b"(" + SENTINEL, start=0, num=limit)
             pipe.expire(home, self.active_seconds)
-            members, pulled_exists, celebrities, exists, building, page, _ = await pipe.execute()
+            pipe.exists(keys.last_write(viewer))
+            (members, pulled_exists, celebrities, exists, building, page, _,
+             wrote) = await pipe.execute()
         return HomeRead(
             following={int(m) for m in members} - {0} if members else None,
             pulled_loaded=bool(pulled_exists),
             celebrities={int(m) for m in celebrities} - {0},
             ready=bool(exists) and not building,
-            entries=[decode(member) for member in page])
+            entries=[decode(member) for member in page],
+            wrote_recently=bool(wrote))
 
     async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:
         """For each timeline: whether it exists, and whether a build of it is under way."""
