@@ -108,13 +108,15 @@ class Timelines:
             if await self.models.timelines.build_once(key, load, cap):
                 await self.models.cache.count("timeline_builds")
             future.set_result(None)
-        except BaseException as error:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
             future.set_exception(error)
+            future.exception()  # marked retrieved: waiters, if any, get it; else no warning
             raise
         finally:
             del self._inflight[key]
-            if future.done() and future.exception() is not None:
-                future.exception()  # retrieved: no "never retrieved" warning
 
     async def _page(self, sources: list[str], viewer: int | None, before: int | None,
                     limit: int, admit, fallback,
