@@ -56,12 +56,7 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
     models = context.models
     await models.timelines.push_recent(author_id, [entry])
     delivered = await models.timelines.push_home([author_id], [entry])
-    was_lowered = context.threshold.is_lowered
-    threshold = context.threshold.observe(lag)
-    if context.threshold.is_lowered != was_lowered:
-        log.warning("fan-out lag %.2fs: celebrity threshold now %d", lag, threshold)
-        await models.redis.hset(models.keys.fanout_state(),
-                                mapping={"threshold": threshold, "lag_seconds": round(lag, 3)})
+    threshold = await _threshold(context, lag)
     if should_push(await models.graph.follower_count(author_id), threshold):
         async for followers in models.graph.followers(author_id, FOLLOWER_BATCH):
             delivered += await models.timelines.push_home(followers, [entry])
@@ -69,6 +64,17 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
         await models.graph.mark_pulled(author_id)
         await models.cache.add_if_loaded(models.keys.pulled_authors(), author_id)
     await models.cache.count("fanout_deliveries", delivered)
+
+
+async def _threshold(context: AgentContext, lag: float) -> int:
+    """The celebrity threshold after this lag measurement; changes are logged and published."""
+    was_lowered = context.threshold.is_lowered
+    threshold = context.threshold.observe(lag)
+    if context.threshold.is_lowered != was_lowered:
+        log.warning("fan-out lag %.2fs: celebrity threshold now %d", lag, threshold)
+        await context.models.redis.hset(context.models.keys.fanout_state(),
+                                        mapping={"threshold": threshold, "lag_seconds": round(lag, 3)})
+    return threshold
 
 
 async def _delete(context: AgentContext, event: ev.TweetDeleted) -> None:

@@ -183,7 +183,3 @@ class RedisTimelines:
                 return False
             await asyncio.sleep(0.01)
         raise TimeoutError(f"timeline {key} was not built within {wait_seconds}s")
-
-    async def size(self, key: str) -> int:
-        """Entries in a timeline, not counting its sentinel."""
-        return max(await self.redis.zcard(key) - 1, 0)

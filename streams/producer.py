@@ -104,10 +104,6 @@ class EventProducer:
             log.warning("replaced the event producer after a failed delivery")
             await asyncio.to_thread(stale.close, 0)
 
-    async def publish(self, event: Event):
-        """Produce `event`, wait for the broker's acknowledgement, return where it landed."""
-        return await self.wait(await self.enqueue(event))
-
     async def wait(self, acked: asyncio.Future):
         """The acknowledged record's metadata (topic, partition, offset)."""
         try:
