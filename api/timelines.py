@@ -53,18 +53,20 @@ class Timelines:
             return (entry.retweeted_by or tweet.author_id) in visible
 
         return await self._page(sources, viewer, before, limit, admit,
-                                fallback=lambda cursor, n: models.tweets.by_authors(
-                                    sorted(visible), cursor, n),
+                                fallback=lambda cursor, n: self._entries_from_store(
+                                    sorted(visible), n, cursor),
                                 first=None if celebrities else [view.entries])
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
         return await self._entries_from_store(sorted(following | {viewer}),
                                               self.models.timelines.home_cap)
 
-    async def _entries_from_store(self, authors: list[int], limit: int) -> list[Entry]:
-        """The newest tweets and retweets of `authors`, as the fan-out would have pushed them."""
-        tweets = await self.models.tweets.by_authors(authors, None, limit)
-        retweets = await self.models.engagements.retweets_by(authors, limit)
+    async def _entries_from_store(self, authors: list[int], limit: int,
+                                  before: int | None = None) -> list[Entry]:
+        """The newest tweets and retweets of `authors` older than `before`, as the fan-out
+        would have pushed them."""
+        tweets = await self.models.tweets.by_authors(authors, before, limit)
+        retweets = await self.models.engagements.retweets_by(authors, limit, before)
         entries = [Entry(t.tweet_id, t.tweet_id) for t in tweets]
         entries += [Entry(sort_key, tweet_id, user_id) for sort_key, tweet_id, user_id in retweets]
         return sorted(entries, key=lambda entry: entry.sort_key, reverse=True)[:limit]
@@ -75,8 +77,8 @@ class Timelines:
         await self._ensure_recent(author)
         return await self._page([self.models.keys.recent(author)], viewer, before, limit,
                                 lambda entry, tweet: True,
-                                fallback=lambda cursor, n: self.models.tweets.by_author(
-                                    author, cursor, n))
+                                fallback=lambda cursor, n: self._entries_from_store(
+                                    [author], n, cursor))
 
     async def _ensure_recent(self, author: int) -> None:
         await self._ensure_all([self._recent_spec(author)])
@@ -154,17 +156,18 @@ class Timelines:
             if len(picked) == limit or exhausted:
                 break
         if len(picked) < limit and exhausted:
-            # Past the cache: the store has older tweets (not retweets) of the same authors.
-            for tweet in await fallback(cursor, limit - len(picked) + OVERREAD):
+            # Past the cache: the stores have older tweets and retweets of the same people.
+            older = await fallback(cursor, limit - len(picked) + OVERREAD)
+            known.update(await self.hydrator.tweets(
+                [entry.tweet_id for entry in older if entry.tweet_id not in known]))
+            for entry in older:
                 if len(picked) == limit:
                     break
-                if tweet.tweet_id in seen:
+                cursor = entry.sort_key
+                if entry.tweet_id in seen or entry.tweet_id not in known:
                     continue
-                cursor = tweet.tweet_id
-                seen.add(tweet.tweet_id)
-                picked.append(Entry(tweet.tweet_id, tweet.tweet_id))
-            missing = [entry.tweet_id for entry in picked if entry.tweet_id not in known]
-            known.update(await self.hydrator.tweets(missing))
+                seen.add(entry.tweet_id)
+                picked.append(entry)
         rendered = await self.hydrator.render(picked, viewer, known)
         if len(picked) == limit:
             next_cursor = picked[-1].sort_key

@@ -50,8 +50,10 @@ class EngagementStore(Protocol):
     async def retweeted(self, user_id: int) -> list[int]:
         """Every tweet a user retweeted."""
 
-    async def retweets_by(self, user_ids: list[int], limit: int) -> list[tuple[int, int, int]]:
-        """The newest active retweets by any of `user_ids`: (sort key, tweet id, retweeter)."""
+    async def retweets_by(self, user_ids: list[int], limit: int,
+                          before: int | None = None) -> list[tuple[int, int, int]]:
+        """The newest active retweets by any of `user_ids` with sort key < before:
+        (sort key, tweet id, retweeter)."""
 
     async def likers(self, tweet_id: int, limit: int) -> list[int]:
         """The first users to like a tweet, in order."""

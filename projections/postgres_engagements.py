@@ -137,14 +137,16 @@ class PostgresEngagementStore(PostgresStore):
         return await self._ids(
             f"SELECT tweet_id FROM {self.schema}.retweets WHERE user_id = %s AND active", (user_id,))
 
-    async def retweets_by(self, user_ids: list[int], limit: int) -> list[tuple[int, int, int]]:
+    async def retweets_by(self, user_ids: list[int], limit: int,
+                          before: int | None = None) -> list[tuple[int, int, int]]:
         if not user_ids:
             return []
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
                 f"SELECT sort_key, tweet_id, user_id FROM {self.schema}.retweets"
-                " WHERE user_id = ANY(%s) AND active ORDER BY sort_key DESC LIMIT %s",
-                (list(user_ids), limit))).fetchall()
+                " WHERE user_id = ANY(%s) AND active AND sort_key < %s"
+                " ORDER BY sort_key DESC LIMIT %s",
+                (list(user_ids), before or 2**63 - 1, limit))).fetchall()
         return [tuple(row) for row in rows]
 
     async def likers(self, tweet_id: int, limit: int) -> list[int]:

@@ -140,3 +140,28 @@ def test_paging_300_tweets_returns_each_once_newest_first_while_new_ones_arrive(
         writer.join()
     assert len(seen) == len(set(seen)), "a tweet appeared twice"
     assert seen == sorted(posted, key=int, reverse=True)
+
+
+def test_paging_past_the_cache_still_shows_older_retweets(client):
+    from tests.conftest import HOME_TIMELINE_CAP
+
+    reader, retweeter, writer, stranger = (register(client, p) for p in ("or", "ot", "ow", "os"))
+    follow(client, reader, retweeter)
+    follow(client, reader, writer)
+    home(client, reader)  # the reader's timeline is cached from here on
+    old = post(client, stranger, "an old tweet worth sharing")
+    assert client.post(f"/api/v1/tweets/{old}/retweet", headers=retweeter.auth).status_code == 200
+    home(client, retweeter)
+    newer = [post(client, writer, f"pushes the retweet out of the cache {n}")
+             for n in range(HOME_TIMELINE_CAP + 20)]
+    home(client, writer)
+
+    seen, cursor = [], None
+    while True:
+        page = home(client, reader, cursor=cursor, limit=50)
+        seen += [(t["tweet_id"], (t["retweeted_by"] or {}).get("id")) for t in page["tweets"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [tweet_id for tweet_id, _ in seen] == sorted(newer, key=int, reverse=True) + [old]
+    assert seen[-1] == (old, retweeter.user_id)
