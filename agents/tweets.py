@@ -20,6 +20,7 @@ from schemas import events as ev
 
 log = logging.getLogger("chirp.agents.fanout")
 
+REPLIES = ("replies",)
 # Followers read from PostgreSQL and pushed to Redis per batch.
 FOLLOWER_BATCH = 2000
 
@@ -43,7 +44,7 @@ async def _store(context: AgentContext, event: ev.TweetPosted) -> bool:
     await models.graph.count_tweet(event.author_id, event.tweet_id, +1)
     if event.reply_to is not None:
         change = await models.engagements.add_reply(event.reply_to, event.tweet_id)
-        await models.cache.set_counts(event.reply_to, change.counts)
+        await models.cache.set_counts(event.reply_to, change.counts, REPLIES)
     counts = (await models.engagements.counts([event.tweet_id])).get(event.tweet_id, Counts())
     await models.cache.fill_tweets([CachedTweet(
         event.tweet_id, event.author_id, event.content,
@@ -84,6 +85,6 @@ async def _delete(context: AgentContext, event: ev.TweetDeleted) -> None:
     await models.cache.mark_deleted(event.tweet_id)
     if reply_to is not None:
         change = await models.engagements.remove_reply(reply_to, event.tweet_id)
-        await models.cache.set_counts(reply_to, change.counts)
+        await models.cache.set_counts(reply_to, change.counts, REPLIES)
     # Home timelines drop deleted tweets when read; the author's recents drop it now.
     await models.timelines.remove_recent(event.author_id, [Entry(event.tweet_id, event.tweet_id)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from infra.read_models import ReadModels
@@ -22,6 +23,12 @@ class Hydrator:
         missing = [tweet_id for tweet_id, tweet in cached.items() if tweet is None]
         found = {tweet_id: tweet for tweet_id, tweet in cached.items()
                  if tweet is not None and not tweet.deleted}
+        uncounted = [tweet for tweet in found.values() if tweet.counts is None]
+        if uncounted:
+            counts = await self.models.engagements.counts([t.tweet_id for t in uncounted])
+            counted = [replace(t, counts=counts.get(t.tweet_id, Counts())) for t in uncounted]
+            await self.models.cache.fill_tweets(counted)
+            found.update({tweet.tweet_id: tweet for tweet in counted})
         if missing:
             stored = await self.models.tweets.get_many(missing)
             counts = await self.models.engagements.counts(list(stored))

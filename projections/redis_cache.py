@@ -1,8 +1,11 @@
-"""Redis caches in front of PostgreSQL: tweets with counts, users, and per-user id sets.
+"""Redis caches in front of PostgreSQL: tweets, their counts, users, and per-user id sets.
 
-PostgreSQL holds the truth; each cache entry is complete or absent. Agents update entries
-that exist and skip absent ones; readers fill absent ones from the stores. Sets carry a
-sentinel member (0, never a real id) so that "loaded and empty" differs from "absent".
+PostgreSQL holds the truth. A tweet's content is immutable but for its deletion: it is
+filled only where absent. Its counts live in a hash of their own that agents always
+overwrite with absolute values read back from PostgreSQL, while readers fill only missing
+fields (HSETNX): whichever comes second, the agent's value wins, so a reader racing an agent
+cannot leave a stale count. Sets carry a sentinel member (0, never a real id) so that
+"loaded and empty" differs from "absent"; agents update sets that are loaded.
 """
 
 from __future__ import annotations
@@ -30,11 +33,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 """
-# Many hashes in one command: one request and one reply to parse instead of one per tweet.
-_HGETALL_MANY = """
+# Tweets and their counts in one command: KEYS are tweet keys, then counts keys.
+_TWEETS_AND_COUNTS = """
 local rows = {}
-for i, key in ipairs(KEYS) do rows[i] = redis.call('HGETALL', key) end
+local n = #KEYS / 2
+for i = 1, n do
+  rows[i] = {redis.call('HGETALL', KEYS[i]), redis.call('HGETALL', KEYS[n + i])}
+end
 return rows
+"""
+# Fill missing count fields only: ARGV[1] the TTL, then field, value, ...
+_FILL_COUNTS = """
+for j = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
 # Keep the larger offset: a restarted consumer may re-read a little of the log.
 _ADVANCE = """
@@ -50,7 +61,7 @@ class CachedTweet:
     content: str
     created_ms: int
     reply_to: int | None
-    counts: Counts
+    counts: Counts | None  # None: not (all) cached
     deleted: bool = False
 
 
@@ -63,30 +74,40 @@ class RedisCache:
         self._if_present = redis.register_script(_IF_PRESENT)
         self._advance = redis.register_script(_ADVANCE)
         self._fill = redis.register_script(_FILL)
-        self._hgetall_many = redis.register_script(_HGETALL_MANY)
+        self._tweets_and_counts = redis.register_script(_TWEETS_AND_COUNTS)
+        self._fill_counts = redis.register_script(_FILL_COUNTS)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
-        """Cache tweets that have no entry yet; an entry (a deletion's too) is left as it is."""
+        """Cache tweets that have no entry yet, and any of their counts not cached yet."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for tweet in tweets:
                 fields = [item for pair in _tweet_fields(tweet).items() for item in pair]
                 await self._fill(keys=[self.keys.tweet(tweet.tweet_id)],
                                  args=[self.ttl_seconds, *fields], client=pipe)
+                if tweet.counts is not None:
+                    await self._fill_counts(keys=[self.keys.counts(tweet.tweet_id)],
+                                            args=[self.ttl_seconds, *_count_fields(tweet.counts)],
+                                            client=pipe)
             await pipe.execute()
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
-        """Cached tweets by id: None where the cache has no entry; deleted ones say so."""
+        """Cached tweets by id: None where the cache has no entry; deleted ones say so;
+        `counts` is None where the counts are not (all) cached."""
         if not tweet_ids:
             return {}
-        rows = await self._hgetall_many(keys=[self.keys.tweet(tweet_id) for tweet_id in tweet_ids])
-        return {tweet_id: _tweet_from(tweet_id, dict(zip(row[::2], row[1::2]))) if row else None
-                for tweet_id, row in zip(tweet_ids, rows)}
+        rows = await self._tweets_and_counts(
+            keys=[self.keys.tweet(i) for i in tweet_ids] + [self.keys.counts(i) for i in tweet_ids])
+        return {tweet_id: _tweet_from(tweet_id, _pairs(row), _pairs(counts)) if row else None
+                for tweet_id, (row, counts) in zip(tweet_ids, rows)}
 
-    async def set_counts(self, tweet_id: int, counts: Counts) -> None:
-        await self._if_present(keys=[self.keys.tweet(tweet_id)],
-                               args=["HSET", "likes", counts.likes, "retweets", counts.retweets,
-                                     "replies", counts.replies])
+    async def set_counts(self, tweet_id: int, counts: Counts, fields: tuple[str, ...]) -> None:
+        """Overwrite the given count fields with their values in PostgreSQL, now."""
+        key = self.keys.counts(tweet_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={field: getattr(counts, field) for field in fields})
+            pipe.expire(key, self.ttl_seconds)
+            await pipe.execute()
 
     async def mark_deleted(self, tweet_id: int) -> None:
         key = self.keys.tweet(tweet_id)
@@ -192,14 +213,23 @@ class RedisCache:
 
 def _tweet_fields(tweet: CachedTweet) -> dict:
     return {"author": tweet.author_id, "content": tweet.content, "created": tweet.created_ms,
-            "reply_to": tweet.reply_to or 0, "likes": tweet.counts.likes,
-            "retweets": tweet.counts.retweets, "replies": tweet.counts.replies, "deleted": 0}
+            "reply_to": tweet.reply_to or 0, "deleted": 0}
 
 
-def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet:
+def _count_fields(counts: Counts) -> list:
+    return ["likes", counts.likes, "retweets", counts.retweets, "replies", counts.replies]
+
+
+def _pairs(flat: list) -> dict:
+    return dict(zip(flat[::2], flat[1::2]))
+
+
+def _tweet_from(tweet_id: int, row: dict[bytes, bytes], counts: dict[bytes, bytes]) -> CachedTweet:
     if row.get(b"deleted") == b"1":
         return CachedTweet(tweet_id, 0, "", 0, None, Counts(), deleted=True)
     reply_to = int(row[b"reply_to"])
+    complete = all(field in counts for field in (b"likes", b"retweets", b"replies"))
     return CachedTweet(tweet_id, int(row[b"author"]), row[b"content"].decode(),
                        int(row[b"created"]), reply_to or None,
-                       Counts(int(row[b"likes"]), int(row[b"retweets"]), int(row[b"replies"])))
+                       Counts(int(counts[b"likes"]), int(counts[b"retweets"]),
+                              int(counts[b"replies"])) if complete else None)
