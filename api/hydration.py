@@ -20,23 +20,23 @@ class Hydrator:
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet]:
         """Live tweets among `tweet_ids` (deleted and unknown ones are left out)."""
         cached = await self.models.cache.tweets(tweet_ids)
-        missing = [tweet_id for tweet_id, tweet in cached.items() if tweet is None]
         found = {tweet_id: tweet for tweet_id, tweet in cached.items()
                  if tweet is not None and not tweet.deleted}
+        missing = [tweet_id for tweet_id, tweet in cached.items() if tweet is None]
+        if missing:
+            stored = await self.models.tweets.get_many(missing)
+            found.update({t.tweet_id: CachedTweet(t.tweet_id, t.author_id, t.content,
+                                                  int(t.created_at.timestamp() * 1000),
+                                                  t.reply_to, counts=None)
+                          for t in stored.values()})
+        # Tweets the cache missed, and cached tweets whose counts it missed: one query for
+        # the counts, one pass to fill whatever of either is still absent.
         uncounted = [tweet for tweet in found.values() if tweet.counts is None]
         if uncounted:
             counts = await self.models.engagements.counts([t.tweet_id for t in uncounted])
             counted = [replace(t, counts=counts.get(t.tweet_id, Counts())) for t in uncounted]
             await self.models.cache.fill_tweets(counted)
             found.update({tweet.tweet_id: tweet for tweet in counted})
-        if missing:
-            stored = await self.models.tweets.get_many(missing)
-            counts = await self.models.engagements.counts(list(stored))
-            filled = [CachedTweet(t.tweet_id, t.author_id, t.content,
-                                  int(t.created_at.timestamp() * 1000), t.reply_to,
-                                  counts.get(t.tweet_id, Counts())) for t in stored.values()]
-            await self.models.cache.fill_tweets(filled)
-            found.update({tweet.tweet_id: tweet for tweet in filled})
         return found
 
     async def users(self, user_ids: list[int],
