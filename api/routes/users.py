@@ -92,7 +92,8 @@ async def user_timeline(user_id: UserIdPath, viewer: Reader, services: ServicesD
 
 
 async def _require_user(services, user_id: int) -> None:
-    if not (await services.models.graph.profiles([user_id])):
+    # Through the user cache: this runs on every user-timeline and graph-list read.
+    if not (await services.timelines.hydrator.users([user_id])):
         raise not_found(f"user {user_id}")
 
 
