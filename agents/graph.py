@@ -24,23 +24,25 @@ async def apply_graph_event(context: AgentContext, event: ev.Event) -> None:
             await models.graph.follow(event.follower_id, event.followee_id)
             await models.cache.add_if_loaded(models.keys.following(event.follower_id),
                                              event.followee_id)
-            await models.timelines.push_home([event.follower_id],
-                                             await _recent_entries(context, event.followee_id))
+            entries, complete = await _recent_entries(context, event.followee_id)
+            await models.timelines.push_home([event.follower_id], entries, partial=not complete)
         case ev.UserUnfollowed():
             await models.graph.unfollow(event.follower_id, event.followee_id)
             await models.cache.remove_if_loaded(models.keys.following(event.follower_id),
                                                 event.followee_id)
             # Readers already drop unfollowed authors; this frees the entries themselves.
-            entries = await models.timelines.page(models.keys.recent(event.followee_id), None,
-                                                  models.timelines.recent_cap)
+            entries = (await models.timelines.page(models.keys.recent(event.followee_id), None,
+                                                   models.timelines.recent_cap)).entries
             if entries:
                 await models.timelines.remove_home([event.follower_id], entries)
 
 
-async def _recent_entries(context: AgentContext, author_id: int) -> list[Entry]:
+async def _recent_entries(context: AgentContext, author_id: int) -> tuple[list[Entry], bool]:
+    """The author's newest entries for a new follower, and whether they are all there are."""
     models = context.models
-    entries = await models.timelines.page(models.keys.recent(author_id), None, FOLLOW_BACKFILL)
-    if entries:
-        return entries
+    recent = await models.timelines.page(models.keys.recent(author_id), None, FOLLOW_BACKFILL)
+    if recent.entries:
+        return recent.entries, recent.complete and len(recent.entries) < FOLLOW_BACKFILL
+    # Not cached: the store's newest tweets, without the author's retweets (so not all).
     tweets = await models.tweets.by_author(author_id, None, FOLLOW_BACKFILL)
-    return [Entry(tweet.tweet_id, tweet.tweet_id) for tweet in tweets]
+    return [Entry(tweet.tweet_id, tweet.tweet_id) for tweet in tweets], False

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from infra.read_models import ReadModels
 from projections.engagements import Counts
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import Entry
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Hydrator:
@@ -97,7 +100,7 @@ class Hydrator:
                 "reply_count": tweet.counts.replies,
                 "liked_by_me": tweet.tweet_id in liked,
                 "retweeted_by_me": tweet.tweet_id in retweeted,
-                "created_at": datetime.fromtimestamp(tweet.created_ms / 1000, timezone.utc).isoformat(),
+                "created_at": (EPOCH + timedelta(milliseconds=tweet.created_ms)).isoformat(),
                 "reply_to": str(tweet.reply_to) if tweet.reply_to else None,
                 "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
             })

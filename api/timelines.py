@@ -8,6 +8,8 @@ import heapq
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
 from infra.read_models import ReadModels
+from projections.redis_pages import PageAssembler
+from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
 
 # Rounds of "read a page, drop what is gone" before giving up on filling a page from cache.
@@ -20,15 +22,29 @@ class Timelines:
     def __init__(self, models: ReadModels) -> None:
         self.models = models
         self.hydrator = Hydrator(models)
+        self.fast = PageAssembler(models.redis, models.keys, models.timelines.active_seconds,
+                                  models.cache.agent_group)
         self._inflight: dict[str, asyncio.Future] = {}
 
     # home timeline -------------------------------------------------------------------------
     async def home(self, viewer: int, before: int | None, limit: int,
-                   wait_seconds: float) -> tuple[list[dict], int | None]:
-        """A page of the viewer's home timeline older than `before`, and the next cursor.
+                   wait_seconds: float) -> tuple[list[dict] | bytes, int | None]:
+        """A page of the viewer's home timeline older than `before`, and the next cursor:
+        rendered by Redis in one round trip when the caches hold all it needs.
 
         Read-your-writes is checked in the same round trip as the page: only a reader with
-        recent writes waits (up to `wait_seconds`) for the agents, then reads again."""
+        unapplied writes waits (up to `wait_seconds`) for the agents, then reads again."""
+        fast = await self.fast.home(viewer, before, limit)
+        if fast.waiting:
+            await wait_for_own_writes(self.models.cache, viewer, wait_seconds)
+            fast = await self.fast.home(viewer, before, limit, check_writes=False)
+        if fast.served:
+            return fast.tweets_json, fast.next_sort_key
+        return await self.slow_home(viewer, before, limit, wait_seconds)
+
+    async def slow_home(self, viewer: int, before: int | None, limit: int,
+                        wait_seconds: float) -> tuple[list[dict], int | None]:
+        """The home page read step by step, loading whatever the caches miss."""
         models, keys = self.models, self.models.keys
         want = limit + OVERREAD
         view = await models.timelines.read_home(viewer, before, want)
@@ -55,7 +71,7 @@ class Timelines:
         return await self._page(sources, viewer, before, limit, admit,
                                 fallback=lambda cursor, n: self._entries_from_store(
                                     sorted(visible), n, cursor),
-                                first=None if celebrities else [view.entries])
+                                first=None if celebrities else [view.page])
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
         return await self._entries_from_store(sorted(following | {viewer}),
@@ -73,7 +89,16 @@ class Timelines:
 
     # user timeline -------------------------------------------------------------------------
     async def user(self, author: int, viewer: int | None, before: int | None,
-                   limit: int) -> tuple[list[dict], int | None]:
+                   limit: int) -> tuple[list[dict] | bytes, int | None]:
+        """A page of the author's tweets and retweets; the caller has waited for the
+        viewer's own writes."""
+        fast = await self.fast.user(author, viewer, before, limit, check_writes=False)
+        if fast.served:
+            return fast.tweets_json, fast.next_sort_key
+        return await self.slow_user(author, viewer, before, limit)
+
+    async def slow_user(self, author: int, viewer: int | None, before: int | None,
+                        limit: int) -> tuple[list[dict], int | None]:
         await self._ensure_recent(author)
         return await self._page([self.models.keys.recent(author)], viewer, before, limit,
                                 lambda entry, tweet: True,
@@ -122,21 +147,25 @@ class Timelines:
 
     async def _page(self, sources: list[str], viewer: int | None, before: int | None,
                     limit: int, admit, fallback,
-                    first: list[list[Entry]] | None = None) -> tuple[list[dict], int | None]:
+                    first: list[TimelinePage] | None = None) -> tuple[list[dict], int | None]:
         """Merge the sources newest first from `before`, drop what is gone or not visible, fill
-        the page (from the store past the caches); `first`: the sources' first pages if read."""
+        the page (from the store past a partial cache); `first`: the sources' first pages if
+        read."""
         timelines = self.models.timelines
         picked: list[Entry] = []
         known: dict = {}
         seen: set[int] = set()
         cursor = before
         exhausted = False
+        complete = True
         for _ in range(MAX_ROUNDS):
             want = limit - len(picked) + OVERREAD
             if first is not None:
                 pages, first = first, None
             else:
                 pages = await timelines.pages(sources, cursor, want)
+            complete = all(page.complete for page in pages)
+            pages = [page.entries for page in pages]
             exhausted = all(len(page) < want for page in pages)
             # A source cut off at `want` may hold more entries older than its last one but
             # newer than other sources' entries: merge only down to the highest such cut.
@@ -155,8 +184,8 @@ class Timelines:
                 picked.append(entry)
             if len(picked) == limit or exhausted:
                 break
-        if len(picked) < limit and exhausted:
-            # Past the cache: the stores have older tweets and retweets of the same people.
+        if len(picked) < limit and exhausted and not complete:
+            # Past a partial cache: the stores have older tweets and retweets of the same people.
             older = await fallback(cursor, limit - len(picked) + OVERREAD)
             known.update(await self.hydrator.tweets(
                 [entry.tweet_id for entry in older if entry.tweet_id not in known]))

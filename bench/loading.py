@@ -13,7 +13,7 @@ from kafka import KafkaProducer
 from bench.dataset import Dataset
 from infra.settings import Settings
 from projections.redis_keys import RedisKeys
-from projections.timeline_entries import SENTINEL
+from projections.timeline_entries import PARTIAL
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
 from streams.ids import SnowflakeIds
@@ -53,7 +53,7 @@ def open_timelines(settings: Settings, users: list[int]) -> None:
     keys = RedisKeys(settings.redis_prefix)
     pipe = client.pipeline(transaction=False)
     for n, user in enumerate(users, 1):
-        pipe.zadd(keys.home(user), {SENTINEL: 0})
+        pipe.zadd(keys.home(user), {PARTIAL: 0})  # older tweets are in the store
         if n % 5000 == 0:
             pipe.execute()
     pipe.execute()

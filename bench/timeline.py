@@ -36,7 +36,8 @@ from bench.report import write_report
 from infra.settings import Settings
 from infra.stack import LocalStack
 from projections.redis_keys import RedisKeys
-from projections.timeline_entries import SENTINEL, Entry, encode
+from projections.redis_pages import PageAssembler
+from projections.timeline_entries import Entry, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,8 +238,12 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
                 response.raise_for_status()
                 await response.read()
 
-        for reader in readers:  # every reader has read once: timelines are warm
-            await endpoint(readers.index(reader))
+        # Active readers have read before: their timelines were built from the stores (up
+        # to the cap, history included), not only opened for fan-out like everyone else's.
+        client = Redis.from_url(settings.redis)
+        await client.delete(*[keys.home(reader) for reader in readers])
+        for n in range(len(readers)):
+            await endpoint(n)
         api = await closed_loop(endpoint, args.concurrency, args.seconds)
 
     pool = AsyncConnectionPool(settings.postgres, min_size=args.concurrency,
@@ -257,19 +262,13 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
     naive = await closed_loop(naive_pull, args.concurrency, args.seconds)
     await pool.close()
 
-    client = Redis.from_url(settings.redis)
+    # The endpoint's own Redis work, without HTTP and the API: its page script, called
+    # from here (it is all a warm read asks of Redis).
+    pages = PageAssembler(client, keys, settings.active_days * 86400, settings.agent_group)
 
     async def raw_redis(n: int) -> None:
-        reader = readers[n % len(readers)]
-        members = await client.zrevrangebylex(keys.home(reader), b"+", b"(" + SENTINEL, start=0, num=20)
-        async with client.pipeline(transaction=False) as pipe:
-            for member in members:
-                pipe.hgetall(keys.tweet(int.from_bytes(member[:8], "big")))
-            rows = await pipe.execute()
-        async with client.pipeline(transaction=False) as pipe:
-            for row in rows:
-                pipe.hmget(keys.user(int(row.get(b"author", b"0"))), "username", "display_name")
-            await pipe.execute()
+        if not (await pages.home(readers[n % len(readers)], None, 20)).served:
+            raise RuntimeError("a warm timeline was not served by the page script")
 
     floor = await closed_loop(raw_redis, args.concurrency, args.seconds)
     await client.aclose()

@@ -45,7 +45,10 @@ class RedisKeys:
 
     def position(self, group: str, topic: str, partition: int) -> str:
         """How far the agents of consumer group `group` have applied a partition."""
-        return f"{self.prefix}position:{group}:{topic}:{partition}"
+        return f"{self.position_prefix(group)}{topic}:{partition}"
+
+    def position_prefix(self, group: str) -> str:
+        return f"{self.prefix}position:{group}:"
 
     def last_write(self, user_id: int) -> str:
         return f"{self.prefix}last-write:{user_id}"

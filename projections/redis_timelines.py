@@ -7,33 +7,56 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
-from projections.timeline_entries import SENTINEL, Entry, decode, encode, upper_bound
+from projections.timeline_entries import (COMPLETE, FLOOR, PARTIAL, Entry, decode, encode,
+                                          upper_bound)
 
 # Keys per server-side script call when pushing to many timelines at once.
 PUSH_BATCH = 500
 
 # Push members into each listed timeline that exists (absent = inactive or not built yet:
-# built from the store on its next read), then trim it to the cap, keeping the sentinel.
+# built from the store on its next read), then trim it to the cap, keeping the marker.
+# ARGV: the cap; '1' if older entries than these may exist elsewhere; the members. A trim,
+# or such a push, turns a COMPLETE timeline PARTIAL.
 _PUSH = """
 local cap = tonumber(ARGV[1])
+local partial = ARGV[2] == '1'
 local args = {}
-for j = 2, #ARGV do
+for j = 3, #ARGV do
   args[#args + 1] = 0
   args[#args + 1] = ARGV[j]
 end
 local pushed = 0
 for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
-    redis.call('ZADD', key, unpack(args))
-    redis.call('ZREMRANGEBYRANK', key, 1, -(cap + 1))
+    if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+    local trimmed = redis.call('ZREMRANGEBYRANK', key, 1, -(cap + 1))
+    if (trimmed > 0 or partial) and redis.call('ZREM', key, '') == 1 then
+      redis.call('ZADD', key, 0, '\\0')
+    end
     pushed = pushed + 1
   end
 end
 return pushed
+"""
+# The end of a build: ARGV as for _PUSH. A timeline the build filled completely, and that
+# no trim cut, holds every entry there is: it becomes COMPLETE.
+_FILL = """
+local cap = tonumber(ARGV[1])
+local args = {}
+for j = 3, #ARGV do
+  args[#args + 1] = 0
+  args[#args + 1] = ARGV[j]
+end
+if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
+local trimmed = redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1))
+if trimmed == 0 and ARGV[2] == '0' and redis.call('ZREM', KEYS[1], '\\0') == 1 then
+  redis.call('ZADD', KEYS[1], 0, '')
+end
 """
 
 
@@ -44,6 +67,11 @@ return 0
 """
 
 
+class TimelinePage(NamedTuple):
+    entries: list[Entry]  # newest first
+    complete: bool  # the timeline holds every entry there is: nothing older in the stores
+
+
 @dataclass(frozen=True)
 class HomeRead:
     """One round trip's view of a reader's home: all a first page needs when caches are warm."""
@@ -52,7 +80,7 @@ class HomeRead:
     pulled_loaded: bool
     celebrities: set[int]  # followed authors whose recents are merged at read time
     ready: bool  # the timeline exists and no build of it is under way
-    entries: list[Entry]
+    page: TimelinePage
     wrote_recently: bool  # the reader has writes the agents may not have applied yet
 
 
@@ -67,24 +95,28 @@ class RedisTimelines:
         self.home_cap = home_cap
         self.recent_cap = recent_cap
         self._push = redis.register_script(_PUSH)
+        self._fill = redis.register_script(_FILL)
         self._release = redis.register_script(_RELEASE)
 
-    async def push_home(self, user_ids: Iterable[int], entries: list[Entry]) -> int:
-        """Add entries to the timelines of those users that have one; return how many did."""
+    async def push_home(self, user_ids: Iterable[int], entries: list[Entry],
+                        partial: bool = False) -> int:
+        """Add entries to the timelines of those users that have one; return how many did.
+        `partial`: older entries than these may exist (a backfill that hit its limit)."""
         keys = [self.keys.home(user_id) for user_id in user_ids]
-        return await self._push_keys(keys, entries, self.home_cap)
+        return await self._push_keys(keys, entries, self.home_cap, partial)
 
     async def push_recent(self, author_id: int, entries: list[Entry]) -> None:
         await self._push_keys([self.keys.recent(author_id)], entries, self.recent_cap)
 
-    async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int) -> int:
+    async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int,
+                         partial: bool = False) -> int:
         if not keys or not entries:
             return 0
         members = [encode(entry) for entry in entries]
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(keys), PUSH_BATCH):
-                await self._push(keys=keys[start:start + PUSH_BATCH], args=[cap, *members],
-                                 client=pipe)
+                await self._push(keys=keys[start:start + PUSH_BATCH],
+                                 args=[cap, int(partial), *members], client=pipe)
             return sum(await pipe.execute())
 
     async def remove_home(self, user_ids: Iterable[int], entries: list[Entry]) -> None:
@@ -103,27 +135,29 @@ class RedisTimelines:
     async def create(self, key: str) -> None:
         """Mark a timeline present (pushes land from now on) before it is filled."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {SENTINEL: 0})
+            pipe.zadd(key, {PARTIAL: 0})
             pipe.expire(key, self.active_seconds)
             await pipe.execute()
 
-    async def fill(self, key: str, entries: list[Entry], cap: int) -> None:
-        """Add older entries to a timeline made by `create`, keeping the cap."""
-        if entries:
-            await self._push(keys=[key], args=[cap, *(encode(entry) for entry in entries)])
+    async def fill(self, key: str, entries: list[Entry], cap: int, complete: bool) -> None:
+        """Add older entries to a timeline made by `create`, keeping the cap; `complete`:
+        they are every entry there is (the load did not hit its limit)."""
+        await self._fill(keys=[key], args=[cap, int(not complete),
+                                           *(encode(entry) for entry in entries)])
 
-    async def page(self, key: str, before: int | None, limit: int) -> list[Entry]:
-        members = await self.redis.zrevrangebylex(key, upper_bound(before), b"(" + SENTINEL,
-                                                  start=0, num=limit)
-        return [decode(member) for member in members]
+    async def page(self, key: str, before: int | None, limit: int) -> TimelinePage:
+        [page] = await self.pages([key], before, limit)
+        return page
 
-    async def pages(self, keys: list[str], before: int | None, limit: int) -> list[list[Entry]]:
+    async def pages(self, keys: list[str], before: int | None, limit: int) -> list[TimelinePage]:
         """For each timeline, its entries older than `before`, newest first (one round trip)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.zrevrangebylex(key, upper_bound(before), b"(" + SENTINEL, start=0, num=limit)
+                pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=limit)
+                pipe.zrange(key, 0, 0)
             results = await pipe.execute()
-        return [[decode(member) for member in members] for members in results]
+        return [TimelinePage([decode(member) for member in results[2 * i]],
+                             results[2 * i + 1] == [COMPLETE]) for i in range(len(keys))]
 
     async def read_home(self, viewer: int, before: int | None, limit: int) -> HomeRead:
         keys = self.keys
@@ -134,17 +168,18 @@ class RedisTimelines:
             pipe.sinter(following, pulled)
             pipe.exists(home)
             pipe.exists(keys.build_lock(home))
-            pipe.zrevrangebylex(home, upper_bound(before), b"(" + SENTINEL, start=0, num=limit)
+            pipe.zrevrangebylex(home, upper_bound(before), FLOOR, start=0, num=limit)
+            pipe.zrange(home, 0, 0)
             pipe.expire(home, self.active_seconds)
             pipe.exists(keys.last_write(viewer))
-            (members, pulled_exists, celebrities, exists, building, page, _,
+            (members, pulled_exists, celebrities, exists, building, page, marker, _,
              wrote) = await pipe.execute()
         return HomeRead(
             following={int(m) for m in members} - {0} if members else None,
             pulled_loaded=bool(pulled_exists),
             celebrities={int(m) for m in celebrities} - {0},
             ready=bool(exists) and not building,
-            entries=[decode(member) for member in page],
+            page=TimelinePage([decode(member) for member in page], marker == [COMPLETE]),
             wrote_recently=bool(wrote))
 
     async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:
@@ -172,7 +207,8 @@ class RedisTimelines:
                 if await self.redis.exists(key):
                     return False
                 await self.create(key)
-                await self.fill(key, await load(), cap)
+                entries = await load()
+                await self.fill(key, entries, cap, complete=len(entries) < cap)
                 return True
             finally:
                 await self._release(keys=[lock], args=[token])

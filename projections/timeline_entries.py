@@ -6,8 +6,11 @@ loses its low bits. Every member here has score 0 instead and sorts by its bytes
 
 - a tweet is its 8-byte id (10 bytes in a listpack, 12 with its score);
 - a retweet is 24 bytes: the retweet's own id (its place in time), the tweet, the retweeter;
-- SENTINEL, one zero byte, sorts before every entry and marks a timeline as present and
-  complete, so an empty timeline still exists and pushes know whom to skip.
+- a marker sorts before every entry, so an empty timeline still exists and pushes know whom
+  to skip: COMPLETE (the empty string) when the timeline holds every entry there is, PARTIAL
+  (one zero byte) when older entries may be in the stores only (trimmed at the cap, built or
+  backfilled from a query that hit its limit). Only past a PARTIAL timeline's end does a
+  reader go on in the stores.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-SENTINEL = b"\x00"
+COMPLETE = b""
+PARTIAL = b"\x00"
+# ZREVRANGEBYLEX's min for "every entry": strictly above both markers.
+FLOOR = b"(" + PARTIAL
 _ID = 8
 
 

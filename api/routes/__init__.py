@@ -20,10 +20,14 @@ def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-def page(tweets: list[dict], last_sort_key: int | None) -> Response:
-    """A page of tweets with the opaque cursor of the next one (null at the end)."""
-    return json_body({"tweets": tweets, "next_cursor": encode_cursor(last_sort_key)
-                      if last_sort_key is not None else None})
+def page(tweets: list[dict] | bytes, last_sort_key: int | None) -> Response:
+    """A page of tweets with the opaque cursor of the next one (null at the end); `tweets`
+    may come rendered already (the tweet objects' JSON, comma-separated)."""
+    cursor = encode_cursor(last_sort_key) if last_sort_key is not None else None
+    if isinstance(tweets, bytes):
+        return Response(b'{"tweets":[' + tweets + b'],"next_cursor":' + orjson.dumps(cursor)
+                        + b"}", media_type="application/json")
+    return json_body({"tweets": tweets, "next_cursor": cursor})
 
 
 def json_body(body: dict | list) -> Response:

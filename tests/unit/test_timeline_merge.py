@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 from api.timelines import Timelines
+from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
 
 
@@ -14,7 +15,8 @@ class MemoryTimelines:
         self.sources = {key: sorted(ids, reverse=True) for key, ids in sources.items()}
 
     async def pages(self, keys, before, limit):
-        return [[Entry(i, i) for i in self.sources[key] if before is None or i < before][:limit]
+        return [TimelinePage([Entry(i, i) for i in self.sources[key]
+                              if before is None or i < before][:limit], complete=True)
                 for key in keys]
 
 

@@ -1,0 +1,262 @@
+"""Pages of timelines assembled inside Redis: a warm read is one round trip.
+
+One server-side script merges a timeline with the recents of the followed authors whose
+tweets are pulled, drops deleted tweets and authors the viewer no longer follows, and renders
+each tweet with its author, counts and the viewer's flags as the API's JSON. It only reads
+caches: whenever one misses (a tweet, a count, a user, a per-user set, a timeline being
+built) or the page would go on past a PARTIAL timeline into the stores, it says so and the
+caller takes the slow path (api/timelines.py), which loads what is missing; the next read is
+fast again. Both paths give the same page: tests/integration/test_fast_pages.py compares them.
+
+The script reads keys it derives from the timeline's members (tweets, counts, users,
+recents), so it runs on a standalone Redis or Valkey, not a cluster: a cluster deployment
+would shard whole read paths by viewer (hash tags) or go back to the slow path's pipelines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from redis.asyncio import Redis
+
+from projections.redis_keys import RedisKeys
+from projections.timeline_entries import upper_bound
+
+# Entries examined per page at most (deleted and no-longer-visible ones are skipped): past
+# it, the page ends short with a cursor where the examination stopped.
+EXAMINED_PER_ENTRY = 4
+EXAMINED_EXTRA = 40
+
+_PAGE = r"""
+local prefixes = cjson.decode(ARGV[1])
+local mode, before, limit, viewer = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local ttl, budget, check_writes = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8] == '1'
+local timeline, following, pulled = KEYS[1], KEYS[2], KEYS[3]
+local lock = prefixes.lock
+
+-- Read-your-writes (api/consistency.py): has every partition the viewer wrote to been applied
+-- as far as the viewer's last write there?
+if check_writes then
+  local writes = redis.call('HGETALL', KEYS[4])
+  for j = 1, #writes, 2 do
+    local applied = redis.call('GET', prefixes.position .. writes[j])
+    if tonumber(applied or '-1') < tonumber(writes[j + 1]) then return {'wait', 'own-writes'} end
+  end
+end
+if redis.call('EXISTS', timeline) == 0 or redis.call('EXISTS', timeline .. lock) == 1 then
+  return {'slow', 'timeline'}
+end
+local sources = {timeline}
+if mode == 'home' then
+  if redis.call('EXISTS', following) == 0 or redis.call('EXISTS', pulled) == 0 then
+    return {'slow', 'graph'}
+  end
+  redis.call('EXPIRE', timeline, ttl)
+  for _, author in ipairs(redis.call('SINTER', following, pulled)) do
+    if author ~= '0' then
+      local recent = prefixes.recent .. author
+      if redis.call('EXISTS', recent) == 0 or redis.call('EXISTS', recent .. lock) == 1 then
+        return {'slow', 'recent'}
+      end
+      sources[#sources + 1] = recent
+    end
+  end
+end
+
+-- 8 big-endian bytes as a decimal string, exactly (Lua numbers hold only 53 bits).
+local function decimal(bytes)
+  local l1, l2, l3 = 0, 0, 0  -- base 10^7, least significant first
+  for k = 1, 8 do
+    local v = l1 * 256 + string.byte(bytes, k)
+    l1 = v % 10000000
+    v = l2 * 256 + math.floor(v / 10000000)
+    l2 = v % 10000000
+    l3 = l3 * 256 + math.floor(v / 10000000)
+  end
+  if l3 > 0 then return string.format('%d%07d%07d', l3, l2, l1) end
+  if l2 > 0 then return string.format('%d%07d', l2, l1) end
+  return string.format('%d', l1)
+end
+
+-- Milliseconds since the epoch as Python's datetime.isoformat() in UTC.
+local function iso(ms)
+  local s = math.floor(ms / 1000)
+  local frac = ms - s * 1000
+  local days = math.floor(s / 86400)
+  local rem = s - days * 86400
+  local z = days + 719468  -- civil_from_days (H. Hinnant)
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  local out = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, math.floor(rem / 3600),
+                            math.floor(rem % 3600 / 60), rem % 60)
+  if frac > 0 then out = out .. string.format('.%03d000', frac) end
+  return out .. '+00:00'
+end
+
+-- Sort keys are a member's first 8 bytes; compared bytewise (Lua's < on strings is strcoll).
+local function newer(a, b)
+  for k = 1, 8 do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x > y end
+  end
+  return false
+end
+
+local batch = limit + 10
+local buffers, positions, ended, complete = {}, {}, {}, true
+local function read(i, upper)
+  local got = redis.call('ZREVRANGEBYLEX', sources[i], upper, '(\0', 'LIMIT', 0, batch)
+  buffers[i], positions[i], ended[i] = got, 1, #got < batch
+end
+for i, key in ipairs(sources) do
+  if redis.call('ZRANGE', key, 0, 0)[1] ~= '' then complete = false end
+  read(i, before)
+end
+local function head(i)
+  if positions[i] > #buffers[i] then
+    if ended[i] then return nil end
+    read(i, '(' .. buffers[i][#buffers[i]])
+    if positions[i] > #buffers[i] then return nil end
+  end
+  return buffers[i][positions[i]]
+end
+
+local picked, seen, examined, last = {}, {}, 0, nil
+while #picked < limit and examined < budget do
+  local best, from = nil, nil
+  for i = 1, #sources do
+    local member = head(i)
+    if member and (best == nil or newer(member, best)) then best, from = member, i end
+  end
+  if best == nil then break end
+  positions[from] = positions[from] + 1
+  examined = examined + 1
+  last = best
+  local tweet_id = decimal(#best == 8 and best or string.sub(best, 9, 16))
+  local by = #best == 24 and decimal(string.sub(best, 17, 24)) or nil
+  if not seen[tweet_id] then
+    local row = redis.call('HMGET', prefixes.tweet .. tweet_id,
+                           'author', 'content', 'created', 'reply_to', 'deleted')
+    if row[5] ~= '1' then
+      if not row[1] then return {'slow', 'tweet'} end
+      local who = by or row[1]
+      if mode ~= 'home' or who == viewer or redis.call('SISMEMBER', following, who) == 1 then
+        seen[tweet_id] = true
+        picked[#picked + 1] = {best, tweet_id, by, row}
+      end
+    end
+  end
+end
+
+local cursor = ''
+if #picked == limit then
+  cursor = string.sub(picked[#picked][1], 1, 8)
+elseif examined >= budget then
+  cursor = string.sub(last, 1, 8)
+elseif not complete then
+  return {'slow', 'past-cache'}
+end
+
+local liked, retweeted = KEYS[5], KEYS[6]
+if viewer ~= '' and (redis.call('EXISTS', liked) == 0 or redis.call('EXISTS', retweeted) == 0) then
+  return {'slow', 'flags'}
+end
+local users = {}
+local function user(id)
+  if users[id] == nil then
+    local row = redis.call('HMGET', prefixes.user .. id, 'username', 'display_name')
+    if not row[1] then return nil end
+    users[id] = '{"id":"' .. id .. '","username":' .. cjson.encode(row[1])
+                .. ',"display_name":' .. cjson.encode(row[2]) .. '}'
+  end
+  return users[id]
+end
+local function flag(key, tweet_id)
+  if viewer == '' then return 'false' end
+  return redis.call('SISMEMBER', key, tweet_id) == 1 and 'true' or 'false'
+end
+local out = {}
+for n, item in ipairs(picked) do
+  local tweet_id, by, row = item[2], item[3], item[4]
+  local counts = redis.call('HMGET', prefixes.counts .. tweet_id, 'likes', 'retweets', 'replies')
+  if not (counts[1] and counts[2] and counts[3]) then return {'slow', 'counts'} end
+  local author = user(row[1])
+  local retweeter = by and user(by) or 'null'
+  if not (author and retweeter) then return {'slow', 'user'} end
+  out[n] = '{"tweet_id":"' .. tweet_id .. '","user":' .. author
+           .. ',"content":' .. cjson.encode(row[2])
+           .. ',"like_count":' .. counts[1] .. ',"retweet_count":' .. counts[2]
+           .. ',"reply_count":' .. counts[3]
+           .. ',"liked_by_me":' .. flag(liked, tweet_id)
+           .. ',"retweeted_by_me":' .. flag(retweeted, tweet_id)
+           .. ',"created_at":"' .. iso(tonumber(row[3])) .. '"'
+           .. ',"reply_to":' .. (row[4] ~= '0' and ('"' .. row[4] .. '"') or 'null')
+           .. ',"retweeted_by":' .. retweeter .. '}'
+end
+return {'ok', table.concat(out, ','), cursor}
+"""
+
+
+@dataclass(frozen=True)
+class FastPage:
+    """The script's answer: `tweets_json` (the page's tweet objects, comma-separated) and the
+    next cursor's sort key if it could serve the page; else why not (`wait` or a miss)."""
+
+    tweets_json: bytes | None
+    next_sort_key: int | None = None
+    waiting: bool = False  # the viewer's own writes are not applied yet
+    reason: str | None = None  # why not served
+
+    @property
+    def served(self) -> bool:
+        return self.tweets_json is not None
+
+
+class PageAssembler:
+    def __init__(self, redis: Redis, keys: RedisKeys, active_seconds: int,
+                 agent_group: str) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.active_seconds = active_seconds
+        self._page = redis.register_script(_PAGE)
+        # Key prefixes the script appends ids to, all from RedisKeys.
+        self._prefixes = orjson.dumps({
+            "lock": keys.build_lock(""), "recent": keys.recent(""), "tweet": keys.tweet(""),
+            "counts": keys.counts(""), "user": keys.user(""),
+            "position": keys.position_prefix(agent_group)})
+
+    async def home(self, viewer: int, before: int | None, limit: int,
+                   check_writes: bool = True) -> FastPage:
+        """`check_writes`: answer `wait` while the agents have not applied the viewer's own
+        writes (read-your-writes)."""
+        keys = self.keys
+        return await self._run("home", keys.home(viewer), viewer, before, limit, check_writes,
+                               following=keys.following(viewer))
+
+    async def user(self, author: int, viewer: int | None, before: int | None,
+                   limit: int, check_writes: bool = True) -> FastPage:
+        return await self._run("user", self.keys.recent(author), viewer, before, limit,
+                               check_writes)
+
+    async def _run(self, mode: str, timeline: str, viewer: int | None, before: int | None,
+                   limit: int, check_writes: bool, following: str | None = None) -> FastPage:
+        keys = self.keys
+        anyone = viewer if viewer is not None else 0
+        result = await self._page(
+            keys=[timeline, following or timeline, keys.pulled_authors(),
+                  keys.last_write(anyone), keys.liked(anyone), keys.retweeted(anyone)],
+            args=[self._prefixes, mode, upper_bound(before), limit,
+                  "" if viewer is None else str(viewer), self.active_seconds,
+                  limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
+                  int(check_writes and viewer is not None)])
+        if result[0] != b"ok":
+            return FastPage(None, waiting=result[0] == b"wait", reason=result[1].decode())
+        return FastPage(result[1], int.from_bytes(result[2], "big") if result[2] else None)

@@ -1,0 +1,131 @@
+"""The page script (projections/redis_pages.py) against the step-by-step slow path.
+
+Both read the same real Redis and PostgreSQL; wherever the script serves a page, it must be
+the very page the slow path gives, cursor included, all the way down a timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import redis
+
+from api.timelines import Timelines
+from infra.read_models import open_read_models
+from projections.timeline_entries import COMPLETE, PARTIAL, Entry, encode
+from tests.conftest import CELEBRITY_THRESHOLD
+from tests.support.clients import follow, home, post, register
+
+
+def _state(client):
+    """A viewer following a plain author, a retweeter and a celebrity, with likes,
+    retweets, replies, a deletion and an unfollow in their timelines."""
+    viewer, plain, retweeter, gone, star = (register(client, p) for p in
+                                            ("view", "plain", "rt", "gone", "star"))
+    for fan in [register(client, "fan") for _ in range(CELEBRITY_THRESHOLD)]:
+        follow(client, fan, star)
+    for followee in (plain, retweeter, gone, star):
+        follow(client, viewer, followee)
+    home(client, viewer)  # the timeline exists from here on: the star's tweets are not in it
+    tweets = [post(client, plain, f"plain {n} \u00e9t\u00e9 \"quoted\" / \\ \n line") for n in range(12)]
+    tweets += [post(client, star, f"star {n} #famous") for n in range(6)]
+    tweets += [post(client, gone, f"soon unfollowed {n}") for n in range(3)]
+    tweets.append(post(client, viewer, "my own", reply_to=tweets[0]))
+    for tweet_id in tweets[2:5]:
+        assert client.post(f"/api/v1/tweets/{tweet_id}/like", headers=viewer.auth).status_code == 200
+    for tweet_id in (tweets[1], tweets[13]):
+        assert client.post(f"/api/v1/tweets/{tweet_id}/retweet",
+                           headers=retweeter.auth).status_code == 200
+    assert client.post(f"/api/v1/tweets/{tweets[6]}/retweet", headers=viewer.auth).status_code == 200
+    assert client.delete(f"/api/v1/tweets/{tweets[7]}", headers=plain.auth).status_code == 204
+    assert client.delete(f"/api/v1/users/{gone.user_id}/follow", headers=viewer.auth).status_code == 200
+    home(client, viewer)  # waits until the agents applied the viewer's writes
+    for user in (plain, retweeter, star):  # and the others'
+        home(client, user)
+    return viewer, plain, star
+
+
+def _compare_all_pages(timelines: Timelines, read_fast, read_slow, limit: int) -> int:
+    """Walk the whole timeline: the script serves each page, identical to the slow path's."""
+    pages, before = 0, None
+    while True:
+        slow, slow_next = asyncio.get_event_loop().run_until_complete(read_slow(before, limit))
+        fast = asyncio.get_event_loop().run_until_complete(read_fast(before, limit))
+        assert fast.served, f"page {pages} not served by the script: {fast.reason}"
+        assert orjson.loads(b"[" + fast.tweets_json + b"]") == orjson.loads(orjson.dumps(slow))
+        assert fast.next_sort_key == slow_next
+        pages += 1
+        if slow_next is None:
+            return pages
+        before = slow_next
+
+
+def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
+    viewer, plain, star = _state(client)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    models_cm = open_read_models(stack.settings)
+    models = loop.run_until_complete(models_cm.__aenter__())
+    try:
+        timelines = Timelines(models)
+        for limit in (1, 3, 7, 20, 100):
+            pages = _compare_all_pages(
+                timelines,
+                lambda before, n: timelines.fast.home(viewer.id, before, n),
+                lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0), limit)
+            assert pages >= 1
+            for reader in (viewer.id, None):
+                _compare_all_pages(
+                    timelines,
+                    lambda before, n: timelines.fast.user(plain.id, reader, before, n),
+                    lambda before, n: timelines.slow_user(plain.id, reader, before, n), limit)
+        fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))
+        tweets = orjson.loads(b"[" + fast.tweets_json + b"]")
+        assert any(t["retweeted_by"] for t in tweets) and any(t["liked_by_me"] for t in tweets)
+        assert any(t["retweeted_by_me"] for t in tweets) and any(t["reply_to"] for t in tweets)
+        assert any(t["user"]["id"] == star.user_id for t in tweets)  # pulled, merged
+        assert not any(t["content"].startswith("soon unfollowed") for t in tweets)
+    finally:
+        loop.run_until_complete(models_cm.__aexit__(None, None, None))
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def test_exact_ids_and_times_at_the_edges(stack):
+    """Ids past 2**53 and times with and without milliseconds render exactly as in Python."""
+    settings = stack.settings
+    loop = asyncio.new_event_loop()
+    models_cm = open_read_models(settings)
+    models = loop.run_until_complete(models_cm.__aenter__())
+    sync = redis.Redis.from_url(settings.redis)
+    keys = models.keys
+    author = 2**63 - 7
+    cases = [(2**63 - 1, 0), (2**53 + 1, 951_782_400_000), (2**62 + 12345, 4_102_444_799_999),
+             (10**18 + 3, 1_700_000_000_001), (1, 86_399_999)]
+    timeline = keys.recent(author)
+    try:
+        sync.hset(keys.user(author), mapping={"username": "edge", "display_name": "Edge \u2603"})
+        for tweet_id, created in cases:
+            sync.hset(keys.tweet(tweet_id), mapping={"author": author, "content": "x",
+                                                     "created": created, "reply_to": 0,
+                                                     "deleted": 0})
+            sync.hset(keys.counts(tweet_id), mapping={"likes": 1, "retweets": 2, "replies": 3})
+        sync.zadd(timeline, {COMPLETE: 0} | {encode(Entry(t, t)): 0 for t, _ in cases})
+        timelines = Timelines(models)
+        fast = loop.run_until_complete(timelines.fast.user(author, None, None, 10))
+        slow, _ = loop.run_until_complete(timelines.slow_user(author, None, None, 10))
+        assert fast.served, fast.reason
+        assert orjson.loads(b"[" + fast.tweets_json + b"]") == orjson.loads(orjson.dumps(slow))
+        assert [t["tweet_id"] for t in slow] == [str(t) for t, _ in sorted(cases, reverse=True)]
+
+        # A PARTIAL timeline that runs out goes on in the stores: the script hands over.
+        sync.zrem(timeline, COMPLETE)
+        sync.zadd(timeline, {PARTIAL: 0})
+        fast = loop.run_until_complete(timelines.fast.user(author, None, None, 10))
+        assert not fast.served and fast.reason == "past-cache"
+    finally:
+        sync.delete(timeline, keys.user(author),
+                    *[keys.tweet(t) for t, _ in cases], *[keys.counts(t) for t, _ in cases])
+        loop.run_until_complete(models_cm.__aexit__(None, None, None))
+        loop.close()
