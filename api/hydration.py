@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 from infra.read_models import ReadModels
 from projections.engagements import Counts
-from projections.redis_cache import CachedTweet
+from projections.redis_cache import CachedTweet, user_summary
 from projections.timeline_entries import Entry
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Hydrator:
@@ -43,7 +39,7 @@ class Hydrator:
         return found
 
     async def users(self, user_ids: list[int],
-                    cached: dict[int, tuple[str, str] | None] | None = None) -> dict[int, dict]:
+                    cached: dict[int, dict | None] | None = None) -> dict[int, dict]:
         if cached is None:
             cached = await self.models.cache.users(user_ids)
         missing = [user_id for user_id, user in cached.items() if user is None]
@@ -51,9 +47,8 @@ class Hydrator:
             profiles = await self.models.graph.profiles(missing)
             fresh = {p.user_id: (p.username, p.display_name) for p in profiles.values()}
             await self.models.cache.put_users(fresh)
-            cached.update(fresh)
-        return {user_id: {"id": str(user_id), "username": pair[0], "display_name": pair[1]}
-                for user_id, pair in cached.items() if pair is not None}
+            cached.update({user_id: user_summary(user_id, *pair) for user_id, pair in fresh.items()})
+        return {user_id: summary for user_id, summary in cached.items() if summary is not None}
 
     async def id_set(self, key: str, load) -> set[int]:
         """A cached id set (following, liked, ...), loaded from its store on a miss."""
@@ -92,16 +87,13 @@ class Hydrator:
             if tweet.author_id not in users:
                 continue
             rendered.append({
-                "tweet_id": str(tweet.tweet_id),
+                **tweet.public(),
                 "user": users[tweet.author_id],
-                "content": tweet.content,
                 "like_count": tweet.counts.likes,
                 "retweet_count": tweet.counts.retweets,
                 "reply_count": tweet.counts.replies,
                 "liked_by_me": tweet.tweet_id in liked,
                 "retweeted_by_me": tweet.tweet_id in retweeted,
-                "created_at": (EPOCH + timedelta(milliseconds=tweet.created_ms)).isoformat(),
-                "reply_to": str(tweet.reply_to) if tweet.reply_to else None,
                 "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
             })
         return rendered

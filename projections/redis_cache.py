@@ -1,16 +1,21 @@
-"""Redis caches in front of PostgreSQL: tweets, their counts, users, and per-user id sets.
+"""Redis caches in front of PostgreSQL: tweets with their counts, users, per-user id sets.
 
-PostgreSQL holds the truth. A tweet's content is immutable but for its deletion: it is
-filled only where absent. Its counts live in a hash of their own that agents always
-overwrite with absolute values read back from PostgreSQL, while readers fill only missing
-fields (HSETNX): whichever comes second, the agent's value wins, so a reader racing an agent
-cannot leave a stale count. Sets carry a sentinel member (0, never a real id) so that
+PostgreSQL holds the truth. A tweet's hash holds its author, its immutable public fields
+already rendered as JSON (`json`: id, content, time, reply_to), its counts, and `deleted`
+once deleted. The content is immutable but for deletion: it is filled only where neither it
+nor the deletion mark is. Agents always overwrite count fields with absolute values read
+back from PostgreSQL, while readers fill only missing ones (HSETNX): whichever comes second,
+the agent's value wins, so a reader racing an agent cannot leave a stale count. A user's
+hash holds its public JSON. Sets carry a sentinel member (0, never a real id) so that
 "loaded and empty" differs from "absent"; agents update sets that are loaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import orjson
 
 from redis.asyncio import Redis
 
@@ -26,25 +31,14 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return false
 """
-# Create a hash only if absent, with a time to live: ARGV[1] the TTL, then field, value, ...
-_FILL = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+# Fill a tweet's content unless it (or its deletion) is cached, and whichever of its counts
+# are missing: ARGV[1] the TTL, ARGV[2] how many content values follow, then field, value...
+_FILL_TWEET = """
+local content_end = 2 + tonumber(ARGV[2])
+if redis.call('HEXISTS', KEYS[1], 'json') == 0 and redis.call('HEXISTS', KEYS[1], 'deleted') == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3, content_end))
 end
-"""
-# Tweets and their counts in one command: KEYS are tweet keys, then counts keys.
-_TWEETS_AND_COUNTS = """
-local rows = {}
-local n = #KEYS / 2
-for i = 1, n do
-  rows[i] = {redis.call('HGETALL', KEYS[i]), redis.call('HGETALL', KEYS[n + i])}
-end
-return rows
-"""
-# Fill missing count fields only: ARGV[1] the TTL, then field, value, ...
-_FILL_COUNTS = """
-for j = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
+for j = content_end + 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
 # Keep the larger offset: a restarted consumer may re-read a little of the log.
@@ -52,6 +46,10 @@ _ADVANCE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 """
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_COUNT_FIELDS = (b"likes", b"retweets", b"replies")
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,12 @@ class CachedTweet:
     counts: Counts | None  # None: not (all) cached
     deleted: bool = False
 
+    def public(self) -> dict:
+        """The fields of the API's tweet object that never change."""
+        return {"tweet_id": str(self.tweet_id), "content": self.content,
+                "created_at": (EPOCH + timedelta(milliseconds=self.created_ms)).isoformat(),
+                "reply_to": str(self.reply_to) if self.reply_to else None}
+
 
 class RedisCache:
     def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int, agent_group: str) -> None:
@@ -73,37 +77,37 @@ class RedisCache:
         self.ttl_seconds = ttl_seconds
         self._if_present = redis.register_script(_IF_PRESENT)
         self._advance = redis.register_script(_ADVANCE)
-        self._fill = redis.register_script(_FILL)
-        self._tweets_and_counts = redis.register_script(_TWEETS_AND_COUNTS)
-        self._fill_counts = redis.register_script(_FILL_COUNTS)
+        self._fill_tweet = redis.register_script(_FILL_TWEET)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
         """Cache tweets that have no entry yet, and any of their counts not cached yet."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for tweet in tweets:
-                fields = [item for pair in _tweet_fields(tweet).items() for item in pair]
-                await self._fill(keys=[self.keys.tweet(tweet.tweet_id)],
-                                 args=[self.ttl_seconds, *fields], client=pipe)
-                if tweet.counts is not None:
-                    await self._fill_counts(keys=[self.keys.counts(tweet.tweet_id)],
-                                            args=[self.ttl_seconds, *_count_fields(tweet.counts)],
-                                            client=pipe)
+                content = ["author", tweet.author_id, "created", tweet.created_ms,
+                           "json", orjson.dumps(tweet.public())]
+                counts = [] if tweet.counts is None else [
+                    "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
+                    "replies", tweet.counts.replies]
+                await self._fill_tweet(keys=[self.keys.tweet(tweet.tweet_id)],
+                                       args=[self.ttl_seconds, len(content), *content, *counts],
+                                       client=pipe)
             await pipe.execute()
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
-        """Cached tweets by id: None where the cache has no entry; deleted ones say so;
+        """Cached tweets by id: None where the cache has no content; deleted ones say so;
         `counts` is None where the counts are not (all) cached."""
         if not tweet_ids:
             return {}
-        rows = await self._tweets_and_counts(
-            keys=[self.keys.tweet(i) for i in tweet_ids] + [self.keys.counts(i) for i in tweet_ids])
-        return {tweet_id: _tweet_from(tweet_id, _pairs(row), _pairs(counts)) if row else None
-                for tweet_id, (row, counts) in zip(tweet_ids, rows)}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for tweet_id in tweet_ids:
+                pipe.hgetall(self.keys.tweet(tweet_id))
+            rows = await pipe.execute()
+        return {tweet_id: _tweet_from(tweet_id, row) for tweet_id, row in zip(tweet_ids, rows)}
 
     async def set_counts(self, tweet_id: int, counts: Counts, fields: tuple[str, ...]) -> None:
         """Overwrite the given count fields with their values in PostgreSQL, now."""
-        key = self.keys.counts(tweet_id)
+        key = self.keys.tweet(tweet_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, mapping={field: getattr(counts, field) for field in fields})
             pipe.expire(key, self.ttl_seconds)
@@ -122,16 +126,17 @@ class RedisCache:
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id, (username, display_name) in users.items():
                 key = self.keys.user(user_id)
-                pipe.hset(key, mapping={"username": username, "display_name": display_name})
+                pipe.hset(key, "json", orjson.dumps(user_summary(user_id, username, display_name)))
                 pipe.expire(key, self.ttl_seconds)
             await pipe.execute()
 
-    async def users(self, user_ids: list[int]) -> dict[int, tuple[str, str] | None]:
+    async def users(self, user_ids: list[int]) -> dict[int, dict | None]:
+        """Cached user summaries (the API's `user` objects) by id; None where not cached."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.hmget(self.keys.user(user_id), "username", "display_name")
+                pipe.hget(self.keys.user(user_id), "json")
             rows = await pipe.execute()
-        return {user_id: (row[0].decode(), row[1].decode()) if row[0] is not None else None
+        return {user_id: orjson.loads(row) if row is not None else None
                 for user_id, row in zip(user_ids, rows)}
 
     async def hydration(self, user_ids: list[int], flag_sets: list[str],
@@ -140,13 +145,13 @@ class RedisCache:
         of `tweet_ids` it holds: everything rendering needs after the tweets, one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.hmget(self.keys.user(user_id), "username", "display_name")
+                pipe.hget(self.keys.user(user_id), "json")
             for key in flag_sets:
                 pipe.exists(key)
                 if tweet_ids:
                     pipe.smismember(key, tweet_ids)
             results = await pipe.execute()
-        users = {user_id: (row[0].decode(), row[1].decode()) if row[0] is not None else None
+        users = {user_id: orjson.loads(row) if row is not None else None
                  for user_id, row in zip(user_ids, results)}
         flags, rest = [], results[len(user_ids):]
         step = 2 if tweet_ids else 1
@@ -211,25 +216,19 @@ class RedisCache:
         await self.redis.hincrby(self.keys.stats(), field, by)
 
 
-def _tweet_fields(tweet: CachedTweet) -> dict:
-    return {"author": tweet.author_id, "content": tweet.content, "created": tweet.created_ms,
-            "reply_to": tweet.reply_to or 0, "deleted": 0}
+def user_summary(user_id: int, username: str, display_name: str) -> dict:
+    """The API's `user` object inside tweets and lists."""
+    return {"id": str(user_id), "username": username, "display_name": display_name}
 
 
-def _count_fields(counts: Counts) -> list:
-    return ["likes", counts.likes, "retweets", counts.retweets, "replies", counts.replies]
-
-
-def _pairs(flat: list) -> dict:
-    return dict(zip(flat[::2], flat[1::2]))
-
-
-def _tweet_from(tweet_id: int, row: dict[bytes, bytes], counts: dict[bytes, bytes]) -> CachedTweet:
+def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:
     if row.get(b"deleted") == b"1":
         return CachedTweet(tweet_id, 0, "", 0, None, Counts(), deleted=True)
-    reply_to = int(row[b"reply_to"])
-    complete = all(field in counts for field in (b"likes", b"retweets", b"replies"))
-    return CachedTweet(tweet_id, int(row[b"author"]), row[b"content"].decode(),
-                       int(row[b"created"]), reply_to or None,
-                       Counts(int(counts[b"likes"]), int(counts[b"retweets"]),
-                              int(counts[b"replies"])) if complete else None)
+    if b"json" not in row:
+        return None
+    public = orjson.loads(row[b"json"])
+    counts = None
+    if all(field in row for field in _COUNT_FIELDS):
+        counts = Counts(*(int(row[field]) for field in _COUNT_FIELDS))
+    return CachedTweet(tweet_id, int(row[b"author"]), public["content"], int(row[b"created"]),
+                       int(public["reply_to"]) if public["reply_to"] else None, counts)

@@ -20,10 +20,6 @@ class RedisKeys:
     def tweet(self, tweet_id: int) -> str:
         return f"{self.prefix}tweet:{tweet_id}"
 
-    def counts(self, tweet_id: int) -> str:
-        """A tweet's like, retweet and reply counts, apart from its (immutable) content."""
-        return f"{self.prefix}counts:{tweet_id}"
-
     def user(self, user_id: int) -> str:
         return f"{self.prefix}user:{user_id}"
 

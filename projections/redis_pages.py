@@ -8,8 +8,7 @@ built) or the page would go on past a PARTIAL timeline into the stores, it says 
 caller takes the slow path (api/timelines.py), which loads what is missing; the next read is
 fast again. Both paths give the same page: tests/integration/test_fast_pages.py compares them.
 
-The script reads keys it derives from the timeline's members (tweets, counts, users,
-recents), so it runs on a standalone Redis or Valkey, not a cluster: a cluster deployment
+The script reads keys it derives from the timeline's members (tweets, users, recents), so it runs on a standalone Redis or Valkey, not a cluster: a cluster deployment
 would shard whole read paths by viewer (hash tags) or go back to the slow path's pipelines.
 """
 
@@ -79,28 +78,6 @@ local function decimal(bytes)
   return string.format('%d', l1)
 end
 
--- Milliseconds since the epoch as Python's datetime.isoformat() in UTC.
-local function iso(ms)
-  local s = math.floor(ms / 1000)
-  local frac = ms - s * 1000
-  local days = math.floor(s / 86400)
-  local rem = s - days * 86400
-  local z = days + 719468  -- civil_from_days (H. Hinnant)
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  local out = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, math.floor(rem / 3600),
-                            math.floor(rem % 3600 / 60), rem % 60)
-  if frac > 0 then out = out .. string.format('.%03d000', frac) end
-  return out .. '+00:00'
-end
-
 -- Sort keys are a member's first 8 bytes; compared bytewise (Lua's < on strings is strcoll).
 local function newer(a, b)
   for k = 1, 8 do
@@ -129,6 +106,18 @@ local function head(i)
   return buffers[i][positions[i]]
 end
 
+-- Whom the viewer follows: one SMEMBERS for a usual set, a SISMEMBER per author past that.
+local followed = nil
+if mode == 'home' and redis.call('SCARD', following) <= 2000 then
+  followed = {}
+  for _, id in ipairs(redis.call('SMEMBERS', following)) do followed[id] = true end
+end
+local function visible(who)
+  if mode ~= 'home' or who == viewer then return true end
+  if followed then return followed[who] == true end
+  return redis.call('SISMEMBER', following, who) == 1
+end
+
 local picked, seen, examined, last = {}, {}, 0, nil
 while #picked < limit and examined < budget do
   local best, from = nil, nil
@@ -144,11 +133,11 @@ while #picked < limit and examined < budget do
   local by = #best == 24 and decimal(string.sub(best, 17, 24)) or nil
   if not seen[tweet_id] then
     local row = redis.call('HMGET', prefixes.tweet .. tweet_id,
-                           'author', 'content', 'created', 'reply_to', 'deleted')
-    if row[5] ~= '1' then
-      if not row[1] then return {'slow', 'tweet'} end
+                           'author', 'json', 'deleted', 'likes', 'retweets', 'replies')
+    if row[3] ~= '1' then
+      if not row[2] then return {'slow', 'tweet'} end
       local who = by or row[1]
-      if mode ~= 'home' or who == viewer or redis.call('SISMEMBER', following, who) == 1 then
+      if visible(who) then
         seen[tweet_id] = true
         picked[#picked + 1] = {best, tweet_id, by, row}
       end
@@ -171,34 +160,32 @@ if viewer ~= '' and (redis.call('EXISTS', liked) == 0 or redis.call('EXISTS', re
 end
 local users = {}
 local function user(id)
-  if users[id] == nil then
-    local row = redis.call('HMGET', prefixes.user .. id, 'username', 'display_name')
-    if not row[1] then return nil end
-    users[id] = '{"id":"' .. id .. '","username":' .. cjson.encode(row[1])
-                .. ',"display_name":' .. cjson.encode(row[2]) .. '}'
-  end
+  if users[id] == nil then users[id] = redis.call('HGET', prefixes.user .. id, 'json') end
   return users[id]
 end
-local function flag(key, tweet_id)
-  if viewer == '' then return 'false' end
-  return redis.call('SISMEMBER', key, tweet_id) == 1 and 'true' or 'false'
+local ids = {}
+for n, item in ipairs(picked) do ids[n] = item[2] end
+local function flags(key)  -- 'true'/'false' per picked tweet: is it in the viewer's set?
+  local marks = {}
+  local hits = (viewer ~= '' and #ids > 0) and redis.call('SMISMEMBER', key, unpack(ids)) or {}
+  for n = 1, #ids do marks[n] = hits[n] == 1 and 'true' or 'false' end
+  return marks
 end
+local liked_marks, retweeted_marks = flags(liked), flags(retweeted)
 local out = {}
 for n, item in ipairs(picked) do
-  local tweet_id, by, row = item[2], item[3], item[4]
-  local counts = redis.call('HMGET', prefixes.counts .. tweet_id, 'likes', 'retweets', 'replies')
-  if not (counts[1] and counts[2] and counts[3]) then return {'slow', 'counts'} end
+  local by, row = item[3], item[4]
+  if not (row[4] and row[5] and row[6]) then return {'slow', 'counts'} end
   local author = user(row[1])
   local retweeter = by and user(by) or 'null'
   if not (author and retweeter) then return {'slow', 'user'} end
-  out[n] = '{"tweet_id":"' .. tweet_id .. '","user":' .. author
-           .. ',"content":' .. cjson.encode(row[2])
-           .. ',"like_count":' .. counts[1] .. ',"retweet_count":' .. counts[2]
-           .. ',"reply_count":' .. counts[3]
-           .. ',"liked_by_me":' .. flag(liked, tweet_id)
-           .. ',"retweeted_by_me":' .. flag(retweeted, tweet_id)
-           .. ',"created_at":"' .. iso(tonumber(row[3])) .. '"'
-           .. ',"reply_to":' .. (row[4] ~= '0' and ('"' .. row[4] .. '"') or 'null')
+  -- The tweet's immutable fields come rendered (projections/redis_cache.py): close them
+  -- with the rest.
+  out[n] = string.sub(row[2], 1, -2) .. ',"user":' .. author
+           .. ',"like_count":' .. row[4] .. ',"retweet_count":' .. row[5]
+           .. ',"reply_count":' .. row[6]
+           .. ',"liked_by_me":' .. liked_marks[n]
+           .. ',"retweeted_by_me":' .. retweeted_marks[n]
            .. ',"retweeted_by":' .. retweeter .. '}'
 end
 return {'ok', table.concat(out, ','), cursor}
@@ -230,7 +217,7 @@ class PageAssembler:
         # Key prefixes the script appends ids to, all from RedisKeys.
         self._prefixes = orjson.dumps({
             "lock": keys.build_lock(""), "recent": keys.recent(""), "tweet": keys.tweet(""),
-            "counts": keys.counts(""), "user": keys.user(""),
+            "user": keys.user(""),
             "position": keys.position_prefix(agent_group)})
 
     async def home(self, viewer: int, before: int | None, limit: int,
