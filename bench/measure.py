@@ -13,6 +13,13 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
 
 
+def merge_runs(runs: list[dict]) -> dict:
+    """One summary over several closed-loop runs of the same operation: all their samples
+    over all their time."""
+    samples = [sample for run in runs for sample in run["samples_s"]]
+    return summary(samples, sum(run["seconds"] for run in runs))
+
+
 def summary(samples_s: list[float], seconds: float) -> dict:
     """Throughput and latency percentiles (milliseconds) of one measured run."""
     return {
@@ -39,4 +46,5 @@ async def closed_loop(operation: Callable[[int], Awaitable[None]], concurrency: 
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return summary(samples, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return summary(samples, seconds) | {"samples_s": samples, "seconds": seconds}

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from api.security import Tokens
 from bench import dataset
 from bench.loading import load_graph, load_history, open_timelines, produce_tweets
-from bench.measure import closed_loop, percentile, summary
+from bench.measure import closed_loop, merge_runs, percentile, summary
 from bench.report import write_report
 from infra.settings import Settings
 from infra.stack import LocalStack
@@ -52,7 +52,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--readers", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--api-workers", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=15.0, help="per measured read run")
+    parser.add_argument("--seconds", type=float, default=30.0,
+                        help="per measured read figure, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="read figures measured in turn, this many times each")
     parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
     parser.add_argument("--post-seconds", type=float, default=20.0)
     return parser.parse_args()
@@ -227,10 +230,20 @@ def pick_readers(following, celebrities, count, rng) -> list[int]:
 
 
 async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict:
+    """The endpoint, the naive pull query and the endpoint's own Redis work, each run in turn
+    for `--rounds` rounds: drift on this shared machine hits all three alike."""
     headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
     # aiohttp: the lightest asyncio HTTP client at hand, so the load generator (which shares
     # the two cores with the stack) takes as little CPU from the API as it can.
     connector = aiohttp.TCPConnector(limit=args.concurrency)
+    pool = AsyncConnectionPool(settings.postgres, min_size=args.concurrency,
+                               max_size=args.concurrency, open=False)
+    await pool.open(wait=True)
+    schema = settings.read_schema
+    client = Redis.from_url(settings.redis)
+    # The endpoint's Redis work without HTTP and the API: its page script, called from here
+    # (all a warm read asks of Redis).
+    pages = PageAssembler(client, keys, settings.active_days * 86400, settings.agent_group)
     async with aiohttp.ClientSession(base_url, connector=connector) as http:
         async def endpoint(n: int) -> None:
             reader = readers[n % len(readers)]
@@ -238,44 +251,36 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
                 response.raise_for_status()
                 await response.read()
 
+        async def naive_pull(n: int) -> None:
+            async with pool.connection() as conn:
+                await (await conn.execute(
+                    f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
+                    f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
+                    "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
+                    (readers[n % len(readers)],))).fetchall()
+
+        async def raw_redis(n: int) -> None:
+            if not (await pages.home(readers[n % len(readers)], None, 20)).served:
+                raise RuntimeError("a warm timeline was not served by the page script")
+
         # Active readers have read before: their timelines were built from the stores (up
         # to the cap, history included), not only opened for fan-out like everyone else's.
-        client = Redis.from_url(settings.redis)
         await client.delete(*[keys.home(reader) for reader in readers])
         for n in range(len(readers)):
             await endpoint(n)
-        api = await closed_loop(endpoint, args.concurrency, args.seconds)
-
-    pool = AsyncConnectionPool(settings.postgres, min_size=args.concurrency,
-                               max_size=args.concurrency, open=False)
-    await pool.open(wait=True)
-    schema = settings.read_schema
-
-    async def naive_pull(n: int) -> None:
-        async with pool.connection() as conn:
-            await (await conn.execute(
-                f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
-                f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
-                "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
-                (readers[n % len(readers)],))).fetchall()
-
-    naive = await closed_loop(naive_pull, args.concurrency, args.seconds)
+        runs = {"endpoint": endpoint, "naive": naive_pull, "floor": raw_redis}
+        rounds = [{name: await closed_loop(run, args.concurrency, args.seconds / args.rounds)
+                   for name, run in runs.items()} for _ in range(args.rounds)]
     await pool.close()
-
-    # The endpoint's own Redis work, without HTTP and the API: its page script, called
-    # from here (it is all a warm read asks of Redis).
-    pages = PageAssembler(client, keys, settings.active_days * 86400, settings.agent_group)
-
-    async def raw_redis(n: int) -> None:
-        if not (await pages.home(readers[n % len(readers)], None, 20)).served:
-            raise RuntimeError("a warm timeline was not served by the page script")
-
-    floor = await closed_loop(raw_redis, args.concurrency, args.seconds)
     await client.aclose()
+    api, naive, floor = (merge_runs([r[name] for r in rounds]) for name in runs)
+    per_round = sorted(r["endpoint"]["throughput_per_s"] / r["naive"]["throughput_per_s"]
+                       for r in rounds)
     return {"concurrency": args.concurrency, "api_workers": args.api_workers,
-            "readers": len(readers), "endpoint": api,
+            "readers": len(readers), "rounds": args.rounds, "endpoint": api,
             "baseline_naive_pull_sql": naive, "baseline_raw_redis": floor,
             "throughput_vs_naive": round(api["throughput_per_s"] / naive["throughput_per_s"], 2),
+            "throughput_vs_naive_per_round": [round(x, 2) for x in per_round],
             "throughput_vs_raw_redis": round(api["throughput_per_s"] / floor["throughput_per_s"], 3)}
 
 
