@@ -1,0 +1,69 @@
+"""The search read model: tweets indexed for full-text search, ranked, paged by an opaque cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from projections.engagements import Counts
+from projections.search_query import SearchQuery
+
+
+class SearchEngineError(RuntimeError):
+    """The engine failed or could not be reached; the caller may retry (API: 503, agent: retry)."""
+
+
+@dataclass(frozen=True)
+class TweetDocument:
+    """A tweet as the search index holds it: its text, who wrote it, when, and its engagement."""
+
+    tweet_id: int
+    author_id: int
+    author_username: str
+    content: str
+    hashtags: tuple[str, ...]
+    created_at: datetime
+    counts: Counts = Counts()
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    tweet_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    # Opaque; None when there are no more hits.
+    next_cursor: str | None
+
+
+class SearchIndex(Protocol):
+    """Port of the search index; tantivy (embedded default) and Elasticsearch adapters share
+    one contract (tests/integration/test_search_contract.py) and one ranking (search_ranking)."""
+
+    async def setup(self) -> None:
+        """Create the index if it is missing."""
+
+    async def index(self, documents: Sequence[TweetDocument]) -> None:
+        """Add or replace `documents` as one batch; indexing the same document again changes
+        nothing. Searchable once this returns (tantivy; Elasticsearch with refresh=True) or
+        within the engine's refresh interval (Elasticsearch by default: 1 s)."""
+
+    async def delete(self, tweet_ids: Sequence[int]) -> None:
+        """Remove tweets from the index; unknown or already deleted ids are ignored."""
+
+    async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
+        """Set the counts (by tweet id) that boost these tweets' ranking: absolute values, so
+        applying them twice changes nothing; tweets not indexed are ignored."""
+
+    async def search(self, query: SearchQuery, cursor: str | None = None,
+                     limit: int = 20) -> SearchPage:
+        """The next `limit` hits of `query` in rank order after `cursor` (None: the first page).
+        Raises SearchCursorError for a cursor that is not one of this query's."""
+
+    async def close(self) -> None:
+        """Release the engine's resources."""
