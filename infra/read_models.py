@@ -18,6 +18,7 @@ from projections.postgres_tweet_store import PostgresTweetStore
 from projections.redis_cache import RedisCache
 from projections.redis_keys import RedisKeys
 from projections.redis_timelines import RedisTimelines
+from projections.search import SearchIndex
 from projections.tweet_store import TweetStore
 
 
@@ -74,3 +75,19 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
     finally:
         await redis.aclose()
         await pool.close()
+
+
+def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:
+    """The search index named by `settings`; only the search agent's may be `writable` (tantivy
+    allows one writer per index directory)."""
+    if settings.search_engine == "elasticsearch":
+        from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticsearch_client
+
+        if not settings.elasticsearch_url:
+            raise ValueError("CHIRP_SEARCH_ENGINE=elasticsearch needs CHIRP_ELASTICSEARCH_URL")
+        client = elasticsearch_client(settings.elasticsearch_url,
+                                      api_stand_in=settings.elasticsearch_api_stand_in)
+        return ElasticsearchSearchIndex(client, settings.elasticsearch_alias)
+    from projections.tantivy_search import TantivySearchIndex
+
+    return TantivySearchIndex(settings.search_directory, writable=writable)

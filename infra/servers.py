@@ -229,3 +229,36 @@ def _check_reachable(directory: Path, user: str) -> None:
             raise ServerStartError(
                 f"PostgreSQL runs as {user!r} (it refuses root) and cannot enter {parent}: "
                 "choose a data directory (CHIRP_DATA_DIR) whose parents others may enter")
+
+
+@dataclass
+class ElasticsearchApiStandIn:
+    """osmem-server from its wheel: an in-memory server that speaks the Elasticsearch REST API
+    (built on bleve), to exercise the Elasticsearch adapter's requests. It is an API stand-in,
+    not Elasticsearch: relevance scores and limits are its own, and nothing is kept on disk."""
+
+    port: int
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        from osmem_server import resolve_binary
+
+        self.process = ManagedProcess(
+            name="elasticsearch-api-stand-in",
+            # It exits when its stdin closes unless told otherwise; ManagedProcess gives it
+            # /dev/null and stops it by PID instead. Japanese analysis is not needed here.
+            argv=[resolve_binary(), "--addr", f"127.0.0.1:{self.port}", "--no-stdin-watch",
+                  "--no-ja"],
+            log_path=self.data_dir / "logs" / "elasticsearch-api-stand-in.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import httpx
+
+        self.process.start()
+        wait_until(lambda: httpx.get(f"{self.url}/_cluster/health", timeout=1).status_code == 200,
+                   "Elasticsearch API stand-in (osmem-server)", self.process)

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     # Longest a read waits for the projections to catch up with the reader's own writes.
     read_your_writes_timeout_ms: int = 2000
 
+    # Search: the embedded engine (tantivy, an index directory; default under data_dir) or
+    # Elasticsearch at elasticsearch_url, read through an alias.
+    search_engine: str = Field(default="tantivy", pattern="^(tantivy|elasticsearch)$")
+    search_dir: Path | None = None
+    elasticsearch_url: str | None = None
+    elasticsearch_alias: str = "tweets"
+    # osmem-server (tests) speaks the Elasticsearch API but not the client's compatibility
+    # mimetypes: set when elasticsearch_url points at that stand-in.
+    elasticsearch_api_stand_in: bool = False
+
+    @property
+    def search_directory(self) -> Path:
+        return self.search_dir or self.data_dir / "search"
+
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
