@@ -27,7 +27,7 @@ BATCH_WINDOW_SECONDS = 0.005
 # Attempts for an event that fails for a reason other than an unreachable dependency.
 ATTEMPTS = 3
 # A dependency that is down stops this partition (retrying) instead of dead-lettering.
-_OUTAGES = (OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError, OSError)
+OUTAGES = (OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError, OSError)
 
 Handler = Callable[[AgentContext, Event], Awaitable[None]]
 
@@ -57,7 +57,7 @@ async def _apply(context: AgentContext, handle: Handler, message, dead_letters) 
     try:
         event = decode(message.value)
     except UndecodableEvent as error:
-        await _dead_letter(dead_letters, message, error)
+        await dead_letter(dead_letters, message, error)
         return
     failures = 0
     outage_delay = 0.1
@@ -65,22 +65,22 @@ async def _apply(context: AgentContext, handle: Handler, message, dead_letters) 
         try:
             await handle(context, event)
             return
-        except _OUTAGES as error:
+        except OUTAGES as error:
             log.warning("dependency unavailable applying %s: %s; retrying", event.type_name(), error)
             await asyncio.sleep(outage_delay)
             outage_delay = min(outage_delay * 2, 5.0)
         except (ValidationError, ValueError, KeyError, TypeError) as error:
-            await _dead_letter(dead_letters, message, error)
+            await dead_letter(dead_letters, message, error)
             return
         except Exception as error:  # noqa: BLE001 - anything else: retry, then dead-letter
             failures += 1
             if failures >= ATTEMPTS:
-                await _dead_letter(dead_letters, message, error)
+                await dead_letter(dead_letters, message, error)
                 return
             await asyncio.sleep(0.1 * failures)
 
 
-async def _dead_letter(dead_letters, message, error: BaseException) -> None:
+async def dead_letter(dead_letters, message, error: BaseException) -> None:
     log.error("dead-lettering %s[%s]@%s: %r", message.topic, message.partition, message.offset, error)
     record = {
         "source_topic": message.topic, "partition": message.partition, "offset": message.offset,

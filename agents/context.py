@@ -6,9 +6,10 @@ import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-from infra.read_models import ReadModels, open_read_models
+from infra.read_models import ReadModels, open_read_models, search_index
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
+from projections.search import SearchIndex
 
 
 @dataclass
@@ -16,6 +17,7 @@ class AgentContext:
     settings: Settings
     models: ReadModels
     threshold: CelebrityThreshold
+    search: SearchIndex  # this process holds the index's one writer
 
 
 _context: AgentContext | None = None
@@ -28,12 +30,20 @@ async def agent_context(settings: Settings) -> AgentContext:
     global _context
     async with _opening:
         if _context is None:
-            models = await _resources.enter_async_context(open_read_models(settings, setup=True))
-            _context = AgentContext(
-                settings=settings, models=models,
-                threshold=CelebrityThreshold(settings.celebrity_threshold,
-                                             settings.celebrity_threshold_lowered,
-                                             settings.fanout_lag_bound_seconds))
+            # Opened whole or not at all: a failure leaves nothing open behind (Faust
+            # restarts a crashed agent, which would open it all again).
+            async with AsyncExitStack() as opened:
+                models = await opened.enter_async_context(open_read_models(settings, setup=True))
+                search = search_index(settings, writable=True)
+                opened.push_async_callback(search.close)
+                await search.setup()
+                _context = AgentContext(
+                    settings=settings, models=models,
+                    threshold=CelebrityThreshold(settings.celebrity_threshold,
+                                                 settings.celebrity_threshold_lowered,
+                                                 settings.fanout_lag_bound_seconds),
+                    search=search)
+                _resources.push_async_callback(opened.pop_all().aclose)
     return _context
 
 

@@ -16,10 +16,11 @@ from api.consistency import remember_write
 from api.deps import Services
 from api.problems import install_problem_handlers
 from api.routes import auth, health, timeline, tweets, users
+from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
 from infra.bootstrap import topic_registry
-from infra.read_models import open_read_models
+from infra.read_models import open_read_models, search_index
 from infra.settings import Settings, get_settings
 from projections.postgres_write_model import PostgresWriteModel
 from streams.ids import SnowflakeIds
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             EventProducer, settings.bootstrap_servers, topic_registry(settings),
             settings.produce_timeout_ms)
         async with open_read_models(settings) as models:
+            search = search_index(settings)
+            await search.setup()
             write_model = PostgresWriteModel(models.pool)
             ids = SnowflakeIds(await write_model.allocate_worker_id())
             secret = settings.jwt_secret
@@ -55,10 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   "kafka": lambda: asyncio.to_thread(producer.ping)},
                 models=models,
                 timelines=Timelines(models),
+                search=search,
             )
             try:
                 yield
             finally:
+                await search.close()
                 await asyncio.to_thread(producer.close)
 
     app = FastAPI(
@@ -68,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (users, auth, tweets, timeline, health):
+    for module in (users, auth, tweets, timeline, search_routes, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -16,6 +16,7 @@ from api.commands import Answer, CommandRunner, Decide, request_fingerprint
 from api.consistency import wait_for_own_writes
 from api.timelines import Timelines
 from infra.read_models import ReadModels
+from projections.search import SearchIndex
 from projections.timeline_entries import decode_cursor
 from api.problems import ProblemError
 from api.security import Passwords, Principal, Tokens, unauthorized
@@ -36,6 +37,7 @@ class Services:
     readiness_checks: dict
     models: ReadModels
     timelines: Timelines
+    search: SearchIndex
 
 
 async def get_services(request: Request) -> Services:

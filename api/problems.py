@@ -11,6 +11,7 @@ from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from projections.search import SearchEngineError
 from streams.producer import EventNotAcknowledged
 
 log = logging.getLogger("chirp.api")
@@ -82,6 +83,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def on_database_down(request: Request, error: Exception):
         return _unavailable(request, error, "database-unavailable", "a database is unavailable")
+
+    @app.exception_handler(SearchEngineError)
+    async def on_search_down(request: Request, error: Exception):
+        return _unavailable(request, error, "search-unavailable", "search is unavailable")
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception):

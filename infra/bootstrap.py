@@ -1,6 +1,9 @@
-"""Prepare a stack's storage: topics on the broker, tables in PostgreSQL (idempotent)."""
+"""Prepare a stack's storage: topics on the broker, tables in PostgreSQL, the search index
+(idempotent)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import psycopg
 
@@ -17,12 +20,24 @@ READ_MODEL_SCHEMAS = [postgres_graph.SCHEMA_SQL, postgres_tweet_store.SCHEMA_SQL
 
 
 def prepare_storage(settings: Settings) -> None:
-    """Create every topic and table that Chirp's processes expect."""
+    """Create every topic, table and index that Chirp's processes expect."""
     ensure_topics(settings.bootstrap_servers, topic_registry(settings))
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
         conn.execute(postgres_write_model.SCHEMA_SQL)
         for ddl in READ_MODEL_SCHEMAS:
             conn.execute(ddl.format(schema=settings.read_schema))
+    asyncio.run(_create_search_index(settings))
+
+
+async def _create_search_index(settings: Settings) -> None:
+    """Here, before any process opens it: no two create it at once."""
+    from infra.read_models import search_index  # it imports this module's DDL
+
+    index = search_index(settings, writable=True)
+    try:
+        await index.setup()
+    finally:
+        await index.close()
 
 
 def topic_registry(settings: Settings) -> TopicRegistry:

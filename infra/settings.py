@@ -84,7 +84,9 @@ class Settings(BaseSettings):
 
     @property
     def search_directory(self) -> Path:
-        return self.search_dir or self.data_dir / "search"
+        """The embedded index; by default one per read schema, so a rebuild into a fresh
+        schema gets a fresh index too."""
+        return self.search_dir or self.data_dir / "search" / self.read_schema
 
     @property
     def bootstrap_servers(self) -> str:

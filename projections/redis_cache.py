@@ -181,10 +181,13 @@ class RedisCache:
         return {int(member) for member in raw} - {0}
 
     # consumer positions and read-your-writes --------------------------------------------
-    async def advance(self, positions: dict[tuple[str, int], int]) -> None:
+    async def advance(self, positions: dict[tuple[str, int], int], group: str | None = None) -> None:
+        """Record how far a group of agents (the primary projections by default) has applied
+        each partition."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for (topic, partition), offset in positions.items():
-                await self._advance(keys=[self.keys.position(self.agent_group, topic, partition)],
+                await self._advance(keys=[self.keys.position(group or self.agent_group, topic,
+                                                             partition)],
                                     args=[offset],
                                     client=pipe)
             await pipe.execute()

@@ -1,0 +1,124 @@
+"""The search agent: keeps the search index in step with the tweet and engagement agents.
+
+It reads the same topics as they do, in batches, and for each batch waits until they have
+applied it (their recorded positions), then writes every touched tweet as the stores have it
+now: a live tweet is (re)indexed with its current counts, a deleted one removed. Absolute
+state, so redelivered or replayed events change nothing, and counts are never a step behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from agents.batches import OUTAGES, dead_letter
+from agents.context import AgentContext
+from projections.engagements import Counts
+from projections.search import SearchEngineError, SearchIndex, TweetDocument
+from schemas import events as ev
+from schemas.entities import extract_hashtags
+from schemas.events import UndecodableEvent, decode
+
+log = logging.getLogger("chirp.agents.search")
+
+# A batch is written as one commit: up to this many events, or what arrived within the window.
+SEARCH_BATCH = 500
+SEARCH_WINDOW_SECONDS = 0.1
+# How long to wait for the primary agents (or a new user's profile) before going on anyway.
+FOLLOW_TIMEOUT_SECONDS = 30.0
+POLL_SECONDS = 0.005
+
+
+def search_group(agent_group: str) -> str:
+    """Where the search agent records its progress (apart from the primary agents')."""
+    return f"{agent_group}-search"
+
+
+async def consume_search(stream, context: AgentContext, dead_letters) -> None:
+    async for batch in stream.take_events(SEARCH_BATCH, within=SEARCH_WINDOW_SECONDS):
+        messages = [event.message for event in batch]
+        touched: set[int] = set()
+        for message in messages:
+            try:
+                touched |= _touched(decode(message.value))
+            except UndecodableEvent as error:
+                await dead_letter(dead_letters, message, error)
+        last = {(m.topic, m.partition): m.offset for m in messages}
+        await _retrying(lambda: _apply(context, touched, last))
+
+
+async def _apply(context: AgentContext, touched: set[int], last: dict[tuple[str, int], int]) -> None:
+    await _after_primary_agents(context, last)
+    await write_tweets(context, context.search, touched)
+    await context.models.cache.advance(last, group=search_group(context.settings.agent_group))
+
+
+def _touched(event: ev.Event) -> set[int]:
+    """The tweets whose indexed form an event may change."""
+    match event:
+        case ev.TweetPosted(reply_to=int() as parent):
+            return {event.tweet_id, parent}  # the parent's reply count moved
+        case ev.TweetPosted() | ev.TweetDeleted():
+            return {event.tweet_id}
+        case ev.TweetLiked() | ev.TweetUnliked() | ev.TweetRetweeted() | ev.TweetUnretweeted():
+            return {event.tweet_id}
+    return set()
+
+
+async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int], int]) -> None:
+    """Wait until the tweet and engagement agents have applied these offsets."""
+    places = list(last)
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
+    while True:
+        applied = await context.models.cache.positions(places)
+        if all(done >= last[place] for done, place in zip(applied, places)):
+            return
+        if time.monotonic() > deadline:
+            # Positions live in Redis: after Redis lost them, only new events restore them.
+            log.warning("primary agents not seen past %s after %ss: indexing what the stores have",
+                        last, FOLLOW_TIMEOUT_SECONDS)
+            return
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _retrying(step) -> None:
+    """Run `step()` until it succeeds: a store or the engine being down only delays search."""
+    delay = 0.1
+    while True:
+        try:
+            return await step()
+        except (SearchEngineError, *OUTAGES) as error:
+            log.warning("search: a dependency is unavailable (%s); retrying", error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def write_tweets(context: AgentContext, index: SearchIndex, tweet_ids: set[int]) -> None:
+    """Make the index hold these tweets as the stores have them now."""
+    if not tweet_ids:
+        return
+    models = context.models
+    live = await models.tweets.get_many(sorted(tweet_ids))
+    counts = await models.engagements.counts(list(live))
+    names = await _usernames(context, {tweet.author_id for tweet in live.values()})
+    documents = [TweetDocument(tweet.tweet_id, tweet.author_id, names.get(tweet.author_id, ""),
+                               tweet.content, tuple(extract_hashtags(tweet.content)),
+                               tweet.created_at, counts.get(tweet.tweet_id, Counts()))
+                 for tweet in live.values()]
+    gone = sorted(tweet_ids - set(live))
+    if documents:
+        await index.index(documents)
+    if gone:
+        await index.delete(gone)
+
+
+async def _usernames(context: AgentContext, user_ids: set[int]) -> dict[int, str]:
+    """Authors' usernames; a brand-new author's profile may still be on its way (graph agent)."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
+    while True:
+        profiles = await context.models.graph.profiles(sorted(user_ids))
+        if len(profiles) == len(user_ids) or time.monotonic() > deadline:
+            return {user_id: profile.username for user_id, profile in profiles.items()}
+        await asyncio.sleep(0.05)
+

@@ -1,0 +1,38 @@
+"""Tweet search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Limit, OptionalUser, ServicesDep
+from api.problems import ProblemError
+from api.routes import json_body
+from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
+from projections.timeline_entries import Entry
+from schemas.api import Problem, TweetPage
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+_QUERY_HELP = ("words, \"quoted phrases\", #hashtag, from:username, since:YYYY-MM-DD, "
+               "until:YYYY-MM-DD; all must match")
+
+
+@router.get("/search", response_model=TweetPage,
+            responses={code: {"model": Problem} for code in (401, 422, 503)})
+async def search(services: ServicesDep, viewer: OptionalUser,
+                 q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH,
+                                         description=_QUERY_HELP)],
+                 cursor: Annotated[str | None, Query(max_length=4096, description="from a previous page's next_cursor")] = None,
+                 limit: Limit = 20):
+    """Tweets matching `q`, best first: relevance x recency x engagement (docs/search.md)."""
+    try:
+        query = parse_search_query(q)
+        found = await services.search.search(query, cursor, limit)
+    except SearchQueryError as error:
+        raise ProblemError(422, "invalid-search-query", "Invalid Search Query", str(error)) from None
+    tweets = await services.timelines.hydrator.render(
+        [Entry(hit.tweet_id, hit.tweet_id) for hit in found.hits],
+        viewer.user_id if viewer else None)
+    return json_body({"tweets": tweets, "next_cursor": found.next_cursor})

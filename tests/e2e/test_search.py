@@ -1,0 +1,84 @@
+"""Search through the API, on the real stack: the search agent indexes what is posted,
+forgets what is deleted, follows engagement, and bad queries get a clear 4xx."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.clients import eventually, post, register
+
+
+def _search(client, q: str, user=None, **params) -> dict:
+    response = client.get("/api/v1/search", params={"q": q, **params},
+                          headers=user.auth if user else {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _ids(client, q: str, user=None) -> list[str]:
+    return [tweet["tweet_id"] for tweet in _search(client, q, user, limit=100)["tweets"]]
+
+
+def _word() -> str:
+    return "zq" + uuid.uuid4().hex[:10]
+
+
+def test_posted_tweets_are_found_hydrated_and_deleted_ones_vanish(client):
+    author, reader = register(client, "srch"), register(client, "rdr")
+    word, tag = _word(), _word()
+    first = post(client, author, f"{word} is the word of the day #{tag}")
+    second = post(client, author, f"another {word}, plainly")
+    assert eventually(lambda: set(_ids(client, word)) == {first, second}, timeout=15)
+    assert _ids(client, f"#{tag}") == [first]
+    assert set(_ids(client, f"{word} from:{author.username}")) == {first, second}
+    assert _ids(client, f"{word} from:{reader.username}") == []
+    assert _ids(client, f'"the word of the day" {word}') == [first]
+
+    assert client.post(f"/api/v1/tweets/{second}/like", headers=reader.auth).status_code == 200
+    def liked_and_counted():
+        found = {t["tweet_id"]: t for t in _search(client, word, reader)["tweets"]}
+        return found.get(second, {}).get("liked_by_me") and found[second]["like_count"] == 1
+    assert eventually(liked_and_counted, timeout=15)
+
+    assert client.delete(f"/api/v1/tweets/{first}", headers=author.auth).status_code == 204
+    assert eventually(lambda: _ids(client, word) == [second], timeout=15)
+    assert _ids(client, f"#{tag}") == []
+
+
+def test_paging_returns_every_hit_exactly_once(client):
+    author = register(client, "page")
+    word = _word()
+    posted = {post(client, author, f"{word} number {n}") for n in range(25)}
+    assert eventually(lambda: len(_ids(client, word)) == 25, timeout=20)
+    seen, cursor = [], None
+    while True:
+        page = _search(client, word, limit=10, **({"cursor": cursor} if cursor else {}))
+        seen += [tweet["tweet_id"] for tweet in page["tweets"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(posted)
+
+
+@pytest.mark.parametrize("q", ['"unbalanced', "from:", "#", "since:yesterday", "x" * 10_000,
+                               "since:2026-02-30", ""])
+def test_bad_queries_get_a_clear_4xx(client, q):
+    response = client.get("/api/v1/search", params={"q": q})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("q", ["content:foo", "foo AND (bar", "a~2 b^3 c*", "[1 TO 5]",
+                               "\\ / : + - ! { } ~ ^", "title:\"x\" OR y"])
+def test_engine_syntax_is_plain_text(client, q):
+    response = client.get("/api/v1/search", params={"q": q})
+    assert response.status_code in (200, 422), response.text
+    assert response.status_code != 500
+
+
+def test_a_foreign_cursor_is_refused(client):
+    response = client.get("/api/v1/search", params={"q": "hello", "cursor": "not-a-cursor"})
+    assert response.status_code == 422, response.text
