@@ -22,7 +22,9 @@ from projections.engagements import Counts
 # written so that tantivy's regex tokenizer and Elasticsearch's pattern tokenizer (Java and
 # the stand-in's Go regex alike) cut identically. Tokens are then lowercased, folded to ASCII
 # where possible (`café` -> `cafe`) and stemmed with Snowball English (porter2).
-TOKEN_PATTERN = r"[\p{L}\p{M}\p{N}_]+(?:['’.][\p{L}\p{M}\p{N}_]+|,[\p{N}]+)*"
+# A token starts with a letter, digit or underscore: a lone mark (an emoji's variation
+# selector U+FE0F) is not a word, so phrases match across emoji.
+TOKEN_PATTERN = r"[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]*(?:['’.][\p{L}\p{M}\p{N}_]+|,[\p{N}]+)*"
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

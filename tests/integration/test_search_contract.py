@@ -75,6 +75,16 @@ class SearchIndexContract:
 
         self.run(scenario)
 
+    def test_a_phrase_matches_across_an_emoji(self):
+        async def scenario(index):
+            # U+FE0F (an emoji's variation selector) alone is no word: it must not sit between
+            # the phrase's words.
+            across = tweet("with mom \u2764\ufe0f @ Melrose Avenue")
+            await index.index([across])
+            assert await ids(index, '"mom melrose avenue"') == [across.tweet_id]
+
+        self.run(scenario)
+
     def test_a_hashtag_matches_that_exact_tag_in_any_case(self):
         async def scenario(index):
             tagged, untagged, longer, shouted = docs = [
