@@ -13,6 +13,11 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
 
 
+def p50_p99(samples_s: list[float]) -> dict:
+    return {"p50_ms": round(percentile(samples_s, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(samples_s, 0.99) * 1000, 2), "count": len(samples_s)}
+
+
 def merge_runs(runs: list[dict]) -> dict:
     """One summary over several closed-loop runs of the same operation: all their samples
     over all their time."""

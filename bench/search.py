@@ -23,25 +23,23 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
 import regex
 import tantivy
 from elasticsearch.helpers import async_bulk
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
-from agents.search import SEARCH_BATCH, SEARCH_WINDOW_SECONDS
+from agents.search import SEARCH_BATCH
 from bench.dataset import DATA_DIR
-from bench.measure import percentile, summary
+from bench.measure import p50_p99, summary
+from bench.search_end_to_end import run_end_to_end
 from bench.report import write_search_report
 from bench.timeline import machine
 from infra.servers import ElasticsearchApiStandIn, free_port
-from infra.settings import Settings
-from infra.stack import LocalStack
 from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticsearch_client
 from projections.engagements import Counts
 from projections.search import TweetDocument
@@ -408,7 +406,7 @@ async def measure_searches(engine, queries: list[BenchQuery], args) -> dict:
               "page": PAGE}
     for side, (samples, seconds) in runs.items():
         result[side] = summary(samples, sum(seconds)) | {"queries_with_hits": hits[side]}
-    result["by_kind"] = {kind: {side: _p50_p99(samples) for side, samples in sides.items()}
+    result["by_kind"] = {kind: {side: p50_p99(samples) for side, samples in sides.items()}
                          for kind, sides in sorted(by_kind.items())}
     return result
 
@@ -427,148 +425,6 @@ async def run_queries(search, queries: list[BenchQuery], concurrency: int):
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return timed, time.perf_counter() - started
-
-
-def _p50_p99(samples: list[float]) -> dict:
-    return {"p50_ms": round(percentile(samples, 0.5) * 1000, 2),
-            "p99_ms": round(percentile(samples, 0.99) * 1000, 2), "count": len(samples)}
-
-
-# -- end to end ------------------------------------------------------------------------------
-
-def run_end_to_end(texts: list[str], args) -> dict:
-    """A local stack with the embedded engine (the default): agents, then the API."""
-    engine = {"CHIRP_SEARCH_ENGINE": "tantivy"}
-    # Its own directory: PostgreSQL's unprivileged user must be able to enter it.
-    data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-search-stack-"))
-    stack = LocalStack(Settings(data_dir=data_dir, search_engine="tantivy"), ephemeral=True)
-    try:
-        settings = stack.start()
-        stack.start_agents(**engine)
-        base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192",
-                                   **engine)
-        return asyncio.run(measure_end_to_end(base_url, settings, texts, args))
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@dataclass
-class Watch:
-    """One place a tweet shows up: when each was first seen there, and first missed there
-    by a poll that began after its deletion was requested."""
-
-    fetch: Callable[[], Awaitable[set[int]]]
-    seen: dict[int, float] = field(default_factory=dict)
-    gone: dict[int, float] = field(default_factory=dict)
-
-    async def run(self, deleting: dict[int, float], stop: asyncio.Event, pause: float) -> None:
-        while not stop.is_set():
-            asked = time.perf_counter()
-            ids = await self.fetch()
-            now = time.perf_counter()
-            for tweet_id in ids:
-                self.seen.setdefault(tweet_id, now)
-            for tweet_id, requested in list(deleting.items()):
-                if asked >= requested and tweet_id not in ids:
-                    self.gone.setdefault(tweet_id, now)
-            await asyncio.sleep(pause)
-
-
-async def measure_end_to_end(base_url: str, settings: Settings, texts: list[str], args) -> dict:
-    """A new user posts tweets carrying one rare word at a steady rate, then deletes them at
-    the same rate, while watchers poll the search API, the index itself (as the API's reader
-    opens it) and the author's own home timeline."""
-    rng = random.Random(23)
-    marker = "zq" + uuid.uuid4().hex[:10]
-    fits = [text for text in texts if len(text) + len(marker) < 280]
-    index = TantivySearchIndex(settings.search_directory)
-    await index.setup()
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        auth = await _register(http)
-
-        async def ids(path: str, **headers) -> set[int]:
-            response = await http.get(path, params={"q": marker, "limit": 100}, headers=headers)
-            response.raise_for_status()
-            return {int(tweet["tweet_id"]) for tweet in response.json()["tweets"]}
-
-        async def in_index() -> set[int]:
-            page = await index.search(parse_search_query(marker), None, 100)
-            return {hit.tweet_id for hit in page.hits}
-
-        watches = {"search_api": Watch(lambda: ids("/api/v1/search")), "search_index": Watch(in_index),
-                   "home_timeline": Watch(lambda: ids("/api/v1/timeline/home", **auth))}
-        for watch in watches.values():  # warm: the first read of each builds its caches
-            await watch.fetch()
-        posted, deleting, post_latency, delete_latency = {}, {}, [], []
-
-        async def post(text: str) -> None:
-            started = time.perf_counter()
-            response = await http.post("/api/v1/tweets", json={"content": f"{text} {marker}"},
-                                       headers=auth)
-            post_latency.append(time.perf_counter() - started)
-            response.raise_for_status()
-            posted[int(response.json()["tweet_id"])] = started
-
-        async def delete(tweet_id: int) -> None:
-            deleting[tweet_id] = time.perf_counter()
-            response = await http.delete(f"/api/v1/tweets/{tweet_id}", headers=auth)
-            delete_latency.append(time.perf_counter() - deleting[tweet_id])
-            response.raise_for_status()
-
-        stop = asyncio.Event()
-        watching = [asyncio.create_task(watch.run(deleting, stop, args.poll_ms / 1000))
-                    for watch in watches.values()]
-        await at_steady_rate(post, rng.sample(fits, args.posts), args.post_rate)
-        await _until(lambda: all(set(posted) <= set(w.seen) for w in watches.values()),
-                     "found", watching)
-        await at_steady_rate(delete, list(posted), args.post_rate)
-        await _until(lambda: all(set(posted) <= set(w.gone) for w in watches.values()),
-                     "gone", watching)
-        stop.set()
-        await asyncio.gather(*watching)
-    await index.close()
-    lag = {name: {"post_to_seen": _lags(posted, watch.seen),
-                  "delete_to_gone": _lags(deleting, watch.gone)}
-           for name, watch in watches.items()}
-    return {"engine": "tantivy", "posts": args.posts, "rate_per_s": args.post_rate,
-            "poll_pause_ms": args.poll_ms, "search_window_ms": SEARCH_WINDOW_SECONDS * 1000,
-            "search_batch": SEARCH_BATCH, "post_latency": _p50_p99(post_latency),
-            "delete_latency": _p50_p99(delete_latency), "lag": lag}
-
-
-async def _register(http: httpx.AsyncClient) -> dict[str, str]:
-    username = f"bench{uuid.uuid4().hex[:8]}"
-    response = await http.post("/api/v1/users", json={
-        "username": username, "display_name": "Search bench", "password": uuid.uuid4().hex})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-async def at_steady_rate(operation, items: list, rate: float) -> None:
-    """Start `operation(item)` for each item, `rate` per second, and wait for them all."""
-    started = time.perf_counter()
-    tasks = []
-    for n, item in enumerate(items):
-        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(operation(item)))
-    await asyncio.gather(*tasks)
-
-
-async def _until(done: Callable[[], bool], what: str, watching: list[asyncio.Task],
-                 timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        for task in watching:
-            if task.done():
-                task.result()  # a watcher that failed says why
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"tweets not all {what} everywhere after {timeout} s")
-        await asyncio.sleep(0.05)
-
-
-def _lags(started: dict[int, float], reached: dict[int, float]) -> dict:
-    return _p50_p99([reached[tweet_id] - moment for tweet_id, moment in started.items()])
 
 
 if __name__ == "__main__":
