@@ -46,6 +46,11 @@ def markdown(report: dict) -> str:
     load, fanout, posting, reads, memory = (report[k] for k in
                                             ("load", "fanout", "posting", "reads", "memory"))
     api, naive, floor = reads["endpoint"], reads["baseline_naive_pull_sql"], reads["baseline_raw_redis"]
+    capacity = reads["capacity_per_s"]
+    clients = " / ".join(str(c) for c in reads["concurrencies"])
+    by_clients = "; ".join(
+        f"{c} clients: endpoint {f['endpoint']['throughput_per_s']}/s, naive {f['naive']['throughput_per_s']}/s, "
+        f"raw Redis {f['floor']['throughput_per_s']}/s" for c, f in reads["by_concurrency"].items())
     rows = [
         ("home timeline p50 / p99 (API: %d workers, %d concurrent clients)"
          % (reads["api_workers"], reads["concurrency"]),
@@ -53,10 +58,11 @@ def markdown(report: dict) -> str:
          f"naive pull SQL {naive['p50_ms']} / {naive['p99_ms']} ms; raw Redis (its page script, "
          f"no HTTP) {floor['p50_ms']} / {floor['p99_ms']} ms",
          "p99 <= 20 ms", api["p99_ms"] <= 20),
-        ("home timeline throughput", f"{api['throughput_per_s']}/s",
-         f"naive pull SQL {naive['throughput_per_s']}/s (x{reads['throughput_vs_naive']}; per round "
+        ("home timeline capacity (throughput at the best of %s clients)" % clients,
+         f"{capacity['endpoint']}/s",
+         f"naive pull SQL {capacity['naive']}/s (x{reads['throughput_vs_naive']}; per round "
          f"x{min(reads['throughput_vs_naive_per_round'])} to x{max(reads['throughput_vs_naive_per_round'])}); "
-         f"raw Redis {floor['throughput_per_s']}/s", ">= 10x naive", reads["throughput_vs_naive"] >= 10),
+         f"raw Redis {capacity['floor']}/s", ">= 10x naive", reads["throughput_vs_naive"] >= 10),
         ("fan-out deliveries/s", f"{fanout['deliveries_per_s']}/s ({fanout['deliveries']} deliveries, "
          f"{fanout['events_per_s']} tweets/s)", f"raw pipelined Redis writes {fanout['baseline_raw_redis_writes_per_s']}/s "
          f"(ratio {fanout['ratio_to_raw']})", ">= 1/3 of raw", fanout["ratio_to_raw"] >= 1 / 3),
@@ -84,8 +90,11 @@ def markdown(report: dict) -> str:
         "weighted by followers, bulk-loaded) and "
         f"{fanout['tweets']:,} more put through the tweet agent. Each of the {reads['readers']} readers' "
         "home timelines was built from the stores by a first read before reads were measured. "
-        "Reads: a closed loop of the stated clients over the readers, in "
-        f"{reads['rounds']} rounds of endpoint, naive query and raw Redis in turn, every sample kept.",
+        "Reads: closed loops of the stated clients over the readers, in "
+        f"{reads['rounds']} rounds of endpoint, naive query and raw Redis in turn at each client "
+        "count, every sample kept; throughput is compared as capacity, each at the client count "
+        "that gets the most from it (the naive query saturates both cores with few clients and "
+        f"slows with more): {by_clients}.",
         "",
         "| figure | measured | baseline (same run) | target | met |",
         "|---|---|---|---|---|",
