@@ -35,12 +35,14 @@ class Timelines:
         Read-your-writes is checked in the same round trip as the page: only a reader with
         unapplied writes waits (up to `wait_seconds`) for the agents, then reads again."""
         fast = await self.fast.home(viewer, before, limit)
-        if fast.waiting:
+        waited = fast.waiting
+        if waited:
             await wait_for_own_writes(self.models.cache, viewer, wait_seconds)
             fast = await self.fast.home(viewer, before, limit, check_writes=False)
         if fast.served:
             return fast.tweets_json, fast.next_sort_key
-        return await self.slow_home(viewer, before, limit, wait_seconds)
+        # Having waited once already, the slow path does not wait for the same writes again.
+        return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds)
 
     async def slow_home(self, viewer: int, before: int | None, limit: int,
                         wait_seconds: float) -> tuple[list[dict], int | None]:
