@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
@@ -28,9 +27,11 @@ EXAMINED_PER_ENTRY = 4
 EXAMINED_EXTRA = 40
 
 _PAGE = r"""
-local prefixes = cjson.decode(ARGV[1])
-local mode, before, limit, viewer = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local ttl, budget, check_writes = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8] == '1'
+-- ARGV[1..5]: the key prefixes the script appends ids to.
+local prefixes = {lock = ARGV[1], recent = ARGV[2], tweet = ARGV[3], user = ARGV[4],
+                  position = ARGV[5]}
+local mode, before, limit, viewer = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local ttl, budget, check_writes = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12] == '1'
 local timeline, following, pulled = KEYS[1], KEYS[2], KEYS[3]
 local lock = prefixes.lock
 
@@ -215,10 +216,8 @@ class PageAssembler:
         self.active_seconds = active_seconds
         self._page = redis.register_script(_PAGE)
         # Key prefixes the script appends ids to, all from RedisKeys.
-        self._prefixes = orjson.dumps({
-            "lock": keys.build_lock(""), "recent": keys.recent(""), "tweet": keys.tweet(""),
-            "user": keys.user(""),
-            "position": keys.position_prefix(agent_group)})
+        self._prefixes = [keys.build_lock(""), keys.recent(""), keys.tweet(""), keys.user(""),
+                          keys.position_prefix(agent_group)]
 
     async def home(self, viewer: int, before: int | None, limit: int,
                    check_writes: bool = True) -> FastPage:
@@ -240,7 +239,7 @@ class PageAssembler:
         result = await self._page(
             keys=[timeline, following or timeline, keys.pulled_authors(),
                   keys.last_write(anyone), keys.liked(anyone), keys.retweeted(anyone)],
-            args=[self._prefixes, mode, upper_bound(before), limit,
+            args=[*self._prefixes, mode, upper_bound(before), limit,
                   "" if viewer is None else str(viewer), self.active_seconds,
                   limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
                   int(check_writes and viewer is not None)])
