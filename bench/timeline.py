@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import random
 import shutil
@@ -279,17 +278,16 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
                   for _ in range(args.rounds)]
     await pool.close()
     await client.aclose()
-    by_clients = {clients: {name: merge_runs([r[(name, clients)] for r in rounds]) for name in runs}
-                  for clients in args.concurrency}
+    merged = {place: merge_runs([r[place] for r in rounds]) for place in rounds[0]}
 
-    def capacity(name: str, results) -> float:
+    def capacity(figures: dict, name: str) -> float:
         """Throughput at the number of clients that gets the most out of it."""
-        return max(results(clients)[name]["throughput_per_s"] for clients in args.concurrency)
+        return max(figures[(name, clients)]["throughput_per_s"] for clients in args.concurrency)
 
-    best = {name: capacity(name, by_clients.get) for name in runs}
-    per_round = sorted(capacity("endpoint", lambda c, r=r: {n: r[(n, c)] for n in runs})
-                       / capacity("naive", lambda c, r=r: {n: r[(n, c)] for n in runs})
-                       for r in rounds)
+    best = {name: capacity(merged, name) for name in runs}
+    per_round = sorted(capacity(r, "endpoint") / capacity(r, "naive") for r in rounds)
+    by_clients = {clients: {name: merged[(name, clients)] for name in runs}
+                  for clients in args.concurrency}
     stated = by_clients[most]
     return {"concurrency": most, "concurrencies": args.concurrency, "api_workers": args.api_workers,
             "readers": len(readers), "rounds": args.rounds, "endpoint": stated["endpoint"],

@@ -48,7 +48,7 @@ def _state(client):
     return viewer, plain, star
 
 
-def _compare_all_pages(timelines: Timelines, read_fast, read_slow, limit: int) -> int:
+def _compare_all_pages(read_fast, read_slow, limit: int) -> int:
     """Walk the whole timeline: the script serves each page, identical to the slow path's."""
     pages, before = 0, None
     while True:
@@ -73,13 +73,11 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
         timelines = Timelines(models)
         for limit in (1, 3, 7, 20, 100):
             pages = _compare_all_pages(
-                timelines,
                 lambda before, n: timelines.fast.home(viewer.id, before, n),
                 lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0), limit)
             assert pages >= 1
             for reader in (viewer.id, None):
                 _compare_all_pages(
-                    timelines,
                     lambda before, n: timelines.fast.user(plain.id, reader, before, n),
                     lambda before, n: timelines.slow_user(plain.id, reader, before, n), limit)
         fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))
