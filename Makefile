@@ -6,9 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench bench-search
 
-$(STAMP): pyproject.toml
+# The flink extra brings PyFlink; infra.flink then fetches Flink's Kafka connector jars (pinned
+# by hash) into the environment, so the trending job needs no download when it starts.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,flink]'
+	$(VENV)/bin/python -m infra.flink > /dev/null
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -10,6 +10,7 @@ from agents.context import agent_context, close_agent_context
 from agents.engagements import apply_engagement_event
 from agents.graph import apply_graph_event
 from agents.search import consume_search
+from agents.trends import consume_trends
 from agents.tweets import apply_tweet_event
 from infra.bootstrap import topic_registry
 from infra.settings import get_settings
@@ -66,6 +67,11 @@ async def engagements_agent(stream):
 @app.agent(_topic(topics.tweets.name, topics.engagements.name), name="search")
 async def search_agent(stream):
     await consume_search(stream, await agent_context(settings), dead_letters)
+
+
+@app.agent(_topic(topics.trending.name), name="trends")
+async def trends_agent(stream):
+    await consume_trends(stream, await agent_context(settings), dead_letters)
 
 
 @app.task

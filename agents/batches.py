@@ -100,6 +100,19 @@ def _text(raw: bytes | None) -> str | None:
         return "base64:" + base64.b64encode(raw).decode()
 
 
+async def until_available(step: Callable[[], Awaitable[None]], what: str,
+                          transient: tuple[type[BaseException], ...] = ()) -> None:
+    """Run `step()` until it succeeds: a store being down only delays the agent."""
+    delay = 0.1
+    while True:
+        try:
+            return await step()
+        except (*OUTAGES, *transient) as error:
+            log.warning("%s: a dependency is unavailable (%s); retrying", what, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def lag_seconds(event: Event) -> float:
     """How far behind the log this event is being applied, by event time."""
     return max(time.time() - event.occurred_at.timestamp(), 0.0)

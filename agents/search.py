@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from agents.batches import OUTAGES, dead_letter
+from agents.batches import dead_letter, until_available
 from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
@@ -45,7 +45,8 @@ async def consume_search(stream, context: AgentContext, dead_letters) -> None:
             except UndecodableEvent as error:
                 await dead_letter(dead_letters, message, error)
         last = {(m.topic, m.partition): m.offset for m in messages}
-        await _retrying(lambda: _apply(context, touched, last))
+        await until_available(lambda: _apply(context, touched, last), "search",
+                              transient=(SearchEngineError,))
 
 
 async def _apply(context: AgentContext, touched: set[int], last: dict[tuple[str, int], int]) -> None:
@@ -80,18 +81,6 @@ async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int
                         last, FOLLOW_TIMEOUT_SECONDS)
             return
         await asyncio.sleep(POLL_SECONDS)
-
-
-async def _retrying(step) -> None:
-    """Run `step()` until it succeeds: a store or the engine being down only delays search."""
-    delay = 0.1
-    while True:
-        try:
-            return await step()
-        except (SearchEngineError, *OUTAGES) as error:
-            log.warning("search: a dependency is unavailable (%s); retrying", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 async def write_tweets(context: AgentContext, index: SearchIndex, tweet_ids: set[int]) -> None:

@@ -15,7 +15,7 @@ from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
 from api.problems import install_problem_handlers
-from api.routes import auth, health, timeline, tweets, users
+from api.routes import auth, health, timeline, trends, tweets, users
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (users, auth, tweets, timeline, search_routes, health):
+    for module in (users, auth, tweets, timeline, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

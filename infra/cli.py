@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 from infra.settings import get_settings
 from infra.stack import LocalStack
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Printed once the trending job is submitted: the launcher waits for it.
+TRENDING_READY_LINE = "chirp trending job running"
 
 
 def _interrupt(signum, frame) -> None:
@@ -43,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         settings = stack.start()
         print("Starting the projection agents (Faust)...", flush=True)
         stack.start_agents()
+        _start_trending(stack)
         base_url = stack.start_api()
         if not args.no_demo:
             seed_demo(base_url)
@@ -62,6 +67,80 @@ def run(args: argparse.Namespace) -> int:
         print("Stopped.", flush=True)
 
 
+def _start_trending(stack: LocalStack) -> None:
+    """Start the trending job when Flink is installed; say plainly when it is not."""
+    from infra.flink import FlinkUnavailable, connector_jars
+
+    try:
+        connector_jars(stack.settings.flink_jars_dir)
+    except FlinkUnavailable as error:
+        print(f"No trends: {error}", flush=True)
+        return
+    print("Starting the trending job (Flink; about 10-30 s)...", flush=True)
+    stack.start_trending()
+
+
+def trending(args: argparse.Namespace) -> int:
+    """Run the trending job alone against the configured Kafka until Ctrl-C (or, bounded by
+    nothing, forever)."""
+    from infra.flink import FlinkUnavailable, connector_jars
+    from streams.admin import ensure_topics
+    from streams.topics import TopicRegistry
+    from streams.trending import TrendingJob, run as run_job
+
+    settings = get_settings()
+    try:
+        jars = connector_jars(settings.flink_jars_dir)
+    except FlinkUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
+    overrides = {"start": args.start}
+    for name in ("window", "slide"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if args.top is not None:
+        overrides["top_n"] = args.top
+    try:
+        job = TrendingJob.from_settings(settings, **overrides)
+    except ValueError as error:
+        print(f"chirp trending: {error}", file=sys.stderr)
+        return 2
+    ensure_topics(settings.bootstrap_servers, TopicRegistry(settings.topic_prefix, settings.partitions))
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    result = run_job(job, jars, jvm_args=settings.flink_jvm_args,
+                     log_dir=settings.data_dir.resolve() / "logs" / "flink")
+    print(f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
+          f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}", flush=True)
+    try:
+        result.wait()
+        return 0
+    except KeyboardInterrupt:
+        print("Stopping the trending job...", flush=True)
+        result.get_job_client().cancel().result()
+        return 0
+
+
+def _duration(text: str) -> timedelta:
+    """'90s', '5m', '1h' (or plain seconds) as a timedelta."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90s, 5m, 1h)")
+    return timedelta(seconds=float(match[1]) * units[match[2] or "s"])
+
+
+def _start_time(text: str) -> datetime | None:
+    """'earliest', or an ISO 8601 time (UTC unless it says otherwise)."""
+    if text == "earliest":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not 'earliest' or an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -71,6 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="run the local stack, the API and a demo")
     run_parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     run_parser.set_defaults(handler=run)
+    trending_parser = commands.add_parser(
+        "trending", help="run the trending-hashtags Flink job alone against the configured Kafka",
+        description="Reads `tweets`, writes the top hashtags per sliding window to "
+                    "`trending-topics` (docs/trending.md). Defaults come from CHIRP_TRENDING_*.")
+    trending_parser.add_argument("--from", dest="start", type=_start_time, default=None,
+                                 metavar="earliest|ISO-TIME",
+                                 help="read tweets from this time on (default: earliest)")
+    trending_parser.add_argument("--window", type=_duration, help="window size, e.g. 1h")
+    trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
+    trending_parser.add_argument("--top", type=int, help="hashtags per window")
+    trending_parser.set_defaults(handler=trending)
     args = parser.parse_args(argv)
     return args.handler(args)
 

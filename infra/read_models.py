@@ -18,6 +18,7 @@ from projections.postgres_tweet_store import PostgresTweetStore
 from projections.redis_cache import RedisCache
 from projections.redis_keys import RedisKeys
 from projections.redis_timelines import RedisTimelines
+from projections.redis_trends import RedisTrends
 from projections.search import SearchIndex
 from projections.tweet_store import TweetStore
 
@@ -29,6 +30,7 @@ class ReadModels:
     engagements: EngagementStore
     timelines: RedisTimelines
     cache: RedisCache
+    trends: RedisTrends
     keys: RedisKeys
     redis: Redis
     pool: AsyncConnectionPool
@@ -59,6 +61,7 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
         timelines=RedisTimelines(redis, keys, settings.active_days * 86400,
                                  settings.home_timeline_cap, settings.recent_cap),
         cache=RedisCache(redis, keys, settings.cache_ttl_seconds, settings.agent_group),
+        trends=RedisTrends(redis, keys),
         keys=keys,
         redis=redis,
         pool=pool,

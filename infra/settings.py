@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,6 +82,30 @@ class Settings(BaseSettings):
     # osmem-server (tests) speaks the Elasticsearch API but not the client's compatibility
     # mimetypes: set when elasticsearch_url points at that stand-in.
     elasticsearch_api_stand_in: bool = False
+
+    # Trending hashtags (the Flink job): sliding event-time windows of `trending_window_seconds`
+    # every `trending_slide_seconds` (production 1 h / 5 min), the top `trending_top_n` per
+    # window. Events may reach the broker out of order by up to the producers' delivery
+    # timeout, so the watermark waits longer than produce_timeout_ms.
+    trending_window_seconds: int = Field(default=3600, ge=1)
+    trending_slide_seconds: int = Field(default=300, ge=1)
+    trending_top_n: int = Field(default=10, ge=1, le=100)
+    trending_watermark_delay_seconds: float = Field(default=10.0, ge=0)
+    # A partition silent this long stops holding the watermark back. Short values drop the
+    # events of a backlog as late (DESIGN.md, "Trending"); 30 s does not.
+    trending_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Where `make` put the Kafka connector jars for Flink; default: inside the environment.
+    flink_jars_dir: Path | None = None
+    # The Flink job's JVM shares two cores and the memory with every other server.
+    flink_jvm_args: str = "-Xmx512m"
+
+    @property
+    def trends_stale_after(self) -> timedelta:
+        """How long after its end the newest window is still "now": the next one would have
+        closed by then (one slide, the watermark delay, the idle timeout of a quiet system,
+        and a margin) had any hashtag been posted since."""
+        return timedelta(seconds=self.trending_slide_seconds + self.trending_watermark_delay_seconds
+                         + self.trending_idle_timeout_seconds + 10)
 
     @property
     def search_directory(self) -> Path:

@@ -122,23 +122,35 @@ class LocalStack:
 
     def start_agents(self, **overrides: str) -> ManagedProcess:
         """Run the projection worker (every Faust agent) until its partitions are assigned."""
-        env = self.environment() | overrides
+        return self._start_until_ready("agents", ["-m", "agents"], "chirp agents ready", 60,
+                                       overrides)
+
+    def start_trending(self, **overrides: str) -> ManagedProcess:
+        """Run the trending Flink job (`chirp trending`) until it has been submitted."""
+        from infra.cli import TRENDING_READY_LINE
+
+        return self._start_until_ready("trending", ["-m", "infra.cli", "trending"],
+                                       TRENDING_READY_LINE, 120, overrides)
+
+    def _start_until_ready(self, name: str, args: list[str], ready_line: str, timeout: float,
+                           overrides: dict[str, str]) -> ManagedProcess:
+        """Run a Chirp process with this stack's environment until it logs `ready_line`."""
         process = ManagedProcess(
-            name="agents",
-            argv=[sys.executable, "-m", "agents"],
-            log_path=self.data_dir / "logs" / f"agents-{len(self.processes)}.log",
-            env=env,
+            name=name,
+            argv=[sys.executable, *args],
+            log_path=self.data_dir / "logs" / f"{name}-{len(self.processes)}.log",
+            env=self.environment() | overrides,
         )
         self.processes.append(process)
         process.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not process.running():
-                raise ServerStartError(f"agents exited during start-up:\n{process.tail()}")
-            if "chirp agents ready" in process.tail(200):
+                raise ServerStartError(f"{name} exited during start-up:\n{process.tail()}")
+            if ready_line in process.tail(200):
                 return process
             time.sleep(0.1)
-        raise ServerStartError(f"agents not ready after 60s:\n{process.tail()}")
+        raise ServerStartError(f"{name} not ready after {timeout}s:\n{process.tail()}")
 
     def stop(self) -> None:
         """Stop Chirp's processes, then the servers, newest first; never raises."""

@@ -49,6 +49,13 @@ class RedisKeys:
     def last_write(self, user_id: int) -> str:
         return f"{self.prefix}last-write:{user_id}"
 
+    def trend_windows(self) -> str:
+        """The trend windows held, scored by their end (epoch milliseconds)."""
+        return f"{self.prefix}trends"
+
+    def trend_window(self, window_end_ms: int) -> str:
+        return f"{self.prefix}trends:{window_end_ms}"
+
     def stats(self) -> str:
         return f"{self.prefix}stats"
 

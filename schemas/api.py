@@ -131,3 +131,20 @@ class LikesPublic(BaseModel):
     tweet_id: Id
     like_count: int
     first_likers: list[UserSummary]
+
+
+class TrendPublic(BaseModel):
+    hashtag: str = Field(description="case-folded, without the '#'")
+    rank: int
+    count: int = Field(description="tweets with this hashtag in the window")
+    previous_count: int = Field(description="the same in the window one slide earlier")
+    velocity: float = Field(
+        description="growth against the previous window: (count - previous_count) / "
+                    "max(previous_count, 1)")
+
+
+class TrendsPublic(BaseModel):
+    window_start: datetime | None = Field(description="the window counted; null when nothing "
+                                                      "is trending")
+    window_end: datetime | None
+    trends: list[TrendPublic] = Field(description="by count, highest first")

@@ -1,0 +1,88 @@
+"""The trends read model: the Flink job's rows, and which window is "now".
+
+The job writes, per sliding window, the top N hashtags with their counts and velocity
+(streams/trending.py). The store keeps the latest windows, one row per (window, hashtag), so
+a redelivered or recomputed row replaces itself. Readers take the newest window that has
+fully arrived and is still current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class TrendRow(BaseModel):
+    """One row of `trending-topics`: a hashtag's place in one window."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    window_start: datetime
+    window_end: datetime
+    rank: int = Field(ge=1)
+    hashtag: str = Field(min_length=1)
+    count: int = Field(ge=1)
+    previous_count: int = Field(ge=0)
+    velocity: float
+
+
+class BadTrendRow(ValueError):
+    """Bytes on `trending-topics` that are not a trend row."""
+
+
+def decode_trend_row(raw: bytes) -> TrendRow:
+    try:
+        return TrendRow.model_validate_json(raw)
+    except ValidationError as error:
+        raise BadTrendRow(f"not a trend row: {error}") from error
+
+
+@dataclass(frozen=True)
+class TrendWindow:
+    start: datetime
+    end: datetime
+    rows: tuple[TrendRow, ...]  # by rank
+
+    @property
+    def complete(self) -> bool:
+        """Every rank from 1 to the lowest one present: the job writes a window's rows in one
+        burst, so a gap means the rest is still on its way."""
+        ranks = {row.rank for row in self.rows}
+        return bool(ranks) and ranks == set(range(1, max(ranks) + 1))
+
+
+def window_of(rows: list[TrendRow]) -> TrendWindow:
+    """The window these rows (all of one window) describe."""
+    ordered = tuple(sorted(rows, key=lambda row: (row.rank, row.hashtag)))
+    return TrendWindow(ordered[0].window_start, ordered[0].window_end, ordered)
+
+
+def current_window(newest_first: list[TrendWindow], now: datetime,
+                   stale_after: timedelta) -> TrendWindow | None:
+    """The newest complete window, unless it ended so long ago that a newer one would have
+    been written had any hashtag been posted since: then nothing is trending."""
+    for window in newest_first:
+        if window.complete:
+            return window if now - window.end <= stale_after else None
+    return None
+
+
+class TrendsStore(Protocol):
+    async def upsert(self, rows: list[TrendRow]) -> None:
+        """Store rows, replacing any earlier row of the same (window, hashtag)."""
+
+    async def newest(self, count: int) -> list[TrendWindow]:
+        """The `count` newest windows, newest first."""
+
+
+# The newest window and the one before it: enough to step over a window still arriving.
+WINDOWS_READ = 2
+
+
+async def current_trends(store: TrendsStore, now: datetime,
+                         stale_after: timedelta) -> TrendWindow | None:
+    """The window readers see now (see current_window)."""
+    return current_window(await store.newest(WINDOWS_READ), now, stale_after)

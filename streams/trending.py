@@ -1,0 +1,241 @@
+"""The trending-hashtags job: Flink SQL over `tweets`, the top N per sliding window, to
+`trending-topics`.
+
+Steps, each a view of the SQL below:
+1. `posted_hashtags`: every hashtag of every TweetPosted, at the event's `occurred_at`. The
+   hashtags are the ones the write path extracted (case-folded, unicode-aware:
+   schemas/entities.py), so trends, search and the API agree on what a tag is.
+2. `hashtag_counts`: counts per hashtag in hopping windows one slide longer than the trending
+   window. The last `window` of each is the current window, the first `window` is the
+   previous one: one pass gives both counts, with no join and no extra state.
+3. the top N per window by count (ties by hashtag), with the velocity, to the sink.
+
+Rows are JSON, keyed by hashtag, written at least once: consumers upsert on
+(window_end, hashtag). The row schema is documented for analysts in docs/trending.md.
+
+A live run also reads a one-row-per-second clock whose rows are all filtered out: when every
+partition of `tweets` has been silent for the idle timeout, the clock's watermark still moves,
+so the last windows close on a quiet system instead of waiting for the next tweet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from infra.settings import Settings
+from streams.topics import TopicRegistry
+
+log = logging.getLogger("chirp.trending")
+
+# Window bounds as ISO 8601 in UTC, to the millisecond (test windows are seconds long).
+ISO_8601 = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
+
+
+def _interval(span: timedelta) -> str:
+    """A Flink SQL day-time interval literal, exact to the millisecond."""
+    millis = round(span.total_seconds() * 1000)
+    days, rest = divmod(millis, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"INTERVAL '{days} {hours:02}:{minutes:02}:{seconds:02}.{millis:03}' DAY TO SECOND(3)"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class TrendingJob:
+    """One run of the job: where it reads and writes, its windows, and where it starts and
+    stops. `stop_offsets` (partition -> offset) makes a bounded run that ends there."""
+
+    bootstrap_servers: str
+    source_topic: str
+    sink_topic: str
+    window: timedelta = timedelta(hours=1)
+    slide: timedelta = timedelta(minutes=5)
+    top_n: int = 10
+    watermark_delay: timedelta = timedelta(seconds=10)
+    idle_timeout: timedelta = timedelta(seconds=30)
+    group_id: str = "chirp-trending"
+    # None reads the whole log. A start time skips older events and every window that
+    # would miss some of them, so no partial window overwrites a complete one downstream.
+    start: datetime | None = None
+    stop_offsets: dict[int, int] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.slide <= timedelta(0) or self.window <= timedelta(0):
+            raise ValueError("the window and the slide must be positive")
+        if self.window % self.slide:
+            raise ValueError(f"the window ({self.window}) must be a whole number of slides "
+                             f"({self.slide})")
+        if self.top_n < 1:
+            raise ValueError("top_n must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> "TrendingJob":
+        topics = TopicRegistry(settings.topic_prefix, settings.partitions)
+        values = dict(
+            bootstrap_servers=settings.bootstrap_servers,
+            source_topic=topics.tweets.name,
+            sink_topic=topics.trending.name,
+            window=timedelta(seconds=settings.trending_window_seconds),
+            slide=timedelta(seconds=settings.trending_slide_seconds),
+            top_n=settings.trending_top_n,
+            watermark_delay=timedelta(seconds=settings.trending_watermark_delay_seconds),
+            idle_timeout=timedelta(seconds=settings.trending_idle_timeout_seconds),
+            group_id=f"{settings.topic_prefix}chirp-trending",
+        )
+        return cls(**(values | overrides))
+
+    @property
+    def bounded(self) -> bool:
+        return self.stop_offsets is not None
+
+    def statements(self) -> list[str]:
+        """The SQL that defines the tables and views, in order; `insert()` runs the job."""
+        return [self._source(), *([self._clock()] if not self.bounded else []),
+                self._posted_hashtags(), self._hashtag_counts(), self._sink()]
+
+    def _source(self) -> str:
+        if self.start is None:
+            startup = "'scan.startup.mode' = 'earliest-offset'"
+        else:
+            millis = int(self.start.timestamp() * 1000)
+            startup = (f"'scan.startup.mode' = 'timestamp', "
+                       f"'scan.startup.timestamp-millis' = '{millis}'")
+        if self.stop_offsets is not None:
+            offsets = ";".join(f"partition:{partition},offset:{offset}"
+                               for partition, offset in sorted(self.stop_offsets.items()))
+            startup += (", 'scan.bounded.mode' = 'specific-offsets', "
+                        f"'scan.bounded.specific-offsets' = {_quote(offsets)}")
+        # Only what the job reads is declared; the JSON format ignores the other fields.
+        # Undecodable records are skipped here (the agents dead-letter them).
+        return f"""
+            CREATE TABLE tweet_events (
+                `type` STRING,
+                occurred_at TIMESTAMP_LTZ(3),
+                payload ROW<hashtags ARRAY<STRING>>,
+                WATERMARK FOR occurred_at AS occurred_at - {_interval(self.watermark_delay)}
+            ) WITH (
+                'connector' = 'kafka',
+                'topic' = {_quote(self.source_topic)},
+                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},
+                'properties.group.id' = {_quote(self.group_id)},
+                {startup},
+                'format' = 'json',
+                'json.ignore-parse-errors' = 'true',
+                'json.timestamp-format.standard' = 'ISO-8601'
+            )"""
+
+    def _clock(self) -> str:
+        # `tick` is always 0, which the planner cannot know: the filter in posted_hashtags
+        # drops every clock row at run time while its watermarks flow on.
+        return f"""
+            CREATE TABLE clock (
+                tick INT,
+                occurred_at AS CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)),
+                WATERMARK FOR occurred_at AS occurred_at - {_interval(self.watermark_delay)}
+            ) WITH (
+                'connector' = 'datagen',
+                'rows-per-second' = '1',
+                'fields.tick.kind' = 'random',
+                'fields.tick.min' = '0',
+                'fields.tick.max' = '0'
+            )"""
+
+    def _posted_hashtags(self) -> str:
+        clock = ("""
+            UNION ALL
+            SELECT CAST(tick AS STRING), occurred_at FROM clock WHERE tick <> 0"""
+                 if not self.bounded else "")
+        return f"""
+            CREATE TEMPORARY VIEW posted_hashtags AS
+            SELECT tag.hashtag, event.occurred_at
+            FROM tweet_events AS event
+            CROSS JOIN UNNEST(event.payload.hashtags) AS tag (hashtag)
+            WHERE event.`type` = 'TweetPosted'{clock}"""
+
+    def _hashtag_counts(self) -> str:
+        slide = _interval(self.slide)
+        return f"""
+            CREATE TEMPORARY VIEW hashtag_counts AS
+            SELECT window_start, window_end, hashtag,
+                   COUNT(*) FILTER (WHERE occurred_at >= window_start + {slide}) AS current_count,
+                   COUNT(*) FILTER (WHERE occurred_at < window_end - {slide}) AS previous_count
+            FROM TABLE(HOP(TABLE posted_hashtags, DESCRIPTOR(occurred_at),
+                           {slide}, {_interval(self.window + self.slide)}))
+            GROUP BY window_start, window_end, hashtag"""
+
+    def _sink(self) -> str:
+        return f"""
+            CREATE TABLE trending_topics (
+                window_start STRING,
+                window_end STRING,
+                `rank` BIGINT,
+                hashtag STRING,
+                `count` BIGINT,
+                previous_count BIGINT,
+                velocity DOUBLE
+            ) WITH (
+                'connector' = 'kafka',
+                'topic' = {_quote(self.sink_topic)},
+                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},
+                'key.format' = 'raw',
+                'key.fields' = 'hashtag',
+                'value.format' = 'json',
+                'value.fields-include' = 'ALL',
+                'sink.delivery-guarantee' = 'at-least-once'
+            )"""
+
+    def insert(self) -> str:
+        """The statement that runs the job: top N per window, with the velocity."""
+        complete = ""
+        if self.start is not None:
+            start = self.start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            complete = f"AND window_start >= TIMESTAMP '{start}'"
+        return f"""
+            INSERT INTO trending_topics
+            SELECT DATE_FORMAT(window_start + {_interval(self.slide)}, '{ISO_8601}'),
+                   DATE_FORMAT(window_end, '{ISO_8601}'),
+                   hashtag_rank, hashtag, current_count, previous_count,
+                   CAST(current_count - previous_count AS DOUBLE) / GREATEST(previous_count, 1)
+            FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end
+                                             ORDER BY current_count DESC, hashtag ASC) AS hashtag_rank
+                FROM hashtag_counts
+                WHERE current_count > 0 {complete}
+            )
+            WHERE hashtag_rank <= {self.top_n}"""
+
+
+def run(job: TrendingJob, jars: list[Path], *, jvm_args: str = "-Xmx512m",
+        log_dir: Path | None = None):
+    """Submit `job` to a local Flink (a JVM child of this process); return its TableResult.
+
+    `.wait()` on the result returns when a bounded job has finished; a live job runs until
+    this process ends."""
+    # Read by PyFlink when it starts the JVM, which shares the machine with the whole stack.
+    os.environ.setdefault("JVM_ARGS", jvm_args)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    tables = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = tables.get_config()
+    config.set("pipeline.name", f"chirp trending ({job.source_topic} -> {job.sink_topic})")
+    config.set("pipeline.jars", ";".join(jar.resolve().as_uri() for jar in jars))
+    config.set("parallelism.default", "1")
+    config.set("table.local-time-zone", "UTC")
+    config.set("table.exec.source.idle-timeout", f"{int(job.idle_timeout.total_seconds() * 1000)} ms")
+    for statement in job.statements():
+        tables.execute_sql(statement)
+    log.info("trending job: %s windows every %s, top %d, %s -> %s", job.window, job.slide,
+             job.top_n, job.source_topic, job.sink_topic)
+    return tables.execute_sql(job.insert())

@@ -1,0 +1,65 @@
+"""Trends through the API on the real stack: tweets posted through the API, counted by the
+live Flink job, upserted by the trends agent, served by GET /api/v1/trends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.support.clients import eventually, register
+from tests.support.trends_reference import expected_rows
+
+pytestmark = pytest.mark.slow
+
+WINDOW, SLIDE, TOP_N = timedelta(seconds=6), timedelta(seconds=2), 5
+TRENDING = {"CHIRP_TRENDING_WINDOW_SECONDS": "6", "CHIRP_TRENDING_SLIDE_SECONDS": "2",
+            "CHIRP_TRENDING_TOP_N": str(TOP_N), "CHIRP_TRENDING_WATERMARK_DELAY_SECONDS": "1",
+            # Every partition the test does not write to would hold the windows back this long.
+            "CHIRP_TRENDING_IDLE_TIMEOUT_SECONDS": "5"}
+
+
+@pytest.fixture(scope="module")
+def trending_job(stack, agents):
+    job = stack.start_trending(**TRENDING)
+    yield job
+    job.stop()
+    stack.processes.remove(job)
+
+
+def _trends(client) -> dict:
+    response = client.get("/api/v1/trends")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_posted_hashtags_trend_once_their_window_has_closed(client, trending_job):
+    authors = [register(client, "trd") for _ in range(3)]
+    tags = ["t" + uuid.uuid4().hex[:8] for _ in range(3)]
+    texts = [f"#{tags[0]} first"] * 5 + [f"#{tags[1].upper()} and #{tags[0]}"] * 3 + \
+            [f"#{tags[2]}, once"]
+    posts = []
+    for number, text in enumerate(texts):
+        response = client.post("/api/v1/tweets", json={"content": text},
+                               headers=authors[number % 3].auth)
+        assert response.status_code == 201, response.text
+        created = datetime.fromisoformat(response.json()["created_at"])
+        posts.append((created, tuple(tag for tag in tags if f"#{tag}" in text.lower())))
+
+    # The windows the job must write for these posts; the newest is what readers see last.
+    rows = expected_rows(posts, WINDOW, SLIDE, TOP_N)
+    last_end = max(row[1] for row in rows)
+    final = sorted((rank, tag, count) for _, end, rank, tag, count, *_ in rows if end == last_end)
+
+    def shows_final_window() -> bool:
+        body = _trends(client)
+        return body["window_end"] is not None and \
+            body["window_end"].replace("+00:00", "Z").startswith(last_end[:19])
+    # window + slide + watermark delay + the idle timeout of partitions nobody wrote to,
+    # and the job's start-up when it reads the session's earlier tweets.
+    assert eventually(shows_final_window, timeout=90, interval=0.2)
+    body = _trends(client)
+    assert [(t["rank"], t["hashtag"], t["count"]) for t in body["trends"]] == final
+    assert body["trends"][0]["velocity"] == pytest.approx(
+        next(row[6] for row in rows if row[1] == last_end and row[2] == 1))

@@ -1,0 +1,41 @@
+"""Trending windows computed the plain way, as the oracle for the Flink job's output."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def expected_rows(posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta,
+                  slide: timedelta, top_n: int) -> set[tuple]:
+    """Every row the job must write: (window_start, window_end, rank, hashtag, count,
+    previous_count, velocity), for windows aligned to the epoch that hold a hashtag."""
+    def count(start: datetime, end: datetime) -> Counter:
+        return Counter(tag for at, tags in posts if start <= at < end for tag in tags)
+
+    times = [at for at, tags in posts if tags]
+    if not times:
+        return set()
+    first = EPOCH + ((min(times) - EPOCH) // slide) * slide + slide
+    rows = set()
+    end = first
+    while end - window <= max(times):
+        current, previous = count(end - window, end), count(end - window - slide, end - slide)
+        ranked = sorted(current.items(), key=lambda item: (-item[1], item[0]))[:top_n]
+        for rank, (tag, number) in enumerate(ranked, 1):
+            before = previous.get(tag, 0)
+            rows.add((_iso(end - window), _iso(end), rank, tag, number, before,
+                      (number - before) / max(before, 1)))
+        end += slide
+    return rows
+
+
+def as_tuple(row: dict) -> tuple:
+    return (row["window_start"], row["window_end"], row["rank"], row["hashtag"], row["count"],
+            row["previous_count"], row["velocity"])
