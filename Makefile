@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-search
+.PHONY: run test bench bench-search bench-trending
 
 # The flink extra brings PyFlink; infra.flink then fetches Flink's Kafka connector jars (pinned
 # by hash) into the environment, so the trending job needs no download when it starts.
@@ -25,3 +25,6 @@ bench: $(STAMP)
 
 bench-search: $(STAMP)
 	$(VENV)/bin/python -m bench.search $(BENCH_ARGS)
+
+bench-trending: $(STAMP)
+	$(VENV)/bin/python -m bench.trending $(BENCH_ARGS)

@@ -3,8 +3,10 @@ live Flink job, upserted by the trends agent, served by GET /api/v1/trends."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ from tests.support.clients import eventually, register
 from tests.support.trends_reference import expected_rows
 
 pytestmark = pytest.mark.slow
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "trending.md"
 
 WINDOW, SLIDE, TOP_N = timedelta(seconds=6), timedelta(seconds=2), 5
 TRENDING = {"CHIRP_TRENDING_WINDOW_SECONDS": "6", "CHIRP_TRENDING_SLIDE_SECONDS": "2",
@@ -34,7 +38,7 @@ def _trends(client) -> dict:
     return response.json()
 
 
-def test_posted_hashtags_trend_once_their_window_has_closed(client, trending_job):
+def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trending_job):
     authors = [register(client, "trd") for _ in range(3)]
     tags = ["t" + uuid.uuid4().hex[:8] for _ in range(3)]
     texts = [f"#{tags[0]} first"] * 5 + [f"#{tags[1].upper()} and #{tags[0]}"] * 3 + \
@@ -63,3 +67,13 @@ def test_posted_hashtags_trend_once_their_window_has_closed(client, trending_job
     assert [(t["rank"], t["hashtag"], t["count"]) for t in body["trends"]] == final
     assert body["trends"][0]["velocity"] == pytest.approx(
         next(row[6] for row in rows if row[1] == last_end and row[2] == 1))
+
+    # The analysts' kafka-python recipe in docs/trending.md, as written, sees the same window.
+    recipe = re.search(r"### Reading it with kafka-python.*?```python\n(.*?)```", DOC.read_text(),
+                       re.S).group(1)
+    recipe = recipe.replace('"127.0.0.1:19092"', repr(stack.settings.bootstrap_servers))
+    scope = {"print": lambda *args: None}
+    exec(compile(recipe, str(DOC), "exec"), scope)
+    assert scope["latest"] == last_end
+    assert sorted((row["rank"], row["hashtag"], row["count"])
+                  for row in scope["windows"][last_end].values()) == final
