@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 HEADER = ("# Benchmarks\n\nOne section per benchmark, each rewritten only by its own run: "
-          "`make bench` (home timeline), `make bench-search` (search).\n")
+          "`make bench` (home timeline), `make bench-search` (search), "
+          "`make bench-trending` (the trending job).\n")
 
 
 def write_report(report: dict, root: Path) -> None:

@@ -58,3 +58,10 @@ def test_only_a_live_run_reads_the_clock_and_a_start_time_skips_partial_windows(
     assert not any("'datagen'" in statement for statement in bounded.statements())
     assert "window_start >= TIMESTAMP '2026-01-01 12:00:00.000'" in bounded.insert()
     assert "'scan.bounded.specific-offsets' = 'partition:0,offset:5'" in bounded.statements()[0]
+
+
+def test_without_the_connector_jars_the_job_says_what_to_run(tmp_path):
+    from infra.flink import FlinkUnavailable, connector_jars
+
+    with pytest.raises(FlinkUnavailable, match=r"python -m infra\.flink"):
+        connector_jars(tmp_path)
