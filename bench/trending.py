@@ -54,14 +54,15 @@ def main() -> None:
     kafka = KafkaServer(free_port(), data_dir)
     try:
         kafka.start()
-        report = measure(kafka.bootstrap, texts * args.copies, args) | {"machine": machine()}
+        report = measure(kafka.bootstrap, texts * args.copies, args, data_dir / "logs" / "flink") \
+            | {"machine": machine()}
     finally:
         kafka.process.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     save(ROOT, "trending", report, markdown(report))
 
 
-def measure(bootstrap: str, texts: list[str], args) -> dict:
+def measure(bootstrap: str, texts: list[str], args, log_dir: Path) -> dict:
     big, small = TopicRegistry("big-", PARTITIONS), TopicRegistry("small-", PARTITIONS)
     for registry in (big, small):
         ensure_topics(bootstrap, registry)
@@ -73,8 +74,8 @@ def measure(bootstrap: str, texts: list[str], args) -> dict:
     rounds = []
     for number in range(args.rounds):
         raw = consume_raw(bootstrap, big.tweets.name, len(texts))
-        fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}")
-        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}")
+        fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}", log_dir)
+        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir)
         rounds.append({"raw_consume_per_s": round(len(texts) / raw),
                        "job_seconds": round(whole, 2), "job_fixed_seconds": round(fixed, 2),
                        "job_per_s": round(len(texts) / (whole - fixed)),
@@ -126,12 +127,13 @@ def consume_raw(bootstrap: str, topic: str, expected: int) -> float:
     return elapsed
 
 
-def timed_job(bootstrap: str, topics: TopicRegistry, ends: dict[int, int], jars, group: str) -> float:
+def timed_job(bootstrap: str, topics: TopicRegistry, ends: dict[int, int], jars, group: str,
+              log_dir: Path) -> float:
     """Seconds from submitting a bounded run of the production job to its end."""
     job = TrendingJob(bootstrap, topics.tweets.name, topics.trending.name, group_id=group,
                       stop_offsets=ends)
     started = time.perf_counter()
-    run(job, jars).wait()
+    run(job, jars, log_dir=log_dir).wait()
     return time.perf_counter() - started
 
 

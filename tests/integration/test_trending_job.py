@@ -108,7 +108,8 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
                       slide=SLIDE, top_n=TOP_N, watermark_delay=timedelta(seconds=1),
                       stop_offsets={partition: ends.get(partition, 0) for partition in range(4)})
 
-    run(job, jars).wait()
+    logs = stack.data_dir / "logs" / "flink"
+    run(job, jars, log_dir=logs).wait()
     first = _read_all(bootstrap, topics.trending.name)
     expected = expected_rows(_posts(events), WINDOW, SLIDE, TOP_N)
     assert len(first) == len(expected)  # one row per (window, hashtag): none twice
@@ -129,7 +130,7 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
     after_first = asyncio.run(_upsert(stack.settings.redis, prefix, first))
     assert len(after_first) == len(by_window)
 
-    run(job, jars).wait()
+    run(job, jars, log_dir=logs).wait()
     second = _read_all(bootstrap, topics.trending.name)[len(first):]
     assert sorted(map(as_tuple, second)) == sorted(map(as_tuple, first))
     assert asyncio.run(_upsert(stack.settings.redis, prefix, second)) == after_first
