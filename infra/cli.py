@@ -109,7 +109,8 @@ def trending(args: argparse.Namespace) -> int:
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     result = run_job(job, jars, jvm_args=settings.flink_jvm_args,
-                     log_dir=settings.data_dir.resolve() / "logs" / "flink")
+                     log_dir=settings.data_dir.resolve() / "logs" / "flink",
+                     state_backend=settings.flink_state_backend)
     print(f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
           f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}", flush=True)
     try:
