@@ -83,9 +83,9 @@ def _start_trending(stack: LocalStack) -> None:
 def trending(args: argparse.Namespace) -> int:
     """Run the trending job alone against the configured Kafka until Ctrl-C (or, bounded by
     nothing, forever)."""
+    from infra.bootstrap import topic_registry
     from infra.flink import FlinkUnavailable, connector_jars
     from streams.admin import ensure_topics
-    from streams.topics import TopicRegistry
     from streams.trending import TrendingJob, run as run_job
 
     settings = get_settings()
@@ -105,7 +105,7 @@ def trending(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"chirp trending: {error}", file=sys.stderr)
         return 2
-    ensure_topics(settings.bootstrap_servers, TopicRegistry(settings.topic_prefix, settings.partitions))
+    ensure_topics(settings.bootstrap_servers, topic_registry(settings))
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     result = run_job(job, jars, jvm_args=settings.flink_jvm_args,
