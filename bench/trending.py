@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import random
 import shutil
 import statistics
@@ -29,6 +30,7 @@ from bench.report import save
 from bench.timeline import machine
 from infra.flink import connector_jars
 from infra.servers import KafkaServer, free_port
+from infra.settings import get_settings
 from schemas import events as ev
 from schemas.entities import extract_hashtags
 from streams.admin import ensure_topics
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8, help="times the corpus is posted")
     parser.add_argument("--hours", type=float, default=24, help="event time the posts span")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--state-backend", choices=("rocksdb", "hashmap"), default="hashmap",
+                        help="where the job keeps its window state")
     args = parser.parse_args()
     texts = [line.rstrip("\n") for line in gzip.open(DATA_DIR / "tweets.txt.gz", "rt",
                                                      encoding="utf-8")]
@@ -71,11 +75,15 @@ def measure(bootstrap: str, texts: list[str], args, log_dir: Path) -> dict:
     produce_seconds = time.perf_counter() - started
     small_ends = produce(bootstrap, small.tweets.name, texts[:SMALL], timedelta(hours=args.hours))
     jars = connector_jars()
+    # As the job's JVM gets them (before run() adds its temporary directory).
+    jvm_args = os.environ.get("JVM_ARGS", get_settings().flink_jvm_args)
     rounds = []
     for number in range(args.rounds):
         raw = consume_raw(bootstrap, big.tweets.name, len(texts))
-        fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}", log_dir)
-        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir)
+        fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}", log_dir,
+                          args.state_backend)
+        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir,
+                          args.state_backend)
         rounds.append({"raw_consume_per_s": round(len(texts) / raw),
                        "job_seconds": round(whole, 2), "job_fixed_seconds": round(fixed, 2),
                        "job_per_s": round(len(texts) / (whole - fixed)),
@@ -86,6 +94,8 @@ def measure(bootstrap: str, texts: list[str], args, log_dir: Path) -> dict:
     raw = statistics.median(r["raw_consume_per_s"] for r in rounds)
     return {"events": len(texts), "tagged": sum(1 for t in texts if extract_hashtags(t)),
             "hours": args.hours, "window": "1 h every 5 min, top 10",
+            "state_backend": args.state_backend,
+            "jvm_args": jvm_args,
             "produce_per_s": round(len(texts) / produce_seconds), "rounds": rounds,
             "job_per_s": round(job), "raw_consume_per_s": round(raw),
             "ratio_to_raw": round(job / raw, 3), "rows_per_run": rows // args.rounds}
@@ -128,12 +138,13 @@ def consume_raw(bootstrap: str, topic: str, expected: int) -> float:
 
 
 def timed_job(bootstrap: str, topics: TopicRegistry, ends: dict[int, int], jars, group: str,
-              log_dir: Path) -> float:
+              log_dir: Path, state_backend: str) -> float:
     """Seconds from submitting a bounded run of the production job to its end."""
     job = TrendingJob(bootstrap, topics.tweets.name, topics.trending.name, group_id=group,
-                      stop_offsets=ends)
+                      readers=PARTITIONS, stop_offsets=ends)
     started = time.perf_counter()
-    run(job, jars, log_dir=log_dir).wait()
+    run(job, jars, jvm_args=get_settings().flink_jvm_args, log_dir=log_dir,
+        state_backend=state_backend).wait()
     return time.perf_counter() - started
 
 
@@ -153,9 +164,10 @@ def markdown(report: dict) -> str:
         "",
         f"{report['events']:,} TweetPosted events (the 127k real texts repeated; "
         f"{report['tagged']:,} with hashtags) over {report['hours']:g} h of event time, "
-        f"4 partitions; the production job ({report['window']}), {len(rounds)} rounds, medians. "
+        f"4 partitions; the production job ({report['window']}, one reader per partition, "
+        f"state in {report['state_backend']}), {len(rounds)} rounds, medians. "
         f"Run {report['machine']['when']}, {report['machine']['cpus']} cores shared by the "
-        "broker, the JVM (-Xmx512m) and the bench.",
+        f"broker, the JVM ({report['jvm_args']}) and the bench.",
         "",
         "| figure | value | baseline (same run) |",
         "|---|---|---|",

@@ -98,9 +98,9 @@ class Settings(BaseSettings):
     flink_jars_dir: Path | None = None
     # The Flink job's JVM shares two cores and the memory with every other server.
     flink_jvm_args: str = "-Xmx512m"
-    # Where the job keeps its window state: RocksDB (memory-safe over any backlog, slower)
-    # or the heap ("hashmap": faster, but a large backlog can exhaust it). docs/trending.md.
-    flink_state_backend: str = Field(default="rocksdb", pattern="^(rocksdb|hashmap)$")
+    # Where the job keeps its window state: the heap ("hashmap"), or RocksDB (off the heap,
+    # for more hashtags per window than the heap holds; ~5x slower here). docs/trending.md.
+    flink_state_backend: str = Field(default="hashmap", pattern="^(rocksdb|hashmap)$")
 
     @property
     def trends_stale_after(self) -> timedelta:

@@ -57,13 +57,18 @@ def _posted(number: int, at: datetime, text: str) -> ev.TweetPosted:
 
 def _workload() -> list[ev.Event]:
     """The known posts, then 600 more over a minute: a skewed mix of tags in several scripts,
-    with deletes and tag-less tweets between them."""
+    with deletes and tag-less tweets between them.
+
+    As the write path stamps them, events reach the log close to time order: here out of
+    order by up to 800 ms, inside the job's watermark delay (1 s), so every one counts."""
     events: list[ev.Event] = [_posted(n, BASE + timedelta(seconds=s), text)
                               for n, (s, text) in enumerate(KNOWN)]
     rng = random.Random(5)
     vocabulary = ["Python", "café", "東京", "straße", "flink", "kafka", "Redis", "जय", "x1"]
-    for n in range(len(KNOWN), len(KNOWN) + 600):
-        at = BASE + timedelta(seconds=30, milliseconds=rng.randrange(60_000))
+    times = sorted(rng.randrange(60_000) for _ in range(600))
+    order = sorted(range(600), key=lambda i: times[i] + rng.randrange(800))
+    for n, index in enumerate(order, start=len(KNOWN)):
+        at = BASE + timedelta(seconds=30, milliseconds=times[index])
         tags = rng.choices(vocabulary, weights=[9, 7, 6, 5, 4, 3, 2, 2, 1], k=rng.randrange(3))
         events.append(_posted(n, at, " ".join(f"#{tag}" for tag in tags) or "no tags here"))
         if n % 50 == 0:
@@ -105,7 +110,7 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
     events = _workload()
     ends = _produce(bootstrap, topics.tweets.name, events)
     job = TrendingJob(bootstrap, topics.tweets.name, topics.trending.name, window=WINDOW,
-                      slide=SLIDE, top_n=TOP_N, watermark_delay=timedelta(seconds=1),
+                      slide=SLIDE, top_n=TOP_N, watermark_delay=timedelta(seconds=1), readers=4,
                       stop_offsets={partition: ends.get(partition, 0) for partition in range(4)})
 
     logs = stack.data_dir / "logs" / "flink"

@@ -60,6 +60,16 @@ def test_only_a_live_run_reads_the_clock_and_a_start_time_skips_partial_windows(
     assert "'scan.bounded.specific-offsets' = 'partition:0,offset:5'" in bounded.statements()[0]
 
 
+def test_each_partition_of_tweets_gets_a_reader_of_its_own():
+    from infra.settings import Settings
+
+    job = TrendingJob.from_settings(Settings(partitions=6))
+    assert job.readers == 6
+    assert "'scan.parallelism' = '6'" in job.statements()[0]
+    with pytest.raises(ValueError, match="readers"):
+        TrendingJob("b:9092", "tweets", "trending-topics", readers=0)
+
+
 def test_without_the_connector_jars_the_job_says_what_to_run(tmp_path):
     from infra.flink import FlinkUnavailable, connector_jars
 
