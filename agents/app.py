@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from agents import low_latency
+from agents.archive import consume_archive
 from agents.batches import consume
 from agents.context import agent_context, close_agent_context
 from agents.engagements import apply_engagement_event
@@ -67,6 +68,11 @@ async def engagements_agent(stream):
 @app.agent(_topic(topics.tweets.name, topics.engagements.name), name="search")
 async def search_agent(stream):
     await consume_search(stream, await agent_context(settings), dead_letters)
+
+
+@app.agent(_topic(*(topic.name for topic in topics.event_topics())), name="archive")
+async def archive_agent(stream):
+    await consume_archive(stream, await agent_context(settings))
 
 
 @app.agent(_topic(topics.trending.name), name="trends")

@@ -10,6 +10,7 @@ from infra.read_models import ReadModels, open_read_models, search_index
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
 from projections.search import SearchIndex
+from streams.archive import PostgresArchive
 
 
 @dataclass
@@ -18,6 +19,7 @@ class AgentContext:
     models: ReadModels
     threshold: CelebrityThreshold
     search: SearchIndex  # this process holds the index's one writer
+    archive: PostgresArchive
 
 
 _context: AgentContext | None = None
@@ -42,7 +44,8 @@ async def agent_context(settings: Settings) -> AgentContext:
                     threshold=CelebrityThreshold(settings.celebrity_threshold,
                                                  settings.celebrity_threshold_lowered,
                                                  settings.fanout_lag_bound_seconds),
-                    search=search)
+                    search=search,
+                    archive=PostgresArchive(models.pool, settings.archive_schema))
                 _resources.push_async_callback(opened.pop_all().aclose)
     return _context
 

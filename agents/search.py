@@ -39,19 +39,27 @@ async def consume_search(stream, context: AgentContext, dead_letters) -> None:
     async for batch in stream.take_events(SEARCH_BATCH, within=SEARCH_WINDOW_SECONDS):
         messages = [event.message for event in batch]
         touched: set[int] = set()
+        deleted: set[int] = set()
         for message in messages:
             try:
-                touched |= _touched(decode(message.value))
+                event = decode(message.value)
             except UndecodableEvent as error:
                 await dead_letter(dead_letters, message, error)
+                continue
+            touched |= _touched(event)
+            if isinstance(event, ev.TweetDeleted):
+                deleted.add(event.tweet_id)
         last = {(m.topic, m.partition): m.offset for m in messages}
-        await until_available(lambda: _apply(context, touched, last), "search",
+        await until_available(lambda: _apply(context, touched, deleted, last), "search",
                               transient=(SearchEngineError,))
 
 
-async def _apply(context: AgentContext, touched: set[int], last: dict[tuple[str, int], int]) -> None:
+async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
+                 last: dict[tuple[str, int], int]) -> None:
     await _after_primary_agents(context, last)
-    await write_tweets(context, context.search, touched)
+    # A deleted reply takes one off its parent's reply count: the parent is written again.
+    parents = await context.models.tweets.parents(sorted(deleted))
+    await write_tweets(context, context.search, touched | set(parents.values()))
     await context.models.cache.advance(last, group=search_group(context.settings.agent_group))
 
 

@@ -10,6 +10,7 @@ import psycopg
 from infra.settings import Settings
 from projections import (postgres_engagements, postgres_graph, postgres_tweet_store,
                          postgres_write_model)
+from streams import archive
 from streams.admin import ensure_topics
 from streams.topics import TopicRegistry
 
@@ -24,6 +25,7 @@ def prepare_storage(settings: Settings) -> None:
     ensure_topics(settings.bootstrap_servers, topic_registry(settings))
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
         conn.execute(postgres_write_model.SCHEMA_SQL)
+        conn.execute(archive.SCHEMA_SQL.format(schema=settings.archive_schema))
         for ddl in READ_MODEL_SCHEMAS:
             conn.execute(ddl.format(schema=settings.read_schema))
     asyncio.run(_create_search_index(settings))

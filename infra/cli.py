@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from infra.settings import get_settings
 from infra.stack import LocalStack
@@ -122,6 +123,26 @@ def trending(args: argparse.Namespace) -> int:
         return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    """Archived events of a time range to a Parquet or JSON-lines file (or stdout)."""
+    from streams.export import export_events
+
+    if args.start and args.end and args.end <= args.start:
+        print("chirp export: --to must be after --from", file=sys.stderr)
+        return 2
+    try:
+        result = export_events(get_settings(), args.start, args.end, args.format, args.output)
+    except ValueError as error:
+        print(f"chirp export: {error}", file=sys.stderr)
+        return 2
+    rate = result.exported / result.seconds if result.seconds else 0
+    print(f"exported {result.exported:,} events ({rate:,.0f}/s) to "
+          f"{args.output or 'standard output'}"
+          + (f"; left out {result.skipped:,} this code cannot decode" if result.skipped else ""),
+          file=sys.stderr)
+    return 0
+
+
 def _duration(text: str) -> timedelta:
     """'90s', '5m', '1h' (or plain seconds) as a timedelta."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -140,6 +161,11 @@ def _start_time(text: str) -> datetime | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not 'earliest' or an ISO 8601 time: {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _end_time(text: str) -> datetime | None:
+    """'now', or an ISO 8601 time."""
+    return None if text == "now" else _start_time(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
     trending_parser.add_argument("--top", type=int, help="hashtags per window")
     trending_parser.set_defaults(handler=trending)
+    export_parser = commands.add_parser(
+        "export", help="write archived events of a time range as Parquet or JSON lines",
+        description="Events from the archive (docs/replay.md), upcast to their current schema "
+                    "version, in log order per topic partition.")
+    export_parser.add_argument("--from", dest="start", type=_start_time, default=None,
+                               metavar="earliest|ISO-TIME", help="events at or after (default: earliest)")
+    export_parser.add_argument("--to", dest="end", type=_end_time, default=None,
+                               metavar="now|ISO-TIME", help="events before (default: now)")
+    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    export_parser.add_argument("--output", "-o", type=Path, default=None,
+                               help="file to write (replaced); JSON lines go to stdout without it")
+    export_parser.set_defaults(handler=export)
     args = parser.parse_args(argv)
     return args.handler(args)
 

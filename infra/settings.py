@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     postgres_pool_size: int = 10
 
+    # The event archive (PostgreSQL): every event, kept beyond the log's retention.
+    archive_schema: str = Field(default="archive", pattern="^[a-z_][a-z0-9_]*$")
+
     # Read models.
     read_schema: str = "read_model"
     redis_prefix: str = "chirp:"

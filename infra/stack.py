@@ -6,7 +6,6 @@ import os
 import secrets
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
@@ -29,6 +28,9 @@ class LocalStack:
         self.settings = settings
         self.servers: list = []
         self.processes: list[ManagedProcess] = []
+        # The local broker keeps events in memory only: this stack restores its log from the
+        # archive on start and lets the archive catch up on stop (streams/durability.py).
+        self.local_broker = settings.kafka_bootstrap is None
 
     def start(self) -> Settings:
         """Start and health-check the servers; return settings that point at all of them."""
@@ -39,7 +41,8 @@ class LocalStack:
                 self._start(kafka)
                 updates["kafka_bootstrap"] = kafka.bootstrap
             if self.settings.redis_url is None:
-                redis = RedisServer(self._port(self.settings.redis_port), self.data_dir)
+                redis = RedisServer(self._port(self.settings.redis_port), self.data_dir,
+                                    durable=not self.ephemeral)
                 self._start(redis)
                 updates["redis_url"] = redis.url
             if self.settings.postgres_dsn is None:
@@ -52,7 +55,13 @@ class LocalStack:
             self.stop()
             raise
         self.settings = self.settings.model_copy(update=updates)
-        self._prepare()
+        try:
+            self._prepare()
+            if self.local_broker:
+                self._restore_log()
+        except BaseException:
+            self.stop()
+            raise
         return self.settings
 
     def _port(self, configured: int) -> int:
@@ -74,6 +83,16 @@ class LocalStack:
         from infra.bootstrap import prepare_storage
 
         prepare_storage(self.settings)
+
+    def _restore_log(self) -> None:
+        from infra.bootstrap import topic_registry
+        from streams.durability import restore_log
+
+        started = time.monotonic()
+        restored = restore_log(self.settings, topic_registry(self.settings))
+        if restored:
+            print(f"Restored {restored:,} events from the archive onto the local broker in "
+                  f"{time.monotonic() - started:.1f}s.", flush=True)
 
     def environment(self) -> dict[str, str]:
         """The environment that makes a child process use this stack."""
@@ -153,13 +172,35 @@ class LocalStack:
         raise ServerStartError(f"{name} not ready after {timeout}s:\n{process.tail()}")
 
     def stop(self) -> None:
-        """Stop Chirp's processes, then the servers, newest first; never raises."""
+        """Stop the API, let the archive catch up with the local broker's log, then stop
+        Chirp's other processes and the servers, newest first; never raises."""
+        for item in reversed(self.processes):
+            if item.name == "api":
+                item.stop()
+        self._drain_into_archive()
         for item in reversed(self.processes):
             item.stop()
         self.processes.clear()
         for server in reversed(self.servers):
             server.process.stop()
         self.servers.clear()
+
+    def _drain_into_archive(self) -> None:
+        """Nothing the API acknowledged may die with the in-memory broker: wait until the
+        archive agent has read every event partition to its end."""
+        agents = [item for item in self.processes if item.name == "agents" and item.running()]
+        if not (self.local_broker and agents and self.servers):
+            return
+        from infra.bootstrap import topic_registry
+        from streams.durability import wait_until_archived
+
+        try:
+            if not wait_until_archived(self.settings, topic_registry(self.settings)):
+                print("The archive did not catch up with the log: the newest events may be "
+                      "lost with the local broker.", file=sys.stderr, flush=True)
+        except Exception as error:  # noqa: BLE001 - stopping goes on whatever happens
+            print(f"Could not check the archive before stopping: {error}", file=sys.stderr,
+                  flush=True)
 
     def pids(self) -> list[int]:
         """PIDs of everything this stack started and still has running."""

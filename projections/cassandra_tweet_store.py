@@ -90,6 +90,13 @@ class CassandraTweetStore:
             f" FROM {self.keyspace}.tweets_by_id WHERE tweet_id IN %s", (tuple(tweet_ids),))
         return {row.tweet_id: _tweet(row) for row in rows if not row.deleted and row.content is not None}
 
+    async def parents(self, tweet_ids: list[int]) -> dict[int, int]:
+        if not tweet_ids:
+            return {}
+        rows = await self._run(f"SELECT tweet_id, reply_to FROM {self.keyspace}.tweets_by_id"
+                               " WHERE tweet_id IN %s", (tuple(tweet_ids),))
+        return {row.tweet_id: row.reply_to for row in rows if row.reply_to is not None}
+
     async def by_author(self, author_id: int, before: int | None, limit: int) -> list[StoredTweet]:
         found: list[StoredTweet] = []
         cursor = before or _MAX_ID

@@ -66,6 +66,15 @@ class PostgresTweetStore(PostgresStore):
         rows = await self._select("tweet_id = ANY(%s)", (list(tweet_ids),), "tweet_id", len(tweet_ids))
         return {row.tweet_id: row for row in rows}
 
+    async def parents(self, tweet_ids: list[int]) -> dict[int, int]:
+        if not tweet_ids:
+            return {}
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                f"SELECT tweet_id, reply_to FROM {self.schema}.tweets"
+                " WHERE tweet_id = ANY(%s) AND reply_to IS NOT NULL", (list(tweet_ids),))).fetchall()
+        return dict(rows)
+
     async def by_author(self, author_id: int, before: int | None, limit: int) -> list[StoredTweet]:
         return await self._select("author_id = %s AND tweet_id < %s",
                                   (author_id, before or 2**63 - 1), "tweet_id DESC", limit)

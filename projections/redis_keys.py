@@ -46,6 +46,10 @@ class RedisKeys:
     def position_prefix(self, group: str) -> str:
         return f"{self.prefix}position:{group}:"
 
+    def log_position_patterns(self) -> list[str]:
+        """Patterns of every key that holds an offset of the log: void once it is replaced."""
+        return [f"{self.prefix}position:*", f"{self.prefix}last-write:*"]
+
     def last_write(self, user_id: int) -> str:
         return f"{self.prefix}last-write:{user_id}"
 

@@ -34,6 +34,9 @@ class TweetStore(Protocol):
     async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
         """The live (not deleted) tweets among `tweet_ids`."""
 
+    async def parents(self, tweet_ids: list[int]) -> dict[int, int]:
+        """What each of `tweet_ids` that is a reply replied to, deleted ones included."""
+
     async def by_author(self, author_id: int, before: int | None, limit: int) -> list[StoredTweet]:
         """An author's live tweets with id < before, newest first."""
 

@@ -1,12 +1,12 @@
-"""Create the registry's topics on a broker (idempotent: existing topics are left alone)."""
+"""Topics on a broker: create the registry's (idempotent), and find where partitions end."""
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.topics import TopicRegistry
+from streams.topics import Topic, TopicRegistry
 
 
 def ensure_topics(bootstrap_servers: str, registry: TopicRegistry) -> None:
@@ -23,3 +23,28 @@ def ensure_topics(bootstrap_servers: str, registry: TopicRegistry) -> None:
                 pass  # another process created them first
     finally:
         admin.close()
+
+
+def log_end_offsets(bootstrap_servers: str, topics: list[Topic]) -> dict[tuple[str, int], int]:
+    """The offset after the last record of each partition of `topics`.
+
+    The local broker's list-offsets answer is the start of a partition's last batch, not its
+    end: this reads on from there to the last record. For a partition no one is writing to."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                             fetch_max_wait_ms=100)
+    try:
+        partitions = [TopicPartition(topic.name, number) for topic in topics
+                      for number in range(topic.partitions)]
+        consumer.assign(partitions)
+        ends = {tp: offset for tp, offset in consumer.end_offsets(partitions).items()}
+        for tp, offset in ends.items():
+            consumer.seek(tp, offset)
+        while True:
+            batch = consumer.poll(timeout_ms=500, max_records=10_000)
+            if not batch:
+                break
+            for tp, messages in batch.items():
+                ends[tp] = max(ends[tp], messages[-1].offset + 1)
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    finally:
+        consumer.close()

@@ -47,6 +47,19 @@ def test_posted_tweets_are_found_hydrated_and_deleted_ones_vanish(client):
     assert _ids(client, f"#{tag}") == []
 
 
+def test_a_deleted_reply_no_longer_lifts_its_parent(client):
+    author, replier = register(client, "lift"), register(client, "rply")
+    word = _word()
+    older = post(client, author, f"{word} alpha")
+    newer = post(client, author, f"{word} bravo")
+    # Equal relevance and age step: the newer tweet first, until a reply lifts the older one.
+    assert eventually(lambda: _ids(client, word) == [newer, older], timeout=15)
+    reply = post(client, replier, "a reply without the word", reply_to=older)
+    assert eventually(lambda: _ids(client, word) == [older, newer], timeout=15)
+    assert client.delete(f"/api/v1/tweets/{reply}", headers=replier.auth).status_code == 204
+    assert eventually(lambda: _ids(client, word) == [newer, older], timeout=15)
+
+
 def test_paging_returns_every_hit_exactly_once(client):
     author = register(client, "page")
     word = _word()

@@ -1,0 +1,202 @@
+"""The event archive: every event of the log, kept durably in PostgreSQL.
+
+Kafka keeps events for a limited time and the local broker only in memory; the archive keeps
+them all, so replay can read beyond retention and a local stack can restore its log.
+
+- **One row per event**, keyed by `event_id`: a redelivered event is archived once.
+- **Partitioned by time.** Event ids are Snowflake ids (milliseconds, worker, sequence), so
+  the table is range-partitioned by `event_id` with one partition per calendar month (UTC) of
+  the ids' time, created as events arrive. Ids made by no Chirp worker (small test ids) fall
+  in the month of the id epoch.
+- **As it was on the log.** The record's key and value bytes are kept unchanged, with the
+  envelope's fields beside them for queries: an old `schema_version` stays old in the
+  archive, and readers upcast it when they decode it.
+- **Log order.** `seq` numbers events in the order the archive agent read them: each
+  partition in order, so ordering by `seq` within a (topic, partition) is log order, across
+  restores too (a restored event keeps its first `seq`).
+- **Positions.** How far the archive agent has read each partition, poison records
+  included: a stopping local stack waits on them so that nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+
+from schemas.events import Envelope
+from streams.ids import id_time, lowest_id_at
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.events (
+    event_id       bigint NOT NULL,
+    occurred_at    timestamptz NOT NULL,
+    type           text NOT NULL,
+    schema_version integer NOT NULL,
+    topic          text NOT NULL,
+    partition      integer NOT NULL,
+    "offset"       bigint NOT NULL,
+    seq            bigint GENERATED ALWAYS AS IDENTITY,
+    key            bytea,
+    value          bytea NOT NULL,
+    archived_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (event_id)
+) PARTITION BY RANGE (event_id);
+CREATE INDEX IF NOT EXISTS events_by_time ON {schema}.events (occurred_at);
+CREATE INDEX IF NOT EXISTS events_in_log_order ON {schema}.events (topic, partition, seq);
+CREATE TABLE IF NOT EXISTS {schema}.positions (
+    topic     text NOT NULL,
+    partition integer NOT NULL,
+    "offset"  bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as read from the log; `topic` without the deployment's prefix."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class ArchivedEvent:
+    event_id: int
+    occurred_at: datetime
+    type: str
+    schema_version: int
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def month_of(event_id: int) -> tuple[int, int]:
+    moment = id_time(event_id)
+    return moment.year, moment.month
+
+
+def month_bounds(year: int, month: int) -> tuple[int, int]:
+    """The event ids of one month's partition: [first, next month's first)."""
+    start = datetime(year, month, 1, tzinfo=timezone.utc)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    return lowest_id_at(start), lowest_id_at(end)
+
+
+class PostgresArchive:
+    """The archive's tables in `schema`; the archive agent appends, replay and export read."""
+
+    def __init__(self, pool: AsyncConnectionPool, schema: str = "archive") -> None:
+        self.pool = pool
+        self.schema = schema
+        self._months: set[tuple[int, int]] = set()
+
+    async def setup(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(SCHEMA_SQL.format(schema=self.schema))
+
+    async def append(self, records: list[Record]) -> list[tuple[Record, str]]:
+        """Archive `records` (once each, by event id) and advance the positions past all of
+        them; return the ones that are not events, with why: they are not archived."""
+        rows, rejected = [], []
+        for record in records:
+            try:
+                envelope = Envelope.model_validate_json(record.value)
+            except ValidationError as error:
+                rejected.append((record, f"not an event envelope: {error.error_count()} errors"))
+                continue
+            rows.append((envelope, record))
+        positions: dict[tuple[str, int], int] = {}
+        for record in records:
+            place = (record.topic, record.partition)
+            positions[place] = max(positions.get(place, -1), record.offset)
+        async with self.pool.connection() as conn, conn.transaction():
+            await self._ensure_partitions(conn, {month_of(envelope.event_id)
+                                                 for envelope, _ in rows})
+            if rows:
+                columns = list(zip(*[
+                    (envelope.event_id, envelope.occurred_at, envelope.type,
+                     envelope.schema_version, record.topic, record.partition, record.offset,
+                     record.key, record.value) for envelope, record in rows]))
+                # In the order given (log order within each partition), so `seq` follows it.
+                await conn.execute(
+                    f"INSERT INTO {self.schema}.events (event_id, occurred_at, type,"
+                    ' schema_version, topic, partition, "offset", key, value)'
+                    " SELECT e, o, t, v, tp, p, off, k, val FROM unnest("
+                    "%s::bigint[], %s::timestamptz[], %s::text[], %s::int[], %s::text[],"
+                    " %s::int[], %s::bigint[], %s::bytea[], %s::bytea[])"
+                    " WITH ORDINALITY AS r(e, o, t, v, tp, p, off, k, val, n) ORDER BY n"
+                    " ON CONFLICT (event_id) DO NOTHING", [list(column) for column in columns])
+            if positions:
+                places = list(positions.items())
+                await conn.execute(
+                    f'INSERT INTO {self.schema}.positions (topic, partition, "offset")'
+                    " SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])"
+                    ' ON CONFLICT (topic, partition) DO UPDATE SET "offset" ='
+                    f' greatest({self.schema}.positions."offset", excluded."offset")',
+                    ([topic for (topic, _), _ in places], [p for (_, p), _ in places],
+                     [offset for _, offset in places]))
+        return rejected
+
+    async def _ensure_partitions(self, conn, months: set[tuple[int, int]]) -> None:
+        missing = months - self._months
+        if not missing:
+            return
+        # One creator at a time: two agents creating the same partition would collide.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.schema}.events",))
+        for year, month in sorted(missing):
+            low, high = month_bounds(year, month)
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.schema}.events_{year:04}_{month:02}"
+                f" PARTITION OF {self.schema}.events FOR VALUES FROM ({low}) TO ({high})")
+        self._months |= missing
+
+    async def positions(self) -> dict[tuple[str, int], int]:
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                f'SELECT topic, partition, "offset" FROM {self.schema}.positions')).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
+
+    async def reset_positions(self) -> None:
+        """Forget the positions: they refer to a log that has been replaced (a restore)."""
+        async with self.pool.connection() as conn:
+            await conn.execute(f"DELETE FROM {self.schema}.positions")
+
+    async def events(self, start: datetime | None = None, end: datetime | None = None,
+                     topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:
+        """Archived events in log order per (topic, partition), optionally those that
+        occurred in [start, end) or belong to `topics`; streamed, not loaded at once."""
+        where, params = _filters(start, end, topics)
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = conn.cursor(name="archive_events")
+            await cursor.execute(
+                f'SELECT event_id, occurred_at, type, schema_version, topic, partition, "offset",'
+                f" key, value FROM {self.schema}.events {where}"
+                " ORDER BY topic, partition, seq", params)
+            async for row in cursor:
+                yield ArchivedEvent(*row)
+
+
+def _filters(start: datetime | None, end: datetime | None,
+             topics: list[str] | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("occurred_at >= %s")
+        params.append(start)
+    if end is not None:
+        clauses.append("occurred_at < %s")
+        params.append(end)
+    if topics is not None:
+        clauses.append("topic = ANY(%s)")
+        params.append(topics)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params

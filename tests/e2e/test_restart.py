@@ -1,0 +1,121 @@
+"""A durable local stack: stop everything, start again on the same data directory, and every
+read model is as it was.
+
+The local broker keeps events in memory only. Stopping lets the archive agent catch up with
+the log; starting writes the archive back onto the new broker before the agents start, and
+the agents then apply the whole restored log again onto the kept read models, which must not
+change them. One event on the log is deliberately of an old schema version: it is archived,
+restored and applied as it was, through its upcaster.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import httpx
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from infra.bootstrap import topic_registry
+from infra.settings import Settings
+from infra.stack import LocalStack
+from streams.admin import log_end_offsets
+from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, new_data_dir
+from tests.support.clients import register
+from tests.support.processes import processes_in_groups
+from tests.support.read_models import (LIVE_GROUP, all_pages, differences, run_workload,
+                                       snapshot, table_dump, wait_caught_up)
+
+pytestmark = pytest.mark.slow
+
+
+def _start(data_dir) -> tuple[LocalStack, str]:
+    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
+    stack.start()
+    stack.start_agents(**TEST_SETTINGS)
+    return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+
+
+def _caught_up(stack: LocalStack) -> dict[tuple[str, int], int]:
+    """Wait until every agent has applied the whole log; return where the log ends."""
+    ends = log_end_offsets(stack.settings.bootstrap_servers,
+                           topic_registry(stack.settings).event_topics())
+    applied = {f"{topic}:{partition}": end - 1 for (topic, partition), end in ends.items() if end}
+    wait_caught_up(stack, LIVE_GROUP, "chirp:", applied)
+    wait_caught_up(stack, f"{LIVE_GROUP}-search", "chirp:",
+                   {place: offset for place, offset in applied.items()
+                    if place.split(":")[0] in ("tweets", "engagements")})
+    return ends
+
+
+def _old_tweet(stack: LocalStack, author_id: str, tweet_id: int) -> bytes:
+    """A TweetPosted of schema version 1 (no extracted hashtags), straight onto the log."""
+    raw = orjson.dumps({"event_id": str(tweet_id), "type": "TweetPosted", "schema_version": 1,
+                        "occurred_at": "2026-01-02T03:04:05.006000+00:00", "actor_id": author_id,
+                        "payload": {"tweet_id": str(tweet_id), "author_id": author_id,
+                                    "content": "written before v2 #OldTimes", "reply_to": None}})
+    producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
+    producer.send(topic_registry(stack.settings).tweets.name, raw, key=author_id.encode()).get(10)
+    producer.close()
+    return raw
+
+
+def _raw_records(stack: LocalStack) -> list[bytes]:
+    consumer = KafkaConsumer(bootstrap_servers=stack.settings.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    topics = topic_registry(stack.settings).event_topics()
+    partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    values = [message.value for message in consumer]
+    consumer.close()
+    return values
+
+
+def _view(stack: LocalStack, base_url: str, users, tweet_ids) -> dict:
+    view = snapshot(base_url, users, tweet_ids)
+    view["tables"] = table_dump(stack, stack.settings.read_schema)
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for query in ("burst", "#oldtimes"):
+            view[f"search {query}"] = all_pages(client, "/api/v1/search", users[0], q=query)
+    return view
+
+
+def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was():
+    data_dir = new_data_dir()
+    stack, base_url = _start(data_dir)
+    try:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            users = [register(client, "rs") for _ in range(6)]
+        tweet_ids: list[str] = []
+        run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users,
+                     threading.Event(), tweet_ids)
+        old_id = 7_000_000_000_000_000_001
+        old = _old_tweet(stack, users[1].user_id, old_id)
+        tweet_ids.append(str(old_id))
+        ends = _caught_up(stack)
+        before = _view(stack, base_url, users, tweet_ids)
+        records = sorted(_raw_records(stack))
+        assert before[f"tweet {old_id}"][0] == 200
+        assert [t["tweet_id"] for t in before["search #oldtimes"]] == [str(old_id)]
+    finally:
+        groups = stack.pids()
+        stack.stop()
+    assert not processes_in_groups(groups)
+
+    stack, base_url = _start(data_dir)
+    try:
+        assert _caught_up(stack) == ends
+        after = _view(stack, base_url, users, tweet_ids)
+        assert differences(after, before) == {}
+        # The log came back whole, the old event as it was written.
+        restored = sorted(_raw_records(stack))
+        assert len(restored) == len(records) and old in restored
+        assert restored == records
+    finally:
+        groups = stack.pids()
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    assert not processes_in_groups(groups)
