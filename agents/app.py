@@ -7,7 +7,7 @@ import faust
 from agents import low_latency
 from agents.archive import consume_archive
 from agents.batches import consume
-from agents.context import agent_context, close_agent_context
+from agents.context import agent_context, close_agent_context, follow_core_target
 from agents.engagements import apply_engagement_event
 from agents.graph import apply_graph_event
 from agents.search import consume_search
@@ -78,6 +78,12 @@ async def archive_agent(stream):
 @app.agent(_topic(topics.trending.name), name="trends")
 async def trends_agent(stream):
     await consume_trends(stream, await agent_context(settings), dead_letters)
+
+
+@app.task
+async def _follow_core_target() -> None:
+    """Pause for a replay's handover and move to the generation it switches to."""
+    await follow_core_target(await agent_context(settings))
 
 
 @app.task

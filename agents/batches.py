@@ -35,17 +35,27 @@ Handler = Callable[[AgentContext, Event], Awaitable[None]]
 async def consume(stream, context: AgentContext, handle: Handler, dead_letters) -> None:
     """Apply every event of `stream` with `handle`, in partition order, at least once."""
     async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-        by_partition: dict[tuple[str, int], list] = {}
-        for event in batch:
-            message = event.message
-            by_partition.setdefault((message.topic, message.partition), []).append(message)
-        # Partitions are independent (keys, and so ordering, never span two), so they are
-        # applied side by side; within one, strictly in order.
-        await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
-                               for messages in by_partition.values()))
-        # Readers wait on these to see their own writes.
-        await context.models.cache.advance(
-            {place: messages[-1].offset for place, messages in by_partition.items()})
+        # Closed while a replay takes over the core read models (agents/context.py).
+        await context.gate.wait()
+        context.busy += 1
+        try:
+            await _apply_batch(context, handle, batch, dead_letters)
+        finally:
+            context.busy -= 1
+
+
+async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_letters) -> None:
+    by_partition: dict[tuple[str, int], list] = {}
+    for event in batch:
+        message = event.message
+        by_partition.setdefault((message.topic, message.partition), []).append(message)
+    # Partitions are independent (keys, and so ordering, never span two), so they are
+    # applied side by side; within one, strictly in order.
+    await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
+                           for messages in by_partition.values()))
+    # Readers wait on these to see their own writes.
+    await context.models.cache.advance(
+        {place: messages[-1].offset for place, messages in by_partition.items()})
 
 
 async def _apply_in_order(context: AgentContext, handle: Handler, messages, dead_letters) -> None:

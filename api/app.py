@@ -20,7 +20,8 @@ from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
 from infra.bootstrap import topic_registry
-from infra.read_models import open_read_models, search_index
+from infra.read_models import build_read_models, open_read_models, search_index
+from infra.targets import TargetWatcher
 from infra.settings import Settings, get_settings
 from projections.postgres_write_model import PostgresWriteModel
 from streams.ids import SnowflakeIds
@@ -60,9 +61,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 timelines=Timelines(models),
                 search=search,
             )
+            services = app.state.services
+
+            async def switch_core(generation: int) -> None:
+                """Serve the core read models' new generation: later requests read it,
+                requests under way finish on the old one (dropped only after a grace)."""
+                fresh = build_read_models(
+                    settings.model_copy(update={"core_generation": generation}),
+                    models.pool, models.redis)
+                services.models, services.timelines = fresh, Timelines(fresh)
+
+            watcher = asyncio.create_task(TargetWatcher(
+                models.pool, settings.read_schema, models.settings.core_generation,
+                switch_core).run())
             try:
                 yield
             finally:
+                watcher.cancel()
                 await search.close()
                 await asyncio.to_thread(producer.close)
 

@@ -16,6 +16,8 @@ from projections.timeline_entries import Entry
 MAX_ROUNDS = 4
 # Extra entries read per round, since deleted tweets and unfollowed authors get dropped.
 OVERREAD = 10
+# Above every sort key: a source with nothing at all from the top of a page down.
+_TOP = 1 << 64
 
 
 class Timelines:
@@ -160,6 +162,7 @@ class Timelines:
         cursor = before
         exhausted = False
         complete = True
+        past_partial = False
         for _ in range(MAX_ROUNDS):
             want = limit - len(picked) + OVERREAD
             if first is not None:
@@ -167,16 +170,23 @@ class Timelines:
             else:
                 pages = await timelines.pages(sources, cursor, want)
             complete = all(page.complete for page in pages)
+            # A PARTIAL source used up ends where the stores take over for it: entries of
+            # the other sources older than that may sit among ones only the stores hold.
+            ends = [page.entries[-1].sort_key if page.entries else _TOP if cursor is None
+                    else cursor for page in pages if len(page.entries) < want and not page.complete]
             pages = [page.entries for page in pages]
             exhausted = all(len(page) < want for page in pages)
             # A source cut off at `want` may hold more entries older than its last one but
             # newer than other sources' entries: merge only down to the highest such cut.
             cuts = [page[-1].sort_key for page in pages if len(page) >= want]
-            horizon = max(cuts) if cuts else None
+            horizon = max(cuts + ends) if cuts or ends else None
             merged = list(heapq.merge(*pages, key=lambda e: e.sort_key, reverse=True))
             known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))
             for entry in merged:
-                if len(picked) == limit or (horizon is not None and entry.sort_key < horizon):
+                if len(picked) == limit:
+                    break
+                if horizon is not None and entry.sort_key < horizon:
+                    past_partial = bool(ends) and horizon == max(ends)
                     break
                 cursor = entry.sort_key
                 tweet = known.get(entry.tweet_id)
@@ -184,9 +194,9 @@ class Timelines:
                     continue
                 seen.add(entry.tweet_id)
                 picked.append(entry)
-            if len(picked) == limit or exhausted:
+            if len(picked) == limit or exhausted or past_partial:
                 break
-        if len(picked) < limit and exhausted and not complete:
+        if len(picked) < limit and (past_partial or (exhausted and not complete)):
             # Past a partial cache: the stores have older tweets and retweets of the same people.
             older = await fallback(cursor, limit - len(picked) + OVERREAD)
             known.update(await self.hydrator.tweets(

@@ -7,6 +7,7 @@ import asyncio
 
 import psycopg
 
+from infra import targets
 from infra.settings import Settings
 from projections import (postgres_engagements, postgres_graph, postgres_tweet_store,
                          postgres_write_model)
@@ -26,8 +27,12 @@ def prepare_storage(settings: Settings) -> None:
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
         conn.execute(postgres_write_model.SCHEMA_SQL)
         conn.execute(archive.SCHEMA_SQL.format(schema=settings.archive_schema))
+        conn.execute(targets.META_SQL)
+        row = conn.execute("SELECT generation FROM chirp_meta.targets WHERE base = %s",
+                           (settings.read_schema,)).fetchone()
+        current = settings.model_copy(update={"core_generation": row[0] if row else 1})
         for ddl in READ_MODEL_SCHEMAS:
-            conn.execute(ddl.format(schema=settings.read_schema))
+            conn.execute(ddl.format(schema=current.core_schema))
     asyncio.run(_create_search_index(settings))
 
 

@@ -123,6 +123,37 @@ def trending(args: argparse.Namespace) -> int:
         return 0
 
 
+def replay(args: argparse.Namespace) -> int:
+    """Rebuild a read model into a fresh generation from the log, then switch readers to it."""
+    import asyncio
+
+    from tqdm import tqdm
+
+    from streams.replay import ReplayFailed, replay_core
+
+    bar = tqdm(desc=f"replay {args.read_model}", unit="ev", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(applied: int, target: int, phase: str) -> None:
+        bar.total = max(target, applied)
+        bar.update(applied - bar.n)
+        bar.set_postfix_str(phase)
+
+    try:
+        result = asyncio.run(replay_core(get_settings(), source=args.source, start=args.start,
+                                         keep_old=args.keep_old, progress=progress))
+    except ReplayFailed as error:
+        bar.close()
+        print(f"chirp replay: {error}", file=sys.stderr)
+        return 1
+    bar.close()
+    rate = result.events / result.seconds if result.seconds else 0
+    print(f"{args.read_model}: generation {result.old_generation} -> {result.new_generation}, "
+          f"{result.events:,} events ({result.from_archive:,} from the archive) in "
+          f"{result.seconds:.1f}s, {rate:,.0f}/s; readers switched; generation "
+          f"{result.old_generation} {'dropped' if result.dropped_old else 'kept'}")
+    return 0
+
+
 def export(args: argparse.Namespace) -> int:
     """Archived events of a time range to a Parquet or JSON-lines file (or stdout)."""
     from streams.export import export_events
@@ -188,6 +219,23 @@ def main(argv: list[str] | None = None) -> int:
     trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
     trending_parser.add_argument("--top", type=int, help="hashtags per window")
     trending_parser.set_defaults(handler=trending)
+    replay_parser = commands.add_parser(
+        "replay", help="rebuild a read model from the log into a fresh target, then switch to it",
+        description="Builds the read model into a new generation (schema and key prefix), "
+                    "catches up with the live agents, hands over and switches readers "
+                    "atomically; the old generation is dropped unless --keep-old "
+                    "(docs/replay.md).")
+    replay_parser.add_argument("read_model", choices=("core",),
+                               help="core: the social graph, tweet store, engagements, "
+                                    "timelines and caches")
+    replay_parser.add_argument("--from", dest="start", type=_start_time, default=None,
+                               metavar="earliest|ISO-TIME",
+                               help="apply only events from this time on (default: earliest)")
+    replay_parser.add_argument("--source", choices=("kafka", "archive"), default="kafka",
+                               help="read the archive first, then Kafka where it ends")
+    replay_parser.add_argument("--keep-old", action="store_true",
+                               help="keep the old generation instead of dropping it")
+    replay_parser.set_defaults(handler=replay)
     export_parser = commands.add_parser(
         "export", help="write archived events of a time range as Parquet or JSON lines",
         description="Events from the archive (docs/replay.md), upcast to their current schema "

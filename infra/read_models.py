@@ -34,6 +34,7 @@ class ReadModels:
     keys: RedisKeys
     redis: Redis
     pool: AsyncConnectionPool
+    settings: Settings  # with the generation these adapters use
 
 
 def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
@@ -41,23 +42,49 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
         from projections.cassandra_tweet_store import CassandraTweetStore
 
         return CassandraTweetStore(settings.cassandra_hosts.split(","), settings.cassandra_keyspace)
-    return PostgresTweetStore(pool, settings.read_schema)
+    return PostgresTweetStore(pool, settings.core_schema)
 
 
 @asynccontextmanager
 async def open_read_models(settings: Settings, pool_size: int | None = None,
                            setup: bool = False):
-    """Connect every read model named by `settings` (creating their tables if `setup`)."""
+    """Connect every read model named by `settings`, in the core generation the deployment
+    uses now (infra/targets.py), creating their tables if `setup`."""
     pool = AsyncConnectionPool(settings.postgres, min_size=2,
                                max_size=pool_size or settings.postgres_pool_size,
                                open=False, timeout=5)
     await pool.open(wait=True, timeout=30)
     redis = Redis.from_url(settings.redis, socket_timeout=5)
-    keys = RedisKeys(settings.redis_prefix)
-    models = ReadModels(
-        graph=PostgresGraphStore(pool, settings.read_schema),
+    try:
+        generation = await _current_generation(pool, settings)
+        models = build_read_models(settings.model_copy(update={"core_generation": generation}),
+                                   pool, redis)
+        if setup:
+            await setup_read_models(models)
+        yield models
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def _current_generation(pool: AsyncConnectionPool, settings: Settings) -> int:
+    from psycopg.errors import UndefinedTable
+
+    from infra.targets import core_generation
+
+    try:
+        return await core_generation(pool, settings.read_schema)
+    except UndefinedTable:
+        return 1  # storage prepared by an older version: only generation 1 exists
+
+
+def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redis) -> ReadModels:
+    """The read-model adapters of `settings.core_generation`, over shared connections."""
+    keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix)
+    return ReadModels(
+        graph=PostgresGraphStore(pool, settings.core_schema),
         tweets=tweet_store(settings, pool),
-        engagements=PostgresEngagementStore(pool, settings.read_schema),
+        engagements=PostgresEngagementStore(pool, settings.core_schema),
         timelines=RedisTimelines(redis, keys, settings.active_days * 86400,
                                  settings.home_timeline_cap, settings.recent_cap),
         cache=RedisCache(redis, keys, settings.cache_ttl_seconds, settings.agent_group),
@@ -65,19 +92,19 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
         keys=keys,
         redis=redis,
         pool=pool,
+        settings=settings,
     )
-    if setup:
-        async with pool.connection() as conn, conn.transaction():
-            # One process at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (settings.read_schema,))
-            for ddl in READ_MODEL_SCHEMAS:
-                await conn.execute(ddl.format(schema=settings.read_schema))
-        await models.tweets.setup()
-    try:
-        yield models
-    finally:
-        await redis.aclose()
-        await pool.close()
+
+
+async def setup_read_models(models: ReadModels) -> None:
+    """Create the generation's tables if they are missing."""
+    schema = models.settings.core_schema
+    async with models.pool.connection() as conn, conn.transaction():
+        # One process at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        for ddl in READ_MODEL_SCHEMAS:
+            await conn.execute(ddl.format(schema=schema))
+    await models.tweets.setup()
 
 
 def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:

@@ -53,9 +53,12 @@ class Settings(BaseSettings):
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.
     archive_schema: str = Field(default="archive", pattern="^[a-z_][a-z0-9_]*$")
 
-    # Read models.
+    # Read models. These name generation 1 of the core read models; `chirp replay` builds
+    # later generations beside them (docs/replay.md). Which generation readers and agents
+    # use is resolved at start-up (infra/targets.py), not configured.
     read_schema: str = "read_model"
     redis_prefix: str = "chirp:"
+    core_generation: int = Field(default=1, ge=1)
     tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
     cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
     cassandra_keyspace: str = "chirp"
@@ -114,6 +117,16 @@ class Settings(BaseSettings):
                          + self.trending_idle_timeout_seconds + 10)
 
     @property
+    def core_schema(self) -> str:
+        """The PostgreSQL schema of the core read models' current generation."""
+        return core_schema(self.read_schema, self.core_generation)
+
+    @property
+    def core_prefix(self) -> str:
+        """The Redis key prefix of the core read models' current generation."""
+        return core_prefix(self.redis_prefix, self.core_generation)
+
+    @property
     def search_directory(self) -> Path:
         """The embedded index; by default one per read schema, so a rebuild into a fresh
         schema gets a fresh index too."""
@@ -130,6 +143,14 @@ class Settings(BaseSettings):
     @property
     def postgres(self) -> str:
         return self.postgres_dsn or f"postgresql://chirp@127.0.0.1:{self.postgres_port}/chirp"
+
+
+def core_schema(base: str, generation: int) -> str:
+    return base if generation == 1 else f"{base}_g{generation}"
+
+
+def core_prefix(root: str, generation: int) -> str:
+    return root if generation == 1 else f"{root}g{generation}:"
 
 
 @lru_cache

@@ -199,6 +199,14 @@ class RedisCache:
                                         for topic, partition in places])
         return [int(value) if value is not None else -1 for value in values]
 
+    async def applied(self, group: str | None = None) -> dict[str, int]:
+        """Every recorded position of a group: "topic:partition" -> last applied offset."""
+        prefix = self.keys.position_prefix(group or self.agent_group)
+        keys = [key async for key in self.redis.scan_iter(match=f"{prefix}*", count=1000)]
+        values = await self.redis.mget(keys) if keys else []
+        return {key.decode()[len(prefix):]: int(value)
+                for key, value in zip(keys, values) if value is not None}
+
     async def remember_write(self, user_id: int, topic: str, partition: int, offset: int,
                              ttl_seconds: int) -> None:
         key = self.keys.last_write(user_id)

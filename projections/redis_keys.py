@@ -1,14 +1,18 @@
 """Every Redis key of the read models, built in one place under one prefix.
 
 The prefix is what a rebuild changes: replaying into a fresh prefix leaves the live keys alone.
+A few keys belong to no generation of the core read models and stay under the root prefix:
+the writes readers wait for (they are about the log), the trends (their own read model) and
+the stats.
 """
 
 from __future__ import annotations
 
 
 class RedisKeys:
-    def __init__(self, prefix: str = "chirp:") -> None:
+    def __init__(self, prefix: str = "chirp:", root: str | None = None) -> None:
         self.prefix = prefix
+        self.root = prefix if root is None else root
 
     def home(self, user_id: int) -> str:
         return f"{self.prefix}home:{user_id}"
@@ -48,20 +52,21 @@ class RedisKeys:
 
     def log_position_patterns(self) -> list[str]:
         """Patterns of every key that holds an offset of the log: void once it is replaced."""
-        return [f"{self.prefix}position:*", f"{self.prefix}last-write:*"]
+        return [f"{self.root}position:*", f"{self.root}g*:position:*",
+                f"{self.root}last-write:*"]
 
     def last_write(self, user_id: int) -> str:
-        return f"{self.prefix}last-write:{user_id}"
+        return f"{self.root}last-write:{user_id}"
 
     def trend_windows(self) -> str:
         """The trend windows held, scored by their end (epoch milliseconds)."""
-        return f"{self.prefix}trends"
+        return f"{self.root}trends"
 
     def trend_window(self, window_end_ms: int) -> str:
-        return f"{self.prefix}trends:{window_end_ms}"
+        return f"{self.root}trends:{window_end_ms}"
 
     def stats(self) -> str:
-        return f"{self.prefix}stats"
+        return f"{self.root}stats"
 
     def fanout_state(self) -> str:
         return f"{self.prefix}fanout"

@@ -89,13 +89,14 @@ local function newer(a, b)
 end
 
 local batch = limit + 10
-local buffers, positions, ended, complete = {}, {}, {}, true
+local buffers, positions, ended, partial, complete = {}, {}, {}, {}, true
 local function read(i, upper)
   local got = redis.call('ZREVRANGEBYLEX', sources[i], upper, '(\0', 'LIMIT', 0, batch)
   buffers[i], positions[i], ended[i] = got, 1, #got < batch
 end
 for i, key in ipairs(sources) do
-  if redis.call('ZRANGE', key, 0, 0)[1] ~= '' then complete = false end
+  partial[i] = redis.call('ZRANGE', key, 0, 0)[1] ~= ''
+  if partial[i] then complete = false end
   read(i, before)
 end
 local function head(i)
@@ -124,6 +125,9 @@ while #picked < limit and examined < budget do
   local best, from = nil, nil
   for i = 1, #sources do
     local member = head(i)
+    -- A PARTIAL source used up: what the others hold from here on is older than its end,
+    -- where it has entries only the stores hold (a pulled author's older tweets).
+    if member == nil and partial[i] then return {'slow', 'past-cache'} end
     if member and (best == nil or newer(member, best)) then best, from = member, i end
   end
   if best == nil then break end

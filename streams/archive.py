@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS {schema}.positions (
 
 @dataclass(frozen=True)
 class Record:
-    """A record as read from the log; `topic` without the deployment's prefix."""
+    """A record as read from the log, in the shape the agents' apply loop reads (the archive
+    takes `topic` without the deployment's prefix)."""
 
     topic: str
     partition: int
@@ -163,9 +164,7 @@ class PostgresArchive:
 
     async def positions(self) -> dict[tuple[str, int], int]:
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f'SELECT topic, partition, "offset" FROM {self.schema}.positions')).fetchall()
-        return {(topic, partition): offset for topic, partition, offset in rows}
+            return await self.positions_in(conn)
 
     async def reset_positions(self) -> None:
         """Forget the positions: they refer to a log that has been replaced (a restore)."""
@@ -176,15 +175,26 @@ class PostgresArchive:
                      topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:
         """Archived events in log order per (topic, partition), optionally those that
         occurred in [start, end) or belong to `topics`; streamed, not loaded at once."""
-        where, params = _filters(start, end, topics)
         async with self.pool.connection() as conn, conn.transaction():
-            cursor = conn.cursor(name="archive_events")
-            await cursor.execute(
-                f'SELECT event_id, occurred_at, type, schema_version, topic, partition, "offset",'
-                f" key, value FROM {self.schema}.events {where}"
-                " ORDER BY topic, partition, seq", params)
-            async for row in cursor:
-                yield ArchivedEvent(*row)
+            async for event in self.events_in(conn, start, end, topics):
+                yield event
+
+    async def events_in(self, conn, start: datetime | None = None, end: datetime | None = None,
+                        topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:
+        """As events(), on `conn`, inside the caller's transaction (a snapshot it chose)."""
+        where, params = _filters(start, end, topics)
+        cursor = conn.cursor(name="archive_events")
+        await cursor.execute(
+            f'SELECT event_id, occurred_at, type, schema_version, topic, partition, "offset",'
+            f" key, value FROM {self.schema}.events {where}"
+            " ORDER BY topic, partition, seq", params)
+        async for row in cursor:
+            yield ArchivedEvent(*row)
+
+    async def positions_in(self, conn) -> dict[tuple[str, int], int]:
+        rows = await (await conn.execute(
+            f'SELECT topic, partition, "offset" FROM {self.schema}.positions')).fetchall()
+        return {(topic, partition): offset for topic, partition, offset in rows}
 
 
 def _filters(start: datetime | None, end: datetime | None,

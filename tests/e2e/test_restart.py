@@ -14,9 +14,8 @@ import shutil
 import threading
 
 import httpx
-import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from infra.bootstrap import topic_registry
 from infra.settings import Settings
@@ -25,8 +24,8 @@ from streams.admin import log_end_offsets
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, new_data_dir
 from tests.support.clients import register
 from tests.support.processes import processes_in_groups
-from tests.support.read_models import (LIVE_GROUP, all_pages, differences, run_workload,
-                                       snapshot, table_dump, wait_caught_up)
+from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_tweet,
+                                       run_workload, snapshot, table_dump, wait_caught_up)
 
 pytestmark = pytest.mark.slow
 
@@ -48,18 +47,6 @@ def _caught_up(stack: LocalStack) -> dict[tuple[str, int], int]:
                    {place: offset for place, offset in applied.items()
                     if place.split(":")[0] in ("tweets", "engagements")})
     return ends
-
-
-def _old_tweet(stack: LocalStack, author_id: str, tweet_id: int) -> bytes:
-    """A TweetPosted of schema version 1 (no extracted hashtags), straight onto the log."""
-    raw = orjson.dumps({"event_id": str(tweet_id), "type": "TweetPosted", "schema_version": 1,
-                        "occurred_at": "2026-01-02T03:04:05.006000+00:00", "actor_id": author_id,
-                        "payload": {"tweet_id": str(tweet_id), "author_id": author_id,
-                                    "content": "written before v2 #OldTimes", "reply_to": None}})
-    producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
-    producer.send(topic_registry(stack.settings).tweets.name, raw, key=author_id.encode()).get(10)
-    producer.close()
-    return raw
 
 
 def _raw_records(stack: LocalStack) -> list[bytes]:
@@ -93,7 +80,7 @@ def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was():
         run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users,
                      threading.Event(), tweet_ids)
         old_id = 7_000_000_000_000_000_001
-        old = _old_tweet(stack, users[1].user_id, old_id)
+        old = old_tweet(stack, users[1].user_id, old_id)
         tweet_ids.append(str(old_id))
         ends = _caught_up(stack)
         before = _view(stack, base_url, users, tweet_ids)

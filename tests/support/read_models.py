@@ -7,9 +7,12 @@ import threading
 import time
 
 import httpx
+import orjson
 import psycopg
 import redis
+from kafka import KafkaProducer
 
+from infra.bootstrap import topic_registry
 from projections.redis_keys import RedisKeys
 from tests.support.clients import User, follow
 
@@ -126,3 +129,15 @@ def run_workload(client_factory, users: list[User], halfway: threading.Event,
                     client.delete(f"/api/v1/tweets/{target}", headers=owner.auth)
                 continue
             client.request(method, f"/api/v1/tweets/{target}/{action}", headers=user.auth)
+
+
+def old_tweet(stack, author_id: str, tweet_id: int) -> bytes:
+    """A TweetPosted of schema version 1 (no extracted hashtags), straight onto the log."""
+    raw = orjson.dumps({"event_id": str(tweet_id), "type": "TweetPosted", "schema_version": 1,
+                        "occurred_at": "2026-01-02T03:04:05.006000+00:00", "actor_id": author_id,
+                        "payload": {"tweet_id": str(tweet_id), "author_id": author_id,
+                                    "content": "written before v2 #OldTimes", "reply_to": None}})
+    producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
+    producer.send(topic_registry(stack.settings).tweets.name, raw, key=author_id.encode()).get(10)
+    producer.close()
+    return raw
