@@ -23,11 +23,12 @@ LOWERED_THRESHOLD = 3
 FANOUT_LAG_BOUND_SECONDS = 1.0
 # Small caches, so that a few hundred tweets already page past them into the store.
 HOME_TIMELINE_CAP = 100
+RECENT_CAP = 50
 TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
                  "CHIRP_CELEBRITY_THRESHOLD_LOWERED": str(LOWERED_THRESHOLD),
                  "CHIRP_FANOUT_LAG_BOUND_SECONDS": str(FANOUT_LAG_BOUND_SECONDS),
                  "CHIRP_HOME_TIMELINE_CAP": str(HOME_TIMELINE_CAP),
-                 "CHIRP_RECENT_CAP": "50"}
+                 "CHIRP_RECENT_CAP": str(RECENT_CAP)}
 
 
 def new_data_dir() -> Path:

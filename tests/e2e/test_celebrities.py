@@ -10,7 +10,8 @@ import redis
 
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import encode, Entry
-from tests.conftest import CELEBRITY_THRESHOLD, FANOUT_LAG_BOUND_SECONDS, LOWERED_THRESHOLD
+from tests.conftest import (CELEBRITY_THRESHOLD, FANOUT_LAG_BOUND_SECONDS, LOWERED_THRESHOLD,
+                            RECENT_CAP)
 from tests.support.clients import eventually, follow, home, home_ids, post, register
 
 KEYS = RedisKeys()
@@ -69,3 +70,29 @@ def test_lowering_the_threshold_mid_stream_leaves_no_gaps_and_no_duplicates(clie
     assert not any(pushed(stack, reader, t) for t in during)
     flags = [pushed(stack, reader, t) for t in before + after]
     assert flags == [True] * 10, flags
+
+
+def test_a_celebritys_tweets_older_than_its_recents_are_still_in_home_pages(client):
+    """Pulled tweets are merged from the author's recents, which hold the newest 50 here:
+    a home timeline read deeper than that must not skip the older ones."""
+    star, neighbour = register(client, "deep"), register(client, "nbr")
+    reader = followers_for(client, star, CELEBRITY_THRESHOLD)[0]
+    follow(client, reader, neighbour)
+    home(client, reader)
+    posted = []
+    for n in range(RECENT_CAP + 10):
+        posted.append(post(client, star, f"from the star {n}"))
+        if n % 5 == 0:  # pushed into the reader's timeline, down past the star's recents
+            posted.append(post(client, neighbour, f"from the neighbour {n}"))
+    home(client, star)
+    home(client, neighbour)  # both applied
+    newest_first = sorted(posted, key=int, reverse=True)
+    for limit in (20, 100):
+        seen, cursor = [], None
+        while True:
+            page = home(client, reader, cursor, limit)
+            seen += [tweet["tweet_id"] for tweet in page["tweets"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == newest_first
