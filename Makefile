@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-search bench-trending
+.PHONY: run test bench bench-search bench-trending bench-replay
 
 # The flink extra brings PyFlink; infra.flink then fetches Flink's Kafka connector jars (pinned
 # by hash) into the environment, so the trending job needs no download when it starts.
@@ -28,3 +28,6 @@ bench-search: $(STAMP)
 
 bench-trending: $(STAMP)
 	$(VENV)/bin/python -m bench.trending $(BENCH_ARGS)
+
+bench-replay: $(STAMP)
+	$(VENV)/bin/python -m bench.replay $(BENCH_ARGS)

@@ -135,8 +135,7 @@ class _Replay:
         # Fan-out as it was when the events were live: no lowered threshold for the lag a
         # replay has by nature.
         threshold = CelebrityThreshold(self.settings.celebrity_threshold,
-                                       self.settings.celebrity_threshold,
-                                       self.settings.fanout_lag_bound_seconds)
+                                       self.settings.celebrity_threshold, float("inf"))
         self.context = AgentContext(settings=new_settings, models=self.target,
                                     threshold=threshold, search=None, archive=None)
         try:
