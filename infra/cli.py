@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         _start_trending(stack)
         base_url = stack.start_api()
         if not args.no_demo:
-            seed_demo(base_url)
-            print("Seeded the demo: users alice, bob and carol (password 'demo-password-1').")
+            seeded = seed_demo(base_url)
+            print(f"{'Seeded the' if seeded else 'Kept the earlier'} demo: users alice, bob and "
+                  "carol (password 'demo-password-1').")
         print(f"Chirp API: {base_url}\nAPI docs:  {base_url}/docs\n"
               f"Kafka: {settings.bootstrap_servers}  Redis: {settings.redis}  "
               f"PostgreSQL: {settings.postgres}\nPress Ctrl-C to stop.", flush=True)

@@ -26,23 +26,30 @@ from tests.support.processes import processes_mentioning
 
 @pytest.fixture
 def run_command():
-    """`chirp run` on its own data directory and ports, with its output collected."""
+    """`chirp run` on its own data directory and ports, with its output collected: a function
+    that starts it (again, on the same directory)."""
     data_dir = new_data_dir()
     ports = {name: free_port() for name in ("KAFKA", "REDIS", "POSTGRES", "API")}
     env = dict(os.environ) | TEST_PASSWORD_COST | {"CHIRP_DATA_DIR": str(data_dir)}
     env |= {f"CHIRP_{name}_PORT": str(port) for name, port in ports.items()}
     chirp = Path(sys.executable).with_name("chirp")
-    process = subprocess.Popen([str(chirp), "run"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
+    started: list[subprocess.Popen] = []
+
+    def start() -> tuple[subprocess.Popen, list[str]]:
+        process = subprocess.Popen([str(chirp), "run"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        started.append(process)
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+        return process, lines
+
     try:
-        yield process, lines, ports, data_dir
+        yield start, ports, data_dir
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        for process in started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -57,7 +64,8 @@ def wait_for_line(lines: list[str], text: str, process, timeout: float = 120) ->
 
 
 def test_run_command_serves_writes_as_events_and_stops_everything(run_command):
-    process, lines, ports, data_dir = run_command
+    start, ports, data_dir = run_command
+    process, lines = start()
     wait_for_line(lines, "Press Ctrl-C to stop.", process)
     base_url = f"http://127.0.0.1:{ports['API']}"
     assert f"Chirp API: {base_url}" in "".join(lines)
@@ -76,12 +84,7 @@ def test_run_command_serves_writes_as_events_and_stops_everything(run_command):
         contents = {tweet["content"] for tweet in timeline.json()["tweets"]}
         assert {"Written through the run command", "Hello, Chirp! #firstchirp"} <= contents
 
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{ports['KAFKA']}")
-    log = EventLog(settings.bootstrap_servers, topic_registry(settings))
-    try:
-        events = log.sync()
-    finally:
-        log.close()
+    events = _events(ports)
     assert sorted(e.username for e in events if isinstance(e, ev.UserRegistered)) == sorted(
         name for name, _, _ in DEMO_USERS)
     assert len([e for e in events if isinstance(e, ev.UserFollowed)]) == 4
@@ -96,3 +99,30 @@ def test_run_command_serves_writes_as_events_and_stops_everything(run_command):
     needles = [str(data_dir), *(f"127.0.0.1:{port}" for port in ports.values()),
                f"--port {ports['API']}"]
     assert processes_mentioning(*needles) == []
+
+    # Started again on the same directory: everything is still there, the demo not twice.
+    process, lines = start()
+    wait_for_line(lines, "Press Ctrl-C to stop.", process)
+    output = "".join(lines)
+    assert f"Restored {len(events)} events from the archive" in output
+    assert "Kept the earlier demo" in output
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        token = client.post("/api/v1/auth/token", json={
+            "username": "alice", "password": DEMO_PASSWORD}).json()["access_token"]
+        timeline = client.get("/api/v1/timeline/home", headers={"Authorization": f"Bearer {token}"})
+        assert [t["content"] for t in timeline.json()["tweets"]].count(
+            "Written through the run command") == 1
+    assert sorted(map(ev.encode, _events(ports)), key=bytes) == sorted(map(ev.encode, events),
+                                                                        key=bytes)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0
+    assert processes_mentioning(*needles) == []
+
+
+def _events(ports: dict[str, int]) -> list[ev.Event]:
+    settings = Settings(kafka_bootstrap=f"127.0.0.1:{ports['KAFKA']}")
+    log = EventLog(settings.bootstrap_servers, topic_registry(settings))
+    try:
+        return log.sync()
+    finally:
+        log.close()
