@@ -102,8 +102,19 @@ async def replay_core(settings: Settings, *, source: str = "kafka", start: datet
     await pool.open(wait=True, timeout=30)
     redis = Redis.from_url(settings.redis, socket_timeout=10)
     try:
-        return await _Replay(settings, pool, redis, source, start, keep_old,
-                             progress or (lambda *_: None)).run()
+        async with pool.connection() as lock:
+            # One replay of a deployment's core read models at a time.
+            held = (await (await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                              (f"replay {settings.read_schema}",))).fetchone())[0]
+            await lock.commit()  # the lock is the session's: no transaction stays open
+            if not held:
+                raise ReplayFailed("another replay of these read models is running")
+            try:
+                return await _Replay(settings, pool, redis, source, start, keep_old,
+                                     progress or (lambda *_: None)).run()
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock(hashtext(%s))",
+                                   (f"replay {settings.read_schema}",))
     finally:
         await redis.aclose()
         await pool.close()
@@ -120,6 +131,7 @@ class _Replay:
         self.pending = {place: deque() for place in self.places}
         self.events = self.from_archive = 0
         self.skipped = _Skipped()
+        self.switched = False
 
     async def run(self) -> ReplayResult:
         started = time.monotonic()
@@ -143,8 +155,9 @@ class _Replay:
                 await self._from_archive()
             await self._from_kafka(base, new)
         except BaseException:
-            await targets.cancel_handover(self.pool, base)
-            await drop_generation(self.pool, self.redis, new_settings)
+            if not self.switched:  # else the new generation is the live one now
+                await targets.cancel_handover(self.pool, base)
+                await drop_generation(self.pool, self.redis, new_settings)
             raise
         seconds = time.monotonic() - started
         dropped = False
@@ -249,6 +262,7 @@ class _Replay:
                                         for place in self.places):
                 await self._copy_search_positions()
                 await targets.switch(self.pool, base, new)
+                self.switched = True
                 self.progress(self.events, self.events, "switched")
                 return
 
