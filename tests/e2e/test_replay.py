@@ -35,13 +35,14 @@ pytestmark = pytest.mark.slow
 def own_stack():
     data_dir = new_data_dir()
     stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    stack.start()
-    stack.start_agents(**TEST_SETTINGS)
-    base_url = stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
-    yield stack, base_url
-    groups = stack.pids()
-    stack.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        stack.start()
+        stack.start_agents(**TEST_SETTINGS)
+        yield stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+    finally:
+        groups = stack.pids()
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     assert not processes_in_groups(groups)
 
 

@@ -30,11 +30,22 @@ from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_t
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def data_dir():
+    path = new_data_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _start(data_dir) -> tuple[LocalStack, str]:
     stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    stack.start()
-    stack.start_agents(**TEST_SETTINGS)
-    return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+    try:
+        stack.start()
+        stack.start_agents(**TEST_SETTINGS)
+        return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+    except BaseException:
+        stack.stop()
+        raise
 
 
 def _caught_up(stack: LocalStack) -> dict[tuple[str, int], int]:
@@ -70,8 +81,7 @@ def _view(stack: LocalStack, base_url: str, users, tweet_ids) -> dict:
     return view
 
 
-def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was():
-    data_dir = new_data_dir()
+def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was(data_dir):
     stack, base_url = _start(data_dir)
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
@@ -104,5 +114,4 @@ def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was():
     finally:
         groups = stack.pids()
         stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     assert not processes_in_groups(groups)
