@@ -66,6 +66,15 @@ async def follow_core_target(context: AgentContext) -> None:
     when asked and say how far they got; move to the new generation once it is switched."""
     settings, pool = context.settings, context.models.pool
     base = settings.read_schema
+
+    async def switch_core(generation: int) -> None:
+        context.models = build_read_models(
+            settings.model_copy(update={"core_generation": generation}), pool,
+            context.models.redis)
+        log.info("core agents now write generation %d", generation)
+
+    watcher = targets.TargetWatcher(pool, base, context.models.settings.core_generation,
+                                    switch_core)
     while True:
         try:
             handover = await targets.pending_handover(pool, base)
@@ -81,12 +90,7 @@ async def follow_core_target(context: AgentContext) -> None:
                 await targets.answer_paused(
                     pool, base, await context.models.cache.applied(settings.agent_group))
                 log.info("core agents paused for generation %d", handover[0])
-            generation = await targets.core_generation(pool, base)
-            if generation != context.models.settings.core_generation:
-                context.models = build_read_models(
-                    settings.model_copy(update={"core_generation": generation}), pool,
-                    context.models.redis)
-                log.info("core agents now write generation %d", generation)
+            await watcher.check()
             if handover is None and not context.gate.is_set():
                 context.gate.set()  # switched, or the replay gave up
         except Exception as error:  # noqa: BLE001 - a store down: this loop must go on

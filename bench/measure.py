@@ -7,6 +7,8 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
+from streams.topics import Topic
+
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
@@ -53,3 +55,23 @@ async def closed_loop(operation: Callable[[int], Awaitable[None]], concurrency: 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
     return summary(samples, seconds) | {"samples_s": samples, "seconds": seconds}
+
+
+def raw_consume_seconds(bootstrap: str, topics: list[Topic], expected: int) -> float:
+    """Seconds for kafka-python to read `expected` records of `topics` from the start, without
+    decoding them: the baseline a consumer of the log is measured against."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
+    partitions = [TopicPartition(topic.name, number) for topic in topics
+                  for number in range(topic.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    started, seen = time.perf_counter(), 0
+    while seen < expected:
+        seen += sum(len(batch) for batch in
+                    consumer.poll(timeout_ms=1000, max_records=50_000).values())
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed

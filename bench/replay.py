@@ -23,14 +23,16 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from bench.dataset import DATA_DIR
+from bench.measure import raw_consume_seconds
 from bench.report import save
 from bench.timeline import machine
 from infra.bootstrap import topic_registry
 from infra.settings import Settings
 from infra.stack import LocalStack
+from infra.targets import core_generation_now
 from projections.redis_keys import RedisKeys
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
@@ -123,10 +125,8 @@ def caught_up(stack: LocalStack, timeout: float = 1800) -> None:
     settings = stack.settings
     ends = log_end_offsets(settings.bootstrap_servers, topic_registry(settings).event_topics())
     with psycopg.connect(settings.postgres) as conn:
-        row = conn.execute("SELECT generation FROM chirp_meta.targets WHERE base = %s",
-                           (settings.read_schema,)).fetchone()
-    keys = RedisKeys(settings.model_copy(update={"core_generation": row[0] if row else 1})
-                     .core_prefix)
+        generation = core_generation_now(conn, settings.read_schema)
+    keys = RedisKeys(settings.model_copy(update={"core_generation": generation}).core_prefix)
     client = redis.Redis.from_url(settings.redis)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -142,7 +142,8 @@ def measure(stack: LocalStack, events: int, rounds: int) -> dict:
     settings = stack.settings
     samples = []
     for number in range(rounds):
-        raw = consume_raw(stack.settings, events)
+        raw = raw_consume_seconds(stack.settings.bootstrap_servers,
+                                  topic_registry(stack.settings).event_topics(), events)
         kafka = asyncio.run(replay_core(settings, source="kafka"))
         archive = asyncio.run(replay_core(settings, source="archive"))
         samples.append({"raw_consume_per_s": round(events / raw),
@@ -159,25 +160,6 @@ def measure(stack: LocalStack, events: int, rounds: int) -> dict:
             "replay_archive_per_s": median("replay_archive_per_s"),
             "kafka_ratio_to_raw": round(median("replay_kafka_per_s") / raw, 3),
             "archive_ratio_to_raw": round(median("replay_archive_per_s") / raw, 3)}
-
-
-def consume_raw(settings: Settings, expected: int) -> float:
-    """Seconds for kafka-python to read every record of the event topics from the start."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False, max_partition_fetch_bytes=8 << 20,
-                             fetch_max_bytes=32 << 20)
-    partitions = [TopicPartition(topic.name, number)
-                  for topic in topic_registry(settings).event_topics()
-                  for number in range(topic.partitions)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    started, seen = time.perf_counter(), 0
-    while seen < expected:
-        seen += sum(len(batch) for batch in
-                    consumer.poll(timeout_ms=1000, max_records=50_000).values())
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return elapsed
 
 
 def markdown(report: dict) -> str:

@@ -23,9 +23,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 
 from bench.dataset import DATA_DIR
+from bench.measure import raw_consume_seconds
 from bench.report import save
 from bench.timeline import machine
 from infra.flink import connector_jars
@@ -79,7 +80,7 @@ def measure(bootstrap: str, texts: list[str], args, log_dir: Path) -> dict:
     jvm_args = os.environ.get("JVM_ARGS", get_settings().flink_jvm_args)
     rounds = []
     for number in range(args.rounds):
-        raw = consume_raw(bootstrap, big.tweets.name, len(texts))
+        raw = raw_consume_seconds(bootstrap, [big.tweets], len(texts))
         fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}", log_dir,
                           args.state_backend)
         whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir,
@@ -120,21 +121,6 @@ def produce(bootstrap: str, topic: str, texts: list[str], span: timedelta) -> di
     ends = {partition: future.get().offset + 1 for partition, future in futures.items()}
     producer.close()
     return ends | {p: 0 for p in range(PARTITIONS) if p not in ends}
-
-
-def consume_raw(bootstrap: str, topic: str, expected: int) -> float:
-    """Seconds for kafka-python to read every record of `topic` from the start."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
-    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    started, seen = time.perf_counter(), 0
-    while seen < expected:
-        seen += sum(len(batch) for batch in consumer.poll(timeout_ms=1000, max_records=50_000).values())
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return elapsed
 
 
 def timed_job(bootstrap: str, topics: TopicRegistry, ends: dict[int, int], jars, group: str,

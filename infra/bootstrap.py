@@ -28,9 +28,8 @@ def prepare_storage(settings: Settings) -> None:
         conn.execute(postgres_write_model.SCHEMA_SQL)
         conn.execute(archive.SCHEMA_SQL.format(schema=settings.archive_schema))
         conn.execute(targets.META_SQL)
-        row = conn.execute("SELECT generation FROM chirp_meta.targets WHERE base = %s",
-                           (settings.read_schema,)).fetchone()
-        current = settings.model_copy(update={"core_generation": row[0] if row else 1})
+        current = settings.model_copy(update={
+            "core_generation": targets.core_generation_now(conn, settings.read_schema)})
         for ddl in READ_MODEL_SCHEMAS:
             conn.execute(ddl.format(schema=current.core_schema))
     asyncio.run(_create_search_index(settings))

@@ -200,6 +200,11 @@ def _end_time(text: str) -> datetime | None:
     return None if text == "now" else _start_time(text)
 
 
+def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--from", dest="start", type=_start_time, default=None,
+                        metavar="earliest|ISO-TIME", help=help)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -213,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "trending", help="run the trending-hashtags Flink job alone against the configured Kafka",
         description="Reads `tweets`, writes the top hashtags per sliding window to "
                     "`trending-topics` (docs/trending.md). Defaults come from CHIRP_TRENDING_*.")
-    trending_parser.add_argument("--from", dest="start", type=_start_time, default=None,
-                                 metavar="earliest|ISO-TIME",
-                                 help="read tweets from this time on (default: earliest)")
+    _add_from(trending_parser, "read tweets from this time on (default: earliest)")
     trending_parser.add_argument("--window", type=_duration, help="window size, e.g. 1h")
     trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
     trending_parser.add_argument("--top", type=int, help="hashtags per window")
@@ -229,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument("read_model", choices=("core",),
                                help="core: the social graph, tweet store, engagements, "
                                     "timelines and caches")
-    replay_parser.add_argument("--from", dest="start", type=_start_time, default=None,
-                               metavar="earliest|ISO-TIME",
-                               help="apply only events from this time on (default: earliest)")
+    _add_from(replay_parser, "apply only events from this time on (default: earliest)")
     replay_parser.add_argument("--source", choices=("kafka", "archive"), default="kafka",
                                help="read the archive first, then Kafka where it ends")
     replay_parser.add_argument("--keep-old", action="store_true",
@@ -241,8 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "export", help="write archived events of a time range as Parquet or JSON lines",
         description="Events from the archive (docs/replay.md), upcast to their current schema "
                     "version, in log order per topic partition.")
-    export_parser.add_argument("--from", dest="start", type=_start_time, default=None,
-                               metavar="earliest|ISO-TIME", help="events at or after (default: earliest)")
+    _add_from(export_parser, "events at or after (default: earliest)")
     export_parser.add_argument("--to", dest="end", type=_end_time, default=None,
                                metavar="now|ISO-TIME", help="events before (default: now)")
     export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")

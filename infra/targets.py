@@ -47,10 +47,18 @@ POLL_SECONDS = 0.05
 HANDOVER_TIMEOUT_SECONDS = 60.0
 
 
+_GENERATION_SQL = "SELECT generation FROM chirp_meta.targets WHERE base = %s"
+
+
 async def core_generation(pool: AsyncConnectionPool, base: str) -> int:
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT generation FROM chirp_meta.targets WHERE base = %s", (base,))).fetchone()
+        row = await (await conn.execute(_GENERATION_SQL, (base,))).fetchone()
+    return row[0] if row else 1
+
+
+def core_generation_now(conn, base: str) -> int:
+    """As core_generation, on a synchronous psycopg connection (start-up, tooling)."""
+    row = conn.execute(_GENERATION_SQL, (base,)).fetchone()
     return row[0] if row else 1
 
 

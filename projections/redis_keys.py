@@ -8,6 +8,12 @@ the stats.
 
 from __future__ import annotations
 
+import re
+
+# Under the root prefix, the keys that are not generation 1's own: later generations' prefixes
+# (infra/settings.core_prefix) and the keys below that belong to no generation.
+_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats)")
+
 
 class RedisKeys:
     def __init__(self, prefix: str = "chirp:", root: str | None = None) -> None:
@@ -49,6 +55,11 @@ class RedisKeys:
 
     def position_prefix(self, group: str) -> str:
         return f"{self.prefix}position:{group}:"
+
+    def in_generation(self, key: str) -> bool:
+        """Whether `key`, one under this prefix, belongs to this generation of the core read
+        models (generation 1 shares the root with later ones and with generation-free keys)."""
+        return self.prefix != self.root or not _NOT_GENERATION_1.match(key[len(self.root):])
 
     def log_position_patterns(self) -> list[str]:
         """Patterns of every key that holds an offset of the log: void once it is replaced."""

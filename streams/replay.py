@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,8 +45,9 @@ from infra.bootstrap import topic_registry
 from infra.read_models import build_read_models, setup_read_models
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
+from projections.redis_keys import RedisKeys
 from schemas import events as ev
-from streams.archive import Record
+from streams.archive import PostgresArchive, Record
 
 log = logging.getLogger("chirp.replay")
 
@@ -173,8 +173,6 @@ class _Replay:
     async def _from_archive(self) -> None:
         """Every archived event, partition by partition in log order; then Kafka goes on
         from where the archive had read each partition."""
-        from streams.archive import PostgresArchive
-
         archive = PostgresArchive(self.pool, self.settings.archive_schema)
         names = {topic.name.removeprefix(self.registry.prefix): topic.name
                  for topic in self.registry.event_topics()}
@@ -242,15 +240,16 @@ class _Replay:
             # Not while the live agents are behind what the archive gave: at the handover
             # they go on from where they are, and would apply those events a second time.
             ahead = any(self.applied[place] > bounds.get(place, -1) for place in self.places)
-            if phase == "catch-up" and ahead and behind <= HANDOVER_LAG:
-                waiting_since = waiting_since or time.monotonic()
-                if time.monotonic() - waiting_since > PAUSE_ANSWER_SECONDS:
-                    raise ReplayFailed("the live agents have not applied what the archive holds "
-                                       f"within {PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
-                                       "worker running?")
-            if phase == "catch-up" and behind <= HANDOVER_LAG and not ahead:
-                await targets.request_pause(self.pool, base, new)
-                phase, asked_at = "pause", time.monotonic()
+            if phase == "catch-up" and behind <= HANDOVER_LAG:
+                if not ahead:
+                    await targets.request_pause(self.pool, base, new)
+                    phase, asked_at = "pause", time.monotonic()
+                else:
+                    waiting_since = waiting_since or time.monotonic()
+                    if time.monotonic() - waiting_since > PAUSE_ANSWER_SECONDS:
+                        raise ReplayFailed("the live agents have not applied what the archive "
+                                           f"holds within {PAUSE_ANSWER_SECONDS:.0f}s: is the "
+                                           "agents worker running?")
             elif phase == "pause":
                 handover = await targets.pending_handover(self.pool, base)
                 if handover is not None and handover[1] == "paused":
@@ -261,7 +260,10 @@ class _Replay:
             if phase == "final" and all(self.applied[place] >= bounds.get(place, -1)
                                         for place in self.places):
                 await self._copy_search_positions()
-                await targets.switch(self.pool, base, new)
+                try:
+                    await targets.switch(self.pool, base, new)
+                except targets.HandoverLost as error:
+                    raise ReplayFailed(str(error)) from error
                 self.switched = True
                 self.progress(self.events, self.events, "switched")
                 return
@@ -309,8 +311,7 @@ class _Replay:
         """The search agent waits on its own positions too: they carry over as they are."""
         group = search_group(self.settings.agent_group)
         positions = await self.live.cache.applied(group)
-        await self.target.cache.advance(
-            {tuple(place.rsplit(":", 1)): offset for place, offset in positions.items()}, group)
+        await self.target.cache.advance(_bounds(positions), group)
 
 
 def _bounds(positions: dict[str, int]) -> dict[tuple[str, int], int]:
@@ -321,21 +322,15 @@ def _bounds(positions: dict[str, int]) -> dict[tuple[str, int], int]:
     return bounds
 
 
-_GENERATION_PREFIX = re.compile(r"^g\d+:")
-# Keys under the root prefix that belong to no generation (projections/redis_keys.py).
-_ROOT_KEYS = ("last-write:", "trends", "stats")
-
-
 async def drop_generation(pool: AsyncConnectionPool, redis: Redis, settings: Settings) -> None:
     """Drop one generation of the core read models: its schema and its Redis keys."""
     async with pool.connection() as conn:
         await conn.execute(f"DROP SCHEMA IF EXISTS {settings.core_schema} CASCADE")
-    prefix, root = settings.core_prefix, settings.redis_prefix
+    keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix)
     batch = []
-    async for key in redis.scan_iter(match=f"{prefix}*", count=2000):
-        rest = key.decode()[len(root):]
-        if prefix == root and (_GENERATION_PREFIX.match(rest) or rest.startswith(_ROOT_KEYS)):
-            continue  # generation 1 shares the root with later generations and the log's keys
+    async for key in redis.scan_iter(match=f"{keys.prefix}*", count=2000):
+        if not keys.in_generation(key.decode()):
+            continue
         batch.append(key)
         if len(batch) >= 1000:
             await redis.unlink(*batch)
