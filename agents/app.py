@@ -7,7 +7,7 @@ import faust
 from agents import low_latency
 from agents.archive import consume_archive
 from agents.batches import consume
-from agents.context import agent_context, close_agent_context, follow_core_target
+from agents.context import agent_context, close_agent_context, follow_targets
 from agents.engagements import apply_engagement_event
 from agents.graph import apply_graph_event
 from agents.search import consume_search
@@ -81,9 +81,9 @@ async def trends_agent(stream):
 
 
 @app.task
-async def _follow_core_target() -> None:
+async def _follow_targets() -> None:
     """Pause for a replay's handover and move to the generation it switches to."""
-    await follow_core_target(await agent_context(settings))
+    await follow_targets(await agent_context(settings))
 
 
 @app.task

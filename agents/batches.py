@@ -35,13 +35,9 @@ Handler = Callable[[AgentContext, Event], Awaitable[None]]
 async def consume(stream, context: AgentContext, handle: Handler, dead_letters) -> None:
     """Apply every event of `stream` with `handle`, in partition order, at least once."""
     async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_SECONDS):
-        # Closed while a replay takes over the core read models (agents/context.py).
-        await context.gate.wait()
-        context.busy += 1
-        try:
+        # Held while a replay takes over the core read models (agents/context.py).
+        async with context.applying("core"):
             await _apply_batch(context, handle, batch, dead_letters)
-        finally:
-            context.busy -= 1
 
 
 async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_letters) -> None:

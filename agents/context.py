@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from infra import targets
@@ -18,17 +18,31 @@ from streams.archive import PostgresArchive
 @dataclass
 class AgentContext:
     settings: Settings
-    models: ReadModels  # the core generation in use: replaced when a replay switches it
+    models: ReadModels  # the generations in use: replaced when a replay switches one
     threshold: CelebrityThreshold
     search: SearchIndex  # this process holds the index's one writer
     archive: PostgresArchive
-    # Open unless a replay is taking over the core read models (handover, below).
-    gate: asyncio.Event = field(default_factory=asyncio.Event)
-    # Core batches being applied now: a pause is answered only once none is.
-    busy: int = 0
+    # Per read model (core, search, trends): open unless a replay is taking it over
+    # (handover, below), and the batches being applied to it now.
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    busy: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.gate.set()
+        for read_model in targets.READ_MODELS:
+            self.gates[read_model] = asyncio.Event()
+            self.gates[read_model].set()
+            self.busy[read_model] = 0
+
+    @asynccontextmanager
+    async def applying(self, read_model: str):
+        """Around a batch applied to `read_model`: waits while a replay takes it over; a
+        pause is answered only once no batch is under way."""
+        await self.gates[read_model].wait()
+        self.busy[read_model] += 1
+        try:
+            yield
+        finally:
+            self.busy[read_model] -= 1
 
 
 log = logging.getLogger("chirp.agents")
@@ -47,8 +61,9 @@ async def agent_context(settings: Settings) -> AgentContext:
             # restarts a crashed agent, which would open it all again).
             async with AsyncExitStack() as opened:
                 models = await opened.enter_async_context(open_read_models(settings, setup=True))
-                search = search_index(settings, writable=True)
-                opened.push_async_callback(search.close)
+                search = search_index(models.settings, writable=True)
+                # The index in use then: a replay may have switched it meanwhile.
+                opened.push_async_callback(lambda: (_context.search if _context else search).close())
                 await search.setup()
                 _context = AgentContext(
                     settings=settings, models=models,
@@ -61,41 +76,59 @@ async def agent_context(settings: Settings) -> AgentContext:
     return _context
 
 
-async def follow_core_target(context: AgentContext) -> None:
-    """The agents' side of a replay's handover (infra/targets.py): pause the core agents
-    when asked and say how far they got; move to the new generation once it is switched."""
-    settings, pool = context.settings, context.models.pool
-    base = settings.read_schema
+def group_of(settings: Settings, read_model: str) -> str:
+    """The consumer group whose recorded positions say how far `read_model` is applied."""
+    return settings.agent_group if read_model == "core" else f"{settings.agent_group}-{read_model}"
 
-    async def switch_core(generation: int) -> None:
-        context.models = build_read_models(
-            settings.model_copy(update={"core_generation": generation}), pool,
-            context.models.redis)
-        log.info("core agents now write generation %d", generation)
 
-    watcher = targets.TargetWatcher(pool, base, context.models.settings.core_generation,
-                                    switch_core)
+async def follow_targets(context: AgentContext) -> None:
+    """The agents' side of a replay's handover (infra/targets.py): pause a read model's
+    agents when asked and say how far they got; move to a new generation once switched."""
+    pool = context.models.pool
+
+    async def switch(settings: Settings, switched: set[str]) -> None:
+        if "search" in switched:
+            fresh = search_index(settings, writable=True)
+            await context.search.close()  # its directory lock first
+            await fresh.setup()
+            await fresh.promote()  # again, should the replay have died right after switching
+            context.search = fresh
+        context.models = build_read_models(settings, pool, context.models.redis)
+        log.info("agents now write generations %s", {read_model: settings.generation(read_model)
+                                                      for read_model in sorted(switched)})
+
+    watcher = targets.TargetWatcher(pool, context.models.settings, switch)
     while True:
         try:
-            handover = await targets.pending_handover(pool, base)
-            if handover is not None and handover[3] > targets.HANDOVER_TIMEOUT_SECONDS:
-                # The replay that asked died: do not stay paused for it.
-                log.error("a handover to generation %d was abandoned; resuming", handover[0])
-                await targets.cancel_handover(pool, base)
-                handover = None
-            if handover is not None and handover[1] == "pause" and context.gate.is_set():
-                context.gate.clear()
-                while context.busy:
-                    await asyncio.sleep(0.002)
-                await targets.answer_paused(
-                    pool, base, await context.models.cache.applied(settings.agent_group))
-                log.info("core agents paused for generation %d", handover[0])
+            for read_model in targets.READ_MODELS:
+                await _follow_handover(context, read_model)
             await watcher.check()
-            if handover is None and not context.gate.is_set():
-                context.gate.set()  # switched, or the replay gave up
+            for read_model, gate in context.gates.items():
+                if not gate.is_set() and await targets.pending_handover(
+                        pool, targets.base(context.settings, read_model)) is None:
+                    gate.set()  # switched, or the replay gave up
         except Exception as error:  # noqa: BLE001 - a store down: this loop must go on
-            log.warning("could not follow the read-model target: %s", error)
+            log.warning("could not follow the read-model targets: %s", error)
         await asyncio.sleep(targets.POLL_SECONDS)
+
+
+async def _follow_handover(context: AgentContext, read_model: str) -> None:
+    pool, base = context.models.pool, targets.base(context.settings, read_model)
+    handover = await targets.pending_handover(pool, base)
+    if handover is not None and handover[3] > targets.HANDOVER_TIMEOUT_SECONDS:
+        # The replay that asked died: do not stay paused for it.
+        log.error("a handover of %s to generation %d was abandoned; resuming", read_model,
+                  handover[0])
+        await targets.cancel_handover(pool, base)
+        return
+    gate = context.gates[read_model]
+    if handover is not None and handover[1] == "pause" and gate.is_set():
+        gate.clear()
+        while context.busy[read_model]:
+            await asyncio.sleep(0.002)
+        await targets.answer_paused(pool, base, await context.models.cache.applied(
+            group_of(context.settings, read_model)))
+        log.info("%s agents paused for generation %d", read_model, handover[0])
 
 
 async def close_agent_context() -> None:

@@ -13,7 +13,7 @@ import logging
 import time
 
 from agents.batches import dead_letter, until_available
-from agents.context import AgentContext
+from agents.context import AgentContext, group_of
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
 from schemas import events as ev
@@ -30,11 +30,6 @@ FOLLOW_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.005
 
 
-def search_group(agent_group: str) -> str:
-    """Where the search agent records its progress (apart from the primary agents')."""
-    return f"{agent_group}-search"
-
-
 async def consume_search(stream, context: AgentContext, dead_letters) -> None:
     async for batch in stream.take_events(SEARCH_BATCH, within=SEARCH_WINDOW_SECONDS):
         messages = [event.message for event in batch]
@@ -46,12 +41,13 @@ async def consume_search(stream, context: AgentContext, dead_letters) -> None:
             except UndecodableEvent as error:
                 await dead_letter(dead_letters, message, error)
                 continue
-            touched |= _touched(event)
-            if isinstance(event, ev.TweetDeleted):
-                deleted.add(event.tweet_id)
+            event_deleted, event_touched = deleted_and_touched(event)
+            deleted |= event_deleted
+            touched |= event_touched
         last = {(m.topic, m.partition): m.offset for m in messages}
-        await until_available(lambda: _apply(context, touched, deleted, last), "search",
-                              transient=(SearchEngineError,))
+        async with context.applying("search"):  # held while a replay takes the index over
+            await until_available(lambda: _apply(context, touched, deleted, last), "search",
+                                  transient=(SearchEngineError,))
 
 
 async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
@@ -60,19 +56,21 @@ async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
     await write_tweets(context, context.search, touched | set(parents.values()))
-    await context.models.cache.advance(last, group=search_group(context.settings.agent_group))
+    await context.models.cache.advance(last, group=group_of(context.settings, "search"))
 
 
-def _touched(event: ev.Event) -> set[int]:
-    """The tweets whose indexed form an event may change."""
+def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:
+    """The tweets an event deletes, and those whose indexed form it may change."""
     match event:
         case ev.TweetPosted(reply_to=int() as parent):
-            return {event.tweet_id, parent}  # the parent's reply count moved
-        case ev.TweetPosted() | ev.TweetDeleted():
-            return {event.tweet_id}
+            return set(), {event.tweet_id, parent}  # the parent's reply count moved
+        case ev.TweetDeleted():
+            return {event.tweet_id}, {event.tweet_id}
+        case ev.TweetPosted():
+            return set(), {event.tweet_id}
         case ev.TweetLiked() | ev.TweetUnliked() | ev.TweetRetweeted() | ev.TweetUnretweeted():
-            return {event.tweet_id}
-    return set()
+            return set(), {event.tweet_id}
+    return set(), set()
 
 
 async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int], int]) -> None:

@@ -7,8 +7,8 @@ job computed again after a restart, leaves the same state.
 from __future__ import annotations
 
 from agents.batches import dead_letter, until_available
-from agents.context import AgentContext
-from projections.trends import BadTrendRow, decode_trend_row
+from agents.context import AgentContext, group_of
+from projections.trends import BadTrendRow, TrendRow, decode_trend_row
 
 # A window's rows arrive in one burst; taking them in one batch writes them in one transaction.
 TRENDS_BATCH = 1000
@@ -23,4 +23,14 @@ async def consume_trends(stream, context: AgentContext, dead_letters) -> None:
                 rows.append(decode_trend_row(event.message.value))
             except BadTrendRow as error:
                 await dead_letter(dead_letters, event.message, error)
-        await until_available(lambda: context.models.trends.upsert(rows), "trends")
+        last = {(event.message.topic, event.message.partition): event.message.offset
+                for event in batch}
+        async with context.applying("trends"):  # held while a replay takes the trends over
+            await until_available(lambda: _apply(context, rows, last), "trends")
+
+
+async def _apply(context: AgentContext, rows: list[TrendRow],
+                 last: dict[tuple[str, int], int]) -> None:
+    await context.models.trends.upsert(rows)
+    # How far the trends are applied: where a replay of them hands over.
+    await context.models.cache.advance(last, group=group_of(context.settings, "trends"))

@@ -23,11 +23,23 @@ from infra.bootstrap import topic_registry
 from infra.read_models import build_read_models, open_read_models, search_index
 from infra.targets import TargetWatcher
 from infra.settings import Settings, get_settings
+from projections.search import SearchIndex
 from projections.postgres_write_model import PostgresWriteModel
 from streams.ids import SnowflakeIds
 from streams.producer import EventProducer
 
 log = logging.getLogger("chirp.api")
+
+# Requests under way when a read model switches finish on the old generation within this.
+SWITCH_GRACE_SECONDS = 5.0
+
+
+async def _close_later(index: SearchIndex) -> None:
+    """Close a search generation no longer served, once requests under way on it are done."""
+    try:
+        await asyncio.sleep(SWITCH_GRACE_SECONDS)
+    finally:
+        await index.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             EventProducer, settings.bootstrap_servers, topic_registry(settings),
             settings.produce_timeout_ms)
         async with open_read_models(settings) as models:
-            search = search_index(settings)
+            search = search_index(models.settings)
             await search.setup()
             write_model = PostgresWriteModel(models.pool)
             ids = SnowflakeIds(await write_model.allocate_worker_id())
@@ -62,23 +74,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 search=search,
             )
             services = app.state.services
+            retired: set[asyncio.Task] = set()
 
-            async def switch_core(generation: int) -> None:
-                """Serve the core read models' new generation: later requests read it,
-                requests under way finish on the old one (dropped only after a grace)."""
-                fresh = build_read_models(
-                    settings.model_copy(update={"core_generation": generation}),
-                    models.pool, models.redis)
-                services.models, services.timelines = fresh, Timelines(fresh)
+            async def switch(current: Settings, switched: set[str]) -> None:
+                """Serve the read models' new generations: later requests read them,
+                requests under way finish on the old ones (dropped only after a grace)."""
+                if "search" in switched:
+                    fresh = search_index(current)
+                    await fresh.setup()
+                    old, services.search = services.search, fresh
+                    closing = asyncio.create_task(_close_later(old))
+                    retired.add(closing)
+                    closing.add_done_callback(retired.discard)
+                models_now = build_read_models(current, models.pool, models.redis)
+                services.models, services.timelines = models_now, Timelines(models_now)
 
-            watcher = asyncio.create_task(TargetWatcher(
-                models.pool, settings.read_schema, models.settings.core_generation,
-                switch_core).run())
+            watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings,
+                                                        switch).run())
             try:
                 yield
             finally:
                 watcher.cancel()
-                await search.close()
+                for closing in list(retired):
+                    closing.cancel()
+                await services.search.close()
                 await asyncio.to_thread(producer.close)
 
     app = FastAPI(

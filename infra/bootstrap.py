@@ -28,11 +28,10 @@ def prepare_storage(settings: Settings) -> None:
         conn.execute(postgres_write_model.SCHEMA_SQL)
         conn.execute(archive.SCHEMA_SQL.format(schema=settings.archive_schema))
         conn.execute(targets.META_SQL)
-        current = settings.model_copy(update={
-            "core_generation": targets.core_generation_now(conn, settings.read_schema)})
+        current = targets.current_now(conn, settings)
         for ddl in READ_MODEL_SCHEMAS:
             conn.execute(ddl.format(schema=current.core_schema))
-    asyncio.run(_create_search_index(settings))
+    asyncio.run(_create_search_index(current))
 
 
 async def _create_search_index(settings: Settings) -> None:

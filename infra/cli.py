@@ -125,33 +125,39 @@ def trending(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """Rebuild a read model into a fresh generation from the log, then switch readers to it."""
+    """Rebuild read models into fresh generations from the log, then switch readers to them."""
     import asyncio
 
     from tqdm import tqdm
 
-    from streams.replay import ReplayFailed, replay_core
+    from infra.targets import READ_MODELS
+    from streams.replay import ReplayFailed, replay
 
-    bar = tqdm(desc=f"replay {args.read_model}", unit="ev", dynamic_ncols=True, file=sys.stderr)
+    for read_model in READ_MODELS if args.read_model == "all" else (args.read_model,):
+        # Trend rows are not archived: `all --source archive` takes them from Kafka.
+        source = "kafka" if read_model == "trends" and args.read_model == "all" else args.source
+        bar = tqdm(desc=f"replay {read_model}", unit="ev", dynamic_ncols=True, file=sys.stderr)
 
-    def progress(applied: int, target: int, phase: str) -> None:
-        bar.total = max(target, applied)
-        bar.update(applied - bar.n)
-        bar.set_postfix_str(phase)
+        def progress(applied: int, target: int, phase: str, bar=bar) -> None:
+            bar.total = max(target, applied)
+            bar.update(applied - bar.n)
+            bar.set_postfix_str(phase)
 
-    try:
-        result = asyncio.run(replay_core(get_settings(), source=args.source, start=args.start,
-                                         keep_old=args.keep_old, progress=progress))
-    except ReplayFailed as error:
-        bar.close()
-        print(f"chirp replay: {error}", file=sys.stderr)
-        return 1
-    bar.close()
-    rate = result.events / result.seconds if result.seconds else 0
-    print(f"{args.read_model}: generation {result.old_generation} -> {result.new_generation}, "
-          f"{result.events:,} events ({result.from_archive:,} from the archive) in "
-          f"{result.seconds:.1f}s, {rate:,.0f}/s; readers switched; generation "
-          f"{result.old_generation} {'dropped' if result.dropped_old else 'kept'}")
+        try:
+            result = asyncio.run(replay(get_settings(), read_model, source=source,
+                                        start=args.start, keep_old=args.keep_old,
+                                        progress=progress))
+        except ReplayFailed as error:
+            print(f"chirp replay {read_model}: {error}", file=sys.stderr)
+            return 1
+        finally:
+            bar.close()
+        rate = result.events / result.seconds if result.seconds else 0
+        print(f"{read_model}: generation {result.old_generation} -> {result.new_generation}, "
+              f"{result.events:,} events ({result.from_archive:,} from the archive) in "
+              f"{result.seconds:.1f}s, {rate:,.0f}/s; readers switched; generation "
+              f"{result.old_generation} {'dropped' if result.dropped_old else 'kept'}",
+              flush=True)
     return 0
 
 
@@ -225,16 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     trending_parser.set_defaults(handler=trending)
     replay_parser = commands.add_parser(
         "replay", help="rebuild a read model from the log into a fresh target, then switch to it",
-        description="Builds the read model into a new generation (schema and key prefix), "
-                    "catches up with the live agents, hands over and switches readers "
-                    "atomically; the old generation is dropped unless --keep-old "
+        description="Builds the read model into a new generation (schema, key prefix or "
+                    "index), catches up with the live agents, hands over and switches "
+                    "readers atomically; the old generation is dropped unless --keep-old "
                     "(docs/replay.md).")
-    replay_parser.add_argument("read_model", choices=("core",),
+    replay_parser.add_argument("read_model", choices=("core", "search", "trends", "all"),
                                help="core: the social graph, tweet store, engagements, "
-                                    "timelines and caches")
+                                    "timelines and caches; search: the search index; "
+                                    "trends: the trending windows (from trending-topics); "
+                                    "all: the three, one after another")
     _add_from(replay_parser, "apply only events from this time on (default: earliest)")
     replay_parser.add_argument("--source", choices=("kafka", "archive"), default="kafka",
-                               help="read the archive first, then Kafka where it ends")
+                               help="read the archive first, then Kafka where it ends "
+                                    "(core and search)")
     replay_parser.add_argument("--keep-old", action="store_true",
                                help="keep the old generation instead of dropping it")
     replay_parser.set_defaults(handler=replay)

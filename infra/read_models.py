@@ -34,7 +34,7 @@ class ReadModels:
     keys: RedisKeys
     redis: Redis
     pool: AsyncConnectionPool
-    settings: Settings  # with the generation these adapters use
+    settings: Settings  # at the generations these adapters use
 
 
 def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
@@ -48,17 +48,15 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
 @asynccontextmanager
 async def open_read_models(settings: Settings, pool_size: int | None = None,
                            setup: bool = False):
-    """Connect every read model named by `settings`, in the core generation the deployment
-    uses now (infra/targets.py), creating their tables if `setup`."""
+    """Connect every read model named by `settings`, in the generations the deployment uses
+    now (infra/targets.py), creating their tables if `setup`."""
     pool = AsyncConnectionPool(settings.postgres, min_size=2,
                                max_size=pool_size or settings.postgres_pool_size,
                                open=False, timeout=5)
     await pool.open(wait=True, timeout=30)
     redis = Redis.from_url(settings.redis, socket_timeout=5)
     try:
-        generation = await _current_generation(pool, settings)
-        models = build_read_models(settings.model_copy(update={"core_generation": generation}),
-                                   pool, redis)
+        models = build_read_models(await _current(pool, settings), pool, redis)
         if setup:
             await setup_read_models(models)
         yield models
@@ -67,20 +65,21 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
         await pool.close()
 
 
-async def _current_generation(pool: AsyncConnectionPool, settings: Settings) -> int:
+async def _current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
     from psycopg.errors import UndefinedTable
 
-    from infra.targets import core_generation
+    from infra.targets import current
 
     try:
-        return await core_generation(pool, settings.read_schema)
+        return await current(pool, settings)
     except UndefinedTable:
-        return 1  # storage prepared by an older version: only generation 1 exists
+        return settings  # storage prepared by an older version: only generation 1 exists
 
 
 def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redis) -> ReadModels:
-    """The read-model adapters of `settings.core_generation`, over shared connections."""
-    keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix)
+    """The read-model adapters of the generations `settings` name, over shared connections."""
+    keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix,
+                     trends_generation=settings.trends_generation)
     return ReadModels(
         graph=PostgresGraphStore(pool, settings.core_schema),
         tweets=tweet_store(settings, pool),
@@ -117,7 +116,8 @@ def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:
             raise ValueError("CHIRP_SEARCH_ENGINE=elasticsearch needs CHIRP_ELASTICSEARCH_URL")
         client = elasticsearch_client(settings.elasticsearch_url,
                                       api_stand_in=settings.elasticsearch_api_stand_in)
-        return ElasticsearchSearchIndex(client, settings.elasticsearch_alias)
+        return ElasticsearchSearchIndex(client, settings.elasticsearch_alias,
+                                        generation=settings.search_generation)
     from projections.tantivy_search import TantivySearchIndex
 
     return TantivySearchIndex(settings.search_directory, writable=writable)

@@ -53,12 +53,15 @@ class Settings(BaseSettings):
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.
     archive_schema: str = Field(default="archive", pattern="^[a-z_][a-z0-9_]*$")
 
-    # Read models. These name generation 1 of the core read models; `chirp replay` builds
-    # later generations beside them (docs/replay.md). Which generation readers and agents
-    # use is resolved at start-up (infra/targets.py), not configured.
+    # Read models. These name generation 1 of each read model (core, search, trends);
+    # `chirp replay` builds later generations beside them (docs/replay.md). Which generation
+    # readers and agents use is resolved at start-up and followed while they run
+    # (infra/targets.py), not configured.
     read_schema: str = "read_model"
     redis_prefix: str = "chirp:"
     core_generation: int = Field(default=1, ge=1)
+    search_generation: int = Field(default=1, ge=1)
+    trends_generation: int = Field(default=1, ge=1)
     tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
     cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
     cassandra_keyspace: str = "chirp"
@@ -128,9 +131,21 @@ class Settings(BaseSettings):
 
     @property
     def search_directory(self) -> Path:
-        """The embedded index; by default one per read schema, so a rebuild into a fresh
-        schema gets a fresh index too."""
-        return self.search_dir or self.data_dir / "search" / self.read_schema
+        """The embedded index of the search generation in use; by default one per read
+        schema, beside the data."""
+        first = self.search_dir or self.data_dir / "search" / self.read_schema
+        if self.search_generation == 1:
+            return first
+        return first.with_name(f"{first.name}_g{self.search_generation}")
+
+    def generation(self, read_model: str) -> int:
+        """The generation of `read_model` (core, search or trends) these settings name."""
+        return getattr(self, f"{read_model}_generation")
+
+    def at(self, **generations: int) -> Settings:
+        """These settings with other generations, e.g. `settings.at(core=2)`."""
+        return self.model_copy(update={f"{read_model}_generation": generation
+                                       for read_model, generation in generations.items()})
 
     @property
     def bootstrap_servers(self) -> str:

@@ -1,9 +1,11 @@
-"""Where the core read models live now: a generation number per deployment, in PostgreSQL.
+"""Where each read model lives now: a generation number per read model, in PostgreSQL.
 
-Generation 1 is the configured schema and Redis prefix; `chirp replay core` builds generation
-n+1 beside it (`<schema>_g<n>`, `<prefix>g<n>:`) and switches readers over by updating one
-row: readers and agents watch it (`TargetWatcher`) and move to the new generation, and no
-copy is made. A switch is a handover with the live agents, so that the new generation
+A deployment has three read models that `chirp replay` rebuilds on their own: `core` (graph,
+tweet store, engagements, timelines and caches), `search` (the index) and `trends`.
+Generation 1 of each is the configured schema, Redis prefix or index; a replay builds
+generation n+1 beside it and switches readers over by updating one row: readers and agents
+watch the rows (`TargetWatcher`) and move to the new generation, and no copy is made. A
+switch is a handover with the live agents of that read model, so that the new generation
 continues exactly where the old one stopped:
 
 1. the replay asks the agents to pause (`handovers.state = 'pause'`);
@@ -22,6 +24,8 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from psycopg_pool import AsyncConnectionPool
+
+from infra.settings import Settings
 
 log = logging.getLogger("chirp.targets")
 
@@ -47,19 +51,36 @@ POLL_SECONDS = 0.05
 HANDOVER_TIMEOUT_SECONDS = 60.0
 
 
-_GENERATION_SQL = "SELECT generation FROM chirp_meta.targets WHERE base = %s"
+READ_MODELS = ("core", "search", "trends")
+
+_GENERATIONS_SQL = "SELECT base, generation FROM chirp_meta.targets WHERE base = ANY(%s)"
 
 
-async def core_generation(pool: AsyncConnectionPool, base: str) -> int:
+def base(settings: Settings, read_model: str) -> str:
+    """The row of `read_model` (core keeps the name it had before there were others)."""
+    if read_model not in READ_MODELS:
+        raise ValueError(f"no read model {read_model!r}: one of {', '.join(READ_MODELS)}")
+    return settings.read_schema if read_model == "core" else f"{settings.read_schema}:{read_model}"
+
+
+def _at(settings: Settings, rows) -> Settings:
+    found = dict(rows)
+    return settings.at(**{read_model: found.get(base(settings, read_model), 1)
+                          for read_model in READ_MODELS})
+
+
+async def current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
+    """`settings` at the generations the deployment uses now."""
+    bases = [base(settings, read_model) for read_model in READ_MODELS]
     async with pool.connection() as conn:
-        row = await (await conn.execute(_GENERATION_SQL, (base,))).fetchone()
-    return row[0] if row else 1
+        rows = await (await conn.execute(_GENERATIONS_SQL, (bases,))).fetchall()
+    return _at(settings, rows)
 
 
-def core_generation_now(conn, base: str) -> int:
-    """As core_generation, on a synchronous psycopg connection (start-up, tooling)."""
-    row = conn.execute(_GENERATION_SQL, (base,)).fetchone()
-    return row[0] if row else 1
+def current_now(conn, settings: Settings) -> Settings:
+    """As current, on a synchronous psycopg connection (start-up, tooling)."""
+    bases = [base(settings, read_model) for read_model in READ_MODELS]
+    return _at(settings, conn.execute(_GENERATIONS_SQL, (bases,)).fetchall())
 
 
 async def pending_handover(pool: AsyncConnectionPool,
@@ -113,12 +134,12 @@ async def cancel_handover(pool: AsyncConnectionPool, base: str) -> None:
 
 
 class TargetWatcher:
-    """Calls `on_switch(generation)` whenever the deployment's core generation changes."""
+    """Calls `on_switch(settings, switched)` whenever the deployment switches read models:
+    `settings` at the new generations, `switched` the read models that moved."""
 
-    def __init__(self, pool: AsyncConnectionPool, base: str, generation: int,
-                 on_switch: Callable[[int], Awaitable[None]]) -> None:
-        self.pool, self.base, self.generation = pool, base, generation
-        self.on_switch = on_switch
+    def __init__(self, pool: AsyncConnectionPool, settings: Settings,
+                 on_switch: Callable[[Settings, set[str]], Awaitable[None]]) -> None:
+        self.pool, self.settings, self.on_switch = pool, settings, on_switch
 
     async def run(self) -> None:
         while True:
@@ -129,8 +150,12 @@ class TargetWatcher:
             await asyncio.sleep(POLL_SECONDS)
 
     async def check(self) -> None:
-        current = await core_generation(self.pool, self.base)
-        if current != self.generation:
-            log.info("core read models: generation %d -> %d", self.generation, current)
-            await self.on_switch(current)
-            self.generation = current
+        now = await current(self.pool, self.settings)
+        switched = {read_model for read_model in READ_MODELS
+                    if now.generation(read_model) != self.settings.generation(read_model)}
+        if switched:
+            for read_model in sorted(switched):
+                log.info("%s read model: generation %d -> %d", read_model,
+                         self.settings.generation(read_model), now.generation(read_model))
+            await self.on_switch(now, switched)
+            self.settings = now

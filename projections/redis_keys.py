@@ -2,8 +2,8 @@
 
 The prefix is what a rebuild changes: replaying into a fresh prefix leaves the live keys alone.
 A few keys belong to no generation of the core read models and stay under the root prefix:
-the writes readers wait for (they are about the log), the trends (their own read model) and
-the stats.
+the writes readers wait for (they are about the log), the trends (their own read model, with
+generations of its own: `trends`, `trends-g2`, ...) and the stats.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ _NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats)")
 
 
 class RedisKeys:
-    def __init__(self, prefix: str = "chirp:", root: str | None = None) -> None:
+    def __init__(self, prefix: str = "chirp:", root: str | None = None,
+                 trends_generation: int = 1) -> None:
         self.prefix = prefix
         self.root = prefix if root is None else root
+        self.trends = "trends" if trends_generation == 1 else f"trends-g{trends_generation}"
 
     def home(self, user_id: int) -> str:
         return f"{self.prefix}home:{user_id}"
@@ -71,10 +73,10 @@ class RedisKeys:
 
     def trend_windows(self) -> str:
         """The trend windows held, scored by their end (epoch milliseconds)."""
-        return f"{self.root}trends"
+        return f"{self.root}{self.trends}"
 
     def trend_window(self, window_end_ms: int) -> str:
-        return f"{self.root}trends:{window_end_ms}"
+        return f"{self.root}{self.trends}:{window_end_ms}"
 
     def stats(self) -> str:
         return f"{self.root}stats"

@@ -4,6 +4,7 @@ readers in any number of processes."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -84,6 +85,14 @@ class TantivySearchIndex:
                 self._writer = self._index = None
 
         await asyncio.to_thread(close)
+
+    async def promote(self) -> None:
+        """Nothing to do: readers find the directory in use through chirp_meta.targets."""
+
+    async def drop(self) -> None:
+        """Delete this index's directory (one no process writes any more)."""
+        await self.close()
+        await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     async def index(self, documents: Sequence[TweetDocument]) -> None:
         await self._write(lambda writer: [self._replace(writer, self._fields(document))

@@ -1,9 +1,12 @@
-"""`chirp replay core` on a live stack: the API keeps serving while the core read models are
-rebuilt into a new generation; every read during the replay sees the old generation
-complete, every read after it the new one, equal to the old; writes made during the replay
-reach the new generation; the old generation is dropped. A second replay reads the archive
-first (with one event of an old schema version in it, applied through its upcaster) and
-keeps the generation it replaces.
+"""`chirp replay` on a live stack: the API keeps serving while read models are rebuilt into
+new generations; every read during a replay sees the old generation complete, every read
+after it the new one, equal to the old; writes made during the replay reach the new
+generation; the old generation is dropped.
+
+- core: a second replay reads the archive first (with one event of an old schema version in
+  it, applied through its upcaster) and keeps the generation it replaces;
+- `all` (core, search and trends) under search and trends readers and a writer; then search
+  again from the archive, keeping the old index.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import shutil
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 
 import httpx
+import orjson
 import psycopg
 import pytest
 import redis
+from kafka import KafkaProducer
 
 from infra.bootstrap import topic_registry
 from infra.settings import Settings
@@ -46,17 +52,47 @@ def own_stack():
     assert not processes_in_groups(groups)
 
 
-def _caught_up(stack: LocalStack, prefix: str) -> None:
+def _caught_up(stack: LocalStack, prefix: str, group: str = LIVE_GROUP,
+               topics: list | None = None) -> None:
     ends = log_end_offsets(stack.settings.bootstrap_servers,
-                           topic_registry(stack.settings).event_topics())
-    wait_caught_up(stack, LIVE_GROUP, prefix,
+                           topics or topic_registry(stack.settings).event_topics())
+    wait_caught_up(stack, group, prefix,
                    {f"{topic}:{partition}": end - 1 for (topic, partition), end in ends.items() if end})
 
 
-def _replay(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "infra.cli", "replay", "core", *args],
+def _workload(base_url: str, name: str) -> tuple[list, list[str]]:
+    """Six users and a burst of every kind of write through the API: (users, tweet ids)."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        users = [register(client, name) for _ in range(6)]
+    tweet_ids: list[str] = []
+    run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users, threading.Event(),
+                 tweet_ids)
+    return users, tweet_ids
+
+
+def _replay(stack: LocalStack, *args: str, read_model: str = "core"
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "infra.cli", "replay", read_model, *args],
                           env=stack.environment() | TEST_SETTINGS, capture_output=True,
                           timeout=300)
+
+
+def _replay_meanwhile(stack: LocalStack, stop: threading.Event, meanwhile: list,
+                      read_model: str) -> subprocess.CompletedProcess:
+    """`chirp replay read_model`, with each of `meanwhile` running in a thread until it ends
+    (they run until `stop` is set); it must succeed."""
+    threads = [threading.Thread(target=function) for function in meanwhile]
+    for thread in threads:
+        thread.start()
+    try:
+        replay = _replay(stack, read_model=read_model)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert replay.returncode == 0, replay.stdout.decode() + replay.stderr.decode()
+    print(replay.stdout.decode())
+    return replay
 
 
 def _schemas(stack: LocalStack) -> set[str]:
@@ -67,11 +103,7 @@ def _schemas(stack: LocalStack) -> set[str]:
 
 def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     stack, base_url = own_stack
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        users = [register(client, "rpl") for _ in range(6)]
-    tweet_ids: list[str] = []
-    run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users, threading.Event(),
-                 tweet_ids)
+    users, tweet_ids = _workload(base_url, "rpl")
     old_id = 7_000_000_000_000_000_003
     old_tweet(stack, users[2].user_id, old_id)
     tweet_ids.append(str(old_id))
@@ -109,19 +141,8 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
             while not stop.is_set():
                 live_posts.append(post(client, author, f"live during replay {len(live_posts)}"))
 
-    threads = [threading.Thread(target=read_constantly), threading.Thread(target=write_constantly)]
-    for thread in threads:
-        thread.start()
-    try:
-        replay = _replay(stack)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    output = replay.stdout.decode() + replay.stderr.decode()
-    assert replay.returncode == 0, output
-    assert "generation 1 -> 2" in replay.stdout.decode(), output
-    print(replay.stdout.decode())
+    replay = _replay_meanwhile(stack, stop, [read_constantly, write_constantly], "core")
+    assert "generation 1 -> 2" in replay.stdout.decode()
     assert len(reads) > 20 and wrong == [], wrong[:3]
 
     # The new generation: the same state, the live writes included, the old one gone.
@@ -149,3 +170,98 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     _caught_up(stack, "chirp:g3:")
     assert differences(snapshot(base_url, users, tweet_ids), before) == {}
     assert _schemas(stack) == {"read_model_g2", "read_model_g3"}
+
+
+def _searches(client: httpx.Client, user, queries: list[str]) -> dict[str, list[str]]:
+    """Every hit of each query, as tweet ids in rank order."""
+    return {query: [tweet["tweet_id"] for tweet in all_pages(client, "/api/v1/search", user,
+                                                             q=query)]
+            for query in queries}
+
+
+def _trend_rows(stack: LocalStack, windows: int) -> list[dict]:
+    """Rows as the trending job writes them, onto `trending-topics`: the trends read model's
+    input, written here so that this test does not run the Flink job (tests/e2e/test_trends.py
+    runs it)."""
+    end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=5)
+    rows = [{"window_start": (end - timedelta(minutes=60 + 5 * back)).isoformat(),
+             "window_end": (end - timedelta(minutes=5 * back)).isoformat(), "rank": rank,
+             "hashtag": f"tag{back}x{rank}", "count": 100 - rank, "previous_count": 50,
+             "velocity": 1.5}
+            for back in range(windows) for rank in range(1, 6)]
+    producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
+    for row in rows:
+        producer.send(topic_registry(stack.settings).trending.name, orjson.dumps(row),
+                      key=row["hashtag"].encode())
+    producer.flush()
+    producer.close()
+    return rows
+
+
+def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
+    stack, base_url = own_stack
+    users, _ = _workload(base_url, "srch")
+    _trend_rows(stack, windows=3)
+    _caught_up(stack, "chirp:")
+    _caught_up(stack, "chirp:", f"{LIVE_GROUP}-trends", [topic_registry(stack.settings).trending])
+    queries = ["step", "#burst", f"from:{users[1].username}", "step #burst"]
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        hits = _searches(client, users[0], queries)
+        trends = client.get("/api/v1/trends").json()
+    assert len(hits["step"]) > 50 and hits[f"from:{users[1].username}"], hits
+    assert [row["hashtag"] for row in trends["trends"]] == [f"tag0x{rank}" for rank in range(1, 6)]
+
+    # Readers of search and trends throughout; meanwhile one user posts.
+    stop, reads, wrong = threading.Event(), [], []
+
+    def read_constantly() -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            while not stop.is_set():
+                seen = _searches(client, users[0], queries)
+                reads.append("search")
+                if seen != hits:
+                    wrong.append(("search", differences(seen, hits)))
+                seen = client.get("/api/v1/trends").json()
+                reads.append("trends")
+                if seen != trends:
+                    wrong.append(("trends", seen))
+
+    live_posts: list[str] = []
+
+    def write_steadily() -> None:
+        # At most search's deepest page (1000 hits), so that all of them can be found.
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            while not stop.wait(0.05) and len(live_posts) < 900:
+                live_posts.append(post(client, users[5], f"livepost {len(live_posts)}"))
+
+    replay = _replay_meanwhile(stack, stop, [read_constantly, write_steadily], "all")
+    for read_model in ("core", "search", "trends"):
+        assert f"{read_model}: generation 1 -> 2" in replay.stdout.decode()
+    assert len(reads) > 20 and wrong == [], wrong[:3]
+
+    # The new generations serve the same, and the live agents write them.
+    search_root = stack.settings.data_dir / "search"
+    assert sorted(path.name for path in search_root.iterdir()) == ["read_model_g2"]
+    keys = redis.Redis.from_url(stack.settings.redis)
+    assert not keys.exists("chirp:trends") and keys.exists("chirp:trends-g2")
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        assert _searches(client, users[0], queries) == hits
+        assert client.get("/api/v1/trends").json() == trends
+        assert live_posts
+        assert eventually(lambda: sorted(_searches(client, users[0], ["livepost"])["livepost"])
+                          == sorted(live_posts), timeout=15)
+        newer = _trend_rows(stack, windows=1)[0]
+        newer_end = datetime.fromisoformat(newer["window_end"])
+        assert eventually(lambda: datetime.fromisoformat(
+            client.get("/api/v1/trends").json()["window_end"]) == newer_end, timeout=15)
+
+    # Search again, from the archive, keeping the index it replaces.
+    again = _replay(stack, "--source", "archive", "--keep-old", read_model="search")
+    assert again.returncode == 0, again.stdout.decode() + again.stderr.decode()
+    assert "search: generation 2 -> 3" in again.stdout.decode()
+    assert " 0 from the archive" not in again.stdout.decode()
+    print(again.stdout.decode())
+    assert sorted(path.name for path in search_root.iterdir()) == ["read_model_g2",
+                                                                   "read_model_g3"]
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        assert _searches(client, users[0], queries) == hits

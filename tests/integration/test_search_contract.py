@@ -258,6 +258,14 @@ class TestTantivySearchIndex(SearchIndexContract):
 
         self.run(scenario)
 
+    def test_a_dropped_generation_leaves_no_directory_behind(self):
+        async def scenario(writer):
+            await writer.index([tweet("soon gone")])
+            await writer.drop()
+            assert not self.directory.exists()
+
+        self.run(scenario)
+
 
 class ElasticsearchContract(SearchIndexContract):
     """The Elasticsearch adapter, each test in indices of its own behind its own alias."""
@@ -287,6 +295,9 @@ class ElasticsearchContract(SearchIndexContract):
                 assert await ids(live, "generation") == [rebuilt.tweet_id]
                 mapping = await live.client.indices.get_mapping(index=live.alias)
                 assert list(mapping) == [rebuild.index_name]
+                await live.drop()  # the replaced generation, dropped after the switch
+                assert not await live.client.indices.exists(index=live.index_name)
+                assert await ids(rebuild, "generation") == [rebuilt.tweet_id]
 
         self.run(scenario)
 
