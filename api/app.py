@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             services = app.state.services
             retired: set[asyncio.Task] = set()
+            relay = asyncio.create_task(services.commands.send_unconfirmed_forever())
 
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 watcher.cancel()
+                relay.cancel()
                 for closing in list(retired):
                     closing.cancel()
                 await services.search.close()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.problems import ProblemError
-from projections.write_model import StoredResponse, WriteModel, WriteTransaction
-from schemas.events import Event
+from projections.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
+from schemas.events import Event, decode, encode
 from streams.ids import SnowflakeIds
-from streams.producer import EventProducer
+from streams.producer import EventNotAcknowledged, EventProducer
+
+log = logging.getLogger("chirp.api.commands")
 
 
 @dataclass(frozen=True)
@@ -69,34 +72,74 @@ class CommandRunner:
         """Run one command in one write-model transaction.
 
         Order matters: the write-model rows are written first, then the event is produced,
-        and the transaction commits only after the broker acknowledged the event. A refused
-        event rolls everything back; a retry with the same Idempotency-Key replays the
+        and the transaction commits only after the broker acknowledged the event. An event
+        never sent rolls everything back; one sent but not acknowledged in time commits as
+        unconfirmed (WriteUnconfirmed). A retry with the same Idempotency-Key replays the
         stored answer instead of producing a second event.
         """
-        scope = f"user:{actor_id}" if actor_id is not None else "anonymous"
+        scope = _scope(actor_id)
+        unconfirmed = False
         async with self.write_model.transaction() as tx:
+            stored = None
             if idempotency_key is not None:
                 stored = await tx.claim_idempotency_key(scope, idempotency_key)
+            # Ids are taken and events enqueued under the actor's lock, so one actor's events
+            # reach their partition in id order: unconfirmed ones first.
+            async with self._actor_lock(actor_id):
+                await self._send_unconfirmed(tx, scope)
                 if stored is not None:
                     return _replay(stored, fingerprint)
-            # Ids are taken and events enqueued under the actor's lock, so one actor's events
-            # reach their partition in id order.
-            async with self._actor_lock(actor_id):
                 outcome = await decide(tx, self.ids)
                 acked = await self.producer.enqueue(outcome.event) if outcome.event else None
             if acked is not None:
-                landed = await self.producer.wait(acked)
-                if self.after_ack is not None:
-                    await self.after_ack(actor_id if actor_id is not None else None, landed)
+                try:
+                    landed = await self.producer.wait(acked)
+                except EventNotAcknowledged:
+                    # Sent, so perhaps on the log: kept, and sent again until acknowledged.
+                    await tx.keep_unconfirmed(scope, outcome.event.event_id,
+                                              encode(outcome.event))
+                    unconfirmed = True
+                else:
+                    if self.after_ack is not None:
+                        await self.after_ack(actor_id, landed)
             if idempotency_key is not None:
                 await tx.store_response(scope, idempotency_key, StoredResponse(
                     fingerprint=fingerprint, status=outcome.status, body=outcome.body))
+        if unconfirmed:
+            raise WriteUnconfirmed(outcome.event.event_id)
         return Answer(outcome.status, outcome.body)
+
+    async def _send_unconfirmed(self, tx: WriteTransaction, scope: str) -> None:
+        """Send the scope's unconfirmed events again; raises EventNotAcknowledged unless the
+        broker acknowledges every one."""
+        pending = await tx.unconfirmed(scope)
+        for _, raw in pending:
+            await self.producer.wait(await self.producer.enqueue(decode(raw)))
+        if pending:
+            await tx.confirmed([event_id for event_id, _ in pending])
+            log.info("%d unconfirmed event(s) of %s acknowledged now", len(pending), scope)
+
+    async def send_unconfirmed_forever(self, interval_seconds: float = 1.0) -> None:
+        """The relay: unconfirmed events of actors who write no more are sent again too."""
+        older_than = self.producer.timeout_ms / 1000
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                for scope in await self.write_model.actors_with_unconfirmed(older_than):
+                    actor_id = None if scope == "anonymous" else int(scope.split(":", 1)[1])
+                    async with self.write_model.transaction() as tx, self._actor_lock(actor_id):
+                        await self._send_unconfirmed(tx, scope)
+            except Exception as error:  # noqa: BLE001 - the log or the database is down: later
+                log.warning("unconfirmed events not sent yet: %s", error)
 
     def _actor_lock(self, actor_id: int | None):
         if actor_id is None:
             return _no_lock()
         return self._actors.hold(actor_id)
+
+
+def _scope(actor_id: int | None) -> str:
+    return f"user:{actor_id}" if actor_id is not None else "anonymous"
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from projections.search import SearchEngineError
+from projections.write_model import WriteUnconfirmed
 from streams.producer import EventNotAcknowledged
 
 log = logging.getLogger("chirp.api")
@@ -78,6 +79,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_broker_down(request: Request, error: EventNotAcknowledged):
         return _unavailable(request, error, "event-log-unavailable",
                             "the event log did not acknowledge the write")
+
+    @app.exception_handler(WriteUnconfirmed)
+    async def on_unconfirmed(request: Request, error: WriteUnconfirmed):
+        log.warning("%s %s: event %s sent, not acknowledged in time; kept", request.method,
+                    request.url.path, error)
+        return problem_response(request, ProblemError(
+            503, "write-unconfirmed", "Service Unavailable",
+            "the event log did not confirm the write in time; it is kept and takes effect "
+            "once the log confirms it: retry with the same Idempotency-Key for its answer",
+            headers={"Retry-After": "2"}))
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(OperationalError)

@@ -37,6 +37,16 @@ CREATE TABLE IF NOT EXISTS write_model.idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 CREATE SEQUENCE IF NOT EXISTS write_model.snowflake_workers;
+-- Events sent but not acknowledged in time (projections/write_model.py): sent again until
+-- the broker acknowledges them.
+CREATE TABLE IF NOT EXISTS write_model.unconfirmed_events (
+    event_id   bigint PRIMARY KEY,
+    actor      text NOT NULL,
+    event      bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS unconfirmed_events_by_actor
+    ON write_model.unconfirmed_events (actor, event_id);
 """
 
 # Clients retry within minutes; a day is what Stripe keeps keys for.
@@ -103,6 +113,21 @@ class PostgresWriteTransaction:
         await self.conn.execute(
             "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = %s", (tweet_id,))
 
+    async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
+        await self.conn.execute(
+            "INSERT INTO write_model.unconfirmed_events (event_id, actor, event)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (event_id, actor, event))
+
+    async def unconfirmed(self, actor: str) -> list[tuple[int, bytes]]:
+        cursor = await self.conn.execute(
+            "SELECT event_id, event FROM write_model.unconfirmed_events WHERE actor = %s"
+            " ORDER BY event_id FOR UPDATE", (actor,))
+        return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
+
+    async def confirmed(self, event_ids: list[int]) -> None:
+        await self.conn.execute(
+            "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)", (event_ids,))
+
 
 class PostgresWriteModel:
     """WriteModel over a psycopg connection pool."""
@@ -132,3 +157,10 @@ class PostgresWriteModel:
     async def ping(self) -> None:
         async with self.pool.connection() as conn:
             await conn.execute("SELECT 1")
+
+    async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT DISTINCT actor FROM write_model.unconfirmed_events"
+                " WHERE created_at < now() - make_interval(secs => %s)", (older_than_seconds,))
+            return [actor for (actor,) in await cursor.fetchall()]

@@ -6,6 +6,12 @@ password hash (which never travels in an event), a delete must know the tweet's 
 retried request must find the answer the first attempt got. The API writes them in a
 transaction that brackets producing the event: the row commits only after the broker has
 acknowledged the event, so a write the broker refused leaves nothing behind.
+
+A write whose event was sent but not acknowledged in time may be on the log all the same (a
+stalled broker appends it when it resumes). Such a write commits with its event kept as
+unconfirmed; the event is sent again, with the same ids, until the broker acknowledges it:
+before the actor's next command, and by the API's relay. Applying an event twice changes no
+read model, so the outcome is the write applied exactly once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,12 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+class WriteUnconfirmed(RuntimeError):
+    """The write's event was sent but not acknowledged in time: it is kept, and takes effect
+    once the broker acknowledges it (a retry with the same Idempotency-Key then gets the
+    answer)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,15 @@ class WriteTransaction(Protocol):
 
     async def mark_tweet_deleted(self, tweet_id: int) -> None: ...
 
+    async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
+        """Keep an event the broker may not have: it is sent again until acknowledged."""
+
+    async def unconfirmed(self, actor: str) -> list[tuple[int, bytes]]:
+        """The actor's unconfirmed events in id order, locked until this transaction ends."""
+
+    async def confirmed(self, event_ids: list[int]) -> None:
+        """These events are acknowledged now."""
+
 
 class WriteModel(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[WriteTransaction]: ...
@@ -72,3 +93,6 @@ class WriteModel(Protocol):
         """A Snowflake worker id that no other running process of this deployment holds."""
 
     async def ping(self) -> None: ...
+
+    async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
+        """Actors with an event unconfirmed for longer than this."""

@@ -16,7 +16,12 @@ log = logging.getLogger("chirp.producer")
 
 
 class EventNotAcknowledged(RuntimeError):
-    """The broker did not acknowledge an event in time; it will not be delivered later."""
+    """The broker did not acknowledge an event.
+
+    Raised by `enqueue`: the event was never sent. Raised by `wait`: it was sent and not
+    acknowledged in time, so it may or may not be on the log (a broker that stalled with the
+    request in hand appends it when it resumes).
+    """
 
 
 class EventProducer:
@@ -49,8 +54,8 @@ class EventProducer:
             bootstrap_servers=self.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            # An event the API reported as failed must never arrive later: the producer gives
-            # up on it within the same bound the API waits for.
+            # The producer gives up on an event within the same bound the API waits for (the
+            # broker may still append one it has received: see EventNotAcknowledged).
             request_timeout_ms=max(self.timeout_ms - 500, 1000),
             delivery_timeout_ms=self.timeout_ms,
             max_block_ms=self.timeout_ms,
@@ -64,6 +69,7 @@ class EventProducer:
 
     async def enqueue(self, event: Event) -> asyncio.Future:
         """Hand `event` to the producer; the returned future resolves on the broker's ack.
+        Raises EventNotAcknowledged if the event cannot even be sent.
 
         Enqueue order is partition order (the idempotent producer keeps it across retries),
         so callers that need events of one key in id order enqueue them in id order.
@@ -85,8 +91,7 @@ class EventProducer:
             future = self._producer.send(topic, key=key, value=encode(event))
         except KafkaError as error:
             self._broken = True
-            acked.set_exception(EventNotAcknowledged(str(error)))
-            return acked
+            raise EventNotAcknowledged(str(error)) from error
         future.add_callback(on_success)
         future.add_errback(on_error)
         return acked
@@ -102,7 +107,10 @@ class EventProducer:
                 raise EventNotAcknowledged(f"cannot reach the broker: {error}") from error
             stale, self._producer, self._broken = self._producer, fresh, False
             log.warning("replaced the event producer after a failed delivery")
-            await asyncio.to_thread(stale.close, 0)
+            try:
+                await asyncio.to_thread(stale.close, 0)
+            except KafkaError as error:  # records it still held: each reported failed already
+                log.info("closed the failed event producer: %s", error)
 
     async def wait(self, acked: asyncio.Future):
         """The acknowledged record's metadata (topic, partition, offset)."""

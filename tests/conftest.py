@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,23 @@ TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
 def new_data_dir() -> Path:
     """A fresh data directory that PostgreSQL's unprivileged user can reach (pytest's is 0700)."""
     return Path(tempfile.mkdtemp(prefix="chirp-test-"))
+
+
+@contextmanager
+def own_stack(**api_environment: str):
+    """A whole local stack of its own (servers, agents, API): for tests that stop, break or
+    restart parts of it. Yields (stack, API base URL); everything it started is stopped."""
+    data_dir = new_data_dir()
+    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
+    try:
+        stack.start()
+        stack.start_agents(**TEST_SETTINGS)
+        yield stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, **api_environment)
+    finally:
+        groups = stack.pids()
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    assert not processes_in_groups(groups)
 
 
 @pytest.fixture(scope="session")

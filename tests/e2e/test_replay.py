@@ -11,7 +11,6 @@ generation; the old generation is dropped.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,31 +24,20 @@ import redis
 from kafka import KafkaProducer
 
 from infra.bootstrap import topic_registry
-from infra.settings import Settings
 from infra.stack import LocalStack
 from streams.admin import log_end_offsets
-from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, new_data_dir
+from tests.conftest import TEST_SETTINGS, own_stack
 from tests.support.clients import eventually, follow, post, register
-from tests.support.processes import processes_in_groups
 from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_tweet,
                                        run_workload, snapshot, table_dump, wait_caught_up)
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def own_stack():
-    data_dir = new_data_dir()
-    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    try:
-        stack.start()
-        stack.start_agents(**TEST_SETTINGS)
-        yield stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
-    finally:
-        groups = stack.pids()
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    assert not processes_in_groups(groups)
+@pytest.fixture(name="own_stack")
+def _own_stack():
+    with own_stack() as started:
+        yield started
 
 
 def _caught_up(stack: LocalStack, prefix: str, group: str = LIVE_GROUP,

@@ -1,4 +1,6 @@
-"""A write the broker does not acknowledge is answered 503 and leaves nothing behind."""
+"""Writes while the broker is down answer 503 fast. One never sent leaves nothing behind; one
+sent and not acknowledged is kept and takes effect once the broker is back, and a retry
+with its Idempotency-Key gets its answer."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import time
 import uuid
 
 import httpx
+import psycopg
 import pytest
 
 from infra.settings import Settings
@@ -65,9 +68,15 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
             if retried.status_code == 201:
                 break
             time.sleep(0.5)
-        # The refused attempt stored nothing: its key was free, and so is the username.
+        # The post had been sent when the broker died: it was kept (answered "write
+        # unconfirmed"), and the retry finds it delivered now, once.
+        assert refused.json()["type"].endswith("write-unconfirmed"), refused.text
         assert retried is not None and retried.status_code == 201, retried.text
-        assert "idempotent-replayed" not in retried.headers
+        assert retried.headers.get("idempotent-replayed") == "true"
+        with psycopg.connect(settings.postgres) as conn:
+            assert conn.execute("SELECT count(*) FROM write_model.unconfirmed_events"
+                                " WHERE actor = %s", (f"user:{user.user_id}",)).fetchone()[0] == 0
+        # The registration was never sent (no broker to send it to): the username is free.
         registration = client.post("/api/v1/users", json={
             "username": username, "display_name": "Late", "password": PASSWORD})
         assert registration.status_code == 201

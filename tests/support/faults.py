@@ -1,0 +1,94 @@
+"""Writers that keep count of what the API accepted, and an audit of what became of it: for
+the fault tests, which print these figures."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+
+from tests.support.clients import User
+
+
+@dataclass
+class WriteLedger:
+    """Every post the writers tried: its content (unique), its answers, and its final answer."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # content -> tweet id (201)
+    unconfirmed: set[str] = field(default_factory=set)  # contents last answered 503 "kept"
+    refused: set[str] = field(default_factory=set)  # contents last answered 503 "nothing recorded"
+    statuses: list[int] = field(default_factory=list)  # every answer, retries included
+    kept_answers: int = 0  # 503 write-unconfirmed answers, retries included
+    accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each 201
+    slowest_answer: float = 0.0
+    first_refusal: float | None = None  # time.monotonic() of the first 503
+    last_refusal: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def server_errors(self) -> list[int]:
+        return [status for status in self.statuses if status >= 500 and status != 503]
+
+
+def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
+                  stop: threading.Event, pause: float = 0.02, retries: int = 3) -> None:
+    """Post unique contents until `stop`; a 503 is retried with the same Idempotency-Key after
+    its Retry-After, as a careful client does, up to `retries` times."""
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        number = 0
+        while not stop.wait(pause):
+            content, key = f"{name} post {number}", str(uuid.uuid4())
+            number += 1
+            for attempt in range(retries + 1):
+                started = time.monotonic()
+                response = client.post("/api/v1/tweets", json={"content": content},
+                                       headers=author.auth | {"Idempotency-Key": key})
+                elapsed = time.monotonic() - started
+                with ledger.lock:
+                    ledger.statuses.append(response.status_code)
+                    ledger.slowest_answer = max(ledger.slowest_answer, elapsed)
+                    if response.status_code == 201:
+                        ledger.accepted[content] = response.json()["tweet_id"]
+                        ledger.accepted_at.append(time.monotonic())
+                        ledger.unconfirmed.discard(content)
+                        ledger.refused.discard(content)
+                        break
+                    if response.status_code == 503:
+                        now = time.monotonic()
+                        ledger.first_refusal = ledger.first_refusal or now
+                        ledger.last_refusal = now
+                        kept = response.json()["type"].endswith("write-unconfirmed")
+                        ledger.kept_answers += kept
+                        (ledger.unconfirmed if kept else ledger.refused).add(content)
+                if response.status_code != 503 or attempt == retries:
+                    break
+                time.sleep(float(response.headers.get("retry-after", "1")))
+
+
+def audit(base_url: str, authors: list[User], ledger: WriteLedger) -> dict:
+    """What became of the writes: every accepted post readable once, none twice."""
+    seen: dict[str, list[str]] = {}
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for author in authors:
+            cursor = None
+            while True:
+                params = {"limit": 100} | ({"cursor": cursor} if cursor else {})
+                page = client.get(f"/api/v1/users/{author.user_id}/tweets", params=params).json()
+                for tweet in page["tweets"]:
+                    seen.setdefault(tweet["content"], []).append(tweet["tweet_id"])
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+    lost = [content for content, tweet_id in ledger.accepted.items()
+            if tweet_id not in seen.get(content, [])]
+    duplicated = {content: ids for content, ids in seen.items() if len(ids) > 1}
+    return {"accepted": len(ledger.accepted), "lost": len(lost),
+            "duplicated": len(duplicated), "lost_examples": lost[:3],
+            "duplicated_examples": dict(list(duplicated.items())[:3]),
+            # Answered 503 in the end (no retry left): kept ones take effect later anyway.
+            "unconfirmed_applied": sum(1 for content in ledger.unconfirmed if content in seen),
+            "unconfirmed": len(ledger.unconfirmed),
+            "refused_applied": sum(1 for content in ledger.refused if content in seen),
+            "refused": len(ledger.refused)}
