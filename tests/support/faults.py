@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 
-from tests.support.clients import User
+from tests.support.clients import User, eventually
 
 
 @dataclass
@@ -30,6 +31,26 @@ class WriteLedger:
 
     def server_errors(self) -> list[int]:
         return [status for status in self.statuses if status >= 500 and status != 503]
+
+    def recovered_after(self, moment: float, timeout: float = 30.0) -> float:
+        """Seconds from `moment` (time.monotonic()) to the first post accepted after it."""
+        assert eventually(lambda: any(at > moment for at in self.accepted_at), timeout=timeout), (
+            f"no post was accepted within {timeout:.0f}s")
+        return min(at for at in self.accepted_at if at > moment) - moment
+
+
+@contextmanager
+def running(stop: threading.Event, *targets):
+    """Each of `targets` in a thread of its own, until `stop` is set on the way out."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
 
 
 def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
