@@ -11,6 +11,7 @@ import logging
 
 from agents.batches import lag_seconds
 from agents.context import AgentContext
+from projections.engagements import Counts
 from projections.fanout import should_push
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import Entry
@@ -44,10 +45,13 @@ async def _store(context: AgentContext, event: ev.TweetPosted) -> bool:
     if event.reply_to is not None:
         change = await models.engagements.add_reply(event.reply_to, event.tweet_id)
         await models.cache.set_counts(event.reply_to, change.counts, REPLIES)
-    # Content only: counts are cached by the agents that change them, or filled by readers.
+    # The counts as PostgreSQL has them now, each cached only if absent: the engagement agent
+    # overwrites a count after every change it makes, so whichever comes last is right, and
+    # readers of a new tweet need no PostgreSQL (it may be down).
+    counts = (await models.engagements.counts([event.tweet_id])).get(event.tweet_id, Counts())
     await models.cache.fill_tweets([CachedTweet(
         event.tweet_id, event.author_id, event.content,
-        int(event.occurred_at.timestamp() * 1000), event.reply_to, counts=None)])
+        int(event.occurred_at.timestamp() * 1000), event.reply_to, counts=counts)])
     return True
 
 

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             services = app.state.services
             retired: set[asyncio.Task] = set()
-            relay = asyncio.create_task(services.commands.send_unconfirmed_forever())
+            relay = asyncio.create_task(services.commands.relay_forever())
 
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
@@ -97,6 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 watcher.cancel()
                 relay.cancel()
+                try:  # what was acknowledged leaves the outbox now, not at the next start
+                    await services.commands.confirm_acknowledged()
+                except Exception as error:  # noqa: BLE001 - sent again later, applied once
+                    log.warning("acknowledged events left in the outbox: %s", error)
                 for closing in list(retired):
                     closing.cancel()
                 await services.search.close()

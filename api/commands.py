@@ -58,6 +58,14 @@ class KeyedLocks:
                 del self._locks[key]
 
 
+# An outbox row this old is an event whose sending failed, or whose process died: it is sent
+# again (younger ones are in flight).
+RESEND_AFTER_EXTRA_SECONDS = 2.0
+# How often acknowledged events leave the outbox, and how often the relay looks for others.
+CONFIRM_INTERVAL_SECONDS = 0.2
+RELAY_INTERVAL_SECONDS = 1.0
+
+
 @dataclass
 class CommandRunner:
     write_model: WriteModel
@@ -66,71 +74,107 @@ class CommandRunner:
     # Called with (actor id, where the event landed) once the broker acknowledged it.
     after_ack: Callable[[int | None, Any], Awaitable[None]] | None = None
     _actors: KeyedLocks = field(default_factory=KeyedLocks)
+    # Acknowledged events still in the outbox: deleted from it in batches.
+    _acknowledged: set[int] = field(default_factory=set)
+    # Events sent by this process and not acknowledged yet: their acknowledgements.
+    _in_flight: dict[int, asyncio.Future] = field(default_factory=dict)
 
     async def run(self, decide: Decide, *, actor_id: int | None, idempotency_key: str | None,
                   fingerprint: str) -> Answer:
-        """Run one command in one write-model transaction.
+        """Run one command: decide and record it in one write-model transaction, its event
+        in the outbox (write_model.unconfirmed_events) of the same transaction; after the
+        commit, produce the event and answer once the broker acknowledged it.
 
-        Order matters: the write-model rows are written first, then the event is produced,
-        and the transaction commits only after the broker acknowledged the event. An event
-        never sent rolls everything back; one sent but not acknowledged in time commits as
-        unconfirmed (WriteUnconfirmed). A retry with the same Idempotency-Key replays the
-        stored answer instead of producing a second event.
+        A command refused, or a transaction that does not commit, leaves nothing behind and
+        sends nothing. An event the broker does not acknowledge stays in the outbox and is
+        sent again until it is (WriteUnconfirmed). A retry with the same Idempotency-Key
+        replays the stored answer instead of producing a second event.
         """
         scope = _scope(actor_id)
-        unconfirmed = False
-        async with self.write_model.transaction() as tx:
-            stored = None
-            if idempotency_key is not None:
-                stored = await tx.claim_idempotency_key(scope, idempotency_key)
-            # Ids are taken and events enqueued under the actor's lock, so one actor's events
-            # reach their partition in id order: unconfirmed ones first.
-            async with self._actor_lock(actor_id):
-                await self._send_unconfirmed(tx, scope)
+        # One actor's commands one at a time, so its events reach their partition in order:
+        # what is left in its outbox first.
+        async with self._actor_lock(actor_id):
+            async with self.write_model.transaction() as tx:
+                stored = None
+                if idempotency_key is not None:
+                    stored = await tx.claim_idempotency_key(scope, idempotency_key)
                 if stored is not None:
+                    try:  # the first attempt's event, if it is still unconfirmed
+                        await self._send_unconfirmed(tx, scope, everything=True)
+                    except EventNotAcknowledged as error:
+                        raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
+                await self._send_unconfirmed(tx, scope)
                 outcome = await decide(tx, self.ids)
-                acked = await self.producer.enqueue(outcome.event) if outcome.event else None
-            if acked is not None:
-                try:
-                    landed = await self.producer.wait(acked)
-                except EventNotAcknowledged:
-                    # Sent, so perhaps on the log: kept, and sent again until acknowledged.
+                if outcome.event is not None:
                     await tx.keep_unconfirmed(scope, outcome.event.event_id,
                                               encode(outcome.event))
-                    unconfirmed = True
-                else:
-                    if self.after_ack is not None:
-                        await self.after_ack(actor_id, landed)
-            if idempotency_key is not None:
-                await tx.store_response(scope, idempotency_key, StoredResponse(
-                    fingerprint=fingerprint, status=outcome.status, body=outcome.body))
-        if unconfirmed:
-            raise WriteUnconfirmed(outcome.event.event_id)
+                if idempotency_key is not None:
+                    await tx.store_response(scope, idempotency_key, StoredResponse(
+                        fingerprint=fingerprint, status=outcome.status, body=outcome.body))
+            if outcome.event is None:
+                return Answer(outcome.status, outcome.body)
+            # Committed: the write is accepted and its event will reach the log.
+            event_id = outcome.event.event_id
+            try:
+                self._in_flight[event_id] = await self.producer.enqueue(outcome.event)
+            except EventNotAcknowledged as error:
+                raise WriteUnconfirmed(event_id) from error
+        try:
+            landed = await self.producer.wait(self._in_flight[event_id])
+        except EventNotAcknowledged as error:
+            raise WriteUnconfirmed(event_id) from error
+        finally:
+            del self._in_flight[event_id]
+        self._acknowledged.add(event_id)
+        if self.after_ack is not None:
+            await self.after_ack(actor_id, landed)
         return Answer(outcome.status, outcome.body)
 
-    async def _send_unconfirmed(self, tx: WriteTransaction, scope: str) -> None:
-        """Send the scope's unconfirmed events again; raises EventNotAcknowledged unless the
-        broker acknowledges every one."""
-        pending = await tx.unconfirmed(scope)
-        for _, raw in pending:
-            await self.producer.wait(await self.producer.enqueue(decode(raw)))
+    async def _send_unconfirmed(self, tx: WriteTransaction, scope: str,
+                                everything: bool = False) -> None:
+        """Send the scope's outbox events that failed (all, if `everything`) again; raises
+        EventNotAcknowledged unless the broker acknowledges every one."""
+        older_than = None if everything else self._resend_after
+        pending = [(event_id, raw) for event_id, raw in await tx.unconfirmed(scope, older_than)
+                   if event_id not in self._acknowledged]
+        for event_id, raw in pending:
+            # One this process sent is not sent twice: its acknowledgement is awaited.
+            acked = self._in_flight.get(event_id) or await self.producer.enqueue(decode(raw))
+            await self.producer.wait(acked)
         if pending:
             await tx.confirmed([event_id for event_id, _ in pending])
             log.info("%d unconfirmed event(s) of %s acknowledged now", len(pending), scope)
 
-    async def send_unconfirmed_forever(self, interval_seconds: float = 1.0) -> None:
-        """The relay: unconfirmed events of actors who write no more are sent again too."""
-        older_than = self.producer.timeout_ms / 1000
+    @property
+    def _resend_after(self) -> float:
+        return self.producer.timeout_ms / 1000 + RESEND_AFTER_EXTRA_SECONDS
+
+    async def confirm_acknowledged(self) -> None:
+        """Take the acknowledged events out of the outbox."""
+        if self._acknowledged:
+            done = set(self._acknowledged)
+            await self.write_model.confirmed(sorted(done))
+            self._acknowledged -= done
+
+    async def relay_forever(self) -> None:
+        """Empty the outbox of what was acknowledged, and send again what was not, also for
+        actors who write no more."""
+        since_relay = 0.0
         while True:
-            await asyncio.sleep(interval_seconds)
+            await asyncio.sleep(CONFIRM_INTERVAL_SECONDS)
+            since_relay += CONFIRM_INTERVAL_SECONDS
             try:
-                for scope in await self.write_model.actors_with_unconfirmed(older_than):
+                await self.confirm_acknowledged()
+                if since_relay < RELAY_INTERVAL_SECONDS:
+                    continue
+                since_relay = 0.0
+                for scope in await self.write_model.actors_with_unconfirmed(self._resend_after):
                     actor_id = None if scope == "anonymous" else int(scope.split(":", 1)[1])
-                    async with self.write_model.transaction() as tx, self._actor_lock(actor_id):
+                    async with self._actor_lock(actor_id), self.write_model.transaction() as tx:
                         await self._send_unconfirmed(tx, scope)
             except Exception as error:  # noqa: BLE001 - the log or the database is down: later
-                log.warning("unconfirmed events not sent yet: %s", error)
+                log.warning("the outbox is not emptied yet: %s", error)
 
     def _actor_lock(self, actor_id: int | None):
         if actor_id is None:

@@ -118,15 +118,16 @@ class PostgresWriteTransaction:
             "INSERT INTO write_model.unconfirmed_events (event_id, actor, event)"
             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (event_id, actor, event))
 
-    async def unconfirmed(self, actor: str) -> list[tuple[int, bytes]]:
+    async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
+                          ) -> list[tuple[int, bytes]]:
         cursor = await self.conn.execute(
             "SELECT event_id, event FROM write_model.unconfirmed_events WHERE actor = %s"
-            " ORDER BY event_id FOR UPDATE", (actor,))
+            " AND created_at < now() - make_interval(secs => %s)"
+            " ORDER BY event_id FOR UPDATE", (actor, older_than_seconds or 0))
         return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
 
     async def confirmed(self, event_ids: list[int]) -> None:
-        await self.conn.execute(
-            "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)", (event_ids,))
+        await _confirm(self.conn, event_ids)
 
 
 class PostgresWriteModel:
@@ -158,9 +159,18 @@ class PostgresWriteModel:
         async with self.pool.connection() as conn:
             await conn.execute("SELECT 1")
 
+    async def confirmed(self, event_ids: list[int]) -> None:
+        async with self.pool.connection() as conn:
+            await _confirm(conn, event_ids)
+
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT DISTINCT actor FROM write_model.unconfirmed_events"
                 " WHERE created_at < now() - make_interval(secs => %s)", (older_than_seconds,))
             return [actor for (actor,) in await cursor.fetchall()]
+
+
+async def _confirm(conn: AsyncConnection, event_ids: list[int]) -> None:
+    await conn.execute(
+        "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)", (event_ids,))

@@ -5,13 +5,14 @@ wait for a projection: a username must be unique the moment it is granted, a log
 password hash (which never travels in an event), a delete must know the tweet's author, and a
 retried request must find the answer the first attempt got. The API writes them in a
 transaction that brackets producing the event: the row commits only after the broker has
-acknowledged the event, so a write the broker refused leaves nothing behind.
+acknowledged the event.
 
-A write whose event was sent but not acknowledged in time may be on the log all the same (a
-stalled broker appends it when it resumes). Such a write commits with its event kept as
-unconfirmed; the event is sent again, with the same ids, until the broker acknowledges it:
-before the actor's next command, and by the API's relay. Applying an event twice changes no
-read model, so the outcome is the write applied exactly once.
+The event itself is written in the same transaction, into an outbox (`unconfirmed_events`),
+and produced after the commit: a write that commits always reaches the log, and one that
+does not commit never does. An event the broker does not acknowledge (a stalled broker may
+still append it when it resumes) stays in the outbox and is sent again, with the same ids,
+until it is acknowledged: before the actor's next command, and by the API's relay. Applying
+an event twice changes no read model, so the write takes effect exactly once.
 """
 
 from __future__ import annotations
@@ -74,10 +75,12 @@ class WriteTransaction(Protocol):
     async def mark_tweet_deleted(self, tweet_id: int) -> None: ...
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
-        """Keep an event the broker may not have: it is sent again until acknowledged."""
+        """Put the command's event in the outbox: it leaves once acknowledged."""
 
-    async def unconfirmed(self, actor: str) -> list[tuple[int, bytes]]:
-        """The actor's unconfirmed events in id order, locked until this transaction ends."""
+    async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
+                          ) -> list[tuple[int, bytes]]:
+        """The actor's events in the outbox (those older than that, if given) in id order,
+        locked until this transaction ends."""
 
     async def confirmed(self, event_ids: list[int]) -> None:
         """These events are acknowledged now."""
@@ -95,4 +98,7 @@ class WriteModel(Protocol):
     async def ping(self) -> None: ...
 
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
-        """Actors with an event unconfirmed for longer than this."""
+        """Actors with an event in the outbox for longer than this."""
+
+    async def confirmed(self, event_ids: list[int]) -> None:
+        """These events are acknowledged now: out of the outbox."""

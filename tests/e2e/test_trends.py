@@ -63,8 +63,11 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
     # window + slide + watermark delay + the idle timeout of partitions nobody wrote to,
     # and the job's start-up when it reads the session's earlier tweets.
     assert eventually(shows_final_window, timeout=90, interval=0.2)
+    # A window's rows may reach the trends agent in two batches: the lower ranks follow
+    # within moments (docs/trending.md, "Known gaps").
+    ranked = lambda body: [(t["rank"], t["hashtag"], t["count"]) for t in body["trends"]]  # noqa: E731
+    assert eventually(lambda: ranked(_trends(client)) == final, timeout=10), ranked(_trends(client))
     body = _trends(client)
-    assert [(t["rank"], t["hashtag"], t["count"]) for t in body["trends"]] == final
     assert body["trends"][0]["velocity"] == pytest.approx(
         next(row[6] for row in rows if row[1] == last_end and row[2] == 1))
 

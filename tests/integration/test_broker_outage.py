@@ -1,6 +1,6 @@
-"""Writes while the broker is down answer 503 fast. One never sent leaves nothing behind; one
-sent and not acknowledged is kept and takes effect once the broker is back, and a retry
-with its Idempotency-Key gets its answer."""
+"""Writes while the broker is down answer 503 fast, and are not lost: each committed with its
+event in the outbox, and takes effect once the broker is back; a retry with its
+Idempotency-Key gets its answer, and a second registration of the username is refused."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from infra.stack import LocalStack
 from streams.admin import ensure_topics
 from infra.bootstrap import topic_registry
 from tests.conftest import TEST_PASSWORD_COST, new_data_dir
-from tests.support.clients import PASSWORD, register, unique_username
+from tests.support.clients import PASSWORD, eventually, register, unique_username
 
 PRODUCE_TIMEOUT_MS = 2000
 
@@ -39,6 +39,9 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
         kafka.process.stop()
 
         key = str(uuid.uuid4())
+        with psycopg.connect(settings.postgres) as conn:  # this test's events come after it
+            first_event = conn.execute("SELECT coalesce(max(event_id), 0)"
+                                       " FROM write_model.unconfirmed_events").fetchone()[0]
         started = time.monotonic()
         refused = client.post("/api/v1/tweets", json={"content": "lost?"},
                               headers=user.auth | {"Idempotency-Key": key})
@@ -68,18 +71,26 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
             if retried.status_code == 201:
                 break
             time.sleep(0.5)
-        # The post had been sent when the broker died: it was kept (answered "write
-        # unconfirmed"), and the retry finds it delivered now, once.
+        # The post was kept (answered "write unconfirmed"); the retry delivers it, once.
         assert refused.json()["type"].endswith("write-unconfirmed"), refused.text
         assert retried is not None and retried.status_code == 201, retried.text
         assert retried.headers.get("idempotent-replayed") == "true"
-        with psycopg.connect(settings.postgres) as conn:
-            assert conn.execute("SELECT count(*) FROM write_model.unconfirmed_events"
-                                " WHERE actor = %s", (f"user:{user.user_id}",)).fetchone()[0] == 0
-        # The registration was never sent (no broker to send it to): the username is free.
-        registration = client.post("/api/v1/users", json={
-            "username": username, "display_name": "Late", "password": PASSWORD})
-        assert registration.status_code == 201
+        # The registration was kept too: the relay delivers it, the account works, and the
+        # username is taken.
+        assert registration.json()["type"].endswith("write-unconfirmed"), registration.text
+
+        def outbox_empty() -> bool:
+            with psycopg.connect(settings.postgres) as conn:
+                return conn.execute("SELECT count(*) FROM write_model.unconfirmed_events"
+                                    " WHERE event_id > %s", (first_event,)).fetchone()[0] == 0
+
+        assert eventually(outbox_empty, timeout=30)
+        login = client.post("/api/v1/auth/token", json={"username": username,
+                                                         "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        again = client.post("/api/v1/users", json={
+            "username": username, "display_name": "Later", "password": PASSWORD})
+        assert again.status_code == 409
         client.close()
     finally:
         local.stop()
