@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -113,3 +114,36 @@ def audit(base_url: str, authors: list[User], ledger: WriteLedger) -> dict:
             "unconfirmed": len(ledger.unconfirmed),
             "refused_applied": sum(1 for content in ledger.refused if content in seen),
             "refused": len(ledger.refused)}
+
+
+_COUNTS = ("like_count", "retweet_count", "reply_count", "followers_count", "following_count",
+           "tweet_count", "count")
+
+
+def effects_compared(live: dict, clean: dict) -> dict:
+    """Effects of the log in `live` against a clean run of the same log (snapshots of
+    tests.support.read_models): entries or counts missing (lost) or in excess (duplicated)."""
+    lost = duplicated = 0
+    for key, expected in clean.items():
+        seen = live.get(key)
+        if isinstance(expected, list):
+            have = Counter(_identity(item) for item in seen or [])
+            want = Counter(_identity(item) for item in expected)
+            lost += sum((want - have).values())
+            duplicated += sum((have - want).values())
+            continue
+        if isinstance(expected, tuple):  # (status, body) of one tweet
+            if expected[0] == 200 and (seen is None or seen[0] != 200):
+                lost += 1
+                continue
+            expected, seen = expected[1], (seen or (None, {}))[1]
+        for count in _COUNTS:
+            if isinstance(expected, dict) and count in expected:
+                difference = (seen or {}).get(count, 0) - expected[count]
+                lost += max(-difference, 0)
+                duplicated += max(difference, 0)
+    return {"lost": lost, "duplicated": duplicated}
+
+
+def _identity(item: dict) -> str:
+    return str(item.get("tweet_id") or item.get("id") or item.get("user_id") or item)
