@@ -15,6 +15,7 @@ from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
 from api.problems import install_problem_handlers
+from api.rate_limits import WriteLimits
 from api.routes import auth, health, timeline, trends, tweets, users
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings,
                 write_model=write_model,
                 commands=CommandRunner(write_model, producer, ids, after_ack=partial(
-                    remember_write, models.cache)),
+                    remember_write, models.cache), limits=WriteLimits(settings)),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
                 readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.problems import ProblemError
+from api.rate_limits import WriteLimits
 from projections.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from schemas.events import Event, decode, encode
 from streams.ids import SnowflakeIds
@@ -73,6 +74,8 @@ class CommandRunner:
     ids: SnowflakeIds
     # Called with (actor id, where the event landed) once the broker acknowledged it.
     after_ack: Callable[[int | None, Any], Awaitable[None]] | None = None
+    # Per-user write limits: `take(kind, user id)` raises 429 past them.
+    limits: WriteLimits | None = None
     _actors: KeyedLocks = field(default_factory=KeyedLocks)
     # Acknowledged events still in the outbox: deleted from it in batches.
     _acknowledged: set[int] = field(default_factory=set)
@@ -80,7 +83,7 @@ class CommandRunner:
     _in_flight: dict[int, asyncio.Future] = field(default_factory=dict)
 
     async def run(self, decide: Decide, *, actor_id: int | None, idempotency_key: str | None,
-                  fingerprint: str) -> Answer:
+                  fingerprint: str, rate_limit: str | None = None) -> Answer:
         """Run one command: decide and record it in one write-model transaction, its event
         in the outbox (write_model.unconfirmed_events) of the same transaction; after the
         commit, produce the event and answer once the broker acknowledged it.
@@ -88,7 +91,8 @@ class CommandRunner:
         A command refused, or a transaction that does not commit, leaves nothing behind and
         sends nothing. An event the broker does not acknowledge stays in the outbox and is
         sent again until it is (WriteUnconfirmed). A retry with the same Idempotency-Key
-        replays the stored answer instead of producing a second event.
+        replays the stored answer instead of producing a second event. A new write of kind
+        `rate_limit` draws a token from the actor's bucket first (a replay draws none).
         """
         scope = _scope(actor_id)
         # One actor's commands one at a time, so its events reach their partition in order:
@@ -104,6 +108,8 @@ class CommandRunner:
                     except EventNotAcknowledged as error:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
+                if rate_limit is not None and self.limits is not None and actor_id is not None:
+                    await self.limits.take(rate_limit, actor_id)
                 await self._send_unconfirmed(tx, scope)
                 outcome = await decide(tx, self.ids)
                 if outcome.event is not None:
@@ -128,7 +134,10 @@ class CommandRunner:
             del self._in_flight[event_id]
         self._acknowledged.add(event_id)
         if self.after_ack is not None:
-            await self.after_ack(actor_id, landed)
+            try:
+                await self.after_ack(actor_id, landed)
+            except Exception as error:  # noqa: BLE001 - the write is done: answer it so
+                log.warning("after the acknowledgement of event %s: %s", event_id, error)
         return Answer(outcome.status, outcome.body)
 
     async def _send_unconfirmed(self, tx: WriteTransaction, scope: str,

@@ -142,12 +142,14 @@ class Command:
     request: Request
     key: str | None
 
-    async def run(self, decide: Decide, actor_id: int | None) -> Answer:
+    async def run(self, decide: Decide, actor_id: int | None,
+                  rate_limit: str | None = None) -> Answer:
+        """`rate_limit`: the kind of write whose per-user limit applies (api/rate_limits.py)."""
         fingerprint = request_fingerprint(self.request.method, self.request.url.path,
                                           await self.request.body())
         return await self.services.commands.run(decide, actor_id=actor_id,
                                                 idempotency_key=self.key,
-                                                fingerprint=fingerprint)
+                                                fingerprint=fingerprint, rate_limit=rate_limit)
 
 
 async def command(services: ServicesDep, request: Request, key: IdempotencyKey) -> Command:

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from projections.search import SearchEngineError
@@ -95,9 +97,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_database_down(request: Request, error: Exception):
         return _unavailable(request, error, "database-unavailable", "a database is unavailable")
 
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def on_cache_down(request: Request, error: Exception):
+        return _unavailable(request, error, "cache-unavailable", "Redis is unavailable",
+                            before_any_write=False)
+
     @app.exception_handler(SearchEngineError)
     async def on_search_down(request: Request, error: Exception):
-        return _unavailable(request, error, "search-unavailable", "search is unavailable")
+        return _unavailable(request, error, "search-unavailable", "search is unavailable",
+                            before_any_write=False)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception):
@@ -106,11 +115,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             500, "internal-error", "Internal Server Error", "an unexpected error occurred"))
 
 
-def _unavailable(request: Request, error: Exception, slug: str, what: str) -> JSONResponse:
+def _unavailable(request: Request, error: Exception, slug: str, what: str,
+                 before_any_write: bool = True) -> JSONResponse:
+    """503. `before_any_write`: the failure happens before a write records anything (the
+    write-model transaction, producing the event), so the answer can say so."""
     log.warning("%s %s: %s: %s", request.method, request.url.path, what, error)
+    outcome = "nothing was recorded, retry later" if before_any_write else "retry later"
     return problem_response(request, ProblemError(
-        503, slug, "Service Unavailable", f"{what}; nothing was recorded, retry later",
-        headers={"Retry-After": "2"}))
+        503, slug, "Service Unavailable", f"{what}; {outcome}", headers={"Retry-After": "2"}))
 
 
 def _reason(status: int) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from agents.search import SEARCH_BATCH, SEARCH_WINDOW_SECONDS
-from bench.measure import p50_p99
+from bench.measure import BENCH_API, p50_p99
 from infra.settings import Settings
 from infra.stack import LocalStack
 from projections.search_query import parse_search_query
@@ -32,8 +32,7 @@ def run_end_to_end(texts: list[str], args) -> dict:
     try:
         settings = stack.start()
         stack.start_agents(**engine)
-        base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192",
-                                   **engine)
+        base_url = stack.start_api(**BENCH_API, **engine)
         return asyncio.run(measure_end_to_end(base_url, settings, texts, args))
     finally:
         stack.stop()

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from api.security import Tokens
 from bench import dataset
 from bench.loading import load_graph, load_history, open_timelines, produce_tweets
-from bench.measure import closed_loop, merge_runs, percentile, summary
+from bench.measure import BENCH_API, closed_loop, merge_runs, percentile, summary
 from bench.report import write_report
 from infra.settings import Settings
 from infra.stack import LocalStack
@@ -99,8 +99,7 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     loaded_s = time.perf_counter() - started
 
     stack.start_agents()
-    base_url = stack.start_api(CHIRP_PASSWORD_TIME_COST="1", CHIRP_PASSWORD_MEMORY_KIB="8192",
-                               CHIRP_API_WORKERS=str(args.api_workers))
+    base_url = stack.start_api(**BENCH_API, CHIRP_API_WORKERS=str(args.api_workers))
     keys = RedisKeys(settings.redis_prefix)
     sync_redis = redis.Redis.from_url(settings.redis)
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from infra.bootstrap import READ_MODEL_SCHEMAS
 from infra.settings import Settings
@@ -21,6 +25,10 @@ from projections.redis_timelines import RedisTimelines
 from projections.redis_trends import RedisTrends
 from projections.search import SearchIndex
 from projections.tweet_store import TweetStore
+
+
+# Retries of a Redis command that found Redis unreachable (0.05 s doubling to 0.5 s each).
+REDIS_RETRIES = 7
 
 
 @dataclass
@@ -54,7 +62,7 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
                                max_size=pool_size or settings.postgres_pool_size,
                                open=False, timeout=5)
     await pool.open(wait=True, timeout=30)
-    redis = Redis.from_url(settings.redis, socket_timeout=5)
+    redis = redis_client(settings)
     try:
         models = build_read_models(await _current(pool, settings), pool, redis)
         if setup:
@@ -63,6 +71,15 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
     finally:
         await redis.aclose()
         await pool.close()
+
+
+def redis_client(settings: Settings) -> Redis:
+    """The read models' Redis client. A command that finds Redis unreachable is retried for
+    about two seconds, so a restart of Redis costs readers a wait, not an error."""
+    return Redis.from_url(settings.redis, socket_timeout=5, socket_connect_timeout=2,
+                          retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),
+                          # OSError: a refused connection, before redis-py wraps it.
+                          retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
 
 
 async def _current(pool: AsyncConnectionPool, settings: Settings) -> Settings:

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # client was told failed is never delivered later.
     produce_timeout_ms: int = 5000
     max_body_bytes: int = 64 * 1024
+    # Per-user write limits (seed 003's defaults; token buckets in Redis; 0: no limit).
+    rate_limit_tweets_per_minute: int = Field(default=10, ge=0)
+    rate_limit_follows_per_hour: int = Field(default=100, ge=0)
+    rate_limit_likes_per_hour: int = Field(default=1000, ge=0)
     postgres_pool_size: int = 10
 
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.

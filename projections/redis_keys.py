@@ -3,7 +3,8 @@
 The prefix is what a rebuild changes: replaying into a fresh prefix leaves the live keys alone.
 A few keys belong to no generation of the core read models and stay under the root prefix:
 the writes readers wait for (they are about the log), the trends (their own read model, with
-generations of its own: `trends`, `trends-g2`, ...) and the stats.
+generations of its own: `trends`, `trends-g2`, ...), the stats and the write rate limits
+(api/rate_limits.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 
 # Under the root prefix, the keys that are not generation 1's own: later generations' prefixes
 # (infra/settings.core_prefix) and the keys below that belong to no generation.
-_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats)")
+_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:)")
 
 
 class RedisKeys:

@@ -29,7 +29,12 @@ TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
                  "CHIRP_CELEBRITY_THRESHOLD_LOWERED": str(LOWERED_THRESHOLD),
                  "CHIRP_FANOUT_LAG_BOUND_SECONDS": str(FANOUT_LAG_BOUND_SECONDS),
                  "CHIRP_HOME_TIMELINE_CAP": str(HOME_TIMELINE_CAP),
-                 "CHIRP_RECENT_CAP": str(RECENT_CAP)}
+                 "CHIRP_RECENT_CAP": str(RECENT_CAP),
+                 # Workloads write far faster than a person: no write limits, but in
+                 # tests/integration/test_rate_limits.py, which runs an API of its own.
+                 "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
+                 "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
+                 "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0"}
 
 
 def new_data_dir() -> Path:

@@ -45,7 +45,7 @@ async def post_tweet(body: TweetCreate, user: CurrentUser, command: CommandDep):
         created = TweetCreated(tweet_id=tweet_id, created_at=event.occurred_at)
         return Outcome(201, created.model_dump(mode="json"), event)
 
-    answer = await command.run(decide, user.user_id)
+    answer = await command.run(decide, user.user_id, rate_limit="tweets")
     return respond(answer, {"Location": f"/api/v1/tweets/{answer.body['tweet_id']}"})
 
 
@@ -86,14 +86,17 @@ def _engagement_command(tweet_id: int, user: CurrentUser, event_type: type[ev.Ev
 
 
 def _add_engagement_routes(action: str, done: type[ev.Event], undone: type[ev.Event],
-                           state: type[LikeState] | type[RetweetState], flag: str) -> None:
-    """POST and DELETE /tweets/{id}/<action>: record the engagement, or take it back."""
+                           state: type[LikeState] | type[RetweetState], flag: str,
+                           rate_limit: str) -> None:
+    """POST and DELETE /tweets/{id}/<action>: record the engagement (within the user's
+    `rate_limit`), or take it back."""
 
     def endpoint(event_type: type[ev.Event], value: bool, summary: str):
         async def handle(tweet_id: TweetIdPath, user: CurrentUser, command: CommandDep):
             decide = _engagement_command(tweet_id, user, event_type,
                                          state(tweet_id=tweet_id, **{flag: value}))
-            return respond(await command.run(decide, user.user_id))
+            return respond(await command.run(decide, user.user_id,
+                                             rate_limit=rate_limit if value else None))
 
         handle.__doc__ = summary
         return handle
@@ -107,8 +110,10 @@ def _add_engagement_routes(action: str, done: type[ev.Event], undone: type[ev.Ev
                          name=f"un{action}")
 
 
-_add_engagement_routes("like", ev.TweetLiked, ev.TweetUnliked, LikeState, "liked")
-_add_engagement_routes("retweet", ev.TweetRetweeted, ev.TweetUnretweeted, RetweetState, "retweeted")
+_add_engagement_routes("like", ev.TweetLiked, ev.TweetUnliked, LikeState, "liked", "likes")
+# A retweet is a tweet of the user's, as far as the limits go.
+_add_engagement_routes("retweet", ev.TweetRetweeted, ev.TweetUnretweeted, RetweetState,
+                       "retweeted", "tweets")
 
 
 _READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}

@@ -60,7 +60,8 @@ def _follow_command(followee_id: int, user: CurrentUser, follow: bool):
 @router.post("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
 async def follow(user_id: UserIdPath, user: CurrentUser, command: CommandDep):
     """Follow a user (idempotent)."""
-    return respond(await command.run(_follow_command(user_id, user, True), user.user_id))
+    return respond(await command.run(_follow_command(user_id, user, True), user.user_id,
+                                     rate_limit="follows"))
 
 
 @router.delete("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
