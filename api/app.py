@@ -14,6 +14,7 @@ from api.body_limits import BodyLimitMiddleware
 from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
+from api.openapi import install_problem_openapi
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
 from api.routes import auth, health, timeline, trends, tweets, users
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_problem_openapi(app)
     for module in (users, auth, tweets, timeline, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -12,6 +12,7 @@ from typing import Any
 
 from api.problems import ProblemError
 from api.rate_limits import WriteLimits
+from api.security import unauthorized
 from projections.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from schemas.events import Event, decode, encode
 from streams.ids import SnowflakeIds
@@ -108,6 +109,9 @@ class CommandRunner:
                     except EventNotAcknowledged as error:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
+                if actor_id is not None and not await tx.user_exists(actor_id):
+                    # A token signed for an account that is no more acts as nobody.
+                    raise unauthorized("the access token's user does not exist")
                 if rate_limit is not None and self.limits is not None and actor_id is not None:
                     await self.limits.take(rate_limit, actor_id)
                 await self._send_unconfirmed(tx, scope)

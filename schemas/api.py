@@ -37,7 +37,7 @@ class UserCreated(BaseModel):
 
 
 class TokenRequest(RequestModel):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=15)]
+    username: Username
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 

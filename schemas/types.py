@@ -74,5 +74,11 @@ def bounded_text(max_length: int, *, single_line: bool = False, not_blank: bool 
             raise ValueError("must contain more than white space")
         return text
 
-    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    # What `check` refuses, said in the schema too (clients and API fuzzers read it): no
+    # control character but newline (none at all on a single line), no lone surrogate,
+    # something besides white space.
+    allowed = (r"[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]" if single_line
+               else r"[^\u0000-\u0009\u000b-\u001f\u007f-\u009f\ud800-\udfff]")
+    pattern = rf"^(?=[\s\S]*\S){allowed}*$" if not_blank else rf"^{allowed}*$"
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
     return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
