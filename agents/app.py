@@ -87,6 +87,15 @@ async def _follow_targets() -> None:
 
 
 @app.task
+async def _serve_metrics() -> None:
+    """Prometheus metrics of this worker, on their own port (a thread of prometheus_client)."""
+    if settings.agents_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.agents_metrics_port, addr="127.0.0.1")
+
+
+@app.task
 async def _announce_ready() -> None:
     """Say so once partitions are assigned: the launcher waits for this line."""
     import asyncio

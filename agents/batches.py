@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agents.context import AgentContext
+from infra.metrics import CONSUMER_POSITION, DEAD_LETTERS, EVENTS_APPLIED
 from schemas.events import Event, UndecodableEvent, decode
 
 log = logging.getLogger("chirp.agents")
@@ -50,8 +51,18 @@ async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_lette
     await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
                            for messages in by_partition.values()))
     # Readers wait on these to see their own writes.
-    await context.models.cache.advance(
-        {place: messages[-1].offset for place, messages in by_partition.items()})
+    positions = {place: messages[-1].offset for place, messages in by_partition.items()}
+    await context.models.cache.advance(positions)
+    observe_applied(context.settings.agent_group, positions,
+                    {place: len(messages) for place, messages in by_partition.items()})
+
+
+def observe_applied(group: str, positions: dict[tuple[str, int], int],
+                    counts: dict[tuple[str, int], int]) -> None:
+    """Metrics of a batch applied: events per topic, and the group's positions."""
+    for (topic, partition), offset in positions.items():
+        EVENTS_APPLIED.labels(topic).inc(counts.get((topic, partition), 0))
+        CONSUMER_POSITION.labels(group, topic, str(partition)).set(offset)
 
 
 async def _apply_in_order(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
@@ -88,6 +99,7 @@ async def _apply(context: AgentContext, handle: Handler, message, dead_letters) 
 
 async def dead_letter(dead_letters, message, error: BaseException) -> None:
     log.error("dead-lettering %s[%s]@%s: %r", message.topic, message.partition, message.offset, error)
+    DEAD_LETTERS.labels(message.topic).inc()
     record = {
         "source_topic": message.topic, "partition": message.partition, "offset": message.offset,
         "key": _text(message.key), "value": _text(message.value),

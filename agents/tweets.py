@@ -11,6 +11,7 @@ import logging
 
 from agents.batches import lag_seconds
 from agents.context import AgentContext
+from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
 from projections.engagements import Counts
 from projections.fanout import should_push
 from projections.redis_cache import CachedTweet
@@ -68,6 +69,8 @@ async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: floa
         await models.graph.mark_pulled(author_id)
         await models.cache.add_if_loaded(models.keys.pulled_authors(), author_id)
     await models.cache.count("fanout_deliveries", delivered)
+    FANOUT_DELIVERIES.inc(delivered)
+    FANOUT_LAG_SECONDS.observe(lag)
 
 
 async def _threshold(context: AgentContext, lag: float) -> int:

@@ -11,6 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from api.body_limits import BodyLimitMiddleware
+from api.request_metrics import RequestMetricsMiddleware
 from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
                 readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,
-                                  "kafka": lambda: asyncio.to_thread(producer.ping)},
+                                  "kafka": lambda: asyncio.to_thread(producer.ping),
+                                  # the index in use now: a replay may switch it
+                                  "search": lambda: app.state.services.search.ping()},
                 models=models,
                 timelines=Timelines(models),
                 search=search,
@@ -119,4 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (users, auth, tweets, timeline, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     return app

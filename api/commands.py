@@ -13,6 +13,7 @@ from typing import Any
 from api.problems import ProblemError
 from api.rate_limits import WriteLimits
 from api.security import unauthorized
+from infra.metrics import WRITES
 from projections.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from schemas.events import Event, decode, encode
 from streams.ids import SnowflakeIds
@@ -133,9 +134,11 @@ class CommandRunner:
         try:
             landed = await self.producer.wait(self._in_flight[event_id])
         except EventNotAcknowledged as error:
+            WRITES.labels("unconfirmed").inc()
             raise WriteUnconfirmed(event_id) from error
         finally:
             del self._in_flight[event_id]
+        WRITES.labels("acknowledged").inc()
         self._acknowledged.add(event_id)
         if self.after_ack is not None:
             try:

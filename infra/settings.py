@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # client was told failed is never delivered later.
     produce_timeout_ms: int = 5000
     max_body_bytes: int = 64 * 1024
+    # Where the agents worker serves its Prometheus metrics (0: not served).
+    agents_metrics_port: int = Field(default=0, ge=0, le=65535)
     # Per-user write limits (seed 003's defaults; token buckets in Redis; 0: no limit).
     rate_limit_tweets_per_minute: int = Field(default=10, ge=0)
     rate_limit_follows_per_hour: int = Field(default=100, ge=0)

@@ -104,6 +104,9 @@ class ElasticsearchSearchIndex:
         actions.append({"add": {"index": self.index_name, "alias": self.alias}})
         await self._call(self.client.indices.update_aliases(actions=actions))
 
+    async def ping(self) -> None:
+        await self._call(self.client.indices.exists_alias(name=self.alias))
+
     async def drop(self) -> None:
         """Delete this generation's index (one the alias no longer points at)."""
         await self._call(self.client.indices.delete(index=self.index_name,

@@ -65,6 +65,9 @@ class SearchIndex(Protocol):
         """The next `limit` hits of `query` in rank order after `cursor` (None: the first page).
         Raises SearchCursorError for a cursor that is not one of this query's."""
 
+    async def ping(self) -> None:
+        """Raise unless the engine answers (readiness)."""
+
     async def promote(self) -> None:
         """Make this generation of the index the one the engine serves by default (an alias
         switch on Elasticsearch; nothing on tantivy, whose readers open the directory in use)."""

@@ -86,6 +86,10 @@ class TantivySearchIndex:
 
         await asyncio.to_thread(close)
 
+    async def ping(self) -> None:
+        if self._index is None or not self.directory.is_dir():
+            raise SearchEngineError(f"the index at {self.directory} is not open")
+
     async def promote(self) -> None:
         """Nothing to do: readers find the directory in use through chirp_meta.targets."""
 

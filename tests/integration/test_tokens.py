@@ -82,12 +82,14 @@ def test_a_user_cannot_delete_or_act_for_another(client, victim):
     tweet_id = post(client, victim, "mine")
     response = client.delete(f"/api/v1/tweets/{tweet_id}", headers=attacker.auth)
     assert response.status_code == 403
-    assert client.get(f"/api/v1/tweets/{tweet_id}").status_code == 200
+    # Still there (read as its author, who reads their own writes).
+    assert client.get(f"/api/v1/tweets/{tweet_id}", headers=victim.auth).status_code == 200
     # The actor is always the token's user: a body cannot name another.
     response = client.post("/api/v1/tweets", headers=attacker.auth,
                            json={"content": "hi", "author_id": victim.user_id,
                                  "actor_id": victim.user_id})
     assert response.status_code in (201, 422)
     if response.status_code == 201:
-        shown = client.get(f"/api/v1/tweets/{response.json()['tweet_id']}").json()
+        shown = client.get(f"/api/v1/tweets/{response.json()['tweet_id']}",
+                           headers=attacker.auth).json()
         assert shown["user"]["id"] == attacker.user_id
