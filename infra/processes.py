@@ -44,6 +44,8 @@ class ManagedProcess:
     # The signal that asks this program for a clean, prompt shutdown.
     stop_signal: int = signal.SIGTERM
     popen: subprocess.Popen | None = field(default=None, init=False)
+    # Where it serves Prometheus metrics, if it does (the agents worker).
+    metrics_url: str | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Start the process. It dies with the *thread* that starts it (PR_SET_PDEATHSIG

@@ -141,11 +141,11 @@ class LocalStack:
 
     def start_agents(self, **overrides: str) -> ManagedProcess:
         """Run the projection worker (every Faust agent) until its partitions are assigned;
-        its Prometheus metrics are then at `self.agents_metrics_url`."""
+        its Prometheus metrics are then at the returned process's `metrics_url`."""
         port = overrides.get("CHIRP_AGENTS_METRICS_PORT") or str(free_port())
         process = self._start_until_ready("agents", ["-m", "agents"], "chirp agents ready", 60,
                                           overrides | {"CHIRP_AGENTS_METRICS_PORT": port})
-        self.agents_metrics_url = f"http://127.0.0.1:{port}/metrics"
+        process.metrics_url = f"http://127.0.0.1:{port}/metrics"
         return process
 
     def start_trending(self, **overrides: str) -> ManagedProcess:
