@@ -98,37 +98,46 @@ async def follow_targets(context: AgentContext) -> None:
                                                       for read_model in sorted(switched)})
 
     watcher = targets.TargetWatcher(pool, context.models.settings, switch)
+    bases = {read_model: targets.base(context.settings, read_model)
+             for read_model in targets.READ_MODELS}
     while True:
         try:
-            for read_model in targets.READ_MODELS:
-                await _follow_handover(context, read_model)
+            handovers = await targets.pending_handovers(pool, list(bases.values()))
+            for read_model, base in bases.items():
+                if not await _follow_handover(context, read_model, base, handovers.get(base)):
+                    handovers.pop(base, None)
+            # After the handovers were read: a switch that ended one is seen here, so a gate
+            # opened below opens on the new generation.
             await watcher.check()
             for read_model, gate in context.gates.items():
-                if not gate.is_set() and await targets.pending_handover(
-                        pool, targets.base(context.settings, read_model)) is None:
+                if not gate.is_set() and bases[read_model] not in handovers:
                     gate.set()  # switched, or the replay gave up
         except Exception as error:  # noqa: BLE001 - a store down: this loop must go on
             log.warning("could not follow the read-model targets: %s", error)
         await asyncio.sleep(targets.POLL_SECONDS)
 
 
-async def _follow_handover(context: AgentContext, read_model: str) -> None:
-    pool, base = context.models.pool, targets.base(context.settings, read_model)
-    handover = await targets.pending_handover(pool, base)
-    if handover is not None and handover[3] > targets.HANDOVER_TIMEOUT_SECONDS:
+async def _follow_handover(context: AgentContext, read_model: str, base: str,
+                           handover: targets.Handover | None) -> bool:
+    """Pause for `handover` if it asks; False if there is none (any more)."""
+    pool = context.models.pool
+    if handover is None:
+        return False
+    if handover[3] > targets.HANDOVER_TIMEOUT_SECONDS:
         # The replay that asked died: do not stay paused for it.
         log.error("a handover of %s to generation %d was abandoned; resuming", read_model,
                   handover[0])
         await targets.cancel_handover(pool, base)
-        return
+        return False
     gate = context.gates[read_model]
-    if handover is not None and handover[1] == "pause" and gate.is_set():
+    if handover[1] == "pause" and gate.is_set():
         gate.clear()
         while context.busy[read_model]:
             await asyncio.sleep(0.002)
         await targets.answer_paused(pool, base, await context.models.cache.applied(
             group_of(context.settings, read_model)))
         log.info("%s agents paused for generation %d", read_model, handover[0])
+    return True
 
 
 async def close_agent_context() -> None:

@@ -83,15 +83,17 @@ def current_now(conn, settings: Settings) -> Settings:
     return _at(settings, conn.execute(_GENERATIONS_SQL, (bases,)).fetchall())
 
 
-async def pending_handover(pool: AsyncConnectionPool,
-                           base: str) -> tuple[int, str, dict, float] | None:
-    """(generation, state, positions, seconds since it last changed), or None."""
+Handover = tuple[int, str, dict, float]  # generation, state, positions, seconds unchanged
+
+
+async def pending_handovers(pool: AsyncConnectionPool, bases: list[str]) -> dict[str, Handover]:
+    """The handovers under way of these bases, in one query."""
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT generation, state, positions,"
+        rows = await (await conn.execute(
+            "SELECT base, generation, state, positions,"
             " extract(epoch FROM now() - updated_at)::float8"
-            " FROM chirp_meta.handovers WHERE base = %s", (base,))).fetchone()
-    return None if row is None else (row[0], row[1], row[2] or {}, row[3])
+            " FROM chirp_meta.handovers WHERE base = ANY(%s)", (bases,))).fetchall()
+    return {row[0]: (row[1], row[2], row[3] or {}, row[4]) for row in rows}
 
 
 async def request_pause(pool: AsyncConnectionPool, base: str, generation: int) -> None:

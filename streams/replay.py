@@ -447,7 +447,7 @@ class _Replay:
                                            f"{PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
                                            "worker running?")
             elif phase == "pause":
-                handover = await targets.pending_handover(self.pool, base)
+                handover = (await targets.pending_handovers(self.pool, [base])).get(base)
                 if handover is not None and handover[1] == "paused":
                     bounds, phase = _bounds(handover[2]), "final"
                 elif time.monotonic() - asked_at > PAUSE_ANSWER_SECONDS:
