@@ -130,12 +130,11 @@ class CommandRunner:
             try:
                 self._in_flight[event_id] = await self.producer.enqueue(outcome.event)
             except EventNotAcknowledged as error:
-                raise WriteUnconfirmed(event_id) from error
+                raise _kept(event_id) from error
         try:
             landed = await self.producer.wait(self._in_flight[event_id])
         except EventNotAcknowledged as error:
-            WRITES.labels("unconfirmed").inc()
-            raise WriteUnconfirmed(event_id) from error
+            raise _kept(event_id) from error
         finally:
             del self._in_flight[event_id]
         WRITES.labels("acknowledged").inc()
@@ -186,8 +185,8 @@ class CommandRunner:
                     continue
                 since_relay = 0.0
                 for scope in await self.write_model.actors_with_unconfirmed(self._resend_after):
-                    actor_id = None if scope == "anonymous" else int(scope.split(":", 1)[1])
-                    async with self._actor_lock(actor_id), self.write_model.transaction() as tx:
+                    async with self._actor_lock(_actor(scope)), \
+                            self.write_model.transaction() as tx:
                         await self._send_unconfirmed(tx, scope)
             except Exception as error:  # noqa: BLE001 - the log or the database is down: later
                 log.warning("the outbox is not emptied yet: %s", error)
@@ -200,6 +199,17 @@ class CommandRunner:
 
 def _scope(actor_id: int | None) -> str:
     return f"user:{actor_id}" if actor_id is not None else "anonymous"
+
+
+def _actor(scope: str) -> int | None:
+    """The actor of a `_scope`."""
+    return None if scope == "anonymous" else int(scope.removeprefix("user:"))
+
+
+def _kept(event_id: int) -> WriteUnconfirmed:
+    """A committed write whose event the broker has not acknowledged: it stays in the outbox."""
+    WRITES.labels("unconfirmed").inc()
+    return WriteUnconfirmed(event_id)
 
 
 @asynccontextmanager
