@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from agents.context import AgentContext
+from agents.context import AgentContext, group_of
 from infra.metrics import CONSUMER_POSITION, DEAD_LETTERS, EVENTS_APPLIED
 from schemas.events import Event, UndecodableEvent, decode
 
@@ -51,18 +51,22 @@ async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_lette
     await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
                            for messages in by_partition.values()))
     # Readers wait on these to see their own writes.
-    positions = {place: messages[-1].offset for place, messages in by_partition.items()}
-    await context.models.cache.advance(positions)
-    observe_applied(context.settings.agent_group, positions,
-                    {place: len(messages) for place, messages in by_partition.items()})
+    await record_progress(
+        context, "core", {place: messages[-1].offset for place, messages in by_partition.items()},
+        {place: len(messages) for place, messages in by_partition.items()})
 
 
-def observe_applied(group: str, positions: dict[tuple[str, int], int],
-                    counts: dict[tuple[str, int], int]) -> None:
-    """Metrics of a batch applied: events per topic, and the group's positions."""
+async def record_progress(context: AgentContext, read_model: str,
+                          positions: dict[tuple[str, int], int],
+                          applied: dict[tuple[str, int], int] | None = None) -> None:
+    """Record how far `read_model`'s agents have applied each partition: in Redis, where
+    readers and replays wait on it, and in the metrics (with the events `applied`, if given)."""
+    group = group_of(context.settings, read_model)
+    await context.models.cache.advance(positions, group=group)
     for (topic, partition), offset in positions.items():
-        EVENTS_APPLIED.labels(topic).inc(counts.get((topic, partition), 0))
         CONSUMER_POSITION.labels(group, topic, str(partition)).set(offset)
+        if applied is not None:
+            EVENTS_APPLIED.labels(topic).inc(applied[(topic, partition)])
 
 
 async def _apply_in_order(context: AgentContext, handle: Handler, messages, dead_letters) -> None:

@@ -12,8 +12,8 @@ import asyncio
 import logging
 import time
 
-from agents.batches import dead_letter, until_available
-from agents.context import AgentContext, group_of
+from agents.batches import dead_letter, record_progress, until_available
+from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
 from schemas import events as ev
@@ -56,7 +56,7 @@ async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
     await write_tweets(context, context.search, touched | set(parents.values()))
-    await context.models.cache.advance(last, group=group_of(context.settings, "search"))
+    await record_progress(context, "search", last)
 
 
 def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:

@@ -6,8 +6,8 @@ job computed again after a restart, leaves the same state.
 
 from __future__ import annotations
 
-from agents.batches import dead_letter, until_available
-from agents.context import AgentContext, group_of
+from agents.batches import dead_letter, record_progress, until_available
+from agents.context import AgentContext
 from projections.trends import BadTrendRow, TrendRow, decode_trend_row
 
 # A window's rows arrive in one burst; taking them in one batch writes them in one transaction.
@@ -33,4 +33,4 @@ async def _apply(context: AgentContext, rows: list[TrendRow],
                  last: dict[tuple[str, int], int]) -> None:
     await context.models.trends.upsert(rows)
     # How far the trends are applied: where a replay of them hands over.
-    await context.models.cache.advance(last, group=group_of(context.settings, "trends"))
+    await record_progress(context, "trends", last)
