@@ -13,6 +13,7 @@ from pathlib import Path
 
 from infra.settings import get_settings
 from infra.stack import LocalStack
+from infra.targets import READ_MODELS
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -130,7 +131,6 @@ def replay(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from infra.targets import READ_MODELS
     from streams.replay import ReplayFailed, replay
 
     for read_model in READ_MODELS if args.read_model == "all" else (args.read_model,):
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     "index), catches up with the live agents, hands over and switches "
                     "readers atomically; the old generation is dropped unless --keep-old "
                     "(docs/replay.md).")
-    replay_parser.add_argument("read_model", choices=("core", "search", "trends", "all"),
+    replay_parser.add_argument("read_model", choices=(*READ_MODELS, "all"),
                                help="core: the social graph, tweet store, engagements, "
                                     "timelines and caches; search: the search index; "
                                     "trends: the trending windows (from trending-topics); "
