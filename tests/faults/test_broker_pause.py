@@ -20,8 +20,8 @@ import pytest
 
 from infra.servers import KafkaServer
 from tests.conftest import own_stack
-from tests.support.clients import eventually, register
-from tests.support.faults import WriteLedger, audit, post_steadily, running
+from tests.support.clients import register
+from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
 
 pytestmark = pytest.mark.slow
 
@@ -49,13 +49,7 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
             recovered_after = ledger.recovered_after(time.monotonic())
             time.sleep(3)
 
-        # Once the agents have applied the log and the relay has sent what was kept.
-        def settled() -> dict | None:
-            figures = audit(base_url, authors, ledger)
-            done = figures["lost"] == 0 and figures["unconfirmed_applied"] == figures["unconfirmed"]
-            return figures if done else None
-
-        figures = eventually(settled, timeout=60) or audit(base_url, authors, ledger)
+        figures = settled_audit(base_url, authors, ledger)
         with psycopg.connect(stack.settings.postgres) as conn:
             left = conn.execute("SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0]
         print(f"\nFAULT broker stalled {STALL_SECONDS}s: {len(ledger.statuses)} answers, "

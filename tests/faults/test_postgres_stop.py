@@ -18,7 +18,7 @@ import pytest
 from infra.servers import PostgresServer
 from tests.conftest import own_stack
 from tests.support.clients import eventually, follow, home, post, register
-from tests.support.faults import WriteLedger, audit, post_steadily, running
+from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
 
 pytestmark = pytest.mark.slow
 
@@ -73,11 +73,7 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
             recovered_after = ledger.recovered_after(restarted)
             time.sleep(2)
 
-        def settled() -> dict | None:
-            figures = audit(base_url, [author], ledger)
-            return figures if figures["lost"] == 0 else None
-
-        figures = eventually(settled, timeout=60) or audit(base_url, [author], ledger)
+        figures = settled_audit(base_url, [author], ledger)
         outage_statuses = [status for status, _ in reads_during_outage]
         print(f"\nFAULT PostgreSQL stopped {DOWN_SECONDS}s: home-timeline reads during it "
               f"{len(outage_statuses)} ({outage_statuses.count(200)} answered 200, slowest "

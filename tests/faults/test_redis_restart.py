@@ -21,7 +21,7 @@ from infra.servers import RedisServer
 from projections.redis_keys import RedisKeys
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, own_stack
 from tests.support.clients import eventually, follow, home, post, register
-from tests.support.faults import WriteLedger, audit, post_steadily, running
+from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
 
 pytestmark = pytest.mark.slow
 
@@ -77,11 +77,7 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
         client = redis.Redis.from_url(stack.settings.redis)
         builds = int(client.hget(RedisKeys().stats(), "timeline_builds") or 0)
 
-        def settled() -> dict | None:
-            figures = audit(base_url, [writer], ledger)
-            return figures if figures["lost"] == 0 else None
-
-        figures = eventually(settled, timeout=60) or audit(base_url, [writer], ledger)
+        figures = settled_audit(base_url, [writer], ledger)
         print(f"\nFAULT Redis killed and restarted empty ({restarted - killed:.1f}s down): "
               f"{len(statuses)} home-timeline reads from 2 API processes, "
               f"{sum(status >= 500 for status in statuses)} of them 5xx; timelines rebuilt "

@@ -89,6 +89,19 @@ def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
                 time.sleep(float(response.headers.get("retry-after", "1")))
 
 
+def settled_audit(base_url: str, authors: list[User], ledger: WriteLedger,
+                  timeout: float = 60.0) -> dict:
+    """The audit once the agents have applied the log and the outbox has delivered what it
+    kept (no accepted post missing, every kept one applied), or as it stands at `timeout`."""
+
+    def settled() -> dict | None:
+        figures = audit(base_url, authors, ledger)
+        done = figures["lost"] == 0 and figures["unconfirmed_applied"] == figures["unconfirmed"]
+        return figures if done else None
+
+    return eventually(settled, timeout=timeout) or audit(base_url, authors, ledger)
+
+
 def audit(base_url: str, authors: list[User], ledger: WriteLedger) -> dict:
     """What became of the writes: every accepted post readable once, none twice."""
     seen: dict[str, list[str]] = {}
