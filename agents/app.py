@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
 from agents import low_latency
@@ -14,9 +16,11 @@ from agents.search import consume_search
 from agents.trends import consume_trends
 from agents.tweets import apply_tweet_event
 from infra.bootstrap import topic_registry
+from infra.logs import logging_config
 from infra.settings import get_settings
 
 READY_LINE = "chirp agents ready"
+log = logging.getLogger("chirp.agents")
 low_latency.install()
 settings = get_settings()
 topics = topic_registry(settings)
@@ -40,6 +44,7 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     broker_commit_every=500,
     broker_commit_interval=1.0,
+    logging_config=logging_config("agents", settings),
 )
 
 dead_letters = app.topic(topics.dead_letters.name, key_type=bytes, value_type=bytes)
@@ -102,7 +107,7 @@ async def _announce_ready() -> None:
 
     while not app.consumer.assignment():
         await asyncio.sleep(0.1)
-    print(READY_LINE, flush=True)
+    log.info(READY_LINE)
 
 
 class _Cleanup(faust.Service):

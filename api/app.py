@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from api.body_limits import BodyLimitMiddleware
-from api.request_metrics import RequestMetricsMiddleware
+from api.observability import ObservabilityMiddleware
 from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
@@ -122,5 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (users, auth, tweets, timeline, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app

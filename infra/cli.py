@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import signal
 import sys
@@ -11,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from infra.logs import configure as configure_logging
 from infra.settings import get_settings
 from infra.stack import LocalStack
 from infra.targets import READ_MODELS
@@ -212,9 +212,7 @@ def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging("chirp")
     parser = argparse.ArgumentParser(prog="chirp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run the local stack, the API and a demo")

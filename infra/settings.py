@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     # client was told failed is never delivered later.
     produce_timeout_ms: int = 5000
     max_body_bytes: int = 64 * 1024
+    # Logs (infra/logs.py): JSON lines, text, or auto (text at a terminal, JSON elsewhere).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One line per request served (method, route, status, duration, request id).
+    access_log: bool = True
     # Where the agents worker serves its Prometheus metrics (0: not served).
     agents_metrics_port: int = Field(default=0, ge=0, le=65535)
     # Per-user write limits (seed 003's defaults; token buckets in Redis; 0: no limit).

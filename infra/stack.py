@@ -111,19 +111,11 @@ class LocalStack:
     def start_api(self, port: int | None = None, **overrides: str) -> str:
         """Run the REST API in a child process; return its base URL once it answers."""
         port = port or (free_port() if self.ephemeral else self.settings.api_port)
-        env = self.environment() | {"CHIRP_API_PORT": str(port)} | overrides
-        process = ManagedProcess(
-            name="api",
-            argv=[sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                  "--host", self.settings.api_host, "--port", str(port),
-                  "--workers", env.get("CHIRP_API_WORKERS", str(self.settings.api_workers)),
-                  "--no-access-log", "--timeout-graceful-shutdown", "5",
-                  # Longer than clients' and load balancers' idle timeouts, so the server is
-                  # never the side that closes a connection a client is about to reuse.
-                  "--timeout-keep-alive", "75"],
-            log_path=self.data_dir / "logs" / f"api-{port}.log",
-            env=env,
-        )
+        env = self.environment() | {"CHIRP_API_HOST": self.settings.api_host,
+                                    "CHIRP_API_PORT": str(port)} | overrides
+        env.setdefault("CHIRP_API_WORKERS", str(self.settings.api_workers))
+        process = ManagedProcess(name="api", argv=[sys.executable, "-m", "api"],
+                                 log_path=self.data_dir / "logs" / f"api-{port}.log", env=env)
         self.processes.append(process)
         process.start()
         base_url = f"http://{self.settings.api_host}:{port}"

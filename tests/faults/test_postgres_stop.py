@@ -19,19 +19,22 @@ from infra.servers import PostgresServer
 from tests.conftest import own_stack
 from tests.support.clients import eventually, follow, home, post, register
 from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
+from tests.support.logs import json_records
 
 pytestmark = pytest.mark.slow
 
-DOWN_SECONDS = 5
+DOWN_SECONDS = 5  # at least: the probe write alone waits out the pool's 5 s timeout
 # The API's pool waits this long for a connection before answering 503 (its timeout), plus
 # a margin for a busy machine.
 ANSWER_BOUND_SECONDS = 5 + 3
+PROBE_ID = "postgres-outage-probe"
 
 
 def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down():
     with own_stack() as (stack, base_url):
         with httpx.Client(base_url=base_url, timeout=30) as client:
             author, reader = register(client, "pgauthor"), register(client, "pgreader")
+            prober = register(client, "pgprobe")
             follow(client, reader, author)
             for number in range(10):
                 post(client, author, f"before the outage {number}")
@@ -65,8 +68,10 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
             stopped = time.monotonic()
             with httpx.Client(base_url=base_url, timeout=30) as client:
                 readiness = client.get("/readyz")
-            reads_before_outage = len(reads)
-            time.sleep(DOWN_SECONDS)
+                reads_before_outage = len(reads)
+                probe = client.post("/api/v1/tweets", json={"content": "probe"},
+                                    headers=prober.auth | {"X-Request-ID": PROBE_ID})
+            time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped)))
             reads_during_outage = reads[reads_before_outage:]
             database.start()  # from this (main) thread: it must outlive the helper threads
             restarted = time.monotonic()
@@ -75,15 +80,22 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
 
         figures = settled_audit(base_url, [author], ledger)
         outage_statuses = [status for status, _ in reads_during_outage]
-        print(f"\nFAULT PostgreSQL stopped {DOWN_SECONDS}s: home-timeline reads during it "
-              f"{len(outage_statuses)} ({outage_statuses.count(200)} answered 200, slowest "
-              f"{max((s for _, s in reads_during_outage), default=0) * 1000:.0f} ms); writes "
+        slowest_read = max((seconds for _, seconds in reads_during_outage), default=0)
+        print(f"\nFAULT PostgreSQL stopped {restarted - stopped:.1f}s: home-timeline reads "
+              f"during it {len(outage_statuses)} ({outage_statuses.count(200)} answered 200, "
+              f"slowest {slowest_read * 1000:.0f} ms); writes "
               f"{len(ledger.statuses)} answers, {ledger.statuses.count(503)} of them 503, slowest "
               f"{ledger.slowest_answer:.1f}s (bound {ANSWER_BOUND_SECONDS}s); first 201 "
-              f"{recovered_after:.1f}s after PostgreSQL was back ({restarted - stopped:.1f}s after "
-              f"it stopped); accepted {figures['accepted']}, lost {figures['lost']}, duplicated "
+              f"{recovered_after:.1f}s after PostgreSQL was back; accepted "
+              f"{figures['accepted']}, lost {figures['lost']}, duplicated "
               f"{figures['duplicated']}; refused {figures['refused']} (applied "
               f"{figures['refused_applied']})")
+        # The API's warning about it is a JSON record that carries the request's id.
+        api = next(process for process in stack.processes if process.name == "api")
+        warnings = [record for record in json_records(api)
+                    if record.get("request_id") == PROBE_ID and record["level"] == "WARNING"]
+        assert probe.status_code == 503 and probe.headers["X-Request-ID"] == PROBE_ID
+        assert warnings and "database" in warnings[0]["message"], warnings
         assert readiness.status_code == 503 and "postgres" in readiness.json()["checks"]
         assert readiness.json()["checks"]["postgres"] != "ok"
         assert outage_statuses and set(outage_statuses) == {200}, outage_statuses
