@@ -5,7 +5,8 @@ Steps, each a view of the SQL below:
 1. `posted_hashtags`: every hashtag of every TweetPosted, at the event's `occurred_at`. The
    hashtags are the ones the write path extracted (case-folded, unicode-aware:
    schemas/entities.py), so trends, search and the API agree on what a tag is.
-2. `slide_counts`: counts per hashtag and slide (tumbling windows of one slide).
+2. `slide_counts`: counts per hashtag and slide (tumbling windows of one slide), of distinct
+   event ids, so that an event on the log twice counts once.
 3. `hashtag_counts`: the slide counts summed in hopping windows one slide longer than the
    trending window. The last `window` of each is the current window, the first `window` is
    the previous one: one pass gives both counts, with no join.
@@ -142,6 +143,7 @@ class TrendingJob:
         # has just finished fails a bounded job (FLINK-39728, seen here).
         return f"""
             CREATE TABLE tweet_events (
+                event_id STRING,
                 `type` STRING,
                 occurred_at TIMESTAMP_LTZ(3),
                 payload ROW<hashtags ARRAY<STRING>>,
@@ -179,22 +181,26 @@ class TrendingJob:
     def _posted_hashtags(self) -> str:
         clock = ("""
             UNION ALL
-            SELECT CAST(tick AS STRING), occurred_at FROM clock WHERE tick <> 0"""
+            SELECT CAST(tick AS STRING), CAST(tick AS STRING), occurred_at FROM clock
+            WHERE tick <> 0"""
                  if not self.bounded else "")
         return f"""
             CREATE TEMPORARY VIEW posted_hashtags AS
-            SELECT tag.hashtag, event.occurred_at
+            SELECT tag.hashtag, event.event_id, event.occurred_at
             FROM tweet_events AS event
             CROSS JOIN UNNEST(event.payload.hashtags) AS tag (hashtag)
             WHERE event.`type` = 'TweetPosted'{clock}"""
 
     def _slide_counts(self) -> str:
-        # One state entry per (hashtag, slide) however many tweets carry the tag: windows
-        # are then summed from these, not from every tweet in each of their slides.
+        # One count per (hashtag, slide) however many tweets carry the tag: windows are then
+        # summed from these, not from every tweet in each of their slides. Counted by
+        # distinct event id: an event the write path sent again (docs/write-path.md) has the
+        # same id and time, so it lands in the same slide and counts once. The ids are held
+        # only while their slide is open.
         return f"""
             CREATE TEMPORARY VIEW slide_counts AS
             SELECT window_start AS slide_start, window_time AS slide_time, hashtag,
-                   COUNT(*) AS tweets
+                   COUNT(DISTINCT event_id) AS tweets
             FROM TABLE(TUMBLE(TABLE posted_hashtags, DESCRIPTOR(occurred_at),
                               {_interval(self.slide)}))
             GROUP BY window_start, window_end, window_time, hashtag"""
