@@ -63,6 +63,17 @@ async def closed_loop(operation: Callable[[int], Awaitable[None]], concurrency: 
     return summary(samples, seconds) | {"samples_s": samples, "seconds": seconds}
 
 
+async def at_steady_rate(operation: Callable, items, rate: float) -> None:
+    """Start `operation(item)` for each item, `rate` per second, whatever earlier ones are
+    doing (as independent clients do), and wait for them all."""
+    started = time.perf_counter()
+    tasks = []
+    for n, item in enumerate(items):
+        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(operation(item)))
+    await asyncio.gather(*tasks)
+
+
 def raw_consume_seconds(bootstrap: str, topics: list[Topic], expected: int) -> float:
     """Seconds for kafka-python to read `expected` records of `topics` from the start, without
     decoding them: the baseline a consumer of the log is measured against."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from agents.search import SEARCH_BATCH, SEARCH_WINDOW_SECONDS
-from bench.measure import BENCH_API, p50_p99
+from bench.measure import BENCH_API, at_steady_rate, p50_p99
 from infra.settings import Settings
 from infra.stack import LocalStack
 from projections.search_query import parse_search_query
@@ -129,16 +129,6 @@ async def _register(http: httpx.AsyncClient) -> dict[str, str]:
         "username": username, "display_name": "Search bench", "password": uuid.uuid4().hex})
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-async def at_steady_rate(operation, items: list, rate: float) -> None:
-    """Start `operation(item)` for each item, `rate` per second, and wait for them all."""
-    started = time.perf_counter()
-    tasks = []
-    for n, item in enumerate(items):
-        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(operation(item)))
-    await asyncio.gather(*tasks)
 
 
 async def _until(done: Callable[[], bool], what: str, watching: list[asyncio.Task],

@@ -17,6 +17,7 @@ import random
 import shutil
 import tempfile
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,15 +31,23 @@ from redis.asyncio import Redis
 from api.security import Tokens
 from bench import dataset
 from bench.loading import load_graph, load_history, open_timelines, produce_tweets
-from bench.measure import BENCH_API, closed_loop, merge_runs, percentile, summary
+from bench.measure import BENCH_API, at_steady_rate, closed_loop, merge_runs, percentile, summary
 from bench.report import write_report
 from infra.settings import Settings
 from infra.stack import LocalStack
 from projections.redis_keys import RedisKeys
 from projections.redis_pages import PageAssembler
 from projections.timeline_entries import Entry, encode
+from schemas import events as ev
+from schemas.entities import extract_hashtags
+from streams.admin import ensure_topics
+from streams.producer import EventProducer
+from streams.topics import TopicRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
+# Posts through the API and the producer-alone baseline take turns, so both see the same
+# machine.
+POSTING_ROUNDS = 3
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,7 +68,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5,
                         help="read figures measured in turn, this many times each")
     parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
-    parser.add_argument("--post-seconds", type=float, default=20.0)
+    parser.add_argument("--post-seconds", type=float, default=60.0)
     return parser.parse_args()
 
 
@@ -182,7 +191,8 @@ def raw_redis_write_rate(settings: Settings, users: list[int], count: int) -> in
 
 
 async def measure_posting(base_url, settings, data, following, tokens, rng, sync_redis, keys, args) -> dict:
-    """Posts at a steady rate through the API: latency, and lag until a follower's timeline has it."""
+    """Posts at a steady rate through the API: latency, and lag until a follower's timeline
+    has it. Baseline: the API's event producer alone at the same rate, in alternating rounds."""
     with psycopg.connect(settings.postgres) as conn:
         rows = conn.execute(
             f"SELECT c.user_id, (SELECT follower_id FROM {settings.read_schema}.follows f"
@@ -190,10 +200,9 @@ async def measure_posting(base_url, settings, data, following, tokens, rng, sync
             f" FROM {settings.read_schema}.user_counts c WHERE followers_count BETWEEN 50 AND 2000"
             " AND user_id = ANY(%s) LIMIT 500", (list(following),)).fetchall()
     authors = [(author, follower) for author, follower in rows if follower is not None]
-    latencies, lags = [], []
-    interval = 1 / args.post_rate
+    latencies, lags, floor = [], [], []
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http, \
-            Redis.from_url(settings.redis) as watcher:
+            Redis.from_url(settings.redis) as watcher, produce_floor(settings, data, rng) as produce:
 
         async def post_one(n: int) -> None:
             author, follower = authors[n % len(authors)]
@@ -210,18 +219,44 @@ async def measure_posting(base_url, settings, data, following, tokens, rng, sync
                 await asyncio.sleep(0.002)
             lags.append(time.perf_counter() - started)
 
-        tasks = []
-        started = time.perf_counter()
-        n = 0
-        while time.perf_counter() - started < args.post_seconds:
-            tasks.append(asyncio.create_task(post_one(n)))
-            n += 1
-            await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
-        await asyncio.gather(*tasks)
-    return {"rate_per_s": args.post_rate, "posts": len(latencies),
+        async def produce_one(n: int) -> None:
+            floor.append(await produce(n))
+
+        per_round = round(args.post_rate * args.post_seconds / POSTING_ROUNDS)
+        for round_number in range(POSTING_ROUNDS):
+            numbers = range(round_number * per_round, (round_number + 1) * per_round)
+            await at_steady_rate(post_one, numbers, args.post_rate)
+            await at_steady_rate(produce_one, numbers, args.post_rate)
+    return {"rate_per_s": args.post_rate, "posts": len(latencies), "rounds": POSTING_ROUNDS,
             "post_latency": summary(latencies, args.post_seconds),
+            "produce_floor": summary(floor, args.post_seconds),
             "post_to_visible_p50_ms": round(percentile(lags, 0.5) * 1000, 1),
             "post_to_visible_p99_ms": round(percentile(lags, 0.99) * 1000, 1)}
+
+
+@asynccontextmanager
+async def produce_floor(settings, data, rng):
+    """A post's floor: the API's event producer alone. Yields `produce(n)`, which sends a
+    TweetPosted of a real text and returns the seconds until its acknowledgement: no HTTP,
+    token, PostgreSQL transaction or outbox. Its topics are its own, read by no agent."""
+    registry = TopicRegistry("bench-floor-", settings.partitions)
+    ensure_topics(settings.bootstrap_servers, registry)
+    producer = await asyncio.to_thread(EventProducer, settings.bootstrap_servers, registry,
+                                       settings.produce_timeout_ms)
+
+    async def produce(n: int) -> float:
+        text = rng.choice(data.texts)
+        event = ev.TweetPosted(event_id=n + 1, occurred_at=datetime.now(timezone.utc),
+                               actor_id=n % 500 + 1, tweet_id=n + 1, author_id=n % 500 + 1,
+                               content=text, hashtags=extract_hashtags(text))
+        started = time.perf_counter()
+        await producer.wait(await producer.enqueue(event))
+        return time.perf_counter() - started
+
+    try:
+        yield produce
+    finally:
+        await asyncio.to_thread(producer.close)
 
 
 def pick_readers(following, celebrities, count, rng) -> list[int]:
