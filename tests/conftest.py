@@ -14,6 +14,7 @@ from infra.bootstrap import topic_registry
 from infra.settings import Settings
 from infra.stack import LocalStack
 from tests.support.event_log import EventLog
+from tests.support.figures import REPORTED
 from tests.support.processes import processes_in_groups
 
 # Tests hash many passwords: argon2id stays, with a cost a 2-core machine clears quickly.
@@ -35,6 +36,14 @@ TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
                  "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
                  "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
                  "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0"}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the fault and fuzzing tests measured, in every run's output (CI's included)."""
+    if REPORTED:
+        terminalreporter.section("figures measured by the tests")
+        for test, line in REPORTED:
+            terminalreporter.write_line(f"{line}  [{test}]")
 
 
 def new_data_dir() -> Path:

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS
 from tests.support.clients import register
 from tests.support.faults import effects_compared
+from tests.support.figures import report_figure
 from tests.support.read_models import (LIVE_GROUP, differences, run_workload, snapshot,
                                        table_dump, wait_caught_up)
 
@@ -54,10 +55,11 @@ def test_killed_worker_and_replays_leave_read_models_as_a_clean_run(stack, agent
                                 CHIRP_AGENT_GROUP=f"{target}-1")
     clean = snapshot(clean_url, users, tweet_ids)
     effects = effects_compared(live, clean)
-    print(f"\nFAULT agent worker SIGKILLed mid-burst: caught up with the log "
-          f"{recovered_after:.1f}s after the kill (a new worker's start included); "
-          f"{len(tweet_ids)} posts accepted in the burst; against a clean run of the log: "
-          f"lost {effects['lost']}, duplicated {effects['duplicated']}")
+    report_figure(
+        f"FAULT agent worker SIGKILLed mid-burst: caught up with the log "
+        f"{recovered_after:.1f}s after the kill (a new worker's start included); "
+        f"{len(tweet_ids)} posts accepted in the burst; against a clean run of the log: "
+        f"lost {effects['lost']}, duplicated {effects['duplicated']}")
     assert effects == {"lost": 0, "duplicated": 0}
     assert differences(clean, live) == {}
     tables = table_dump(stack, target)

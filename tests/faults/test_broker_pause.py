@@ -22,6 +22,7 @@ from infra.servers import KafkaServer
 from tests.conftest import own_stack
 from tests.support.clients import register
 from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
+from tests.support.figures import report_figure
 
 pytestmark = pytest.mark.slow
 
@@ -52,15 +53,16 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
         figures = settled_audit(base_url, authors, ledger)
         with psycopg.connect(stack.settings.postgres) as conn:
             left = conn.execute("SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0]
-        print(f"\nFAULT broker stalled {STALL_SECONDS}s: {len(ledger.statuses)} answers, "
-              f"{ledger.statuses.count(503)} of them 503 ({ledger.kept_answers} 'write "
-              f"unconfirmed', kept), slowest {ledger.slowest_answer:.1f}s "
-              f"(bound {ANSWER_BOUND_SECONDS:.0f}s); first 201 {recovered_after:.1f}s after the "
-              f"broker resumed; accepted {figures['accepted']}, lost {figures['lost']}, "
-              f"duplicated {figures['duplicated']}; answered 503 in the end: "
-              f"{figures['unconfirmed']} kept (applied {figures['unconfirmed_applied']}), "
-              f"{figures['refused']} refused (applied {figures['refused_applied']}); "
-              f"unconfirmed events left {left}")
+        report_figure(
+            f"FAULT broker stalled {STALL_SECONDS}s: {len(ledger.statuses)} answers, "
+            f"{ledger.statuses.count(503)} of them 503 ({ledger.kept_answers} 'write "
+            f"unconfirmed', kept), slowest {ledger.slowest_answer:.1f}s "
+            f"(bound {ANSWER_BOUND_SECONDS:.0f}s); first 201 {recovered_after:.1f}s after the "
+            f"broker resumed; accepted {figures['accepted']}, lost {figures['lost']}, "
+            f"duplicated {figures['duplicated']}; answered 503 in the end: "
+            f"{figures['unconfirmed']} kept (applied {figures['unconfirmed_applied']}), "
+            f"{figures['refused']} refused (applied {figures['refused_applied']}); "
+            f"unconfirmed events left {left}")
         assert ledger.first_refusal is not None, "the stall was not felt"
         # Writes in flight when the broker stalled: sent, so kept, and applied once.
         assert ledger.kept_answers > 0

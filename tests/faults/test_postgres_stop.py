@@ -19,6 +19,7 @@ from infra.servers import PostgresServer
 from tests.conftest import own_stack
 from tests.support.clients import eventually, follow, home, post, register
 from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
+from tests.support.figures import report_figure
 from tests.support.logs import json_records
 
 pytestmark = pytest.mark.slow
@@ -81,15 +82,16 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
         figures = settled_audit(base_url, [author], ledger)
         outage_statuses = [status for status, _ in reads_during_outage]
         slowest_read = max((seconds for _, seconds in reads_during_outage), default=0)
-        print(f"\nFAULT PostgreSQL stopped {restarted - stopped:.1f}s: home-timeline reads "
-              f"during it {len(outage_statuses)} ({outage_statuses.count(200)} answered 200, "
-              f"slowest {slowest_read * 1000:.0f} ms); writes "
-              f"{len(ledger.statuses)} answers, {ledger.statuses.count(503)} of them 503, slowest "
-              f"{ledger.slowest_answer:.1f}s (bound {ANSWER_BOUND_SECONDS}s); first 201 "
-              f"{recovered_after:.1f}s after PostgreSQL was back; accepted "
-              f"{figures['accepted']}, lost {figures['lost']}, duplicated "
-              f"{figures['duplicated']}; refused {figures['refused']} (applied "
-              f"{figures['refused_applied']})")
+        report_figure(
+            f"FAULT PostgreSQL stopped {restarted - stopped:.1f}s: home-timeline reads "
+            f"during it {len(outage_statuses)} ({outage_statuses.count(200)} answered 200, "
+            f"slowest {slowest_read * 1000:.0f} ms); writes "
+            f"{len(ledger.statuses)} answers, {ledger.statuses.count(503)} of them 503, slowest "
+            f"{ledger.slowest_answer:.1f}s (bound {ANSWER_BOUND_SECONDS}s); first 201 "
+            f"{recovered_after:.1f}s after PostgreSQL was back; accepted "
+            f"{figures['accepted']}, lost {figures['lost']}, duplicated "
+            f"{figures['duplicated']}; refused {figures['refused']} (applied "
+            f"{figures['refused_applied']})")
         # The API's warning about it is a JSON record that carries the request's id.
         api = next(process for process in stack.processes if process.name == "api")
         warnings = [record for record in json_records(api)

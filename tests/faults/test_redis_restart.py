@@ -22,6 +22,7 @@ from projections.redis_keys import RedisKeys
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, own_stack
 from tests.support.clients import eventually, follow, home, post, register
 from tests.support.faults import WriteLedger, post_steadily, running, settled_audit
+from tests.support.figures import report_figure
 
 pytestmark = pytest.mark.slow
 
@@ -78,12 +79,13 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
         builds = int(client.hget(RedisKeys().stats(), "timeline_builds") or 0)
 
         figures = settled_audit(base_url, [writer], ledger)
-        print(f"\nFAULT Redis killed and restarted empty ({restarted - killed:.1f}s down): "
-              f"{len(statuses)} home-timeline reads from 2 API processes, "
-              f"{sum(status >= 500 for status in statuses)} of them 5xx; timelines rebuilt "
-              f"{builds} times for {READERS} readers; posts: {len(ledger.statuses)} answers, "
-              f"{sum(status >= 500 for status in ledger.statuses)} of them 5xx, accepted "
-              f"{figures['accepted']}, lost {figures['lost']}, duplicated {figures['duplicated']}")
+        report_figure(
+            f"FAULT Redis killed and restarted empty ({restarted - killed:.1f}s down): "
+            f"{len(statuses)} home-timeline reads from 2 API processes, "
+            f"{sum(status >= 500 for status in statuses)} of them 5xx; timelines rebuilt "
+            f"{builds} times for {READERS} readers; posts: {len(ledger.statuses)} answers, "
+            f"{sum(status >= 500 for status in ledger.statuses)} of them 5xx, accepted "
+            f"{figures['accepted']}, lost {figures['lost']}, duplicated {figures['duplicated']}")
         assert [status for status in statuses if status >= 500] == [], "\n".join(
             process.tail(80) for process in stack.processes if process.name == "api")
         assert set(statuses) == {200}

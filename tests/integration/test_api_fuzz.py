@@ -15,6 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.support.clients import register
+from tests.support.figures import report_figure
 
 # Examples per operation and generation mode: a bounded run inside the suite.
 EXAMPLES = 25
@@ -44,7 +45,8 @@ def test_no_operation_answers_a_server_error_or_off_schema(api_url):
                 unsatisfiable.append(f"{mode.value} {operation.label}")  # nothing to vary
             except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - reported below
                 failures[f"{mode.value} {operation.label}"] = str(error)[:2000]
-    print(f"\nschemathesis: {runs} runs of up to {EXAMPLES} examples, {len(failures)} failed; "
-          f"no invalid input to make for: {', '.join(unsatisfiable) or 'none'}")
+    report_figure(
+        f"schemathesis: {runs} runs of up to {EXAMPLES} examples, {len(failures)} failed; "
+        f"no invalid input to make for: {', '.join(unsatisfiable) or 'none'}")
     assert runs >= 30
     assert failures == {}, "\n\n".join(f"{name}:\n{error}" for name, error in failures.items())

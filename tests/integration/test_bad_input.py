@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import httpx
 import jwt
 import pytest
 
 from schemas import events as ev
-from tests.support.clients import PASSWORD, register, unique_username
+from tests.support.clients import PASSWORD, register
 
 
 @dataclass

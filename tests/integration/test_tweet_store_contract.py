@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
