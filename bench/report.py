@@ -66,7 +66,8 @@ def markdown(report: dict) -> str:
          f"raw Redis {capacity['floor']}/s", ">= 10x naive", reads["throughput_vs_naive"] >= 10),
         ("fan-out deliveries/s", f"{fanout['deliveries_per_s']}/s ({fanout['deliveries']} deliveries, "
          f"{fanout['events_per_s']} tweets/s)", f"raw pipelined Redis writes {fanout['baseline_raw_redis_writes_per_s']}/s "
-         f"(ratio {fanout['ratio_to_raw']})", ">= 1/3 of raw", fanout["ratio_to_raw"] >= 1 / 3),
+         f"(median of {len(fanout['baseline_rounds'])} rounds, {min(fanout['baseline_rounds'])}-"
+         f"{max(fanout['baseline_rounds'])}; ratio {fanout['ratio_to_raw']})", ">= 1/3 of raw", fanout["ratio_to_raw"] >= 1 / 3),
         ("post -> visible in a follower's timeline p50 / p99",
          f"{posting['post_to_visible_p50_ms']} / {posting['post_to_visible_p99_ms']} ms",
          f"at {posting['rate_per_s']} posts/s", "p99 <= 1000 ms", posting["post_to_visible_p99_ms"] <= 1000),
