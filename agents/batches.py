@@ -23,6 +23,10 @@ from schemas.events import Event, UndecodableEvent, decode
 log = logging.getLogger("chirp.agents")
 
 BATCH_SIZE = 200
+# Keys of one partition applied side by side (each key's events still strictly in order): a
+# tweet's fan-out is mostly waiting on PostgreSQL and Redis, so one author at a time leaves
+# the worker idle.
+KEYS_IN_FLIGHT = 16
 # Wait at most this long to fill a batch: bounds the latency a batch adds to a lone event.
 BATCH_WINDOW_SECONDS = 0.005
 # Attempts for an event that fails for a reason other than an unreachable dependency.
@@ -46,9 +50,9 @@ async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_lette
     for event in batch:
         message = event.message
         by_partition.setdefault((message.topic, message.partition), []).append(message)
-    # Partitions are independent (keys, and so ordering, never span two), so they are
-    # applied side by side; within one, strictly in order.
-    await asyncio.gather(*(_apply_in_order(context, handle, messages, dead_letters)
+    # Ordering holds per key (a key never spans two partitions): partitions, and the keys
+    # within one, are applied side by side; each key's events strictly in order.
+    await asyncio.gather(*(_apply_by_key(context, handle, messages, dead_letters)
                            for messages in by_partition.values()))
     # Readers wait on these to see their own writes.
     await record_progress(
@@ -69,9 +73,18 @@ async def record_progress(context: AgentContext, read_model: str,
             EVENTS_APPLIED.labels(topic).inc(applied[(topic, partition)])
 
 
-async def _apply_in_order(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
+async def _apply_by_key(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
+    by_key: dict[bytes | None, list] = {}
     for message in messages:
-        await _apply(context, handle, message, dead_letters)
+        by_key.setdefault(message.key, []).append(message)
+    slots = asyncio.Semaphore(KEYS_IN_FLIGHT)
+
+    async def in_order(same_key: list) -> None:
+        async with slots:
+            for message in same_key:
+                await _apply(context, handle, message, dead_letters)
+
+    await asyncio.gather(*(in_order(same_key) for same_key in by_key.values()))
 
 
 async def _apply(context: AgentContext, handle: Handler, message, dead_letters) -> None:

@@ -59,8 +59,7 @@ async def _store(context: AgentContext, event: ev.TweetPosted) -> bool:
 async def fan_out(context: AgentContext, author_id: int, entry: Entry, lag: float) -> None:
     """Deliver an entry: to the author's recents and own timeline, then push or leave to pull."""
     models = context.models
-    await models.timelines.push_recent(author_id, [entry])
-    delivered = await models.timelines.push_home([author_id], [entry])
+    delivered = await models.timelines.push_author(author_id, [entry])
     threshold = await _threshold(context, lag)
     if should_push(await models.graph.follower_count(author_id), threshold):
         async for followers in models.graph.followers(author_id, FOLLOWER_BATCH):

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from projections.engagements import Counts
 from projections.redis_keys import RedisKeys
+from projections.redis_scripts import run_scripts
 
 _SET_SENTINEL = "0"
 
@@ -82,17 +83,16 @@ class RedisCache:
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
         """Cache tweets that have no entry yet, and any of their counts not cached yet."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for tweet in tweets:
-                content = ["author", tweet.author_id, "created", tweet.created_ms,
-                           "json", orjson.dumps(tweet.public())]
-                counts = [] if tweet.counts is None else [
-                    "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
-                    "replies", tweet.counts.replies]
-                await self._fill_tweet(keys=[self.keys.tweet(tweet.tweet_id)],
-                                       args=[self.ttl_seconds, len(content), *content, *counts],
-                                       client=pipe)
-            await pipe.execute()
+        calls = []
+        for tweet in tweets:
+            content = ["author", tweet.author_id, "created", tweet.created_ms,
+                       "json", orjson.dumps(tweet.public())]
+            counts = [] if tweet.counts is None else [
+                "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
+                "replies", tweet.counts.replies]
+            calls.append((self._fill_tweet, [self.keys.tweet(tweet.tweet_id)],
+                          [self.ttl_seconds, len(content), *content, *counts]))
+        await run_scripts(self.redis, calls)
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
         """Cached tweets by id: None where the cache has no content; deleted ones say so;
@@ -184,13 +184,10 @@ class RedisCache:
     async def advance(self, positions: dict[tuple[str, int], int], group: str | None = None) -> None:
         """Record how far a group of agents (the primary projections by default) has applied
         each partition."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for (topic, partition), offset in positions.items():
-                await self._advance(keys=[self.keys.position(group or self.agent_group, topic,
-                                                             partition)],
-                                    args=[offset],
-                                    client=pipe)
-            await pipe.execute()
+        group = group or self.agent_group
+        await run_scripts(self.redis, [
+            (self._advance, [self.keys.position(group, topic, partition)], [offset])
+            for (topic, partition), offset in positions.items()])
 
     async def positions(self, places: list[tuple[str, int]]) -> list[int]:
         if not places:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
+from projections.redis_scripts import run_scripts
 from projections.timeline_entries import (COMPLETE, FLOOR, PARTIAL, Entry, decode, encode,
                                           upper_bound)
 
@@ -105,19 +106,22 @@ class RedisTimelines:
         keys = [self.keys.home(user_id) for user_id in user_ids]
         return await self._push_keys(keys, entries, self.home_cap, partial)
 
-    async def push_recent(self, author_id: int, entries: list[Entry]) -> None:
-        await self._push_keys([self.keys.recent(author_id)], entries, self.recent_cap)
+    async def push_author(self, author_id: int, entries: list[Entry]) -> int:
+        """An author's own entries: into their recents and their home timeline (if they have
+        one; returns 1 if so), in one round trip."""
+        args = [encode(entry) for entry in entries]
+        _, home = await run_scripts(self.redis, [
+            (self._push, [self.keys.recent(author_id)], [self.recent_cap, 0, *args]),
+            (self._push, [self.keys.home(author_id)], [self.home_cap, 0, *args])])
+        return home
 
     async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int,
                          partial: bool = False) -> int:
         if not keys or not entries:
             return 0
-        members = [encode(entry) for entry in entries]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(keys), PUSH_BATCH):
-                await self._push(keys=keys[start:start + PUSH_BATCH],
-                                 args=[cap, int(partial), *members], client=pipe)
-            return sum(await pipe.execute())
+        args = [cap, int(partial), *(encode(entry) for entry in entries)]
+        return sum(await run_scripts(self.redis, [(self._push, keys[start:start + PUSH_BATCH], args)
+                                                  for start in range(0, len(keys), PUSH_BATCH)]))
 
     async def remove_home(self, user_ids: Iterable[int], entries: list[Entry]) -> None:
         await self._remove([self.keys.home(user_id) for user_id in user_ids], entries)
