@@ -52,7 +52,7 @@ async def _apply_batch(context: AgentContext, handle: Handler, batch, dead_lette
         by_partition.setdefault((message.topic, message.partition), []).append(message)
     # Ordering holds per key (a key never spans two partitions): partitions, and the keys
     # within one, are applied side by side; each key's events strictly in order.
-    await asyncio.gather(*(_apply_by_key(context, handle, messages, dead_letters)
+    await asyncio.gather(*(apply_partition(context, handle, messages, dead_letters)
                            for messages in by_partition.values()))
     # Readers wait on these to see their own writes.
     await record_progress(
@@ -73,7 +73,8 @@ async def record_progress(context: AgentContext, read_model: str,
             EVENTS_APPLIED.labels(topic).inc(applied[(topic, partition)])
 
 
-async def _apply_by_key(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
+async def apply_partition(context: AgentContext, handle: Handler, messages, dead_letters) -> None:
+    """Apply one partition's messages: each key's in order, different keys side by side."""
     by_key: dict[bytes | None, list] = {}
     for message in messages:
         by_key.setdefault(message.key, []).append(message)

@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from agents.batches import _apply_in_order
+from agents.batches import apply_partition
 from agents.context import AgentContext, group_of
 from agents.engagements import apply_engagement_event
 from agents.graph import apply_graph_event
@@ -204,7 +204,7 @@ class _Core(_Target):
         await setup_read_models(self.target)
 
     async def apply(self, by_partition: Places) -> None:
-        await asyncio.gather(*(_apply_in_order(self.context, self._handler(topic), records, self)
+        await asyncio.gather(*(apply_partition(self.context, self._handler(topic), records, self)
                                for (topic, _), records in by_partition.items()))
 
     async def send(self, key=None, value=None) -> None:
