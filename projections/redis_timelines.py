@@ -12,7 +12,7 @@ from typing import NamedTuple
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import run_scripts
+from projections.redis_scripts import ScriptCall, run_scripts
 from projections.timeline_entries import (COMPLETE, FLOOR, PARTIAL, Entry, decode, encode,
                                           upper_bound)
 
@@ -109,19 +109,25 @@ class RedisTimelines:
     async def push_author(self, author_id: int, entries: list[Entry]) -> int:
         """An author's own entries: into their recents and their home timeline (if they have
         one; returns 1 if so), in one round trip."""
-        args = [encode(entry) for entry in entries]
-        _, home = await run_scripts(self.redis, [
-            (self._push, [self.keys.recent(author_id)], [self.recent_cap, 0, *args]),
-            (self._push, [self.keys.home(author_id)], [self.home_cap, 0, *args])])
+        if not entries:
+            return 0
+        _, home = await run_scripts(
+            self.redis, self._push_calls([self.keys.recent(author_id)], entries, self.recent_cap)
+            + self._push_calls([self.keys.home(author_id)], entries, self.home_cap))
         return home
 
     async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int,
                          partial: bool = False) -> int:
         if not keys or not entries:
             return 0
+        return sum(await run_scripts(self.redis, self._push_calls(keys, entries, cap, partial)))
+
+    def _push_calls(self, keys: list[str], entries: list[Entry], cap: int,
+                    partial: bool = False) -> list[ScriptCall]:
+        """The _PUSH calls that put `entries` into `keys`, PUSH_BATCH keys to a call."""
         args = [cap, int(partial), *(encode(entry) for entry in entries)]
-        return sum(await run_scripts(self.redis, [(self._push, keys[start:start + PUSH_BATCH], args)
-                                                  for start in range(0, len(keys), PUSH_BATCH)]))
+        return [(self._push, keys[start:start + PUSH_BATCH], args)
+                for start in range(0, len(keys), PUSH_BATCH)]
 
     async def remove_home(self, user_ids: Iterable[int], entries: list[Entry]) -> None:
         await self._remove([self.keys.home(user_id) for user_id in user_ids], entries)
