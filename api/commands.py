@@ -174,16 +174,22 @@ class CommandRunner:
 
     async def relay_forever(self) -> None:
         """Empty the outbox of what was acknowledged, and send again what was not, also for
-        actors who write no more."""
-        since_relay = 0.0
+        actors who write no more. Two loops side by side: a resend waiting on a stalled
+        broker never holds back the confirmations of events that were acknowledged."""
+        await asyncio.gather(self._confirm_forever(), self._resend_forever())
+
+    async def _confirm_forever(self) -> None:
         while True:
             await asyncio.sleep(CONFIRM_INTERVAL_SECONDS)
-            since_relay += CONFIRM_INTERVAL_SECONDS
             try:
                 await self.confirm_acknowledged()
-                if since_relay < RELAY_INTERVAL_SECONDS:
-                    continue
-                since_relay = 0.0
+            except Exception as error:  # noqa: BLE001 - the database is down: later
+                log.warning("acknowledged events are not out of the outbox yet: %s", error)
+
+    async def _resend_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RELAY_INTERVAL_SECONDS)
+            try:
                 for scope in await self.write_model.actors_with_unconfirmed(self._resend_after):
                     async with self._actor_lock(_actor(scope)), \
                             self.write_model.transaction() as tx:
