@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 from tests.support.clients import eventually, register
 from tests.support.logs import json_records
@@ -47,6 +48,18 @@ def test_each_request_leaves_a_json_access_line_with_its_route_and_request_id(
     assert line["duration_ms"] > 0
     assert any(record.get("request_id") == generated.headers["X-Request-ID"]
                and record.get("status") == 404 for record in json_records(api))
+
+
+def test_a_path_with_unicode_line_separators_stays_on_one_json_line(stack, api_url, client):
+    # JSON leaves U+2028 and U+0085 unescaped: each record must still end at "\n" only.
+    request_id = f"test-{uuid.uuid4().hex}"
+    path = "/api/v1/users/a\u2028b\x85c"
+    answer = client.get(quote(path), headers={"X-Request-ID": request_id})
+    assert 400 <= answer.status_code < 500
+    api = _running(stack, "api")
+    line = eventually(lambda: next((record for record in json_records(api)
+                                    if record.get("request_id") == request_id), None))
+    assert line["path"] == path
 
 
 def test_the_agents_log_json_lines(stack, agents):

@@ -9,9 +9,14 @@ FIELDS = {"time", "level", "logger", "message", "service"}
 
 def json_records(process) -> list[dict]:
     """Every line of `process`'s log as a JSON object with the fields every record has; a line
-    that is not one fails the calling test."""
+    that is not one fails the calling test.
+
+    Lines end at "\n" only (JSON Lines): a JSON string may hold U+2028 or U+0085 unescaped,
+    where `str.splitlines` would cut it. A last line without its "\n" is still being written
+    and is left for the next read."""
     records = []
-    for number, line in enumerate(process.log_path.read_text().splitlines(), 1):
+    lines = process.log_path.read_text().split("\n")[:-1]
+    for number, line in enumerate(lines, 1):
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
