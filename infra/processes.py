@@ -102,8 +102,11 @@ class ManagedProcess:
             _kill_group_leftovers(self.popen.pid)
 
     def tail(self, lines: int = 40) -> str:
+        """The log's last `lines` lines. Lines end at "\n" only: a JSON log line may hold
+        U+2028 or U+0085, where `str.splitlines` would cut it."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace")
+            return "\n".join(text.rstrip("\n").split("\n")[-lines:])
         except FileNotFoundError:
             return ""
 

@@ -58,13 +58,14 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
         # The outbox empties by itself: acknowledged events leave it within a confirmation
         # interval, the others are sent again once older than the resend age.
         with psycopg.connect(stack.settings.postgres, autocommit=True) as conn:
-            def outbox_empty() -> bool:
+            def outbox_size() -> int:
                 return conn.execute(
-                    "SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0] == 0
+                    "SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0]
 
-            emptied = eventually(outbox_empty, timeout=OUTBOX_BOUND_SECONDS, interval=0.1)
+            emptied = eventually(lambda: outbox_size() == 0, timeout=OUTBOX_BOUND_SECONDS,
+                                 interval=0.1)
             emptied_after = time.monotonic() - resumed_at
-            left = conn.execute("SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0]
+            left = outbox_size()
         report_figure(
             f"FAULT broker stalled {STALL_SECONDS}s: {len(ledger.statuses)} answers, "
             f"{ledger.statuses.count(503)} of them 503 ({ledger.kept_answers} 'write "
