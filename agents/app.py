@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
 
 from agents import low_latency
-from agents.archive import consume_archive
-from agents.batches import consume
-from agents.context import agent_context, close_agent_context, follow_targets
-from agents.engagements import apply_engagement_event
-from agents.graph import apply_graph_event
-from agents.search import consume_search
+from agents.archive import ARCHIVE_BATCH, apply_archive, archived_positions
+from agents.batches import apply_records, record_batch
+from agents.consumer import BatchConsumer
+from agents.context import AgentContext, agent_context, close_agent_context, follow_targets, group_of
+from agents.core import apply_core
+from agents.search import SEARCH_BATCH, apply_search
 from agents.trends import consume_trends
-from agents.tweets import apply_tweet_event
 from infra.bootstrap import topic_registry
 from infra.logs import logging_config
 from infra.settings import get_settings
@@ -54,30 +54,53 @@ def _topic(*names: str):
     return app.topic(*names, key_type=bytes, value_type=bytes, acks=True)
 
 
-# One agent per topic family; each applies its events in partition order.
-@app.agent(_topic(topics.users.name, topics.follows.name), name="graph")
-async def graph_agent(stream):
-    await consume(stream, await agent_context(settings), apply_graph_event, dead_letters)
+# The event projections: a consumer group each, applying whole batches (agents/consumer.py).
+CORE_BATCH = 2000
+# A consumer that failed for a reason no retry inside it mends starts again after this.
+RESTART_SECONDS = 1.0
+consumers: list[BatchConsumer] = []
 
 
-@app.agent(_topic(topics.tweets.name), name="tweets")
-async def tweets_agent(stream):
-    await consume(stream, await agent_context(settings), apply_tweet_event, dead_letters)
+def _batch_consumer(read_model: str, topic_names: list[str], max_records: int, apply,
+                    resume=None) -> None:
+    """Run a BatchConsumer for `read_model` as a task of this worker, restarted if it fails."""
+
+    async def handle(records: list) -> None:
+        await apply(await agent_context(settings), records)
+
+    async def recorded(places: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        context = await agent_context(settings)
+        if resume is not None:
+            return await resume(context, places)
+        return await context.models.cache.positions(places, group_of(settings, read_model))
+
+    consumer = BatchConsumer(settings, f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
+                             topic_names, handle, recorded, max_records)
+    consumers.append(consumer)
+
+    async def run() -> None:
+        while True:
+            try:
+                await consumer.run()
+            except Exception:  # noqa: BLE001 - logged; the consumer starts again
+                log.exception("the %s consumer failed; restarting it", read_model)
+                await asyncio.sleep(RESTART_SECONDS)
+
+    run.__name__ = run.__qualname__ = f"{read_model}_consumer"
+    app.task(run)
 
 
-@app.agent(_topic(topics.engagements.name), name="engagements")
-async def engagements_agent(stream):
-    await consume(stream, await agent_context(settings), apply_engagement_event, dead_letters)
+async def _apply_core(context: AgentContext, records: list) -> None:
+    async with context.applying("core"):  # held while a replay takes the core over
+        await apply_records(context, records, apply_core, dead_letters)
+        await record_batch(context, "core", records)
 
 
-@app.agent(_topic(topics.tweets.name, topics.engagements.name), name="search")
-async def search_agent(stream):
-    await consume_search(stream, await agent_context(settings), dead_letters)
-
-
-@app.agent(_topic(*(topic.name for topic in topics.event_topics())), name="archive")
-async def archive_agent(stream):
-    await consume_archive(stream, await agent_context(settings))
+_batch_consumer("core", [topic.name for topic in topics.event_topics()], CORE_BATCH, _apply_core)
+_batch_consumer("search", [topics.tweets.name, topics.engagements.name], SEARCH_BATCH,
+                lambda context, records: apply_search(context, records, dead_letters))
+_batch_consumer("archive", [topic.name for topic in topics.event_topics()], ARCHIVE_BATCH,
+                apply_archive, resume=archived_positions)
 
 
 @app.agent(_topic(topics.trending.name), name="trends")
@@ -103,10 +126,11 @@ async def _serve_metrics() -> None:
 @app.task
 async def _announce_ready() -> None:
     """Say so once partitions are assigned: the launcher waits for this line."""
-    import asyncio
 
     while not app.consumer.assignment():
         await asyncio.sleep(0.1)
+    for consumer in consumers:
+        await consumer.assigned.wait()
     log.info(READY_LINE)
 
 

@@ -15,17 +15,24 @@ from streams.archive import Record
 log = logging.getLogger("chirp.agents.archive")
 
 # Large batches: one INSERT per batch is what makes archiving cheap beside the projections.
-ARCHIVE_BATCH = 2000
-ARCHIVE_WINDOW_SECONDS = 0.05
+ARCHIVE_BATCH = 5000
 
 
-async def consume_archive(stream, context: AgentContext) -> None:
+async def apply_archive(context: AgentContext, records: list) -> None:
+    """Archive `records` (the positions advance past the ones that are not events)."""
     prefix = context.settings.topic_prefix
-    async for batch in stream.take_events(ARCHIVE_BATCH, within=ARCHIVE_WINDOW_SECONDS):
-        records = [Record(message.topic.removeprefix(prefix), message.partition, message.offset,
-                          message.key, message.value)
-                   for message in (event.message for event in batch)]
-        rejected = await until_available(lambda: context.archive.append(records), "archive")
-        for record, why in rejected:
-            log.warning("not archived: %s[%s]@%s: %s", record.topic, record.partition,
-                        record.offset, why)
+    archived = [Record(record.topic.removeprefix(prefix), record.partition, record.offset,
+                       record.key, record.value) for record in records]
+    rejected = await until_available(lambda: context.archive.append(archived), "archive")
+    for record, why in rejected:
+        log.warning("not archived: %s[%s]@%s: %s", record.topic, record.partition,
+                    record.offset, why)
+
+
+async def archived_positions(context: AgentContext,
+                             places: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """How far the archive has read each of `places`: where its consumer resumes."""
+    prefix = context.settings.topic_prefix
+    positions = await until_available(context.archive.positions, "archive positions")
+    return {(topic, partition): positions.get((topic.removeprefix(prefix), partition), -1)
+            for topic, partition in places}

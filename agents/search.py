@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from agents.batches import dead_letter, record_progress, until_available
+from agents.batches import dead_letter, last_event_ids, record_progress, until_available
 from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
@@ -22,41 +22,40 @@ from schemas.events import UndecodableEvent, decode
 
 log = logging.getLogger("chirp.agents.search")
 
-# A batch is written as one commit: up to this many events, or what arrived within the window.
-SEARCH_BATCH = 500
-SEARCH_WINDOW_SECONDS = 0.1
+# A batch is written as one commit: up to this many records.
+SEARCH_BATCH = 2000
 # How long to wait for the primary agents (or a new user's profile) before going on anyway.
 FOLLOW_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.005
 
 
-async def consume_search(stream, context: AgentContext, dead_letters) -> None:
-    async for batch in stream.take_events(SEARCH_BATCH, within=SEARCH_WINDOW_SECONDS):
-        messages = [event.message for event in batch]
-        touched: set[int] = set()
-        deleted: set[int] = set()
-        for message in messages:
-            try:
-                event = decode(message.value)
-            except UndecodableEvent as error:
-                await dead_letter(dead_letters, message, error)
-                continue
-            event_deleted, event_touched = deleted_and_touched(event)
-            deleted |= event_deleted
-            touched |= event_touched
-        last = {(m.topic, m.partition): m.offset for m in messages}
-        async with context.applying("search"):  # held while a replay takes the index over
-            await until_available(lambda: _apply(context, touched, deleted, last), "search",
-                                  transient=(SearchEngineError,))
+async def apply_search(context: AgentContext, records: list, dead_letters) -> None:
+    """Make the index hold every tweet `records` touch as the stores hold it now."""
+    touched: set[int] = set()
+    deleted: set[int] = set()
+    for record in records:
+        try:
+            event = decode(record.value)
+        except UndecodableEvent as error:
+            await dead_letter(dead_letters, record, error)
+            continue
+        event_deleted, event_touched = deleted_and_touched(event)
+        deleted |= event_deleted
+        touched |= event_touched
+    last = {(record.topic, record.partition): record.offset for record in records}
+    event_ids = last_event_ids(records)
+    async with context.applying("search"):  # held while a replay takes the index over
+        await until_available(lambda: _apply(context, touched, deleted, last, event_ids),
+                              "search", transient=(SearchEngineError,))
 
 
 async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
-                 last: dict[tuple[str, int], int]) -> None:
+                 last: dict[tuple[str, int], int], event_ids: dict[tuple[str, int], int]) -> None:
     await _after_primary_agents(context, last)
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
     await write_tweets(context, context.search, touched | set(parents.values()))
-    await record_progress(context, "search", last)
+    await record_progress(context, "search", last, event_ids=event_ids)
 
 
 def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:
@@ -79,7 +78,7 @@ async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int
     deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
     while True:
         applied = await context.models.cache.positions(places)
-        if all(done >= last[place] for done, place in zip(applied, places)):
+        if all(applied[place] >= offset for place, offset in last.items()):
             return
         if time.monotonic() > deadline:
             # Positions live in Redis: after Redis lost them, only new events restore them.

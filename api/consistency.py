@@ -33,7 +33,7 @@ async def wait_for_own_writes(cache: RedisCache, user_id: int, timeout_seconds: 
     deadline = time.monotonic() + timeout_seconds
     while True:
         applied = await cache.positions(places)
-        if all(done >= writes[place] for done, place in zip(applied, places)):
+        if all(applied[place] >= offset for place, offset in writes.items()):
             return True
         if time.monotonic() >= deadline:
             return False

@@ -6,7 +6,7 @@ import asyncio
 import heapq
 from datetime import datetime, timezone
 
-from projections.tweet_store import StoredTweet
+from projections.tweet_store import StoredTweet, TweetState
 
 SCHEMA_CQL = [
     "CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication ="
@@ -50,7 +50,32 @@ class CassandraTweetStore:
         for statement in SCHEMA_CQL:
             await self._run(statement.format(ks=self.keyspace, rf=self.replication_factor))
 
-    async def save(self, tweet: StoredTweet) -> bool:
+    async def states(self, tweet_ids: list[int], conn=None) -> dict[int, TweetState]:
+        if not tweet_ids:
+            return {}
+        rows = await self._run(f"SELECT tweet_id, deleted, reply_to FROM {self.keyspace}.tweets_by_id"
+                               " WHERE tweet_id IN %s", (tuple(tweet_ids),))
+        return {row.tweet_id: TweetState(bool(row.deleted), row.reply_to) for row in rows}
+
+    async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
+        # Each tweet's statements in order, tweets side by side (the driver's requests).
+        async def one(tweet: StoredTweet) -> None:
+            await self._save(tweet)
+            if tweet.deleted:
+                await self._delete(tweet.tweet_id, tweet.author_id)
+
+        stored = await self._run(f"SELECT tweet_id, author_id FROM {self.keyspace}.tweets_by_id"
+                                 " WHERE tweet_id IN %s", (tuple(deletions),)) if deletions else []
+        await asyncio.gather(*(one(tweet) for tweet in new_rows),
+                             *(self._delete(row.tweet_id, row.author_id) for row in stored))
+
+    async def newest_by_each(self, author_ids: list[int], limit: int,
+                             conn=None) -> dict[int, list[int]]:
+        newest = await asyncio.gather(*(self.by_author(author, None, limit) for author in author_ids))
+        return {author: [tweet.tweet_id for tweet in tweets]
+                for author, tweets in zip(author_ids, newest)}
+
+    async def _save(self, tweet: StoredTweet) -> bool:
         ks = self.keyspace
         [applied] = await self._run(
             f"INSERT INTO {ks}.tweets_by_id (tweet_id, author_id, content, created_at, reply_to,"
@@ -67,7 +92,7 @@ class CassandraTweetStore:
                             (tweet.reply_to, tweet.tweet_id))
         return True
 
-    async def delete(self, tweet_id: int, author_id: int) -> int | None:
+    async def _delete(self, tweet_id: int, author_id: int) -> int | None:
         ks = self.keyspace
         rows = await self._run(f"SELECT reply_to FROM {ks}.tweets_by_id WHERE tweet_id = %s",
                                (tweet_id,))

@@ -15,34 +15,36 @@ class Counts:
 
 
 @dataclass(frozen=True)
-class Change:
-    """The result of applying one engagement: whether it changed anything, and the new counts."""
+class RetweetRow:
+    """A stored retweet: the sort key of its timeline entries, and whether it stands."""
 
-    changed: bool
-    counts: Counts
+    sort_key: int
+    active: bool
 
 
 class EngagementStore(Protocol):
-    """Set semantics: liking twice is one like; counts move only on a real change."""
+    """Set semantics: liking twice is one like; counts move only on a real change. The writes
+    run in a batch's PostgreSQL transaction (`conn`), planned by projections/engagement_plan."""
 
     async def setup(self) -> None: ...
 
-    async def like(self, tweet_id: int, user_id: int, liked_at: datetime) -> Change: ...
+    async def retweet_rows(self, conn, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RetweetRow]:
+        """The stored (tweet, user) retweet rows among `keys`, locked for the batch."""
 
-    async def unlike(self, tweet_id: int, user_id: int) -> Change: ...
+    async def write_likes(self, conn, unlikes: set[tuple[int, int]],
+                          likes: dict[tuple[int, int], datetime]) -> list[tuple[int, int]]:
+        """Delete `unlikes`, then insert `likes` not there yet: (tweet, +1/-1) per real change."""
 
-    async def retweet(self, tweet_id: int, user_id: int, sort_key: int) -> tuple[Change, int]:
-        """Record a retweet; also return the sort key its timeline entries carry."""
+    async def write_retweets(self, conn, rows: dict[tuple[int, int], RetweetRow]) -> None: ...
 
-    async def unretweet(self, tweet_id: int, user_id: int) -> tuple[Change, int | None]:
-        """Withdraw a retweet; also return the sort key its timeline entries were made with
-        (also when it was withdrawn before, so a redelivery can finish the clean-up)."""
+    async def write_replies(self, conn, replies: set[tuple[int, int]],
+                            unreplies: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Add (parent, reply) rows, then remove others: (parent, +1/-1) per real change."""
 
-    async def add_reply(self, parent_id: int, reply_id: int) -> Change: ...
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
+        """Move tweets' (likes, retweets, replies) counts, never below 0."""
 
-    async def remove_reply(self, parent_id: int, reply_id: int) -> Change: ...
-
-    async def counts(self, tweet_ids: list[int]) -> dict[int, Counts]: ...
+    async def counts(self, tweet_ids: list[int], conn=None) -> dict[int, Counts]: ...
 
     async def liked(self, user_id: int) -> list[int]:
         """Every tweet a user likes."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from projections.graph_plan import GraphPlan
 
 
 @dataclass(frozen=True)
@@ -21,34 +22,39 @@ class Profile:
 
 
 class GraphStore(Protocol):
+    """Writes run in a batch's PostgreSQL transaction (`conn`), planned by
+    projections/graph_plan."""
+
     async def setup(self) -> None: ...
 
-    async def add_user(self, user_id: int, username: str, display_name: str, bio: str,
-                       created_at: datetime) -> None:
-        """Insert a user; inserting again changes nothing."""
+    async def stored_users(self, conn, user_ids: set[int]) -> set[int]: ...
 
-    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> None: ...
+    async def write_users(self, conn, plan: GraphPlan) -> None:
+        """Insert the plan's new users and apply its profile changes to stored ones."""
 
-    async def follow(self, follower_id: int, followee_id: int) -> bool:
-        """Record the edge; True if it was new (counts moved), False if it existed."""
+    async def write_edges(self, conn, follows: set[tuple[int, int]],
+                          unfollows: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """Make `follows` present and `unfollows` absent: (follower, followee, +1/-1) for each
+        edge that really changed."""
 
-    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
-        """Remove the edge; True if it existed (counts moved)."""
+    async def count_tweets(self, conn, counted: set[tuple[int, int]],
+                           uncounted: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Gate tweet counts per (tweet, author): (author, +1/-1) for each that really moved."""
 
-    async def count_tweet(self, author_id: int, tweet_id: int, delta: int) -> None:
-        """Move an author's tweet count, once per tweet and direction."""
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
+        """Move users' (followers, following, tweets) counts by these deltas."""
 
-    async def mark_pulled(self, user_id: int) -> None:
-        """Remember that fan-out skipped a tweet of this author (celebrity path)."""
+    async def follower_counts(self, conn, user_ids: set[int]) -> dict[int, int]: ...
+
+    async def followers_of(self, conn, user_ids: set[int]) -> dict[int, list[int]]:
+        """Every follower of each of `user_ids`."""
+
+    async def mark_pulled(self, conn, user_ids: set[int]) -> None:
+        """Remember that fan-out skipped tweets of these authors (celebrity path)."""
 
     async def pulled_authors(self) -> list[int]: ...
 
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]: ...
-
-    async def follower_count(self, user_id: int) -> int: ...
-
-    def followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
-        """Every follower id of a user, in batches."""
 
     async def following(self, user_id: int) -> list[int]: ...
 

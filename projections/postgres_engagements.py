@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
-from projections.engagements import Change, Counts
-from projections.postgres_store import PostgresStore
+from projections.engagements import Counts, RetweetRow
+from projections.postgres_store import PostgresStore, changed, columns_of, move_counts
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -44,89 +43,84 @@ CREATE TABLE IF NOT EXISTS {schema}.tweet_counts (
 class PostgresEngagementStore(PostgresStore):
     schema_sql = SCHEMA_SQL
 
-    async def _count(self, conn, tweet_id: int, column: str, delta: int) -> Counts:
-        """Move one count by delta (0: just read them) and return all three."""
-        if delta:
-            # CHECK constraints apply to the proposed row too, so it never carries a negative.
-            row = await (await conn.execute(
-                f"INSERT INTO {self.schema}.tweet_counts (tweet_id, {column})"
-                " VALUES (%s, greatest(%s, 0))"
-                f" ON CONFLICT (tweet_id) DO UPDATE SET {column} = greatest("
-                f"{self.schema}.tweet_counts.{column} + %s, 0)"
-                " RETURNING likes, retweets, replies", (tweet_id, delta, delta))).fetchone()
-        else:
-            row = await (await conn.execute(
-                f"SELECT likes, retweets, replies FROM {self.schema}.tweet_counts"
-                " WHERE tweet_id = %s", (tweet_id,))).fetchone()
-        return Counts(*row) if row else Counts()
+    # --- a batch's writes, in the batch's transaction (agents/core.py) ---------------------
 
-    async def _apply(self, gate_sql: str, gate_params: tuple, tweet_id: int, column: str,
-                     delta: int) -> Change:
-        # The set change and the count move in one transaction, the count only if the set
-        # changed: a redelivered like neither doubles nor, unliked, goes negative.
-        async with self.pool.connection() as conn, conn.transaction():
-            changed = await (await conn.execute(gate_sql, gate_params)).fetchone() is not None
-            return Change(changed, await self._count(conn, tweet_id, column,
-                                                     delta if changed else 0))
+    async def retweet_rows(self, conn, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RetweetRow]:
+        """The stored (tweet, user) retweet rows among `keys`, locked for the batch."""
+        if not keys:
+            return {}
+        rows = await (await conn.execute(
+            f"SELECT r.tweet_id, r.user_id, r.sort_key, r.active FROM {self.schema}.retweets r"
+            " JOIN unnest(%s::bigint[], %s::bigint[]) AS d(tweet_id, user_id)"
+            " ON r.tweet_id = d.tweet_id AND r.user_id = d.user_id"
+            " ORDER BY r.tweet_id, r.user_id FOR UPDATE OF r",
+            columns_of(sorted(keys), 2))).fetchall()
+        return {(tweet_id, user_id): RetweetRow(sort_key, active)
+                for tweet_id, user_id, sort_key, active in rows}
 
-    async def like(self, tweet_id: int, user_id: int, liked_at: datetime) -> Change:
-        return await self._apply(
-            f"INSERT INTO {self.schema}.likes (tweet_id, user_id, liked_at) VALUES (%s, %s, %s)"
-            " ON CONFLICT DO NOTHING RETURNING 1", (tweet_id, user_id, liked_at),
-            tweet_id, "likes", 1)
+    async def write_likes(self, conn, unlikes: set[tuple[int, int]],
+                          likes: dict[tuple[int, int], datetime]) -> list[tuple[int, int]]:
+        """Delete the `unlikes` rows, then insert the `likes` rows not there yet; return
+        (tweet, +1 or -1) for each row that really changed."""
+        moved = []
+        if unlikes:
+            moved += await changed(conn,
+                f"DELETE FROM {self.schema}.likes l USING unnest(%s::bigint[], %s::bigint[])"
+                " AS d(tweet_id, user_id) WHERE l.tweet_id = d.tweet_id AND l.user_id = d.user_id"
+                " RETURNING l.tweet_id", columns_of(sorted(unlikes), 2), -1)
+        if likes:
+            moved += await changed(conn,
+                f"INSERT INTO {self.schema}.likes (tweet_id, user_id, liked_at)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])"
+                " ON CONFLICT DO NOTHING RETURNING tweet_id",
+                columns_of(sorted((*key, at) for key, at in likes.items()), 3), 1)
+        return moved
 
-    async def unlike(self, tweet_id: int, user_id: int) -> Change:
-        return await self._apply(
-            f"DELETE FROM {self.schema}.likes WHERE tweet_id = %s AND user_id = %s RETURNING 1",
-            (tweet_id, user_id), tweet_id, "likes", -1)
-
-    async def _retweet_row(self, conn, tweet_id: int, user_id: int):
-        return await (await conn.execute(
-            f"SELECT active, sort_key FROM {self.schema}.retweets"
-            " WHERE tweet_id = %s AND user_id = %s FOR UPDATE", (tweet_id, user_id))).fetchone()
-
-    async def retweet(self, tweet_id: int, user_id: int, sort_key: int) -> tuple[Change, int]:
-        async with self.pool.connection() as conn, conn.transaction():
-            row = await self._retweet_row(conn, tweet_id, user_id)
-            if row is not None and row[0]:
-                # Already retweeted: the first retweet keeps its place in time.
-                return Change(False, await self._count(conn, tweet_id, "retweets", 0)), row[1]
+    async def write_retweets(self, conn, rows: dict[tuple[int, int], RetweetRow]) -> None:
+        if rows:
             await conn.execute(
                 f"INSERT INTO {self.schema}.retweets (tweet_id, user_id, sort_key, active)"
-                " VALUES (%s, %s, %s, true) ON CONFLICT (tweet_id, user_id)"
-                " DO UPDATE SET active = true, sort_key = excluded.sort_key",
-                (tweet_id, user_id, sort_key))
-            return Change(True, await self._count(conn, tweet_id, "retweets", 1)), sort_key
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+                " ON CONFLICT (tweet_id, user_id)"
+                " DO UPDATE SET sort_key = excluded.sort_key, active = excluded.active",
+                columns_of(sorted((*key, row.sort_key, row.active) for key, row in rows.items()), 4))
 
-    async def unretweet(self, tweet_id: int, user_id: int) -> tuple[Change, int | None]:
-        async with self.pool.connection() as conn, conn.transaction():
-            row = await self._retweet_row(conn, tweet_id, user_id)
-            if row is None:
-                return Change(False, await self._count(conn, tweet_id, "retweets", 0)), None
-            if not row[0]:
-                return Change(False, await self._count(conn, tweet_id, "retweets", 0)), row[1]
-            await conn.execute(
-                f"UPDATE {self.schema}.retweets SET active = false"
-                " WHERE tweet_id = %s AND user_id = %s", (tweet_id, user_id))
-            return Change(True, await self._count(conn, tweet_id, "retweets", -1)), row[1]
+    async def write_replies(self, conn, replies: set[tuple[int, int]],
+                            unreplies: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Add the (parent, reply) `replies` not there yet, then remove `unreplies`; return
+        (parent, +1 or -1) for each row that really changed."""
+        moved = []
+        if replies:
+            moved += await changed(conn,
+                f"INSERT INTO {self.schema}.replies SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                " ON CONFLICT DO NOTHING RETURNING parent_id", columns_of(sorted(replies), 2), 1)
+        if unreplies:
+            moved += await changed(conn,
+                f"DELETE FROM {self.schema}.replies r USING unnest(%s::bigint[], %s::bigint[])"
+                " AS d(parent_id, reply_id) WHERE r.parent_id = d.parent_id"
+                " AND r.reply_id = d.reply_id RETURNING r.parent_id",
+                columns_of(sorted(unreplies), 2), -1)
+        return moved
 
-    async def add_reply(self, parent_id: int, reply_id: int) -> Change:
-        return await self._apply(
-            f"INSERT INTO {self.schema}.replies VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (parent_id, reply_id), parent_id, "replies", 1)
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
+        """Move tweets' (likes, retweets, replies) counts by these deltas, never below 0; a
+        tweet whose counts are all 0 has no row."""
+        await move_counts(conn, f"{self.schema}.tweet_counts", "tweet_id",
+                          ("likes", "retweets", "replies"), deltas, floor=True)
 
-    async def remove_reply(self, parent_id: int, reply_id: int) -> Change:
-        return await self._apply(
-            f"DELETE FROM {self.schema}.replies WHERE parent_id = %s AND reply_id = %s RETURNING 1",
-            (parent_id, reply_id), parent_id, "replies", -1)
+    # --- reads ------------------------------------------------------------------------------
 
-    async def counts(self, tweet_ids: list[int]) -> dict[int, Counts]:
+    async def counts(self, tweet_ids: list[int], conn=None) -> dict[int, Counts]:
+        """Counts of those of `tweet_ids` that have any (`conn`: in that transaction)."""
         if not tweet_ids:
             return {}
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
-                " WHERE tweet_id = ANY(%s)", (list(tweet_ids),))).fetchall()
+        sql = (f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
+               " WHERE tweet_id = ANY(%s)")
+        if conn is None:
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(sql, (list(tweet_ids),))).fetchall()
+        else:
+            rows = await (await conn.execute(sql, (list(tweet_ids),))).fetchall()
         return {row[0]: Counts(*row[1:]) for row in rows}
 
     async def liked(self, user_id: int) -> list[int]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
-
 from psycopg.rows import class_row
 
 from projections.graph import Profile
-from projections.postgres_store import PostgresStore
+from projections.graph_plan import GraphPlan
+from projections.postgres_store import PostgresStore, changed, columns_of, move_counts
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -47,66 +45,113 @@ CREATE TABLE IF NOT EXISTS {schema}.counted_tweets (
 class PostgresGraphStore(PostgresStore):
     schema_sql = SCHEMA_SQL
 
-    async def add_user(self, user_id: int, username: str, display_name: str, bio: str,
-                       created_at: datetime) -> None:
-        async with self.pool.connection() as conn:
+    # --- a batch's writes, in the batch's transaction (agents/core.py) ---------------------
+
+    async def stored_users(self, conn, user_ids: set[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        rows = await (await conn.execute(
+            f"SELECT user_id FROM {self.schema}.users WHERE user_id = ANY(%s)",
+            (list(user_ids),))).fetchall()
+        return {row[0] for row in rows}
+
+    async def write_users(self, conn, plan: GraphPlan) -> None:
+        """Insert the plan's new users and apply its profile changes to stored ones."""
+        if plan.new_users:
+            users = list(plan.new_users.values())
             await conn.execute(
                 f"INSERT INTO {self.schema}.users (user_id, username, display_name, bio, created_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO NOTHING",
-                (user_id, username, display_name, bio, created_at))
-
-    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> None:
-        async with self.pool.connection() as conn:
+                " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
+                " %s::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
+                ([u.user_id for u in users], [u.username for u in users],
+                 [u.display_name for u in users], [u.bio for u in users],
+                 [u.created_at for u in users]))
+        if plan.profile_changes:
+            changes = list(plan.profile_changes.items())
             await conn.execute(
-                f"UPDATE {self.schema}.users SET display_name = coalesce(%s, display_name),"
-                " bio = coalesce(%s, bio) WHERE user_id = %s", (display_name, bio, user_id))
+                f"UPDATE {self.schema}.users u SET display_name = coalesce(d.name, u.display_name),"
+                " bio = coalesce(d.bio, u.bio)"
+                " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS d(id, name, bio)"
+                " WHERE u.user_id = d.id",
+                ([user_id for user_id, _ in changes], [c.display_name for _, c in changes],
+                 [c.bio for _, c in changes]))
 
-    async def _move_edge(self, sql: str, follower_id: int, followee_id: int, delta: int) -> bool:
-        # The edge change and both counts commit together, and the counts move only when the
-        # edge really changed: redelivered follows and unfollows leave counts as they were.
-        async with self.pool.connection() as conn, conn.transaction():
-            changed = await (await conn.execute(sql, (follower_id, followee_id))).fetchone()
-            if changed:
-                # Both rows in id order, so that concurrent follows cannot deadlock.
-                updates = sorted([(follower_id, "following_count"), (followee_id, "followers_count")])
-                for user_id, column in updates:
-                    await self._add(conn, user_id, column, delta)
-            return changed is not None
+    async def write_edges(self, conn, follows: set[tuple[int, int]],
+                          unfollows: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """Make `follows` present and `unfollows` absent; return the edges that really changed
+        as (follower, followee, +1 or -1): what the counts move by."""
+        moved = []
+        if unfollows:
+            moved += await changed(conn,
+                f"DELETE FROM {self.schema}.follows f USING unnest(%s::bigint[], %s::bigint[])"
+                " AS d(follower, followee) WHERE f.follower_id = d.follower"
+                " AND f.followee_id = d.followee RETURNING f.follower_id, f.followee_id",
+                columns_of(sorted(unfollows), 2), -1)
+        if follows:
+            moved += await changed(conn,
+                f"INSERT INTO {self.schema}.follows SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
+                columns_of(sorted(follows), 2), 1)
+        return moved
 
-    async def _add(self, conn, user_id: int, column: str, delta: int) -> None:
-        # CHECK constraints apply to the proposed row too, so it never carries a negative.
-        await conn.execute(
-            f"INSERT INTO {self.schema}.user_counts (user_id, {column}) VALUES (%s, greatest(%s, 0))"
-            f" ON CONFLICT (user_id) DO UPDATE SET {column} = {self.schema}.user_counts.{column} + %s",
-            (user_id, delta, delta))
+    async def count_tweets(self, conn, counted: set[tuple[int, int]],
+                           uncounted: set[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Gate tweet counts on the `counted_tweets` rows: count posted (tweet, author) pairs
+        not counted yet, then uncount deleted ones still counted; return (author, +1 or -1)
+        for each that really moved. A redelivery moves nothing."""
+        moved = []
+        if counted:
+            moved += await changed(conn,
+                f"INSERT INTO {self.schema}.counted_tweets"
+                " SELECT tweet_id, author_id, false FROM unnest(%s::bigint[], %s::bigint[])"
+                " AS d(tweet_id, author_id) ON CONFLICT DO NOTHING RETURNING author_id",
+                columns_of(sorted(counted), 2), 1)
+        if uncounted:
+            moved += await changed(conn,
+                f"UPDATE {self.schema}.counted_tweets c SET deleted = true"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS d(tweet_id, author_id)"
+                " WHERE c.tweet_id = d.tweet_id AND c.author_id = d.author_id AND NOT c.deleted"
+                " RETURNING c.author_id", columns_of(sorted(uncounted), 2), -1)
+        return moved
 
-    async def follow(self, follower_id: int, followee_id: int) -> bool:
-        return await self._move_edge(
-            f"INSERT INTO {self.schema}.follows VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            follower_id, followee_id, 1)
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
+        """Move users' (followers, following, tweets) counts by these deltas; a user with
+        nothing counted (and not pulled) has no row."""
+        await move_counts(conn, f"{self.schema}.user_counts", "user_id",
+                          ("followers_count", "following_count", "tweet_count"), deltas,
+                          floor=False, kept_if="pulled")
 
-    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
-        return await self._move_edge(
-            f"DELETE FROM {self.schema}.follows WHERE follower_id = %s AND followee_id = %s"
-            " RETURNING 1", follower_id, followee_id, -1)
+    async def follower_counts(self, conn, user_ids: set[int]) -> dict[int, int]:
+        if not user_ids:
+            return {}
+        rows = await (await conn.execute(
+            f"SELECT user_id, followers_count FROM {self.schema}.user_counts"
+            " WHERE user_id = ANY(%s)", (list(user_ids),))).fetchall()
+        return dict(rows)
 
-    async def count_tweet(self, author_id: int, tweet_id: int, delta: int) -> None:
-        if delta > 0:
-            gate = (f"INSERT INTO {self.schema}.counted_tweets VALUES (%s, %s, false)"
-                    " ON CONFLICT DO NOTHING RETURNING 1")
-        else:
-            gate = (f"UPDATE {self.schema}.counted_tweets SET deleted = true"
-                    " WHERE tweet_id = %s AND author_id = %s AND NOT deleted RETURNING 1")
-        async with self.pool.connection() as conn, conn.transaction():
-            if await (await conn.execute(gate, (tweet_id, author_id))).fetchone():
-                await self._add(conn, author_id, "tweet_count", delta)
+    async def followers_of(self, conn, user_ids: set[int]) -> dict[int, list[int]]:
+        """Every follower of each of `user_ids`, in one query."""
+        followers: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+        if user_ids:
+            cursor = conn.cursor(binary=True)
+            await cursor.execute(
+                f"SELECT followee_id, follower_id FROM {self.schema}.follows"
+                " WHERE followee_id = ANY(%s) ORDER BY followee_id, follower_id",
+                (list(user_ids),))
+            for followee, follower in await cursor.fetchall():
+                followers[followee].append(follower)
+        return followers
 
-    async def mark_pulled(self, user_id: int) -> None:
-        async with self.pool.connection() as conn:
+    async def mark_pulled(self, conn, user_ids: set[int]) -> None:
+        """Remember that fan-out skipped tweets of these authors (the celebrity path)."""
+        if user_ids:
             await conn.execute(
-                f"INSERT INTO {self.schema}.user_counts (user_id, pulled) VALUES (%s, true)"
+                f"INSERT INTO {self.schema}.user_counts (user_id, pulled)"
+                " SELECT u, true FROM unnest(%s::bigint[]) AS d(u) ORDER BY u"
                 " ON CONFLICT (user_id) DO UPDATE SET pulled = true"
-                f" WHERE NOT {self.schema}.user_counts.pulled", (user_id,))
+                f" WHERE NOT {self.schema}.user_counts.pulled", (sorted(user_ids),))
+
+    # --- reads ------------------------------------------------------------------------------
 
     async def pulled_authors(self) -> list[int]:
         async with self.pool.connection() as conn:
@@ -127,23 +172,6 @@ class PostgresGraphStore(PostgresStore):
                 f" FROM {self.schema}.users u LEFT JOIN {self.schema}.user_counts c"
                 " ON c.user_id = u.user_id WHERE u.user_id = ANY(%s)", (list(user_ids),))
             return {row.user_id: row for row in await cursor.fetchall()}
-
-    async def follower_count(self, user_id: int) -> int:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                f"SELECT followers_count FROM {self.schema}.user_counts WHERE user_id = %s",
-                (user_id,))).fetchone()
-        return row[0] if row else 0
-
-    async def followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
-        after = 0
-        while True:
-            batch = await self.follower_page(user_id, after, batch_size)
-            if batch:
-                yield batch
-            if len(batch) < batch_size:
-                return
-            after = batch[-1]
 
     async def following(self, user_id: int) -> list[int]:
         async with self.pool.connection() as conn:
@@ -166,3 +194,4 @@ class PostgresGraphStore(PostgresStore):
         return await self._page(
             f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s"
             " AND followee_id > %s ORDER BY followee_id LIMIT %s", user_id, after, limit)
+

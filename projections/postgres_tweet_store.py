@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from psycopg.rows import class_row
 
-from projections.tweet_store import StoredTweet
-from projections.postgres_store import PostgresStore
+from projections.postgres_store import PostgresStore, columns_of
+from projections.tweet_store import StoredTweet, TweetState
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -28,29 +28,42 @@ _COLUMNS = "tweet_id, author_id, content, created_at, reply_to, deleted"
 class PostgresTweetStore(PostgresStore):
     schema_sql = SCHEMA_SQL
 
-    async def save(self, tweet: StoredTweet) -> bool:
-        async with self.pool.connection() as conn:
-            inserted = await (await conn.execute(
-                f"INSERT INTO {self.schema}.tweets ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, false)"
-                " ON CONFLICT (tweet_id) DO NOTHING RETURNING 1",
-                (tweet.tweet_id, tweet.author_id, tweet.content, tweet.created_at,
-                 tweet.reply_to))).fetchone()
-            if inserted:
-                return True
-            row = await (await conn.execute(
-                f"SELECT deleted FROM {self.schema}.tweets WHERE tweet_id = %s",
-                (tweet.tweet_id,))).fetchone()
-        return not row[0]
+    async def states(self, tweet_ids: list[int], conn=None) -> dict[int, TweetState]:
+        if not tweet_ids:
+            return {}
+        rows = await (await conn.execute(
+            f"SELECT tweet_id, deleted, reply_to FROM {self.schema}.tweets"
+            " WHERE tweet_id = ANY(%s) FOR UPDATE", (list(tweet_ids),))).fetchall()
+        return {tweet_id: TweetState(deleted, reply_to) for tweet_id, deleted, reply_to in rows}
 
-    async def delete(self, tweet_id: int, author_id: int) -> int | None:
-        # A deletion read from a partial log may come without its post: keep a tombstone.
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                f"INSERT INTO {self.schema}.tweets ({_COLUMNS})"
-                " VALUES (%s, %s, '', now(), NULL, true)"
-                " ON CONFLICT (tweet_id) DO UPDATE SET deleted = true RETURNING reply_to",
-                (tweet_id, author_id))).fetchone()
-        return row[0]
+    async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
+        if new_rows:
+            await conn.execute(
+                f"INSERT INTO {self.schema}.tweets ({_COLUMNS}) SELECT * FROM unnest(%s::bigint[],"
+                " %s::bigint[], %s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[])"
+                # Deleted stays deleted: a tombstone is never revived.
+                " ON CONFLICT (tweet_id) DO UPDATE"
+                f" SET deleted = {self.schema}.tweets.deleted OR excluded.deleted",
+                columns_of([(t.tweet_id, t.author_id, t.content, t.created_at, t.reply_to, t.deleted)
+                         for t in sorted(new_rows, key=lambda t: t.tweet_id)], 6))
+        if deletions:
+            await conn.execute(f"UPDATE {self.schema}.tweets SET deleted = true"
+                               " WHERE tweet_id = ANY(%s)", (sorted(deletions),))
+
+    async def newest_by_each(self, author_ids: list[int], limit: int,
+                             conn=None) -> dict[int, list[int]]:
+        """Each author's newest live tweet ids, newest first, at most `limit` each."""
+        if not author_ids:
+            return {}
+        rows = await (await conn.execute(
+            "SELECT a.author_id, t.tweet_id FROM unnest(%s::bigint[]) AS a(author_id)"
+            f" CROSS JOIN LATERAL (SELECT tweet_id FROM {self.schema}.tweets"
+            " WHERE author_id = a.author_id AND NOT deleted ORDER BY tweet_id DESC LIMIT %s) t",
+            (list(author_ids), limit))).fetchall()
+        newest: dict[int, list[int]] = {author_id: [] for author_id in author_ids}
+        for author_id, tweet_id in rows:
+            newest[author_id].append(tweet_id)
+        return newest
 
     async def _select(self, where: str, params: tuple, order: str, limit: int) -> list[StoredTweet]:
         async with self.pool.connection() as conn:

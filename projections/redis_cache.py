@@ -21,7 +21,8 @@ from redis.asyncio import Redis
 
 from projections.engagements import Counts
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import run_scripts
+from projections.redis_batch import RedisBatch
+from projections.redis_scripts import ScriptCall, run_scripts
 
 _SET_SENTINEL = "0"
 
@@ -42,10 +43,20 @@ end
 for j = content_end + 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
-# Keep the larger offset: a restarted consumer may re-read a little of the log.
+# A deleted tweet's entry holds the deletion mark alone, replaced in one step.
+_MARK_DELETED = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'deleted', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+# Keep the larger offset (a restarted consumer may re-read a little of the log), and beside
+# it the id of the last event applied there, if given: ARGV offset, field, event id or ''.
 _ADVANCE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+end
 """
 
 
@@ -79,20 +90,21 @@ class RedisCache:
         self._if_present = redis.register_script(_IF_PRESENT)
         self._advance = redis.register_script(_ADVANCE)
         self._fill_tweet = redis.register_script(_FILL_TWEET)
+        self._mark_deleted = redis.register_script(_MARK_DELETED)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
         """Cache tweets that have no entry yet, and any of their counts not cached yet."""
-        calls = []
-        for tweet in tweets:
-            content = ["author", tweet.author_id, "created", tweet.created_ms,
-                       "json", orjson.dumps(tweet.public())]
-            counts = [] if tweet.counts is None else [
-                "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
-                "replies", tweet.counts.replies]
-            calls.append((self._fill_tweet, [self.keys.tweet(tweet.tweet_id)],
-                          [self.ttl_seconds, len(content), *content, *counts]))
-        await run_scripts(self.redis, calls)
+        await run_scripts(self.redis, [self._fill_call(tweet) for tweet in tweets])
+
+    def _fill_call(self, tweet: CachedTweet) -> ScriptCall:
+        content = ["author", tweet.author_id, "created", tweet.created_ms,
+                   "json", orjson.dumps(tweet.public())]
+        counts = [] if tweet.counts is None else [
+            "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
+            "replies", tweet.counts.replies]
+        return (self._fill_tweet, [self.keys.tweet(tweet.tweet_id)],
+                [self.ttl_seconds, len(content), *content, *counts])
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
         """Cached tweets by id: None where the cache has no content; deleted ones say so;
@@ -105,30 +117,12 @@ class RedisCache:
             rows = await pipe.execute()
         return {tweet_id: _tweet_from(tweet_id, row) for tweet_id, row in zip(tweet_ids, rows)}
 
-    async def set_counts(self, tweet_id: int, counts: Counts, fields: tuple[str, ...]) -> None:
-        """Overwrite the given count fields with their values in PostgreSQL, now."""
-        key = self.keys.tweet(tweet_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={field: getattr(counts, field) for field in fields})
-            pipe.expire(key, self.ttl_seconds)
-            await pipe.execute()
-
-    async def mark_deleted(self, tweet_id: int) -> None:
-        key = self.keys.tweet(tweet_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping={"deleted": 1})
-            pipe.expire(key, self.ttl_seconds)
-            await pipe.execute()
-
     # users --------------------------------------------------------------------------------
     async def put_users(self, users: dict[int, tuple[str, str]]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id, (username, display_name) in users.items():
-                key = self.keys.user(user_id)
-                pipe.hset(key, "json", orjson.dumps(user_summary(user_id, username, display_name)))
-                pipe.expire(key, self.ttl_seconds)
-            await pipe.execute()
+        batch = RedisBatch(self.redis)
+        for user_id, (username, display_name) in users.items():
+            self.queue_user(batch, user_id, username, display_name)
+        await batch.execute()
 
     async def users(self, user_ids: list[int]) -> dict[int, dict | None]:
         """Cached user summaries (the API's `user` objects) by id; None where not cached."""
@@ -161,12 +155,6 @@ class RedisCache:
         return users, flags
 
     # id sets: following, liked, retweeted, pulled authors ---------------------------------
-    async def add_if_loaded(self, key: str, *members: int) -> None:
-        await self._if_present(keys=[key], args=["SADD", *members])
-
-    async def remove_if_loaded(self, key: str, *members: int) -> None:
-        await self._if_present(keys=[key], args=["SREM", *members])
-
     async def load_set(self, key: str, members: list[int]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, _SET_SENTINEL, *members)
@@ -180,21 +168,66 @@ class RedisCache:
             return None
         return {int(member) for member in raw} - {0}
 
-    # consumer positions and read-your-writes --------------------------------------------
-    async def advance(self, positions: dict[tuple[str, int], int], group: str | None = None) -> None:
-        """Record how far a group of agents (the primary projections by default) has applied
-        each partition."""
-        group = group or self.agent_group
-        await run_scripts(self.redis, [
-            (self._advance, [self.keys.position(group, topic, partition)], [offset])
-            for (topic, partition), offset in positions.items()])
+    # a batch's writes (agents/core.py), queued in order ----------------------------------
+    def queue_user(self, batch: RedisBatch, user_id: int, username: str, display_name: str) -> None:
+        key = self.keys.user(user_id)
+        batch.command("HSET", key, "json", orjson.dumps(user_summary(user_id, username, display_name)))
+        batch.command("EXPIRE", key, self.ttl_seconds)
 
-    async def positions(self, places: list[tuple[str, int]]) -> list[int]:
+    def queue_forget_user(self, batch: RedisBatch, user_id: int) -> None:
+        """A changed profile: readers cache it again from PostgreSQL."""
+        batch.command("DEL", self.keys.user(user_id))
+
+    def queue_fill(self, batch: RedisBatch, tweet: CachedTweet) -> None:
+        batch.script(*self._fill_call(tweet))
+
+    def queue_counts(self, batch: RedisBatch, tweet_id: int, counts: Counts,
+                     fields: tuple[str, ...]) -> None:
+        """Overwrite the given count fields with their values in PostgreSQL."""
+        key = self.keys.tweet(tweet_id)
+        batch.command("HSET", key, *(item for field in fields
+                                     for item in (field, getattr(counts, field))))
+        batch.command("EXPIRE", key, self.ttl_seconds)
+
+    def queue_deleted(self, batch: RedisBatch, tweet_id: int) -> None:
+        batch.script(self._mark_deleted, [self.keys.tweet(tweet_id)], [self.ttl_seconds])
+
+    def queue_if_loaded(self, batch: RedisBatch, key: str, command: str, member: int) -> None:
+        """SADD or SREM `member` if the set `key` is loaded (present)."""
+        batch.script(self._if_present, [key], [command, member])
+
+    def queue_count(self, batch: RedisBatch, field: str, by: int) -> None:
+        if by:
+            batch.command("HINCRBY", self.keys.stats(), field, by)
+
+    # consumer positions and read-your-writes --------------------------------------------
+    async def advance(self, positions: dict[tuple[str, int], int], group: str | None = None,
+                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
+        """Record how far a group of agents (the primary projections by default) has applied
+        each partition, and the id of the last event applied there where `event_ids` has it:
+        what a restored log is searched for (streams/durability.py)."""
+        group = group or self.agent_group
+        events_key, event_ids = self.keys.applied_events(group), event_ids or {}
+        await run_scripts(self.redis, [
+            (self._advance, [self.keys.position(group, *place), events_key],
+             [offset, f"{place[0]}:{place[1]}", event_ids.get(place, "")])
+            for place, offset in positions.items()])
+
+    async def applied_events(self, group: str | None = None) -> dict[tuple[str, int], int]:
+        """The id of the last event a group applied, per partition, where it was recorded."""
+        raw = await self.redis.hgetall(self.keys.applied_events(group or self.agent_group))
+        return {_place(field): int(event_id) for field, event_id in raw.items()}
+
+    async def positions(self, places: list[tuple[str, int]],
+                        group: str | None = None) -> dict[tuple[str, int], int]:
+        """How far a group (the primary projections by default) has applied each of `places`:
+        the last applied offset, -1 where none is recorded."""
         if not places:
-            return []
-        values = await self.redis.mget([self.keys.position(self.agent_group, topic, partition)
-                                        for topic, partition in places])
-        return [int(value) if value is not None else -1 for value in values]
+            return {}
+        values = await self.redis.mget([self.keys.position(group or self.agent_group, *place)
+                                        for place in places])
+        return {place: int(value) if value is not None else -1
+                for place, value in zip(places, values)}
 
     async def applied(self, group: str | None = None) -> dict[str, int]:
         """Every recorded position of a group: "topic:partition" -> last applied offset."""
@@ -214,14 +247,15 @@ class RedisCache:
 
     async def last_writes(self, user_id: int) -> dict[tuple[str, int], int]:
         raw = await self.redis.hgetall(self.keys.last_write(user_id))
-        places = {}
-        for field, offset in raw.items():
-            topic, partition = field.decode().rsplit(":", 1)
-            places[(topic, int(partition))] = int(offset)
-        return places
+        return {_place(field): int(offset) for field, offset in raw.items()}
 
     async def count(self, field: str, by: int = 1) -> None:
         await self.redis.hincrby(self.keys.stats(), field, by)
+
+
+def _place(field: bytes) -> tuple[str, int]:
+    topic, partition = field.decode().rsplit(":", 1)
+    return topic, int(partition)
 
 
 def user_summary(user_id: int, username: str, display_name: str) -> dict:

@@ -56,6 +56,10 @@ class RedisKeys:
         """How far the agents of consumer group `group` have applied a partition."""
         return f"{self.position_prefix(group)}{topic}:{partition}"
 
+    def applied_events(self, group: str) -> str:
+        """A hash: "topic:partition" -> the id of the last event group `group` applied there."""
+        return f"{self.prefix}applied-events:{group}"
+
     def position_prefix(self, group: str) -> str:
         return f"{self.prefix}position:{group}:"
 
@@ -67,7 +71,8 @@ class RedisKeys:
     def log_position_patterns(self) -> list[str]:
         """Patterns of every key that holds an offset of the log: void once it is replaced."""
         return [f"{self.root}position:*", f"{self.root}g*:position:*",
-                f"{self.root}last-write:*"]
+                f"{self.root}last-write:*", f"{self.root}applied-events:*",
+                f"{self.root}g*:applied-events:*"]
 
     def last_write(self, user_id: int) -> str:
         return f"{self.root}last-write:{user_id}"

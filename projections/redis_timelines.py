@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import ScriptCall, run_scripts
+from projections.redis_batch import RedisBatch
 from projections.timeline_entries import (COMPLETE, FLOOR, PARTIAL, Entry, decode, encode,
                                           upper_bound)
+from projections.timeline_writes import Push, Removal
 
 # Keys per server-side script call when pushing to many timelines at once.
 PUSH_BATCH = 500
@@ -99,48 +99,23 @@ class RedisTimelines:
         self._fill = redis.register_script(_FILL)
         self._release = redis.register_script(_RELEASE)
 
-    async def push_home(self, user_ids: Iterable[int], entries: list[Entry],
-                        partial: bool = False) -> int:
-        """Add entries to the timelines of those users that have one; return how many did.
-        `partial`: older entries than these may exist (a backfill that hit its limit)."""
-        keys = [self.keys.home(user_id) for user_id in user_ids]
-        return await self._push_keys(keys, entries, self.home_cap, partial)
-
-    async def push_author(self, author_id: int, entries: list[Entry]) -> int:
-        """An author's own entries: into their recents and their home timeline (if they have
-        one; returns 1 if so), in one round trip."""
-        if not entries:
-            return 0
-        _, home = await run_scripts(
-            self.redis, self._push_calls([self.keys.recent(author_id)], entries, self.recent_cap)
-            + self._push_calls([self.keys.home(author_id)], entries, self.home_cap))
-        return home
-
-    async def _push_keys(self, keys: list[str], entries: list[Entry], cap: int,
-                         partial: bool = False) -> int:
-        if not keys or not entries:
-            return 0
-        return sum(await run_scripts(self.redis, self._push_calls(keys, entries, cap, partial)))
-
-    def _push_calls(self, keys: list[str], entries: list[Entry], cap: int,
-                    partial: bool = False) -> list[ScriptCall]:
-        """The _PUSH calls that put `entries` into `keys`, PUSH_BATCH keys to a call."""
-        args = [cap, int(partial), *(encode(entry) for entry in entries)]
-        return [(self._push, keys[start:start + PUSH_BATCH], args)
-                for start in range(0, len(keys), PUSH_BATCH)]
-
-    async def remove_home(self, user_ids: Iterable[int], entries: list[Entry]) -> None:
-        await self._remove([self.keys.home(user_id) for user_id in user_ids], entries)
-
-    async def remove_recent(self, author_id: int, entries: list[Entry]) -> None:
-        await self._remove([self.keys.recent(author_id)], entries)
-
-    async def _remove(self, keys: list[str], entries: list[Entry]) -> None:
-        members = [encode(entry) for entry in entries]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.zrem(key, *members)
-            await pipe.execute()
+    def queue_writes(self, batch: RedisBatch, writes: list[Push | Removal]) -> list[tuple[int, int]]:
+        """Queue a batch's timeline writes in their order; return, for each push call that
+        counts as fan-out, (its result's index, entries per timeline): the deliveries are the
+        timelines it reached (they exist) times the entries."""
+        deliveries = []
+        for write in writes:
+            members = [encode(entry) for entry in write.entries]
+            if isinstance(write, Removal):
+                for key in write.keys:
+                    batch.command("ZREM", key, *members)
+                continue
+            args = [write.cap, int(write.partial), *members]
+            for start in range(0, len(write.keys), PUSH_BATCH):
+                index = batch.script(self._push, write.keys[start:start + PUSH_BATCH], args)
+                if write.counted:
+                    deliveries.append((index, len(members)))
+        return deliveries
 
     async def create(self, key: str) -> None:
         """Mark a timeline present (pushes land from now on) before it is filled."""

@@ -17,19 +17,31 @@ class StoredTweet:
     deleted: bool = False
 
 
+@dataclass(frozen=True)
+class TweetState:
+    """What planning a batch needs of a stored tweet (projections/tweet_plan.py)."""
+
+    deleted: bool
+    reply_to: int | None
+
+
 class TweetStore(Protocol):
     """Port of the tweet store; PostgreSQL (default) and Cassandra adapters share one contract."""
 
     async def setup(self) -> None:
         """Create tables if missing."""
 
-    async def save(self, tweet: StoredTweet) -> bool:
-        """Insert a tweet; saving it again changes nothing. False if it was deleted already
-        (a redelivered post after its deletion), which must then change nothing anywhere."""
+    async def states(self, tweet_ids: list[int], conn=None) -> dict[int, TweetState]:
+        """The stored state of those of `tweet_ids` the store holds, deleted ones included
+        (`conn`: the batch's PostgreSQL transaction, where the store is PostgreSQL)."""
 
-    async def delete(self, tweet_id: int, author_id: int) -> int | None:
-        """Mark a tweet deleted (a tombstone, so a redelivered post cannot revive it);
-        return what it replied to, also when it was deleted before."""
+    async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
+        """Insert tweets the store did not hold (tombstones included) and mark stored ones
+        deleted: a batch's plan (projections/tweet_plan.py)."""
+
+    async def newest_by_each(self, author_ids: list[int], limit: int,
+                             conn=None) -> dict[int, list[int]]:
+        """Each author's newest live tweet ids, newest first, at most `limit` each."""
 
     async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
         """The live (not deleted) tweets among `tweet_ids`."""

@@ -42,12 +42,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from agents.batches import apply_partition
+from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext, group_of
-from agents.engagements import apply_engagement_event
-from agents.graph import apply_graph_event
+from agents.core import apply_core
 from agents.search import deleted_and_touched, write_tweets
-from agents.tweets import apply_tweet_event
 from infra import targets
 from infra.bootstrap import topic_registry
 from infra.read_models import build_read_models, search_index, setup_read_models
@@ -72,10 +70,6 @@ READ_AHEAD = 20_000
 FETCH_MAX_RECORDS = 5_000
 # The search replay writes the tweets it has seen touched once it holds this many.
 SEARCH_FLUSH_TWEETS = 5_000
-
-HANDLERS = {"users": apply_graph_event, "follows": apply_graph_event,
-            "tweets": apply_tweet_event, "engagements": apply_engagement_event}
-
 
 class ReplayFailed(RuntimeError):
     pass
@@ -162,8 +156,10 @@ class _Target:
     async def apply(self, by_partition: Places) -> None:
         raise NotImplementedError
 
-    async def applied(self, positions: dict[tuple[str, int], int]) -> None:
-        """The new generation holds the log up to `positions` (after apply)."""
+    async def applied(self, positions: dict[tuple[str, int], int],
+                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
+        """The new generation holds the log up to `positions` (after apply), where the last
+        events applied are `event_ids`."""
 
     async def seal(self) -> None:
         """Everything applied is in the new generation, which no longer has a writer here."""
@@ -204,33 +200,30 @@ class _Core(_Target):
         await setup_read_models(self.target)
 
     async def apply(self, by_partition: Places) -> None:
-        await asyncio.gather(*(apply_partition(self.context, self._handler(topic), records, self)
-                               for (topic, _), records in by_partition.items()))
+        """The records as one batch, through the live agents' own batch path."""
+        records = [record for records in by_partition.values() for record in records]
+        await apply_records(self.context, records, self._apply_since_start, self)
+
+    async def _apply_since_start(self, context: AgentContext, events: list[ev.Event]) -> None:
+        if self.start is not None:
+            events = [event for event in events if event.occurred_at >= self.start]
+        await apply_core(context, events)
 
     async def send(self, key=None, value=None) -> None:
         """Dead letters of a replay: the live agents dead-lettered these already; count them."""
         self.skipped += 1
 
-    async def applied(self, positions: dict[tuple[str, int], int]) -> None:
+    async def applied(self, positions: dict[tuple[str, int], int],
+                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
         # Readers of the new generation wait on these, under the live agents' name.
-        await self.target.cache.advance(positions)
+        await self.target.cache.advance(positions, event_ids=event_ids)
 
     async def seal(self) -> None:
         """The other agents' positions live beside the core ones: they carry over as they are."""
         for read_model in ("search", "trends"):
             group = group_of(self.old, read_model)
-            await self.target.cache.advance(_bounds(await self.live.cache.applied(group)), group)
-
-    def _handler(self, topic: str):
-        handle = HANDLERS[topic.removeprefix(self.old.topic_prefix)]
-        if self.start is None:
-            return handle
-        start = self.start
-
-        async def since_start(context: AgentContext, event: ev.Event) -> None:
-            if event.occurred_at >= start:
-                await handle(context, event)
-        return since_start
+            await self.target.cache.advance(_bounds(await self.live.cache.applied(group)), group,
+                                            await self.live.cache.applied_events(group))
 
     async def drop(self, settings: Settings) -> None:
         async with self.pool.connection() as conn:
@@ -480,7 +473,8 @@ class _Replay:
         for place, records in ready.items():
             self.applied[place] = max(self.applied[place], records[-1].offset)
             self.events += len(records)
-        await self.target.applied({place: records[-1].offset for place, records in ready.items()})
+        await self.target.applied({place: records[-1].offset for place, records in ready.items()},
+                                  last_event_ids([r for records in ready.values() for r in records]))
 
 
 def _bounds(positions: dict[str, int]) -> dict[tuple[str, int], int]:

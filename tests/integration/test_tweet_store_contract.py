@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from projections.postgres_tweet_store import PostgresTweetStore
-from projections.tweet_store import StoredTweet
+from projections.tweet_store import StoredTweet, TweetState
 from streams.ids import SnowflakeIds, id_time
 
 IDS = SnowflakeIds(worker_id=900)
@@ -22,7 +24,8 @@ def tweet(author: int, content: str = "hello", reply_to: int | None = None) -> S
 
 
 class TweetStoreContract:
-    """Subclasses provide `open_store()`: an async context manager yielding a fresh store."""
+    """Subclasses provide `open_store()`: an async context manager yielding a fresh store,
+    and `transaction(store)`: one yielding what the store's batch writes take as `conn`."""
 
     def run(self, scenario):
         async def main():
@@ -32,39 +35,75 @@ class TweetStoreContract:
 
         asyncio.run(main())
 
-    def test_a_saved_tweet_reads_back_by_id_and_by_author(self):
+    async def write(self, store, new_rows=(), deletions=()) -> None:
+        async with self.transaction(store) as conn:
+            await store.write(list(new_rows), list(deletions), conn)
+
+    async def states(self, store, tweet_ids) -> dict:
+        async with self.transaction(store) as conn:
+            return await store.states(list(tweet_ids), conn)
+
+    async def newest(self, store, authors, limit) -> dict:
+        async with self.transaction(store) as conn:
+            return await store.newest_by_each(authors, limit, conn)
+
+    def test_written_tweets_read_back_by_id_and_by_author(self):
         async def scenario(store):
             first, second = tweet(1, "first"), tweet(1, "second")
-            assert await store.save(first) and await store.save(second)
-            assert await store.save(first)  # again: nothing changes
+            await self.write(store, [first, second])
             found = await store.get_many([first.tweet_id, second.tweet_id, 12345])
             assert found[first.tweet_id].content == "first" and 12345 not in found
             assert found[first.tweet_id].created_at == first.created_at
             newest_first = await store.by_author(1, None, 10)
             assert [t.tweet_id for t in newest_first] == [second.tweet_id, first.tweet_id]
             assert [t.tweet_id for t in await store.by_author(1, second.tweet_id, 10)] == [first.tweet_id]
+            assert await self.states(store, [first.tweet_id, 12345]) == {
+                first.tweet_id: TweetState(deleted=False, reply_to=None)}
 
         self.run(scenario)
 
-    def test_a_deleted_tweet_is_gone_and_a_redelivered_post_cannot_revive_it(self):
+    def test_a_deleted_tweet_is_gone_and_keeps_what_it_replied_to(self):
         async def scenario(store):
             parent = tweet(2)
             reply = tweet(3, "reply", reply_to=parent.tweet_id)
-            await store.save(parent)
-            await store.save(reply)
+            await self.write(store, [parent, reply])
             assert [t.tweet_id for t in await store.replies(parent.tweet_id, None, 10)] == [reply.tweet_id]
-            assert await store.delete(reply.tweet_id, 3) == parent.tweet_id
-            assert await store.delete(reply.tweet_id, 3) == parent.tweet_id  # again
-            assert await store.save(reply) is False
+            await self.write(store, deletions=[reply.tweet_id])
+            await self.write(store, deletions=[reply.tweet_id])  # again: nothing changes
+            assert await self.states(store, [reply.tweet_id]) == {
+                reply.tweet_id: TweetState(deleted=True, reply_to=parent.tweet_id)}
             assert await store.get_many([reply.tweet_id]) == {}
             assert await store.by_author(3, None, 10) == []
             assert await store.replies(parent.tweet_id, None, 10) == []
+            assert await store.parents([reply.tweet_id]) == {reply.tweet_id: parent.tweet_id}
+
+        self.run(scenario)
+
+    def test_a_tombstone_stays_deleted_when_the_post_is_written_again(self):
+        async def scenario(store):
+            item = tweet(9)
+            await self.write(store, [replace(item, content="", deleted=True)])
+            await self.write(store, [item])  # a redelivered post after its deletion
+            assert await store.get_many([item.tweet_id]) == {}
+            assert (await self.states(store, [item.tweet_id]))[item.tweet_id].deleted
+
+        self.run(scenario)
+
+    def test_newest_by_each_gives_each_authors_newest_live_tweets(self):
+        async def scenario(store):
+            made = [tweet(author) for author in (10, 11, 10, 10)]
+            await self.write(store, made)
+            await self.write(store, deletions=[made[3].tweet_id])
+            assert await self.newest(store, [10, 11, 12], 1) == {
+                10: [made[2].tweet_id], 11: [made[1].tweet_id], 12: []}
+            assert (await self.newest(store, [10], 5))[10] == [made[2].tweet_id, made[0].tweet_id]
 
         self.run(scenario)
 
     def test_by_authors_merges_newest_first_with_a_cursor(self):
         async def scenario(store):
-            made = [await _saved(store, tweet(author)) for author in (4, 5, 6, 4, 5, 6)]
+            made = [tweet(author) for author in (4, 5, 6, 4, 5, 6)]
+            await self.write(store, made)
             ids = [t.tweet_id for t in sorted(made, key=lambda t: t.tweet_id, reverse=True)]
             page = await store.by_authors([4, 5, 6], None, 4)
             assert [t.tweet_id for t in page] == ids[:4]
@@ -77,19 +116,15 @@ class TweetStoreContract:
 
     def test_replies_page_oldest_first(self):
         async def scenario(store):
-            parent = await _saved(store, tweet(7))
-            replies = [await _saved(store, tweet(8, f"r{n}", parent.tweet_id)) for n in range(5)]
+            parent = tweet(7)
+            replies = [tweet(8, f"r{n}", parent.tweet_id) for n in range(5)]
+            await self.write(store, [parent, *replies])
             first = await store.replies(parent.tweet_id, None, 3)
             assert [t.tweet_id for t in first] == [t.tweet_id for t in replies[:3]]
             rest = await store.replies(parent.tweet_id, first[-1].tweet_id, 3)
             assert [t.tweet_id for t in rest] == [t.tweet_id for t in replies[3:]]
 
         self.run(scenario)
-
-
-async def _saved(store, item: StoredTweet) -> StoredTweet:
-    assert await store.save(item)
-    return item
 
 
 class TestPostgresTweetStore(TweetStoreContract):
@@ -111,6 +146,12 @@ class TestPostgresTweetStore(TweetStoreContract):
 
         return Opened()
 
+    @asynccontextmanager
+    async def transaction(self, store):
+        """The batch's PostgreSQL transaction."""
+        async with store.pool.connection() as conn, conn.transaction():
+            yield conn
+
 
 @pytest.mark.skipif(not os.environ.get("CHIRP_CASSANDRA_HOSTS"),
                     reason="no Cassandra server can run here: set CHIRP_CASSANDRA_HOSTS=host:port "
@@ -130,3 +171,7 @@ class TestCassandraTweetStore(TweetStoreContract):
                 await self.store.close()
 
         return Opened()
+
+    @asynccontextmanager
+    async def transaction(self, store):
+        yield None  # Cassandra writes take no transaction

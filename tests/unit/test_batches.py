@@ -1,13 +1,15 @@
-"""How an agent applies one partition: each key's events in log order, keys side by side."""
+"""How a batch of records is applied: whole, and when that fails, one event at a time."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from agents.batches import KEYS_IN_FLIGHT, apply_partition
+import orjson
+from psycopg import OperationalError
+
+from agents.batches import apply_records
 from schemas import events as ev
 
 
@@ -19,32 +21,56 @@ class Message(NamedTuple):
     value: bytes
 
 
-def _posts(authors: list[int]) -> list[Message]:
+class DeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def send(self, key=None, value=None) -> None:
+        self.sent.append(orjson.loads(value))
+
+
+def _posts(tweet_ids: list[int]) -> list[Message]:
     now = datetime.now(timezone.utc)
-    return [Message("tweets", 0, offset, str(author).encode(), ev.encode(ev.TweetPosted(
-        event_id=offset + 1, occurred_at=now, actor_id=author, tweet_id=offset + 1,
-        author_id=author, content="hello")))
-        for offset, author in enumerate(authors)]
+    return [Message("tweets", 0, offset, b"1", ev.encode(ev.TweetPosted(
+        event_id=tweet_id, occurred_at=now, actor_id=1, tweet_id=tweet_id, author_id=1,
+        content="hello"))) for offset, tweet_id in enumerate(tweet_ids)]
 
 
-def test_each_key_is_applied_in_log_order_and_keys_side_by_side():
-    rng = random.Random(5)
-    messages = _posts([rng.randrange(1, 41) for _ in range(400)])
-    applied: dict[int, list[int]] = {}
-    running, most = 0, 0
+def test_a_batch_is_applied_whole_in_log_order():
+    applied: list[list[int]] = []
 
-    async def handle(context, event: ev.TweetPosted) -> None:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await asyncio.sleep(rng.random() / 1000)  # a round trip of varying length
-        applied.setdefault(event.author_id, []).append(event.tweet_id)
-        running -= 1
+    async def apply(context, events):
+        applied.append([event.tweet_id for event in events])
 
-    asyncio.run(apply_partition(None, handle, messages, dead_letters=None))
+    asyncio.run(apply_records(None, _posts([1, 2, 3]), apply, DeadLetters()))
+    assert applied == [[1, 2, 3]]
 
-    expected: dict[int, list[int]] = {}
-    for message in messages:
-        expected.setdefault(int(message.key), []).append(message.offset + 1)
-    assert applied == expected
-    assert most == KEYS_IN_FLIGHT
+
+def test_a_poison_event_is_dead_lettered_alone_and_the_rest_of_its_batch_applies():
+    applied: list[int] = []
+    dead = DeadLetters()
+    records = _posts([1, 2, 3, 4]) + [Message("tweets", 0, 4, b"1", b"not json")]
+
+    async def apply(context, events):
+        if any(event.tweet_id == 3 for event in events):
+            raise KeyError("no such thing")
+        applied.extend(event.tweet_id for event in events)
+
+    asyncio.run(apply_records(None, records, apply, dead))
+    assert applied == [1, 2, 4]
+    assert [(letter["offset"], letter["error"].split(":")[0]) for letter in dead.sent] == [
+        (4, "UndecodableEvent"), (2, "KeyError")]
+
+
+def test_an_unreachable_store_is_waited_out_not_dead_lettered():
+    calls = 0
+
+    async def apply(context, events):
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise OperationalError("connection refused")
+
+    dead = DeadLetters()
+    asyncio.run(apply_records(None, _posts([1, 2]), apply, dead))
+    assert calls == 3 and dead.sent == []

@@ -1,0 +1,338 @@
+"""The core projection: a batch of events into the social graph, tweet store, engagements,
+timelines and caches, writing each store once.
+
+1. **Redis read**: the recents of every author a follow or unfollow of the batch names (what
+   a follow copies into the follower's home timeline, and an unfollow takes out of it).
+2. **One PostgreSQL transaction**: each family's stored state is read and its events are
+   planned as plain data (projections/graph_plan, tweet_plan, engagement_plan); every table
+   is written with set-based statements; counts move by the rows that really changed
+   (RETURNING), so a redelivered batch moves nothing; then the fan-out decisions are made and
+   the followers of every author to push to are read in one query.
+3. **One Redis pipeline**: the caches in the events' order, then the timelines, their pushes
+   merged per author (projections/timeline_writes).
+
+Families apply in a fixed order within a batch (graph, then tweets, then engagements), each
+in log order: events of one key share a partition and so a family, so each key's events stay
+in order. A tweet is in the store before it is pushed anywhere, so a timeline rebuilt from the
+store while pushes go on misses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from agents.context import AgentContext
+from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
+from projections import engagement_plan, graph_plan, tweet_plan
+from projections.engagement_plan import EngagementPlan, Liked, Retweeted, Unretweeted
+from projections.engagements import Counts
+from projections.fanout import should_push
+from projections.graph_plan import GraphPlan
+from projections.redis_batch import RedisBatch
+from projections.redis_cache import CachedTweet
+from projections.redis_timelines import TimelinePage
+from projections.timeline_entries import Entry
+from projections.timeline_writes import TimelineWrites
+from projections.tweet_plan import Deleted, Posted, TweetPlan
+from schemas import events as ev
+
+log = logging.getLogger("chirp.agents.core")
+
+# How many of a new followee's newest entries a follow copies into the follower's timeline.
+FOLLOW_BACKFILL = 50
+GRAPH = (ev.UserRegistered, ev.ProfileUpdated, ev.UserFollowed, ev.UserUnfollowed)
+TWEETS = (ev.TweetPosted, ev.TweetDeleted)
+ENGAGEMENTS = (ev.TweetLiked, ev.TweetUnliked, ev.TweetRetweeted, ev.TweetUnretweeted)
+# Each count is written to the cache by the family that changes it.
+LIKES, RETWEETS, REPLIES = ("likes",), ("retweets",), ("replies",)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A tweet or retweet for an author's followers, and whether it is pushed to them."""
+
+    author_id: int
+    entry: Entry
+    lag_seconds: float
+    push: bool = True
+
+
+@dataclass
+class Planned:
+    """Everything a batch does, once PostgreSQL holds it: what Redis needs to follow."""
+
+    graph: GraphPlan
+    tweets: TweetPlan
+    engagements: EngagementPlan
+    backfills: dict[int, tuple[list[Entry], bool]]  # followee -> (entries, complete)
+    unfollowed_entries: dict[int, list[Entry]]  # followee -> entries to take out
+    deliveries: list[Delivery]
+    followers: dict[int, list[int]]
+    counts: dict[int, Counts]
+    threshold_moved: tuple[int, float] | None  # (threshold, lag) when lag moved it
+
+
+async def apply_core(context: AgentContext, events: list[ev.Event]) -> None:
+    """Apply decoded events (any order of families, each family in log order) as one batch."""
+    graph_events = [event for event in events if isinstance(event, GRAPH)]
+    tweet_events = [event for event in events if isinstance(event, TWEETS)]
+    engagement_events = [event for event in events if isinstance(event, ENGAGEMENTS)]
+    followees = {event.followee_id for event in graph_events
+                 if isinstance(event, ev.UserFollowed | ev.UserUnfollowed)}
+    recents = await _recents(context, sorted(followees))
+    planned = await _write_postgres(context, graph_events, tweet_events, engagement_events, recents)
+    await _write_redis(context, planned)
+
+
+async def _recents(context: AgentContext, authors: list[int]) -> dict[int, TimelinePage]:
+    models = context.models
+    limit = max(FOLLOW_BACKFILL, models.timelines.recent_cap)
+    pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limit)
+    return dict(zip(authors, pages))
+
+
+async def _write_postgres(context: AgentContext, graph_events, tweet_events, engagement_events,
+                          recents: dict[int, TimelinePage]) -> Planned:
+    models = context.models
+    async with models.pool.connection() as conn, conn.transaction():
+        graph = graph_plan.plan_graph(graph_events, await models.graph.stored_users(
+            conn, graph_plan.user_ids(graph_events)))
+        await models.graph.write_users(conn, graph)
+        edges = await models.graph.write_edges(conn, graph.follows, graph.unfollows)
+        backfills, unfollowed = await _timeline_copies(context, conn, graph, recents)
+
+        tweets = tweet_plan.plan_tweets(tweet_events, await models.tweets.states(
+            sorted(tweet_plan.tweet_ids(tweet_events)), conn))
+        await models.tweets.write(list(tweets.new_rows.values()), sorted(tweets.deletions), conn)
+        counted = await models.graph.count_tweets(conn, tweets.counted, tweets.uncounted)
+        replied = await models.engagements.write_replies(conn, tweets.replies, tweets.unreplies)
+
+        engagements = engagement_plan.plan_engagements(
+            engagement_events, await models.engagements.retweet_rows(
+                conn, engagement_plan.retweet_keys(engagement_events)))
+        liked = await models.engagements.write_likes(conn, engagements.unlikes, engagements.likes)
+        await models.engagements.write_retweets(conn, engagements.retweets)
+
+        await models.graph.move_counts(conn, _user_deltas(edges, counted))
+        await models.engagements.move_counts(conn, _tweet_deltas(liked, engagements, replied))
+        deliveries, moved = await _decide(context, conn, tweets, engagements)
+        withdrawn = {step.event.user_id for step in engagements.steps
+                     if isinstance(step, Unretweeted) and step.sort_key is not None}
+        followers = await models.graph.followers_of(
+            conn, {d.author_id for d in deliveries if d.push} | withdrawn)
+        counts = await models.engagements.counts(sorted(_counted_tweets(tweets, engagements)), conn)
+    return Planned(graph, tweets, engagements, backfills, unfollowed, deliveries, followers,
+                   counts, moved)
+
+
+async def _timeline_copies(context: AgentContext, conn, graph: GraphPlan,
+                           recents: dict[int, TimelinePage]):
+    """For each followee: the entries a follow copies (and whether they are all there are),
+    and the entries an unfollow takes out."""
+    backfills: dict[int, tuple[list[Entry], bool]] = {}
+    unfollowed: dict[int, list[Entry]] = {}
+    uncached = []
+    for step in graph.steps:
+        if isinstance(step, ev.UserFollowed):
+            page = recents[step.followee_id]
+            if page.entries:
+                entries = page.entries[:FOLLOW_BACKFILL]
+                backfills[step.followee_id] = (entries, page.complete
+                                               and len(page.entries) < FOLLOW_BACKFILL)
+            else:
+                uncached.append(step.followee_id)
+        elif isinstance(step, ev.UserUnfollowed):
+            page = recents[step.followee_id]
+            unfollowed[step.followee_id] = page.entries[:context.models.timelines.recent_cap]
+    # Not cached: the store's newest tweets, without the author's retweets (so not all).
+    newest = await context.models.tweets.newest_by_each(sorted(set(uncached)), FOLLOW_BACKFILL, conn)
+    for author_id, tweet_ids in newest.items():
+        backfills[author_id] = ([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], False)
+    return backfills, unfollowed
+
+
+def _user_deltas(edges, counted) -> dict[int, tuple[int, int, int]]:
+    """(followers, following, tweets) each user's counts move by."""
+    deltas: dict[int, list[int]] = {}
+    for follower, followee, delta in edges:
+        deltas.setdefault(followee, [0, 0, 0])[0] += delta
+        deltas.setdefault(follower, [0, 0, 0])[1] += delta
+    for author, delta in counted:
+        deltas.setdefault(author, [0, 0, 0])[2] += delta
+    return {user_id: tuple(delta) for user_id, delta in deltas.items()}
+
+
+def _tweet_deltas(liked, engagements: EngagementPlan, replied) -> dict[int, tuple[int, int, int]]:
+    """(likes, retweets, replies) each tweet's counts move by."""
+    deltas: dict[int, list[int]] = {}
+    for tweet_id, delta in liked:
+        deltas.setdefault(tweet_id, [0, 0, 0])[0] += delta
+    for tweet_id, delta in engagements.retweet_deltas.items():
+        deltas.setdefault(tweet_id, [0, 0, 0])[1] += delta
+    for tweet_id, delta in replied:
+        deltas.setdefault(tweet_id, [0, 0, 0])[2] += delta
+    return {tweet_id: tuple(delta) for tweet_id, delta in deltas.items()}
+
+
+def _counted_tweets(tweets: TweetPlan, engagements: EngagementPlan) -> set[int]:
+    """The tweets whose counts the caches are given."""
+    ids = set()
+    for step in tweets.steps:
+        if isinstance(step, Posted):
+            ids.add(step.event.tweet_id)
+            if step.event.reply_to is not None:
+                ids.add(step.event.reply_to)
+        elif step.reply_to is not None:
+            ids.add(step.reply_to)
+    ids.update(step.event.tweet_id for step in engagements.steps)
+    return ids
+
+
+async def _decide(context: AgentContext, conn, tweets: TweetPlan, engagements: EngagementPlan
+                  ) -> tuple[list[Delivery], tuple[int, float] | None]:
+    """Each post and retweet to deliver, pushed or left to readers to pull (celebrities): by
+    the author's follower count and the threshold in force, which fan-out lag lowers (and
+    the last (threshold, lag) it moved to, if it moved)."""
+    wanted = [Delivery(step.event.author_id, Entry(step.event.tweet_id, step.event.tweet_id),
+                       _lag(step.event)) for step in tweets.steps if isinstance(step, Posted)]
+    wanted += [Delivery(step.event.user_id, Entry(step.sort_key, step.event.tweet_id,
+                                                  step.event.user_id), _lag(step.event))
+               for step in engagements.steps if isinstance(step, Retweeted)]
+    counts = await context.models.graph.follower_counts(conn, {d.author_id for d in wanted})
+    deliveries, moved = [], None
+    for delivery in wanted:
+        was_lowered = context.threshold.is_lowered
+        threshold = context.threshold.observe(delivery.lag_seconds)
+        if context.threshold.is_lowered != was_lowered:
+            log.warning("fan-out lag %.2fs: celebrity threshold now %d", delivery.lag_seconds,
+                        threshold)
+            moved = (threshold, delivery.lag_seconds)
+        deliveries.append(Delivery(delivery.author_id, delivery.entry, delivery.lag_seconds,
+                                   should_push(counts.get(delivery.author_id, 0), threshold)))
+    await context.models.graph.mark_pulled(conn, {d.author_id for d in deliveries if not d.push})
+    return deliveries, moved
+
+
+def _lag(event: ev.Event) -> float:
+    """How far behind the log this event is being applied, by event time."""
+    return max(time.time() - event.occurred_at.timestamp(), 0.0)
+
+
+async def _write_redis(context: AgentContext, planned: Planned) -> None:
+    models = context.models
+    batch = RedisBatch(models.redis)
+    timelines = TimelineWrites()
+    _queue_graph(context, batch, timelines, planned)
+    _queue_tweets(context, batch, timelines, planned)
+    _queue_engagements(context, batch, timelines, planned)
+    if planned.threshold_moved is not None:
+        threshold, lag = planned.threshold_moved
+        batch.command("HSET", models.keys.fanout_state(), "threshold", threshold,
+                      "lag_seconds", round(lag, 3))
+    counted = models.timelines.queue_writes(batch, timelines.finish())
+    results = await batch.execute()
+    delivered = sum(results[index] * entries for index, entries in counted)
+    if delivered:
+        await models.cache.count("fanout_deliveries", delivered)
+    FANOUT_DELIVERIES.inc(delivered)
+    for delivery in planned.deliveries:
+        FANOUT_LAG_SECONDS.observe(delivery.lag_seconds)
+
+
+def _queue_graph(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                 planned: Planned) -> None:
+    models = context.models
+    cache, keys = models.cache, models.keys
+    for event in planned.graph.steps:
+        match event:
+            case ev.UserRegistered():
+                cache.queue_user(batch, event.user_id, event.username, event.display_name)
+            case ev.ProfileUpdated():
+                cache.queue_forget_user(batch, event.user_id)
+            case ev.UserFollowed():
+                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SADD",
+                                      event.followee_id)
+                entries, complete = planned.backfills[event.followee_id]
+                home = keys.home(event.follower_id)
+                timelines.push(("home", event.follower_id), [home], entries,
+                               models.timelines.home_cap, partial=not complete)
+            case ev.UserUnfollowed():
+                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SREM",
+                                      event.followee_id)
+                # Readers already drop unfollowed authors; this frees the entries themselves.
+                timelines.remove([keys.home(event.follower_id)],
+                                 planned.unfollowed_entries[event.followee_id])
+
+
+def _queue_tweets(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                  planned: Planned) -> None:
+    models = context.models
+    cache, counts = models.cache, planned.counts
+    deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is None)
+    for step in planned.tweets.steps:
+        event = step.event
+        if isinstance(step, Posted):
+            if event.reply_to is not None:
+                cache.queue_counts(batch, event.reply_to, counts.get(event.reply_to, Counts()),
+                                   REPLIES)
+            # Absolute counts, each cached only if absent: the family that changes a count
+            # overwrites it after every change, so whichever comes last is right.
+            cache.queue_fill(batch, CachedTweet(
+                event.tweet_id, event.author_id, event.content,
+                int(event.occurred_at.timestamp() * 1000), event.reply_to,
+                counts=counts.get(event.tweet_id, Counts())))
+            _deliver(context, batch, timelines, next(deliveries), planned.followers)
+        else:
+            cache.queue_deleted(batch, event.tweet_id)
+            if step.reply_to is not None:
+                cache.queue_counts(batch, step.reply_to, counts.get(step.reply_to, Counts()),
+                                   REPLIES)
+            # Home timelines drop deleted tweets when read; the author's recents drop it now.
+            timelines.remove([models.keys.recent(event.author_id)],
+                             [Entry(event.tweet_id, event.tweet_id)])
+
+
+def _queue_engagements(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                       planned: Planned) -> None:
+    models = context.models
+    cache, keys, counts = models.cache, models.keys, planned.counts
+    deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is not None)
+    for step in planned.engagements.steps:
+        event = step.event
+        tweet_counts = counts.get(event.tweet_id, Counts())
+        if isinstance(step, Liked):
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, LIKES)
+            command = "SADD" if isinstance(event, ev.TweetLiked) else "SREM"
+            cache.queue_if_loaded(batch, keys.liked(event.user_id), command, event.tweet_id)
+        elif isinstance(step, Retweeted):
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, RETWEETS)
+            cache.queue_if_loaded(batch, keys.retweeted(event.user_id), "SADD", event.tweet_id)
+            # Pushed again on redelivery too: the same member, so nothing doubles.
+            _deliver(context, batch, timelines, next(deliveries), planned.followers)
+        else:
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, RETWEETS)
+            cache.queue_if_loaded(batch, keys.retweeted(event.user_id), "SREM", event.tweet_id)
+            if step.sort_key is not None:
+                entry = Entry(step.sort_key, event.tweet_id, event.user_id)
+                timelines.remove([keys.recent(event.user_id), keys.home(event.user_id)]
+                                 + [keys.home(f) for f in planned.followers[event.user_id]],
+                                 [entry])
+
+
+def _deliver(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+             delivery: Delivery, followers: dict[int, list[int]]) -> None:
+    """An entry into its author's recents and own home timeline, then to the followers' (push)
+    or into the authors readers merge (pull)."""
+    models = context.models
+    keys, author = models.keys, delivery.author_id
+    timelines.push(("recent", author), [keys.recent(author)], [delivery.entry],
+                   models.timelines.recent_cap)
+    timelines.push(("own home", author), [keys.home(author)], [delivery.entry],
+                   models.timelines.home_cap, counted=True)
+    if delivery.push:
+        timelines.push(("followers", author), [keys.home(f) for f in followers[author]],
+                       [delivery.entry], models.timelines.home_cap, counted=True)
+    else:
+        models.cache.queue_if_loaded(batch, keys.pulled_authors(), "SADD", author)

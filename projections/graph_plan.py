@@ -1,0 +1,84 @@
+"""The social graph's side of a batch of registrations, profile edits, follows and unfollows.
+
+Users are planned from which of them the store holds already: a registration inserts a user
+once, and a profile edit changes a user that exists by then (one that comes before its
+registration changes nothing, as it would one at a time). Follows fold to their last word per
+(follower, followee); the counts follow from the edges really inserted or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from schemas import events as ev
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user_id: int
+    username: str
+    display_name: str
+    bio: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    display_name: str | None = None  # None: unchanged
+    bio: str | None = None
+
+
+@dataclass
+class GraphPlan:
+    new_users: dict[int, NewUser] = field(default_factory=dict)
+    profile_changes: dict[int, ProfileChange] = field(default_factory=dict)  # of stored users
+    follows: set[tuple[int, int]] = field(default_factory=set)  # edges there at the end
+    unfollows: set[tuple[int, int]] = field(default_factory=set)  # edges gone at the end
+    steps: list[ev.Event] = field(default_factory=list)  # each event's caches, in log order
+
+
+def user_ids(events: list[ev.Event]) -> set[int]:
+    """The users whose presence in the store planning needs."""
+    return {event.user_id for event in events
+            if isinstance(event, ev.UserRegistered | ev.ProfileUpdated)}
+
+
+def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
+    """What `events` (in log order) do to users and follows, given which users are stored."""
+    plan = GraphPlan()
+    for event in events:
+        match event:
+            case ev.UserRegistered() if (event.user_id not in stored_users
+                                         and event.user_id not in plan.new_users):
+                plan.new_users[event.user_id] = NewUser(event.user_id, event.username,
+                                                        event.display_name, event.bio,
+                                                        event.occurred_at)
+            case ev.ProfileUpdated():
+                _edit(plan, stored_users, event)
+            case ev.UserFollowed():
+                edge = (event.follower_id, event.followee_id)
+                plan.unfollows.discard(edge)
+                plan.follows.add(edge)
+            case ev.UserUnfollowed():
+                edge = (event.follower_id, event.followee_id)
+                plan.follows.discard(edge)
+                plan.unfollows.add(edge)
+        plan.steps.append(event)
+    return plan
+
+
+def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> None:
+    new = plan.new_users.get(event.user_id)
+    if new is not None:
+        plan.new_users[event.user_id] = replace(
+            new, display_name=_new_or(event.display_name, new.display_name),
+            bio=_new_or(event.bio, new.bio))
+    elif event.user_id in stored_users:
+        change = plan.profile_changes.get(event.user_id, ProfileChange())
+        plan.profile_changes[event.user_id] = ProfileChange(
+            _new_or(event.display_name, change.display_name), _new_or(event.bio, change.bio))
+
+
+def _new_or(value: str | None, current: str | None) -> str | None:
+    return current if value is None else value

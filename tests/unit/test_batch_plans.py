@@ -1,0 +1,128 @@
+"""The pure planning of a batch: what each family's events do to their tables, in log order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from projections.engagement_plan import Retweeted, Unretweeted, plan_engagements
+from projections.engagements import RetweetRow
+from projections.graph_plan import ProfileChange, plan_graph
+from projections.timeline_entries import Entry
+from projections.timeline_writes import Push, Removal, TimelineWrites
+from projections.tweet_plan import Deleted, Posted, plan_tweets
+from projections.tweet_store import TweetState
+from schemas import events as ev
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+_ids = iter(range(1, 10**6))
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def post(tweet_id: int, author: int = 1, reply_to: int | None = None) -> ev.TweetPosted:
+    return ev.TweetPosted(event_id=tweet_id, occurred_at=at(tweet_id), actor_id=author,
+                          tweet_id=tweet_id, author_id=author, content="hi", reply_to=reply_to)
+
+
+def delete(tweet_id: int, author: int = 1) -> ev.TweetDeleted:
+    return ev.TweetDeleted(event_id=next(_ids) + 1000, occurred_at=at(50), actor_id=author,
+                           tweet_id=tweet_id, author_id=author)
+
+
+def test_a_post_and_its_deletion_in_one_batch_leave_a_deleted_row_counted_and_uncounted():
+    plan = plan_tweets([post(7, reply_to=3), delete(7)], stored={})
+    assert plan.new_rows[7].deleted and plan.deletions == set()
+    assert plan.counted == plan.uncounted == {(7, 1)}  # inserted, then updated: net nothing
+    assert plan.replies == plan.unreplies == {(3, 7)}
+    assert [type(step) for step in plan.steps] == [Posted, Deleted]
+    assert plan.steps[1].reply_to == 3
+
+
+def test_a_post_redelivered_after_its_deletion_changes_nothing():
+    plan = plan_tweets([post(7)], stored={7: TweetState(deleted=True, reply_to=None)})
+    assert plan.steps == [] and not plan.counted and not plan.new_rows
+
+
+def test_a_deletion_without_its_post_leaves_a_tombstone_that_a_later_post_cannot_revive():
+    plan = plan_tweets([delete(8, author=2), post(8, author=2)], stored={})
+    assert plan.new_rows[8].deleted and plan.new_rows[8].content == ""
+    assert plan.new_rows[8].created_at == at(50)  # the deletion's time, not the clock's
+    assert not plan.counted and [type(step) for step in plan.steps] == [Deleted]
+
+
+def test_deleting_a_stored_reply_marks_it_and_names_its_parent():
+    plan = plan_tweets([delete(9)], stored={9: TweetState(deleted=False, reply_to=4)})
+    assert plan.deletions == {9} and plan.unreplies == {(4, 9)}
+
+
+def like(kind, seconds: int, tweet: int = 5, user: int = 2):
+    return kind(event_id=next(_ids), occurred_at=at(seconds), actor_id=user, tweet_id=tweet,
+                user_id=user)
+
+
+def test_likes_fold_to_their_last_word_with_the_time_of_the_like_that_stands():
+    plan = plan_engagements([like(ev.TweetLiked, 1), like(ev.TweetUnliked, 2),
+                             like(ev.TweetLiked, 3), like(ev.TweetLiked, 4)], stored={})
+    assert plan.unlikes == {(5, 2)} and plan.likes == {(5, 2): at(3)}
+    only_unliked = plan_engagements([like(ev.TweetLiked, 1), like(ev.TweetUnliked, 2)], stored={})
+    assert only_unliked.unlikes == {(5, 2)} and only_unliked.likes == {}
+
+
+def retweet(kind, event_id: int, tweet: int = 5, user: int = 2):
+    return kind(event_id=event_id, occurred_at=at(event_id), actor_id=user, tweet_id=tweet,
+                user_id=user, author_id=1)
+
+
+def test_a_retweet_keeps_the_first_retweets_place_and_an_unretweet_withdraws_it():
+    plan = plan_engagements([retweet(ev.TweetRetweeted, 10), retweet(ev.TweetRetweeted, 11),
+                             retweet(ev.TweetUnretweeted, 12), retweet(ev.TweetUnretweeted, 13),
+                             retweet(ev.TweetRetweeted, 14)], stored={})
+    assert [step.sort_key for step in plan.steps] == [10, 10, 10, 10, 14]
+    assert [type(step) for step in plan.steps] == [Retweeted, Retweeted, Unretweeted,
+                                                   Unretweeted, Retweeted]
+    assert plan.retweets == {(5, 2): RetweetRow(14, active=True)}
+    assert plan.retweet_deltas == {5: 1}  # +1 -1 +1
+
+
+def test_an_unretweet_of_a_stored_inactive_retweet_withdraws_again_without_counting():
+    plan = plan_engagements([retweet(ev.TweetUnretweeted, 20)],
+                            stored={(5, 2): RetweetRow(3, active=False)})
+    assert plan.steps == [Unretweeted(plan.steps[0].event, 3)]
+    assert plan.retweets == {} and plan.retweet_deltas == {}
+
+
+def test_a_profile_edit_before_its_registration_changes_nothing_after_it_changes_the_new_row():
+    register = ev.UserRegistered(event_id=1, occurred_at=at(1), actor_id=4, user_id=4,
+                                 username="ada", display_name="Ada")
+    early = ev.ProfileUpdated(event_id=2, occurred_at=at(0), actor_id=4, user_id=4, bio="early")
+    late = ev.ProfileUpdated(event_id=3, occurred_at=at(2), actor_id=4, user_id=4,
+                             display_name="Ada L.")
+    plan = plan_graph([early, register, late], stored_users=set())
+    assert plan.new_users[4].display_name == "Ada L." and plan.new_users[4].bio == ""
+    stored = plan_graph([early, late], stored_users={4})
+    assert stored.profile_changes == {4: ProfileChange("Ada L.", "early")}
+
+
+def test_follows_fold_to_the_last_word_per_edge():
+    def edge(kind, n):
+        return kind(event_id=n, occurred_at=at(n), actor_id=1, follower_id=1, followee_id=2)
+
+    plan = plan_graph([edge(ev.UserFollowed, 1), edge(ev.UserUnfollowed, 2)], stored_users=set())
+    assert plan.unfollows == {(1, 2)} and plan.follows == set()
+    plan = plan_graph([edge(ev.UserUnfollowed, 1), edge(ev.UserFollowed, 2)], stored_users=set())
+    assert plan.follows == {(1, 2)} and plan.unfollows == set()
+
+
+def test_pushes_merge_per_group_and_a_removal_writes_the_pushes_it_touches_first():
+    writes = TimelineWrites()
+    a, b, c = Entry(1, 1), Entry(2, 2), Entry(3, 3)
+    writes.push("followers 1", ["h:2", "h:3"], [a], cap=5)
+    writes.push("followers 1", ["h:2", "h:3"], [b], cap=5)
+    writes.remove(["r:9"], [c])  # touches no pending push: they stay merged
+    writes.push("followers 1", ["h:2", "h:3"], [a], cap=5, partial=True)
+    writes.remove(["h:3"], [a])
+    writes.push("followers 1", ["h:2", "h:3"], [c], cap=5)
+    assert writes.finish() == [Removal(["r:9"], [c]), Push(["h:2", "h:3"], [a, b], 5, True),
+                               Removal(["h:3"], [a]), Push(["h:2", "h:3"], [c], 5)]
