@@ -46,12 +46,15 @@ class ManagedProcess:
     popen: subprocess.Popen | None = field(default=None, init=False)
     # Where it serves Prometheus metrics, if it does (the agents worker).
     metrics_url: str | None = field(default=None, init=False)
+    # Where this run's output starts in the log (a restarted stack appends to the same file).
+    log_start: int = field(default=0, init=False)
 
     def start(self) -> None:
         """Start the process. It dies with the *thread* that starts it (PR_SET_PDEATHSIG
         follows the parent thread), so start long-lived processes from the main thread."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        self.log_start = log.seek(0, os.SEEK_END)
         extra = {}
         if self.run_as is not None:
             extra = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
@@ -102,13 +105,17 @@ class ManagedProcess:
             _kill_group_leftovers(self.popen.pid)
 
     def tail(self, lines: int = 40) -> str:
-        """The log's last `lines` lines. Lines end at "\n" only: a JSON log line may hold
-        U+2028 or U+0085, where `str.splitlines` would cut it."""
+        """The last `lines` lines this run wrote to the log (not an earlier run's: a line an
+        earlier run logged, such as a ready line, says nothing of this one). Lines end at
+        "\n" only: a JSON log line may hold U+2028 or U+0085, where `str.splitlines` would
+        cut it."""
         try:
-            text = self.log_path.read_text(errors="replace")
-            return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_start)
+                text = log.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
+        return "\n".join(text.rstrip("\n").split("\n")[-lines:])
 
 
 def _kill_group_leftovers(pgid: int) -> None:

@@ -166,10 +166,17 @@ class PostgresArchive:
         async with self.pool.connection() as conn:
             return await self.positions_in(conn)
 
-    async def reset_positions(self) -> None:
-        """Forget the positions: they refer to a log that has been replaced (a restore)."""
-        async with self.pool.connection() as conn:
+    async def reset_positions(self, positions: dict[tuple[str, int], int] | None = None) -> None:
+        """Replace the positions (they refer to a log that has been replaced, by a restore)
+        with `positions`, or with none."""
+        async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(f"DELETE FROM {self.schema}.positions")
+            if positions:
+                await conn.execute(
+                    f'INSERT INTO {self.schema}.positions (topic, partition, "offset")'
+                    " SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])",
+                    [[topic for topic, _ in positions], [p for _, p in positions],
+                     list(positions.values())])
 
     async def events(self, start: datetime | None = None, end: datetime | None = None,
                      topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:

@@ -8,7 +8,10 @@ event in PostgreSQL, so:
   agent has read every partition to its end, so nothing the API acknowledged is lost.
 
 The restored log gets new offsets (records the archive left out, such as poison records,
-leave no gap), so positions recorded against the old log are dropped.
+leave no gap). The read models' positions are carried over by event id: each read model
+records the id of the last event it applied per partition beside its offset, and the
+restore finds those events again, so the agents resume where they stopped instead of
+applying the whole history again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from kafka import KafkaProducer
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from agents.context import group_of
+from infra import targets
 from infra.settings import Settings
 from projections.redis_keys import RedisKeys
 from streams.admin import log_end_offsets
@@ -52,12 +57,22 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
     names = {topic.name.removeprefix(registry.prefix): topic for topic in registry.event_topics()}
     pool = AsyncConnectionPool(settings.postgres, min_size=1, max_size=2, open=False)
     await pool.open(wait=True, timeout=30)
+    redis = Redis.from_url(settings.redis)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                              enable_idempotence=True, linger_ms=20, batch_size=1 << 20,
                              client_id="chirp-restore")
     failures: list[BaseException] = []
     restored, started = 0, time.monotonic()
     try:
+        live = await targets.current(pool, settings)
+        keys = RedisKeys(live.core_prefix, root=settings.redis_prefix)
+        recorded = {group: await _recorded(redis, keys, group)
+                    for group in (group_of(live, "core"), group_of(live, "search"))}
+        wanted = {event_id for places in recorded.values() for event_id in places.values()}
+        # Each partition is written in archive order from offset 0: an event's new offset is
+        # how many of its partition's events were written before it.
+        written: dict[tuple[str, int], int] = {}
+        found: dict[int, tuple[tuple[str, int], int]] = {}
         archive = PostgresArchive(pool, settings.archive_schema)
         async for event in archive.events():
             topic = names.get(event.topic)
@@ -66,6 +81,10 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
                     f"archived event {event.event_id} belongs to {event.topic}[{event.partition}],"
                     f" which this stack's topics ({sorted(names)}, {settings.partitions}"
                     " partitions) do not have")
+            place = (topic.name, event.partition)
+            if event.event_id in wanted:
+                found[event.event_id] = (place, written.get(place, 0))
+            written[place] = written.get(place, 0) + 1
             producer.send(topic.name, value=event.value, key=event.key,
                           partition=event.partition).add_errback(failures.append)
             restored += 1
@@ -76,24 +95,48 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
             raise RestoreFailed(f"{len(failures)} archived events were not acknowledged by the"
                                 f" broker (first: {failures[0]!r})")
         if restored:
-            await _forget_positions(settings, archive)
+            await _carry_positions(redis, keys, archive, registry, recorded, found, written)
     finally:
         producer.close()
+        await redis.aclose()
         await pool.close()
     return restored
 
 
-async def _forget_positions(settings: Settings, archive: PostgresArchive) -> None:
-    """Positions (and the writes readers wait for) refer to the old log's offsets."""
-    await archive.reset_positions()
-    keys = RedisKeys(settings.redis_prefix)
-    redis = Redis.from_url(settings.redis)
-    try:
-        for pattern in keys.log_position_patterns():
-            async for key in redis.scan_iter(match=pattern, count=1000):
+async def _recorded(redis: Redis, keys: RedisKeys, group: str) -> dict[tuple[str, int], int]:
+    """The last event a group applied per partition, where its position is recorded."""
+    raw = await redis.hgetall(keys.applied_events(group))
+    events = {}
+    for field, event_id in raw.items():
+        topic, partition = field.decode().rsplit(":", 1)
+        if await redis.exists(keys.position(group, topic, int(partition))):
+            events[(topic, int(partition))] = int(event_id)
+    return events
+
+
+async def _carry_positions(redis: Redis, keys: RedisKeys, archive: PostgresArchive,
+                           registry: TopicRegistry, recorded: dict, found: dict,
+                           written: dict[tuple[str, int], int]) -> None:
+    """Positions in the restored log's offsets, so that the agents resume where they were.
+
+    Offsets recorded against the old log mean nothing in the new one, so every position is
+    dropped, then set again where it can be found: at the new offset of the last event a
+    read model applied (by id). An applied event the archive did not hold was the newest of
+    its partition, so everything restored there had been applied. The archive has read all
+    it restored. The writes readers wait for, and the positions of groups that record no
+    event id (trends: its topic is not archived), are not carried: those start over."""
+    for pattern in keys.log_position_patterns():
+        async for key in redis.scan_iter(match=pattern, count=1000):
+            if b"applied-events:" not in key:
                 await redis.delete(key)
-    finally:
-        await redis.aclose()
+    for group, places in recorded.items():
+        for place, event_id in places.items():
+            new_place, offset = found.get(event_id, (place, written.get(place, 0) - 1))
+            if new_place == place and offset >= 0:
+                await redis.set(keys.position(group, *place), offset)
+    prefix = registry.prefix
+    await archive.reset_positions({(topic.removeprefix(prefix), partition): count - 1
+                                   for (topic, partition), count in written.items()})
 
 
 def wait_until_archived(settings: Settings, registry: TopicRegistry,
