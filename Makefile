@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-search bench-trending bench-replay
+.PHONY: run test bench bench-search bench-trending bench-replay bench-ingest
 
 # The flink extra brings PyFlink; infra.flink then fetches Flink's Kafka connector jars (pinned
 # by hash) into the environment, so the trending job needs no download when it starts.
@@ -31,3 +31,6 @@ bench-trending: $(STAMP)
 
 bench-replay: $(STAMP)
 	$(VENV)/bin/python -m bench.replay $(BENCH_ARGS)
+
+bench-ingest: $(STAMP)
+	$(VENV)/bin/python -m bench.ingest $(BENCH_ARGS)

@@ -29,19 +29,31 @@ def available() -> bool:
     return (DATA_DIR / "follows.txt.gz").exists() and (DATA_DIR / "tweets.txt.gz").exists()
 
 
-def load(celebrities: int, followers_each: int, seed: int = 7) -> Dataset:
-    """The real graph (self-loops dropped), real texts, and synthetic celebrity followers."""
+def real_edges(limit: int | None = None) -> list[tuple[int, int]]:
+    """The real graph's (follower, followee) edges in file order, self-loops dropped; the
+    first `limit` of them if given."""
     edges: list[tuple[int, int]] = []
-    users: set[int] = set()
     with gzip.open(DATA_DIR / "follows.txt.gz", "rt") as lines:
         for line in lines:
             follower, followee = map(int, line.split())
             if follower != followee:
                 edges.append((follower, followee))
-                users.add(follower)
-                users.add(followee)
+                if len(edges) == limit:
+                    break
+    return edges
+
+
+def real_texts() -> list[str]:
+    """The real tweet texts that fit in a tweet."""
     with gzip.open(DATA_DIR / "tweets.txt.gz", "rt", encoding="utf-8") as lines:
-        texts = [text for line in lines if (text := line.rstrip("\n")) and len(text) <= 280]
+        return [text for line in lines if (text := line.rstrip("\n")) and len(text) <= 280]
+
+
+def load(celebrities: int, followers_each: int, seed: int = 7) -> Dataset:
+    """The real graph (self-loops dropped), real texts, and synthetic celebrity followers."""
+    edges = real_edges()
+    users = {user for edge in edges for user in edge}
+    texts = real_texts()
     real = sorted(users)
     rng = random.Random(seed)
     # Celebrity accounts get ids above every real id; their followers are synthetic ids too,

@@ -47,10 +47,11 @@ def load_graph(settings: Settings, data: Dataset) -> None:
         conn.commit()
 
 
-def open_timelines(settings: Settings, users: list[int]) -> None:
-    """Give these users a (present, empty) home timeline, as if each had read recently."""
+def open_timelines(settings: Settings, users: list[int], keys: RedisKeys | None = None) -> None:
+    """Give these users a (present, empty) home timeline, as if each had read recently (in
+    the generation of `keys`; the first by default)."""
     client = redis.Redis.from_url(settings.redis)
-    keys = RedisKeys(settings.redis_prefix)
+    keys = keys or RedisKeys(settings.redis_prefix)
     pipe = client.pipeline(transaction=False)
     for n, user in enumerate(users, 1):
         pipe.zadd(keys.home(user), {PARTIAL: 0})  # older tweets are in the store

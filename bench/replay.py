@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import random
 import shutil
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 import orjson
 from kafka import KafkaProducer
 
-from bench.dataset import DATA_DIR
+from bench.dataset import real_edges, real_texts
 from bench.measure import raw_consume_seconds
 from bench.report import save
 from bench.timeline import machine
@@ -79,17 +78,9 @@ def main() -> None:
 def produce_log(settings: Settings, args) -> dict[str, int]:
     """The workload's events onto the log, as the API would have written them, and the
     trend rows as the trending job would have: how many records each read model replays."""
-    edges = []
-    with gzip.open(DATA_DIR / "follows.txt.gz", "rt") as lines:
-        for line in lines:
-            follower, followee = map(int, line.split())
-            if follower != followee:
-                edges.append((follower, followee))
-            if len(edges) == args.edges:
-                break
+    edges = real_edges(args.edges)
     users = sorted({user for edge in edges for user in edge})
-    with gzip.open(DATA_DIR / "tweets.txt.gz", "rt", encoding="utf-8") as lines:
-        texts = [text for line in lines if (text := line.rstrip("\n")) and len(text) <= 280]
+    texts = real_texts()
     rng, ids = random.Random(11), SnowflakeIds(1)
     start = datetime.now(timezone.utc) - timedelta(days=1)
     registry = topic_registry(settings)
