@@ -16,6 +16,7 @@ log = logging.getLogger("chirp.agents.archive")
 
 # Large batches: one INSERT per batch is what makes archiving cheap beside the projections.
 ARCHIVE_BATCH = 5000
+ARCHIVE_FETCH_WAIT_MS = 50
 
 
 async def apply_archive(context: AgentContext, records: list) -> None:

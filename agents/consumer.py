@@ -9,7 +9,11 @@ its lifecycle and the trends agent.
 
 - **Batches adapt by themselves.** A batch is whatever arrived while the previous one was
   being applied, up to `max_records`: a lone post on a quiet log is applied at once, a backlog
-  goes in large batches.
+  goes in large batches. The fetch wait sets the smallest batch window on a quiet log: the
+  local broker holds an empty fetch for its whole wait instead of answering when a record
+  arrives, so the core projection (timelines: a follower should see a post at once) waits
+  10 ms, while the search index and the archive, whose writes cost the same for one record
+  as for hundreds (an index commit, a transaction), gather 100 ms and 50 ms.
 - **Positions.** After applying a batch, the read model records how far it got (in Redis,
   where readers wait on it) and commits the offsets to the group. A member that is assigned a
   partition starts after the recorded position when there is one (the local stack's broker
@@ -31,9 +35,6 @@ from infra.settings import Settings
 
 log = logging.getLogger("chirp.agents")
 
-# The local broker holds an empty fetch for its whole wait instead of answering when a record
-# arrives: a short wait keeps a lone post's way to the timelines in milliseconds.
-FETCH_MAX_WAIT_MS = 10
 COMMIT_INTERVAL_SECONDS = 1.0
 
 Handle = Callable[[list], Awaitable[None]]
@@ -45,9 +46,10 @@ class BatchConsumer:
     partition) to `handle`, and starts each assigned partition after its `resume` position."""
 
     def __init__(self, settings: Settings, group_id: str, topics: list[str], handle: Handle,
-                 resume: Resume, max_records: int) -> None:
+                 resume: Resume, max_records: int, fetch_wait_ms: int) -> None:
         self.settings, self.group_id, self.topics = settings, group_id, topics
         self.handle, self.resume, self.max_records = handle, resume, max_records
+        self.fetch_wait_ms = fetch_wait_ms
         self.assigned = asyncio.Event()
         # The last offset applied per partition: records at or before it are not applied again.
         self.applied: dict[tuple[str, int], int] = {}
@@ -57,7 +59,7 @@ class BatchConsumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers, group_id=self.group_id,
             client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS, max_partition_fetch_bytes=4 << 20,
+            fetch_max_wait_ms=self.fetch_wait_ms, max_partition_fetch_bytes=4 << 20,
             # The local broker holds a join open for the whole rebalance timeout before it
             # assigns: keep it short so a (re)started worker is consuming within seconds.
             rebalance_timeout_ms=3000, session_timeout_ms=10_000, heartbeat_interval_ms=1000)

@@ -60,7 +60,10 @@ async def agent_context(settings: Settings) -> AgentContext:
             # Opened whole or not at all: a failure leaves nothing open behind (Faust
             # restarts a crashed agent, which would open it all again).
             async with AsyncExitStack() as opened:
-                models = await opened.enter_async_context(open_read_models(settings, setup=True))
+                # No read timeout: an agent would only retry a slow Redis, and a timeout
+                # armed for every reply of a batch's pipeline cost 5% of the worker's CPU.
+                models = await opened.enter_async_context(
+                    open_read_models(settings, setup=True, redis_read_timeout=None))
                 search = search_index(models.settings, writable=True)
                 # The index in use then: a replay may have switched it meanwhile.
                 opened.push_async_callback(lambda: (_context.search if _context else search).close())

@@ -1,4 +1,4 @@
-"""The search agent: keeps the search index in step with the tweet and engagement agents.
+"""The search agent: keeps the search index in step with the core projection.
 
 It reads the same topics as they do, in batches, and for each batch waits until they have
 applied it (their recorded positions), then writes every touched tweet as the stores have it
@@ -22,8 +22,9 @@ from schemas.events import UndecodableEvent, decode
 
 log = logging.getLogger("chirp.agents.search")
 
-# A batch is written as one commit: up to this many records.
+# A batch is written as one commit: up to this many records, or what arrived in the window.
 SEARCH_BATCH = 2000
+SEARCH_FETCH_WAIT_MS = 100
 # How long to wait for the primary agents (or a new user's profile) before going on anyway.
 FOLLOW_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.005
@@ -73,7 +74,7 @@ def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:
 
 
 async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int], int]) -> None:
-    """Wait until the tweet and engagement agents have applied these offsets."""
+    """Wait until the core projection has applied these offsets."""
     places = list(last)
     deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
     while True:
@@ -108,7 +109,7 @@ async def write_tweets(context: AgentContext, index: SearchIndex, tweet_ids: set
 
 
 async def _usernames(context: AgentContext, user_ids: set[int]) -> dict[int, str]:
-    """Authors' usernames; a brand-new author's profile may still be on its way (graph agent)."""
+    """Authors' usernames; a brand-new author's profile may still be on its way (the core projection)."""
     deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
     while True:
         profiles = await context.models.graph.profiles(sorted(user_ids))

@@ -29,6 +29,8 @@ from projections.tweet_store import TweetStore
 
 # Retries of a Redis command that found Redis unreachable (0.05 s doubling to 0.5 s each).
 REDIS_RETRIES = 7
+# How long a reader waits for a Redis reply before it fails (and is retried).
+REDIS_READ_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -55,14 +57,16 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
 
 @asynccontextmanager
 async def open_read_models(settings: Settings, pool_size: int | None = None,
-                           setup: bool = False):
+                           setup: bool = False,
+                           redis_read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS):
     """Connect every read model named by `settings`, in the generations the deployment uses
-    now (infra/targets.py), creating their tables if `setup`."""
+    now (infra/targets.py), creating their tables if `setup`; `redis_read_timeout` None:
+    wait for Redis replies as long as they take."""
     pool = AsyncConnectionPool(settings.postgres, min_size=2,
                                max_size=pool_size or settings.postgres_pool_size,
                                open=False, timeout=5)
     await pool.open(wait=True, timeout=30)
-    redis = redis_client(settings)
+    redis = redis_client(settings, redis_read_timeout)
     try:
         models = build_read_models(await _current(pool, settings), pool, redis)
         if setup:
@@ -73,10 +77,11 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
         await pool.close()
 
 
-def redis_client(settings: Settings) -> Redis:
+def redis_client(settings: Settings,
+                 read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS) -> Redis:
     """The read models' Redis client. A command that finds Redis unreachable is retried for
     about two seconds, so a restart of Redis costs readers a wait, not an error."""
-    return Redis.from_url(settings.redis, socket_timeout=5, socket_connect_timeout=2,
+    return Redis.from_url(settings.redis, socket_timeout=read_timeout, socket_connect_timeout=2,
                           retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),
                           # OSError: a refused connection, before redis-py wraps it.
                           retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])

@@ -51,7 +51,7 @@ class PostgresEngagementStore(PostgresStore):
             return {}
         rows = await (await conn.execute(
             f"SELECT r.tweet_id, r.user_id, r.sort_key, r.active FROM {self.schema}.retweets r"
-            " JOIN unnest(%s::bigint[], %s::bigint[]) AS d(tweet_id, user_id)"
+            " JOIN unnest(%b::bigint[], %b::bigint[]) AS d(tweet_id, user_id)"
             " ON r.tweet_id = d.tweet_id AND r.user_id = d.user_id"
             " ORDER BY r.tweet_id, r.user_id FOR UPDATE OF r",
             columns_of(sorted(keys), 2))).fetchall()
@@ -65,13 +65,13 @@ class PostgresEngagementStore(PostgresStore):
         moved = []
         if unlikes:
             moved += await changed(conn,
-                f"DELETE FROM {self.schema}.likes l USING unnest(%s::bigint[], %s::bigint[])"
+                f"DELETE FROM {self.schema}.likes l USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(tweet_id, user_id) WHERE l.tweet_id = d.tweet_id AND l.user_id = d.user_id"
                 " RETURNING l.tweet_id", columns_of(sorted(unlikes), 2), -1)
         if likes:
             moved += await changed(conn,
                 f"INSERT INTO {self.schema}.likes (tweet_id, user_id, liked_at)"
-                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])"
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[])"
                 " ON CONFLICT DO NOTHING RETURNING tweet_id",
                 columns_of(sorted((*key, at) for key, at in likes.items()), 3), 1)
         return moved
@@ -80,7 +80,7 @@ class PostgresEngagementStore(PostgresStore):
         if rows:
             await conn.execute(
                 f"INSERT INTO {self.schema}.retweets (tweet_id, user_id, sort_key, active)"
-                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::boolean[])"
                 " ON CONFLICT (tweet_id, user_id)"
                 " DO UPDATE SET sort_key = excluded.sort_key, active = excluded.active",
                 columns_of(sorted((*key, row.sort_key, row.active) for key, row in rows.items()), 4))
@@ -92,11 +92,11 @@ class PostgresEngagementStore(PostgresStore):
         moved = []
         if replies:
             moved += await changed(conn,
-                f"INSERT INTO {self.schema}.replies SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                f"INSERT INTO {self.schema}.replies SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
                 " ON CONFLICT DO NOTHING RETURNING parent_id", columns_of(sorted(replies), 2), 1)
         if unreplies:
             moved += await changed(conn,
-                f"DELETE FROM {self.schema}.replies r USING unnest(%s::bigint[], %s::bigint[])"
+                f"DELETE FROM {self.schema}.replies r USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(parent_id, reply_id) WHERE r.parent_id = d.parent_id"
                 " AND r.reply_id = d.reply_id RETURNING r.parent_id",
                 columns_of(sorted(unreplies), 2), -1)

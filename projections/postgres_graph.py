@@ -61,8 +61,8 @@ class PostgresGraphStore(PostgresStore):
             users = list(plan.new_users.values())
             await conn.execute(
                 f"INSERT INTO {self.schema}.users (user_id, username, display_name, bio, created_at)"
-                " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
-                " %s::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
+                " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
+                " %b::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
                 ([u.user_id for u in users], [u.username for u in users],
                  [u.display_name for u in users], [u.bio for u in users],
                  [u.created_at for u in users]))
@@ -71,7 +71,7 @@ class PostgresGraphStore(PostgresStore):
             await conn.execute(
                 f"UPDATE {self.schema}.users u SET display_name = coalesce(d.name, u.display_name),"
                 " bio = coalesce(d.bio, u.bio)"
-                " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS d(id, name, bio)"
+                " FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS d(id, name, bio)"
                 " WHERE u.user_id = d.id",
                 ([user_id for user_id, _ in changes], [c.display_name for _, c in changes],
                  [c.bio for _, c in changes]))
@@ -83,13 +83,13 @@ class PostgresGraphStore(PostgresStore):
         moved = []
         if unfollows:
             moved += await changed(conn,
-                f"DELETE FROM {self.schema}.follows f USING unnest(%s::bigint[], %s::bigint[])"
+                f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(follower, followee) WHERE f.follower_id = d.follower"
                 " AND f.followee_id = d.followee RETURNING f.follower_id, f.followee_id",
                 columns_of(sorted(unfollows), 2), -1)
         if follows:
             moved += await changed(conn,
-                f"INSERT INTO {self.schema}.follows SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+                f"INSERT INTO {self.schema}.follows SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
                 " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
                 columns_of(sorted(follows), 2), 1)
         return moved
@@ -103,13 +103,13 @@ class PostgresGraphStore(PostgresStore):
         if counted:
             moved += await changed(conn,
                 f"INSERT INTO {self.schema}.counted_tweets"
-                " SELECT tweet_id, author_id, false FROM unnest(%s::bigint[], %s::bigint[])"
+                " SELECT tweet_id, author_id, false FROM unnest(%b::bigint[], %b::bigint[])"
                 " AS d(tweet_id, author_id) ON CONFLICT DO NOTHING RETURNING author_id",
                 columns_of(sorted(counted), 2), 1)
         if uncounted:
             moved += await changed(conn,
                 f"UPDATE {self.schema}.counted_tweets c SET deleted = true"
-                " FROM unnest(%s::bigint[], %s::bigint[]) AS d(tweet_id, author_id)"
+                " FROM unnest(%b::bigint[], %b::bigint[]) AS d(tweet_id, author_id)"
                 " WHERE c.tweet_id = d.tweet_id AND c.author_id = d.author_id AND NOT c.deleted"
                 " RETURNING c.author_id", columns_of(sorted(uncounted), 2), -1)
         return moved
@@ -147,7 +147,7 @@ class PostgresGraphStore(PostgresStore):
         if user_ids:
             await conn.execute(
                 f"INSERT INTO {self.schema}.user_counts (user_id, pulled)"
-                " SELECT u, true FROM unnest(%s::bigint[]) AS d(u) ORDER BY u"
+                " SELECT u, true FROM unnest(%b::bigint[]) AS d(u) ORDER BY u"
                 " ON CONFLICT (user_id) DO UPDATE SET pulled = true"
                 f" WHERE NOT {self.schema}.user_counts.pulled", (sorted(user_ids),))
 

@@ -42,7 +42,7 @@ async def move_counts(conn, table: str, key: str, columns: tuple[str, ...],
         return
     ids = sorted(deltas)
     # Rows created and locked in id order, so that concurrent batches cannot deadlock.
-    await conn.execute(f"INSERT INTO {table} ({key}) SELECT * FROM unnest(%s::bigint[])"
+    await conn.execute(f"INSERT INTO {table} ({key}) SELECT * FROM unnest(%b::bigint[])"
                        " ORDER BY 1 ON CONFLICT DO NOTHING", (ids,))
     await conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE",
                        (ids,))
@@ -50,7 +50,7 @@ async def move_counts(conn, table: str, key: str, columns: tuple[str, ...],
              for column in columns)
     await conn.execute(
         f"UPDATE {table} c SET {', '.join(f'{c} = {m}' for c, m in zip(columns, moved))}"
-        f" FROM unnest(%s::bigint[], {', '.join(['%s::int[]'] * len(columns))})"
+        f" FROM unnest(%b::bigint[], {', '.join(['%b::int[]'] * len(columns))})"
         f" AS d(id, {', '.join(columns)}) WHERE c.{key} = d.id",
         (ids, *columns_of([deltas[row_id] for row_id in ids], len(columns))))
     await conn.execute(

@@ -39,8 +39,8 @@ class PostgresTweetStore(PostgresStore):
     async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
         if new_rows:
             await conn.execute(
-                f"INSERT INTO {self.schema}.tweets ({_COLUMNS}) SELECT * FROM unnest(%s::bigint[],"
-                " %s::bigint[], %s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[])"
+                f"INSERT INTO {self.schema}.tweets ({_COLUMNS}) SELECT * FROM unnest(%b::bigint[],"
+                " %b::bigint[], %b::text[], %b::timestamptz[], %b::bigint[], %b::boolean[])"
                 # Deleted stays deleted: a tombstone is never revived.
                 " ON CONFLICT (tweet_id) DO UPDATE"
                 f" SET deleted = {self.schema}.tweets.deleted OR excluded.deleted",
@@ -56,7 +56,7 @@ class PostgresTweetStore(PostgresStore):
         if not author_ids:
             return {}
         rows = await (await conn.execute(
-            "SELECT a.author_id, t.tweet_id FROM unnest(%s::bigint[]) AS a(author_id)"
+            "SELECT a.author_id, t.tweet_id FROM unnest(%b::bigint[]) AS a(author_id)"
             f" CROSS JOIN LATERAL (SELECT tweet_id FROM {self.schema}.tweets"
             " WHERE author_id = a.author_id AND NOT deleted ORDER BY tweet_id DESC LIMIT %s) t",
             (list(author_ids), limit))).fetchall()

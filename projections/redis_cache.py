@@ -43,6 +43,11 @@ end
 for j = content_end + 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
+# Set hash fields and the key's time to live in one call: ARGV the TTL, then field, value...
+_SET_FIELDS = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
 # A deleted tweet's entry holds the deletion mark alone, replaced in one step.
 _MARK_DELETED = """
 redis.call('DEL', KEYS[1])
@@ -91,6 +96,7 @@ class RedisCache:
         self._advance = redis.register_script(_ADVANCE)
         self._fill_tweet = redis.register_script(_FILL_TWEET)
         self._mark_deleted = redis.register_script(_MARK_DELETED)
+        self._set_fields = redis.register_script(_SET_FIELDS)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
@@ -170,9 +176,8 @@ class RedisCache:
 
     # a batch's writes (agents/core.py), queued in order ----------------------------------
     def queue_user(self, batch: RedisBatch, user_id: int, username: str, display_name: str) -> None:
-        key = self.keys.user(user_id)
-        batch.command("HSET", key, "json", orjson.dumps(user_summary(user_id, username, display_name)))
-        batch.command("EXPIRE", key, self.ttl_seconds)
+        batch.script(self._set_fields, [self.keys.user(user_id)], [
+            self.ttl_seconds, "json", orjson.dumps(user_summary(user_id, username, display_name))])
 
     def queue_forget_user(self, batch: RedisBatch, user_id: int) -> None:
         """A changed profile: readers cache it again from PostgreSQL."""
@@ -184,10 +189,8 @@ class RedisCache:
     def queue_counts(self, batch: RedisBatch, tweet_id: int, counts: Counts,
                      fields: tuple[str, ...]) -> None:
         """Overwrite the given count fields with their values in PostgreSQL."""
-        key = self.keys.tweet(tweet_id)
-        batch.command("HSET", key, *(item for field in fields
-                                     for item in (field, getattr(counts, field))))
-        batch.command("EXPIRE", key, self.ttl_seconds)
+        batch.script(self._set_fields, [self.keys.tweet(tweet_id)], [
+            self.ttl_seconds, *(item for field in fields for item in (field, getattr(counts, field)))])
 
     def queue_deleted(self, batch: RedisBatch, tweet_id: int) -> None:
         batch.script(self._mark_deleted, [self.keys.tweet(tweet_id)], [self.ttl_seconds])

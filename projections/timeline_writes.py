@@ -10,7 +10,7 @@ touches a timeline with merged pushes pending, those are written first.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from projections.timeline_entries import Entry
@@ -39,18 +39,21 @@ class TimelineWrites:
     _pending: dict[Hashable, Push] = field(default_factory=dict)
     _pending_keys: set[str] = field(default_factory=set)
 
-    def push(self, group: Hashable, keys: list[str], entries: list[Entry], cap: int,
+    def push(self, group: Hashable, keys: Callable[[], list[str]], entries: list[Entry], cap: int,
              partial: bool = False, counted: bool = False) -> None:
-        """Add `entries` to the timelines `keys` (the same keys whenever `group` is the same)."""
-        if not keys or not entries:
+        """Add `entries` to the timelines `keys()` names (the same whenever `group` is the
+        same: it is called only for a group's first push)."""
+        if not entries:
             return
         pending = self._pending.get(group)
-        if pending is None:
-            self._pending[group] = Push(list(keys), list(entries), cap, partial, counted)
-            self._pending_keys.update(keys)
-        else:
+        if pending is not None:
             pending.entries.extend(entries)
             pending.partial = pending.partial or partial
+            return
+        named = keys()
+        if named:
+            self._pending[group] = Push(named, list(entries), cap, partial, counted)
+            self._pending_keys.update(named)
 
     def remove(self, keys: list[str], entries: list[Entry]) -> None:
         if not keys or not entries:

@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import orjson
 from psycopg_pool import AsyncConnectionPool
-from pydantic import ValidationError
 
-from schemas.events import Envelope
+from schemas.types import parse_id
 from streams.ids import id_time, lowest_id_at
 
 SCHEMA_SQL = """
@@ -82,6 +82,23 @@ class ArchivedEvent:
     value: bytes
 
 
+def envelope_columns(value: bytes) -> tuple[int, datetime, str, int] | str:
+    """The archive's columns of an event (id, time, type, schema version), or why the record
+    is not an event envelope. Only these four fields are read: the whole event is decoded
+    and validated by the projections (schemas/events.decode), and validating every envelope
+    in full here cost the archive a third of its time."""
+    try:
+        data = orjson.loads(value)
+        version, kind = data["schema_version"], data["type"]
+        if not (isinstance(data["payload"], dict) and isinstance(kind, str)
+                and isinstance(version, int) and version >= 1):
+            return "not an event envelope: its type, schema_version or payload is malformed"
+        return (parse_id(data["event_id"]), datetime.fromisoformat(data["occurred_at"]), kind,
+                version)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        return f"not an event envelope: {type(error).__name__}: {error}"
+
+
 def month_of(event_id: int) -> tuple[int, int]:
     moment = id_time(event_id)
     return moment.year, moment.month
@@ -111,38 +128,35 @@ class PostgresArchive:
         them; return the ones that are not events, with why: they are not archived."""
         rows, rejected = [], []
         for record in records:
-            try:
-                envelope = Envelope.model_validate_json(record.value)
-            except ValidationError as error:
-                rejected.append((record, f"not an event envelope: {error.error_count()} errors"))
-                continue
-            rows.append((envelope, record))
+            envelope = envelope_columns(record.value)
+            if isinstance(envelope, str):
+                rejected.append((record, envelope))
+            else:
+                rows.append((envelope, record))
         positions: dict[tuple[str, int], int] = {}
         for record in records:
             place = (record.topic, record.partition)
             positions[place] = max(positions.get(place, -1), record.offset)
         async with self.pool.connection() as conn, conn.transaction():
-            await self._ensure_partitions(conn, {month_of(envelope.event_id)
-                                                 for envelope, _ in rows})
+            await self._ensure_partitions(conn, {month_of(envelope[0]) for envelope, _ in rows})
             if rows:
                 columns = list(zip(*[
-                    (envelope.event_id, envelope.occurred_at, envelope.type,
-                     envelope.schema_version, record.topic, record.partition, record.offset,
-                     record.key, record.value) for envelope, record in rows]))
+                    (*envelope, record.topic, record.partition, record.offset, record.key,
+                     record.value) for envelope, record in rows]))
                 # In the order given (log order within each partition), so `seq` follows it.
                 await conn.execute(
                     f"INSERT INTO {self.schema}.events (event_id, occurred_at, type,"
                     ' schema_version, topic, partition, "offset", key, value)'
                     " SELECT e, o, t, v, tp, p, off, k, val FROM unnest("
-                    "%s::bigint[], %s::timestamptz[], %s::text[], %s::int[], %s::text[],"
-                    " %s::int[], %s::bigint[], %s::bytea[], %s::bytea[])"
+                    "%b::bigint[], %b::timestamptz[], %b::text[], %b::int[], %b::text[],"
+                    " %b::int[], %b::bigint[], %b::bytea[], %b::bytea[])"
                     " WITH ORDINALITY AS r(e, o, t, v, tp, p, off, k, val, n) ORDER BY n"
                     " ON CONFLICT (event_id) DO NOTHING", [list(column) for column in columns])
             if positions:
                 places = list(positions.items())
                 await conn.execute(
                     f'INSERT INTO {self.schema}.positions (topic, partition, "offset")'
-                    " SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])"
+                    " SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[])"
                     ' ON CONFLICT (topic, partition) DO UPDATE SET "offset" ='
                     f' greatest({self.schema}.positions."offset", excluded."offset")',
                     ([topic for (topic, _), _ in places], [p for (_, p), _ in places],
@@ -174,7 +188,7 @@ class PostgresArchive:
             if positions:
                 await conn.execute(
                     f'INSERT INTO {self.schema}.positions (topic, partition, "offset")'
-                    " SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[])",
+                    " SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[])",
                     [[topic for topic, _ in positions], [p for _, p in positions],
                      list(positions.values())])
 

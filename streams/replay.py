@@ -4,8 +4,8 @@ Each read model is rebuilt from the log that feeds it, by the code its live agen
 into generation n+1 beside the live one (infra/targets.py):
 
 - **core** (social graph, tweet store, engagements, timelines and caches: one PostgreSQL
-  schema and one Redis prefix) from the four event topics, through the graph, tweet and
-  engagement agents' handlers;
+  schema and one Redis prefix) from the four event topics, through the core projection's
+  batch path (agents/core.py), in chunks of up to 5,000 records;
 - **search** (the index: a tantivy directory, or an Elasticsearch index behind the alias)
   from the tweet and engagement topics: every tweet an event touches is written as the
   stores have it, as the search agent does;

@@ -118,11 +118,13 @@ def test_follows_fold_to_the_last_word_per_edge():
 def test_pushes_merge_per_group_and_a_removal_writes_the_pushes_it_touches_first():
     writes = TimelineWrites()
     a, b, c = Entry(1, 1), Entry(2, 2), Entry(3, 3)
-    writes.push("followers 1", ["h:2", "h:3"], [a], cap=5)
-    writes.push("followers 1", ["h:2", "h:3"], [b], cap=5)
+    followers = lambda: ["h:2", "h:3"]  # noqa: E731
+    writes.push("followers 1", followers, [a], cap=5)
+    writes.push("followers 1", followers, [b], cap=5)
     writes.remove(["r:9"], [c])  # touches no pending push: they stay merged
-    writes.push("followers 1", ["h:2", "h:3"], [a], cap=5, partial=True)
+    writes.push("followers 1", followers, [a], cap=5, partial=True)
     writes.remove(["h:3"], [a])
-    writes.push("followers 1", ["h:2", "h:3"], [c], cap=5)
+    writes.push("followers 1", followers, [c], cap=5)
+    writes.push("nobody", lambda: [], [c], cap=5)  # no timelines: nothing to write
     assert writes.finish() == [Removal(["r:9"], [c]), Push(["h:2", "h:3"], [a, b], 5, True),
                                Removal(["h:3"], [a]), Push(["h:2", "h:3"], [c], 5)]

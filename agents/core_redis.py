@@ -1,0 +1,169 @@
+"""The core projection's Redis step: the writes a planned batch makes, in one pipeline.
+
+The caches (users, tweets and their counts, id sets) are written in the events' order; the
+timelines after them, their pushes merged per group (projections/timeline_writes.py): an
+author's entries of a batch go to their followers in one call per 500 timelines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.context import AgentContext
+from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
+from projections.engagement_plan import EngagementPlan, Liked, Retweeted
+from projections.engagements import Counts
+from projections.graph_plan import GraphPlan
+from projections.redis_batch import RedisBatch
+from projections.redis_cache import CachedTweet
+from projections.timeline_entries import Entry
+from projections.timeline_writes import TimelineWrites
+from projections.tweet_plan import Posted, TweetPlan
+from schemas import events as ev
+
+# Each count is written to the cache by the family that changes it.
+LIKES, RETWEETS, REPLIES = ("likes",), ("retweets",), ("replies",)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A tweet or retweet for an author's followers, and whether it is pushed to them."""
+
+    author_id: int
+    entry: Entry
+    lag_seconds: float
+    push: bool = True
+
+
+@dataclass
+class Planned:
+    """Everything a batch does, once PostgreSQL holds it: what Redis needs to follow."""
+
+    graph: GraphPlan
+    tweets: TweetPlan
+    engagements: EngagementPlan
+    backfills: dict[int, tuple[list[Entry], bool]]  # followee -> (entries, complete)
+    unfollowed_entries: dict[int, list[Entry]]  # followee -> entries to take out
+    deliveries: list[Delivery]
+    followers: dict[int, list[int]]
+    counts: dict[int, Counts]
+    threshold_moved: tuple[int, float] | None  # (threshold, lag) when lag moved it
+
+
+async def write_redis(context: AgentContext, planned: Planned) -> None:
+    """Queue every Redis write of `planned` in order and send them in one pipeline."""
+    models = context.models
+    batch = RedisBatch(models.redis)
+    timelines = TimelineWrites()
+    _queue_graph(context, batch, timelines, planned)
+    _queue_tweets(context, batch, timelines, planned)
+    _queue_engagements(context, batch, timelines, planned)
+    if planned.threshold_moved is not None:
+        threshold, lag = planned.threshold_moved
+        batch.command("HSET", models.keys.fanout_state(), "threshold", threshold,
+                      "lag_seconds", round(lag, 3))
+    counted = models.timelines.queue_writes(batch, timelines.finish())
+    results = await batch.execute()
+    delivered = sum(results[index] * entries for index, entries in counted)
+    if delivered:
+        await models.cache.count("fanout_deliveries", delivered)
+    FANOUT_DELIVERIES.inc(delivered)
+    for delivery in planned.deliveries:
+        FANOUT_LAG_SECONDS.observe(delivery.lag_seconds)
+
+
+def _queue_graph(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                 planned: Planned) -> None:
+    models = context.models
+    cache, keys = models.cache, models.keys
+    for event in planned.graph.steps:
+        match event:
+            case ev.UserRegistered():
+                cache.queue_user(batch, event.user_id, event.username, event.display_name)
+            case ev.ProfileUpdated():
+                cache.queue_forget_user(batch, event.user_id)
+            case ev.UserFollowed():
+                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SADD",
+                                      event.followee_id)
+                entries, complete = planned.backfills[event.followee_id]
+                home = keys.home(event.follower_id)
+                timelines.push(("home", event.follower_id), lambda: [home], entries,
+                               models.timelines.home_cap, partial=not complete)
+            case ev.UserUnfollowed():
+                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SREM",
+                                      event.followee_id)
+                # Readers already drop unfollowed authors; this frees the entries themselves.
+                timelines.remove([keys.home(event.follower_id)],
+                                 planned.unfollowed_entries[event.followee_id])
+
+
+def _queue_tweets(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                  planned: Planned) -> None:
+    models = context.models
+    cache, counts = models.cache, planned.counts
+    deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is None)
+    for step in planned.tweets.steps:
+        event = step.event
+        if isinstance(step, Posted):
+            if event.reply_to is not None:
+                cache.queue_counts(batch, event.reply_to, counts.get(event.reply_to, Counts()),
+                                   REPLIES)
+            # Absolute counts, each cached only if absent: the family that changes a count
+            # overwrites it after every change, so whichever comes last is right.
+            cache.queue_fill(batch, CachedTweet(
+                event.tweet_id, event.author_id, event.content,
+                int(event.occurred_at.timestamp() * 1000), event.reply_to,
+                counts=counts.get(event.tweet_id, Counts())))
+            _deliver(context, batch, timelines, next(deliveries), planned.followers)
+        else:
+            cache.queue_deleted(batch, event.tweet_id)
+            if step.reply_to is not None:
+                cache.queue_counts(batch, step.reply_to, counts.get(step.reply_to, Counts()),
+                                   REPLIES)
+            # Home timelines drop deleted tweets when read; the author's recents drop it now.
+            timelines.remove([models.keys.recent(event.author_id)],
+                             [Entry(event.tweet_id, event.tweet_id)])
+
+
+def _queue_engagements(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+                       planned: Planned) -> None:
+    models = context.models
+    cache, keys, counts = models.cache, models.keys, planned.counts
+    deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is not None)
+    for step in planned.engagements.steps:
+        event = step.event
+        tweet_counts = counts.get(event.tweet_id, Counts())
+        if isinstance(step, Liked):
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, LIKES)
+            command = "SADD" if isinstance(event, ev.TweetLiked) else "SREM"
+            cache.queue_if_loaded(batch, keys.liked(event.user_id), command, event.tweet_id)
+        elif isinstance(step, Retweeted):
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, RETWEETS)
+            cache.queue_if_loaded(batch, keys.retweeted(event.user_id), "SADD", event.tweet_id)
+            # Pushed again on redelivery too: the same member, so nothing doubles.
+            _deliver(context, batch, timelines, next(deliveries), planned.followers)
+        else:
+            cache.queue_counts(batch, event.tweet_id, tweet_counts, RETWEETS)
+            cache.queue_if_loaded(batch, keys.retweeted(event.user_id), "SREM", event.tweet_id)
+            if step.sort_key is not None:
+                entry = Entry(step.sort_key, event.tweet_id, event.user_id)
+                timelines.remove([keys.recent(event.user_id), keys.home(event.user_id)]
+                                 + [keys.home(f) for f in planned.followers[event.user_id]],
+                                 [entry])
+
+
+def _deliver(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
+             delivery: Delivery, followers: dict[int, list[int]]) -> None:
+    """An entry into its author's recents and own home timeline, then to the followers' (push)
+    or into the authors readers merge (pull)."""
+    models = context.models
+    keys, author = models.keys, delivery.author_id
+    timelines.push(("recent", author), lambda: [keys.recent(author)], [delivery.entry],
+                   models.timelines.recent_cap)
+    timelines.push(("own home", author), lambda: [keys.home(author)], [delivery.entry],
+                   models.timelines.home_cap, counted=True)
+    if delivery.push:
+        timelines.push(("followers", author), lambda: [keys.home(f) for f in followers[author]],
+                       [delivery.entry], models.timelines.home_cap, counted=True)
+    else:
+        models.cache.queue_if_loaded(batch, keys.pulled_authors(), "SADD", author)
