@@ -21,7 +21,7 @@ from streams.topics import TopicRegistry
 
 
 def load_graph(settings: Settings, data: Dataset) -> None:
-    """Users, follows and counts as the graph agent would have left them (a bulk restore)."""
+    """Users, follows and counts as the agents would have left them (a bulk restore)."""
     schema = settings.read_schema
     followers = Counter(followee for _, followee in data.edges)
     following = Counter(follower for follower, _ in data.edges)

@@ -93,7 +93,7 @@ def markdown(report: dict) -> str:
         f"{load['edges']:,} follow edges in all; celebrity threshold {load['celebrity_threshold']:,}. "
         f"The tweet store holds {load['history_tweets']:,} older tweets (real texts reused, authors "
         "weighted by followers, bulk-loaded) and "
-        f"{fanout['tweets']:,} more put through the tweet agent. Each of the {reads['readers']} readers' "
+        f"{fanout['tweets']:,} more put through the agents. Each of the {reads['readers']} readers' "
         "home timelines was built from the stores by a first read before reads were measured. "
         "Reads: closed loops of the stated clients over the readers, in "
         f"{reads['rounds']} rounds of endpoint, naive query and raw Redis in turn at each client "
@@ -191,7 +191,7 @@ def search_markdown(report: dict) -> str:
         f"{e2e['poll_pause_ms']:g} ms): GET /api/v1/search for the word, the index itself (a "
         "reader as the API opens it), and the author's home timeline. Times run from the "
         f"request's start; p99 of {e2e['posts']} samples is the slowest. The API drops a "
-        "deleted tweet at hydration, so it leaves search results as soon as the tweet agent "
+        "deleted tweet at hydration, so it leaves search results as soon as the core projection "
         "applies the deletion; the index figure is the search agent's own bound.",
         "",
         "osmem-server is an in-memory server that speaks the Elasticsearch REST API (built on "

@@ -149,7 +149,7 @@ def follower_weights(settings: Settings, real_users: list[int]) -> dict[int, int
 
 
 async def measure_fanout(settings, data, weights, rng, sync_redis, keys, args) -> dict:
-    """Real texts by real authors (more followers, more tweets) through the tweet agent."""
+    """Real texts by real authors (more followers, more tweets) through the agents."""
     real_users = list(weights)
     authors = rng.choices(list(weights), weights=list(weights.values()), k=args.tweets)
     posts = [(author, rng.choice(data.texts)) for author in authors]
