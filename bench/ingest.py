@@ -40,6 +40,7 @@ from bench.ingest_posting import measure_posting
 from bench.loading import open_timelines
 from bench.measure import raw_consume_seconds
 from bench.profile import sampling, summary
+from bench.replay import caught_up
 from bench.report import save
 from bench.timeline import machine
 from bench.workload import mixed_log, produce
@@ -48,6 +49,7 @@ from infra.settings import Settings
 from infra.stack import LocalStack
 from projections.redis_keys import RedisKeys
 from streams.admin import log_end_offsets
+from streams.durability import wait_until_archived
 from streams.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +99,10 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
     profile_path = ROOT / "bench" / "results" / "ingest-agents-profile.txt"
     with sampling(worker.pid, profile_path) if args.profile else nullcontext():
         agents = applied_rate(settings, topics, settings.agent_group)
+    # The search index and the archive follow the core projection: the later steps start
+    # once they have caught up too, so no step pays for the backlog.
+    caught_up(stack, [registry.tweets, registry.engagements], f"{settings.agent_group}-search")
+    wait_until_archived(settings, registry, timeout=600)
     if args.profile and profile_path.exists():
         agents["profile"] = summary(profile_path)
         profile_path.unlink()
