@@ -47,17 +47,20 @@ async def apply_core(context: AgentContext, events: list[ev.Event]) -> None:
     graph_events = [event for event in events if isinstance(event, GRAPH)]
     tweet_events = [event for event in events if isinstance(event, TWEETS)]
     engagement_events = [event for event in events if isinstance(event, ENGAGEMENTS)]
-    followees = {event.followee_id for event in graph_events
-                 if isinstance(event, ev.UserFollowed | ev.UserUnfollowed)}
-    recents = await _recents(context, sorted(followees))
+    recents = await _recents(context, graph_events)
     planned = await _write_postgres(context, graph_events, tweet_events, engagement_events, recents)
     await write_redis(context, planned)
 
 
-async def _recents(context: AgentContext, authors: list[int]) -> dict[int, TimelinePage]:
+async def _recents(context: AgentContext, graph_events) -> dict[int, TimelinePage]:
+    """The recents of the followees of the batch's follows (their newest FOLLOW_BACKFILL
+    entries) and unfollows (all of them), in one round trip."""
     models = context.models
-    limit = max(FOLLOW_BACKFILL, models.timelines.recent_cap)
-    pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limit)
+    unfollowed = {e.followee_id for e in graph_events if isinstance(e, ev.UserUnfollowed)}
+    followed = {e.followee_id for e in graph_events if isinstance(e, ev.UserFollowed)} - unfollowed
+    authors = sorted(followed) + sorted(unfollowed)
+    limits = [FOLLOW_BACKFILL] * len(followed) + [models.timelines.recent_cap] * len(unfollowed)
+    pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limits)
     return dict(zip(authors, pages))
 
 

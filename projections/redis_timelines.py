@@ -134,11 +134,14 @@ class RedisTimelines:
         [page] = await self.pages([key], before, limit)
         return page
 
-    async def pages(self, keys: list[str], before: int | None, limit: int) -> list[TimelinePage]:
-        """For each timeline, its entries older than `before`, newest first (one round trip)."""
+    async def pages(self, keys: list[str], before: int | None,
+                    limit: int | list[int]) -> list[TimelinePage]:
+        """For each timeline, its entries older than `before`, newest first, at most `limit`
+        (one for all, or one per timeline), in one round trip."""
+        limits = limit if isinstance(limit, list) else [limit] * len(keys)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=limit)
+            for key, most in zip(keys, limits):
+                pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=most)
                 pipe.zrange(key, 0, 0)
             results = await pipe.execute()
         return [TimelinePage([decode(member) for member in results[2 * i]],
