@@ -76,8 +76,10 @@ class BatchConsumer:
                         self.applied[(record.topic, record.partition)] = record.offset
                 await self._commit(consumer)
         finally:
-            await self._commit(consumer, force=True)
-            await consumer.stop()
+            try:
+                await self._commit(consumer, force=True)
+            finally:  # a stop cancelled during the last commit still leaves the group
+                await consumer.stop()
 
     async def _commit(self, consumer: AIOKafkaConsumer, force: bool = False) -> None:
         now = time.monotonic()
