@@ -7,12 +7,12 @@ import logging
 
 import faust
 
-from agents.archive import ARCHIVE_BATCH, ARCHIVE_FETCH_WAIT_MS, apply_archive, archived_positions
+from agents.archive import ARCHIVE_BATCHING, apply_archive, archived_positions
 from agents.batches import apply_records, record_batch
-from agents.consumer import BatchConsumer
+from agents.consumer import Batching, BatchConsumer
 from agents.context import AgentContext, agent_context, close_agent_context, follow_targets, group_of
 from agents.core import apply_core
-from agents.search import SEARCH_BATCH, SEARCH_FETCH_WAIT_MS, apply_search
+from agents.search import SEARCH_BATCHING, apply_search
 from agents.trends import consume_trends
 from infra.bootstrap import topic_registry
 from infra.logs import logging_config
@@ -53,16 +53,16 @@ def _topic(*names: str):
 
 
 # The event projections: a consumer group each, applying whole batches (agents/consumer.py).
-CORE_BATCH = 5000
-# The smallest batch window on a quiet log (agents/consumer.py says why they differ).
-CORE_FETCH_WAIT_MS = 10
+# A follower should see a post at once: the core's batches are the smallest and most frequent
+# (agents/consumer.py says what each figure does).
+CORE_BATCHING = Batching(max_records=5000, fetch_wait_ms=10, interval_ms=30)
 # A consumer that failed for a reason no retry inside it mends starts again after this.
 RESTART_SECONDS = 1.0
 consumers: list[BatchConsumer] = []
 
 
-def _batch_consumer(read_model: str, topic_names: list[str], max_records: int,
-                    fetch_wait_ms: int, apply, resume=None) -> None:
+def _batch_consumer(read_model: str, topic_names: list[str], batching: Batching, apply,
+                    resume=None) -> None:
     """Run a BatchConsumer for `read_model` as a task of this worker, restarted if it fails."""
 
     async def handle(records: list) -> None:
@@ -75,7 +75,7 @@ def _batch_consumer(read_model: str, topic_names: list[str], max_records: int,
         return await context.models.cache.positions(places, group_of(settings, read_model))
 
     consumer = BatchConsumer(settings, f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
-                             topic_names, handle, recorded, max_records, fetch_wait_ms)
+                             topic_names, handle, recorded, batching)
     consumers.append(consumer)
 
     async def run() -> None:
@@ -96,13 +96,12 @@ async def _apply_core(context: AgentContext, records: list) -> None:
         await record_batch(context, "core", records)
 
 
-_batch_consumer("core", [topic.name for topic in topics.event_topics()], CORE_BATCH,
-                CORE_FETCH_WAIT_MS, _apply_core)
-_batch_consumer("search", [topics.tweets.name, topics.engagements.name], SEARCH_BATCH,
-                SEARCH_FETCH_WAIT_MS, lambda context, records: apply_search(context, records,
-                                                                          dead_letters))
-_batch_consumer("archive", [topic.name for topic in topics.event_topics()], ARCHIVE_BATCH,
-                ARCHIVE_FETCH_WAIT_MS, apply_archive, resume=archived_positions)
+_batch_consumer("core", [topic.name for topic in topics.event_topics()], CORE_BATCHING,
+                _apply_core)
+_batch_consumer("search", [topics.tweets.name, topics.engagements.name], SEARCH_BATCHING,
+                lambda context, records: apply_search(context, records, dead_letters))
+_batch_consumer("archive", [topic.name for topic in topics.event_topics()], ARCHIVE_BATCHING,
+                apply_archive, resume=archived_positions)
 
 
 @app.agent(_topic(topics.trending.name), name="trends")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 
 from agents.batches import until_available
+from agents.consumer import Batching
 from agents.context import AgentContext
 from streams.archive import Record
 
 log = logging.getLogger("chirp.agents.archive")
 
 # Large batches: one INSERT per batch is what makes archiving cheap beside the projections.
-ARCHIVE_BATCH = 5000
-ARCHIVE_FETCH_WAIT_MS = 50
+ARCHIVE_BATCHING = Batching(max_records=5000, fetch_wait_ms=50, interval_ms=250)
 
 
 async def apply_archive(context: AgentContext, records: list) -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 
 from agents.batches import dead_letter, last_event_ids, record_progress, until_available
+from agents.consumer import Batching
 from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
@@ -23,8 +24,7 @@ from schemas.events import UndecodableEvent, decode
 log = logging.getLogger("chirp.agents.search")
 
 # A batch is written as one commit: up to this many records, or what arrived in the window.
-SEARCH_BATCH = 2000
-SEARCH_FETCH_WAIT_MS = 100
+SEARCH_BATCHING = Batching(max_records=2000, fetch_wait_ms=100, interval_ms=250)
 # How long to wait for the primary agents (or a new user's profile) before going on anyway.
 FOLLOW_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.005

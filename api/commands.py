@@ -110,12 +110,13 @@ class CommandRunner:
                     except EventNotAcknowledged as error:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
-                if actor_id is not None and not await tx.user_exists(actor_id):
+                exists, unconfirmed = await tx.actor_state(actor_id, scope, self._resend_after)
+                if not exists:
                     # A token signed for an account that is no more acts as nobody.
                     raise unauthorized("the access token's user does not exist")
                 if rate_limit is not None and self.limits is not None and actor_id is not None:
                     await self.limits.take(rate_limit, actor_id)
-                await self._send_unconfirmed(tx, scope)
+                await self._send_again(tx, scope, unconfirmed)
                 outcome = await decide(tx, self.ids)
                 if outcome.event is not None:
                     await tx.keep_unconfirmed(scope, outcome.event.event_id,
@@ -151,7 +152,13 @@ class CommandRunner:
         """Send the scope's outbox events that failed (all, if `everything`) again; raises
         EventNotAcknowledged unless the broker acknowledges every one."""
         older_than = None if everything else self._resend_after
-        pending = [(event_id, raw) for event_id, raw in await tx.unconfirmed(scope, older_than)
+        await self._send_again(tx, scope, await tx.unconfirmed(scope, older_than))
+
+    async def _send_again(self, tx: WriteTransaction, scope: str,
+                          unconfirmed: list[tuple[int, bytes]]) -> None:
+        """Send `unconfirmed` (the scope's outbox events, read in `tx`) again, but for those
+        acknowledged already; raises EventNotAcknowledged unless each is acknowledged."""
+        pending = [(event_id, raw) for event_id, raw in unconfirmed
                    if event_id not in self._acknowledged]
         for event_id, raw in pending:
             # One this process sent is not sent twice: its acknowledgement is awaited.

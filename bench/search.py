@@ -33,7 +33,9 @@ import tantivy
 from elasticsearch.helpers import async_bulk
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
-from agents.search import SEARCH_BATCH
+from agents.search import SEARCH_BATCHING
+
+SEARCH_BATCH = SEARCH_BATCHING.max_records
 from bench.dataset import DATA_DIR
 from bench.measure import p50_p99, summary
 from bench.search_end_to_end import run_end_to_end

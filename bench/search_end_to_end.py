@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from agents.search import SEARCH_BATCH, SEARCH_WINDOW_SECONDS
+from agents.search import SEARCH_BATCHING
 from bench.measure import BENCH_API, at_steady_rate, p50_p99
 from infra.settings import Settings
 from infra.stack import LocalStack
@@ -118,8 +118,9 @@ async def measure_end_to_end(base_url: str, settings: Settings, texts: list[str]
                   "delete_to_gone": _lags(deleting, watch.gone)}
            for name, watch in watches.items()}
     return {"engine": "tantivy", "posts": args.posts, "rate_per_s": args.post_rate,
-            "poll_pause_ms": args.poll_ms, "search_window_ms": SEARCH_WINDOW_SECONDS * 1000,
-            "search_batch": SEARCH_BATCH, "post_latency": p50_p99(post_latency),
+            "poll_pause_ms": args.poll_ms, "search_fetch_wait_ms": SEARCH_BATCHING.fetch_wait_ms,
+            "search_interval_ms": SEARCH_BATCHING.interval_ms,
+            "search_batch": SEARCH_BATCHING.max_records, "post_latency": p50_p99(post_latency),
             "delete_latency": p50_p99(delete_latency), "lag": lag}
 
 

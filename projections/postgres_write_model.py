@@ -120,11 +120,24 @@ class PostgresWriteTransaction:
 
     async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
                           ) -> list[tuple[int, bytes]]:
-        cursor = await self.conn.execute(
+        return await _rows(await self._unconfirmed(actor, older_than_seconds))
+
+    async def actor_state(self, user_id: int | None, actor: str, older_than_seconds: float
+                          ) -> tuple[bool, list[tuple[int, bytes]]]:
+        # Both statements go out before either result is read: one round trip (pipeline).
+        exists = None
+        if user_id is not None:
+            exists = await self.conn.execute(
+                "SELECT 1 FROM write_model.accounts WHERE user_id = %s", (user_id,))
+        unconfirmed = await self._unconfirmed(actor, older_than_seconds)
+        found = exists is None or await exists.fetchone() is not None
+        return found, await _rows(unconfirmed)
+
+    async def _unconfirmed(self, actor: str, older_than_seconds: float | None):
+        return await self.conn.execute(
             "SELECT event_id, event FROM write_model.unconfirmed_events WHERE actor = %s"
             " AND created_at < now() - make_interval(secs => %s)"
             " ORDER BY event_id FOR UPDATE", (actor, older_than_seconds or 0))
-        return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
 
     async def confirmed(self, event_ids: list[int]) -> None:
         await _confirm(self.conn, event_ids)
@@ -138,7 +151,9 @@ class PostgresWriteModel:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
-        async with self.pool.connection() as conn, conn.transaction():
+        # In pipeline mode: statements whose results nobody reads yet go out together, so a
+        # post's BEGIN and reads are one round trip and its writes and COMMIT another.
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             yield PostgresWriteTransaction(conn)
 
     async def account(self, username: str) -> Account | None:
@@ -169,6 +184,10 @@ class PostgresWriteModel:
                 "SELECT DISTINCT actor FROM write_model.unconfirmed_events"
                 " WHERE created_at < now() - make_interval(secs => %s)", (older_than_seconds,))
             return [actor for (actor,) in await cursor.fetchall()]
+
+
+async def _rows(cursor) -> list[tuple[int, bytes]]:
+    return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
 
 
 async def _confirm(conn: AsyncConnection, event_ids: list[int]) -> None:

@@ -77,6 +77,11 @@ class WriteTransaction(Protocol):
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         """Put the command's event in the outbox: it leaves once acknowledged."""
 
+    async def actor_state(self, user_id: int | None, actor: str, older_than_seconds: float
+                          ) -> tuple[bool, list[tuple[int, bytes]]]:
+        """Whether the account `user_id` exists (True for None: no account to check), and
+        what `unconfirmed(actor, older_than_seconds)` returns, read together."""
+
     async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
                           ) -> list[tuple[int, bytes]]:
         """The actor's events in the outbox (those older than that, if given) in id order,
