@@ -1,18 +1,42 @@
 # The two entry points of the README: `make run` and `make test`.
-# Each sets up .venv from pyproject.toml first (again only when pyproject.toml changes).
+# Each sets up .venv from requirements.lock first (again only when the lock, pyproject.toml or
+# this file changes).
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# Every extra: the lock pins all of them, and `make run` and `make test` need all of them.
+EXTRAS := dev flink export cassandra elasticsearch local
+# uv resolves the lock; it lives in a venv of its own, outside the project's environment.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
 
-.PHONY: run test bench bench-search bench-trending bench-replay bench-ingest
+.PHONY: run test lock bench bench-search bench-trending bench-replay bench-ingest
 
-# The flink extra brings PyFlink; infra.flink then fetches Flink's Kafka connector jars (pinned
-# by hash) into the environment, so the trending job needs no download when it starts.
-$(STAMP): pyproject.toml Makefile
+# The dependencies come from the lock, each checked against its hash; the project itself then
+# installs without resolving anything, and pip check fails if pyproject.toml asks for what the
+# lock lacks (`make lock` mends that). The flink extra brings PyFlink; infra.flink then fetches
+# Flink's Kafka connector jars (pinned by hash) into the environment, so the trending job needs
+# no download when it starts.
+$(STAMP): $(LOCK) pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,flink]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(VENV)/bin/pip check --disable-pip-version-check
 	$(VENV)/bin/python -m infra.flink > /dev/null
 	touch $(STAMP)
+
+# `make lock` after editing the dependencies in pyproject.toml: versions already in the lock
+# are kept where they still fit; `make lock LOCK_ARGS=--upgrade` moves every pin to the newest
+# release allowed. The lock is for Python 3.11 on Linux x86_64 (glibc 2.28 or newer).
+lock: $(UV)
+	$(UV) pip compile pyproject.toml $(addprefix --extra ,$(EXTRAS)) --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command 'make lock' --output-file $(LOCK) --quiet $(LOCK_ARGS)
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 run: $(STAMP)
 	$(VENV)/bin/chirp run
