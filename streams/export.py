@@ -95,8 +95,13 @@ class _JsonLinesWriter:
 
 class _ParquetWriter:
     def __init__(self, output: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(
+                "Parquet export needs the `export` extra: pip install -e '.[export]'",
+                name=error.name) from error
 
         self.pa, self.output = pa, output
         self.schema = pa.schema([
