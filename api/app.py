@@ -12,7 +12,6 @@ from fastapi import FastAPI
 
 from api.body_limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
-from api.commands import CommandRunner
 from api.consistency import remember_write
 from api.deps import Services
 from api.openapi import install_problem_openapi
@@ -22,12 +21,13 @@ from api.routes import auth, health, timeline, trends, tweets, users
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
+from commands.postgres_write_model import PostgresWriteModel
+from commands.runner import CommandRunner
 from infra.bootstrap import topic_registry
 from infra.read_models import build_read_models, open_read_models, search_index
 from infra.targets import TargetWatcher
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
-from projections.postgres_write_model import PostgresWriteModel
 from streams.ids import SnowflakeIds
 from streams.producer import EventProducer
 

@@ -5,14 +5,15 @@ cost a tenth of a home-timeline read."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.commands import Answer, CommandRunner, Decide, request_fingerprint
 from api.consistency import wait_for_own_writes
 from api.timelines import Timelines
 from infra.read_models import ReadModels
@@ -20,8 +21,10 @@ from projections.search import SearchIndex
 from projections.timeline_entries import decode_cursor
 from api.problems import ProblemError
 from api.security import Passwords, Principal, Tokens, unauthorized
+from commands.model import Command
+from commands.runner import Answer, CommandRunner, Render
+from commands.write_model import WriteModel
 from infra.settings import Settings
-from projections.write_model import WriteModel
 from schemas.types import parse_id
 
 
@@ -134,26 +137,28 @@ UserIdPath = Annotated[int, Depends(_user_id)]
 TweetIdPath = Annotated[int, Depends(_tweet_id)]
 
 
-@dataclass
-class Command:
-    """Runs a decision as the current request: its actor, Idempotency-Key and fingerprint."""
-
-    services: Services
-    request: Request
-    key: str | None
-
-    async def run(self, decide: Decide, actor_id: int | None,
-                  rate_limit: str | None = None) -> Answer:
-        """`rate_limit`: the kind of write whose per-user limit applies (api/rate_limits.py)."""
-        fingerprint = request_fingerprint(self.request.method, self.request.url.path,
-                                          await self.request.body())
-        return await self.services.commands.run(decide, actor_id=actor_id,
-                                                idempotency_key=self.key,
-                                                fingerprint=fingerprint, rate_limit=rate_limit)
+# Runs a command as the current request: its Idempotency-Key and fingerprint.
+RunCommand = Callable[[Command, Render], Awaitable[Answer]]
 
 
-async def command(services: ServicesDep, request: Request, key: IdempotencyKey) -> Command:
-    return Command(services, request, key)
+async def run_command(services: ServicesDep, request: Request,
+                      key: IdempotencyKey) -> RunCommand:
+    async def run(command: Command, render: Render) -> Answer:
+        fingerprint = request_fingerprint(request.method, request.url.path,
+                                          await request.body())
+        return await services.commands.run(command, render, idempotency_key=key,
+                                           fingerprint=fingerprint)
+
+    return run
 
 
-CommandDep = Annotated[Command, Depends(command)]
+RunCommandDep = Annotated[RunCommand, Depends(run_command)]
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests 'the same request' for an Idempotency-Key."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()

@@ -14,7 +14,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from projections.search import SearchEngineError
-from projections.write_model import WriteUnconfirmed
+from commands.errors import DomainError, Refusal
+from commands.write_model import WriteUnconfirmed
 from streams.producer import EventNotAcknowledged
 
 log = logging.getLogger("chirp.api")
@@ -47,6 +48,19 @@ def not_found(what: str) -> ProblemError:
     return ProblemError(404, "not-found", "Not Found", f"{what} does not exist")
 
 
+# A refused command's status, by the kind of refusal.
+REFUSAL_STATUS = {Refusal.UNAUTHENTICATED: 401, Refusal.FORBIDDEN: 403, Refusal.NOT_FOUND: 404,
+                  Refusal.CONFLICT: 409, Refusal.INVALID: 422}
+
+
+def refused(error: DomainError) -> ProblemError:
+    headers = {}
+    if error.refusal is Refusal.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return ProblemError(REFUSAL_STATUS[error.refusal], error.code, error.title, error.detail,
+                        headers=headers)
+
+
 def _validation_problem(error: RequestValidationError) -> ProblemError:
     errors = [{"loc": list(item.get("loc", ())), "msg": item.get("msg", ""),
                "type": item.get("type", "")} for item in error.errors()]
@@ -65,6 +79,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, error: ProblemError):
         return problem_response(request, error)
+
+    @app.exception_handler(DomainError)
+    async def on_refused(request: Request, error: DomainError):
+        return problem_response(request, refused(error))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError):

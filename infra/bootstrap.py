@@ -7,10 +7,10 @@ import asyncio
 
 import psycopg
 
+from commands import postgres_write_model
 from infra import targets
 from infra.settings import Settings
-from projections import (postgres_engagements, postgres_graph, postgres_tweet_store,
-                         postgres_write_model)
+from projections import postgres_engagements, postgres_graph, postgres_tweet_store
 from streams import archive
 from streams.admin import ensure_topics
 from streams.topics import TopicRegistry

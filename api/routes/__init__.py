@@ -6,7 +6,7 @@ import orjson
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
-from api.commands import Answer
+from commands.runner import Answer
 from projections.timeline_entries import encode_cursor
 
 

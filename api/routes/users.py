@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from fastapi import APIRouter
 
-from api.commands import Outcome
-from api.deps import CommandDep, CurrentUser, Cursor, Limit, Reader, ServicesDep, UserIdPath
-from api.problems import ProblemError, not_found
+from api.deps import CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, UserIdPath
+from api.problems import not_found
 from api.routes import page, respond
+from commands.model import FollowState as FollowResult
+from commands.model import Register, Registered, SetFollow
+from commands.runner import Answer
 from projections.timeline_entries import encode_cursor
-from schemas import events as ev
 from schemas.api import FollowState, Problem, TweetPage, UserCreate, UserCreated, UserPage, UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -19,55 +18,36 @@ _ERRORS = {code: {"model": Problem} for code in (400, 401, 404, 409, 413, 415, 4
 
 
 @router.post("", status_code=201, response_model=UserCreated, responses=_ERRORS)
-async def register(body: UserCreate, services: ServicesDep, command: CommandDep):
+async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep):
     """Create an account; the answer carries an access token."""
     password_hash = await services.passwords.hash(body.password)
 
-    async def decide(tx, ids) -> Outcome:
-        user_id = ids.next_id()
-        if not await tx.reserve_username(user_id, body.username, password_hash):
-            raise ProblemError(409, "username-taken", "Username Taken",
-                               f"the username {body.username!r} is already taken")
-        event = ev.UserRegistered(
-            event_id=ids.next_id(), occurred_at=datetime.now(timezone.utc), actor_id=user_id,
-            user_id=user_id, username=body.username, display_name=body.display_name,
-            bio=body.bio or "")
-        token = services.tokens.issue(user_id, body.username)
-        created = UserCreated(user_id=user_id, username=body.username, access_token=token)
-        return Outcome(201, created.model_dump(mode="json"), event)
+    def render(result: Registered) -> Answer:
+        token = services.tokens.issue(result.user_id, result.username)
+        created = UserCreated(user_id=result.user_id, username=result.username,
+                              access_token=token)
+        return Answer(201, created.model_dump(mode="json"))
 
-    answer = await command.run(decide, actor_id=None)
+    answer = await run(Register(body.username, body.display_name, body.bio or "",
+                                password_hash), render)
     return respond(answer, {"Location": f"/api/v1/users/{answer.body['user_id']}"})
 
 
-def _follow_command(followee_id: int, user: CurrentUser, follow: bool):
-    async def decide(tx, ids) -> Outcome:
-        if followee_id == user.user_id:
-            raise ProblemError(422, "self-follow", "Cannot Follow Yourself",
-                               "a user cannot follow or unfollow themselves")
-        if not await tx.user_exists(followee_id):
-            raise not_found(f"user {followee_id}")
-        event_type = ev.UserFollowed if follow else ev.UserUnfollowed
-        event = event_type(event_id=ids.next_id(), occurred_at=datetime.now(timezone.utc),
-                           actor_id=user.user_id, follower_id=user.user_id,
-                           followee_id=followee_id)
-        state = FollowState(user_id=followee_id, following=follow)
-        return Outcome(200, state.model_dump(mode="json"), event)
-
-    return decide
+def _follow_state(result: FollowResult) -> Answer:
+    state = FollowState(user_id=result.user_id, following=result.following)
+    return Answer(200, state.model_dump(mode="json"))
 
 
 @router.post("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
-async def follow(user_id: UserIdPath, user: CurrentUser, command: CommandDep):
+async def follow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
     """Follow a user (idempotent)."""
-    return respond(await command.run(_follow_command(user_id, user, True), user.user_id,
-                                     rate_limit="follows"))
+    return respond(await run(SetFollow(user.user_id, user_id, True), _follow_state))
 
 
 @router.delete("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
-async def unfollow(user_id: UserIdPath, user: CurrentUser, command: CommandDep):
+async def unfollow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
     """Stop following a user (idempotent)."""
-    return respond(await command.run(_follow_command(user_id, user, False), user.user_id))
+    return respond(await run(SetFollow(user.user_id, user_id, False), _follow_state))
 
 
 _READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}

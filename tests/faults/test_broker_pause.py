@@ -3,7 +3,7 @@
 Writes answer 503 within a bound, never hang; the service recovers by itself when the broker
 resumes; every post answered 201 is there once; no post is there twice, though a stalled
 broker appends, when it resumes, requests whose writes were answered 503 (those writes were
-kept as unconfirmed and take effect once: projections/write_model.py). Prints what it measured.
+kept as unconfirmed and take effect once: commands/write_model.py). Prints what it measured.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ STALL_SECONDS = 10
 # a reconnection attempt, and a margin for a busy machine.
 ANSWER_BOUND_SECONDS = 2 * PRODUCE_TIMEOUT_MS / 1000 + 3
 # How long after the audit the outbox may still hold events: the resend age (produce timeout
-# + 2 s, api/commands.py), a relay interval, a resend, and a margin for a busy machine.
+# + 2 s, commands/runner.py), a relay interval, a resend, and a margin for a busy machine.
 OUTBOX_BOUND_SECONDS = PRODUCE_TIMEOUT_MS / 1000 + 2 + 1 + 5
 
 

@@ -1,4 +1,4 @@
-"""The outbox relay (api/commands.py): acknowledged events leave the outbox on time even while
+"""The outbox relay (commands/runner.py): acknowledged events leave the outbox on time even while
 a resend waits on a stalled broker. In-memory stand-ins for the write model and the producer:
 this tests the relay's scheduling only (tests/faults/test_broker_pause.py runs the real one)."""
 
@@ -8,7 +8,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
-from api.commands import CONFIRM_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, CommandRunner
+from commands.runner import CONFIRM_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, CommandRunner
 from schemas import events as ev
 from streams.ids import SnowflakeIds
 

@@ -9,7 +9,8 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from projections.write_model import Account, StoredResponse, TweetRecord
+from commands.model import Changes, Needs, State, TweetRecord
+from commands.write_model import Account, StoredResponse
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS write_model;
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS write_model.idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 CREATE SEQUENCE IF NOT EXISTS write_model.snowflake_workers;
--- Events sent but not acknowledged in time (projections/write_model.py): sent again until
+-- Events sent but not acknowledged in time (commands/write_model.py): sent again until
 -- the broker acknowledges them.
 CREATE TABLE IF NOT EXISTS write_model.unconfirmed_events (
     event_id   bigint PRIMARY KEY,
@@ -84,34 +85,45 @@ class PostgresWriteTransaction:
             " WHERE scope = %s AND key = %s",
             (response.fingerprint, response.status, Jsonb(response.body), scope, key))
 
-    async def reserve_username(self, user_id: int, username: str, password_hash: str) -> bool:
-        cursor = await self.conn.execute(
-            "INSERT INTO write_model.accounts (user_id, username, password_hash)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (user_id, username, password_hash))
-        return await cursor.fetchone() is not None
+    async def load(self, needs: Needs, actor: str, older_than_seconds: float
+                   ) -> tuple[State, list[tuple[int, bytes]]]:
+        # Every statement goes out before any result is read: one round trip (pipeline).
+        users = tweets = None
+        if needs.users:
+            users = await self.conn.execute(
+                "SELECT user_id FROM write_model.accounts WHERE user_id = ANY(%s)",
+                (sorted(needs.users),))
+        if needs.tweets:
+            tweets = await self.conn.execute(
+                "SELECT tweet_id, author_id, deleted FROM write_model.tweets"
+                " WHERE tweet_id = ANY(%s) ORDER BY tweet_id"
+                + (" FOR UPDATE" if needs.lock_tweets else ""), (sorted(needs.tweets),))
+        unconfirmed = await self._unconfirmed(actor, older_than_seconds)
+        state = State(
+            users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
+            tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {})
+        return state, await _rows(unconfirmed)
 
-    async def user_exists(self, user_id: int) -> bool:
-        cursor = await self.conn.execute(
-            "SELECT 1 FROM write_model.accounts WHERE user_id = %s", (user_id,))
-        return await cursor.fetchone() is not None
-
-    async def record_tweet(self, tweet_id: int, author_id: int) -> None:
-        await self.conn.execute(
-            "INSERT INTO write_model.tweets (tweet_id, author_id) VALUES (%s, %s)",
-            (tweet_id, author_id))
-
-    async def tweet(self, tweet_id: int, *, for_update: bool = False) -> TweetRecord | None:
-        lock = " FOR UPDATE" if for_update else ""
-        cursor = await self.conn.execute(
-            "SELECT tweet_id, author_id, deleted FROM write_model.tweets WHERE tweet_id = %s"
-            + lock, (tweet_id,))
-        row = await cursor.fetchone()
-        return TweetRecord(*row) if row else None
-
-    async def mark_tweet_deleted(self, tweet_id: int) -> None:
-        await self.conn.execute(
-            "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = %s", (tweet_id,))
+    async def apply(self, changes: Changes) -> bool:
+        if changes.account is not None:
+            account = changes.account
+            reserved = await self.conn.execute(
+                "INSERT INTO write_model.accounts (user_id, username, password_hash)"
+                " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (account.user_id, account.username, account.password_hash))
+            if await reserved.fetchone() is None:
+                return False
+        if changes.tweets:
+            await self.conn.execute(
+                "INSERT INTO write_model.tweets (tweet_id, author_id, deleted)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[])",
+                ([t.tweet_id for t in changes.tweets], [t.author_id for t in changes.tweets],
+                 [t.deleted for t in changes.tweets]))
+        if changes.deleted:
+            await self.conn.execute(
+                "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = ANY(%s)",
+                (list(changes.deleted),))
+        return True
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         await self.conn.execute(
@@ -121,17 +133,6 @@ class PostgresWriteTransaction:
     async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
                           ) -> list[tuple[int, bytes]]:
         return await _rows(await self._unconfirmed(actor, older_than_seconds))
-
-    async def actor_state(self, user_id: int | None, actor: str, older_than_seconds: float
-                          ) -> tuple[bool, list[tuple[int, bytes]]]:
-        # Both statements go out before either result is read: one round trip (pipeline).
-        exists = None
-        if user_id is not None:
-            exists = await self.conn.execute(
-                "SELECT 1 FROM write_model.accounts WHERE user_id = %s", (user_id,))
-        unconfirmed = await self._unconfirmed(actor, older_than_seconds)
-        found = exists is None or await exists.fetchone() is not None
-        return found, await _rows(unconfirmed)
 
     async def _unconfirmed(self, actor: str, older_than_seconds: float | None):
         return await self.conn.execute(

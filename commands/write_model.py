@@ -3,11 +3,8 @@
 Everything else Chirp knows is projected from the event log by agents. These facts cannot
 wait for a projection: a username must be unique the moment it is granted, a login needs a
 password hash (which never travels in an event), a delete must know the tweet's author, and a
-retried request must find the answer the first attempt got. The API writes them in a
-transaction that brackets producing the event: the row commits only after the broker has
-acknowledged the event.
-
-The event itself is written in the same transaction, into an outbox (`unconfirmed_events`),
+retried request must find the answer the first attempt got. A command's rows and its event are written in
+one transaction (commands/runner.py): the event is written in the same transaction, into an outbox (`unconfirmed_events`),
 and produced after the commit: a write that commits always reaches the log, and one that
 does not commit never does. An event the broker does not acknowledge (a stalled broker may
 still append it when it resumes) stays in the outbox and is sent again, with the same ids,
@@ -21,6 +18,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from commands.model import Changes, Needs, State
+
 
 class WriteUnconfirmed(RuntimeError):
     """The write's event was sent but not acknowledged in time: it is kept, and takes effect
@@ -33,13 +32,6 @@ class Account:
     user_id: int
     username: str
     password_hash: str
-
-
-@dataclass(frozen=True)
-class TweetRecord:
-    tweet_id: int
-    author_id: int
-    deleted: bool
 
 
 @dataclass(frozen=True)
@@ -63,24 +55,17 @@ class WriteTransaction(Protocol):
 
     async def store_response(self, scope: str, key: str, response: StoredResponse) -> None: ...
 
-    async def reserve_username(self, user_id: int, username: str, password_hash: str) -> bool:
-        """Reserve `username` (case-insensitively) for a new account; False if taken."""
+    async def load(self, needs: Needs, actor: str, older_than_seconds: float
+                   ) -> tuple[State, list[tuple[int, bytes]]]:
+        """What a decision needs, and what `unconfirmed(actor, older_than_seconds)` returns,
+        read together."""
 
-    async def user_exists(self, user_id: int) -> bool: ...
-
-    async def record_tweet(self, tweet_id: int, author_id: int) -> None: ...
-
-    async def tweet(self, tweet_id: int, *, for_update: bool = False) -> TweetRecord | None: ...
-
-    async def mark_tweet_deleted(self, tweet_id: int) -> None: ...
+    async def apply(self, changes: Changes) -> bool:
+        """Write a decision's changes; False (and nothing written) if its new account's
+        username is taken, case-insensitively."""
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         """Put the command's event in the outbox: it leaves once acknowledged."""
-
-    async def actor_state(self, user_id: int | None, actor: str, older_than_seconds: float
-                          ) -> tuple[bool, list[tuple[int, bytes]]]:
-        """Whether the account `user_id` exists (True for None: no account to check), and
-        what `unconfirmed(actor, older_than_seconds)` returns, read together."""
 
     async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
                           ) -> list[tuple[int, bytes]]:

@@ -1,45 +1,44 @@
-"""Running a write: check, record, produce, answer only after the broker's acknowledgement."""
+"""Running a command: load, decide, record, produce, answer after the broker's acknowledgement."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Protocol
 
-from api.problems import ProblemError
-from api.rate_limits import WriteLimits
-from api.security import unauthorized
+from commands.errors import DomainError, Refusal
+from commands.model import Command, Result
+from commands.rules import decide, needs, username_taken
+from commands.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from infra.metrics import WRITES
-from projections.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
-from schemas.events import Event, decode, encode
+from schemas.events import decode, encode
 from streams.ids import SnowflakeIds
 from streams.producer import EventNotAcknowledged, EventProducer
 
-log = logging.getLogger("chirp.api.commands")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command decided: the answer, and the event to record (None: nothing changes)."""
-
-    status: int
-    body: Any
-    event: Event | None = None
-
-
-# A command's decision: checks against the write model, writes to it, builds the event.
-Decide = Callable[[WriteTransaction, SnowflakeIds], Awaitable[Outcome]]
+log = logging.getLogger("chirp.commands")
 
 
 @dataclass(frozen=True)
 class Answer:
+    """What the caller is told: a status and a body (kept under an idempotency key and
+    replayed as it was)."""
+
     status: int
     body: Any
     replayed: bool = False
+
+
+# How a command's result is told to its caller.
+Render = Callable[[Result], Answer]
+
+
+class Limits(Protocol):
+    async def take(self, kind: str, user_id: int) -> None:
+        """Draw a token from the user's bucket of `kind`; raises past the limit."""
 
 
 class KeyedLocks:
@@ -77,25 +76,28 @@ class CommandRunner:
     # Called with (actor id, where the event landed) once the broker acknowledged it.
     after_ack: Callable[[int | None, Any], Awaitable[None]] | None = None
     # Per-user write limits: `take(kind, user id)` raises 429 past them.
-    limits: WriteLimits | None = None
+    limits: Limits | None = None
     _actors: KeyedLocks = field(default_factory=KeyedLocks)
     # Acknowledged events still in the outbox: deleted from it in batches.
     _acknowledged: set[int] = field(default_factory=set)
     # Events sent by this process and not acknowledged yet: their acknowledgements.
     _in_flight: dict[int, asyncio.Future] = field(default_factory=dict)
 
-    async def run(self, decide: Decide, *, actor_id: int | None, idempotency_key: str | None,
-                  fingerprint: str, rate_limit: str | None = None) -> Answer:
-        """Run one command: decide and record it in one write-model transaction, its event
-        in the outbox (write_model.unconfirmed_events) of the same transaction; after the
-        commit, produce the event and answer once the broker acknowledged it.
+    async def run(self, command: Command, render: Render, *, idempotency_key: str | None,
+                  fingerprint: str) -> Answer:
+        """Run `command`: read what its rules need, decide it (commands/rules.py), and record
+        its changes and its event in the outbox (write_model.unconfirmed_events) in one
+        write-model transaction; after the commit, produce the event and answer once the
+        broker acknowledged it.
 
-        A command refused, or a transaction that does not commit, leaves nothing behind and
-        sends nothing. An event the broker does not acknowledge stays in the outbox and is
-        sent again until it is (WriteUnconfirmed). A retry with the same Idempotency-Key
-        replays the stored answer instead of producing a second event. A new write of kind
-        `rate_limit` draws a token from the actor's bucket first (a replay draws none).
+        A command refused (DomainError), or a transaction that does not commit, leaves
+        nothing behind and sends nothing. An event the broker does not acknowledge stays in
+        the outbox and is sent again until it is (WriteUnconfirmed). A retry with the same
+        Idempotency-Key replays the stored answer instead of producing a second event. A
+        new event draws a token from the actor's bucket of `command.draws` first (a replay
+        draws none).
         """
+        actor_id = command.actor_id
         scope = _scope(actor_id)
         # One actor's commands one at a time, so its events reach their partition in order:
         # what is left in its outbox first.
@@ -110,26 +112,28 @@ class CommandRunner:
                     except EventNotAcknowledged as error:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
-                exists, unconfirmed = await tx.actor_state(actor_id, scope, self._resend_after)
-                if not exists:
-                    # A token signed for an account that is no more acts as nobody.
-                    raise unauthorized("the access token's user does not exist")
-                if rate_limit is not None and self.limits is not None and actor_id is not None:
-                    await self.limits.take(rate_limit, actor_id)
+                state, unconfirmed = await tx.load(needs(command), scope, self._resend_after)
+                decision = decide(command, state, self.ids.next_id, datetime.now(timezone.utc))
+                kind = command.draws
+                if (decision.event is not None and kind is not None and actor_id is not None
+                        and self.limits is not None):
+                    await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
-                outcome = await decide(tx, self.ids)
-                if outcome.event is not None:
-                    await tx.keep_unconfirmed(scope, outcome.event.event_id,
-                                              encode(outcome.event))
+                if not await tx.apply(decision.changes):
+                    raise username_taken(decision.changes.account.username)
+                answer = render(decision.result)
+                if decision.event is not None:
+                    await tx.keep_unconfirmed(scope, decision.event.event_id,
+                                              encode(decision.event))
                 if idempotency_key is not None:
                     await tx.store_response(scope, idempotency_key, StoredResponse(
-                        fingerprint=fingerprint, status=outcome.status, body=outcome.body))
-            if outcome.event is None:
-                return Answer(outcome.status, outcome.body)
+                        fingerprint=fingerprint, status=answer.status, body=answer.body))
+            if decision.event is None:
+                return answer
             # Committed: the write is accepted and its event will reach the log.
-            event_id = outcome.event.event_id
+            event_id = decision.event.event_id
             try:
-                self._in_flight[event_id] = await self.producer.enqueue(outcome.event)
+                self._in_flight[event_id] = await self.producer.enqueue(decision.event)
             except EventNotAcknowledged as error:
                 raise _kept(event_id) from error
         try:
@@ -145,7 +149,7 @@ class CommandRunner:
                 await self.after_ack(actor_id, landed)
             except Exception as error:  # noqa: BLE001 - the write is done: answer it so
                 log.warning("after the acknowledgement of event %s: %s", event_id, error)
-        return Answer(outcome.status, outcome.body)
+        return answer
 
     async def _send_unconfirmed(self, tx: WriteTransaction, scope: str,
                                 everything: bool = False) -> None:
@@ -232,16 +236,7 @@ async def _no_lock() -> AsyncIterator[None]:
 
 def _replay(stored: StoredResponse, fingerprint: str) -> Answer:
     if stored.fingerprint != fingerprint:
-        raise ProblemError(
-            422, "idempotency-key-reused", "Idempotency-Key Reused",
+        raise DomainError(
+            Refusal.INVALID, "idempotency-key-reused", "Idempotency-Key Reused",
             "this Idempotency-Key was used with a different request; use a new key")
     return Answer(stored.status, stored.body, replayed=True)
-
-
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    """What makes two requests 'the same request' for an Idempotency-Key."""
-    digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()

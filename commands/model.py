@@ -1,0 +1,195 @@
+"""Commands, the state a decision reads, and decisions: plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from schemas.events import Event
+
+
+@dataclass(frozen=True)
+class TweetRecord:
+    """What the write model keeps of a tweet."""
+
+    tweet_id: int
+    author_id: int
+    deleted: bool
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """Something a user asks for. `actor_id` None: nobody is signed in (registration)."""
+
+    @property
+    def actor_id(self) -> int | None:
+        return None
+
+    @property
+    def draws(self) -> str | None:
+        """The per-user write limit (api/rate_limits.py) a new event of this command draws
+        a token from; None for none: taking something back draws none."""
+        return None
+
+
+@dataclass(frozen=True)
+class Register(Command):
+    username: str
+    display_name: str
+    bio: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class PostTweet(Command):
+    author_id: int
+    content: str
+    reply_to: int | None = None
+
+    @property
+    def actor_id(self) -> int:
+        return self.author_id
+
+    @property
+    def draws(self) -> str | None:
+        return "tweets"
+
+
+@dataclass(frozen=True)
+class DeleteTweet(Command):
+    user_id: int
+    tweet_id: int
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
+class SetFollow(Command):
+    """Follow (`following` True) or unfollow another user."""
+
+    follower_id: int
+    followee_id: int
+    following: bool
+
+    @property
+    def actor_id(self) -> int:
+        return self.follower_id
+
+    @property
+    def draws(self) -> str | None:
+        return "follows" if self.following else None
+
+
+@dataclass(frozen=True)
+class SetEngagement(Command):
+    """Like or retweet a tweet (`on` True), or take that back."""
+
+    LIKE: ClassVar[str] = "like"
+    RETWEET: ClassVar[str] = "retweet"
+
+    kind: str  # LIKE or RETWEET
+    user_id: int
+    tweet_id: int
+    on: bool
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+    @property
+    def draws(self) -> str | None:
+        # A retweet is a tweet of the user's, as far as the limits go.
+        if not self.on:
+            return None
+        return "likes" if self.kind == self.LIKE else "tweets"
+
+
+# ---- state and decisions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a decision reads from the write model: these accounts and tweets (the tweets
+    locked until the transaction ends, if `lock_tweets`)."""
+
+    users: frozenset[int] = frozenset()
+    tweets: frozenset[int] = frozenset()
+    lock_tweets: bool = False
+
+
+@dataclass(frozen=True)
+class State:
+    """The write model as a decision sees it: of the accounts and tweets asked for, those
+    that exist."""
+
+    users: frozenset[int] = frozenset()
+    tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user_id: int
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The write model's rows a decision adds or changes (beside the event's outbox row)."""
+
+    account: NewAccount | None = None  # reserved only if the username is free
+    tweets: tuple[TweetRecord, ...] = ()
+    deleted: tuple[int, ...] = ()
+
+
+# ---- results: what the caller is told -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registered:
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True)
+class Posted:
+    tweet_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Deleted:
+    tweet_id: int
+
+
+@dataclass(frozen=True)
+class FollowState:
+    user_id: int
+    following: bool
+
+
+@dataclass(frozen=True)
+class EngagementState:
+    kind: str
+    tweet_id: int
+    on: bool
+
+
+Result = Registered | Posted | Deleted | FollowState | EngagementState
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A command decided: its result, the event to record (None: nothing changes, as for
+    deleting a tweet deleted already) and the write model's changes."""
+
+    result: Result
+    event: Event | None = None
+    changes: Changes = Changes()

@@ -1,0 +1,139 @@
+"""The rules of each command (commands/rules.py), with no server: a state in, a decision or
+a refusal out."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pytest
+
+from commands.errors import DomainError, Refusal
+from commands.model import (DeleteTweet, Deleted, EngagementState, FollowState, Needs,
+                            PostTweet, Posted, Register, Registered, SetEngagement, SetFollow,
+                            State, TweetRecord)
+from commands.rules import decide, needs
+from schemas import events as ev
+from streams.ids import SnowflakeIds, id_time
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+ADA, BOB = 11, 12
+TWEET = 500
+
+
+def run(command, state: State):
+    return decide(command, state, SnowflakeIds(worker_id=3).next_id, NOW)
+
+
+def refusal(command, state: State) -> tuple[Refusal, str]:
+    with pytest.raises(DomainError) as raised:
+        run(command, state)
+    return raised.value.refusal, raised.value.code
+
+
+def users(*ids: int) -> State:
+    return State(users=frozenset(ids))
+
+
+def with_tweet(*ids: int, author=BOB, deleted=False) -> State:
+    return State(users=frozenset(ids), tweets={TWEET: TweetRecord(TWEET, author, deleted)})
+
+
+def test_every_command_needs_its_actor_and_an_actor_without_an_account_acts_as_nobody():
+    for command in (PostTweet(ADA, "hi"), DeleteTweet(ADA, TWEET), SetFollow(ADA, BOB, True),
+                    SetEngagement(SetEngagement.LIKE, ADA, TWEET, True)):
+        assert ADA in needs(command).users
+        assert refusal(command, with_tweet(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")
+
+
+def test_a_post_takes_a_tweet_id_whose_time_is_its_created_at_and_records_the_tweet():
+    decision = run(PostTweet(ADA, "Hello #Chirp @bob"), users(ADA))
+    event = decision.event
+    assert isinstance(event, ev.TweetPosted) and isinstance(decision.result, Posted)
+    assert decision.result == Posted(event.tweet_id, id_time(event.tweet_id))
+    assert event.occurred_at == id_time(event.tweet_id)
+    assert event.event_id != event.tweet_id
+    assert (event.hashtags, event.mentions) == (("chirp",), ("bob",))
+    assert decision.changes.tweets == (TweetRecord(event.tweet_id, ADA, False),)
+    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}))
+
+
+def test_a_reply_needs_a_live_parent():
+    reply = PostTweet(ADA, "yes", reply_to=TWEET)
+    assert needs(reply).tweets == {TWEET}
+    assert run(reply, with_tweet(ADA)).event.reply_to == TWEET
+    for state in (users(ADA), with_tweet(ADA, deleted=True)):
+        assert refusal(reply, state) == (Refusal.INVALID, "reply-target-missing")
+
+
+def test_only_the_author_deletes_a_tweet_and_deleting_it_again_changes_nothing():
+    delete = DeleteTweet(BOB, TWEET)
+    assert needs(delete) == Needs(users=frozenset({BOB}), tweets=frozenset({TWEET}),
+                                  lock_tweets=True)
+    decision = run(delete, with_tweet(BOB))
+    assert isinstance(decision.event, ev.TweetDeleted) and decision.changes.deleted == (TWEET,)
+    again = run(delete, with_tweet(BOB, deleted=True))
+    assert (again.result, again.event) == (Deleted(TWEET), None)
+    assert refusal(DeleteTweet(ADA, TWEET), with_tweet(ADA)) == (Refusal.FORBIDDEN,
+                                                                  "not-your-tweet")
+    assert refusal(delete, users(BOB)) == (Refusal.NOT_FOUND, "not-found")
+
+
+@pytest.mark.parametrize("following, event_type", [(True, ev.UserFollowed),
+                                                   (False, ev.UserUnfollowed)])
+def test_following_needs_another_user_who_exists(following, event_type):
+    command = SetFollow(ADA, BOB, following)
+    assert needs(command).users == {ADA, BOB}
+    decision = run(command, users(ADA, BOB))
+    assert isinstance(decision.event, event_type)
+    assert (decision.event.follower_id, decision.event.followee_id) == (ADA, BOB)
+    assert decision.result == FollowState(BOB, following)
+    assert refusal(command, users(ADA)) == (Refusal.NOT_FOUND, "not-found")
+    assert refusal(SetFollow(ADA, ADA, following), users(ADA)) == (Refusal.INVALID,
+                                                                   "self-follow")
+
+
+@pytest.mark.parametrize("kind, on, event_type", [
+    (SetEngagement.LIKE, True, ev.TweetLiked), (SetEngagement.LIKE, False, ev.TweetUnliked),
+    (SetEngagement.RETWEET, True, ev.TweetRetweeted),
+    (SetEngagement.RETWEET, False, ev.TweetUnretweeted)])
+def test_engagements_need_a_live_tweet_and_name_its_author_where_the_event_has_one(
+        kind, on, event_type):
+    command = SetEngagement(kind, ADA, TWEET, on)
+    decision = run(command, with_tweet(ADA))
+    assert isinstance(decision.event, event_type)
+    assert (decision.event.user_id, decision.event.tweet_id) == (ADA, TWEET)
+    if "author_id" in event_type.model_fields:
+        assert decision.event.author_id == BOB
+    assert decision.result == EngagementState(kind, TWEET, on)
+    for state in (users(ADA), with_tweet(ADA, deleted=True)):
+        assert refusal(command, state) == (Refusal.NOT_FOUND, "not-found")
+
+
+def test_registration_reserves_the_account_under_a_new_user_id():
+    decision = run(Register("ada", "Ada", "", "hash"), State())
+    event = decision.event
+    assert isinstance(event, ev.UserRegistered) and event.actor_id == event.user_id
+    assert decision.result == Registered(event.user_id, "ada")
+    account = decision.changes.account
+    assert (account.user_id, account.username, account.password_hash) == (event.user_id, "ada",
+                                                                          "hash")
+    assert needs(Register("ada", "Ada", "", "hash")) == Needs()
+
+
+def test_only_new_writes_draw_from_a_limit():
+    assert PostTweet(ADA, "x").draws == "tweets"
+    assert SetEngagement(SetEngagement.RETWEET, ADA, TWEET, True).draws == "tweets"
+    assert SetEngagement(SetEngagement.LIKE, ADA, TWEET, True).draws == "likes"
+    assert SetFollow(ADA, BOB, True).draws == "follows"
+    taking_back = [SetFollow(ADA, BOB, False), DeleteTweet(ADA, TWEET),
+                   SetEngagement(SetEngagement.LIKE, ADA, TWEET, False),
+                   SetEngagement(SetEngagement.RETWEET, ADA, TWEET, False),
+                   Register("ada", "Ada", "", "hash")]
+    assert [command.draws for command in taking_back] == [None] * len(taking_back)
+
+
+def test_ids_come_from_the_source_given_so_decisions_repeat():
+    counter = itertools.count(1 << 40)
+    decision = decide(PostTweet(ADA, "hi"), users(ADA), lambda: next(counter), NOW)
+    assert (decision.event.tweet_id, decision.event.event_id) == (1 << 40, (1 << 40) + 1)
