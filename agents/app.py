@@ -14,9 +14,10 @@ from agents.context import AgentContext, agent_context, close_agent_context, fol
 from agents.core import apply_core
 from agents.search import SEARCH_BATCHING, apply_search
 from agents.trends import consume_trends
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.logs import logging_config
 from infra.settings import get_settings
+from projections.targets import ReadModel
 
 READY_LINE = "chirp agents ready"
 log = logging.getLogger("chirp.agents")
@@ -72,7 +73,7 @@ def _batch_consumer(read_model: str, topic_names: list[str], batching: Batching,
         context = await agent_context(settings)
         if resume is not None:
             return await resume(context, places)
-        return await context.models.cache.positions(places, group_of(settings, read_model))
+        return await context.models.progress.positions(places, group_of(settings, read_model))
 
     consumer = BatchConsumer(settings, f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
                              topic_names, handle, recorded, batching)
@@ -91,14 +92,14 @@ def _batch_consumer(read_model: str, topic_names: list[str], batching: Batching,
 
 
 async def _apply_core(context: AgentContext, records: list) -> None:
-    async with context.applying("core"):  # held while a replay takes the core over
+    async with context.applying(ReadModel.CORE):  # held while a replay takes the core over
         await apply_records(context, records, apply_core, dead_letters)
-        await record_batch(context, "core", records)
+        await record_batch(context, ReadModel.CORE, records)
 
 
-_batch_consumer("core", [topic.name for topic in topics.event_topics()], CORE_BATCHING,
+_batch_consumer(ReadModel.CORE, [topic.name for topic in topics.event_topics()], CORE_BATCHING,
                 _apply_core)
-_batch_consumer("search", [topics.tweets.name, topics.engagements.name], SEARCH_BATCHING,
+_batch_consumer(ReadModel.SEARCH, [topics.tweets.name, topics.engagements.name], SEARCH_BATCHING,
                 lambda context, records: apply_search(context, records, dead_letters))
 _batch_consumer("archive", [topic.name for topic in topics.event_topics()], ARCHIVE_BATCHING,
                 apply_archive, resume=archived_positions)

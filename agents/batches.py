@@ -78,7 +78,7 @@ async def record_progress(context: AgentContext, read_model: str,
     readers and replays wait on it (with the last event's id, if given), and in the metrics
     (with the events `applied`, if given)."""
     group = group_of(context.settings, read_model)
-    await context.models.cache.advance(positions, group=group, event_ids=event_ids)
+    await context.models.progress.advance(positions, group=group, event_ids=event_ids)
     for (topic, partition), offset in positions.items():
         CONSUMER_POSITION.labels(group, topic, str(partition)).set(offset)
         if applied is not None:

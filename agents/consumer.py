@@ -24,7 +24,7 @@ its lifecycle and the trends agent.
 - **Positions.** After applying a batch, the read model records how far it got (in Redis,
   where readers wait on it) and commits the offsets to the group. A member that is assigned a
   partition starts after the recorded position when there is one (the local stack's broker
-  forgets committed offsets on restart; the positions survive it, streams/durability.py), so
+  forgets committed offsets on restart; the positions survive it, operations/durability.py), so
   a restart resumes instead of redoing. At least once: a batch may be applied again after a
   crash, which the projections absorb.
 """

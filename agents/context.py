@@ -7,12 +7,13 @@ import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
-from infra import targets
-from infra.read_models import ReadModels, build_read_models, open_read_models, search_index
+from projections import targets
+from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
 from projections.search import SearchIndex
 from streams.archive import PostgresArchive
+from projections.targets import ReadModel
 
 
 @dataclass
@@ -81,16 +82,16 @@ async def agent_context(settings: Settings) -> AgentContext:
 
 def group_of(settings: Settings, read_model: str) -> str:
     """The consumer group whose recorded positions say how far `read_model` is applied."""
-    return settings.agent_group if read_model == "core" else f"{settings.agent_group}-{read_model}"
+    return settings.agent_group if read_model == ReadModel.CORE else f"{settings.agent_group}-{read_model}"
 
 
 async def follow_targets(context: AgentContext) -> None:
-    """The agents' side of a replay's handover (infra/targets.py): pause a read model's
+    """The agents' side of a replay's handover (projections/targets.py): pause a read model's
     agents when asked and say how far they got; move to a new generation once switched."""
     pool = context.models.pool
 
     async def switch(settings: Settings, switched: set[str]) -> None:
-        if "search" in switched:
+        if ReadModel.SEARCH in switched:
             fresh = search_index(settings, writable=True)
             await context.search.close()  # its directory lock first
             await fresh.setup()
@@ -126,20 +127,20 @@ async def _follow_handover(context: AgentContext, read_model: str, base: str,
     pool = context.models.pool
     if handover is None:
         return False
-    if handover[3] > targets.HANDOVER_TIMEOUT_SECONDS:
+    if handover.idle_seconds > targets.HANDOVER_TIMEOUT_SECONDS:
         # The replay that asked died: do not stay paused for it.
         log.error("a handover of %s to generation %d was abandoned; resuming", read_model,
-                  handover[0])
+                  handover.generation)
         await targets.cancel_handover(pool, base)
         return False
     gate = context.gates[read_model]
-    if handover[1] == "pause" and gate.is_set():
+    if handover.state == "pause" and gate.is_set():
         gate.clear()
         while context.busy[read_model]:
             await asyncio.sleep(0.002)
-        await targets.answer_paused(pool, base, await context.models.cache.applied(
+        await targets.answer_paused(pool, base, await context.models.progress.applied(
             group_of(context.settings, read_model)))
-        log.info("%s agents paused for generation %d", read_model, handover[0])
+        log.info("%s agents paused for generation %d", read_model, handover.generation)
     return True
 
 

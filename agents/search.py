@@ -20,6 +20,7 @@ from projections.search import SearchEngineError, SearchIndex, TweetDocument
 from schemas import events as ev
 from schemas.entities import extract_hashtags
 from schemas.events import UndecodableEvent, decode
+from projections.targets import ReadModel
 
 log = logging.getLogger("chirp.agents.search")
 
@@ -45,9 +46,9 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
         touched |= event_touched
     last = {(record.topic, record.partition): record.offset for record in records}
     event_ids = last_event_ids(records)
-    async with context.applying("search"):  # held while a replay takes the index over
+    async with context.applying(ReadModel.SEARCH):  # held while a replay takes the index over
         await until_available(lambda: _apply(context, touched, deleted, last, event_ids),
-                              "search", transient=(SearchEngineError,))
+                              ReadModel.SEARCH, transient=(SearchEngineError,))
 
 
 async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
@@ -56,7 +57,7 @@ async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
     await write_tweets(context, context.search, touched | set(parents.values()))
-    await record_progress(context, "search", last, event_ids=event_ids)
+    await record_progress(context, ReadModel.SEARCH, last, event_ids=event_ids)
 
 
 def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:
@@ -78,7 +79,7 @@ async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int
     places = list(last)
     deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
     while True:
-        applied = await context.models.cache.positions(places)
+        applied = await context.models.progress.positions(places)
         if all(applied[place] >= offset for place, offset in last.items()):
             return
         if time.monotonic() > deadline:

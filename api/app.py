@@ -23,13 +23,14 @@ from api.security import Passwords, Tokens
 from api.timelines import Timelines
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
-from infra.bootstrap import topic_registry
-from infra.read_models import build_read_models, open_read_models, search_index
-from infra.targets import TargetWatcher
+from streams.topics import topic_registry
+from projections.read_models import build_read_models, open_read_models, search_index
+from projections.targets import TargetWatcher
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
 from streams.ids import SnowflakeIds
 from streams.producer import EventProducer
+from projections.targets import ReadModel
 
 log = logging.getLogger("chirp.api")
 
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings,
                 write_model=write_model,
                 commands=CommandRunner(write_model, producer, ids, after_ack=partial(
-                    remember_write, models.cache), limits=WriteLimits(settings)),
+                    remember_write, models.progress), limits=WriteLimits(settings)),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
                 readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
                 requests under way finish on the old ones (dropped only after a grace)."""
-                if "search" in switched:
+                if ReadModel.SEARCH in switched:
                     fresh = search_index(current)
                     await fresh.setup()
                     old, services.search = services.search, fresh

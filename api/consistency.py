@@ -11,28 +11,28 @@ from __future__ import annotations
 import asyncio
 import time
 
-from projections.redis_cache import RedisCache
+from projections.progress import Progress
 
 POLL_SECONDS = 0.005
 # A write's position is remembered this long: any read later than that is past it anyway.
 REMEMBER_SECONDS = 60
 
 
-async def remember_write(cache: RedisCache, user_id: int | None, metadata) -> None:
+async def remember_write(progress: Progress, user_id: int | None, metadata) -> None:
     if user_id is not None and metadata is not None:
-        await cache.remember_write(user_id, metadata.topic, metadata.partition, metadata.offset,
-                                   REMEMBER_SECONDS)
+        await progress.remember_write(user_id, metadata.topic, metadata.partition,
+                                      metadata.offset, REMEMBER_SECONDS)
 
 
-async def wait_for_own_writes(cache: RedisCache, user_id: int, timeout_seconds: float) -> bool:
+async def wait_for_own_writes(progress: Progress, user_id: int, timeout_seconds: float) -> bool:
     """Wait until the reader's own writes are applied; False if the bound ran out first."""
-    writes = await cache.last_writes(user_id)
+    writes = await progress.last_writes(user_id)
     if not writes:
         return True
     places = list(writes)
     deadline = time.monotonic() + timeout_seconds
     while True:
-        applied = await cache.positions(places)
+        applied = await progress.positions(places)
         if all(applied[place] >= offset for place, offset in writes.items()):
             return True
         if time.monotonic() >= deadline:

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.consistency import wait_for_own_writes
 from api.timelines import Timelines
-from infra.read_models import ReadModels
+from projections.read_models import ReadModels
 from projections.search import SearchIndex
 from projections.timeline_entries import decode_cursor
 from api.problems import ProblemError
@@ -78,7 +78,7 @@ OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
     """The caller, once the projections have applied the caller's own writes."""
     if user is not None:
-        await wait_for_own_writes(services.models.cache, user.user_id,
+        await wait_for_own_writes(services.models.progress, user.user_id,
                                   services.settings.read_your_writes_timeout_ms / 1000)
     return user
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from infra.read_models import ReadModels
+from projections.read_models import ReadModels
 from projections.engagements import Counts
 from projections.redis_cache import CachedTweet, user_summary
 from projections.timeline_entries import Entry

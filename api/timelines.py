@@ -7,7 +7,7 @@ import heapq
 
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
-from infra.read_models import ReadModels
+from projections.read_models import ReadModels
 from projections.redis_pages import PageAssembler
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
@@ -39,7 +39,7 @@ class Timelines:
         fast = await self.fast.home(viewer, before, limit)
         waited = fast.waiting
         if waited:
-            await wait_for_own_writes(self.models.cache, viewer, wait_seconds)
+            await wait_for_own_writes(self.models.progress, viewer, wait_seconds)
             fast = await self.fast.home(viewer, before, limit, check_writes=False)
         if fast.served:
             return fast.tweets_json, fast.next_sort_key
@@ -53,7 +53,7 @@ class Timelines:
         want = limit + OVERREAD
         view = await models.timelines.read_home(viewer, before, want)
         if view.wrote_recently:
-            await wait_for_own_writes(models.cache, viewer, wait_seconds)
+            await wait_for_own_writes(models.progress, viewer, wait_seconds)
             view = await models.timelines.read_home(viewer, before, want)
         if view.following is None or not view.pulled_loaded or not view.ready:
             # A cold cache: load what is missing from PostgreSQL, then read again.

@@ -44,13 +44,13 @@ from bench.replay import caught_up
 from bench.report import save
 from bench.timeline import machine
 from bench.workload import mixed_log, produce
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from projections.redis_keys import RedisKeys
 from streams.admin import log_end_offsets
-from streams.durability import wait_until_archived
-from streams.replay import replay
+from operations.durability import wait_until_archived
+from operations.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:

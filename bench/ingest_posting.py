@@ -20,8 +20,8 @@ from bench.measure import BENCH_API, closed_loop, percentile
 from bench.profile import API_CATEGORIES, cpu_seconds, sampling, summary
 from bench.timeline import produce_floor
 from infra.settings import Settings
-from infra.stack import LocalStack
-from infra.targets import current_now
+from operations.stack import LocalStack
+from projections.targets import current_now
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import Entry, encode
 

@@ -33,16 +33,16 @@ from bench.dataset import real_edges, real_texts
 from bench.measure import raw_consume_seconds
 from bench.report import save
 from bench.timeline import machine
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
-from infra.stack import LocalStack
-from infra.targets import current_now
+from operations.stack import LocalStack
+from projections.targets import current_now
 from projections.redis_keys import RedisKeys
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
 from streams.admin import log_end_offsets
 from streams.ids import SnowflakeIds
-from streams.replay import replay
+from operations.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1]
 

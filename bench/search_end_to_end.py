@@ -18,7 +18,7 @@ import httpx
 from agents.search import SEARCH_BATCHING
 from bench.measure import BENCH_API, at_steady_rate, p50_p99
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from projections.search_query import parse_search_query
 from projections.tantivy_search import TantivySearchIndex
 

@@ -35,7 +35,7 @@ from bench.loading import load_graph, load_history, open_timelines, produce_twee
 from bench.measure import BENCH_API, at_steady_rate, closed_loop, merge_runs, percentile, summary
 from bench.report import write_report
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from projections.redis_keys import RedisKeys
 from projections.redis_pages import PageAssembler
 from projections.timeline_entries import Entry, encode

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from kafka import KafkaProducer
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions

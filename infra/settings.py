@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # Read models. These name generation 1 of each read model (core, search, trends);
     # `chirp replay` builds later generations beside them (docs/replay.md). Which generation
     # readers and agents use is resolved at start-up and followed while they run
-    # (infra/targets.py), not configured.
+    # (projections/targets.py), not configured.
     read_schema: str = "read_model"
     redis_prefix: str = "chirp:"
     core_generation: int = Field(default=1, ge=1)

@@ -54,15 +54,6 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'deleted', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
-# Keep the larger offset (a restarted consumer may re-read a little of the log), and beside
-# it the id of the last event applied there, if given: ARGV offset, field, event id or ''.
-_ADVANCE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-  if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
-end
-"""
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -87,13 +78,11 @@ class CachedTweet:
 
 
 class RedisCache:
-    def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int, agent_group: str) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int) -> None:
         self.redis = redis
-        self.agent_group = agent_group
         self.keys = keys
         self.ttl_seconds = ttl_seconds
         self._if_present = redis.register_script(_IF_PRESENT)
-        self._advance = redis.register_script(_ADVANCE)
         self._fill_tweet = redis.register_script(_FILL_TWEET)
         self._mark_deleted = redis.register_script(_MARK_DELETED)
         self._set_fields = redis.register_script(_SET_FIELDS)
@@ -203,62 +192,8 @@ class RedisCache:
         if by:
             batch.command("HINCRBY", self.keys.stats(), field, by)
 
-    # consumer positions and read-your-writes --------------------------------------------
-    async def advance(self, positions: dict[tuple[str, int], int], group: str | None = None,
-                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
-        """Record how far a group of agents (the primary projections by default) has applied
-        each partition, and the id of the last event applied there where `event_ids` has it:
-        what a restored log is searched for (streams/durability.py)."""
-        group = group or self.agent_group
-        events_key, event_ids = self.keys.applied_events(group), event_ids or {}
-        await run_scripts(self.redis, [
-            (self._advance, [self.keys.position(group, *place), events_key],
-             [offset, f"{place[0]}:{place[1]}", event_ids.get(place, "")])
-            for place, offset in positions.items()])
-
-    async def applied_events(self, group: str | None = None) -> dict[tuple[str, int], int]:
-        """The id of the last event a group applied, per partition, where it was recorded."""
-        raw = await self.redis.hgetall(self.keys.applied_events(group or self.agent_group))
-        return {_place(field): int(event_id) for field, event_id in raw.items()}
-
-    async def positions(self, places: list[tuple[str, int]],
-                        group: str | None = None) -> dict[tuple[str, int], int]:
-        """How far a group (the primary projections by default) has applied each of `places`:
-        the last applied offset, -1 where none is recorded."""
-        if not places:
-            return {}
-        values = await self.redis.mget([self.keys.position(group or self.agent_group, *place)
-                                        for place in places])
-        return {place: int(value) if value is not None else -1
-                for place, value in zip(places, values)}
-
-    async def applied(self, group: str | None = None) -> dict[str, int]:
-        """Every recorded position of a group: "topic:partition" -> last applied offset."""
-        prefix = self.keys.position_prefix(group or self.agent_group)
-        keys = [key async for key in self.redis.scan_iter(match=f"{prefix}*", count=1000)]
-        values = await self.redis.mget(keys) if keys else []
-        return {key.decode()[len(prefix):]: int(value)
-                for key, value in zip(keys, values) if value is not None}
-
-    async def remember_write(self, user_id: int, topic: str, partition: int, offset: int,
-                             ttl_seconds: int) -> None:
-        key = self.keys.last_write(user_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, f"{topic}:{partition}", offset)
-            pipe.expire(key, ttl_seconds)
-            await pipe.execute()
-
-    async def last_writes(self, user_id: int) -> dict[tuple[str, int], int]:
-        raw = await self.redis.hgetall(self.keys.last_write(user_id))
-        return {_place(field): int(offset) for field, offset in raw.items()}
-
     async def count(self, field: str, by: int = 1) -> None:
         await self.redis.hincrby(self.keys.stats(), field, by)
-
-
-def _place(field: bytes) -> tuple[str, int]:
-    topic, partition = field.decode().rsplit(":", 1)
-    return topic, int(partition)
 
 
 def user_summary(user_id: int, username: str, display_name: str) -> dict:

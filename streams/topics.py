@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from infra.settings import Settings
 from schemas import events as ev
 
 
@@ -12,6 +14,14 @@ class Topic:
     name: str
     key: str  # what the message key is, for readers of this registry
     partitions: int
+
+
+
+class Partition(NamedTuple):
+    """One partition of a topic: where an offset or a position belongs."""
+
+    topic: str
+    partition: int
 
 
 # Events whose relative order matters share a key, and so a partition: a user's profile
@@ -55,3 +65,8 @@ class TopicRegistry:
         """The topic name and message key for `event`."""
         topic_attr, key_of = _KEY_OF[type(event)]
         return getattr(self, topic_attr).name, str(key_of(event)).encode()
+
+
+def topic_registry(settings: Settings) -> TopicRegistry:
+    """The topics of the deployment `settings` describe."""
+    return TopicRegistry(settings.topic_prefix, settings.partitions)

@@ -36,6 +36,8 @@ from infra.settings import Settings
 from streams.topics import TopicRegistry
 
 log = logging.getLogger("chirp.trending")
+# `chirp trending` logs this once the job is submitted: launchers wait for it.
+TRENDING_READY_LINE = "chirp trending job running"
 
 # Window bounds as ISO 8601 in UTC, to the millisecond (test windows are seconds long).
 ISO_8601 = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from tests.support.event_log import EventLog
 from tests.support.figures import REPORTED
 from tests.support.processes import processes_in_groups

@@ -23,8 +23,8 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
-from infra.bootstrap import topic_registry
-from infra.stack import LocalStack
+from streams.topics import topic_registry
+from operations.stack import LocalStack
 from streams.admin import log_end_offsets
 from tests.conftest import TEST_SETTINGS, own_stack
 from tests.support.clients import eventually, follow, post, register
@@ -60,7 +60,7 @@ def _workload(base_url: str, name: str) -> tuple[list, list[str]]:
 
 def _replay(stack: LocalStack, *args: str, read_model: str = "core"
             ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "infra.cli", "replay", read_model, *args],
+    return subprocess.run([sys.executable, "-m", "operations.cli", "replay", read_model, *args],
                           env=stack.environment() | TEST_SETTINGS, capture_output=True,
                           timeout=300)
 

@@ -21,9 +21,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.workload import mixed_log, produce
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from streams.admin import log_end_offsets
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, new_data_dir
 from tests.support.clients import eventually, follow, home, post, register

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.bootstrap import topic_registry
-from infra.demo import DEMO_PASSWORD, DEMO_TWEETS, DEMO_USERS
+from streams.topics import topic_registry
+from operations.demo import DEMO_PASSWORD, DEMO_TWEETS, DEMO_USERS
 from infra.servers import free_port
 from infra.settings import Settings
 from schemas import events as ev

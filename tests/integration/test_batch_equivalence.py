@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from agents.context import AgentContext
 from agents.core import ENGAGEMENTS, GRAPH, TWEETS, apply_core
-from infra.read_models import build_read_models, redis_client, setup_read_models
+from projections.read_models import build_read_models, redis_client, setup_read_models
 from projections.fanout import CelebrityThreshold
 from projections.timeline_entries import COMPLETE, PARTIAL
 from schemas import events as ev

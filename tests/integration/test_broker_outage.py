@@ -14,9 +14,9 @@ import pytest
 
 from infra.settings import Settings
 from infra.servers import KafkaServer
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from streams.admin import ensure_topics
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from tests.conftest import TEST_PASSWORD_COST, new_data_dir
 from tests.support.clients import PASSWORD, eventually, register, unique_username
 

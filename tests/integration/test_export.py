@@ -37,7 +37,7 @@ def _archive(stack, schema: str, records: list[Record]) -> None:
 def _chirp_export(stack, schema: str, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"CHIRP_POSTGRES_DSN": stack.settings.postgres,
                         "CHIRP_ARCHIVE_SCHEMA": schema}
-    return subprocess.run([sys.executable, "-m", "infra.cli", "export", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "operations.cli", "export", *args], env=env,
                           capture_output=True, timeout=60)
 
 

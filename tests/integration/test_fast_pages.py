@@ -12,7 +12,7 @@ import orjson
 import redis
 
 from api.timelines import Timelines
-from infra.read_models import open_read_models
+from projections.read_models import open_read_models
 from projections.engagements import Counts
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import COMPLETE, PARTIAL, Entry, encode

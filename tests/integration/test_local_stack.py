@@ -7,9 +7,9 @@ import shutil
 import psycopg
 import redis
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from infra.settings import Settings
-from infra.stack import LocalStack
+from operations.stack import LocalStack
 from streams.admin import ensure_topics
 from tests.conftest import new_data_dir
 from tests.support.processes import processes_in_groups, processes_mentioning

@@ -7,7 +7,7 @@ import httpx
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from tests.support.clients import eventually, follow, home, post, register
 
 

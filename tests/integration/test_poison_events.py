@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from schemas import events as ev
 from tests.support.clients import eventually, post, register
 

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from streams.replay import ReplayFailed, replay
+from operations.replay import ReplayFailed, replay
 
 
 def test_a_second_replay_of_the_same_read_models_is_refused(stack):

@@ -17,7 +17,7 @@ from tests.support.processes import processes_mentioning
 
 SCRIPT = textwrap.dedent("""
     from infra.settings import Settings
-    from infra.stack import LocalStack
+    from operations.stack import LocalStack
     import psycopg, redis, sys
     with LocalStack(Settings(data_dir=sys.argv[1]), ephemeral=True) as stack:
         assert redis.Redis.from_url(stack.settings.redis).ping()

@@ -12,7 +12,7 @@ import psycopg
 import redis
 from kafka import KafkaProducer
 
-from infra.bootstrap import topic_registry
+from streams.topics import topic_registry
 from projections.redis_keys import RedisKeys
 from tests.support.clients import User, follow
 

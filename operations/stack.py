@@ -29,7 +29,7 @@ class LocalStack:
         self.servers: list = []
         self.processes: list[ManagedProcess] = []
         # The local broker keeps events in memory only: this stack restores its log from the
-        # archive on start and lets the archive catch up on stop (streams/durability.py).
+        # archive on start and lets the archive catch up on stop (operations/durability.py).
         self.local_broker = settings.kafka_bootstrap is None
 
     def start(self) -> Settings:
@@ -80,13 +80,13 @@ class LocalStack:
 
     def _prepare(self) -> None:
         """Create the topics and the tables every process expects."""
-        from infra.bootstrap import prepare_storage
+        from operations.bootstrap import prepare_storage
 
         prepare_storage(self.settings)
 
     def _restore_log(self) -> None:
-        from infra.bootstrap import topic_registry
-        from streams.durability import restore_log
+        from streams.topics import topic_registry
+        from operations.durability import restore_log
 
         started = time.monotonic()
         restored = restore_log(self.settings, topic_registry(self.settings))
@@ -142,9 +142,9 @@ class LocalStack:
 
     def start_trending(self, **overrides: str) -> ManagedProcess:
         """Run the trending Flink job (`chirp trending`) until it has been submitted."""
-        from infra.cli import TRENDING_READY_LINE
+        from streams.trending import TRENDING_READY_LINE
 
-        return self._start_until_ready("trending", ["-m", "infra.cli", "trending"],
+        return self._start_until_ready("trending", ["-m", "operations.cli", "trending"],
                                        TRENDING_READY_LINE, 120, overrides)
 
     def _start_until_ready(self, name: str, args: list[str], ready_line: str, timeout: float,
@@ -187,8 +187,8 @@ class LocalStack:
         agents = [item for item in self.processes if item.name == "agents" and item.running()]
         if not (self.local_broker and agents and self.servers):
             return
-        from infra.bootstrap import topic_registry
-        from streams.durability import wait_until_archived
+        from streams.topics import topic_registry
+        from operations.durability import wait_until_archived
 
         try:
             if not wait_until_archived(self.settings, topic_registry(self.settings)):

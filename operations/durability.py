@@ -27,7 +27,8 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from agents.context import group_of
-from infra import targets
+from projections import targets
+from projections.targets import ReadModel
 from infra.settings import Settings
 from projections.redis_keys import RedisKeys
 from streams.admin import log_end_offsets
@@ -67,7 +68,7 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
         live = await targets.current(pool, settings)
         keys = RedisKeys(live.core_prefix, root=settings.redis_prefix)
         recorded = {group: await _recorded(redis, keys, group)
-                    for group in (group_of(live, "core"), group_of(live, "search"))}
+                    for group in (group_of(live, ReadModel.CORE), group_of(live, ReadModel.SEARCH))}
         wanted = {event_id for places in recorded.values() for event_id in places.values()}
         # Each partition is written in archive order from offset 0: an event's new offset is
         # how many of its partition's events were written before it.

@@ -12,13 +12,11 @@ from pathlib import Path
 
 from infra.logs import configure as configure_logging
 from infra.settings import get_settings
-from infra.stack import LocalStack
-from infra.targets import READ_MODELS
-
+from operations.stack import LocalStack
+from projections.targets import READ_MODELS, ReadModel
+from streams.trending import TRENDING_READY_LINE
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# Printed once the trending job is submitted: the launcher waits for it.
-TRENDING_READY_LINE = "chirp trending job running"
 
 
 def _interrupt(signum, frame) -> None:
@@ -39,7 +37,7 @@ def _serve_until_interrupted(stack: LocalStack) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Start the local stack, the API and the demo; serve until Ctrl-C, then stop it all."""
-    from infra.demo import seed_demo
+    from operations.demo import seed_demo
 
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
@@ -86,7 +84,7 @@ def _start_trending(stack: LocalStack) -> None:
 def trending(args: argparse.Namespace) -> int:
     """Run the trending job alone against the configured Kafka until Ctrl-C (or, bounded by
     nothing, forever)."""
-    from infra.bootstrap import topic_registry
+    from streams.topics import topic_registry
     from infra.flink import FlinkUnavailable, connector_jars
     from streams.admin import ensure_topics
     from streams.trending import TrendingJob, run as run_job
@@ -131,11 +129,11 @@ def replay(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from streams.replay import ReplayFailed, replay
+    from operations.replay import ReplayFailed, replay
 
     for read_model in READ_MODELS if args.read_model == "all" else (args.read_model,):
         # Trend rows are not archived: `all --source archive` takes them from Kafka.
-        source = "kafka" if read_model == "trends" and args.read_model == "all" else args.source
+        source = "kafka" if read_model == ReadModel.TRENDS and args.read_model == "all" else args.source
         bar = tqdm(desc=f"replay {read_model}", unit="ev", dynamic_ncols=True, file=sys.stderr)
 
         def progress(applied: int, target: int, phase: str, bar=bar) -> None:
@@ -163,7 +161,7 @@ def replay(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """Archived events of a time range to a Parquet or JSON-lines file (or stdout)."""
-    from streams.export import export_events
+    from operations.export import export_events
 
     if args.start and args.end and args.end <= args.start:
         print("chirp export: --to must be after --from", file=sys.stderr)

@@ -12,14 +12,16 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from infra.bootstrap import READ_MODEL_SCHEMAS
 from infra.settings import Settings
+from projections import postgres_engagements, postgres_graph, postgres_tweet_store
 from projections.engagements import EngagementStore
 from projections.graph import GraphStore
 from projections.postgres_engagements import PostgresEngagementStore
 from projections.postgres_graph import PostgresGraphStore
 from projections.postgres_tweet_store import PostgresTweetStore
+from projections.progress import Progress
 from projections.redis_cache import RedisCache
+from projections.redis_progress import RedisProgress
 from projections.redis_keys import RedisKeys
 from projections.redis_timelines import RedisTimelines
 from projections.redis_trends import RedisTrends
@@ -28,6 +30,11 @@ from projections.tweet_store import TweetStore
 
 
 # Retries of a Redis command that found Redis unreachable (0.05 s doubling to 0.5 s each).
+# Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS; read models take the
+# schema name from settings, so a rebuild can target a fresh one.
+READ_MODEL_SCHEMAS = [postgres_graph.SCHEMA_SQL, postgres_tweet_store.SCHEMA_SQL,
+                      postgres_engagements.SCHEMA_SQL]
+
 REDIS_RETRIES = 7
 # How long a reader waits for a Redis reply before it fails (and is retried).
 REDIS_READ_TIMEOUT_SECONDS = 5.0
@@ -40,6 +47,7 @@ class ReadModels:
     engagements: EngagementStore
     timelines: RedisTimelines
     cache: RedisCache
+    progress: Progress
     trends: RedisTrends
     keys: RedisKeys
     redis: Redis
@@ -60,7 +68,7 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
                            setup: bool = False,
                            redis_read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS):
     """Connect every read model named by `settings`, in the generations the deployment uses
-    now (infra/targets.py), creating their tables if `setup`; `redis_read_timeout` None:
+    now (projections/targets.py), creating their tables if `setup`; `redis_read_timeout` None:
     wait for Redis replies as long as they take."""
     pool = AsyncConnectionPool(settings.postgres, min_size=2,
                                max_size=pool_size or settings.postgres_pool_size,
@@ -90,7 +98,7 @@ def redis_client(settings: Settings,
 async def _current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
     from psycopg.errors import UndefinedTable
 
-    from infra.targets import current
+    from projections.targets import current
 
     try:
         return await current(pool, settings)
@@ -108,7 +116,8 @@ def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redi
         engagements=PostgresEngagementStore(pool, settings.core_schema),
         timelines=RedisTimelines(redis, keys, settings.active_days * 86400,
                                  settings.home_timeline_cap, settings.recent_cap),
-        cache=RedisCache(redis, keys, settings.cache_ttl_seconds, settings.agent_group),
+        cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
+        progress=RedisProgress(redis, keys, settings.agent_group),
         trends=RedisTrends(redis, keys),
         keys=keys,
         redis=redis,

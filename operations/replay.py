@@ -1,7 +1,7 @@
 """`chirp replay <read-model>|all`: rebuild a read model into a fresh generation, then switch.
 
 Each read model is rebuilt from the log that feeds it, by the code its live agents run,
-into generation n+1 beside the live one (infra/targets.py):
+into generation n+1 beside the live one (projections/targets.py):
 
 - **core** (social graph, tweet store, engagements, timelines and caches: one PostgreSQL
   schema and one Redis prefix) from the four event topics, through the core projection's
@@ -46,9 +46,10 @@ from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext, group_of
 from agents.core import apply_core
 from agents.search import deleted_and_touched, write_tweets
-from infra import targets
-from infra.bootstrap import topic_registry
-from infra.read_models import build_read_models, redis_client, search_index, setup_read_models
+from projections import targets
+from projections.targets import ReadModel
+from streams.topics import topic_registry
+from projections.read_models import build_read_models, redis_client, search_index, setup_read_models
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
 from projections.redis_keys import RedisKeys
@@ -97,10 +98,10 @@ async def replay(settings: Settings, read_model: str, *, source: str = "kafka",
     """Rebuild `read_model` (core, search or trends) into a fresh generation and switch."""
     if read_model not in targets.READ_MODELS:
         raise ReplayFailed(f"no read model {read_model!r}: one of {', '.join(targets.READ_MODELS)}")
-    if read_model == "core" and settings.tweet_store != "postgres":
+    if read_model == ReadModel.CORE and settings.tweet_store != "postgres":
         raise ReplayFailed("replay builds the PostgreSQL tweet store; a Cassandra tweet store "
                            "needs a keyspace per generation, which is not built yet")
-    if read_model == "trends" and source == "archive":
+    if read_model == ReadModel.TRENDS and source == "archive":
         raise ReplayFailed("trends replay from trending-topics on Kafka: the archive keeps the "
                            "event topics, not the trending job's rows")
     pool = AsyncConnectionPool(settings.postgres, min_size=2, max_size=8, open=False, timeout=10)
@@ -184,7 +185,7 @@ class _Target:
 
 
 class _Core(_Target):
-    read_model = "core"
+    read_model = ReadModel.CORE
     topics = ("users", "follows", "tweets", "engagements")
 
     def __init__(self, *args) -> None:
@@ -217,14 +218,14 @@ class _Core(_Target):
     async def applied(self, positions: dict[tuple[str, int], int],
                       event_ids: dict[tuple[str, int], int] | None = None) -> None:
         # Readers of the new generation wait on these, under the live agents' name.
-        await self.target.cache.advance(positions, event_ids=event_ids)
+        await self.target.progress.advance(positions, event_ids=event_ids)
 
     async def seal(self) -> None:
         """The other agents' positions live beside the core ones: they carry over as they are."""
-        for read_model in ("search", "trends"):
+        for read_model in (ReadModel.SEARCH, ReadModel.TRENDS):
             group = group_of(self.old, read_model)
-            await self.target.cache.advance(_bounds(await self.live.cache.applied(group)), group,
-                                            await self.live.cache.applied_events(group))
+            await self.target.progress.advance(_bounds(await self.live.progress.applied(group)), group,
+                                            await self.live.progress.applied_events(group))
 
     async def drop(self, settings: Settings) -> None:
         async with self.pool.connection() as conn:
@@ -235,7 +236,7 @@ class _Core(_Target):
 
 
 class _Search(_Target):
-    read_model = "search"
+    read_model = ReadModel.SEARCH
     topics = ("tweets", "engagements")
 
     def __init__(self, *args) -> None:
@@ -287,7 +288,7 @@ class _Search(_Target):
 
 
 class _Trends(_Target):
-    read_model = "trends"
+    read_model = ReadModel.TRENDS
     topics = ("trending-topics",)
 
     def __init__(self, *args) -> None:
@@ -308,7 +309,7 @@ class _Trends(_Target):
         await self.redis.unlink(windows)
 
 
-TARGETS = {"core": _Core, "search": _Search, "trends": _Trends}
+TARGETS = {ReadModel.CORE: _Core, ReadModel.SEARCH: _Search, ReadModel.TRENDS: _Trends}
 
 
 class _Replay:
@@ -412,7 +413,7 @@ class _Replay:
         phase, asked_at, bounds, waiting_since = "catch-up", 0.0, {}, 0.0
         while True:
             if phase != "final":
-                bounds = _bounds(await target.live.cache.applied(target.group))
+                bounds = _bounds(await target.live.progress.applied(target.group))
             fetched = await consumer.getmany(timeout_ms=100, max_records=FETCH_MAX_RECORDS)
             for tp, messages in fetched.items():
                 self.pending[(tp.topic, tp.partition)].extend(
@@ -442,8 +443,8 @@ class _Replay:
                                            "worker running?")
             elif phase == "pause":
                 handover = (await targets.pending_handovers(self.pool, [base])).get(base)
-                if handover is not None and handover[1] == "paused":
-                    bounds, phase = _bounds(handover[2]), "final"
+                if handover is not None and handover.state == "paused":
+                    bounds, phase = _bounds(handover.positions), "final"
                 elif time.monotonic() - asked_at > PAUSE_ANSWER_SECONDS:
                     raise ReplayFailed(f"the live {target.read_model} agents did not pause "
                                        f"within {PAUSE_ANSWER_SECONDS:.0f}s: is the agents "

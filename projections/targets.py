@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import NamedTuple
 
 import orjson
 from psycopg_pool import AsyncConnectionPool
@@ -51,7 +53,15 @@ POLL_SECONDS = 0.05
 HANDOVER_TIMEOUT_SECONDS = 60.0
 
 
-READ_MODELS = ("core", "search", "trends")
+class ReadModel(StrEnum):
+    """The read models `chirp replay` rebuilds on their own (values as in settings and CLI)."""
+
+    CORE = "core"
+    SEARCH = "search"
+    TRENDS = "trends"
+
+
+READ_MODELS = tuple(ReadModel)
 
 _GENERATIONS_SQL = "SELECT base, generation FROM chirp_meta.targets WHERE base = ANY(%s)"
 
@@ -60,7 +70,7 @@ def base(settings: Settings, read_model: str) -> str:
     """The row of `read_model` (core keeps the name it had before there were others)."""
     if read_model not in READ_MODELS:
         raise ValueError(f"no read model {read_model!r}: one of {', '.join(READ_MODELS)}")
-    return settings.read_schema if read_model == "core" else f"{settings.read_schema}:{read_model}"
+    return settings.read_schema if read_model == ReadModel.CORE else f"{settings.read_schema}:{read_model}"
 
 
 def _at(settings: Settings, rows) -> Settings:
@@ -83,7 +93,14 @@ def current_now(conn, settings: Settings) -> Settings:
     return _at(settings, conn.execute(_GENERATIONS_SQL, (bases,)).fetchall())
 
 
-Handover = tuple[int, str, dict, float]  # generation, state, positions, seconds unchanged
+class Handover(NamedTuple):
+    """A switch under way (module docstring): to `generation`, in `state` 'pause' (asked) or
+    'paused' (answered with the agents' `positions`), unchanged for `idle_seconds`."""
+
+    generation: int
+    state: str
+    positions: dict
+    idle_seconds: float
 
 
 async def pending_handovers(pool: AsyncConnectionPool, bases: list[str]) -> dict[str, Handover]:
@@ -93,7 +110,7 @@ async def pending_handovers(pool: AsyncConnectionPool, bases: list[str]) -> dict
             "SELECT base, generation, state, positions,"
             " extract(epoch FROM now() - updated_at)::float8"
             " FROM chirp_meta.handovers WHERE base = ANY(%s)", (bases,))).fetchall()
-    return {row[0]: (row[1], row[2], row[3] or {}, row[4]) for row in rows}
+    return {row[0]: Handover(row[1], row[2], row[3] or {}, row[4]) for row in rows}
 
 
 async def request_pause(pool: AsyncConnectionPool, base: str, generation: int) -> None:

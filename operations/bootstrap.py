@@ -8,17 +8,12 @@ import asyncio
 import psycopg
 
 from commands import postgres_write_model
-from infra import targets
 from infra.settings import Settings
-from projections import postgres_engagements, postgres_graph, postgres_tweet_store
+from projections import targets
+from projections.read_models import READ_MODEL_SCHEMAS, search_index
 from streams import archive
 from streams.admin import ensure_topics
-from streams.topics import TopicRegistry
-
-# Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS; read models take the
-# schema name from settings, so a rebuild can target a fresh one.
-READ_MODEL_SCHEMAS = [postgres_graph.SCHEMA_SQL, postgres_tweet_store.SCHEMA_SQL,
-                      postgres_engagements.SCHEMA_SQL]
+from streams.topics import topic_registry
 
 
 def prepare_storage(settings: Settings) -> None:
@@ -36,14 +31,9 @@ def prepare_storage(settings: Settings) -> None:
 
 async def _create_search_index(settings: Settings) -> None:
     """Here, before any process opens it: no two create it at once."""
-    from infra.read_models import search_index  # it imports this module's DDL
-
     index = search_index(settings, writable=True)
     try:
         await index.setup()
     finally:
         await index.close()
 
-
-def topic_registry(settings: Settings) -> TopicRegistry:
-    return TopicRegistry(settings.topic_prefix, settings.partitions)
