@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     trending_top_n: int = Field(default=10, ge=1, le=100)
     trending_watermark_delay_seconds: float = Field(default=10.0, ge=0)
     # A partition silent this long stops holding the watermark back. Short values drop the
-    # events of a backlog as late (DESIGN.md, "Trending"); 30 s does not.
+    # events of a backlog as late (docs/trending.md); 30 s does not.
     trending_idle_timeout_seconds: float = Field(default=30.0, gt=0)
     # Where `make` put the Kafka connector jars for Flink; default: inside the environment.
     flink_jars_dir: Path | None = None

@@ -16,7 +16,6 @@ class Topic:
     partitions: int
 
 
-
 class Partition(NamedTuple):
     """One partition of a topic: where an offset or a position belongs."""
 
