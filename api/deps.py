@@ -86,17 +86,31 @@ async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
 Reader = Annotated[Principal | None, Depends(reader)]
 
 
-async def cursor(cursor: Annotated[str | None, Query(max_length=64, description="from a previous page's next_cursor")] = None) -> int | None:
-    if cursor is None:
+def _cursor_position(name: str, value: str | None) -> int | None:
+    """The position a cursor this API issued stands for; 422 for anything else."""
+    if value is None:
         return None
     try:
-        return decode_cursor(cursor)
+        return decode_cursor(value)
     except ValueError:
         raise ProblemError(422, "invalid-cursor", "Invalid Cursor",
-                           "cursor: not a cursor this API issued") from None
+                           f"{name}: not a cursor this API issued") from None
+
+
+async def cursor(cursor: Annotated[str | None, Query(
+        max_length=64, description="from a previous page's next_cursor")] = None) -> int | None:
+    return _cursor_position("cursor", cursor)
+
+
+async def since(since: Annotated[str | None, Query(
+        max_length=64, description="a page's prev_cursor: only what is newer than it (pull to "
+                                   "refresh), newest first, paged with `cursor` down to it")] = None
+                ) -> int | None:
+    return _cursor_position("since", since)
 
 
 Cursor = Annotated[int | None, Depends(cursor)]
+Since = Annotated[int | None, Depends(since)]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

@@ -22,11 +22,32 @@ from infra.settings import Settings
 log = logging.getLogger("chirp.api.limits")
 
 
+_SECONDS = {"minute": 60, "hour": 3600}
+
+
 @dataclass(frozen=True)
 class _Bucket:
     throttled: Throttled
     limit: int
     period: str
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A bucket's state after a write drew from it, told to the client in the IETF draft's
+    fields (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy: "tweets";q=10;w=60`
+    (the quota and its window, in seconds) and `RateLimit: "tweets";r=7;t=12` (what remains
+    and the seconds until the bucket is full again)."""
+
+    kind: str
+    limit: int
+    window_seconds: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        return {"RateLimit-Policy": f'"{self.kind}";q={self.limit};w={self.window_seconds}',
+                "RateLimit": f'"{self.kind}";r={self.remaining};t={self.reset_seconds}'}
 
 
 class WriteLimits:
@@ -45,20 +66,25 @@ class WriteLimits:
                                     key_prefix=prefix), limit, period)
             for kind, (limit, period, per) in quotas.items() if limit > 0}
 
-    async def take(self, kind: str, user_id: int) -> None:
+    async def take(self, kind: str, user_id: int) -> Quota | None:
+        """Draw a token; the bucket's state after it (None: no limit, or Redis is down)."""
         bucket = self._buckets.get(kind)
         if bucket is None:
-            return
+            return None
         try:
             result = await bucket.throttled.limit(f"{kind}:{user_id}")
         except (RedisConnectionError, RedisTimeoutError) as error:
             # Redis down must not stop writes, which do not need it: let this one through.
             log.warning("rate limits unavailable (%s): %s of user %s not counted", error, kind,
                         user_id)
-            return
+            return None
+        state = result.state
+        quota = Quota(kind, bucket.limit, _SECONDS[bucket.period], state.remaining,
+                      max(0, math.ceil(state.reset_after)))
         if result.limited:
-            wait = max(1, math.ceil(result.state.retry_after))
+            wait = max(1, math.ceil(state.retry_after))
             raise ProblemError(
                 429, "rate-limited", "Too Many Requests",
                 f"at most {bucket.limit} {kind} per {bucket.period}; try again in {wait} s",
-                headers={"Retry-After": str(wait)})
+                headers={"Retry-After": str(wait), **quota.headers()})
+        return quota

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from typing import NamedTuple
 
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
@@ -20,34 +21,45 @@ OVERREAD = 10
 _TOP = 1 << 64
 
 
+class Page(NamedTuple):
+    """A page of tweets (rendered; bytes when Redis rendered them), the sort key the next
+    page starts below (None at the end) and the page's newest entry's (None if empty)."""
+
+    tweets: list[dict] | bytes
+    next_sort_key: int | None
+    first_sort_key: int | None
+
+
 class Timelines:
     def __init__(self, models: ReadModels) -> None:
         self.models = models
         self.hydrator = Hydrator(models)
         self.fast = PageAssembler(models.redis, models.keys, models.timelines.active_seconds,
-                                  models.cache.agent_group)
+                                  models.settings.agent_group)
         self._inflight: dict[str, asyncio.Future] = {}
 
     # home timeline -------------------------------------------------------------------------
     async def home(self, viewer: int, before: int | None, limit: int,
-                   wait_seconds: float) -> tuple[list[dict] | bytes, int | None]:
-        """A page of the viewer's home timeline older than `before`, and the next cursor:
-        rendered by Redis in one round trip when the caches hold all it needs.
+                   wait_seconds: float, after: int | None = None) -> Page:
+        """A page of the viewer's home timeline older than `before` (and newer than `after`,
+        if given: pull to refresh), rendered by Redis in one round trip when the caches hold
+        all it needs.
 
         Read-your-writes is checked in the same round trip as the page: only a reader with
         unapplied writes waits (up to `wait_seconds`) for the agents, then reads again."""
-        fast = await self.fast.home(viewer, before, limit)
+        fast = await self.fast.home(viewer, before, limit, after=after)
         waited = fast.waiting
         if waited:
             await wait_for_own_writes(self.models.progress, viewer, wait_seconds)
-            fast = await self.fast.home(viewer, before, limit, check_writes=False)
+            fast = await self.fast.home(viewer, before, limit, check_writes=False, after=after)
         if fast.served:
-            return fast.tweets_json, fast.next_sort_key
+            return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
         # Having waited once already, the slow path does not wait for the same writes again.
-        return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds)
+        return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds,
+                                    after)
 
     async def slow_home(self, viewer: int, before: int | None, limit: int,
-                        wait_seconds: float) -> tuple[list[dict], int | None]:
+                        wait_seconds: float, after: int | None = None) -> Page:
         """The home page read step by step, loading whatever the caches miss."""
         models, keys = self.models, self.models.keys
         want = limit + OVERREAD
@@ -75,7 +87,7 @@ class Timelines:
         return await self._page(sources, viewer, before, limit, admit,
                                 fallback=lambda cursor, n: self._entries_from_store(
                                     sorted(visible), n, cursor),
-                                first=None if celebrities else [view.page])
+                                first=None if celebrities else [view.page], after=after)
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
         return await self._entries_from_store(sorted(following | {viewer}),
@@ -93,21 +105,22 @@ class Timelines:
 
     # user timeline -------------------------------------------------------------------------
     async def user(self, author: int, viewer: int | None, before: int | None,
-                   limit: int) -> tuple[list[dict] | bytes, int | None]:
-        """A page of the author's tweets and retweets; the caller has waited for the
-        viewer's own writes."""
-        fast = await self.fast.user(author, viewer, before, limit, check_writes=False)
+                   limit: int, after: int | None = None) -> Page:
+        """A page of the author's tweets and retweets (newer than `after`, if given); the
+        caller has waited for the viewer's own writes."""
+        fast = await self.fast.user(author, viewer, before, limit, check_writes=False,
+                                    after=after)
         if fast.served:
-            return fast.tweets_json, fast.next_sort_key
-        return await self.slow_user(author, viewer, before, limit)
+            return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
+        return await self.slow_user(author, viewer, before, limit, after)
 
     async def slow_user(self, author: int, viewer: int | None, before: int | None,
-                        limit: int) -> tuple[list[dict], int | None]:
+                        limit: int, after: int | None = None) -> Page:
         await self._ensure_recent(author)
         return await self._page([self.models.keys.recent(author)], viewer, before, limit,
                                 lambda entry, tweet: True,
                                 fallback=lambda cursor, n: self._entries_from_store(
-                                    [author], n, cursor))
+                                    [author], n, cursor), after=after)
 
     async def _ensure_recent(self, author: int) -> None:
         await self._ensure_all([self._recent_spec(author)])
@@ -150,11 +163,11 @@ class Timelines:
             del self._inflight[key]
 
     async def _page(self, sources: list[str], viewer: int | None, before: int | None,
-                    limit: int, admit, fallback,
-                    first: list[TimelinePage] | None = None) -> tuple[list[dict], int | None]:
-        """Merge the sources newest first from `before`, drop what is gone or not visible, fill
-        the page (from the store past a partial cache); `first`: the sources' first pages if
-        read."""
+                    limit: int, admit, fallback, first: list[TimelinePage] | None = None,
+                    after: int | None = None) -> Page:
+        """Merge the sources newest first from `before` (down to `after`, if given), drop
+        what is gone or not visible, fill the page (from the store past a partial cache);
+        `first`: the sources' first pages if read."""
         timelines = self.models.timelines
         picked: list[Entry] = []
         known: dict = {}
@@ -163,6 +176,7 @@ class Timelines:
         exhausted = False
         complete = True
         past_partial = False
+        bounded = False  # reached `after`: nothing newer is left below
         for _ in range(MAX_ROUNDS):
             want = limit - len(picked) + OVERREAD
             if first is not None:
@@ -185,6 +199,9 @@ class Timelines:
             for entry in merged:
                 if len(picked) == limit:
                     break
+                if after is not None and entry.sort_key <= after:
+                    bounded = True
+                    break
                 if horizon is not None and entry.sort_key < horizon:
                     past_partial = bool(ends) and horizon == max(ends)
                     break
@@ -194,15 +211,18 @@ class Timelines:
                     continue
                 seen.add(entry.tweet_id)
                 picked.append(entry)
-            if len(picked) == limit or exhausted or past_partial:
+            if len(picked) == limit or exhausted or past_partial or bounded:
                 break
-        if len(picked) < limit and (past_partial or (exhausted and not complete)):
+        if len(picked) < limit and not bounded and (past_partial or (exhausted and not complete)):
             # Past a partial cache: the stores have older tweets and retweets of the same people.
             older = await fallback(cursor, limit - len(picked) + OVERREAD)
             known.update(await self.hydrator.tweets(
                 [entry.tweet_id for entry in older if entry.tweet_id not in known]))
             for entry in older:
                 if len(picked) == limit:
+                    break
+                if after is not None and entry.sort_key <= after:
+                    bounded = True
                     break
                 cursor = entry.sort_key
                 if entry.tweet_id in seen or entry.tweet_id not in known:
@@ -215,6 +235,6 @@ class Timelines:
         else:
             # A short page: the end, unless the rounds ran out before the sources did (many
             # entries dropped); then the client goes on from the last entry examined.
-            next_cursor = None if exhausted else cursor
-        return rendered, next_cursor
+            next_cursor = None if exhausted or bounded else cursor
+        return Page(rendered, next_cursor, picked[0].sort_key if picked else None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +31,8 @@ class Answer:
     status: int
     body: Any
     replayed: bool = False
+    # The actor's rate-limit state after this write drew from it (what `Limits.take` gave).
+    quota: Any = None
 
 
 # How a command's result is told to its caller.
@@ -37,8 +40,9 @@ Render = Callable[[Result], Answer]
 
 
 class Limits(Protocol):
-    async def take(self, kind: str, user_id: int) -> None:
-        """Draw a token from the user's bucket of `kind`; raises past the limit."""
+    async def take(self, kind: str, user_id: int) -> Any:
+        """Draw a token from the user's bucket of `kind`, returning the bucket's state for
+        the caller (None: nothing to tell); raises past the limit."""
 
 
 class KeyedLocks:
@@ -114,14 +118,14 @@ class CommandRunner:
                     return _replay(stored, fingerprint)
                 state, unconfirmed = await tx.load(needs(command), scope, self._resend_after)
                 decision = decide(command, state, self.ids.next_id, datetime.now(timezone.utc))
-                kind = command.draws
+                kind, quota = command.draws, None
                 if (decision.event is not None and kind is not None and actor_id is not None
                         and self.limits is not None):
-                    await self.limits.take(kind, actor_id)
+                    quota = await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
                 if not await tx.apply(decision.changes):
                     raise username_taken(decision.changes.account.username)
-                answer = render(decision.result)
+                answer = dataclasses.replace(render(decision.result), quota=quota)
                 if decision.event is not None:
                     await tx.keep_unconfirmed(scope, decision.event.event_id,
                                               encode(decision.event))

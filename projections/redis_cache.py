@@ -23,6 +23,7 @@ from projections.engagements import Counts
 from projections.redis_keys import RedisKeys
 from projections.redis_batch import RedisBatch
 from projections.redis_scripts import ScriptCall, run_scripts
+from schemas.types import rfc3339
 
 _SET_SENTINEL = "0"
 
@@ -73,7 +74,7 @@ class CachedTweet:
     def public(self) -> dict:
         """The fields of the API's tweet object that never change."""
         return {"tweet_id": str(self.tweet_id), "content": self.content,
-                "created_at": (EPOCH + timedelta(milliseconds=self.created_ms)).isoformat(),
+                "created_at": rfc3339(EPOCH + timedelta(milliseconds=self.created_ms)),
                 "reply_to": str(self.reply_to) if self.reply_to else None}
 
 

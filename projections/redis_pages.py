@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
-from projections.timeline_entries import upper_bound
+from projections.timeline_entries import lower_bound, upper_bound
 
 # Entries examined per page at most (deleted and no-longer-visible ones are skipped): past
 # it, the page ends short with a cursor where the examination stopped.
@@ -32,6 +32,8 @@ local prefixes = {lock = ARGV[1], recent = ARGV[2], tweet = ARGV[3], user = ARGV
                   position = ARGV[5]}
 local mode, before, limit, viewer = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local ttl, budget, check_writes = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12] == '1'
+-- ARGV[13]: the ZREVRANGEBYLEX min: entries newer than a bound only (pull to refresh).
+local lower, bounded = ARGV[13], ARGV[13] ~= '(\0'
 local timeline, following, pulled = KEYS[1], KEYS[2], KEYS[3]
 local lock = prefixes.lock
 
@@ -91,11 +93,16 @@ end
 local batch = limit + 10
 local buffers, positions, ended, partial, complete = {}, {}, {}, {}, true
 local function read(i, upper)
-  local got = redis.call('ZREVRANGEBYLEX', sources[i], upper, '(\0', 'LIMIT', 0, batch)
+  local got = redis.call('ZREVRANGEBYLEX', sources[i], upper, lower, 'LIMIT', 0, batch)
   buffers[i], positions[i], ended[i] = got, 1, #got < batch
 end
 for i, key in ipairs(sources) do
   partial[i] = redis.call('ZRANGE', key, 0, 0)[1] ~= ''
+  -- A PARTIAL source holding an entry at or below the bound holds all entries above it.
+  if partial[i] and bounded then
+    partial[i] = #redis.call('ZREVRANGEBYLEX', key, '[' .. string.sub(lower, 2), '(\0',
+                             'LIMIT', 0, 1) == 0
+  end
   if partial[i] then complete = false end
   read(i, before)
 end
@@ -193,7 +200,8 @@ for n, item in ipairs(picked) do
            .. ',"retweeted_by_me":' .. retweeted_marks[n]
            .. ',"retweeted_by":' .. retweeter .. '}'
 end
-return {'ok', table.concat(out, ','), cursor}
+local first = #picked > 0 and string.sub(picked[1][1], 1, 8) or ''
+return {'ok', table.concat(out, ','), cursor, first}
 """
 
 
@@ -204,6 +212,7 @@ class FastPage:
 
     tweets_json: bytes | None
     next_sort_key: int | None = None
+    first_sort_key: int | None = None  # the page's newest entry's, for a newer-than cursor
     waiting: bool = False  # the viewer's own writes are not applied yet
     reason: str | None = None  # why not served
 
@@ -224,20 +233,21 @@ class PageAssembler:
                           keys.position_prefix(agent_group)]
 
     async def home(self, viewer: int, before: int | None, limit: int,
-                   check_writes: bool = True) -> FastPage:
+                   check_writes: bool = True, after: int | None = None) -> FastPage:
         """`check_writes`: answer `wait` while the agents have not applied the viewer's own
         writes (read-your-writes)."""
         keys = self.keys
         return await self._run("home", keys.home(viewer), viewer, before, limit, check_writes,
-                               following=keys.following(viewer))
+                               following=keys.following(viewer), after=after)
 
     async def user(self, author: int, viewer: int | None, before: int | None,
-                   limit: int, check_writes: bool = True) -> FastPage:
+                   limit: int, check_writes: bool = True, after: int | None = None) -> FastPage:
         return await self._run("user", self.keys.recent(author), viewer, before, limit,
-                               check_writes)
+                               check_writes, after=after)
 
     async def _run(self, mode: str, timeline: str, viewer: int | None, before: int | None,
-                   limit: int, check_writes: bool, following: str | None = None) -> FastPage:
+                   limit: int, check_writes: bool, following: str | None = None,
+                   after: int | None = None) -> FastPage:
         keys = self.keys
         anyone = viewer if viewer is not None else 0
         result = await self._page(
@@ -246,7 +256,11 @@ class PageAssembler:
             args=[*self._prefixes, mode, upper_bound(before), limit,
                   "" if viewer is None else str(viewer), self.active_seconds,
                   limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
-                  int(check_writes and viewer is not None)])
+                  int(check_writes and viewer is not None), lower_bound(after)])
         if result[0] != b"ok":
             return FastPage(None, waiting=result[0] == b"wait", reason=result[1].decode())
-        return FastPage(result[1], int.from_bytes(result[2], "big") if result[2] else None)
+        return FastPage(result[1], _sort_key(result[2]), _sort_key(result[3]))
+
+
+def _sort_key(raw: bytes) -> int | None:
+    return int.from_bytes(raw, "big") if raw else None

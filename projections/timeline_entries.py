@@ -54,6 +54,13 @@ def upper_bound(before: int | None) -> bytes:
     return b"+" if before is None else b"(" + before.to_bytes(_ID, "big")
 
 
+def lower_bound(after: int | None) -> bytes:
+    """The ZREVRANGEBYLEX min for entries strictly newer than sort key `after` (every member
+    of sort key `after` sorts at or below its key followed by 0xff bytes); without `after`,
+    every entry but the sentinel."""
+    return b"(\0" if after is None else b"(" + after.to_bytes(_ID, "big") + b"\xff" * (2 * _ID)
+
+
 # Cursors are opaque to clients: the sort key of the last entry returned, base64url.
 def encode_cursor(sort_key: int) -> str:
     return base64.urlsafe_b64encode(sort_key.to_bytes(_ID, "big")).decode().rstrip("=")

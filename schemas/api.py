@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.types import Id, IdString, bounded_text
+from schemas.types import Id, IdString, Timestamp, bounded_text
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
 DisplayName = bounded_text(50, single_line=True, not_blank=True)
@@ -56,7 +55,7 @@ class TweetCreate(RequestModel):
 
 class TweetCreated(BaseModel):
     tweet_id: Id
-    created_at: datetime
+    created_at: Timestamp
 
 
 class FollowState(BaseModel):
@@ -100,7 +99,7 @@ class TweetPublic(BaseModel):
     reply_count: int
     liked_by_me: bool
     retweeted_by_me: bool
-    created_at: datetime
+    created_at: Timestamp
     reply_to: Id | None = None
     retweeted_by: UserSummary | None = Field(
         default=None, description="set when this entry is a retweet: who retweeted it")
@@ -109,6 +108,10 @@ class TweetPublic(BaseModel):
 class TweetPage(BaseModel):
     tweets: list[TweetPublic]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
+    prev_cursor: str | None = Field(
+        default=None,
+        description="timelines only: pass as `since` for what is newer than this page (pull to "
+                    "refresh); null on an empty page without `since`")
 
 
 class UserPublic(BaseModel):
@@ -116,7 +119,7 @@ class UserPublic(BaseModel):
     username: str
     display_name: str
     bio: str
-    created_at: datetime
+    created_at: Timestamp
     followers_count: int
     following_count: int
     tweet_count: int
@@ -144,7 +147,7 @@ class TrendPublic(BaseModel):
 
 
 class TrendsPublic(BaseModel):
-    window_start: datetime | None = Field(description="the window counted; null when nothing "
+    window_start: Timestamp | None = Field(description="the window counted; null when nothing "
                                                       "is trending")
-    window_end: datetime | None
+    window_end: Timestamp | None
     trends: list[TrendPublic] = Field(description="by count, highest first")

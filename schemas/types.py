@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timezone
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
@@ -47,6 +48,19 @@ Id = Annotated[
 # An id in a request body: a decimal string only.
 IdString = Annotated[int, BeforeValidator(parse_id_string), PlainSerializer(str, return_type=str),
                      WithJsonSchema(_ID_SCHEMA)]
+
+
+def rfc3339(moment: datetime) -> str:
+    """`moment` as every API answer writes times: RFC 3339 in UTC with a `Z`, to the
+    millisecond (ids, and so tweets' times, are exact to the millisecond)."""
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A time in an API answer.
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str),
+                      WithJsonSchema({"type": "string", "format": "date-time",
+                                      "examples": ["2026-12-02T08:44:51.640Z"]})]
 
 
 def normalize_text(value: str) -> str:

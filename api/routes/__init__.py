@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from commands.runner import Answer
@@ -15,23 +15,52 @@ def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:
     headers = dict(headers or {})
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
+    if answer.quota is not None:
+        headers.update(answer.quota.headers())
     if answer.body is None:
         return Response(status_code=answer.status, headers=headers)
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-def page(tweets: list[dict] | bytes, last_sort_key: int | None) -> Response:
+def page(request: Request, tweets: list[dict] | bytes, last_sort_key: int | None, *,
+         first_sort_key: int | None = None, since: int | None = None,
+         newer: bool = False) -> Response:
     """A page of tweets with the opaque cursor of the next one (null at the end); `tweets`
-    may come rendered already (the tweet objects' JSON, comma-separated)."""
-    cursor = encode_cursor(last_sort_key) if last_sort_key is not None else None
-    if isinstance(tweets, bytes):
-        return Response(b'{"tweets":[' + tweets + b'],"next_cursor":' + orjson.dumps(cursor)
-                        + b"}", media_type="application/json")
-    return json_body({"tweets": tweets, "next_cursor": cursor})
+    may come rendered already (the tweet objects' JSON, comma-separated). `newer`: a
+    timeline, which also gets `prev_cursor` (what is newer than this page: its newest entry,
+    or `since` on an empty page). Both cursors also go in a `Link` header (RFC 8288)."""
+    cursor = _cursor(last_sort_key)
+    headers = {}
+    fields = b'"next_cursor":' + orjson.dumps(cursor)
+    previous = None
+    if newer:
+        previous = _cursor(first_sort_key if first_sort_key is not None else since)
+        fields += b',"prev_cursor":' + orjson.dumps(previous)
+    if link := links(request, cursor, previous):
+        headers["Link"] = link
+    body = tweets if isinstance(tweets, bytes) else b",".join(orjson.dumps(t) for t in tweets)
+    return Response(b'{"tweets":[' + body + b"]," + fields + b"}", headers=headers,
+                    media_type="application/json")
 
 
-def json_body(body: dict | list) -> Response:
+def links(request: Request, next_cursor: str | None, prev_cursor: str | None = None) -> str:
+    """The `Link` header of a page: rel="next" (the next older page, with `cursor`) and
+    rel="prev" (what is newer, with `since`), each the request's URL with that parameter."""
+    parts = []
+    if next_cursor is not None:
+        parts.append(f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"')
+    if prev_cursor is not None:
+        url = request.url.remove_query_params("cursor").include_query_params(since=prev_cursor)
+        parts.append(f'<{url}>; rel="prev"')
+    return ", ".join(parts)
+
+
+def _cursor(sort_key: int | None) -> str | None:
+    return encode_cursor(sort_key) if sort_key is not None else None
+
+
+def json_body(body: dict | list, headers: dict[str, str] | None = None) -> Response:
     """A JSON response serialised by orjson as it is: read paths build bodies that already
     have the documented shape (tweet objects from the hydrator), so the per-field
     re-validation FastAPI would do for `response_model` is skipped on the hot path."""
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(body), headers=headers, media_type="application/json")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import Limit, OptionalUser, ServicesDep
 from api.problems import ProblemError
-from api.routes import json_body
+from api.routes import json_body, links
 from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
 from projections.timeline_entries import Entry
 from schemas.api import Problem, TweetPage
@@ -21,7 +21,7 @@ _QUERY_HELP = ("words, \"quoted phrases\", #hashtag, from:username, since:YYYY-M
 
 @router.get("/search", response_model=TweetPage,
             responses={code: {"model": Problem} for code in (401, 422, 503)})
-async def search(services: ServicesDep, viewer: OptionalUser,
+async def search(request: Request, services: ServicesDep, viewer: OptionalUser,
                  q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH,
                                          description=_QUERY_HELP)],
                  cursor: Annotated[str | None, Query(max_length=4096, description="from a previous page's next_cursor")] = None,
@@ -35,4 +35,6 @@ async def search(services: ServicesDep, viewer: OptionalUser,
     tweets = await services.timelines.hydrator.render(
         [Entry(hit.tweet_id, hit.tweet_id) for hit in found.hits],
         viewer.user_id if viewer else None)
-    return json_body({"tweets": tweets, "next_cursor": found.next_cursor})
+    link = links(request, found.next_cursor)
+    return json_body({"tweets": tweets, "next_cursor": found.next_cursor},
+                     {"Link": link} if link else None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from api.deps import CurrentUser, Cursor, Limit, ServicesDep
+from api.deps import CurrentUser, Cursor, Limit, ServicesDep, Since
 from api.routes import page
 from schemas.api import Problem, TweetPage
 
@@ -13,9 +13,11 @@ router = APIRouter(prefix="/api/v1/timeline", tags=["timeline"])
 
 @router.get("/home", response_model=TweetPage,
             responses={code: {"model": Problem} for code in (401, 422, 503)})
-async def home_timeline(user: CurrentUser, services: ServicesDep,
-                        cursor: Cursor = None, limit: Limit = 20):
-    """Tweets of the people you follow, and yours, newest first."""
-    tweets, last = await services.timelines.home(
-        user.user_id, cursor, limit, services.settings.read_your_writes_timeout_ms / 1000)
-    return page(tweets, last)
+async def home_timeline(request: Request, user: CurrentUser, services: ServicesDep,
+                        cursor: Cursor = None, limit: Limit = 20, since: Since = None):
+    """Tweets of the people you follow, and yours, newest first. With `since` (a page's
+    `prev_cursor`), only what is newer than that page."""
+    found = await services.timelines.home(
+        user.user_id, cursor, limit, services.settings.read_your_writes_timeout_ms / 1000, since)
+    return page(request, found.tweets, found.next_sort_key,
+                first_sort_key=found.first_sort_key, since=since, newer=True)

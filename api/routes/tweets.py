@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import Cursor, CurrentUser, Limit, Reader, RunCommandDep, ServicesDep, TweetIdPath
 from api.problems import not_found
@@ -76,7 +76,7 @@ async def get_tweet(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep
 
 
 @router.get("/{tweet_id}/replies", response_model=TweetPage, responses=_READ_ERRORS)
-async def replies(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep,
+async def replies(request: Request, tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep,
                   cursor: Cursor = None, limit: Limit = 20):
     """Replies to a tweet, oldest first."""
     if not await services.timelines.hydrator.tweets([tweet_id]):
@@ -84,7 +84,7 @@ async def replies(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep,
     found = await services.models.tweets.replies(tweet_id, cursor, limit)
     rendered = await services.timelines.hydrator.render(
         [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None)
-    return page(rendered, found[-1].tweet_id if len(found) == limit else None)
+    return page(request, rendered, found[-1].tweet_id if len(found) == limit else None)
 
 
 @router.get("/{tweet_id}/likes", response_model=LikesPublic, responses=_READ_ERRORS)

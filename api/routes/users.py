@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
-from api.deps import CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, UserIdPath
+from api.deps import (CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, Since,
+                      UserIdPath)
 from api.problems import not_found
-from api.routes import page, respond
+from api.routes import links, page, respond
 from commands.model import FollowState as FollowResult
 from commands.model import Register, Registered, SetFollow
 from commands.runner import Answer
@@ -63,13 +65,16 @@ async def profile(user_id: UserIdPath, _: Reader, services: ServicesDep):
 
 
 @router.get("/{user_id}/tweets", response_model=TweetPage, responses=_READ_ERRORS)
-async def user_timeline(user_id: UserIdPath, viewer: Reader, services: ServicesDep,
-                        cursor: Cursor = None, limit: Limit = 20):
-    """A user's tweets and retweets, newest first."""
+async def user_timeline(request: Request, user_id: UserIdPath, viewer: Reader,
+                        services: ServicesDep, cursor: Cursor = None, limit: Limit = 20,
+                        since: Since = None):
+    """A user's tweets and retweets, newest first. With `since` (a page's `prev_cursor`),
+    only what is newer than that page."""
     await _require_user(services, user_id)
-    tweets, last = await services.timelines.user(user_id, viewer.user_id if viewer else None,
-                                                 cursor, limit)
-    return page(tweets, last)
+    found = await services.timelines.user(user_id, viewer.user_id if viewer else None,
+                                          cursor, limit, since)
+    return page(request, found.tweets, found.next_sort_key,
+                first_sort_key=found.first_sort_key, since=since, newer=True)
 
 
 async def _require_user(services, user_id: int) -> None:
@@ -78,25 +83,28 @@ async def _require_user(services, user_id: int) -> None:
         raise not_found(f"user {user_id}")
 
 
-async def _user_page(services, user_id: int, cursor: int | None, limit: int, fetch) -> dict:
+async def _user_page(request: Request, services, user_id: int, cursor: int | None, limit: int,
+                     fetch) -> Response:
     await _require_user(services, user_id)
     ids = await fetch(user_id, cursor, limit)
     users = await services.timelines.hydrator.users(ids)
-    return {"users": [users[i] for i in ids if i in users],
-            "next_cursor": encode_cursor(ids[-1]) if len(ids) == limit else None}
+    next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
+    link = links(request, next_cursor)
+    return JSONResponse({"users": [users[i] for i in ids if i in users],
+                         "next_cursor": next_cursor}, headers={"Link": link} if link else None)
 
 
 @router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)
-async def followers(user_id: UserIdPath, _: Reader, services: ServicesDep,
+async def followers(request: Request, user_id: UserIdPath, _: Reader, services: ServicesDep,
                     cursor: Cursor = None, limit: Limit = 20):
     """Who follows a user."""
-    return await _user_page(services, user_id, cursor, limit,
+    return await _user_page(request, services, user_id, cursor, limit,
                             services.models.graph.follower_page)
 
 
 @router.get("/{user_id}/following", response_model=UserPage, responses=_READ_ERRORS)
-async def following(user_id: UserIdPath, _: Reader, services: ServicesDep,
+async def following(request: Request, user_id: UserIdPath, _: Reader, services: ServicesDep,
                     cursor: Cursor = None, limit: Limit = 20):
     """Whom a user follows."""
-    return await _user_page(services, user_id, cursor, limit,
+    return await _user_page(request, services, user_id, cursor, limit,
                             services.models.graph.following_page)

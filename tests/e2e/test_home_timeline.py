@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from tests.support.clients import eventually, follow, home, home_ids, post, register
@@ -165,3 +166,58 @@ def test_paging_past_the_cache_still_shows_older_retweets(client):
             break
     assert [tweet_id for tweet_id, _ in seen] == sorted(newer, key=int, reverse=True) + [old]
     assert seen[-1] == (old, retweeter.user_id)
+
+
+def test_pull_to_refresh_pages_exactly_the_missed_tweets_newest_first(client):
+    reader, writer = register(client, "pr"), register(client, "pw")
+    follow(client, reader, writer)
+    seen = [post(client, writer, f"seen {n}") for n in range(3)]
+    assert eventually(lambda: home_ids(client, reader)[:3] == seen[::-1], VISIBLE_WITHIN)
+    first = client.get("/api/v1/timeline/home", headers=reader.auth, params={"limit": 2})
+    assert first.json()["prev_cursor"] is not None
+    assert 'rel="next"' in first.headers["link"] and 'rel="prev"' in first.headers["link"]
+    missed = [post(client, writer, f"missed {n}") for n in range(7)]
+    assert eventually(lambda: home_ids(client, reader)[0] == missed[-1], VISIBLE_WITHIN)
+
+    # Follow the rel="prev" link, then rel="next" links down to it, 3 at a time.
+    url = _link(first.headers["link"], "prev").replace("limit=2", "limit=3")
+    got, pages = [], 0
+    while url:
+        answer = client.get(url, headers=reader.auth)
+        assert answer.status_code == 200
+        got += [tweet["tweet_id"] for tweet in answer.json()["tweets"]]
+        url, pages = _link(answer.headers.get("link", ""), "next"), pages + 1
+        assert pages <= 4
+    assert got == missed[::-1]
+
+    # The newest page's prev_cursor: nothing newer yet, and an empty page keeps the bound.
+    top = client.get("/api/v1/timeline/home", headers=reader.auth).json()
+    empty = client.get("/api/v1/timeline/home", headers=reader.auth,
+                       params={"since": top["prev_cursor"]}).json()
+    assert empty == {"tweets": [], "next_cursor": None, "prev_cursor": top["prev_cursor"]}
+    bad = client.get("/api/v1/timeline/home", headers=reader.auth, params={"since": "x"})
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def _link(header: str, rel: str) -> str | None:
+    """The URL of `rel` in a Link header, or None."""
+    for part in header.split(","):
+        if part.strip().endswith(f'rel="{rel}"'):
+            return part.split(";")[0].strip()[1:-1]
+    return None
+
+
+def test_every_answer_writes_times_as_rfc3339_utc_with_z(client):
+    author = register(client, "tz")
+    posted = client.post("/api/v1/tweets", json={"content": "what time is it"},
+                         headers=author.auth).json()
+    stamps = {"post": posted["created_at"],
+              # the author's own reads wait for the author's writes
+              "tweet": client.get(f"/api/v1/tweets/{posted['tweet_id']}",
+                                  headers=author.auth).json()["created_at"],
+              "home": home(client, author)["tweets"][0]["created_at"],
+              "profile": client.get(f"/api/v1/users/{author.user_id}",
+                                    headers=author.auth).json()["created_at"]}
+    for where, stamp in stamps.items():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), (where, stamp)
+    assert stamps["post"] == stamps["tweet"] == stamps["home"]

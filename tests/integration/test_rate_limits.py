@@ -28,6 +28,10 @@ def test_the_eleventh_tweet_in_a_minute_is_refused_and_recorded_nowhere(limited,
     first = limited.post("/api/v1/tweets", json={"content": "tweet 0"},
                          headers=user.auth | {"Idempotency-Key": key})
     assert first.status_code == 201
+    # The bucket's state (draft-ietf-httpapi-ratelimit-headers): 10 a minute, 9 left.
+    assert first.headers["ratelimit-policy"] == '"tweets";q=10;w=60'
+    remaining, reset = _ratelimit(first.headers["ratelimit"], "tweets")
+    assert remaining == 9 and 0 <= reset <= 60
     for number in range(1, 10):
         post(limited, user, f"tweet {number}")
 
@@ -36,6 +40,7 @@ def test_the_eleventh_tweet_in_a_minute_is_refused_and_recorded_nowhere(limited,
     assert refused.headers["content-type"] == "application/problem+json"
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert "10 tweets per minute" in refused.json()["detail"]
+    assert _ratelimit(refused.headers["ratelimit"], "tweets")[0] == 0
 
     # A retry of an accepted post still gets its answer: it produces nothing new.
     again = limited.post("/api/v1/tweets", json={"content": "tweet 0"},
@@ -68,3 +73,11 @@ def test_follows_are_limited_per_hour(limited):
     assert int(refused.headers["retry-after"]) >= 1
     assert limited.delete(f"/api/v1/users/{others[0].user_id}/follow",
                           headers=user.auth).status_code == 200
+
+
+def _ratelimit(field: str, policy: str) -> tuple[int, int]:
+    """(remaining, seconds to reset) of a `RateLimit` field for `policy`."""
+    name, *params = field.split(";")
+    assert name == f'"{policy}"', field
+    values = dict(param.split("=") for param in params)
+    return int(values["r"]), int(values["t"])

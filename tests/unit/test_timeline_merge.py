@@ -42,7 +42,7 @@ def read_all(sources: dict[str, list[int]], live: set[int], limit: int) -> list[
     async def pages():
         seen, cursor = [], None
         while True:
-            ids, cursor = await timelines._page(list(sources), 1, cursor, limit,
+            ids, cursor, _ = await timelines._page(list(sources), 1, cursor, limit,
                                                 lambda entry, tweet: True, no_store)
             seen += ids
             if cursor is None:
