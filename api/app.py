@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.body_limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
 from api.consistency import remember_write
 from api.deps import Services
-from api.openapi import install_problem_openapi
+from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
 from api.routes import auth, health, timeline, trends, tweets, users
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.to_thread(producer.close)
 
     app = FastAPI(
+        generate_unique_id_function=operation_id,
         title="Chirp API",
         version="1.0",
         description="Event-sourced Twitter-like backend: every write is an event on Kafka.",
@@ -123,5 +125,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (users, auth, tweets, timeline, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    if origins:
+        # Tokens travel in the Authorization header, not cookies: no credentials mode.
+        app.add_middleware(CORSMiddleware, allow_origins=origins,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
+                                          "X-Request-ID"],
+                           expose_headers=EXPOSED_HEADERS, max_age=600)
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app

@@ -11,6 +11,36 @@ from api.problems import PROBLEM_JSON
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+def _header(description: str, example: str | None = None) -> dict:
+    schema = {"type": "string"} | ({"example": example} if example else {})
+    return {"description": description, "schema": schema}
+
+
+# The response headers clients rely on, documented on the operations that send them (and
+# readable by browser clients under CORS).
+_REQUEST_ID = _header("this request's id (the client's X-Request-ID if it sent one); in the "
+                      "logs of every process that handled it")
+_RETRY_AFTER = _header("on 429 and 503: seconds to wait before trying again", "2")
+_LOCATION = _header("where the created resource is read", "/api/v1/tweets/1234567890123456789")
+_REPLAYED = _header("`true` when a retry with the same Idempotency-Key got the first "
+                    "attempt's stored answer", "true")
+_LINK = _header('the next page (rel="next") and, on timelines, what is newer (rel="prev") '
+                "(RFC 8288)", '<https://chirp.example/api/v1/timeline/home?cursor=AAA>; rel="next"')
+_RATE_LIMIT = _header("the actor's bucket after this write (draft-ietf-httpapi-ratelimit-"
+                      "headers): what remains and seconds until full", '"tweets";r=7;t=12')
+_RATE_LIMIT_POLICY = _header("the bucket's quota and window in seconds", '"tweets";q=10;w=60')
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "Idempotent-Replayed", "Link",
+                   "RateLimit", "RateLimit-Policy"]
+# Operations whose new writes draw from a per-user bucket (api/rate_limits.py), by operationId.
+RATE_LIMITED = {"postTweet", "retweet", "like", "follow"}
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operationId: its function's name in camelCase (`postTweet`, `homeTimeline`)."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def install_problem_openapi(app: FastAPI) -> None:
     """FastAPI documents error responses as application/json (and 422 as its own validation
     body); Chirp answers every error as a problem detail. This rewrites the document so: each
@@ -27,13 +57,17 @@ def install_problem_openapi(app: FastAPI) -> None:
                 # A token is welcome (it personalises the answer), not required.
                 operation["security"] = [{}, *operation.get("security", [])]
             for path in schema.get("paths", {}).values():
-                for operation in path.values():
+                for method, operation in path.items():
                     responses = operation.setdefault("responses", {})
+                    if operation["operationId"] in RATE_LIMITED:
+                        responses["429"] = {"description": "Too many writes of this kind: "
+                                                           "wait for Retry-After"}
                     for status, response in responses.items():
                         if status[0] in "45":
                             response.update(_PROBLEM)
                     responses["default"] = {"description": "A problem detail (RFC 9457)",
                                             **_PROBLEM}
+                    _document_headers(method, operation)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
@@ -41,6 +75,27 @@ def install_problem_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+def _document_headers(method: str, operation: dict) -> None:
+    paged = any(parameter["name"] == "cursor" for parameter in operation.get("parameters", []))
+    writes = method in ("post", "delete") and operation["operationId"] != "login"
+    for status, response in operation["responses"].items():
+        headers = response.setdefault("headers", {})
+        headers["X-Request-ID"] = _REQUEST_ID
+        if status in ("429", "503", "default"):
+            headers["Retry-After"] = _RETRY_AFTER
+        if not status.startswith("2"):
+            continue
+        if status == "201":
+            headers["Location"] = _LOCATION
+        if writes:
+            headers["Idempotent-Replayed"] = _REPLAYED
+        if paged:
+            headers["Link"] = _LINK
+        if operation["operationId"] in RATE_LIMITED:
+            headers["RateLimit"] = _RATE_LIMIT
+            headers["RateLimit-Policy"] = _RATE_LIMIT_POLICY
 
 
 def _optionally_authenticated(app: FastAPI) -> list[tuple[str, str]]:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # One line per request served (method, route, status, duration, request id).
     access_log: bool = True
+    # Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    # "https://app.example.com,http://localhost:5173"; "*" for any; empty: none (no CORS).
+    cors_origins: str = ""
     # Where the agents worker serves its Prometheus metrics (0: not served).
     agents_metrics_port: int = Field(default=0, ge=0, le=65535)
     # Per-user write limits (seed 003's defaults; token buckets in Redis; 0: no limit).
