@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with open_read_models(settings) as models:
             search = search_index(models.settings)
             await search.setup()
-            write_model = PostgresWriteModel(models.pool)
+            write_model = PostgresWriteModel(
+                models.pool, settings.archive_schema if settings.outbox_until_archived else None)
             ids = SnowflakeIds(await write_model.allocate_worker_id())
             secret = settings.jwt_secret
             if not secret:

@@ -140,15 +140,16 @@ class PostgresWriteTransaction:
             " AND created_at < now() - make_interval(secs => %s)"
             " ORDER BY event_id FOR UPDATE", (actor, older_than_seconds or 0))
 
-    async def confirmed(self, event_ids: list[int]) -> None:
-        await _confirm(self.conn, event_ids)
 
 
 class PostgresWriteModel:
     """WriteModel over a psycopg connection pool."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, archive_schema: str | None = None) -> None:
+        """`archive_schema`: acknowledged events stay in the outbox until the archive there
+        holds them (None: they leave at once)."""
         self.pool = pool
+        self.archive_schema = archive_schema
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
@@ -175,9 +176,21 @@ class PostgresWriteModel:
         async with self.pool.connection() as conn:
             await conn.execute("SELECT 1")
 
-    async def confirmed(self, event_ids: list[int]) -> None:
-        async with self.pool.connection() as conn:
-            await _confirm(conn, event_ids)
+    async def confirmed(self, event_ids: list[int]) -> list[int]:
+        async with self.pool.connection() as conn, conn.transaction():
+            if self.archive_schema is None:
+                await conn.execute("DELETE FROM write_model.unconfirmed_events"
+                                   " WHERE event_id = ANY(%s)", (event_ids,))
+                return event_ids
+            await conn.execute(
+                "DELETE FROM write_model.unconfirmed_events u"
+                f" USING {self.archive_schema}.events a"
+                " WHERE u.event_id = ANY(%s) AND a.event_id = u.event_id", (event_ids,))
+            cursor = await conn.execute(
+                "SELECT event_id FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)",
+                (event_ids,))
+            kept = {event_id for (event_id,) in await cursor.fetchall()}
+        return [event_id for event_id in event_ids if event_id not in kept]
 
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
         async with self.pool.connection() as conn:
@@ -190,7 +203,3 @@ class PostgresWriteModel:
 async def _rows(cursor) -> list[tuple[int, bytes]]:
     return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
 
-
-async def _confirm(conn: AsyncConnection, event_ids: list[int]) -> None:
-    await conn.execute(
-        "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)", (event_ids,))

@@ -172,8 +172,8 @@ class CommandRunner:
             # One this process sent is not sent twice: its acknowledgement is awaited.
             acked = self._in_flight.get(event_id) or await self.producer.enqueue(decode(raw))
             await self.producer.wait(acked)
-        if pending:
-            await tx.confirmed([event_id for event_id, _ in pending])
+        if pending:  # they leave the outbox with the others acknowledged (confirm_acknowledged)
+            self._acknowledged.update(event_id for event_id, _ in pending)
             log.info("%d unconfirmed event(s) of %s acknowledged now", len(pending), scope)
 
     @property
@@ -181,11 +181,10 @@ class CommandRunner:
         return self.producer.timeout_ms / 1000 + RESEND_AFTER_EXTRA_SECONDS
 
     async def confirm_acknowledged(self) -> None:
-        """Take the acknowledged events out of the outbox."""
+        """Take the acknowledged events out of the outbox (those the write model says may
+        leave: archived, where it waits for the archive; the rest on a later round)."""
         if self._acknowledged:
-            done = set(self._acknowledged)
-            await self.write_model.confirmed(sorted(done))
-            self._acknowledged -= done
+            self._acknowledged -= set(await self.write_model.confirmed(sorted(self._acknowledged)))
 
     async def relay_forever(self) -> None:
         """Empty the outbox of what was acknowledged, and send again what was not, also for

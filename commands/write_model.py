@@ -72,8 +72,6 @@ class WriteTransaction(Protocol):
         """The actor's events in the outbox (those older than that, if given) in id order,
         locked until this transaction ends."""
 
-    async def confirmed(self, event_ids: list[int]) -> None:
-        """These events are acknowledged now."""
 
 
 class WriteModel(Protocol):
@@ -90,5 +88,6 @@ class WriteModel(Protocol):
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
         """Actors with an event in the outbox for longer than this."""
 
-    async def confirmed(self, event_ids: list[int]) -> None:
-        """These events are acknowledged now: out of the outbox."""
+    async def confirmed(self, event_ids: list[int]) -> list[int]:
+        """These events are acknowledged: out of the outbox, each once it is safe (archived,
+        if the outbox waits for the archive); returns those no longer in the outbox."""

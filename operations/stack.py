@@ -17,10 +17,13 @@ from infra.settings import Settings
 class LocalStack:
     """Starts what `settings` does not point elsewhere, prepares it, and stops it in reverse."""
 
-    def __init__(self, settings: Settings, *, ephemeral: bool = False) -> None:
+    def __init__(self, settings: Settings, *, ephemeral: bool = False,
+                 durable: bool | None = None) -> None:
         # An ephemeral stack (tests) takes free ports and skips crash safety; a dev stack
         # keeps fixed ports and a durable data directory, so both can run side by side.
+        # `durable` overrides the crash safety (a crash test needs it on free ports).
         self.ephemeral = ephemeral
+        self.durable = not ephemeral if durable is None else durable
         self.data_dir = settings.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # PostgreSQL runs as an unprivileged user when we are root: it must reach its folder.
@@ -42,12 +45,12 @@ class LocalStack:
                 updates["kafka_bootstrap"] = kafka.bootstrap
             if self.settings.redis_url is None:
                 redis = RedisServer(self._port(self.settings.redis_port), self.data_dir,
-                                    durable=not self.ephemeral)
+                                    durable=self.durable)
                 self._start(redis)
                 updates["redis_url"] = redis.url
             if self.settings.postgres_dsn is None:
                 postgres = PostgresServer(self._port(self.settings.postgres_port), self.data_dir,
-                                          durable=not self.ephemeral)
+                                          durable=self.durable)
                 self._start(postgres)
                 updates["postgres_dsn"] = postgres.dsn
             updates["jwt_secret"] = self.settings.jwt_secret or self._jwt_secret()

@@ -51,6 +51,27 @@ def new_data_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="chirp-test-"))
 
 
+@pytest.fixture
+def data_dir():
+    """A data directory of the test's own, removed afterwards (restart and crash tests)."""
+    path = new_data_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start_on(data_dir: Path, *, durable: bool | None = None) -> tuple[LocalStack, str]:
+    """A whole local stack on `data_dir` (servers, agents, API): (stack, API base URL). The
+    caller stops it; on a failed start, what started is stopped here."""
+    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True, durable=durable)
+    try:
+        stack.start()
+        stack.start_agents(**TEST_SETTINGS)
+        return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+    except BaseException:
+        stack.stop()
+        raise
+
+
 @contextmanager
 def own_stack(**api_environment: str):
     """A whole local stack of its own (servers, agents, API): for tests that stop, break or

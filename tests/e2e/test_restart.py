@@ -12,7 +12,6 @@ its upcaster.
 from __future__ import annotations
 
 import random
-import shutil
 import threading
 import time
 
@@ -22,10 +21,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.workload import mixed_log, produce
 from streams.topics import topic_registry
-from infra.settings import Settings
 from operations.stack import LocalStack
 from streams.admin import log_end_offsets
-from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, new_data_dir
+from tests.conftest import start_on
 from tests.support.clients import eventually, follow, home, post, register
 from tests.support.figures import report_figure
 from tests.support.processes import processes_in_groups
@@ -33,24 +31,6 @@ from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_t
                                        run_workload, snapshot, table_dump, wait_caught_up)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def data_dir():
-    path = new_data_dir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _start(data_dir) -> tuple[LocalStack, str]:
-    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    try:
-        stack.start()
-        stack.start_agents(**TEST_SETTINGS)
-        return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
-    except BaseException:
-        stack.stop()
-        raise
 
 
 def _caught_up(stack: LocalStack) -> dict[tuple[str, int], int]:
@@ -87,7 +67,7 @@ def _view(stack: LocalStack, base_url: str, users, tweet_ids) -> dict:
 
 
 def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was(data_dir):
-    stack, base_url = _start(data_dir)
+    stack, base_url = start_on(data_dir)
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
             users = [register(client, "rs") for _ in range(6)]
@@ -107,7 +87,7 @@ def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was(data_dir):
         stack.stop()
     assert not processes_in_groups(groups)
 
-    stack, base_url = _start(data_dir)
+    stack, base_url = start_on(data_dir)
     try:
         assert _caught_up(stack) == ends
         after = _view(stack, base_url, users, tweet_ids)
@@ -135,7 +115,7 @@ def _applied(agents) -> int:
 
 
 def test_a_restart_resumes_where_the_agents_stopped_and_new_posts_reach_followers_at_once(data_dir):
-    stack, base_url = _start(data_dir)
+    stack, base_url = start_on(data_dir)
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
             author, reader = register(client, "resume"), register(client, "resume")
@@ -152,7 +132,7 @@ def test_a_restart_resumes_where_the_agents_stopped_and_new_posts_reach_follower
         stack.stop()
 
     restarted = time.monotonic()
-    stack, base_url = _start(data_dir)
+    stack, base_url = start_on(data_dir)
     try:
         start_seconds = time.monotonic() - restarted
         agents = next(process for process in stack.processes if process.name == "agents")
