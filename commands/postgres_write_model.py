@@ -1,4 +1,5 @@
-"""The write model in PostgreSQL (schema `write_model`)."""
+"""The write model in PostgreSQL (schema `write_model`). Its tables are made and changed by the
+revisions in operations/migrations/deployment/ (`chirp migrate`, docs/migrations.md)."""
 
 from __future__ import annotations
 
@@ -11,44 +12,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from commands.model import Changes, Needs, State, TweetRecord
 from commands.write_model import Account, StoredResponse
-
-SCHEMA_SQL = """
-CREATE SCHEMA IF NOT EXISTS write_model;
-CREATE TABLE IF NOT EXISTS write_model.accounts (
-    user_id       bigint PRIMARY KEY,
-    username      text NOT NULL,
-    password_hash text NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
--- Usernames are unique regardless of case, as on Twitter.
-CREATE UNIQUE INDEX IF NOT EXISTS accounts_username_key
-    ON write_model.accounts (lower(username));
-CREATE TABLE IF NOT EXISTS write_model.tweets (
-    tweet_id  bigint PRIMARY KEY,
-    author_id bigint NOT NULL,
-    deleted   boolean NOT NULL DEFAULT false
-);
-CREATE TABLE IF NOT EXISTS write_model.idempotency_keys (
-    scope       text NOT NULL,
-    key         text NOT NULL,
-    fingerprint text NOT NULL,
-    status      smallint NOT NULL,
-    body        jsonb,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (scope, key)
-);
-CREATE SEQUENCE IF NOT EXISTS write_model.snowflake_workers;
--- Events sent but not acknowledged in time (commands/write_model.py): sent again until
--- the broker acknowledges them.
-CREATE TABLE IF NOT EXISTS write_model.unconfirmed_events (
-    event_id   bigint PRIMARY KEY,
-    actor      text NOT NULL,
-    event      bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS unconfirmed_events_by_actor
-    ON write_model.unconfirmed_events (actor, event_id);
-"""
 
 # Clients retry within minutes; a day is what Stripe keeps keys for.
 IDEMPOTENCY_KEY_TTL = "24 hours"

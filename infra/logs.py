@@ -21,7 +21,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("chirp_request_id", default=None
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Chatty at INFO, and nothing there an operator needs.
-_QUIET = ("kafka", "aiokafka", "httpx", "httpcore", "elastic_transport")
+_QUIET = ("kafka", "aiokafka", "httpx", "httpcore", "elastic_transport", "alembic")
 
 
 class RequestContext(logging.Filter):

@@ -4,25 +4,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import psycopg
 
-from commands import postgres_write_model
 from infra.settings import Settings
+from operations.migrate import migrate
 from projections import targets
 from projections.read_models import READ_MODEL_SCHEMAS, search_index
-from streams import archive
 from streams.admin import ensure_topics
 from streams.topics import topic_registry
 
+log = logging.getLogger("chirp.bootstrap")
+
 
 def prepare_storage(settings: Settings) -> None:
-    """Create every topic, table and index that Chirp's processes expect."""
+    """Create every topic, table and index that Chirp's processes expect: the write model,
+    chirp_meta and the archive migrated to their newest revision (operations/migrate.py),
+    the read models' tables created as their stores define them."""
     ensure_topics(settings.bootstrap_servers, topic_registry(settings))
+    for migrated in migrate(settings):
+        if migrated.stamped or migrated.applied:
+            log.info("schema migrations: %s", migrated.report())
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
-        conn.execute(postgres_write_model.SCHEMA_SQL)
-        conn.execute(archive.SCHEMA_SQL.format(schema=settings.archive_schema))
-        conn.execute(targets.META_SQL)
         current = targets.current_now(conn, settings)
         for ddl in READ_MODEL_SCHEMAS:
             conn.execute(ddl.format(schema=current.core_schema))
@@ -36,4 +40,3 @@ async def _create_search_index(settings: Settings) -> None:
         await index.setup()
     finally:
         await index.close()
-

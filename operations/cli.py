@@ -179,6 +179,23 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """Bring the write model, chirp_meta and the archive to their newest schema revision, or
+    (--status) say where they stand: exit 1 if one is behind."""
+    from sqlalchemy.exc import OperationalError
+
+    from operations.migrate import migrate as migrate_all, status
+
+    try:
+        done = status(get_settings()) if args.status else migrate_all(get_settings())
+    except OperationalError as error:
+        print(f"chirp migrate: {error.orig}", file=sys.stderr)
+        return 1
+    for schema_set in done:
+        print(schema_set.report(), flush=True)
+    return 1 if args.status and not all(state.at_head for state in done) else 0
+
+
 def _duration(text: str) -> timedelta:
     """'90s', '5m', '1h' (or plain seconds) as a timedelta."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -254,6 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     export_parser.add_argument("--output", "-o", type=Path, default=None,
                                help="file to write (replaced); JSON lines go to stdout without it")
     export_parser.set_defaults(handler=export)
+    migrate_parser = commands.add_parser(
+        "migrate", help="upgrade the write model, chirp_meta and the archive to the newest schema",
+        description="Runs the schema revisions (alembic) the configured PostgreSQL lacks; a "
+                    "database prepared before migrations is recognised and stamped at the "
+                    "baseline. Read models are rebuilt by `chirp replay` instead "
+                    "(docs/migrations.md).")
+    migrate_parser.add_argument("--status", action="store_true",
+                                help="only say which revision each schema set is at, and the "
+                                     "newest; exit 1 if one is behind")
+    migrate_parser.set_defaults(handler=migrate)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -14,6 +14,9 @@ continues exactly where the old one stopped:
 3. the replay applies the log up to exactly there, then in one transaction points the
    deployment at the new generation and ends the handover;
 4. readers and agents see the new generation; the agents go on from where they paused.
+
+The tables (schema `chirp_meta`) are made and changed by the revisions in
+operations/migrations/deployment/ (`chirp migrate`, docs/migrations.md).
 """
 
 from __future__ import annotations
@@ -31,21 +34,6 @@ from infra.settings import Settings
 
 log = logging.getLogger("chirp.targets")
 
-META_SQL = """
-CREATE SCHEMA IF NOT EXISTS chirp_meta;
-CREATE TABLE IF NOT EXISTS chirp_meta.targets (
-    base        text PRIMARY KEY,
-    generation  integer NOT NULL,
-    switched_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS chirp_meta.handovers (
-    base       text PRIMARY KEY,
-    generation integer NOT NULL,
-    state      text NOT NULL CHECK (state IN ('pause', 'paused')),
-    positions  jsonb,
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-"""
 
 # How often readers and agents look at the pointer and at a pending handover.
 POLL_SECONDS = 0.05

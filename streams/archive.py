@@ -14,6 +14,9 @@ them all, so replay can read beyond retention and a local stack can restore its 
 - **Log order.** `seq` numbers events in the order the archive agent read them: each
   partition in order, so ordering by `seq` within a (topic, partition) is log order, across
   restores too (a restored event keeps its first `seq`).
+- **Schema.** `events` and `positions` are made and changed by the revisions in
+  operations/migrations/archive/ (`chirp migrate`, docs/migrations.md); the monthly
+  partitions are made here, as events arrive.
 - **Positions.** How far the archive agent has read each partition, poison records
   included: a stopping local stack waits on them so that nothing acknowledged is lost.
 """
@@ -29,32 +32,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from schemas.types import parse_id
 from streams.ids import id_time, lowest_id_at
-
-SCHEMA_SQL = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {schema}.events (
-    event_id       bigint NOT NULL,
-    occurred_at    timestamptz NOT NULL,
-    type           text NOT NULL,
-    schema_version integer NOT NULL,
-    topic          text NOT NULL,
-    partition      integer NOT NULL,
-    "offset"       bigint NOT NULL,
-    seq            bigint GENERATED ALWAYS AS IDENTITY,
-    key            bytea,
-    value          bytea NOT NULL,
-    archived_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (event_id)
-) PARTITION BY RANGE (event_id);
-CREATE INDEX IF NOT EXISTS events_by_time ON {schema}.events (occurred_at);
-CREATE INDEX IF NOT EXISTS events_in_log_order ON {schema}.events (topic, partition, seq);
-CREATE TABLE IF NOT EXISTS {schema}.positions (
-    topic     text NOT NULL,
-    partition integer NOT NULL,
-    "offset"  bigint NOT NULL,
-    PRIMARY KEY (topic, partition)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -118,10 +95,6 @@ class PostgresArchive:
         self.pool = pool
         self.schema = schema
         self._months: set[tuple[int, int]] = set()
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(SCHEMA_SQL.format(schema=self.schema))
 
     async def append(self, records: list[Record]) -> list[tuple[Record, str]]:
         """Archive `records` (once each, by event id) and advance the positions past all of

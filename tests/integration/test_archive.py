@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 import orjson
 from psycopg_pool import AsyncConnectionPool
 
+from operations.migrate import upgrade
+from operations.migrations.schema_sets import archive as archive_schema_set
 from schemas import events as ev
 from streams.archive import PostgresArchive, Record, month_bounds
 from streams.ids import SnowflakeIds
@@ -18,12 +20,14 @@ NOVEMBER = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 
 
 def _run(stack, steps):
+    schema = f"archive_{uuid.uuid4().hex[:8]}"
+    upgrade(stack.settings.postgres, archive_schema_set(schema))
+
     async def go():
         pool = AsyncConnectionPool(stack.settings.postgres, min_size=1, max_size=2, open=False)
         await pool.open(wait=True)
         try:
-            archive = PostgresArchive(pool, f"archive_{uuid.uuid4().hex[:8]}")
-            await archive.setup()
+            archive = PostgresArchive(pool, schema)
             return await steps(archive, pool)
         finally:
             await pool.close()

@@ -14,6 +14,8 @@ import orjson
 import pyarrow.parquet as pq
 from psycopg_pool import AsyncConnectionPool
 
+from operations.migrate import upgrade
+from operations.migrations.schema_sets import archive as archive_schema_set
 from schemas import events as ev
 from streams.archive import PostgresArchive, Record
 from streams.ids import SnowflakeIds
@@ -22,12 +24,13 @@ AT = datetime(2026, 10, 5, 12, tzinfo=timezone.utc)
 
 
 def _archive(stack, schema: str, records: list[Record]) -> None:
+    upgrade(stack.settings.postgres, archive_schema_set(schema))
+
     async def go():
         pool = AsyncConnectionPool(stack.settings.postgres, min_size=1, max_size=1, open=False)
         await pool.open(wait=True)
         try:
             archive = PostgresArchive(pool, schema)
-            await archive.setup()
             await archive.append(records)
         finally:
             await pool.close()

@@ -1,0 +1,7 @@
+"""Alembic's environment of the archive schema set (operations/migrations/schema_sets.py)."""
+
+from alembic import context
+
+from operations.migrations.environment import run
+
+run(context)

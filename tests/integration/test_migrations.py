@@ -1,0 +1,227 @@
+"""Schema migrations on the real PostgreSQL: a database of Chirp 0.1.0 (made before there were
+migrations) is recognised, stamped and upgraded with every row kept; an empty one is built to
+the same schema plus the new revision; migrating twice, or twice at once, changes nothing
+more."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import conninfo
+
+from infra.settings import Settings
+from operations.migrate import migrate, upgrade
+from operations.migrations.schema_sets import archive
+
+RELEASE_0_1_0 = Path(__file__).parents[1] / "fixtures" / "chirp_0_1_0.sql"
+MIGRATED = ["write_model", "chirp_meta", "archive"]
+NEW_INDEX = ("write_model", "unconfirmed_events", "unconfirmed_events_by_time",
+             ("CREATE INDEX unconfirmed_events_by_time ON write_model.unconfirmed_events"
+              " USING btree (created_at)"))
+# A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
+Shape = dict[str, set[tuple]]
+
+
+@pytest.fixture
+def new_database(stack):
+    """Makes empty databases on the session stack's PostgreSQL; returns their DSNs."""
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(f"migrations_{uuid.uuid4().hex[:8]}")
+        with psycopg.connect(stack.settings.postgres, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {names[-1]}")
+        return conninfo.make_conninfo(stack.settings.postgres, dbname=names[-1])
+
+    yield make
+    with psycopg.connect(stack.settings.postgres, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _load_release_0_1_0(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(RELEASE_0_1_0.read_text())
+
+
+def _chirp_migrate(dsn: str, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"CHIRP_POSTGRES_DSN": dsn, "CHIRP_LOG_FORMAT": "text"}
+    return subprocess.run([sys.executable, "-m", "operations.cli", "migrate", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def _rows(dsn: str) -> dict[str, list[tuple]]:
+    """Every row of every table in the migrated schemas (partitions through their parent),
+    and where each sequence stands."""
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND c.relname <> 'alembic_version'", (MIGRATED,)).fetchall()
+        rows = {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                for (table,) in tables}
+        for schema, name, last in conn.execute(
+                "SELECT schemaname, sequencename, last_value FROM pg_sequences"
+                " WHERE schemaname = ANY(%s)", (MIGRATED,)).fetchall():
+            rows[f"{schema}.{name} (sequence)"] = [(last,)]
+    return rows
+
+
+def _schema(dsn: str, schemas: list[str]) -> Shape:
+    """The shape of `schemas`: tables, columns, constraints, indexes, sequences and partition
+    keys; monthly partitions left out (the archive makes them as events arrive)."""
+    queries = {
+        "tables": "SELECT n.nspname, c.relname, c.relkind, pg_get_partkeydef(c.oid)"
+                  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                  " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'S')"
+                  " AND NOT c.relispartition",
+        "columns": "SELECT c.table_schema, c.table_name, c.column_name, c.data_type,"
+                   " c.is_nullable, c.column_default, c.is_identity, c.identity_generation"
+                   " FROM information_schema.columns c JOIN pg_class r"
+                   " ON r.oid = (quote_ident(c.table_schema) || '.'"
+                   " || quote_ident(c.table_name))::regclass"
+                   " WHERE c.table_schema = ANY(%s) AND NOT r.relispartition",
+        "constraints": "SELECT n.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid)"
+                       " FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid"
+                       " JOIN pg_namespace n ON n.oid = r.relnamespace"
+                       " WHERE n.nspname = ANY(%s) AND NOT r.relispartition",
+        "indexes": "SELECT i.schemaname, i.tablename, i.indexname, i.indexdef FROM pg_indexes i"
+                   " JOIN pg_class c ON c.oid = (quote_ident(i.schemaname) || '.'"
+                   " || quote_ident(i.indexname))::regclass"
+                   " WHERE i.schemaname = ANY(%s) AND NOT c.relispartition",
+        "sequences": "SELECT schemaname, sequencename, data_type, start_value, increment_by,"
+                     " max_value, cache_size FROM pg_sequences WHERE schemaname = ANY(%s)",
+    }
+    with psycopg.connect(dsn) as conn:
+        return {kind: set(conn.execute(query, (schemas,)).fetchall())
+                for kind, query in queries.items()}
+
+
+def _version_tables(schemas: list[str]) -> Shape:
+    """What alembic adds: its version table (and the primary key) in each version schema."""
+    return {
+        "tables": {(schema, "alembic_version", "r", None) for schema in schemas},
+        "columns": {(schema, "alembic_version", "version_num", "character varying", "NO", None,
+                     "NO", None) for schema in schemas},
+        "constraints": {(schema, "alembic_version", "alembic_version_pkc",
+                         "PRIMARY KEY (version_num)") for schema in schemas},
+        "indexes": {(schema, "alembic_version", "alembic_version_pkc",
+                     (f"CREATE UNIQUE INDEX alembic_version_pkc ON {schema}.alembic_version"
+                      " USING btree (version_num)")) for schema in schemas},
+    }
+
+
+def _plus(schema: Shape, *additions: Shape) -> Shape:
+    return {kind: rows.union(*(added.get(kind, set()) for added in additions))
+            for kind, rows in schema.items()}
+
+
+def _renamed(schema: Shape, old: str, new: str) -> Shape:
+    """The part of `schema` in schema `old`, as it would be in schema `new`."""
+    def rename(value):
+        if value == old:
+            return new
+        return value.replace(f" {old}.", f" {new}.") if isinstance(value, str) else value
+    return {kind: {tuple(rename(value) for value in row) for row in rows if row[0] == old}
+            for kind, rows in schema.items()}
+
+
+def _versions(dsn: str) -> tuple[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return tuple(conn.execute(f"SELECT version_num FROM {schema}.alembic_version").fetchone()[0]
+                     for schema in ("chirp_meta", "archive"))
+
+
+def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new_database):
+    dsn = new_database()
+    _load_release_0_1_0(dsn)
+    rows = _rows(dsn)
+    # The fixture as it was stored: comparing before and after alone would pass on no rows.
+    assert [(r[0], r[1]) for r in rows["write_model.accounts"]] == [
+        (1001, "alice"), (1002, "Bob"), (1003, "carol")]
+    assert [r[2] for r in rows["write_model.tweets"]] == [False, True, False]
+    assert sorted(r[1] for r in rows["write_model.idempotency_keys"]) == [
+        "delete-1", "hello-1", "in-flight"]
+    assert [r[1] for r in rows["write_model.unconfirmed_events"]] == ["user:1001", "user:1003"]
+    assert rows["write_model.snowflake_workers (sequence)"] == [(3,)]
+    assert len(rows["archive.events"]) == 7 and len(rows["archive.positions"]) == 6
+    assert rows["archive.events_seq_seq (sequence)"] == [(7,)]
+    assert [(r[0], r[1]) for r in rows["chirp_meta.targets"]] == [
+        ("read_model", 1), ("read_model:search", 2)]
+    assert [r[2] for r in rows["chirp_meta.handovers"]] == ["paused"]
+    before = _schema(dsn, MIGRATED + ["read_model"])
+
+    status = _chirp_migrate(dsn, "--status")
+    assert status.returncode == 1, status.stderr
+    assert "prepared before migrations" in status.stdout and "head 0002" in status.stdout
+
+    done = _chirp_migrate(dsn)
+    assert done.returncode == 0, done.stderr
+    deployment_line, archive_line = done.stdout.splitlines()
+    assert "stamped at 0001" in deployment_line and "0001 -> 0002: applied 0002" in deployment_line
+    assert "stamped at 0001" in archive_line and "applied" not in archive_line
+    assert _versions(dsn) == ("0002", "0001")
+    assert _rows(dsn) == rows
+    migrated = _schema(dsn, MIGRATED + ["read_model"])
+    assert migrated == _plus(before, {"indexes": {NEW_INDEX}},
+                             _version_tables(["chirp_meta", "archive"]))
+
+    again = _chirp_migrate(dsn)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("nothing to do") == 2, again.stdout
+    assert _versions(dsn) == ("0002", "0001")
+    assert _rows(dsn) == rows
+    assert _schema(dsn, MIGRATED + ["read_model"]) == migrated
+    assert _chirp_migrate(dsn, "--status").returncode == 0
+
+
+def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_revision_2(new_database):
+    release, empty = new_database(), new_database()
+    _load_release_0_1_0(release)
+    expected = _plus(_schema(release, MIGRATED), {"indexes": {NEW_INDEX}},
+                     _version_tables(["chirp_meta", "archive"]))
+
+    done = migrate(Settings(postgres_dsn=empty))
+    assert [(m.before, m.after, m.stamped) for m in done] == [(None, "0002", False),
+                                                              (None, "0001", False)]
+    assert [revision.split()[0] for revision in done[0].applied] == ["0001", "0002"]
+    assert _schema(empty, MIGRATED) == expected
+    assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
+        "write_model.snowflake_workers (sequence)": [(None,)],
+        "archive.events_seq_seq (sequence)": [(None,)]}
+
+    # An archive of another name is a schema set of its own, from its first revision.
+    other = upgrade(empty, archive("archive_other"))
+    assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
+    assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
+    assert _versions(empty) == ("0002", "0001")
+
+
+def test_two_migrations_at_once_apply_each_revision_once(new_database):
+    dsn = new_database()
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(migrate(Settings(postgres_dsn=dsn)))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(results) == 2
+    applied = sorted(revision.split()[0] for result in results for migrated in result
+                     for revision in migrated.applied)
+    assert applied == ["0001", "0001", "0002"]  # deployment's two and the archive's one
+    assert _versions(dsn) == ("0002", "0001")
