@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from importlib import metadata
 from pathlib import Path
 
 from infra.logs import configure as configure_logging
@@ -33,6 +34,22 @@ def _serve_until_interrupted(stack: LocalStack) -> int:
                 return 1
     except KeyboardInterrupt:
         return 0
+
+
+def api(args: argparse.Namespace) -> int:
+    """Serve the REST API as `python -m api` does, until stopped."""
+    from api.__main__ import main as serve_api
+
+    serve_api()
+    return 0
+
+
+def agents(args: argparse.Namespace) -> int:
+    """Run the projection worker as `python -m agents` does, until stopped."""
+    from agents.__main__ import main as run_worker
+
+    run_worker(args.worker_options)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -209,10 +226,32 @@ def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
                         metavar="earliest|ISO-TIME", help=help)
 
 
+def _installed_version() -> str:
+    """The version of the installed `chirp` distribution (pyproject.toml's, once installed)."""
+    try:
+        return metadata.version("chirp")
+    except metadata.PackageNotFoundError:
+        return "(not installed: pip install -e .)"
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("chirp")
     parser = argparse.ArgumentParser(prog="chirp", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    api_parser = commands.add_parser(
+        "api", help="serve the REST API (a deployment's API role)",
+        description="The same as `python -m api`: uvicorn on CHIRP_API_HOST:CHIRP_API_PORT with "
+                    "CHIRP_API_WORKERS processes; every setting from CHIRP_* (infra/settings.py).")
+    api_parser.set_defaults(handler=api)
+    agents_parser = commands.add_parser(
+        "agents", help="run the projection worker (a deployment's agents role)",
+        description="The same as `python -m agents`: the Faust worker running every projection "
+                    "agent and the archive; every setting from CHIRP_* (infra/settings.py).")
+    agents_parser.add_argument("worker_options", nargs=argparse.REMAINDER,
+                               help="more options for the Faust worker")
+    agents_parser.set_defaults(handler=agents)
     run_parser = commands.add_parser("run", help="run the local stack, the API and a demo")
     run_parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     run_parser.set_defaults(handler=run)
