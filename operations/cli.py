@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import select
 import signal
 import sys
 import time
@@ -234,6 +236,14 @@ def _installed_version() -> str:
         return "(not installed: pip install -e .)"
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (it then polls as an
+    error), rather than some other pipe or socket this process writes to."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("chirp")
     parser = argparse.ArgumentParser(prog="chirp", description=__doc__)
@@ -294,7 +304,17 @@ def main(argv: list[str] | None = None) -> int:
                                help="file to write (replaced); JSON lines go to stdout without it")
     export_parser.set_defaults(handler=export)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        # `chirp export --format jsonl | head`: the reader has what it wanted. Python ignores
+        # SIGPIPE, so the write failed instead; end quietly, with the status of a command
+        # SIGPIPE stopped. Standard output goes to /dev/null so that the interpreter's last
+        # flush does not fail again (the Python docs' "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

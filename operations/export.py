@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,15 +57,19 @@ async def _export(settings, start, end, fmt, output) -> ExportResult:
     started = time.monotonic()
     writer = _ParquetWriter(output) if fmt == "parquet" else _JsonLinesWriter(output)
     exported = skipped = 0
+    archive = PostgresArchive(pool, settings.archive_schema)
     try:
-        async for archived in PostgresArchive(pool, settings.archive_schema).events(start, end):
-            try:
-                event = ev.decode(archived.value)
-            except ev.UndecodableEvent:
-                skipped += 1
-                continue
-            writer.write(archived, event)
-            exported += 1
+        # Closed before the pool, so its connection is back when the pool closes, even when
+        # the export stops early (a reader that closed standard output).
+        async with aclosing(archive.events(start, end)) as events:
+            async for archived in events:
+                try:
+                    event = ev.decode(archived.value)
+                except ev.UndecodableEvent:
+                    skipped += 1
+                    continue
+                writer.write(archived, event)
+                exported += 1
         writer.close()
     except BaseException:
         writer.abort()
@@ -88,8 +93,9 @@ class _JsonLinesWriter:
             self.file.close()
 
     def abort(self) -> None:
-        self.close()
+        # Standard output is left as it is: its reader may be gone (`| head`).
         if self.output is not None:
+            self.file.close()
             self.output.unlink(missing_ok=True)
 
 

@@ -1,5 +1,6 @@
 """`chirp export` on the real PostgreSQL archive: a time range, Parquet and JSON lines, old
-versions upcast, what cannot be decoded left out and counted."""
+versions upcast, what cannot be decoded left out and counted, and a reader that stops
+early."""
 
 from __future__ import annotations
 
@@ -34,11 +35,21 @@ def _archive(stack, schema: str, records: list[Record]) -> None:
     asyncio.run(go())
 
 
-def _chirp_export(stack, schema: str, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"CHIRP_POSTGRES_DSN": stack.settings.postgres,
-                        "CHIRP_ARCHIVE_SCHEMA": schema}
-    return subprocess.run([sys.executable, "-m", "operations.cli", "export", *args], env=env,
-                          capture_output=True, timeout=60)
+def _export_command(stack, schema: str, *args: str) -> dict:
+    return {"args": [sys.executable, "-m", "operations.cli", "export", *args],
+            "env": os.environ | {"CHIRP_POSTGRES_DSN": stack.settings.postgres,
+                                 "CHIRP_ARCHIVE_SCHEMA": schema}}
+
+
+def _chirp_export(stack, schema: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(**_export_command(stack, schema, *args), cwd=cwd, capture_output=True,
+                          timeout=60)
+
+
+def _fresh_archive(stack, records: list[Record]) -> str:
+    schema = f"archive_{uuid.uuid4().hex[:8]}"
+    _archive(stack, schema, records)
+    return schema
 
 
 def _records() -> tuple[list[Record], list[int]]:
@@ -91,3 +102,23 @@ def test_export_refuses_a_parquet_file_without_a_path_and_an_empty_range(stack):
     assert done.returncode == 2 and b"needs an output file" in done.stderr
     backwards = _chirp_export(stack, schema, "--from", "2026-02-01", "--to", "2026-01-01")
     assert backwards.returncode == 2 and b"--to must be after --from" in backwards.stderr
+
+
+def test_export_to_a_reader_that_stops_early_ends_quietly(stack):
+    ids = SnowflakeIds(4, clock=lambda: AT.timestamp())
+    tweets = [ev.TweetPosted(event_id=tweet_id, occurred_at=AT, actor_id=3, tweet_id=tweet_id,
+                             author_id=3, content=f"tweet {n} of a long export, #pipes")
+              for n, tweet_id in enumerate(ids.next_id() for _ in range(2000))]
+    # Far more than a pipe holds (64 KiB): the export is still writing when the reader goes.
+    schema = _fresh_archive(stack, [Record("tweets", 0, n, b"3", ev.encode(tweet))
+                                    for n, tweet in enumerate(tweets)])
+
+    with subprocess.Popen(**_export_command(stack, schema, "--format", "jsonl"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+        first = export.stdout.readline()  # `| head -1`
+        export.stdout.close()
+        errors = export.stderr.read()
+        status = export.wait(timeout=60)
+    assert ev.decode(first) == tweets[0]
+    assert status == 141, errors.decode()  # 128 + SIGPIPE, as `cat` or `grep` would end
+    assert errors == b""
