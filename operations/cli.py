@@ -299,9 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_from(export_parser, "events at or after (default: earliest)")
     export_parser.add_argument("--to", dest="end", type=_end_time, default=None,
                                metavar="now|ISO-TIME", help="events before (default: now)")
-    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet",
+                               help="parquet: a directory with a file per event type, "
+                                    "<Type>.parquet, its fields as typed columns; jsonl: one "
+                                    "event envelope per line")
     export_parser.add_argument("--output", "-o", type=Path, default=None,
-                               help="file to write (replaced); JSON lines go to stdout without it")
+                               help="parquet: the directory to write into (its <Type>.parquet "
+                                    "files replaced); jsonl: the file to write (replaced), "
+                                    "standard output without it")
     export_parser.set_defaults(handler=export)
     args = parser.parse_args(argv)
     try:
