@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import select
 import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from importlib import metadata
 from pathlib import Path
 
 from infra.logs import configure as configure_logging
@@ -33,6 +36,22 @@ def _serve_until_interrupted(stack: LocalStack) -> int:
                 return 1
     except KeyboardInterrupt:
         return 0
+
+
+def api(args: argparse.Namespace) -> int:
+    """Serve the REST API as `python -m api` does, until stopped."""
+    from api.__main__ import main as serve_api
+
+    serve_api()
+    return 0
+
+
+def agents(args: argparse.Namespace) -> int:
+    """Run the projection worker as `python -m agents` does, until stopped."""
+    from agents.__main__ import main as run_worker
+
+    run_worker(args.worker_options)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -226,10 +245,40 @@ def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
                         metavar="earliest|ISO-TIME", help=help)
 
 
+def _installed_version() -> str:
+    """The version of the installed `chirp` distribution (pyproject.toml's, once installed)."""
+    try:
+        return metadata.version("chirp")
+    except metadata.PackageNotFoundError:
+        return "(not installed: pip install -e .)"
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (it then polls as an
+    error), rather than some other pipe or socket this process writes to."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("chirp")
     parser = argparse.ArgumentParser(prog="chirp", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    api_parser = commands.add_parser(
+        "api", help="serve the REST API (a deployment's API role)",
+        description="The same as `python -m api`: uvicorn on CHIRP_API_HOST:CHIRP_API_PORT with "
+                    "CHIRP_API_WORKERS processes; every setting from CHIRP_* (infra/settings.py).")
+    api_parser.set_defaults(handler=api)
+    agents_parser = commands.add_parser(
+        "agents", help="run the projection worker (a deployment's agents role)",
+        description="The same as `python -m agents`: the Faust worker running every projection "
+                    "agent and the archive; every setting from CHIRP_* (infra/settings.py).")
+    agents_parser.add_argument("worker_options", nargs=argparse.REMAINDER,
+                               help="more options for the Faust worker")
+    agents_parser.set_defaults(handler=agents)
     run_parser = commands.add_parser("run", help="run the local stack, the API and a demo")
     run_parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     run_parser.set_defaults(handler=run)
@@ -267,9 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_from(export_parser, "events at or after (default: earliest)")
     export_parser.add_argument("--to", dest="end", type=_end_time, default=None,
                                metavar="now|ISO-TIME", help="events before (default: now)")
-    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet",
+                               help="parquet: a directory with a file per event type, "
+                                    "<Type>.parquet, its fields as typed columns; jsonl: one "
+                                    "event envelope per line")
     export_parser.add_argument("--output", "-o", type=Path, default=None,
-                               help="file to write (replaced); JSON lines go to stdout without it")
+                               help="parquet: the directory to write into (its <Type>.parquet "
+                                    "files replaced); jsonl: the file to write (replaced), "
+                                    "standard output without it")
     export_parser.set_defaults(handler=export)
     migrate_parser = commands.add_parser(
         "migrate", help="upgrade the write model, chirp_meta and the archive to the newest schema",
@@ -282,7 +336,17 @@ def main(argv: list[str] | None = None) -> int:
                                      "newest; exit 1 if one is behind")
     migrate_parser.set_defaults(handler=migrate)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise
+        # `chirp export --format jsonl | head`: the reader has what it wanted. Python ignores
+        # SIGPIPE, so the write failed instead; end quietly, with the status of a command
+        # SIGPIPE stopped. Standard output goes to /dev/null so that the interpreter's last
+        # flush does not fail again (the Python docs' "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

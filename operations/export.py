@@ -7,9 +7,9 @@ left out and counted.
 
 - **jsonl**: one event envelope per line, exactly as `schemas/events.py` encodes it (ids are
   decimal strings).
-- **parquet**: columns `event_id`, `actor_id` (int64), `type`, `schema_version`,
-  `occurred_at` (timestamp, ms, UTC), `topic`, `partition`, `offset`, `payload` (the
-  payload as JSON text), written in row groups of ROW_GROUP events.
+- **parquet**: a directory with one file per event type, `<Type>.parquet`: the envelope
+  columns, then the type's fields as typed columns (operations/event_tables.py), written in
+  row groups; at most ROW_GROUP events are held in memory.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import orjson
 from psycopg_pool import AsyncConnectionPool
 
 from infra.settings import Settings
@@ -46,7 +46,10 @@ def export_events(settings: Settings, start: datetime | None, end: datetime | No
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     if fmt == "parquet" and output is None:
-        raise ValueError("a Parquet export needs an output file")
+        raise ValueError("a Parquet export needs an output directory")
+    if fmt == "parquet" and output is not None and output.is_file():
+        raise ValueError(f"a Parquet export writes a directory (a file per event type), and "
+                         f"{output} is a file")
     return asyncio.run(_export(settings, start, end, fmt, output))
 
 
@@ -56,15 +59,19 @@ async def _export(settings, start, end, fmt, output) -> ExportResult:
     started = time.monotonic()
     writer = _ParquetWriter(output) if fmt == "parquet" else _JsonLinesWriter(output)
     exported = skipped = 0
+    archive = PostgresArchive(pool, settings.archive_schema)
     try:
-        async for archived in PostgresArchive(pool, settings.archive_schema).events(start, end):
-            try:
-                event = ev.decode(archived.value)
-            except ev.UndecodableEvent:
-                skipped += 1
-                continue
-            writer.write(archived, event)
-            exported += 1
+        # Closed before the pool, so its connection is back when the pool closes, even when
+        # the export stops early (a reader that closed standard output).
+        async with aclosing(archive.events(start, end)) as events:
+            async for archived in events:
+                try:
+                    event = ev.decode(archived.value)
+                except ev.UndecodableEvent:
+                    skipped += 1
+                    continue
+                writer.write(archived, event)
+                exported += 1
         writer.close()
     except BaseException:
         writer.abort()
@@ -88,49 +95,28 @@ class _JsonLinesWriter:
             self.file.close()
 
     def abort(self) -> None:
-        self.close()
+        # Standard output is left as it is: its reader may be gone (`| head`).
         if self.output is not None:
+            self.file.close()
             self.output.unlink(missing_ok=True)
 
 
 class _ParquetWriter:
     def __init__(self, output: Path) -> None:
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            from operations.event_tables import ParquetTables
         except ModuleNotFoundError as error:
             raise ModuleNotFoundError(
                 "Parquet export needs the `export` extra: pip install -e '.[export]'",
                 name=error.name) from error
 
-        self.pa, self.output = pa, output
-        self.schema = pa.schema([
-            ("event_id", pa.int64()), ("type", pa.string()), ("schema_version", pa.int32()),
-            ("occurred_at", pa.timestamp("ms", tz="UTC")), ("actor_id", pa.int64()),
-            ("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-            ("payload", pa.string())])
-        self.writer = pq.ParquetWriter(output, self.schema, compression="zstd")
-        self.rows: list[dict] = []
+        self.tables = ParquetTables(output, ROW_GROUP)
 
     def write(self, archived: ArchivedEvent, event: ev.Event) -> None:
-        envelope = orjson.loads(ev.encode(event))
-        self.rows.append({
-            "event_id": event.event_id, "type": envelope["type"],
-            "schema_version": envelope["schema_version"], "occurred_at": event.occurred_at,
-            "actor_id": event.actor_id, "topic": archived.topic, "partition": archived.partition,
-            "offset": archived.offset, "payload": orjson.dumps(envelope["payload"]).decode()})
-        if len(self.rows) >= ROW_GROUP:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.rows:
-            self.writer.write_table(self.pa.Table.from_pylist(self.rows, schema=self.schema))
-            self.rows = []
+        self.tables.write(archived.topic, archived.partition, archived.offset, event)
 
     def close(self) -> None:
-        self._flush()
-        self.writer.close()
+        self.tables.close()
 
     def abort(self) -> None:
-        self.writer.close()
-        self.output.unlink(missing_ok=True)
+        self.tables.abort()
