@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from throttled.asyncio import RateLimiterType, Throttled, rate_limiter, store
+from throttled.exceptions import StoreUnavailableError
 
 from api.problems import ProblemError
 from infra.settings import Settings
@@ -73,7 +74,9 @@ class WriteLimits:
             return None
         try:
             result = await bucket.throttled.limit(f"{kind}:{user_id}")
-        except (RedisConnectionError, RedisTimeoutError) as error:
+        # throttled-py 3.5 wraps Redis's connection errors in StoreUnavailableError: before
+        # it was caught here, Redis down turned every limited write into a 500.
+        except (StoreUnavailableError, RedisConnectionError, RedisTimeoutError) as error:
             # Redis down must not stop writes, which do not need it: let this one through.
             log.warning("rate limits unavailable (%s): %s of user %s not counted", error, kind,
                         user_id)
