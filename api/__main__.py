@@ -16,6 +16,9 @@ def main() -> None:
         log_config=logging_config("api", settings),
         # The API's own access log (api/observability.py) has the route and a request id.
         access_log=False,
+        # Who may say who the client is (X-Forwarded-For): the login and sign-up limits
+        # count by that address.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=5,
         # Longer than clients' and load balancers' idle timeouts, so the server is never the
         # side that closes a connection a client is about to reuse.

@@ -16,6 +16,9 @@ REQUEST_SECONDS = Histogram(
 WRITES = Counter("chirp_writes_total",
                  "Writes by outcome: acknowledged (answered), unconfirmed (kept in the outbox)",
                  ["outcome"])
+LOGIN_LOCKOUTS = Counter("chirp_login_lockouts_total",
+                         "Lockouts started by failed logins, by key: username or address",
+                         ["key"])
 
 # Agents ------------------------------------------------------------------------------------
 EVENTS_APPLIED = Counter("chirp_events_applied_total", "Events applied, by topic", ["topic"])
