@@ -65,7 +65,7 @@ def own_stack(**api_environment: str):
     try:
         stack.start()
         stack.start_agents(**TEST_SETTINGS)
-        yield stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, **api_environment)
+        yield stack, stack.start_api(**TEST_PASSWORD_COST, **(TEST_SETTINGS | api_environment))
     finally:
         groups = stack.pids()
         stack.stop()
