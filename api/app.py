@@ -29,6 +29,7 @@ from streams.topics import topic_registry
 from projections.read_models import build_read_models, open_read_models, search_index
 from projections.targets import TargetWatcher
 from infra.lockouts import LockoutPolicy, MemoryLockouts
+from infra.metrics import worker_started, worker_stopping
 from infra.redis_lockouts import RedisLockouts
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
@@ -116,9 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings,
                                                         switch).run())
+            worker_started()
             try:
                 yield
             finally:
+                worker_stopping()
                 watcher.cancel()
                 relay.cancel()
                 try:  # what was acknowledged leaves the outbox now, not at the next start
