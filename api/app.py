@@ -15,6 +15,7 @@ from api.body_limits import BodyLimitMiddleware
 from api.observability import ObservabilityMiddleware
 from api.consistency import remember_write
 from api.deps import Services
+from api.login_limits import LoginLimits
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
@@ -27,6 +28,9 @@ from commands.runner import CommandRunner
 from streams.topics import topic_registry
 from projections.read_models import build_read_models, open_read_models, search_index
 from projections.targets import TargetWatcher
+from infra.lockouts import LockoutPolicy, MemoryLockouts
+from infra.metrics import worker_started, worker_stopping
+from infra.redis_lockouts import RedisLockouts
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
 from streams.ids import SnowflakeIds
@@ -45,6 +49,16 @@ async def _close_later(index: SearchIndex) -> None:
         await asyncio.sleep(SWITCH_GRACE_SECONDS)
     finally:
         await index.close()
+
+
+def _login_limits(settings: Settings) -> tuple[LoginLimits, RedisLockouts]:
+    """The login limits, counted in Redis (beside the write limits, under no read model's
+    prefix), and in this process while Redis does not answer; and the Redis client to close."""
+    policy = LockoutPolicy(settings.login_failure_window_seconds,
+                           settings.login_lockout_seconds, settings.login_lockout_max_seconds)
+    shared = RedisLockouts.connect(settings.redis, f"{settings.redis_prefix}rate-limits:logins:",
+                                   policy)
+    return LoginLimits(settings, shared=shared, local=MemoryLockouts(policy)), shared
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,13 +80,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not secret:
                 log.warning("CHIRP_JWT_SECRET is unset: tokens die with this process")
                 secret = secrets.token_urlsafe(48)
+            limits = WriteLimits(settings)
+            logins, lockouts = _login_limits(settings)
             app.state.services = Services(
                 settings=settings,
                 write_model=write_model,
                 commands=CommandRunner(write_model, producer, ids, after_ack=partial(
-                    remember_write, models.progress), limits=WriteLimits(settings)),
+                    remember_write, models.progress), limits=limits),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
+                limits=limits,
+                logins=logins,
                 readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,
                                   "kafka": lambda: asyncio.to_thread(producer.ping),
                                   # the index in use now: a replay may switch it
@@ -100,9 +118,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings,
                                                         switch).run())
+            worker_started()
             try:
                 yield
             finally:
+                worker_stopping()
                 watcher.cancel()
                 relay.cancel()
                 try:  # what was acknowledged leaves the outbox now, not at the next start
@@ -112,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for closing in list(retired):
                     closing.cancel()
                 await services.search.close()
+                await lockouts.close()
                 await asyncio.to_thread(producer.close)
 
     app = FastAPI(

@@ -6,6 +6,7 @@ cost a tenth of a home-timeline read."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.consistency import wait_for_own_writes
+from api.login_limits import LoginLimits
+from api.rate_limits import WriteLimits
 from api.timelines import Timelines
 from projections.read_models import ReadModels
 from projections.search import SearchIndex
@@ -37,6 +40,8 @@ class Services:
     commands: CommandRunner
     tokens: Tokens
     passwords: Passwords
+    limits: WriteLimits
+    logins: LoginLimits
     readiness_checks: dict
     models: ReadModels
     timelines: Timelines
@@ -48,6 +53,28 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+# An IPv6 client usually holds a whole /64: counted as one address, it cannot step around
+# the per-address limits by changing the last 64 bits.
+_IPV6_PREFIX = 64
+
+
+async def client_address(request: Request) -> str:
+    """The client's address as the login and sign-up limits count it: the peer's, or the one
+    a trusted proxy names in X-Forwarded-For (CHIRP_FORWARDED_ALLOW_IPS decides which)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{_IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 _bearer = HTTPBearer(auto_error=False, description="the access_token from registration or login")
 

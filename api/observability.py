@@ -12,7 +12,7 @@ import uuid
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from infra.logs import REQUEST_ID
-from infra.metrics import REQUEST_SECONDS
+from infra.metrics import REQUEST_SECONDS, api_registry
 
 access_log = logging.getLogger("chirp.api.access")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -28,12 +28,13 @@ class ObservabilityMiddleware:
     def __init__(self, app, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self.registry = api_registry()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope["path"] == "/metrics":
-            return await _metrics(send)
+            return await _metrics(send, self.registry)
         started, status = time.perf_counter(), 500
         request_id = _request_id(scope)
         # Each request runs in its own task, so this id is seen by that request's records only
@@ -69,8 +70,8 @@ def _request_id(scope) -> str:
     return uuid.uuid4().hex
 
 
-async def _metrics(send) -> None:
-    body = generate_latest()
+async def _metrics(send, registry) -> None:
+    body = generate_latest(registry)
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode()),
                             (b"content-length", str(len(body)).encode())]})

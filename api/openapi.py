@@ -31,8 +31,9 @@ _RATE_LIMIT = _header("the actor's bucket after this write (draft-ietf-httpapi-r
 _RATE_LIMIT_POLICY = _header("the bucket's quota and window in seconds", '"tweets";q=10;w=60')
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "Idempotent-Replayed", "Link",
                    "RateLimit", "RateLimit-Policy"]
-# Operations whose new writes draw from a per-user bucket (api/rate_limits.py), by operationId.
-RATE_LIMITED = {"postTweet", "retweet", "like", "follow"}
+# Operations whose new writes draw from a bucket (api/rate_limits.py), by operationId: a
+# user's, or for a sign-up the client address's.
+RATE_LIMITED = {"postTweet", "retweet", "like", "follow", "register"}
 
 
 def operation_id(route: APIRoute) -> str:

@@ -1,9 +1,10 @@
-"""Per-user write rate limits: a token bucket per user and kind of write, in Redis
-(throttled-py), so that every API process draws from the same bucket.
+"""Write rate limits: a token bucket per user and kind of write, and per client address for
+sign-ups, in Redis (throttled-py), so that every API process draws from the same bucket.
 
 Seed 003's defaults: 10 tweets a minute, 100 follows an hour, 1,000 likes an hour, each with
 a burst of the same size; `CHIRP_RATE_LIMIT_*` change them (0: no limit). Only writes that
 would produce a new event draw a token: a retry replaying its stored answer does not.
+Sign-ups: `CHIRP_SIGNUP_PER_IP_PER_HOUR` (20) from one address, every attempt drawing one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from throttled.asyncio import RateLimiterType, Throttled, rate_limiter, store
+from throttled.exceptions import StoreUnavailableError
 
 from api.problems import ProblemError
 from infra.settings import Settings
@@ -30,6 +32,7 @@ class _Bucket:
     throttled: Throttled
     limit: int
     period: str
+    what: str  # "tweets per minute"
 
 
 @dataclass(frozen=True)
@@ -51,32 +54,40 @@ class Quota:
 
 
 class WriteLimits:
-    """The write limits of `settings`; `take(kind, user_id)` raises 429 once a bucket is empty."""
+    """The write limits of `settings`; `take(kind, who)` raises 429 once a bucket is empty
+    (`who`: a user id, or a client address for sign-ups)."""
 
     def __init__(self, settings: Settings) -> None:
         backend = store.RedisStore(server=settings.redis, options={
             "SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2})
         prefix = f"{settings.redis_prefix.strip(':')}:rate-limits"
-        quotas = {"tweets": (settings.rate_limit_tweets_per_minute, "minute", rate_limiter.per_min),
-                  "follows": (settings.rate_limit_follows_per_hour, "hour", rate_limiter.per_hour),
-                  "likes": (settings.rate_limit_likes_per_hour, "hour", rate_limiter.per_hour)}
+        per_minute, per_hour = rate_limiter.per_min, rate_limiter.per_hour
+        quotas = {
+            "tweets": (settings.rate_limit_tweets_per_minute, "minute", per_minute,
+                       "tweets per minute"),
+            "follows": (settings.rate_limit_follows_per_hour, "hour", per_hour,
+                        "follows per hour"),
+            "likes": (settings.rate_limit_likes_per_hour, "hour", per_hour, "likes per hour"),
+            "signups": (settings.signup_per_ip_per_hour, "hour", per_hour,
+                        "sign-ups per hour from one address")}
         self._buckets = {
             kind: _Bucket(Throttled(using=RateLimiterType.TOKEN_BUCKET.value,
                                     quota=per(limit, burst=limit), store=backend,
-                                    key_prefix=prefix), limit, period)
-            for kind, (limit, period, per) in quotas.items() if limit > 0}
+                                    key_prefix=prefix), limit, period, what)
+            for kind, (limit, period, per, what) in quotas.items() if limit > 0}
 
-    async def take(self, kind: str, user_id: int) -> Quota | None:
+    async def take(self, kind: str, who: int | str) -> Quota | None:
         """Draw a token; the bucket's state after it (None: no limit, or Redis is down)."""
         bucket = self._buckets.get(kind)
         if bucket is None:
             return None
         try:
-            result = await bucket.throttled.limit(f"{kind}:{user_id}")
-        except (RedisConnectionError, RedisTimeoutError) as error:
+            result = await bucket.throttled.limit(f"{kind}:{who}")
+        # throttled-py 3.5 wraps Redis's connection errors in StoreUnavailableError: before
+        # it was caught here, Redis down turned every limited write into a 500.
+        except (StoreUnavailableError, RedisConnectionError, RedisTimeoutError) as error:
             # Redis down must not stop writes, which do not need it: let this one through.
-            log.warning("rate limits unavailable (%s): %s of user %s not counted", error, kind,
-                        user_id)
+            log.warning("rate limits unavailable (%s): %s of %s not counted", error, kind, who)
             return None
         state = result.state
         quota = Quota(kind, bucket.limit, _SECONDS[bucket.period], state.remaining,
@@ -85,6 +96,6 @@ class WriteLimits:
             wait = max(1, math.ceil(state.retry_after))
             raise ProblemError(
                 429, "rate-limited", "Too Many Requests",
-                f"at most {bucket.limit} {kind} per {bucket.period}; try again in {wait} s",
+                f"at most {bucket.limit} {bucket.what}; try again in {wait} s",
                 headers={"Retry-After": str(wait), **quota.headers()})
         return quota

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 
 from streams.topics import Topic
 
-# An API for a bench: cheap password hashing, and no per-user write limits (a bench writes
-# far faster than a person may).
+# An API for a bench: cheap password hashing, and no write, login or sign-up limits (a bench
+# writes and signs up far faster than a person may, all from one address).
 BENCH_API = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192",
              "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0", "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
-             "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0"}
+             "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0", "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
+             "CHIRP_LOGIN_FAILURES_PER_IP": "0", "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0"}
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     # API worker processes (each has its own Snowflake worker id and connections).
     api_workers: int = 1
+    # Proxies whose X-Forwarded-For names the client (uvicorn's --forwarded-allow-ips): the
+    # client address the login and sign-up limits count by (docs/write-path.md).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     topic_prefix: str = ""
     partitions: int = Field(default=4, ge=1, description="partitions of each event topic")
@@ -63,6 +66,15 @@ class Settings(BaseSettings):
     rate_limit_tweets_per_minute: int = Field(default=10, ge=0)
     rate_limit_follows_per_hour: int = Field(default=100, ge=0)
     rate_limit_likes_per_hour: int = Field(default=1000, ge=0)
+    # Login and sign-up limits (docs/write-path.md; 0: none). Failed logins per username
+    # (from any address) and per client address (for any username) within the window lock
+    # that key out, for a first lockout doubling with each further one up to the maximum.
+    login_failures_per_username: int = Field(default=10, ge=0)
+    login_failures_per_ip: int = Field(default=100, ge=0)
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_lockout_seconds: float = Field(default=60, gt=0)
+    login_lockout_max_seconds: float = Field(default=3600, gt=0)
+    signup_per_ip_per_hour: int = Field(default=20, ge=0)
     postgres_pool_size: int = 10
 
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.

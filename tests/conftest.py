@@ -35,7 +35,12 @@ TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
                  # tests/integration/test_rate_limits.py, which runs an API of its own.
                  "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
                  "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
-                 "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0"}
+                 "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0",
+                 # ...and sign up and fail logins by the hundred, all from 127.0.0.1: no login
+                 # or sign-up limits, but in tests/integration/test_login_limits.py.
+                 "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
+                 "CHIRP_LOGIN_FAILURES_PER_IP": "0",
+                 "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0"}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -81,7 +86,7 @@ def own_stack(**api_environment: str):
     try:
         stack.start()
         stack.start_agents(**TEST_SETTINGS)
-        yield stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, **api_environment)
+        yield stack, stack.start_api(**TEST_PASSWORD_COST, **(TEST_SETTINGS | api_environment))
     finally:
         groups = stack.pids()
         stack.stop()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import (CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, Since,
-                      UserIdPath)
+from api.deps import (ClientAddress, CurrentUser, Cursor, Limit, Reader, RunCommandDep,
+                      ServicesDep, Since, UserIdPath)
 from api.problems import not_found
 from api.routes import links, page, respond
 from commands.model import FollowState as FollowResult
@@ -20,8 +20,12 @@ _ERRORS = {code: {"model": Problem} for code in (400, 401, 404, 409, 413, 415, 4
 
 
 @router.post("", status_code=201, response_model=UserCreated, responses=_ERRORS)
-async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep):
-    """Create an account; the answer carries an access token."""
+async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep,
+                   address: ClientAddress):
+    """Create an account; the answer carries an access token. 429 past the sign-ups an
+    address may start in an hour."""
+    # Before the hash: past the limit, a flood costs no password hash.
+    quota = await services.limits.take("signups", address)
     password_hash = await services.passwords.hash(body.password)
 
     def render(result: Registered) -> Answer:
@@ -32,7 +36,8 @@ async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep):
 
     answer = await run(Register(body.username, body.display_name, body.bio or "",
                                 password_hash), render)
-    return respond(answer, {"Location": f"/api/v1/users/{answer.body['user_id']}"})
+    return respond(answer, {"Location": f"/api/v1/users/{answer.body['user_id']}",
+                            **(quota.headers() if quota is not None else {})})
 
 
 def _follow_state(result: FollowResult) -> Answer:

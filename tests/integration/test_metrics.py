@@ -1,13 +1,18 @@
-"""Prometheus metrics: the API's request latency per route template, and the agents'
-deliveries, fan-out lag by event time, events applied, positions and dead letters."""
+"""Prometheus metrics: the API's request latency per route template, counted over all its
+worker processes whichever one answers `/metrics`; and the agents' deliveries, fan-out lag by
+event time, events applied, positions and dead letters."""
 
 from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.topics import topic_registry
+from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS
 from tests.support.clients import eventually, follow, home, post, register
 
 
@@ -34,6 +39,32 @@ def test_the_api_times_each_route_by_its_template(api_url, client):
     assert _total(samples, count, route="/api/v1/tweets/{tweet_id}", method="GET") >= 1
     assert not any(tweet_id in str(labels) for (_, labels) in samples)  # templates, not ids
     assert _total(samples, "chirp_writes_total", outcome="acknowledged") >= 3
+
+
+def test_metrics_count_every_worker_whichever_answers(stack):
+    base_url = stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, CHIRP_API_WORKERS="2")
+    # Where `python -m api` has its workers write their metrics (api/__main__.py).
+    files = stack.data_dir / "metrics" / f"api-{base_url.rsplit(':', 1)[1]}"
+    sent = 0
+
+    def both_workers_served() -> bool:
+        """Send another 20 requests, each on a connection of its own, four at a time."""
+        nonlocal sent
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{base_url}/healthz").status_code,
+                                    range(20)))
+        assert answers == [200] * 20
+        sent += 20
+        pids = {found[1] for path in files.iterdir()
+                if (found := re.fullmatch(r"histogram_(\d+)\.db", path.name))}
+        return len(pids) == 2
+
+    assert eventually(both_workers_served, timeout=30, interval=0), "one worker served all"
+    count = "chirp_http_request_duration_seconds_count"
+    for _ in range(10):  # each on a connection of its own: either worker may answer
+        samples = _samples(f"{base_url}/metrics")
+        assert _total(samples, count, route="/healthz") == sent
+        assert _total(samples, "chirp_api_workers") == 2
 
 
 def test_the_agents_show_deliveries_lag_progress_and_dead_letters(stack, agents, client):
