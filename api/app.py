@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import secrets
+import signal
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -27,6 +29,7 @@ from commands.runner import CommandRunner
 from streams.topics import topic_registry
 from projections.read_models import build_read_models, open_read_models, search_index
 from projections.targets import TargetWatcher
+from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
 from streams.ids import SnowflakeIds
@@ -45,6 +48,16 @@ async def _close_later(index: SearchIndex) -> None:
         await asyncio.sleep(SWITCH_GRACE_SECONDS)
     finally:
         await index.close()
+
+
+def create_served_app() -> FastAPI:
+    """The app as `python -m api` serves it. A worker process of uvicorn's (CHIRP_API_WORKERS
+    > 1) ends with uvicorn's supervisor however that ends: the supervisor stops its workers
+    only when it is asked to stop, not when it is killed."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        die_with_parent(signal.SIGKILL, supervisor.pid)
+    return create_app()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
