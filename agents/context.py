@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from projections.read_models import ReadModels, build_read_models, open_read_mod
 from infra.settings import Settings
 from projections.fanout import CelebrityThreshold
 from projections.search import SearchIndex
+from projections.tantivy_search import SearchIndexLocked
 from streams.archive import PostgresArchive
 from projections.targets import ReadModel
 
@@ -68,7 +70,16 @@ async def agent_context(settings: Settings) -> AgentContext:
                 search = search_index(models.settings, writable=True)
                 # The index in use then: a replay may have switched it meanwhile.
                 opened.push_async_callback(lambda: (_context.search if _context else search).close())
-                await search.setup()
+                try:
+                    await search.setup()
+                except SearchIndexLocked as error:
+                    # Another worker writes this index: waiting for it would be waiting for
+                    # ever. Say which one it is and end this worker at once: nothing has been
+                    # applied (every agent needs this context), and Faust would make an
+                    # exception here a crash report and keep the worker up.
+                    log.error("%s", error)
+                    logging.shutdown()
+                    os._exit(1)
                 _context = AgentContext(
                     settings=settings, models=models,
                     threshold=CelebrityThreshold(settings.celebrity_threshold,

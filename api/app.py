@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import secrets
+import signal
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -31,6 +33,7 @@ from projections.targets import TargetWatcher
 from infra.lockouts import LockoutPolicy, MemoryLockouts
 from infra.metrics import worker_started, worker_stopping
 from infra.redis_lockouts import RedisLockouts
+from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from projections.search import SearchIndex
 from streams.ids import SnowflakeIds
@@ -59,6 +62,16 @@ def _login_limits(settings: Settings) -> tuple[LoginLimits, RedisLockouts]:
     shared = RedisLockouts.connect(settings.redis, f"{settings.redis_prefix}rate-limits:logins:",
                                    policy)
     return LoginLimits(settings, shared=shared, local=MemoryLockouts(policy)), shared
+
+
+def create_served_app() -> FastAPI:
+    """The app as `python -m api` serves it. A worker process of uvicorn's (CHIRP_API_WORKERS
+    > 1) ends with uvicorn's supervisor however that ends: the supervisor stops its workers
+    only when it is asked to stop, not when it is killed."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        die_with_parent(signal.SIGKILL, supervisor.pid)
+    return create_app()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import pwd
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# Loaded here, not in a child between fork and exec, where the dynamic loader's lock may be
+# held by a thread that the fork left behind.
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent(sig: int):
-    """Ask the kernel to send `sig` to the child when its parent dies, even by SIGKILL."""
-
-    def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig)
-
-    return preexec
+def die_with_parent(sig: int, parent_pid: int) -> None:
+    """Have the kernel send `sig` to this process when the thread that started it ends, even
+    by SIGKILL; send it at once if the parent `parent_pid` is gone already."""
+    _libc.prctl(_PR_SET_PDEATHSIG, sig)
+    # A parent that died before the prctl left this process to another one: no signal comes.
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
 
 
 def unprivileged_user() -> pwd.struct_passwd | None:
@@ -43,6 +47,9 @@ class ManagedProcess:
     run_as: pwd.struct_passwd | None = None
     # The signal that asks this program for a clean, prompt shutdown.
     stop_signal: int = signal.SIGTERM
+    # What it gets when the process that started it dies (default: `stop_signal`). Nobody
+    # bounds a clean shutdown then: a program that may hang in one gets SIGKILL.
+    parent_death_signal: int | None = None
     popen: subprocess.Popen | None = field(default=None, init=False)
     # Where it serves Prometheus metrics, if it does (the agents worker).
     metrics_url: str | None = field(default=None, init=False)
@@ -50,8 +57,11 @@ class ManagedProcess:
     log_start: int = field(default=0, init=False)
 
     def start(self) -> None:
-        """Start the process. It dies with the *thread* that starts it (PR_SET_PDEATHSIG
-        follows the parent thread), so start long-lived processes from the main thread."""
+        """Start the process; it dies with this one, however this one ends."""
+        # PR_SET_PDEATHSIG follows the parent *thread*: a child started from a helper thread
+        # would be signalled as soon as that thread ends.
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(f"start {self.name} from the main thread")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.log_start = log.seek(0, os.SEEK_END)
@@ -67,7 +77,9 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(self.stop_signal),
+                preexec_fn=functools.partial(die_with_parent,
+                                             self.parent_death_signal or self.stop_signal,
+                                             os.getpid()),
                 **extra,
             )
         finally:
@@ -82,6 +94,8 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Ask for a clean shutdown, wait, then kill the process group this process leads."""
+        # A leader that ended by itself is not followed: its id may belong to another group
+        # by now. Its children end on their own (each program's note in docs/local-stack.md).
         if self.popen is None or self.popen.poll() is not None:
             return
         pgid = self.popen.pid  # start_new_session made the child the leader of its own group

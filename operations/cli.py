@@ -56,7 +56,9 @@ def agents(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Start the local stack, the API and the demo; serve until Ctrl-C, then stop it all."""
+    from infra.servers import ServerStartError
     from operations.demo import seed_demo
+    from projections.tantivy_search import SearchIndexLocked
 
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         return _serve_until_interrupted(stack)
     except KeyboardInterrupt:
         return 130
+    except (SearchIndexLocked, ServerStartError) as error:
+        print(f"chirp run: {error}", file=sys.stderr, flush=True)
+        return 1
     finally:
         # A second Ctrl-C must not cut the shutdown short and leave servers behind.
         for signum in _STOP_SIGNALS:

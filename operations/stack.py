@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 import time
 
@@ -12,6 +13,14 @@ import httpx
 from infra.processes import ManagedProcess
 from infra.servers import KafkaServer, PostgresServer, RedisServer, ServerStartError, free_port
 from infra.settings import Settings
+
+# What Chirp's own processes get when the launcher dies without stopping them. A clean stop
+# of theirs is bounded only by the launcher (stop()), and it may never end without the
+# servers: a worker orphaned in the middle of a backlog once retried the gone broker for
+# minutes, holding the search index. They keep nothing a clean stop would save (every
+# projection is idempotent and resumes from its recorded positions). The servers get their
+# own clean-stop signal instead: each stops promptly without a launcher (docs/local-stack.md).
+CHIRP_PROCESS_ORPHANED = signal.SIGKILL
 
 
 class LocalStack:
@@ -118,7 +127,8 @@ class LocalStack:
                                     "CHIRP_API_PORT": str(port)} | overrides
         env.setdefault("CHIRP_API_WORKERS", str(self.settings.api_workers))
         process = ManagedProcess(name="api", argv=[sys.executable, "-m", "api"],
-                                 log_path=self.data_dir / "logs" / f"api-{port}.log", env=env)
+                                 log_path=self.data_dir / "logs" / f"api-{port}.log", env=env,
+                                 parent_death_signal=CHIRP_PROCESS_ORPHANED)
         self.processes.append(process)
         process.start()
         base_url = f"http://{self.settings.api_host}:{port}"
@@ -158,6 +168,7 @@ class LocalStack:
             argv=[sys.executable, *args],
             log_path=self.data_dir / "logs" / f"{name}-{len(self.processes)}.log",
             env=self.environment() | overrides,
+            parent_death_signal=CHIRP_PROCESS_ORPHANED,
         )
         self.processes.append(process)
         process.start()

@@ -13,6 +13,7 @@ from pathlib import Path
 import tantivy
 from tantivy import FieldType, Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
+from infra.file_locks import describe_process, lock_holder
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument
 from projections.search_paging import search_page
@@ -21,11 +22,23 @@ from projections.search_ranking import (TOKEN_PATTERN, day_start_ms, engagement,
                                         recency_steps)
 
 TWEET_TEXT = "tweet_text"
+# Where tantivy locks an index directory to its one writer (an flock, held while it is open).
+WRITER_LOCK_FILE = ".tantivy-writer.lock"
 # tantivy's minimum is 15 MB per indexing thread; a tweet batch needs far less.
 WRITER_HEAP_BYTES = 32_000_000
 # The fields rewritten when engagement changes: tantivy updates a document by replacing it.
 _STORED = ("tweet_id", "author_id", "author", "content", "hashtags", "created_at",
            "like_count", "retweet_count", "reply_count")
+
+
+class SearchIndexLocked(SearchEngineError):
+    """Another process writes to this index (tantivy allows one writer per directory); the
+    message names it."""
+
+    def __init__(self, directory: Path) -> None:
+        holder = lock_holder(directory / WRITER_LOCK_FILE)
+        who = describe_process(holder) if holder else "another process"
+        super().__init__(f"the search index {directory} is in use by {who}: stop it first")
 
 
 def tweet_text_analyzer() -> tantivy.TextAnalyzer:
@@ -72,10 +85,16 @@ class TantivySearchIndex:
         if self._index is not None:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
-        self._index.register_tokenizer(TWEET_TEXT, self.analyzer)
+        index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        index.register_tokenizer(TWEET_TEXT, self.analyzer)
         if self.writable:
-            self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            try:
+                self._writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError as error:
+                if "LockBusy" in str(error):
+                    raise SearchIndexLocked(self.directory) from error
+                raise
+        self._index = index
 
     async def close(self) -> None:
         def close() -> None:

@@ -262,6 +262,21 @@ class TrendingJob:
             WHERE hashtag_rank <= {self.top_n}"""
 
 
+# The local mini-cluster (the JVM PyFlink starts) serves only this process: its sockets (the
+# REST endpoint, the blob server, any RPC or data port) listen on loopback, and its REST
+# endpoint neither takes jobs nor cancels them (Flink 2.0's options; the job's configuration
+# reaches the mini-cluster when the job is submitted).
+MINI_CLUSTER_OPTIONS = {
+    "rest.bind-address": "127.0.0.1",
+    "rest.address": "127.0.0.1",
+    "jobmanager.bind-host": "127.0.0.1",  # the blob server's too
+    "taskmanager.bind-host": "127.0.0.1",
+    "taskmanager.host": "127.0.0.1",
+    "web.submit.enable": "false",
+    "web.cancel.enable": "false",
+}
+
+
 @functools.cache
 def _scratch_directory() -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="chirp-flink-"))
@@ -285,10 +300,16 @@ def run(job: TrendingJob, jars: list[Path], *, jvm_args: str = "-Xmx512m",
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    # PyFlink would otherwise serve Python functions to the mini-cluster from a gRPC server
+    # in this process on every interface ([::]:0); the job has none (a private switch of
+    # PyFlink's, the one its own tests use).
+    os.environ.setdefault("_python_worker_execution_mode", "process")
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     tables = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = tables.get_config()
+    for option, value in MINI_CLUSTER_OPTIONS.items():
+        config.set(option, value)
     config.set("pipeline.name", f"chirp trending ({job.source_topic} -> {job.sink_topic})")
     config.set("pipeline.jars", ";".join(jar.resolve().as_uri() for jar in jars))
     config.set("parallelism.default", "1")
