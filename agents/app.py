@@ -9,15 +9,21 @@ import faust
 
 from agents.archive import ARCHIVE_BATCHING, apply_archive, archived_positions
 from agents.batches import apply_records, record_batch
-from agents.consumer import Batching, BatchConsumer
-from agents.context import AgentContext, agent_context, close_agent_context, follow_targets, group_of
+from agents.consumer import BatchConsumer, Batching
+from agents.context import (
+    AgentContext,
+    agent_context,
+    close_agent_context,
+    follow_targets,
+    group_of,
+)
 from agents.core import apply_core
 from agents.search import SEARCH_BATCHING, apply_search
 from agents.trends import consume_trends
-from streams.topics import topic_registry
 from infra.logs import logging_config
 from infra.settings import get_settings
 from projections.targets import ReadModel
+from streams.topics import topic_registry
 
 READY_LINE = "chirp agents ready"
 log = logging.getLogger("chirp.agents")
@@ -62,8 +68,9 @@ RESTART_SECONDS = 1.0
 consumers: list[BatchConsumer] = []
 
 
-def _batch_consumer(read_model: str, topic_names: list[str], batching: Batching, apply,
-                    resume=None) -> None:
+def _batch_consumer(
+    read_model: str, topic_names: list[str], batching: Batching, apply, resume=None
+) -> None:
     """Run a BatchConsumer for `read_model` as a task of this worker, restarted if it fails."""
 
     async def handle(records: list) -> None:
@@ -75,15 +82,21 @@ def _batch_consumer(read_model: str, topic_names: list[str], batching: Batching,
             return await resume(context, places)
         return await context.models.progress.positions(places, group_of(settings, read_model))
 
-    consumer = BatchConsumer(settings, f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
-                             topic_names, handle, recorded, batching)
+    consumer = BatchConsumer(
+        settings,
+        f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
+        topic_names,
+        handle,
+        recorded,
+        batching,
+    )
     consumers.append(consumer)
 
     async def run() -> None:
         while True:
             try:
                 await consumer.run()
-            except Exception:  # noqa: BLE001 - logged; the consumer starts again
+            except Exception:  # logged; the consumer starts again
                 log.exception("the %s consumer failed; restarting it", read_model)
                 await asyncio.sleep(RESTART_SECONDS)
 
@@ -97,12 +110,22 @@ async def _apply_core(context: AgentContext, records: list) -> None:
         await record_batch(context, ReadModel.CORE, records)
 
 
-_batch_consumer(ReadModel.CORE, [topic.name for topic in topics.event_topics()], CORE_BATCHING,
-                _apply_core)
-_batch_consumer(ReadModel.SEARCH, [topics.tweets.name, topics.engagements.name], SEARCH_BATCHING,
-                lambda context, records: apply_search(context, records, dead_letters))
-_batch_consumer("archive", [topic.name for topic in topics.event_topics()], ARCHIVE_BATCHING,
-                apply_archive, resume=archived_positions)
+_batch_consumer(
+    ReadModel.CORE, [topic.name for topic in topics.event_topics()], CORE_BATCHING, _apply_core
+)
+_batch_consumer(
+    ReadModel.SEARCH,
+    [topics.tweets.name, topics.engagements.name],
+    SEARCH_BATCHING,
+    lambda context, records: apply_search(context, records, dead_letters),
+)
+_batch_consumer(
+    "archive",
+    [topic.name for topic in topics.event_topics()],
+    ARCHIVE_BATCHING,
+    apply_archive,
+    resume=archived_positions,
+)
 
 
 @app.agent(_topic(topics.trending.name), name="trends")

@@ -22,18 +22,30 @@ ARCHIVE_BATCHING = Batching(max_records=5000, fetch_wait_ms=50, interval_ms=250)
 async def apply_archive(context: AgentContext, records: list) -> None:
     """Archive `records` (the positions advance past the ones that are not events)."""
     prefix = context.settings.topic_prefix
-    archived = [Record(record.topic.removeprefix(prefix), record.partition, record.offset,
-                       record.key, record.value) for record in records]
+    archived = [
+        Record(
+            record.topic.removeprefix(prefix),
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+        )
+        for record in records
+    ]
     rejected = await until_available(lambda: context.archive.append(archived), "archive")
     for record, why in rejected:
-        log.warning("not archived: %s[%s]@%s: %s", record.topic, record.partition,
-                    record.offset, why)
+        log.warning(
+            "not archived: %s[%s]@%s: %s", record.topic, record.partition, record.offset, why
+        )
 
 
-async def archived_positions(context: AgentContext,
-                             places: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+async def archived_positions(
+    context: AgentContext, places: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
     """How far the archive has read each of `places`: where its consumer resumes."""
     prefix = context.settings.topic_prefix
     positions = await until_available(context.archive.positions, "archive positions")
-    return {(topic, partition): positions.get((topic.removeprefix(prefix), partition), -1)
-            for topic, partition in places}
+    return {
+        (topic, partition): positions.get((topic.removeprefix(prefix), partition), -1)
+        for topic, partition in places
+    }

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from psycopg import OperationalError
@@ -49,14 +49,16 @@ async def apply_records(context: AgentContext, records: list, apply: Apply, dead
     try:
         await until_available(lambda: apply(context, events), "applying a batch")
     except Exception as error:  # noqa: BLE001 - find the poison below
-        log.warning("a batch of %d events failed (%r): applying them one at a time",
-                    len(events), error)
+        log.warning(
+            "a batch of %d events failed (%r): applying them one at a time", len(events), error
+        )
         for event, record in zip(events, sources):
             await _apply_alone(context, apply, event, record, dead_letters)
 
 
-async def _apply_alone(context: AgentContext, apply: Apply, event: Event, record,
-                       dead_letters) -> None:
+async def _apply_alone(
+    context: AgentContext, apply: Apply, event: Event, record, dead_letters
+) -> None:
     failures = 0
     while True:
         try:
@@ -70,10 +72,13 @@ async def _apply_alone(context: AgentContext, apply: Apply, event: Event, record
             await asyncio.sleep(0.1 * failures)
 
 
-async def record_progress(context: AgentContext, read_model: str,
-                          positions: dict[tuple[str, int], int],
-                          applied: dict[tuple[str, int], int] | None = None,
-                          event_ids: dict[tuple[str, int], int] | None = None) -> None:
+async def record_progress(
+    context: AgentContext,
+    read_model: str,
+    positions: dict[tuple[str, int], int],
+    applied: dict[tuple[str, int], int] | None = None,
+    event_ids: dict[tuple[str, int], int] | None = None,
+) -> None:
     """Record how far `read_model`'s agents have applied each partition: in Redis, where
     readers and replays wait on it (with the last event's id, if given), and in the metrics
     (with the events `applied`, if given)."""
@@ -110,13 +115,18 @@ def last_event_ids(records: list) -> dict[tuple[str, int], int]:
 
 
 async def dead_letter(dead_letters, message, error: BaseException) -> None:
-    log.error("dead-lettering %s[%s]@%s: %r", message.topic, message.partition, message.offset, error)
+    log.error(
+        "dead-lettering %s[%s]@%s: %r", message.topic, message.partition, message.offset, error
+    )
     DEAD_LETTERS.labels(message.topic).inc()
     record = {
-        "source_topic": message.topic, "partition": message.partition, "offset": message.offset,
-        "key": _text(message.key), "value": _text(message.value),
+        "source_topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "key": _text(message.key),
+        "value": _text(message.value),
         "error": f"{type(error).__name__}: {error}",
-        "failed_at": datetime.now(timezone.utc).isoformat(),
+        "failed_at": datetime.now(UTC).isoformat(),
     }
     await dead_letters.send(key=message.topic.encode(), value=orjson.dumps(record))
 
@@ -130,8 +140,9 @@ def _text(raw: bytes | None) -> str | None:
         return "base64:" + base64.b64encode(raw).decode()
 
 
-async def until_available(step: Callable[[], Awaitable[None]], what: str,
-                          transient: tuple[type[BaseException], ...] = ()) -> None:
+async def until_available(
+    step: Callable[[], Awaitable[None]], what: str, transient: tuple[type[BaseException], ...] = ()
+) -> None:
     """Run `step()` until it succeeds: a store being down only delays the agent."""
     delay = 0.1
     while True:

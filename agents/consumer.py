@@ -62,6 +62,8 @@ class Batching:
     max_records: int
     fetch_wait_ms: int
     interval_ms: int
+
+
 Resume = Callable[[list[tuple[str, int]]], Awaitable[dict[tuple[str, int], int]]]
 
 
@@ -69,8 +71,15 @@ class BatchConsumer:
     """Reads `topics` as member of `group_id`, hands each batch (records in log order per
     partition) to `handle`, and starts each assigned partition after its `resume` position."""
 
-    def __init__(self, settings: Settings, group_id: str, topics: list[str], handle: Handle,
-                 resume: Resume, batching: Batching) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        group_id: str,
+        topics: list[str],
+        handle: Handle,
+        resume: Resume,
+        batching: Batching,
+    ) -> None:
         self.settings, self.group_id, self.topics = settings, group_id, topics
         self.handle, self.resume, self.batching = handle, resume, batching
         self.assigned = asyncio.Event()
@@ -81,25 +90,36 @@ class BatchConsumer:
     async def run(self) -> None:
         batching = self.batching
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=self.group_id,
-            client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=batching.fetch_wait_ms, max_partition_fetch_bytes=4 << 20,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=batching.fetch_wait_ms,
+            max_partition_fetch_bytes=4 << 20,
             # The local broker holds a join open for the whole rebalance timeout before it
             # assigns: keep it short so a (re)started worker is consuming within seconds.
-            rebalance_timeout_ms=3000, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
+            rebalance_timeout_ms=3000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1000,
+        )
         consumer.subscribe(self.topics, listener=_Resuming(self, consumer))
         await consumer.start()
         try:
             started = 0.0
             while True:
-                await asyncio.sleep(max(0.0, started + batching.interval_ms / 1000
-                                        - time.monotonic()))
-                fetched = await consumer.getmany(timeout_ms=1000,
-                                                 max_records=batching.max_records)
+                await asyncio.sleep(
+                    max(0.0, started + batching.interval_ms / 1000 - time.monotonic())
+                )
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=batching.max_records)
                 if fetched:  # after an empty fetch the next one goes at once
                     started = time.monotonic()
-                records = [record for tp in sorted(fetched) for record in fetched[tp]
-                           if record.offset > self.applied.get((tp.topic, tp.partition), -1)]
+                records = [
+                    record
+                    for tp in sorted(fetched)
+                    for record in fetched[tp]
+                    if record.offset > self.applied.get((tp.topic, tp.partition), -1)
+                ]
                 if records:
                     await self.handle(records)
                     for record in records:
@@ -117,8 +137,11 @@ class BatchConsumer:
             return
         self._committed_at = now
         owned = consumer.assignment()
-        offsets = {TopicPartition(*place): offset + 1 for place, offset in self.applied.items()
-                   if TopicPartition(*place) in owned}
+        offsets = {
+            TopicPartition(*place): offset + 1
+            for place, offset in self.applied.items()
+            if TopicPartition(*place) in owned
+        }
         if offsets:
             try:
                 await consumer.commit(offsets)

@@ -8,14 +8,14 @@ import os
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
-from projections import targets
-from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
 from infra.settings import Settings
+from projections import targets
 from projections.fanout import CelebrityThreshold
+from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
 from projections.search import SearchIndex
 from projections.tantivy_search import SearchIndexLocked
-from streams.archive import PostgresArchive
 from projections.targets import ReadModel
+from streams.archive import PostgresArchive
 
 
 @dataclass
@@ -66,10 +66,13 @@ async def agent_context(settings: Settings) -> AgentContext:
                 # No read timeout: an agent would only retry a slow Redis, and a timeout
                 # armed for every reply of a batch's pipeline cost 5% of the worker's CPU.
                 models = await opened.enter_async_context(
-                    open_read_models(settings, setup=True, redis_read_timeout=None))
+                    open_read_models(settings, setup=True, redis_read_timeout=None)
+                )
                 search = search_index(models.settings, writable=True)
                 # The index in use then: a replay may have switched it meanwhile.
-                opened.push_async_callback(lambda: (_context.search if _context else search).close())
+                opened.push_async_callback(
+                    lambda: (_context.search if _context else search).close()
+                )
                 try:
                     await search.setup()
                 except SearchIndexLocked as error:
@@ -81,19 +84,27 @@ async def agent_context(settings: Settings) -> AgentContext:
                     logging.shutdown()
                     os._exit(1)
                 _context = AgentContext(
-                    settings=settings, models=models,
-                    threshold=CelebrityThreshold(settings.celebrity_threshold,
-                                                 settings.celebrity_threshold_lowered,
-                                                 settings.fanout_lag_bound_seconds),
+                    settings=settings,
+                    models=models,
+                    threshold=CelebrityThreshold(
+                        settings.celebrity_threshold,
+                        settings.celebrity_threshold_lowered,
+                        settings.fanout_lag_bound_seconds,
+                    ),
                     search=search,
-                    archive=PostgresArchive(models.pool, settings.archive_schema))
+                    archive=PostgresArchive(models.pool, settings.archive_schema),
+                )
                 _resources.push_async_callback(opened.pop_all().aclose)
     return _context
 
 
 def group_of(settings: Settings, read_model: str) -> str:
     """The consumer group whose recorded positions say how far `read_model` is applied."""
-    return settings.agent_group if read_model == ReadModel.CORE else f"{settings.agent_group}-{read_model}"
+    return (
+        settings.agent_group
+        if read_model == ReadModel.CORE
+        else f"{settings.agent_group}-{read_model}"
+    )
 
 
 async def follow_targets(context: AgentContext) -> None:
@@ -109,12 +120,15 @@ async def follow_targets(context: AgentContext) -> None:
             await fresh.promote()  # again, should the replay have died right after switching
             context.search = fresh
         context.models = build_read_models(settings, pool, context.models.redis)
-        log.info("agents now write generations %s", {read_model: settings.generation(read_model)
-                                                      for read_model in sorted(switched)})
+        log.info(
+            "agents now write generations %s",
+            {read_model: settings.generation(read_model) for read_model in sorted(switched)},
+        )
 
     watcher = targets.TargetWatcher(pool, context.models.settings, switch)
-    bases = {read_model: targets.base(context.settings, read_model)
-             for read_model in targets.READ_MODELS}
+    bases = {
+        read_model: targets.base(context.settings, read_model) for read_model in targets.READ_MODELS
+    }
     while True:
         try:
             handovers = await targets.pending_handovers(pool, list(bases.values()))
@@ -132,16 +146,20 @@ async def follow_targets(context: AgentContext) -> None:
         await asyncio.sleep(targets.POLL_SECONDS)
 
 
-async def _follow_handover(context: AgentContext, read_model: str, base: str,
-                           handover: targets.Handover | None) -> bool:
+async def _follow_handover(
+    context: AgentContext, read_model: str, base: str, handover: targets.Handover | None
+) -> bool:
     """Pause for `handover` if it asks; False if there is none (any more)."""
     pool = context.models.pool
     if handover is None:
         return False
     if handover.idle_seconds > targets.HANDOVER_TIMEOUT_SECONDS:
         # The replay that asked died: do not stay paused for it.
-        log.error("a handover of %s to generation %d was abandoned; resuming", read_model,
-                  handover.generation)
+        log.error(
+            "a handover of %s to generation %d was abandoned; resuming",
+            read_model,
+            handover.generation,
+        )
         await targets.cancel_handover(pool, base)
         return False
     gate = context.gates[read_model]
@@ -149,8 +167,11 @@ async def _follow_handover(context: AgentContext, read_model: str, base: str,
         gate.clear()
         while context.busy[read_model]:
             await asyncio.sleep(0.002)
-        await targets.answer_paused(pool, base, await context.models.progress.applied(
-            group_of(context.settings, read_model)))
+        await targets.answer_paused(
+            pool,
+            base,
+            await context.models.progress.applied(group_of(context.settings, read_model)),
+        )
         log.info("%s agents paused for generation %d", read_model, handover.generation)
     return True
 

@@ -64,42 +64,59 @@ async def _recents(context: AgentContext, graph_events) -> dict[int, TimelinePag
     return dict(zip(authors, pages))
 
 
-async def _write_postgres(context: AgentContext, graph_events, tweet_events, engagement_events,
-                          recents: dict[int, TimelinePage]) -> Planned:
+async def _write_postgres(
+    context: AgentContext,
+    graph_events,
+    tweet_events,
+    engagement_events,
+    recents: dict[int, TimelinePage],
+) -> Planned:
     models = context.models
     async with models.pool.connection() as conn, conn.transaction():
-        graph = graph_plan.plan_graph(graph_events, await models.graph.stored_users(
-            conn, graph_plan.user_ids(graph_events)))
+        graph = graph_plan.plan_graph(
+            graph_events, await models.graph.stored_users(conn, graph_plan.user_ids(graph_events))
+        )
         await models.graph.write_users(conn, graph)
         edges = await models.graph.write_edges(conn, graph.follows, graph.unfollows)
         backfills, unfollowed = await _timeline_copies(context, conn, graph, recents)
 
-        tweets = tweet_plan.plan_tweets(tweet_events, await models.tweets.states(
-            sorted(tweet_plan.tweet_ids(tweet_events)), conn))
+        tweets = tweet_plan.plan_tweets(
+            tweet_events,
+            await models.tweets.states(sorted(tweet_plan.tweet_ids(tweet_events)), conn),
+        )
         await models.tweets.write(list(tweets.new_rows.values()), sorted(tweets.deletions), conn)
         counted = await models.graph.count_tweets(conn, tweets.counted, tweets.uncounted)
         replied = await models.engagements.write_replies(conn, tweets.replies, tweets.unreplies)
 
         engagements = engagement_plan.plan_engagements(
-            engagement_events, await models.engagements.retweet_rows(
-                conn, engagement_plan.retweet_keys(engagement_events)))
+            engagement_events,
+            await models.engagements.retweet_rows(
+                conn, engagement_plan.retweet_keys(engagement_events)
+            ),
+        )
         liked = await models.engagements.write_likes(conn, engagements.unlikes, engagements.likes)
         await models.engagements.write_retweets(conn, engagements.retweets)
 
         await models.graph.move_counts(conn, _user_deltas(edges, counted))
         await models.engagements.move_counts(conn, _tweet_deltas(liked, engagements, replied))
         deliveries, moved = await _decide(context, conn, tweets, engagements)
-        withdrawn = {step.event.user_id for step in engagements.steps
-                     if isinstance(step, Unretweeted) and step.sort_key is not None}
+        withdrawn = {
+            step.event.user_id
+            for step in engagements.steps
+            if isinstance(step, Unretweeted) and step.sort_key is not None
+        }
         followers = await models.graph.followers_of(
-            conn, {d.author_id for d in deliveries if d.push} | withdrawn)
+            conn, {d.author_id for d in deliveries if d.push} | withdrawn
+        )
         counts = await models.engagements.counts(sorted(_counted_tweets(tweets, engagements)), conn)
-    return Planned(graph, tweets, engagements, backfills, unfollowed, deliveries, followers,
-                   counts, moved)
+    return Planned(
+        graph, tweets, engagements, backfills, unfollowed, deliveries, followers, counts, moved
+    )
 
 
-async def _timeline_copies(context: AgentContext, conn, graph: GraphPlan,
-                           recents: dict[int, TimelinePage]):
+async def _timeline_copies(
+    context: AgentContext, conn, graph: GraphPlan, recents: dict[int, TimelinePage]
+):
     """For each followee: the entries a follow copies (and whether they are all there are),
     and the entries an unfollow takes out."""
     backfills: dict[int, tuple[list[Entry], bool]] = {}
@@ -110,15 +127,19 @@ async def _timeline_copies(context: AgentContext, conn, graph: GraphPlan,
             page = recents[step.followee_id]
             if page.entries:
                 entries = page.entries[:FOLLOW_BACKFILL]
-                backfills[step.followee_id] = (entries, page.complete
-                                               and len(page.entries) < FOLLOW_BACKFILL)
+                backfills[step.followee_id] = (
+                    entries,
+                    page.complete and len(page.entries) < FOLLOW_BACKFILL,
+                )
             else:
                 uncached.append(step.followee_id)
         elif isinstance(step, ev.UserUnfollowed):
             page = recents[step.followee_id]
-            unfollowed[step.followee_id] = page.entries[:context.models.timelines.recent_cap]
+            unfollowed[step.followee_id] = page.entries[: context.models.timelines.recent_cap]
     # Not cached: the store's newest tweets, without the author's retweets (so not all).
-    newest = await context.models.tweets.newest_by_each(sorted(set(uncached)), FOLLOW_BACKFILL, conn)
+    newest = await context.models.tweets.newest_by_each(
+        sorted(set(uncached)), FOLLOW_BACKFILL, conn
+    )
     for author_id, tweet_ids in newest.items():
         backfills[author_id] = ([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], False)
     return backfills, unfollowed
@@ -161,27 +182,46 @@ def _counted_tweets(tweets: TweetPlan, engagements: EngagementPlan) -> set[int]:
     return ids
 
 
-async def _decide(context: AgentContext, conn, tweets: TweetPlan, engagements: EngagementPlan
-                  ) -> tuple[list[Delivery], tuple[int, float] | None]:
+async def _decide(
+    context: AgentContext, conn, tweets: TweetPlan, engagements: EngagementPlan
+) -> tuple[list[Delivery], tuple[int, float] | None]:
     """Each post and retweet to deliver, pushed or left to readers to pull (celebrities): by
     the author's follower count and the threshold in force, which fan-out lag lowers (and
     the last (threshold, lag) it moved to, if it moved)."""
-    wanted = [Delivery(step.event.author_id, Entry(step.event.tweet_id, step.event.tweet_id),
-                       _lag(step.event)) for step in tweets.steps if isinstance(step, Posted)]
-    wanted += [Delivery(step.event.user_id, Entry(step.sort_key, step.event.tweet_id,
-                                                  step.event.user_id), _lag(step.event))
-               for step in engagements.steps if isinstance(step, Retweeted)]
+    wanted = [
+        Delivery(
+            step.event.author_id, Entry(step.event.tweet_id, step.event.tweet_id), _lag(step.event)
+        )
+        for step in tweets.steps
+        if isinstance(step, Posted)
+    ]
+    wanted += [
+        Delivery(
+            step.event.user_id,
+            Entry(step.sort_key, step.event.tweet_id, step.event.user_id),
+            _lag(step.event),
+        )
+        for step in engagements.steps
+        if isinstance(step, Retweeted)
+    ]
     counts = await context.models.graph.follower_counts(conn, {d.author_id for d in wanted})
     deliveries, moved = [], None
     for delivery in wanted:
         was_lowered = context.threshold.is_lowered
         threshold = context.threshold.observe(delivery.lag_seconds)
         if context.threshold.is_lowered != was_lowered:
-            log.warning("fan-out lag %.2fs: celebrity threshold now %d", delivery.lag_seconds,
-                        threshold)
+            log.warning(
+                "fan-out lag %.2fs: celebrity threshold now %d", delivery.lag_seconds, threshold
+            )
             moved = (threshold, delivery.lag_seconds)
-        deliveries.append(Delivery(delivery.author_id, delivery.entry, delivery.lag_seconds,
-                                   should_push(counts.get(delivery.author_id, 0), threshold)))
+        deliveries.append(
+            Delivery(
+                delivery.author_id,
+                delivery.entry,
+                delivery.lag_seconds,
+                should_push(counts.get(delivery.author_id, 0), threshold),
+            )
+        )
     await context.models.graph.mark_pulled(conn, {d.author_id for d in deliveries if not d.push})
     return deliveries, moved
 

@@ -60,8 +60,9 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
     _queue_engagements(context, batch, timelines, planned)
     if planned.threshold_moved is not None:
         threshold, lag = planned.threshold_moved
-        batch.command("HSET", models.keys.fanout_state(), "threshold", threshold,
-                      "lag_seconds", round(lag, 3))
+        batch.command(
+            "HSET", models.keys.fanout_state(), "threshold", threshold, "lag_seconds", round(lag, 3)
+        )
     counted = models.timelines.queue_writes(batch, timelines.finish())
     results = await batch.execute()
     delivered = sum(results[index] * entries for index, entries in counted)
@@ -72,8 +73,9 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
         FANOUT_LAG_SECONDS.observe(delivery.lag_seconds)
 
 
-def _queue_graph(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
-                 planned: Planned) -> None:
+def _queue_graph(
+    context: AgentContext, batch: RedisBatch, timelines: TimelineWrites, planned: Planned
+) -> None:
     models = context.models
     cache, keys = models.cache, models.keys
     for event in planned.graph.steps:
@@ -83,22 +85,31 @@ def _queue_graph(context: AgentContext, batch: RedisBatch, timelines: TimelineWr
             case ev.ProfileUpdated():
                 cache.queue_forget_user(batch, event.user_id)
             case ev.UserFollowed():
-                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SADD",
-                                      event.followee_id)
+                cache.queue_if_loaded(
+                    batch, keys.following(event.follower_id), "SADD", event.followee_id
+                )
                 entries, complete = planned.backfills[event.followee_id]
                 home = keys.home(event.follower_id)
-                timelines.push(("home", event.follower_id), lambda: [home], entries,
-                               models.timelines.home_cap, partial=not complete)
+                timelines.push(
+                    ("home", event.follower_id),
+                    lambda: [home],
+                    entries,
+                    models.timelines.home_cap,
+                    partial=not complete,
+                )
             case ev.UserUnfollowed():
-                cache.queue_if_loaded(batch, keys.following(event.follower_id), "SREM",
-                                      event.followee_id)
+                cache.queue_if_loaded(
+                    batch, keys.following(event.follower_id), "SREM", event.followee_id
+                )
                 # Readers already drop unfollowed authors; this frees the entries themselves.
-                timelines.remove([keys.home(event.follower_id)],
-                                 planned.unfollowed_entries[event.followee_id])
+                timelines.remove(
+                    [keys.home(event.follower_id)], planned.unfollowed_entries[event.followee_id]
+                )
 
 
-def _queue_tweets(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
-                  planned: Planned) -> None:
+def _queue_tweets(
+    context: AgentContext, batch: RedisBatch, timelines: TimelineWrites, planned: Planned
+) -> None:
     models = context.models
     cache, counts = models.cache, planned.counts
     deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is None)
@@ -106,27 +117,38 @@ def _queue_tweets(context: AgentContext, batch: RedisBatch, timelines: TimelineW
         event = step.event
         if isinstance(step, Posted):
             if event.reply_to is not None:
-                cache.queue_counts(batch, event.reply_to, counts.get(event.reply_to, Counts()),
-                                   REPLIES)
+                cache.queue_counts(
+                    batch, event.reply_to, counts.get(event.reply_to, Counts()), REPLIES
+                )
             # Absolute counts, each cached only if absent: the family that changes a count
             # overwrites it after every change, so whichever comes last is right.
-            cache.queue_fill(batch, CachedTweet(
-                event.tweet_id, event.author_id, event.content,
-                int(event.occurred_at.timestamp() * 1000), event.reply_to,
-                counts=counts.get(event.tweet_id, Counts())))
+            cache.queue_fill(
+                batch,
+                CachedTweet(
+                    event.tweet_id,
+                    event.author_id,
+                    event.content,
+                    int(event.occurred_at.timestamp() * 1000),
+                    event.reply_to,
+                    counts=counts.get(event.tweet_id, Counts()),
+                ),
+            )
             _deliver(context, batch, timelines, next(deliveries), planned.followers)
         else:
             cache.queue_deleted(batch, event.tweet_id)
             if step.reply_to is not None:
-                cache.queue_counts(batch, step.reply_to, counts.get(step.reply_to, Counts()),
-                                   REPLIES)
+                cache.queue_counts(
+                    batch, step.reply_to, counts.get(step.reply_to, Counts()), REPLIES
+                )
             # Home timelines drop deleted tweets when read; the author's recents drop it now.
-            timelines.remove([models.keys.recent(event.author_id)],
-                             [Entry(event.tweet_id, event.tweet_id)])
+            timelines.remove(
+                [models.keys.recent(event.author_id)], [Entry(event.tweet_id, event.tweet_id)]
+            )
 
 
-def _queue_engagements(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
-                       planned: Planned) -> None:
+def _queue_engagements(
+    context: AgentContext, batch: RedisBatch, timelines: TimelineWrites, planned: Planned
+) -> None:
     models = context.models
     cache, keys, counts = models.cache, models.keys, planned.counts
     deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is not None)
@@ -147,23 +169,44 @@ def _queue_engagements(context: AgentContext, batch: RedisBatch, timelines: Time
             cache.queue_if_loaded(batch, keys.retweeted(event.user_id), "SREM", event.tweet_id)
             if step.sort_key is not None:
                 entry = Entry(step.sort_key, event.tweet_id, event.user_id)
-                timelines.remove([keys.recent(event.user_id), keys.home(event.user_id)]
-                                 + [keys.home(f) for f in planned.followers[event.user_id]],
-                                 [entry])
+                timelines.remove(
+                    [keys.recent(event.user_id), keys.home(event.user_id)]
+                    + [keys.home(f) for f in planned.followers[event.user_id]],
+                    [entry],
+                )
 
 
-def _deliver(context: AgentContext, batch: RedisBatch, timelines: TimelineWrites,
-             delivery: Delivery, followers: dict[int, list[int]]) -> None:
+def _deliver(
+    context: AgentContext,
+    batch: RedisBatch,
+    timelines: TimelineWrites,
+    delivery: Delivery,
+    followers: dict[int, list[int]],
+) -> None:
     """An entry into its author's recents and own home timeline, then to the followers' (push)
     or into the authors readers merge (pull)."""
     models = context.models
     keys, author = models.keys, delivery.author_id
-    timelines.push(("recent", author), lambda: [keys.recent(author)], [delivery.entry],
-                   models.timelines.recent_cap)
-    timelines.push(("own home", author), lambda: [keys.home(author)], [delivery.entry],
-                   models.timelines.home_cap, counted=True)
+    timelines.push(
+        ("recent", author),
+        lambda: [keys.recent(author)],
+        [delivery.entry],
+        models.timelines.recent_cap,
+    )
+    timelines.push(
+        ("own home", author),
+        lambda: [keys.home(author)],
+        [delivery.entry],
+        models.timelines.home_cap,
+        counted=True,
+    )
     if delivery.push:
-        timelines.push(("followers", author), lambda: [keys.home(f) for f in followers[author]],
-                       [delivery.entry], models.timelines.home_cap, counted=True)
+        timelines.push(
+            ("followers", author),
+            lambda: [keys.home(f) for f in followers[author]],
+            [delivery.entry],
+            models.timelines.home_cap,
+            counted=True,
+        )
     else:
         models.cache.queue_if_loaded(batch, keys.pulled_authors(), "SADD", author)

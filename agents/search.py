@@ -17,10 +17,10 @@ from agents.consumer import Batching
 from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
+from projections.targets import ReadModel
 from schemas import events as ev
 from schemas.entities import extract_hashtags
 from schemas.events import UndecodableEvent, decode
-from projections.targets import ReadModel
 
 log = logging.getLogger("chirp.agents.search")
 
@@ -47,12 +47,20 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
     last = {(record.topic, record.partition): record.offset for record in records}
     event_ids = last_event_ids(records)
     async with context.applying(ReadModel.SEARCH):  # held while a replay takes the index over
-        await until_available(lambda: _apply(context, touched, deleted, last, event_ids),
-                              ReadModel.SEARCH, transient=(SearchEngineError,))
+        await until_available(
+            lambda: _apply(context, touched, deleted, last, event_ids),
+            ReadModel.SEARCH,
+            transient=(SearchEngineError,),
+        )
 
 
-async def _apply(context: AgentContext, touched: set[int], deleted: set[int],
-                 last: dict[tuple[str, int], int], event_ids: dict[tuple[str, int], int]) -> None:
+async def _apply(
+    context: AgentContext,
+    touched: set[int],
+    deleted: set[int],
+    last: dict[tuple[str, int], int],
+    event_ids: dict[tuple[str, int], int],
+) -> None:
     await _after_primary_agents(context, last)
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
@@ -84,8 +92,11 @@ async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int
             return
         if time.monotonic() > deadline:
             # Positions live in Redis: after Redis lost them, only new events restore them.
-            log.warning("primary agents not seen past %s after %ss: indexing what the stores have",
-                        last, FOLLOW_TIMEOUT_SECONDS)
+            log.warning(
+                "primary agents not seen past %s after %ss: indexing what the stores have",
+                last,
+                FOLLOW_TIMEOUT_SECONDS,
+            )
             return
         await asyncio.sleep(POLL_SECONDS)
 
@@ -98,10 +109,18 @@ async def write_tweets(context: AgentContext, index: SearchIndex, tweet_ids: set
     live = await models.tweets.get_many(sorted(tweet_ids))
     counts = await models.engagements.counts(list(live))
     names = await _usernames(context, {tweet.author_id for tweet in live.values()})
-    documents = [TweetDocument(tweet.tweet_id, tweet.author_id, names.get(tweet.author_id, ""),
-                               tweet.content, tuple(extract_hashtags(tweet.content)),
-                               tweet.created_at, counts.get(tweet.tweet_id, Counts()))
-                 for tweet in live.values()]
+    documents = [
+        TweetDocument(
+            tweet.tweet_id,
+            tweet.author_id,
+            names.get(tweet.author_id, ""),
+            tweet.content,
+            tuple(extract_hashtags(tweet.content)),
+            tweet.created_at,
+            counts.get(tweet.tweet_id, Counts()),
+        )
+        for tweet in live.values()
+    ]
     gone = sorted(tweet_ids - set(live))
     if documents:
         await index.index(documents)
@@ -117,4 +136,3 @@ async def _usernames(context: AgentContext, user_ids: set[int]) -> dict[int, str
         if len(profiles) == len(user_ids) or time.monotonic() > deadline:
             return {user_id: profile.username for user_id, profile in profiles.items()}
         await asyncio.sleep(0.05)
-

@@ -23,14 +23,16 @@ async def consume_trends(stream, context: AgentContext, dead_letters) -> None:
                 rows.append(decode_trend_row(event.message.value))
             except BadTrendRow as error:
                 await dead_letter(dead_letters, event.message, error)
-        last = {(event.message.topic, event.message.partition): event.message.offset
-                for event in batch}
+        last = {
+            (event.message.topic, event.message.partition): event.message.offset for event in batch
+        }
         async with context.applying("trends"):  # held while a replay takes the trends over
             await until_available(lambda: _apply(context, rows, last), "trends")
 
 
-async def _apply(context: AgentContext, rows: list[TrendRow],
-                 last: dict[tuple[str, int], int]) -> None:
+async def _apply(
+    context: AgentContext, rows: list[TrendRow], last: dict[tuple[str, int], int]
+) -> None:
     await context.models.trends.upsert(rows)
     # How far the trends are applied: where a replay of them hands over.
     await record_progress(context, "trends", last)

@@ -22,8 +22,11 @@ def main() -> None:
     metrics = _fresh_metrics_directory(settings)
     try:
         uvicorn.run(
-            "api.app:create_served_app", factory=True,
-            host=settings.api_host, port=settings.api_port, workers=settings.api_workers,
+            "api.app:create_served_app",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            workers=settings.api_workers,
             log_config=logging_config("api", settings),
             # The API's own access log (api/observability.py) has the route and a request id.
             access_log=False,

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.body_limits import BodyLimitMiddleware
-from api.observability import ObservabilityMiddleware
 from api.consistency import remember_write
 from api.deps import Services
 from api.login_limits import LoginLimits
+from api.observability import ObservabilityMiddleware
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
@@ -27,18 +27,17 @@ from api.security import Passwords, Tokens
 from api.timelines import Timelines
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
-from streams.topics import topic_registry
-from projections.read_models import build_read_models, open_read_models, search_index
-from projections.targets import TargetWatcher
 from infra.lockouts import LockoutPolicy, MemoryLockouts
 from infra.metrics import worker_started, worker_stopping
 from infra.redis_lockouts import RedisLockouts
 from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
+from projections.read_models import build_read_models, open_read_models, search_index
 from projections.search import SearchIndex
+from projections.targets import ReadModel, TargetWatcher
 from streams.ids import SnowflakeIds
 from streams.producer import EventProducer
-from projections.targets import ReadModel
+from streams.topics import topic_registry
 
 log = logging.getLogger("chirp.api")
 
@@ -57,10 +56,14 @@ async def _close_later(index: SearchIndex) -> None:
 def _login_limits(settings: Settings) -> tuple[LoginLimits, RedisLockouts]:
     """The login limits, counted in Redis (beside the write limits, under no read model's
     prefix), and in this process while Redis does not answer; and the Redis client to close."""
-    policy = LockoutPolicy(settings.login_failure_window_seconds,
-                           settings.login_lockout_seconds, settings.login_lockout_max_seconds)
-    shared = RedisLockouts.connect(settings.redis, f"{settings.redis_prefix}rate-limits:logins:",
-                                   policy)
+    policy = LockoutPolicy(
+        settings.login_failure_window_seconds,
+        settings.login_lockout_seconds,
+        settings.login_lockout_max_seconds,
+    )
+    shared = RedisLockouts.connect(
+        settings.redis, f"{settings.redis_prefix}rate-limits:logins:", policy
+    )
     return LoginLimits(settings, shared=shared, local=MemoryLockouts(policy)), shared
 
 
@@ -81,13 +84,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         producer = await asyncio.to_thread(
-            EventProducer, settings.bootstrap_servers, topic_registry(settings),
-            settings.produce_timeout_ms)
+            EventProducer,
+            settings.bootstrap_servers,
+            topic_registry(settings),
+            settings.produce_timeout_ms,
+        )
         async with open_read_models(settings) as models:
             search = search_index(models.settings)
             await search.setup()
             write_model = PostgresWriteModel(
-                models.pool, settings.archive_schema if settings.outbox_until_archived else None)
+                models.pool, settings.archive_schema if settings.outbox_until_archived else None
+            )
             ids = SnowflakeIds(await write_model.allocate_worker_id())
             secret = settings.jwt_secret
             if not secret:
@@ -98,16 +105,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = Services(
                 settings=settings,
                 write_model=write_model,
-                commands=CommandRunner(write_model, producer, ids, after_ack=partial(
-                    remember_write, models.progress), limits=limits),
+                commands=CommandRunner(
+                    write_model,
+                    producer,
+                    ids,
+                    after_ack=partial(remember_write, models.progress),
+                    limits=limits,
+                ),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
                 limits=limits,
                 logins=logins,
-                readiness_checks={"postgres": write_model.ping, "redis": models.redis.ping,
-                                  "kafka": lambda: asyncio.to_thread(producer.ping),
-                                  # the index in use now: a replay may switch it
-                                  "search": lambda: app.state.services.search.ping()},
+                readiness_checks={
+                    "postgres": write_model.ping,
+                    "redis": models.redis.ping,
+                    "kafka": lambda: asyncio.to_thread(producer.ping),
+                    # the index in use now: a replay may switch it
+                    "search": lambda: app.state.services.search.ping(),
+                },
                 models=models,
                 timelines=Timelines(models),
                 search=search,
@@ -129,8 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 models_now = build_read_models(current, models.pool, models.redis)
                 services.models, services.timelines = models_now, Timelines(models_now)
 
-            watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings,
-                                                        switch).run())
+            watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings, switch).run())
             worker_started()
             try:
                 yield
@@ -163,10 +177,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
         # Tokens travel in the Authorization header, not cookies: no credentials mode.
-        app.add_middleware(CORSMiddleware, allow_origins=origins,
-                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
-                                          "X-Request-ID"],
-                           expose_headers=EXPOSED_HEADERS, max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
     app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app

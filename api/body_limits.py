@@ -26,8 +26,13 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await _reject(send, 413, "payload-too-large", "Payload Too Large",
-                                 f"request bodies are limited to {self.max_bytes} bytes")
+            return await _reject(
+                send,
+                413,
+                "payload-too-large",
+                "Payload Too Large",
+                f"request bodies are limited to {self.max_bytes} bytes",
+            )
         body = bytearray()
         more = True
         while more:
@@ -37,12 +42,22 @@ class BodyLimitMiddleware:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
-                return await _reject(send, 413, "payload-too-large", "Payload Too Large",
-                                     f"request bodies are limited to {self.max_bytes} bytes")
+                return await _reject(
+                    send,
+                    413,
+                    "payload-too-large",
+                    "Payload Too Large",
+                    f"request bodies are limited to {self.max_bytes} bytes",
+                )
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if body and not (content_type == b"application/json" or content_type.endswith(b"+json")):
-            return await _reject(send, 415, "unsupported-media-type", "Unsupported Media Type",
-                                 "send the request body as application/json")
+            return await _reject(
+                send,
+                415,
+                "unsupported-media-type",
+                "Unsupported Media Type",
+                "send the request body as application/json",
+            )
 
         delivered = False
 
@@ -57,10 +72,18 @@ class BodyLimitMiddleware:
 
 
 async def _reject(send, status: int, slug: str, title: str, detail: str) -> None:
-    body = orjson.dumps({"type": f"urn:chirp:problem:{slug}", "title": title,
-                         "status": status, "detail": detail})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    body = orjson.dumps(
+        {"type": f"urn:chirp:problem:{slug}", "title": title, "status": status, "detail": detail}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

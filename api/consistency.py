@@ -20,8 +20,9 @@ REMEMBER_SECONDS = 60
 
 async def remember_write(progress: Progress, user_id: int | None, metadata) -> None:
     if user_id is not None and metadata is not None:
-        await progress.remember_write(user_id, metadata.topic, metadata.partition,
-                                      metadata.offset, REMEMBER_SECONDS)
+        await progress.remember_write(
+            user_id, metadata.topic, metadata.partition, metadata.offset, REMEMBER_SECONDS
+        )
 
 
 async def wait_for_own_writes(progress: Progress, user_id: int, timeout_seconds: float) -> bool:

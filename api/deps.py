@@ -17,17 +17,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.consistency import wait_for_own_writes
 from api.login_limits import LoginLimits
-from api.rate_limits import WriteLimits
-from api.timelines import Timelines
-from projections.read_models import ReadModels
-from projections.search import SearchIndex
-from projections.timeline_entries import decode_cursor
 from api.problems import ProblemError
+from api.rate_limits import WriteLimits
 from api.security import Passwords, Principal, Tokens, unauthorized
+from api.timelines import Timelines
 from commands.model import Command
 from commands.runner import Answer, CommandRunner, Render
 from commands.write_model import WriteModel
 from infra.settings import Settings
+from projections.read_models import ReadModels
+from projections.search import SearchIndex
+from projections.timeline_entries import decode_cursor
 from schemas.types import parse_id
 
 
@@ -79,9 +79,10 @@ ClientAddress = Annotated[str, Depends(client_address)]
 _bearer = HTTPBearer(auto_error=False, description="the access_token from registration or login")
 
 
-async def current_user(services: ServicesDep,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                 ) -> Principal:
+async def current_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("send 'Authorization: Bearer <access_token>'")
     return services.tokens.verify(credentials.credentials)
@@ -90,9 +91,10 @@ async def current_user(services: ServicesDep,
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-async def optional_user(services: ServicesDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                  ) -> Principal | None:
+async def optional_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
     """The caller if a token is sent (and valid), else None: reads work without one."""
     if credentials is None:
         return None
@@ -105,8 +107,11 @@ OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
     """The caller, once the projections have applied the caller's own writes."""
     if user is not None:
-        await wait_for_own_writes(services.models.progress, user.user_id,
-                                  services.settings.read_your_writes_timeout_ms / 1000)
+        await wait_for_own_writes(
+            services.models.progress,
+            user.user_id,
+            services.settings.read_your_writes_timeout_ms / 1000,
+        )
     return user
 
 
@@ -120,19 +125,29 @@ def _cursor_position(name: str, value: str | None) -> int | None:
     try:
         return decode_cursor(value)
     except ValueError:
-        raise ProblemError(422, "invalid-cursor", "Invalid Cursor",
-                           f"{name}: not a cursor this API issued") from None
+        raise ProblemError(
+            422, "invalid-cursor", "Invalid Cursor", f"{name}: not a cursor this API issued"
+        ) from None
 
 
-async def cursor(cursor: Annotated[str | None, Query(
-        max_length=64, description="from a previous page's next_cursor")] = None) -> int | None:
+async def cursor(
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="from a previous page's next_cursor")
+    ] = None,
+) -> int | None:
     return _cursor_position("cursor", cursor)
 
 
-async def since(since: Annotated[str | None, Query(
-        max_length=64, description="a page's prev_cursor: only what is newer than it (pull to "
-                                   "refresh), newest first, paged with `cursor` down to it")] = None
-                ) -> int | None:
+async def since(
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="a page's prev_cursor: only what is newer than it (pull to "
+            "refresh), newest first, paged with `cursor` down to it",
+        ),
+    ] = None,
+) -> int | None:
     return _cursor_position("since", since)
 
 
@@ -144,12 +159,18 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 async def idempotency_key(
-    key: Annotated[str | None, Header(alias="Idempotency-Key",
-                                      description="retries with the same key take effect once")] = None,
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="retries with the same key take effect once"),
+    ] = None,
 ) -> str | None:
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise ProblemError(400, "bad-idempotency-key", "Bad Idempotency-Key",
-                           "an Idempotency-Key is 1 to 255 visible ASCII characters")
+        raise ProblemError(
+            400,
+            "bad-idempotency-key",
+            "Bad Idempotency-Key",
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        )
     return key
 
 
@@ -163,7 +184,9 @@ def _parse_path_id(name: str, value: str) -> int:
     try:
         return parse_id(value)
     except ValueError as error:
-        raise ProblemError(422, "validation-error", "Validation Error", f"{name}: {error}") from None
+        raise ProblemError(
+            422, "validation-error", "Validation Error", f"{name}: {error}"
+        ) from None
 
 
 async def _user_id(user_id: Annotated[str, _ID_PATH]) -> int:
@@ -182,13 +205,12 @@ TweetIdPath = Annotated[int, Depends(_tweet_id)]
 RunCommand = Callable[[Command, Render], Awaitable[Answer]]
 
 
-async def run_command(services: ServicesDep, request: Request,
-                      key: IdempotencyKey) -> RunCommand:
+async def run_command(services: ServicesDep, request: Request, key: IdempotencyKey) -> RunCommand:
     async def run(command: Command, render: Render) -> Answer:
-        fingerprint = request_fingerprint(request.method, request.url.path,
-                                          await request.body())
-        return await services.commands.run(command, render, idempotency_key=key,
-                                           fingerprint=fingerprint)
+        fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+        return await services.commands.run(
+            command, render, idempotency_key=key, fingerprint=fingerprint
+        )
 
     return run
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from projections.read_models import ReadModels
 from projections.engagements import Counts
+from projections.read_models import ReadModels
 from projections.redis_cache import CachedTweet, user_summary
 from projections.timeline_entries import Entry
 
@@ -19,15 +19,27 @@ class Hydrator:
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet]:
         """Live tweets among `tweet_ids` (deleted and unknown ones are left out)."""
         cached = await self.models.cache.tweets(tweet_ids)
-        found = {tweet_id: tweet for tweet_id, tweet in cached.items()
-                 if tweet is not None and not tweet.deleted}
+        found = {
+            tweet_id: tweet
+            for tweet_id, tweet in cached.items()
+            if tweet is not None and not tweet.deleted
+        }
         missing = [tweet_id for tweet_id, tweet in cached.items() if tweet is None]
         if missing:
             stored = await self.models.tweets.get_many(missing)
-            found.update({t.tweet_id: CachedTweet(t.tweet_id, t.author_id, t.content,
-                                                  int(t.created_at.timestamp() * 1000),
-                                                  t.reply_to, counts=None)
-                          for t in stored.values()})
+            found.update(
+                {
+                    t.tweet_id: CachedTweet(
+                        t.tweet_id,
+                        t.author_id,
+                        t.content,
+                        int(t.created_at.timestamp() * 1000),
+                        t.reply_to,
+                        counts=None,
+                    )
+                    for t in stored.values()
+                }
+            )
         # Tweets the cache missed, and cached tweets whose counts it missed: one query for
         # the counts, one pass to fill whatever of either is still absent.
         uncounted = [tweet for tweet in found.values() if tweet.counts is None]
@@ -38,8 +50,9 @@ class Hydrator:
             found.update({tweet.tweet_id: tweet for tweet in counted})
         return found
 
-    async def users(self, user_ids: list[int],
-                    cached: dict[int, dict | None] | None = None) -> dict[int, dict]:
+    async def users(
+        self, user_ids: list[int], cached: dict[int, dict | None] | None = None
+    ) -> dict[int, dict]:
         if cached is None:
             cached = await self.models.cache.users(user_ids)
         missing = [user_id for user_id, user in cached.items() if user is None]
@@ -47,7 +60,9 @@ class Hydrator:
             profiles = await self.models.graph.profiles(missing)
             fresh = {p.user_id: (p.username, p.display_name) for p in profiles.values()}
             await self.models.cache.put_users(fresh)
-            cached.update({user_id: user_summary(user_id, *pair) for user_id, pair in fresh.items()})
+            cached.update(
+                {user_id: user_summary(user_id, *pair) for user_id, pair in fresh.items()}
+            )
         return {user_id: summary for user_id, summary in cached.items() if summary is not None}
 
     async def id_set(self, key: str, load) -> set[int]:
@@ -58,20 +73,27 @@ class Hydrator:
             await self.models.cache.load_set(key, list(members))
         return members
 
-    async def render(self, entries: list[Entry], viewer: int | None,
-                     tweets: dict[int, CachedTweet] | None = None) -> list[dict]:
+    async def render(
+        self, entries: list[Entry], viewer: int | None, tweets: dict[int, CachedTweet] | None = None
+    ) -> list[dict]:
         """Tweet objects for `entries`, in order; entries whose tweet is gone are dropped."""
         models = self.models
         tweets = tweets if tweets is not None else await self.tweets([e.tweet_id for e in entries])
         entries = [entry for entry in entries if entry.tweet_id in tweets]
         ids = [entry.tweet_id for entry in entries]
-        people = list({tweets[i].author_id for i in ids} | {
-            e.retweeted_by for e in entries if e.retweeted_by is not None})
+        people = list(
+            {tweets[i].author_id for i in ids}
+            | {e.retweeted_by for e in entries if e.retweeted_by is not None}
+        )
         flag_sets = []
         if viewer is not None and ids:
-            flag_sets = [(models.keys.liked(viewer), lambda: models.engagements.liked(viewer)),
-                         (models.keys.retweeted(viewer), lambda: models.engagements.retweeted(viewer))]
-        cached_users, flags = await models.cache.hydration(people, [key for key, _ in flag_sets], ids)
+            flag_sets = [
+                (models.keys.liked(viewer), lambda: models.engagements.liked(viewer)),
+                (models.keys.retweeted(viewer), lambda: models.engagements.retweeted(viewer)),
+            ]
+        cached_users, flags = await models.cache.hydration(
+            people, [key for key, _ in flag_sets], ids
+        )
         users = await self.users(people, cached_users)
         marked = []
         for (key, load), (loaded, hits) in zip(flag_sets, flags):
@@ -86,14 +108,16 @@ class Hydrator:
             tweet = tweets[entry.tweet_id]
             if tweet.author_id not in users:
                 continue
-            rendered.append({
-                **tweet.public(),
-                "user": users[tweet.author_id],
-                "like_count": tweet.counts.likes,
-                "retweet_count": tweet.counts.retweets,
-                "reply_count": tweet.counts.replies,
-                "liked_by_me": tweet.tweet_id in liked,
-                "retweeted_by_me": tweet.tweet_id in retweeted,
-                "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
-            })
+            rendered.append(
+                {
+                    **tweet.public(),
+                    "user": users[tweet.author_id],
+                    "like_count": tweet.counts.likes,
+                    "retweet_count": tweet.counts.retweets,
+                    "reply_count": tweet.counts.replies,
+                    "liked_by_me": tweet.tweet_id in liked,
+                    "retweeted_by_me": tweet.tweet_id in retweeted,
+                    "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
+                }
+            )
         return rendered

@@ -27,8 +27,10 @@ class LoginLimits:
     whether an account exists."""
 
     def __init__(self, settings: Settings, shared: Lockouts, local: Lockouts) -> None:
-        self._limits = {"username": settings.login_failures_per_username,
-                        "address": settings.login_failures_per_ip}
+        self._limits = {
+            "username": settings.login_failures_per_username,
+            "address": settings.login_failures_per_ip,
+        }
         self._shared, self._local = shared, local
 
     def _keys(self, username: str, address: str) -> dict[str, str]:
@@ -44,9 +46,13 @@ class LoginLimits:
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise ProblemError(
-                429, "too-many-failed-logins", "Too Many Requests",
+                429,
+                "too-many-failed-logins",
+                "Too Many Requests",
                 f"too many failed logins for this username or from this address; try again "
-                f"in {seconds} s", headers={"Retry-After": str(seconds)})
+                f"in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
 
     async def failed(self, username: str, address: str) -> None:
         for kind, key in self._keys(username, address).items():
@@ -65,6 +71,7 @@ class LoginLimits:
         try:
             return await getattr(self._shared, step)(*args)
         except LockoutsUnavailable as error:
-            log.warning("login limits unavailable (%s): %s counted in this process only",
-                        error, step)
+            log.warning(
+                "login limits unavailable (%s): %s counted in this process only", error, step
+            )
             return await getattr(self._local, step)(*args)

@@ -45,8 +45,10 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()),
-                                      (REQUEST_ID_HEADER, request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -56,11 +58,20 @@ class ObservabilityMiddleware:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
             if self.access_log:
-                access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
-                                seconds * 1000, extra={
-                                    "method": scope["method"], "route": route,
-                                    "path": scope["path"], "status": status,
-                                    "duration_ms": round(seconds * 1000, 3)})
+                access_log.info(
+                    "%s %s %d %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    seconds * 1000,
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                    },
+                )
 
 
 def _request_id(scope) -> str:
@@ -72,7 +83,14 @@ def _request_id(scope) -> str:
 
 async def _metrics(send, registry) -> None:
     body = generate_latest(registry)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", CONTENT_TYPE_LATEST.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from api.problems import PROBLEM_JSON
 
@@ -18,19 +18,35 @@ def _header(description: str, example: str | None = None) -> dict:
 
 # The response headers clients rely on, documented on the operations that send them (and
 # readable by browser clients under CORS).
-_REQUEST_ID = _header("this request's id (the client's X-Request-ID if it sent one); in the "
-                      "logs of every process that handled it")
+_REQUEST_ID = _header(
+    "this request's id (the client's X-Request-ID if it sent one); in the "
+    "logs of every process that handled it"
+)
 _RETRY_AFTER = _header("on 429 and 503: seconds to wait before trying again", "2")
 _LOCATION = _header("where the created resource is read", "/api/v1/tweets/1234567890123456789")
-_REPLAYED = _header("`true` when a retry with the same Idempotency-Key got the first "
-                    "attempt's stored answer", "true")
-_LINK = _header('the next page (rel="next") and, on timelines, what is newer (rel="prev") '
-                "(RFC 8288)", '<https://chirp.example/api/v1/timeline/home?cursor=AAA>; rel="next"')
-_RATE_LIMIT = _header("the actor's bucket after this write (draft-ietf-httpapi-ratelimit-"
-                      "headers): what remains and seconds until full", '"tweets";r=7;t=12')
+_REPLAYED = _header(
+    "`true` when a retry with the same Idempotency-Key got the first attempt's stored answer",
+    "true",
+)
+_LINK = _header(
+    'the next page (rel="next") and, on timelines, what is newer (rel="prev") (RFC 8288)',
+    '<https://chirp.example/api/v1/timeline/home?cursor=AAA>; rel="next"',
+)
+_RATE_LIMIT = _header(
+    "the actor's bucket after this write (draft-ietf-httpapi-ratelimit-"
+    "headers): what remains and seconds until full",
+    '"tweets";r=7;t=12',
+)
 _RATE_LIMIT_POLICY = _header("the bucket's quota and window in seconds", '"tweets";q=10;w=60')
-EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "Idempotent-Replayed", "Link",
-                   "RateLimit", "RateLimit-Policy"]
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "Retry-After",
+    "Location",
+    "Idempotent-Replayed",
+    "Link",
+    "RateLimit",
+    "RateLimit-Policy",
+]
 # Operations whose new writes draw from a bucket (api/rate_limits.py), by operationId: a
 # user's, or for a sign-up the client address's.
 RATE_LIMITED = {"postTweet", "retweet", "like", "follow", "register"}
@@ -51,8 +67,9 @@ def install_problem_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             for path, method in _optionally_authenticated(app):
                 operation = schema["paths"][path][method]
                 # A token is welcome (it personalises the answer), not required.
@@ -61,13 +78,16 @@ def install_problem_openapi(app: FastAPI) -> None:
                 for method, operation in path.items():
                     responses = operation.setdefault("responses", {})
                     if operation["operationId"] in RATE_LIMITED:
-                        responses["429"] = {"description": "Too many writes of this kind: "
-                                                           "wait for Retry-After"}
+                        responses["429"] = {
+                            "description": "Too many writes of this kind: wait for Retry-After"
+                        }
                     for status, response in responses.items():
                         if status[0] in "45":
                             response.update(_PROBLEM)
-                    responses["default"] = {"description": "A problem detail (RFC 9457)",
-                                            **_PROBLEM}
+                    responses["default"] = {
+                        "description": "A problem detail (RFC 9457)",
+                        **_PROBLEM,
+                    }
                     _document_headers(method, operation)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
@@ -104,14 +124,19 @@ def _optionally_authenticated(app: FastAPI) -> list[tuple[str, str]]:
     from api.deps import optional_user
 
     def uses(dependant) -> bool:
-        return any(dependency.call is optional_user or uses(dependency)
-                   for dependency in dependant.dependencies)
+        return any(
+            dependency.call is optional_user or uses(dependency)
+            for dependency in dependant.dependencies
+        )
 
     def routes(items):  # FastAPI wraps each included router: look inside
         for item in items:
             inner = getattr(item, "original_router", None)
             yield from routes(inner.routes) if inner is not None else (item,)
 
-    return [(route.path, method.lower()) for route in routes(app.routes)
-            if isinstance(route, APIRoute) and uses(route.dependant)
-            for method in route.methods]
+    return [
+        (route.path, method.lower())
+        for route in routes(app.routes)
+        if isinstance(route, APIRoute) and uses(route.dependant)
+        for method in route.methods
+    ]

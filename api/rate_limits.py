@@ -49,8 +49,10 @@ class Quota:
     reset_seconds: int
 
     def headers(self) -> dict[str, str]:
-        return {"RateLimit-Policy": f'"{self.kind}";q={self.limit};w={self.window_seconds}',
-                "RateLimit": f'"{self.kind}";r={self.remaining};t={self.reset_seconds}'}
+        return {
+            "RateLimit-Policy": f'"{self.kind}";q={self.limit};w={self.window_seconds}',
+            "RateLimit": f'"{self.kind}";r={self.remaining};t={self.reset_seconds}',
+        }
 
 
 class WriteLimits:
@@ -58,23 +60,42 @@ class WriteLimits:
     (`who`: a user id, or a client address for sign-ups)."""
 
     def __init__(self, settings: Settings) -> None:
-        backend = store.RedisStore(server=settings.redis, options={
-            "SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2})
+        backend = store.RedisStore(
+            server=settings.redis, options={"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2}
+        )
         prefix = f"{settings.redis_prefix.strip(':')}:rate-limits"
         per_minute, per_hour = rate_limiter.per_min, rate_limiter.per_hour
         quotas = {
-            "tweets": (settings.rate_limit_tweets_per_minute, "minute", per_minute,
-                       "tweets per minute"),
-            "follows": (settings.rate_limit_follows_per_hour, "hour", per_hour,
-                        "follows per hour"),
+            "tweets": (
+                settings.rate_limit_tweets_per_minute,
+                "minute",
+                per_minute,
+                "tweets per minute",
+            ),
+            "follows": (settings.rate_limit_follows_per_hour, "hour", per_hour, "follows per hour"),
             "likes": (settings.rate_limit_likes_per_hour, "hour", per_hour, "likes per hour"),
-            "signups": (settings.signup_per_ip_per_hour, "hour", per_hour,
-                        "sign-ups per hour from one address")}
+            "signups": (
+                settings.signup_per_ip_per_hour,
+                "hour",
+                per_hour,
+                "sign-ups per hour from one address",
+            ),
+        }
         self._buckets = {
-            kind: _Bucket(Throttled(using=RateLimiterType.TOKEN_BUCKET.value,
-                                    quota=per(limit, burst=limit), store=backend,
-                                    key_prefix=prefix), limit, period, what)
-            for kind, (limit, period, per, what) in quotas.items() if limit > 0}
+            kind: _Bucket(
+                Throttled(
+                    using=RateLimiterType.TOKEN_BUCKET.value,
+                    quota=per(limit, burst=limit),
+                    store=backend,
+                    key_prefix=prefix,
+                ),
+                limit,
+                period,
+                what,
+            )
+            for kind, (limit, period, per, what) in quotas.items()
+            if limit > 0
+        }
 
     async def take(self, kind: str, who: int | str) -> Quota | None:
         """Draw a token; the bucket's state after it (None: no limit, or Redis is down)."""
@@ -90,12 +111,20 @@ class WriteLimits:
             log.warning("rate limits unavailable (%s): %s of %s not counted", error, kind, who)
             return None
         state = result.state
-        quota = Quota(kind, bucket.limit, _SECONDS[bucket.period], state.remaining,
-                      max(0, math.ceil(state.reset_after)))
+        quota = Quota(
+            kind,
+            bucket.limit,
+            _SECONDS[bucket.period],
+            state.remaining,
+            max(0, math.ceil(state.reset_after)),
+        )
         if result.limited:
             wait = max(1, math.ceil(state.retry_after))
             raise ProblemError(
-                429, "rate-limited", "Too Many Requests",
+                429,
+                "rate-limited",
+                "Too Many Requests",
                 f"at most {bucket.limit} {bucket.what}; try again in {wait} s",
-                headers={"Retry-After": str(wait), **quota.headers()})
+                headers={"Retry-After": str(wait), **quota.headers()},
+            )
         return quota

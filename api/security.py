@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 import jwt
-from cachetools import TTLCache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cachetools import TTLCache
 
 from api.problems import ProblemError
 
@@ -33,7 +33,8 @@ class Passwords:
         def check() -> bool:
             try:
                 return self._hasher.verify(password_hash or self._decoy, password) and (
-                    password_hash is not None)
+                    password_hash is not None
+                )
             except (VerificationError, InvalidHashError):
                 return False
 
@@ -57,12 +58,17 @@ class Tokens:
         # Tokens verified lately, with their expiry: a client sends the same token with every
         # request, and checking its signature again cost a twentieth of a timeline read.
         self._verified: TTLCache[str, tuple[Principal, int]] = TTLCache(
-            maxsize=VERIFIED_CACHE_SIZE, ttl=VERIFIED_CACHE_SECONDS)
+            maxsize=VERIFIED_CACHE_SIZE, ttl=VERIFIED_CACHE_SECONDS
+        )
 
     def issue(self, user_id: int, username: str) -> str:
         now = int(time.time())
-        claims = {"sub": str(user_id), "username": username, "iat": now,
-                  "exp": now + self.ttl_seconds}
+        claims = {
+            "sub": str(user_id),
+            "username": username,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+        }
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -72,8 +78,12 @@ class Tokens:
             return known[0]
         try:
             # Only HS256 is accepted: `none` and any algorithm swap fail here.
-            claims = jwt.decode(token, self._secret, algorithms=[_ALGORITHM],
-                                options={"require": ["sub", "exp", "iat"]})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                options={"require": ["sub", "exp", "iat"]},
+            )
             principal = Principal(user_id=int(claims["sub"]), username=str(claims["username"]))
             self._verified[token] = (principal, int(claims["exp"]))
             return principal
@@ -84,5 +94,10 @@ class Tokens:
 
 
 def unauthorized(detail: str) -> ProblemError:
-    return ProblemError(401, "unauthorized", "Unauthorized", detail,
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return ProblemError(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )

@@ -34,13 +34,20 @@ class Timelines:
     def __init__(self, models: ReadModels) -> None:
         self.models = models
         self.hydrator = Hydrator(models)
-        self.fast = PageAssembler(models.redis, models.keys, models.timelines.active_seconds,
-                                  models.settings.agent_group)
+        self.fast = PageAssembler(
+            models.redis, models.keys, models.timelines.active_seconds, models.settings.agent_group
+        )
         self._inflight: dict[str, asyncio.Future] = {}
 
     # home timeline -------------------------------------------------------------------------
-    async def home(self, viewer: int, before: int | None, limit: int,
-                   wait_seconds: float, after: int | None = None) -> Page:
+    async def home(
+        self,
+        viewer: int,
+        before: int | None,
+        limit: int,
+        wait_seconds: float,
+        after: int | None = None,
+    ) -> Page:
         """A page of the viewer's home timeline older than `before` (and newer than `after`,
         if given: pull to refresh), rendered by Redis in one round trip when the caches hold
         all it needs.
@@ -55,11 +62,16 @@ class Timelines:
         if fast.served:
             return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
         # Having waited once already, the slow path does not wait for the same writes again.
-        return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds,
-                                    after)
+        return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds, after)
 
-    async def slow_home(self, viewer: int, before: int | None, limit: int,
-                        wait_seconds: float, after: int | None = None) -> Page:
+    async def slow_home(
+        self,
+        viewer: int,
+        before: int | None,
+        limit: int,
+        wait_seconds: float,
+        after: int | None = None,
+    ) -> Page:
         """The home page read step by step, loading whatever the caches miss."""
         models, keys = self.models, self.models.keys
         want = limit + OVERREAD
@@ -69,12 +81,19 @@ class Timelines:
             view = await models.timelines.read_home(viewer, before, want)
         if view.following is None or not view.pulled_loaded or not view.ready:
             # A cold cache: load what is missing from PostgreSQL, then read again.
-            following = await self.hydrator.id_set(keys.following(viewer),
-                                                   lambda: models.graph.following(viewer))
+            following = await self.hydrator.id_set(
+                keys.following(viewer), lambda: models.graph.following(viewer)
+            )
             await self.hydrator.id_set(keys.pulled_authors(), models.graph.pulled_authors)
-            await self._ensure_all([(keys.home(viewer),
-                                     lambda: self._home_from_store(viewer, following),
-                                     models.timelines.home_cap)])
+            await self._ensure_all(
+                [
+                    (
+                        keys.home(viewer),
+                        lambda: self._home_from_store(viewer, following),
+                        models.timelines.home_cap,
+                    )
+                ]
+            )
             view = await models.timelines.read_home(viewer, before, want)
         visible = (view.following or set()) | {viewer}
         celebrities = sorted(view.celebrities)
@@ -84,17 +103,25 @@ class Timelines:
         def admit(entry: Entry, tweet) -> bool:
             return (entry.retweeted_by or tweet.author_id) in visible
 
-        return await self._page(sources, viewer, before, limit, admit,
-                                fallback=lambda cursor, n: self._entries_from_store(
-                                    sorted(visible), n, cursor),
-                                first=None if celebrities else [view.page], after=after)
+        return await self._page(
+            sources,
+            viewer,
+            before,
+            limit,
+            admit,
+            fallback=lambda cursor, n: self._entries_from_store(sorted(visible), n, cursor),
+            first=None if celebrities else [view.page],
+            after=after,
+        )
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
-        return await self._entries_from_store(sorted(following | {viewer}),
-                                              self.models.timelines.home_cap)
+        return await self._entries_from_store(
+            sorted(following | {viewer}), self.models.timelines.home_cap
+        )
 
-    async def _entries_from_store(self, authors: list[int], limit: int,
-                                  before: int | None = None) -> list[Entry]:
+    async def _entries_from_store(
+        self, authors: list[int], limit: int, before: int | None = None
+    ) -> list[Entry]:
         """The newest tweets and retweets of `authors` older than `before`, as the fan-out
         would have pushed them."""
         tweets = await self.models.tweets.by_authors(authors, before, limit)
@@ -104,23 +131,39 @@ class Timelines:
         return sorted(entries, key=lambda entry: entry.sort_key, reverse=True)[:limit]
 
     # user timeline -------------------------------------------------------------------------
-    async def user(self, author: int, viewer: int | None, before: int | None,
-                   limit: int, after: int | None = None) -> Page:
+    async def user(
+        self,
+        author: int,
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page:
         """A page of the author's tweets and retweets (newer than `after`, if given); the
         caller has waited for the viewer's own writes."""
-        fast = await self.fast.user(author, viewer, before, limit, check_writes=False,
-                                    after=after)
+        fast = await self.fast.user(author, viewer, before, limit, check_writes=False, after=after)
         if fast.served:
             return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
         return await self.slow_user(author, viewer, before, limit, after)
 
-    async def slow_user(self, author: int, viewer: int | None, before: int | None,
-                        limit: int, after: int | None = None) -> Page:
+    async def slow_user(
+        self,
+        author: int,
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+    ) -> Page:
         await self._ensure_recent(author)
-        return await self._page([self.models.keys.recent(author)], viewer, before, limit,
-                                lambda entry, tweet: True,
-                                fallback=lambda cursor, n: self._entries_from_store(
-                                    [author], n, cursor), after=after)
+        return await self._page(
+            [self.models.keys.recent(author)],
+            viewer,
+            before,
+            limit,
+            lambda entry, tweet: True,
+            fallback=lambda cursor, n: self._entries_from_store([author], n, cursor),
+            after=after,
+        )
 
     async def _ensure_recent(self, author: int) -> None:
         await self._ensure_all([self._recent_spec(author)])
@@ -162,9 +205,17 @@ class Timelines:
         finally:
             del self._inflight[key]
 
-    async def _page(self, sources: list[str], viewer: int | None, before: int | None,
-                    limit: int, admit, fallback, first: list[TimelinePage] | None = None,
-                    after: int | None = None) -> Page:
+    async def _page(
+        self,
+        sources: list[str],
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        admit,
+        fallback,
+        first: list[TimelinePage] | None = None,
+        after: int | None = None,
+    ) -> Page:
         """Merge the sources newest first from `before` (down to `after`, if given), drop
         what is gone or not visible, fill the page (from the store past a partial cache);
         `first`: the sources' first pages if read."""
@@ -186,8 +237,11 @@ class Timelines:
             complete = all(page.complete for page in pages)
             # A PARTIAL source used up ends where the stores take over for it: entries of
             # the other sources older than that may sit among ones only the stores hold.
-            ends = [page.entries[-1].sort_key if page.entries else _TOP if cursor is None
-                    else cursor for page in pages if len(page.entries) < want and not page.complete]
+            ends = [
+                page.entries[-1].sort_key if page.entries else _TOP if cursor is None else cursor
+                for page in pages
+                if len(page.entries) < want and not page.complete
+            ]
             pages = [page.entries for page in pages]
             exhausted = all(len(page) < want for page in pages)
             # A source cut off at `want` may hold more entries older than its last one but
@@ -216,8 +270,11 @@ class Timelines:
         if len(picked) < limit and not bounded and (past_partial or (exhausted and not complete)):
             # Past a partial cache: the stores have older tweets and retweets of the same people.
             older = await fallback(cursor, limit - len(picked) + OVERREAD)
-            known.update(await self.hydrator.tweets(
-                [entry.tweet_id for entry in older if entry.tweet_id not in known]))
+            known.update(
+                await self.hydrator.tweets(
+                    [entry.tweet_id for entry in older if entry.tweet_id not in known]
+                )
+            )
             for entry in older:
                 if len(picked) == limit:
                     break
@@ -237,4 +294,3 @@ class Timelines:
             # entries dropped); then the client goes on from the last entry examined.
             next_cursor = None if exhausted or bounded else cursor
         return Page(rendered, next_cursor, picked[0].sort_key if picked else None)
-

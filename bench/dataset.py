@@ -64,5 +64,10 @@ def load(celebrities: int, followers_each: int, seed: int = 7) -> Dataset:
     for star in stars:
         edges += [(fan, star) for fan in synthetic]
         edges += [(fan, star) for fan in rng.sample(real, len(real) // 10)]
-    return Dataset(users=real + stars + synthetic, edges=edges, texts=texts,
-                   celebrities=stars, synthetic_followers=followers_each)
+    return Dataset(
+        users=real + stars + synthetic,
+        edges=edges,
+        texts=texts,
+        celebrities=stars,
+        synthetic_followers=followers_each,
+    )

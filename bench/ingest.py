@@ -44,31 +44,43 @@ from bench.replay import caught_up
 from bench.report import save
 from bench.timeline import machine
 from bench.workload import mixed_log, produce
-from streams.topics import topic_registry
 from infra.settings import Settings
+from operations.durability import wait_until_archived
+from operations.replay import replay
 from operations.stack import LocalStack
 from projections.redis_keys import RedisKeys
 from streams.admin import log_end_offsets
-from operations.durability import wait_until_archived
-from operations.replay import replay
+from streams.topics import topic_registry
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=60_000, help="follows from the real graph")
     parser.add_argument("--activity", type=int, default=100_000)
     parser.add_argument("--replay-rounds", type=int, default=2)
-    parser.add_argument("--rates", type=lambda text: [float(n) for n in text.split(",")],
-                        default=[50, 100, 150, 200, 250, 300, 400, 500],
-                        help="offered posts/s, one step each, comma-separated")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(n) for n in text.split(",")],
+        default=[50, 100, 150, 200, 250, 300, 400, 500],
+        help="offered posts/s, one step each, comma-separated",
+    )
     parser.add_argument("--step-seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--author-followers", type=int, default=61,
-                        help="posting authors: the 40 whose follower counts are nearest this")
+    parser.add_argument(
+        "--author-followers",
+        type=int,
+        default=61,
+        help="posting authors: the 40 whose follower counts are nearest this",
+    )
     parser.add_argument("--api-workers", type=int, default=2)
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the agents worker with py-spy while it applies the backlog, "
-                             "and the API's workers while they take posts")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the agents worker with py-spy while it applies the backlog, "
+        "and the API's workers while they take posts",
+    )
     args = parser.parse_args()
     if not available():
         raise SystemExit(f"the benchmark needs the real data in {DATA_DIR}")
@@ -93,8 +105,10 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
     open_timelines(settings, users)
     registry = topic_registry(settings)
     topics = registry.event_topics()
-    raw = [len(events) / raw_consume_seconds(settings.bootstrap_servers, topics, len(events))
-           for _ in range(3)]
+    raw = [
+        len(events) / raw_consume_seconds(settings.bootstrap_servers, topics, len(events))
+        for _ in range(3)
+    ]
     worker = stack.start_agents()
     profile_path = ROOT / "bench" / "results" / "ingest-agents-profile.txt"
     with sampling(worker.pid, profile_path) if args.profile else nullcontext():
@@ -106,8 +120,10 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
     if args.profile and profile_path.exists():
         agents["profile"] = summary(profile_path)
         profile_path.unlink()
-    raw += [len(events) / raw_consume_seconds(settings.bootstrap_servers, topics, len(events))
-            for _ in range(3)]
+    raw += [
+        len(events) / raw_consume_seconds(settings.bootstrap_servers, topics, len(events))
+        for _ in range(3)
+    ]
     replays = []
     for _ in range(args.replay_rounds):
         result = asyncio.run(replay(settings, "core"))
@@ -116,20 +132,30 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
     kinds: dict[str, int] = {}
     for event in events:
         kinds[event.type_name()] = kinds.get(event.type_name(), 0) + 1
-    return {"events": len(events), "users": len(users), "edges": len(edges), "kinds": kinds,
-            "raw_per_s": round(raw_per_s), "raw_rounds": [round(r) for r in raw],
-            "agents_per_s": round(agents["per_s"]), "agents": agents,
-            "agents_ratio_to_raw": round(agents["per_s"] / raw_per_s, 3),
-            "replay_per_s": round(statistics.median(replays)),
-            "replay_rounds": [round(r) for r in replays],
-            "replay_ratio_to_raw": round(statistics.median(replays) / raw_per_s, 3)}, users
+    return {
+        "events": len(events),
+        "users": len(users),
+        "edges": len(edges),
+        "kinds": kinds,
+        "raw_per_s": round(raw_per_s),
+        "raw_rounds": [round(r) for r in raw],
+        "agents_per_s": round(agents["per_s"]),
+        "agents": agents,
+        "agents_ratio_to_raw": round(agents["per_s"] / raw_per_s, 3),
+        "replay_per_s": round(statistics.median(replays)),
+        "replay_rounds": [round(r) for r in replays],
+        "replay_ratio_to_raw": round(statistics.median(replays) / raw_per_s, 3),
+    }, users
 
 
 def applied_rate(settings: Settings, topics: list, group: str, timeout: float = 3600) -> dict:
     """The rate at which `group` applies the log: events applied between its first recorded
     batch and the end of the log, over that time (positions polled every 10 ms)."""
-    ends = {place: end for place, end in
-            log_end_offsets(settings.bootstrap_servers, topics).items() if end}
+    ends = {
+        place: end
+        for place, end in log_end_offsets(settings.bootstrap_servers, topics).items()
+        if end
+    }
     keys = RedisKeys(settings.redis_prefix)
     client = redis.Redis.from_url(settings.redis)
     names = [keys.position(group, *place) for place in ends]
@@ -151,8 +177,11 @@ def applied_rate(settings: Settings, topics: list, group: str, timeout: float = 
         time.sleep(0.01)
         done = applied()
     seconds = time.perf_counter() - started
-    return {"per_s": (total - first) / seconds, "seconds": round(seconds, 2),
-            "first_batch_events": first}
+    return {
+        "per_s": (total - first) / seconds,
+        "seconds": round(seconds, 2),
+        "first_batch_events": first,
+    }
 
 
 def markdown(report: dict) -> str:
@@ -188,12 +217,15 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for step in posting["steps"]:
-        busy = ", ".join(f"{name} {cores}" for name, cores in step["cores_busy"].items()
-                         if cores >= 0.01)
-        lines.append(f"| {step['offered_per_s']:.0f} | {step['taken_per_s']:.1f} | "
-                     f"{step['post_p50_ms']} / {step['post_p99_ms']} | "
-                     f"{step['visible_p50_ms']} / {step['visible_p99_ms']} | "
-                     f"{step['all_visible_after_s']} s | {busy} |")
+        busy = ", ".join(
+            f"{name} {cores}" for name, cores in step["cores_busy"].items() if cores >= 0.01
+        )
+        lines.append(
+            f"| {step['offered_per_s']:.0f} | {step['taken_per_s']:.1f} | "
+            f"{step['post_p50_ms']} / {step['post_p99_ms']} | "
+            f"{step['visible_p50_ms']} / {step['visible_p99_ms']} | "
+            f"{step['all_visible_after_s']} s | {busy} |"
+        )
     lines += [
         "",
         f"- Sustainable post rate (the most taken with post -> visible p99 <= 1 s): "
@@ -205,20 +237,30 @@ def markdown(report: dict) -> str:
         "",
     ]
     if posting.get("api_profile"):
-        lines += ["Where the API's time went over the posting steps (py-spy on its workers, "
-                  "`--profile`):", "", "| share of samples | what |", "|---|---|",
-                  *(f"| {share:.0%} | {name} |" for name, share in posting["api_profile"].items()),
-                  ""]
+        lines += [
+            "Where the API's time went over the posting steps (py-spy on its workers, "
+            "`--profile`):",
+            "",
+            "| share of samples | what |",
+            "|---|---|",
+            *(f"| {share:.0%} | {name} |" for name, share in posting["api_profile"].items()),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def profile_lines(profile: dict | None) -> list[str]:
     if not profile:
         return []
-    return ["Where the agents worker's time went while it applied the backlog (py-spy, 100 "
-            "samples/s, `--profile`; the worker also runs the search and archive consumers):",
-            "", "| share of samples | what |", "|---|---|",
-            *(f"| {share:.0%} | {name} |" for name, share in profile.items()), ""]
+    return [
+        "Where the agents worker's time went while it applied the backlog (py-spy, 100 "
+        "samples/s, `--profile`; the worker also runs the search and archive consumers):",
+        "",
+        "| share of samples | what |",
+        "|---|---|",
+        *(f"| {share:.0%} | {name} |" for name, share in profile.items()),
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -11,10 +11,16 @@ from streams.topics import Topic
 
 # An API for a bench: cheap password hashing, and no write, login or sign-up limits (a bench
 # writes and signs up far faster than a person may, all from one address).
-BENCH_API = {"CHIRP_PASSWORD_TIME_COST": "1", "CHIRP_PASSWORD_MEMORY_KIB": "8192",
-             "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0", "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
-             "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0", "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
-             "CHIRP_LOGIN_FAILURES_PER_IP": "0", "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0"}
+BENCH_API = {
+    "CHIRP_PASSWORD_TIME_COST": "1",
+    "CHIRP_PASSWORD_MEMORY_KIB": "8192",
+    "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
+    "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
+    "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0",
+    "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
+    "CHIRP_LOGIN_FAILURES_PER_IP": "0",
+    "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0",
+}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -23,8 +29,11 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def p50_p99(samples_s: list[float]) -> dict:
-    return {"p50_ms": round(percentile(samples_s, 0.5) * 1000, 2),
-            "p99_ms": round(percentile(samples_s, 0.99) * 1000, 2), "count": len(samples_s)}
+    return {
+        "p50_ms": round(percentile(samples_s, 0.5) * 1000, 2),
+        "p99_ms": round(percentile(samples_s, 0.99) * 1000, 2),
+        "count": len(samples_s),
+    }
 
 
 def merge_runs(runs: list[dict]) -> dict:
@@ -45,8 +54,9 @@ def summary(samples_s: list[float], seconds: float) -> dict:
     }
 
 
-async def closed_loop(operation: Callable[[int], Awaitable[None]], concurrency: int,
-                      seconds: float) -> dict:
+async def closed_loop(
+    operation: Callable[[int], Awaitable[None]], concurrency: int, seconds: float
+) -> dict:
     """Run `operation(n)` from `concurrency` workers back to back for `seconds`."""
     samples: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -80,16 +90,22 @@ def raw_consume_seconds(bootstrap: str, topics: list[Topic], expected: int) -> f
     decoding them: the baseline a consumer of the log is measured against."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
-    partitions = [TopicPartition(topic.name, number) for topic in topics
-                  for number in range(topic.partitions)]
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=32 << 20,
+    )
+    partitions = [
+        TopicPartition(topic.name, number) for topic in topics for number in range(topic.partitions)
+    ]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     started, seen = time.perf_counter(), 0
     while seen < expected:
-        seen += sum(len(batch) for batch in
-                    consumer.poll(timeout_ms=1000, max_records=50_000).values())
+        seen += sum(
+            len(batch) for batch in consumer.poll(timeout_ms=1000, max_records=50_000).values()
+        )
     elapsed = time.perf_counter() - started
     consumer.close()
     return elapsed

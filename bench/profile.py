@@ -23,37 +23,64 @@ CATEGORIES = [
     ("idle: waiting on I/O", lambda leaf, stack: leaf.startswith("EpollSelector.select")),
     ("archive consumer", lambda leaf, stack: "apply_archive" in stack),
     ("search consumer", lambda leaf, stack: "apply_search" in stack),
-    ("core: decoding events (pydantic)",
-     lambda leaf, stack: "_apply_core" in stack and "decode (schemas/events.py" in stack),
-    ("core: Redis round trips (redis-py)",
-     lambda leaf, stack: "_apply_core" in stack and ("RedisBatch.execute" in stack
-                                                     or "RedisTimelines.pages" in stack)),
-    ("core: building the Redis writes",
-     lambda leaf, stack: "_apply_core" in stack and any(
-         name in stack for name in ("_queue_", "queue_writes", "_deliver", "TimelineWrites"))),
+    (
+        "core: decoding events (pydantic)",
+        lambda leaf, stack: "_apply_core" in stack and "decode (schemas/events.py" in stack,
+    ),
+    (
+        "core: Redis round trips (redis-py)",
+        lambda leaf, stack: (
+            "_apply_core" in stack
+            and ("RedisBatch.execute" in stack or "RedisTimelines.pages" in stack)
+        ),
+    ),
+    (
+        "core: building the Redis writes",
+        lambda leaf, stack: (
+            "_apply_core" in stack
+            and any(
+                name in stack for name in ("_queue_", "queue_writes", "_deliver", "TimelineWrites")
+            )
+        ),
+    ),
     ("core: planning (pure)", lambda leaf, stack: "_apply_core" in stack and "plan_" in stack),
-    ("core: PostgreSQL statements (psycopg)",
-     lambda leaf, stack: "_apply_core" in stack and ("psycopg" in stack
-                                                     or "_write_postgres" in stack)),
+    (
+        "core: PostgreSQL statements (psycopg)",
+        lambda leaf, stack: (
+            "_apply_core" in stack and ("psycopg" in stack or "_write_postgres" in stack)
+        ),
+    ),
     ("core: other", lambda leaf, stack: "_apply_core" in stack),
     ("consuming (aiokafka)", lambda leaf, stack: "aiokafka" in stack or "BatchConsumer" in stack),
     ("Faust worker and trends agent", lambda leaf, stack: "faust" in stack or "mode/" in stack),
     ("other", lambda leaf, stack: True),
 ]
 API_CATEGORIES = [
-    ("idle: waiting on I/O", lambda leaf, stack: leaf.startswith(("EpollSelector.select",
-                                                                  "select (selectors"))),
-    ("event loop in native code (uvloop: sockets, callbacks)",
-     lambda leaf, stack: leaf.startswith("Runner.run")),
-    ("Kafka producer (kafka-python: its sender thread and send)",
-     lambda leaf, stack: "kafka/" in stack or "EventProducer" in stack),
-    ("PostgreSQL write-model transaction (psycopg)",
-     lambda leaf, stack: "psycopg" in stack or "commands/postgres_write_model" in stack),
+    (
+        "idle: waiting on I/O",
+        lambda leaf, stack: leaf.startswith(("EpollSelector.select", "select (selectors")),
+    ),
+    (
+        "event loop in native code (uvloop: sockets, callbacks)",
+        lambda leaf, stack: leaf.startswith("Runner.run"),
+    ),
+    (
+        "Kafka producer (kafka-python: its sender thread and send)",
+        lambda leaf, stack: "kafka/" in stack or "EventProducer" in stack,
+    ),
+    (
+        "PostgreSQL write-model transaction (psycopg)",
+        lambda leaf, stack: "psycopg" in stack or "commands/postgres_write_model" in stack,
+    ),
     ("Redis: rate limits, the read-your-writes ledger", lambda leaf, stack: "redis" in stack),
-    ("the command (decide, outbox bookkeeping)",
-     lambda leaf, stack: "api/routes" in stack or "commands/" in stack),
-    ("HTTP: uvicorn, Starlette/FastAPI, middleware",
-     lambda leaf, stack: any(name in stack for name in ("uvicorn", "starlette", "fastapi"))),
+    (
+        "the command (decide, outbox bookkeeping)",
+        lambda leaf, stack: "api/routes" in stack or "commands/" in stack,
+    ),
+    (
+        "HTTP: uvicorn, Starlette/FastAPI, middleware",
+        lambda leaf, stack: any(name in stack for name in ("uvicorn", "starlette", "fastapi")),
+    ),
     ("other", lambda leaf, stack: True),
 ]
 
@@ -68,10 +95,24 @@ def sampling(pid: int, path: Path, subprocesses: bool = False):
         print("py-spy is not installed: no profile", flush=True)
         yield
         return
-    recorder = subprocess.Popen([spy, "record", "--pid", str(pid), "--output", str(path),
-                                 "--format", "raw", "--rate", "100", "--nonblocking",
-                                 *(["--subprocesses"] if subprocesses else [])],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorder = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--output",
+            str(path),
+            "--format",
+            "raw",
+            "--rate",
+            "100",
+            "--nonblocking",
+            *(["--subprocesses"] if subprocesses else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield
     finally:

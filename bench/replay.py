@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -33,16 +33,16 @@ from bench.dataset import real_edges, real_texts
 from bench.measure import raw_consume_seconds
 from bench.report import save
 from bench.timeline import machine
-from streams.topics import topic_registry
 from infra.settings import Settings
+from operations.replay import replay
 from operations.stack import LocalStack
-from projections.targets import current_now
 from projections.redis_keys import RedisKeys
+from projections.targets import current_now
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
 from streams.admin import log_end_offsets
 from streams.ids import SnowflakeIds
-from operations.replay import replay
+from streams.topics import topic_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,9 +66,14 @@ def main() -> None:
         live_seconds = time.perf_counter() - started
         caught_up(stack, [topic_registry(settings).trending], f"{settings.agent_group}-trends")
         report = measure(stack, events, args.rounds) | {
-            "events": events["core"], "edges": args.edges, "tweets": args.tweets,
-            "likes": args.likes, "trend_rows": events["trends"],
-            "live_agents_per_s": round(events["core"] / live_seconds), "machine": machine()}
+            "events": events["core"],
+            "edges": args.edges,
+            "tweets": args.tweets,
+            "likes": args.likes,
+            "trend_rows": events["trends"],
+            "live_agents_per_s": round(events["core"] / live_seconds),
+            "machine": machine(),
+        }
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -82,10 +87,14 @@ def produce_log(settings: Settings, args) -> dict[str, int]:
     users = sorted({user for edge in edges for user in edge})
     texts = real_texts()
     rng, ids = random.Random(11), SnowflakeIds(1)
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     registry = topic_registry(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                             linger_ms=20, batch_size=512 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+    )
     count = 0
 
     def send(event: ev.Event) -> None:
@@ -96,22 +105,53 @@ def produce_log(settings: Settings, args) -> dict[str, int]:
 
     at = lambda: start + timedelta(milliseconds=count)  # noqa: E731 - event time in log order
     for user in users:
-        send(ev.UserRegistered(event_id=ids.next_id(), occurred_at=at(), actor_id=user,
-                               user_id=user, username=f"u{user}"[:15], display_name=f"User {user}"))
+        send(
+            ev.UserRegistered(
+                event_id=ids.next_id(),
+                occurred_at=at(),
+                actor_id=user,
+                user_id=user,
+                username=f"u{user}"[:15],
+                display_name=f"User {user}",
+            )
+        )
     for follower, followee in edges:
-        send(ev.UserFollowed(event_id=ids.next_id(), occurred_at=at(), actor_id=follower,
-                             follower_id=follower, followee_id=followee))
+        send(
+            ev.UserFollowed(
+                event_id=ids.next_id(),
+                occurred_at=at(),
+                actor_id=follower,
+                follower_id=follower,
+                followee_id=followee,
+            )
+        )
     tweets = []
     for n in range(args.tweets):
         author, text, tweet_id = rng.choice(users), texts[n % len(texts)], ids.next_id()
         tweets.append(tweet_id)
-        send(ev.TweetPosted(event_id=ids.next_id(), occurred_at=at(), actor_id=author,
-                            tweet_id=tweet_id, author_id=author, content=text,
-                            hashtags=extract_hashtags(text), mentions=extract_mentions(text)))
+        send(
+            ev.TweetPosted(
+                event_id=ids.next_id(),
+                occurred_at=at(),
+                actor_id=author,
+                tweet_id=tweet_id,
+                author_id=author,
+                content=text,
+                hashtags=extract_hashtags(text),
+                mentions=extract_mentions(text),
+            )
+        )
     for _ in range(args.likes):
         user, tweet_id = rng.choice(users), rng.choice(tweets)
-        send(ev.TweetLiked(event_id=ids.next_id(), occurred_at=at(), actor_id=user,
-                           tweet_id=tweet_id, user_id=user))
+        send(
+            ev.TweetLiked(
+                event_id=ids.next_id(),
+                occurred_at=at(),
+                actor_id=user,
+                tweet_id=tweet_id,
+                user_id=user,
+            )
+        )
     rows = 0
     for row in trend_rows(texts, args.trend_rows, start):
         producer.send(registry.trending.name, orjson.dumps(row), key=row["hashtag"].encode())
@@ -128,15 +168,22 @@ def trend_rows(texts: list[str], wanted: int, start: datetime):
     texts_with_tags = [tags for text in texts if (tags := extract_hashtags(text))]
     per_window, made, window = 200, 0, 0
     while made < wanted:
-        chunk = texts_with_tags[(window * per_window) % len(texts_with_tags):][:per_window]
+        chunk = texts_with_tags[(window * per_window) % len(texts_with_tags) :][:per_window]
         counts = Counter(tag for tags in chunk for tag in tags)
         end = start + timedelta(minutes=5 * (window + 1))
-        for rank, (tag, count) in enumerate(sorted(counts.items(),
-                                                    key=lambda item: (-item[1], item[0]))[:10], 1):
+        for rank, (tag, count) in enumerate(
+            sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10], 1
+        ):
             before = previous.get(tag, 0)
-            yield {"window_start": (end - timedelta(hours=1)).isoformat(),
-                   "window_end": end.isoformat(), "rank": rank, "hashtag": tag, "count": count,
-                   "previous_count": before, "velocity": (count - before) / max(before, 1)}
+            yield {
+                "window_start": (end - timedelta(hours=1)).isoformat(),
+                "window_end": end.isoformat(),
+                "rank": rank,
+                "hashtag": tag,
+                "count": count,
+                "previous_count": before,
+                "velocity": (count - before) / max(before, 1),
+            }
             made += 1
             if made == wanted:
                 return
@@ -155,8 +202,9 @@ def caught_up(stack: LocalStack, topics: list, group: str, timeout: float = 1800
     client = redis.Redis.from_url(settings.redis)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        applied = client.mget([keys.position(group, topic, partition)
-                               for (topic, partition) in ends])
+        applied = client.mget(
+            [keys.position(group, topic, partition) for (topic, partition) in ends]
+        )
         if all(int(done or -1) >= end - 1 for done, end in zip(applied, ends.values()) if end):
             return
         time.sleep(0.5)
@@ -164,21 +212,30 @@ def caught_up(stack: LocalStack, topics: list, group: str, timeout: float = 1800
 
 
 # (read model, source): each replay measured, in this order, every round.
-REPLAYS = [("core", "kafka"), ("core", "archive"), ("search", "kafka"), ("search", "archive"),
-           ("trends", "kafka")]
+REPLAYS = [
+    ("core", "kafka"),
+    ("core", "archive"),
+    ("search", "kafka"),
+    ("search", "archive"),
+    ("trends", "kafka"),
+]
 
 
 def measure(stack: LocalStack, records: dict[str, int], rounds: int) -> dict:
     settings = stack.settings
     registry = topic_registry(settings)
-    topics = {"core": registry.event_topics(),
-              "search": [registry.tweets, registry.engagements], "trends": [registry.trending]}
+    topics = {
+        "core": registry.event_topics(),
+        "search": [registry.tweets, registry.engagements],
+        "trends": [registry.trending],
+    }
     samples = []
     for _ in range(rounds):
         sample = {}
         for read_model in topics:
-            raw = raw_consume_seconds(settings.bootstrap_servers, topics[read_model],
-                                      records[read_model])
+            raw = raw_consume_seconds(
+                settings.bootstrap_servers, topics[read_model], records[read_model]
+            )
             sample[f"{read_model}_raw_per_s"] = round(records[read_model] / raw)
         for read_model, source in REPLAYS:
             result = asyncio.run(replay(settings, read_model, source=source))
@@ -196,17 +253,20 @@ def measure(stack: LocalStack, records: dict[str, int], rounds: int) -> dict:
     for read_model, source in REPLAYS:
         name = f"{read_model}_{source}"
         report[f"{name}_per_s"] = median(f"{name}_per_s")
-        report[f"{name}_ratio_to_raw"] = round(report[f"{name}_per_s"]
-                                               / report[f"{read_model}_raw_per_s"], 3)
+        report[f"{name}_ratio_to_raw"] = round(
+            report[f"{name}_per_s"] / report[f"{read_model}_raw_per_s"], 3
+        )
     return report
 
 
 def markdown(report: dict) -> str:
     rounds = report["rounds"]
     spread = lambda key: f"{min(r[key] for r in rounds):,}-{max(r[key] for r in rounds):,}"  # noqa: E731
-    what = {"core": "graph, tweet store, engagements, timelines, caches; all 4 event topics",
-            "search": "the index; tweets and engagements topics",
-            "trends": "trend windows; trending-topics"}
+    what = {
+        "core": "graph, tweet store, engagements, timelines, caches; all 4 event topics",
+        "search": "the index; tweets and engagements topics",
+        "trends": "trend windows; trending-topics",
+    }
     lines = [
         "## Replay (`make bench-replay`)",
         "",
@@ -229,7 +289,8 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {read_model} ({what[read_model]}) | {source} | {report[f'{name}_per_s']:,} "
             f"(rounds {spread(f'{name}_per_s')}) | {report[f'{read_model}_raw_per_s']:,} "
-            f"(rounds {spread(f'{read_model}_raw_per_s')}) | x{report[f'{name}_ratio_to_raw']} |")
+            f"(rounds {spread(f'{read_model}_raw_per_s')}) | x{report[f'{name}_ratio_to_raw']} |"
+        )
     return "\n".join(lines + [""])
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HEADER = ("# Benchmarks\n\nOne section per benchmark, each rewritten only by its own run: "
-          "`make bench` (home timeline), `make bench-search` (search), "
-          "`make bench-trending` (the trending job).\n")
+HEADER = (
+    "# Benchmarks\n\nOne section per benchmark, each rewritten only by its own run: "
+    "`make bench` (home timeline), `make bench-search` (search), "
+    "`make bench-trending` (the trending job).\n"
+)
 
 
 def write_report(report: dict, root: Path) -> None:
@@ -44,40 +46,73 @@ def replace_section(path: Path, name: str, section: str) -> None:
 
 
 def markdown(report: dict) -> str:
-    load, fanout, posting, reads, memory = (report[k] for k in
-                                            ("load", "fanout", "posting", "reads", "memory"))
-    api, naive, floor = reads["endpoint"], reads["baseline_naive_pull_sql"], reads["baseline_raw_redis"]
+    load, fanout, posting, reads, memory = (
+        report[k] for k in ("load", "fanout", "posting", "reads", "memory")
+    )
+    api, naive, floor = (
+        reads["endpoint"],
+        reads["baseline_naive_pull_sql"],
+        reads["baseline_raw_redis"],
+    )
     capacity = reads["capacity_per_s"]
     clients = " / ".join(str(c) for c in reads["concurrencies"])
     by_clients = "; ".join(
         f"{c} clients: endpoint {f['endpoint']['throughput_per_s']}/s, naive {f['naive']['throughput_per_s']}/s, "
-        f"raw Redis {f['floor']['throughput_per_s']}/s" for c, f in reads["by_concurrency"].items())
+        f"raw Redis {f['floor']['throughput_per_s']}/s"
+        for c, f in reads["by_concurrency"].items()
+    )
     rows = [
-        ("home timeline p50 / p99 (API: %d workers, %d concurrent clients)"
-         % (reads["api_workers"], reads["concurrency"]),
-         f"{api['p50_ms']} / {api['p99_ms']} ms",
-         f"naive pull SQL {naive['p50_ms']} / {naive['p99_ms']} ms; raw Redis (its page script, "
-         f"no HTTP) {floor['p50_ms']} / {floor['p99_ms']} ms",
-         "p99 <= 20 ms", api["p99_ms"] <= 20),
-        ("home timeline capacity (throughput at the best of %s clients)" % clients,
-         f"{capacity['endpoint']}/s",
-         f"naive pull SQL {capacity['naive']}/s (x{reads['throughput_vs_naive']}; per round "
-         f"x{min(reads['throughput_vs_naive_per_round'])} to x{max(reads['throughput_vs_naive_per_round'])}); "
-         f"raw Redis {capacity['floor']}/s", ">= 10x naive", reads["throughput_vs_naive"] >= 10),
-        ("fan-out deliveries/s", f"{fanout['deliveries_per_s']}/s ({fanout['deliveries']} deliveries, "
-         f"{fanout['events_per_s']} tweets/s)", f"raw pipelined Redis writes {fanout['baseline_raw_redis_writes_per_s']}/s "
-         f"(median of {len(fanout['baseline_rounds'])} rounds, {min(fanout['baseline_rounds'])}-"
-         f"{max(fanout['baseline_rounds'])}; ratio {fanout['ratio_to_raw']})", ">= 1/3 of raw", fanout["ratio_to_raw"] >= 1 / 3),
-        ("post -> visible in a follower's timeline p50 / p99",
-         f"{posting['post_to_visible_p50_ms']} / {posting['post_to_visible_p99_ms']} ms",
-         f"at {posting['rate_per_s']} posts/s", "p99 <= 1000 ms", posting["post_to_visible_p99_ms"] <= 1000),
-        ("post latency p50 / p99", f"{posting['post_latency']['p50_ms']} / {posting['post_latency']['p99_ms']} ms",
-         f"at {posting['rate_per_s']} posts/s ({posting['posts']} posts); the event producer "
-         f"alone at the same rate: {posting['produce_floor']['p50_ms']} / "
-         f"{posting['produce_floor']['p99_ms']} ms", "p99 < 500 ms",
-         posting["post_latency"]["p99_ms"] < 500),
-        ("bytes per cached timeline entry", f"{memory['bytes_per_entry']} B ({memory['encoding']})",
-         f"Twitter: {memory['twitter_reference_bytes_per_entry']} B", "<= 20 B", memory["bytes_per_entry"] <= 20),
+        (
+            "home timeline p50 / p99 (API: %d workers, %d concurrent clients)"
+            % (reads["api_workers"], reads["concurrency"]),
+            f"{api['p50_ms']} / {api['p99_ms']} ms",
+            f"naive pull SQL {naive['p50_ms']} / {naive['p99_ms']} ms; raw Redis (its page script, "
+            f"no HTTP) {floor['p50_ms']} / {floor['p99_ms']} ms",
+            "p99 <= 20 ms",
+            api["p99_ms"] <= 20,
+        ),
+        (
+            "home timeline capacity (throughput at the best of %s clients)" % clients,
+            f"{capacity['endpoint']}/s",
+            f"naive pull SQL {capacity['naive']}/s (x{reads['throughput_vs_naive']}; per round "
+            f"x{min(reads['throughput_vs_naive_per_round'])} to x{max(reads['throughput_vs_naive_per_round'])}); "
+            f"raw Redis {capacity['floor']}/s",
+            ">= 10x naive",
+            reads["throughput_vs_naive"] >= 10,
+        ),
+        (
+            "fan-out deliveries/s",
+            f"{fanout['deliveries_per_s']}/s ({fanout['deliveries']} deliveries, "
+            f"{fanout['events_per_s']} tweets/s)",
+            f"raw pipelined Redis writes {fanout['baseline_raw_redis_writes_per_s']}/s "
+            f"(median of {len(fanout['baseline_rounds'])} rounds, {min(fanout['baseline_rounds'])}-"
+            f"{max(fanout['baseline_rounds'])}; ratio {fanout['ratio_to_raw']})",
+            ">= 1/3 of raw",
+            fanout["ratio_to_raw"] >= 1 / 3,
+        ),
+        (
+            "post -> visible in a follower's timeline p50 / p99",
+            f"{posting['post_to_visible_p50_ms']} / {posting['post_to_visible_p99_ms']} ms",
+            f"at {posting['rate_per_s']} posts/s",
+            "p99 <= 1000 ms",
+            posting["post_to_visible_p99_ms"] <= 1000,
+        ),
+        (
+            "post latency p50 / p99",
+            f"{posting['post_latency']['p50_ms']} / {posting['post_latency']['p99_ms']} ms",
+            f"at {posting['rate_per_s']} posts/s ({posting['posts']} posts); the event producer "
+            f"alone at the same rate: {posting['produce_floor']['p50_ms']} / "
+            f"{posting['produce_floor']['p99_ms']} ms",
+            "p99 < 500 ms",
+            posting["post_latency"]["p99_ms"] < 500,
+        ),
+        (
+            "bytes per cached timeline entry",
+            f"{memory['bytes_per_entry']} B ({memory['encoding']})",
+            f"Twitter: {memory['twitter_reference_bytes_per_entry']} B",
+            "<= 20 B",
+            memory["bytes_per_entry"] <= 20,
+        ),
     ]
     lines = [
         "## Home timeline",
@@ -104,8 +139,10 @@ def markdown(report: dict) -> str:
         "| figure | measured | baseline (same run) | target | met |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {value} | {baseline} | {target} | {'yes' if ok else 'NO'} |"
-              for name, value, baseline, target, ok in rows]
+    lines += [
+        f"| {name} | {value} | {baseline} | {target} | {'yes' if ok else 'NO'} |"
+        for name, value, baseline, target, ok in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -117,20 +154,34 @@ def search_markdown(report: dict) -> str:
         adapter, bare, bare_load = search["adapter"], search["bare"], indexing["baseline_bare_bulk"]
         subset = bare_load["documents"] < indexing["documents"]
         rows += [
-            (f"indexing documents/s (batches of {indexing['batch']}, as the search agent writes)",
-             label, f"{indexing['docs_per_s']}/s ({indexing['documents']:,} tweets in "
-             f"{indexing['seconds']} s)",
-             f"raw bulk load into a bare index: {bare_load['docs_per_s']}/s "
-             f"({bare_load['documents']:,} texts); the adapter "
-             + (f"over those same first texts {indexing['docs_per_s_on_the_bare_texts']}/s, "
-                if subset else "") + f"x{indexing['ratio_to_bare']} of raw"),
-            (f"search p50 / p99 ({search['page']} hits, {search['concurrency']} in flight)", label,
-             f"{adapter['p50_ms']} / {adapter['p99_ms']} ms",
-             f"plain query on the bare index{' (fewer texts)' if subset else ''}: "
-             f"{bare['p50_ms']} / {bare['p99_ms']} ms"),
-            ("queries/s", label, f"{adapter['throughput_per_s']}/s (over {search['queries']} "
-             f"queries, {adapter['queries_with_hits']} of them found tweets)",
-             f"bare: {bare['throughput_per_s']}/s ({bare['queries_with_hits']} found some)"),
+            (
+                f"indexing documents/s (batches of {indexing['batch']}, as the search agent writes)",
+                label,
+                f"{indexing['docs_per_s']}/s ({indexing['documents']:,} tweets in "
+                f"{indexing['seconds']} s)",
+                f"raw bulk load into a bare index: {bare_load['docs_per_s']}/s "
+                f"({bare_load['documents']:,} texts); the adapter "
+                + (
+                    f"over those same first texts {indexing['docs_per_s_on_the_bare_texts']}/s, "
+                    if subset
+                    else ""
+                )
+                + f"x{indexing['ratio_to_bare']} of raw",
+            ),
+            (
+                f"search p50 / p99 ({search['page']} hits, {search['concurrency']} in flight)",
+                label,
+                f"{adapter['p50_ms']} / {adapter['p99_ms']} ms",
+                f"plain query on the bare index{' (fewer texts)' if subset else ''}: "
+                f"{bare['p50_ms']} / {bare['p99_ms']} ms",
+            ),
+            (
+                "queries/s",
+                label,
+                f"{adapter['throughput_per_s']}/s (over {search['queries']} "
+                f"queries, {adapter['queries_with_hits']} of them found tweets)",
+                f"bare: {bare['throughput_per_s']}/s ({bare['queries_with_hits']} found some)",
+            ),
         ]
     lag, window = e2e["lag"], f"the search agent's batch window: {e2e['search_window_ms']:g} ms"
     api, index, home = lag["search_api"], lag["search_index"], lag["home_timeline"]
@@ -140,19 +191,31 @@ def search_markdown(report: dict) -> str:
 
     stack = f"{e2e['engine']} via the search agent (local stack)"
     rows += [
-        ("post -> found by GET /api/v1/search p50 / p99", stack,
-         f"{p(api['post_to_seen'])} (in the index: {p(index['post_to_seen'])})",
-         f"post -> in the author's own home timeline: {p(home['post_to_seen'])}; {window}"),
-        ("delete -> gone from GET /api/v1/search p50 / p99", stack,
-         f"{p(api['delete_to_gone'])} (from the index: {p(index['delete_to_gone'])})",
-         f"delete -> gone from the author's home timeline: {p(home['delete_to_gone'])}; {window}"),
-        ("request latency p50 / p99", "API", f"post {p(e2e['post_latency'])}; delete "
-         f"{p(e2e['delete_latency'])}", f"at {e2e['rate_per_s']:g} posts, then deletes, per second"),
+        (
+            "post -> found by GET /api/v1/search p50 / p99",
+            stack,
+            f"{p(api['post_to_seen'])} (in the index: {p(index['post_to_seen'])})",
+            f"post -> in the author's own home timeline: {p(home['post_to_seen'])}; {window}",
+        ),
+        (
+            "delete -> gone from GET /api/v1/search p50 / p99",
+            stack,
+            f"{p(api['delete_to_gone'])} (from the index: {p(index['delete_to_gone'])})",
+            f"delete -> gone from the author's home timeline: {p(home['delete_to_gone'])}; {window}",
+        ),
+        (
+            "request latency p50 / p99",
+            "API",
+            f"post {p(e2e['post_latency'])}; delete {p(e2e['delete_latency'])}",
+            f"at {e2e['rate_per_s']:g} posts, then deletes, per second",
+        ),
     ]
     kinds = sorted({kind for engine in engines.values() for kind in engine["search"]["by_kind"]})
     mix = ", ".join(f"{count} {kind}" for kind, count in corpus["queries"].items())
-    phases = ", ".join(f"{phase.replace('_', ' ')} {seconds} s"
-                       for phase, seconds in report["phase_seconds"].items())
+    phases = ", ".join(
+        f"{phase.replace('_', ' ')} {seconds} s"
+        for phase, seconds in report["phase_seconds"].items()
+    )
     lines = [
         "## Search",
         "",
@@ -175,15 +238,23 @@ def search_markdown(report: dict) -> str:
         "",
         "| figure | adapter | measured | baseline (same run) |",
         "|---|---|---|---|",
-        *(f"| {name} | {adapter} | {value} | {baseline} |"
-          for name, adapter, value, baseline in rows),
+        *(
+            f"| {name} | {adapter} | {value} | {baseline} |"
+            for name, adapter, value, baseline in rows
+        ),
         "",
         "Search p50 / p99 by kind of query, adapter (bare index) in ms:",
         "",
         "| query | " + " | ".join(engine["label"] for engine in engines.values()) + " |",
         "|---|" + "---|" * len(engines),
-        *(f"| {kind} | " + " | ".join(_by_kind(engine["search"]["by_kind"].get(kind))
-                                      for engine in engines.values()) + " |" for kind in kinds),
+        *(
+            f"| {kind} | "
+            + " | ".join(
+                _by_kind(engine["search"]["by_kind"].get(kind)) for engine in engines.values()
+            )
+            + " |"
+            for kind in kinds
+        ),
         "",
         f"End to end: a local stack (agents, API with {e2e['engine']}); a new user posts "
         f"{e2e['posts']} real texts carrying one rare word at {e2e['rate_per_s']:g}/s, then "
@@ -206,5 +277,7 @@ def _by_kind(sides: dict | None) -> str:
     if sides is None:
         return ""
     adapter, bare = sides["adapter"], sides["bare"]
-    return (f"{adapter['p50_ms']} / {adapter['p99_ms']} "
-            f"({bare['p50_ms']} / {bare['p99_ms']}), n={adapter['count']}")
+    return (
+        f"{adapter['p50_ms']} / {adapter['p99_ms']} "
+        f"({bare['p50_ms']} / {bare['p99_ms']}), n={adapter['count']}"
+    )

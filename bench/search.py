@@ -24,7 +24,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -38,8 +38,8 @@ from agents.search import SEARCH_BATCHING
 SEARCH_BATCH = SEARCH_BATCHING.max_records
 from bench.dataset import DATA_DIR
 from bench.measure import p50_p99, summary
-from bench.search_end_to_end import run_end_to_end
 from bench.report import write_search_report
+from bench.search_end_to_end import run_end_to_end
 from bench.timeline import machine
 from infra.servers import ElasticsearchApiStandIn, free_port
 from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticsearch_client
@@ -69,15 +69,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="index only the first N tweets")
     parser.add_argument("--queries", type=int, default=400, help="queries per adapter")
     parser.add_argument("--concurrency", type=int, default=2, help="searches in flight")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="queries split in rounds, each run on the adapter then the bare index")
-    parser.add_argument("--stand-in-bare-docs", type=int, default=None,
-                        help="texts in the stand-in's bare baseline index (default: all)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="queries split in rounds, each run on the adapter then the bare index",
+    )
+    parser.add_argument(
+        "--stand-in-bare-docs",
+        type=int,
+        default=None,
+        help="texts in the stand-in's bare baseline index (default: all)",
+    )
     # Its ranked searches scan every document per range filter (~0.5 s each over the corpus).
-    parser.add_argument("--stand-in-queries", type=int, default=300,
-                        help="the first N of the queries on the Elasticsearch API stand-in")
+    parser.add_argument(
+        "--stand-in-queries",
+        type=int,
+        default=300,
+        help="the first N of the queries on the Elasticsearch API stand-in",
+    )
     parser.add_argument("--posts", type=int, default=50, help="tweets posted end to end")
-    parser.add_argument("--post-rate", type=float, default=10.0, help="posts (and deletes) per second")
+    parser.add_argument(
+        "--post-rate", type=float, default=10.0, help="posts (and deletes) per second"
+    )
     parser.add_argument("--poll-ms", type=float, default=10.0, help="pause between polls")
     return parser.parse_args()
 
@@ -88,17 +102,23 @@ def main() -> None:
         raise SystemExit(f"the search benchmark needs the real tweet texts at {TWEETS}")
     started = time.perf_counter()
     texts = read_texts(args.limit)
-    as_of = datetime.now(timezone.utc)
+    as_of = datetime.now(UTC)
     documents = corpus_documents(texts, as_of)
     queries = sample_queries(texts, args.queries, random.Random(17))
     data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-search-"))
     stand_in = ElasticsearchApiStandIn(free_port(), data_dir)
     try:
         stand_in.start()
-        engines = [TantivyBench(data_dir / "tantivy", as_of),
-                   ElasticsearchBench(stand_in.url, as_of, api_stand_in=True,
-                                      bare_limit=args.stand_in_bare_docs,
-                                      query_limit=args.stand_in_queries)]
+        engines = [
+            TantivyBench(data_dir / "tantivy", as_of),
+            ElasticsearchBench(
+                stand_in.url,
+                as_of,
+                api_stand_in=True,
+                bare_limit=args.stand_in_bare_docs,
+                query_limit=args.stand_in_queries,
+            ),
+        ]
         if os.environ.get("CHIRP_ELASTICSEARCH_URL"):
             engines.append(ElasticsearchBench(os.environ["CHIRP_ELASTICSEARCH_URL"], as_of))
         measured, seconds = {}, {"corpus_and_queries": time.perf_counter() - started}
@@ -114,17 +134,24 @@ def main() -> None:
     finally:
         stand_in.process.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    report = {"corpus": {"tweets": len(texts), "authors": AUTHORS,
-                         "spacing_seconds": SPACING.total_seconds(),
-                         "queries": query_mix(queries)},
-              "engines": measured, "end_to_end": end_to_end,
-              "bench_seconds": round(time.perf_counter() - started),
-              "phase_seconds": {phase: round(value) for phase, value in seconds.items()},
-              "machine": machine()}
+    report = {
+        "corpus": {
+            "tweets": len(texts),
+            "authors": AUTHORS,
+            "spacing_seconds": SPACING.total_seconds(),
+            "queries": query_mix(queries),
+        },
+        "engines": measured,
+        "end_to_end": end_to_end,
+        "bench_seconds": round(time.perf_counter() - started),
+        "phase_seconds": {phase: round(value) for phase, value in seconds.items()},
+        "machine": machine(),
+    }
     write_search_report(report, ROOT)
 
 
 # -- the corpus and the queries --------------------------------------------------------------
+
 
 def read_texts(limit: int | None) -> list[str]:
     with gzip.open(TWEETS, "rt", encoding="utf-8") as lines:
@@ -142,9 +169,17 @@ def corpus_documents(texts: list[str], as_of: datetime) -> list[TweetDocument]:
     for n, text in enumerate(texts):
         likes = int(2 ** rng.uniform(0, 10)) - 1 if n % 3 == 0 else 0
         counts = Counts(likes, likes // 4 if n % 5 == 0 else 0, n % 2)
-        documents.append(TweetDocument(n + 1, n % AUTHORS, f"user{n % AUTHORS}", text,
-                                       extract_hashtags(text),
-                                       as_of - (len(texts) - n) * SPACING, counts))
+        documents.append(
+            TweetDocument(
+                n + 1,
+                n % AUTHORS,
+                f"user{n % AUTHORS}",
+                text,
+                extract_hashtags(text),
+                as_of - (len(texts) - n) * SPACING,
+                counts,
+            )
+        )
     return documents
 
 
@@ -167,8 +202,11 @@ def sample_queries(texts: list[str], count: int, rng: random.Random) -> list[Ben
     share = count * 3 // 20
     queries = []
     for low, high in BANDS:
-        band = sorted(word for word, n in frequency.items()
-                      if low <= n and (high is None or n < high) and _LETTER.search(word))
+        band = sorted(
+            word
+            for word, n in frequency.items()
+            if low <= n and (high is None or n < high) and _LETTER.search(word)
+        )
         kind = f"word, in {low}+ tweets" if high is None else f"word, in {low}-{high - 1} tweets"
         picked = rng.sample(band, min(len(band), (count - 4 * share) // len(BANDS)))
         queries += [BenchQuery(kind, word, (word,)) for word in picked]
@@ -188,7 +226,7 @@ def sample_queries(texts: list[str], count: int, rng: random.Random) -> list[Ben
         words = tokens[rng.randrange(len(texts))]
         if len(words) >= 3:
             start = rng.randrange(len(words) - 2)
-            run = tuple(words[start:start + 3])
+            run = tuple(words[start : start + 3])
             if all(_LETTER.search(word) for word in run):
                 return BenchQuery("quoted phrase", f'"{" ".join(run)}"', run, phrase=True)
 
@@ -228,6 +266,7 @@ def query_mix(queries: list[BenchQuery]) -> dict[str, int]:
 
 # -- the engines -----------------------------------------------------------------------------
 
+
 class TantivyBench:
     """The tantivy adapter on disk; its bare baseline: one text field with tantivy's default
     tokenizer, every text added and one commit, searched by term (or phrase) queries."""
@@ -240,8 +279,12 @@ class TantivyBench:
         self.label = f"tantivy {version('tantivy')} (embedded, on disk)"
         self.bare_limit = self.query_limit = None
         # tantivy's "default" tokenizer, to cut the same words the bare index holds.
-        self.bare_analyzer = (TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.remove_long(40))
-                              .filter(Filter.lowercase()).build())
+        self.bare_analyzer = (
+            TextAnalyzerBuilder(Tokenizer.simple())
+            .filter(Filter.remove_long(40))
+            .filter(Filter.lowercase())
+            .build()
+        )
 
     async def index_through_adapter(self, documents: list[TweetDocument]) -> list[float]:
         writer = TantivySearchIndex(self.directory / "adapter", writable=True)
@@ -296,29 +339,44 @@ class ElasticsearchBench:
     index's own refresh); its bare baseline: the client's bulk helper into an index with
     the default (dynamic) mapping, searched by match / match_phrase."""
 
-    def __init__(self, url: str, as_of: datetime, *, api_stand_in: bool = False,
-                 bare_limit: int | None = None, query_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        as_of: datetime,
+        *,
+        api_stand_in: bool = False,
+        bare_limit: int | None = None,
+        query_limit: int | None = None,
+    ) -> None:
         self.url = url
         self.api_stand_in = api_stand_in
         self.clock = as_of.timestamp
         self.bare_limit = bare_limit
         self.query_limit = query_limit
         self.name = "elasticsearch_api_stand_in" if api_stand_in else "elasticsearch"
-        self.label = (f"Elasticsearch adapter on osmem-server {version('osmem-server')} "
-                      "(API stand-in)" if api_stand_in else "Elasticsearch adapter on Elasticsearch")
+        self.label = (
+            f"Elasticsearch adapter on osmem-server {version('osmem-server')} (API stand-in)"
+            if api_stand_in
+            else "Elasticsearch adapter on Elasticsearch"
+        )
         self.alias = f"bench-search-{uuid.uuid4().hex[:8]}"
         self.bare_index = f"{self.alias}-bare"
 
     async def index_through_adapter(self, documents: list[TweetDocument]) -> list[float]:
         self.adapter = ElasticsearchSearchIndex(
-            elasticsearch_client(self.url, api_stand_in=self.api_stand_in), self.alias,
-            clock=self.clock)
+            elasticsearch_client(self.url, api_stand_in=self.api_stand_in),
+            self.alias,
+            clock=self.clock,
+        )
         await self.adapter.setup()
         if not self.api_stand_in:
             self.label += f" {(await self.adapter.client.info())['version']['number']}"
         # The last batch counts once it is searchable: refreshed, not only accepted.
-        return await index_in_batches(self.adapter, documents, lambda: self.client.indices.refresh(
-            index=self.adapter.index_name))
+        return await index_in_batches(
+            self.adapter,
+            documents,
+            lambda: self.client.indices.refresh(index=self.adapter.index_name),
+        )
 
     @property
     def client(self):
@@ -326,8 +384,10 @@ class ElasticsearchBench:
 
     async def bulk_load_bare(self, texts: list[str]) -> float:
         await self.client.indices.create(index=self.bare_index)
-        actions = ({"_index": self.bare_index, "_id": str(n + 1), "content": text}
-                   for n, text in enumerate(texts))
+        actions = (
+            {"_index": self.bare_index, "_id": str(n + 1), "content": text}
+            for n, text in enumerate(texts)
+        )
         started = time.perf_counter()
         await async_bulk(self.client, actions, chunk_size=SEARCH_BATCH)
         await self.client.indices.refresh(index=self.bare_index)
@@ -338,25 +398,35 @@ class ElasticsearchBench:
 
     async def search_bare(self, query: BenchQuery) -> int:
         words = " ".join(query.words)
-        engine_query = ({"match_phrase": {"content": words}} if query.phrase
-                        else {"match": {"content": {"query": words, "operator": "and"}}})
-        response = await self.client.search(index=self.bare_index, query=engine_query, size=PAGE,
-                                            source=False, track_total_hits=False)
+        engine_query = (
+            {"match_phrase": {"content": words}}
+            if query.phrase
+            else {"match": {"content": {"query": words, "operator": "and"}}}
+        )
+        response = await self.client.search(
+            index=self.bare_index,
+            query=engine_query,
+            size=PAGE,
+            source=False,
+            track_total_hits=False,
+        )
         return len(response["hits"]["hits"])
 
     async def close(self) -> None:
-        await self.client.indices.delete(index=[self.adapter.index_name, self.bare_index],
-                                          ignore_unavailable=True)
+        await self.client.indices.delete(
+            index=[self.adapter.index_name, self.bare_index], ignore_unavailable=True
+        )
         await self.adapter.close()
 
 
-async def index_in_batches(index, documents: list[TweetDocument],
-                           finish: Callable[[], Awaitable] | None = None) -> list[float]:
+async def index_in_batches(
+    index, documents: list[TweetDocument], finish: Callable[[], Awaitable] | None = None
+) -> list[float]:
     """Index `documents` in the search agent's batches; the time elapsed after each batch."""
     elapsed = []
     started = time.perf_counter()
     for start in range(0, len(documents), SEARCH_BATCH):
-        await index.index(documents[start:start + SEARCH_BATCH])
+        await index.index(documents[start : start + SEARCH_BATCH])
         elapsed.append(time.perf_counter() - started)
     if finish is not None:
         await finish()
@@ -364,13 +434,14 @@ async def index_in_batches(index, documents: list[TweetDocument],
     return elapsed
 
 
-async def measure_engine(engine, documents: list[TweetDocument], queries: list[BenchQuery],
-                         args) -> dict:
+async def measure_engine(
+    engine, documents: list[TweetDocument], queries: list[BenchQuery], args
+) -> dict:
     try:
         elapsed = await engine.index_through_adapter(documents)
-        bare_texts = [document.content for document in documents[:engine.bare_limit]]
+        bare_texts = [document.content for document in documents[: engine.bare_limit]]
         bare_seconds = await engine.bulk_load_bare(bare_texts)
-        searching = await measure_searches(engine, queries[:engine.query_limit], args)
+        searching = await measure_searches(engine, queries[: engine.query_limit], args)
     finally:
         await engine.close()
     # The adapter's rate over the batches that hold the texts the bare index got.
@@ -378,15 +449,23 @@ async def measure_engine(engine, documents: list[TweetDocument], queries: list[B
     same_rate = min(batches * SEARCH_BATCH, len(documents)) / elapsed[batches - 1]
     adapter_rate = len(documents) / elapsed[-1]
     bare_rate = len(bare_texts) / bare_seconds
-    return {"label": engine.label,
-            "indexing": {"documents": len(documents), "batch": SEARCH_BATCH,
-                         "seconds": round(elapsed[-1], 1), "docs_per_s": round(adapter_rate),
-                         "docs_per_s_on_the_bare_texts": round(same_rate),
-                         "baseline_bare_bulk": {"documents": len(bare_texts),
-                                                "seconds": round(bare_seconds, 1),
-                                                "docs_per_s": round(bare_rate)},
-                         "ratio_to_bare": round(same_rate / bare_rate, 3)},
-            "search": searching}
+    return {
+        "label": engine.label,
+        "indexing": {
+            "documents": len(documents),
+            "batch": SEARCH_BATCH,
+            "seconds": round(elapsed[-1], 1),
+            "docs_per_s": round(adapter_rate),
+            "docs_per_s_on_the_bare_texts": round(same_rate),
+            "baseline_bare_bulk": {
+                "documents": len(bare_texts),
+                "seconds": round(bare_seconds, 1),
+                "docs_per_s": round(bare_rate),
+            },
+            "ratio_to_bare": round(same_rate / bare_rate, 3),
+        },
+        "search": searching,
+    }
 
 
 async def measure_searches(engine, queries: list[BenchQuery], args) -> dict:
@@ -396,7 +475,7 @@ async def measure_searches(engine, queries: list[BenchQuery], args) -> dict:
     hits = {"adapter": 0, "bare": 0}
     by_kind = defaultdict(lambda: {"adapter": [], "bare": []})
     for round_number in range(args.rounds):
-        chunk = queries[round_number::args.rounds]
+        chunk = queries[round_number :: args.rounds]
         for side, search in (("adapter", engine.search_adapter), ("bare", engine.search_bare)):
             timed, seconds = await run_queries(search, chunk, args.concurrency)
             runs[side][0].extend(sample for _, sample, _ in timed)
@@ -404,12 +483,18 @@ async def measure_searches(engine, queries: list[BenchQuery], args) -> dict:
             hits[side] += sum(found > 0 for _, _, found in timed)
             for query, sample, _ in timed:
                 by_kind[query.kind][side].append(sample)
-    result = {"queries": len(queries), "concurrency": args.concurrency, "rounds": args.rounds,
-              "page": PAGE}
+    result = {
+        "queries": len(queries),
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "page": PAGE,
+    }
     for side, (samples, seconds) in runs.items():
         result[side] = summary(samples, sum(seconds)) | {"queries_with_hits": hits[side]}
-    result["by_kind"] = {kind: {side: p50_p99(samples) for side, samples in sides.items()}
-                         for kind, sides in sorted(by_kind.items())}
+    result["by_kind"] = {
+        kind: {side: p50_p99(samples) for side, samples in sides.items()}
+        for kind, sides in sorted(by_kind.items())
+    }
     return result
 
 

@@ -82,16 +82,20 @@ async def measure_end_to_end(base_url: str, settings: Settings, texts: list[str]
             page = await index.search(parse_search_query(marker), None, 100)
             return {hit.tweet_id for hit in page.hits}
 
-        watches = {"search_api": Watch(lambda: ids("/api/v1/search")), "search_index": Watch(in_index),
-                   "home_timeline": Watch(lambda: ids("/api/v1/timeline/home", **auth))}
+        watches = {
+            "search_api": Watch(lambda: ids("/api/v1/search")),
+            "search_index": Watch(in_index),
+            "home_timeline": Watch(lambda: ids("/api/v1/timeline/home", **auth)),
+        }
         for watch in watches.values():  # warm: the first read of each builds its caches
             await watch.fetch()
         posted, deleting, post_latency, delete_latency = {}, {}, [], []
 
         async def post(text: str) -> None:
             started = time.perf_counter()
-            response = await http.post("/api/v1/tweets", json={"content": f"{text} {marker}"},
-                                       headers=auth)
+            response = await http.post(
+                "/api/v1/tweets", json={"content": f"{text} {marker}"}, headers=auth
+            )
             post_latency.append(time.perf_counter() - started)
             response.raise_for_status()
             posted[int(response.json()["tweet_id"])] = started
@@ -103,37 +107,55 @@ async def measure_end_to_end(base_url: str, settings: Settings, texts: list[str]
             response.raise_for_status()
 
         stop = asyncio.Event()
-        watching = [asyncio.create_task(watch.run(deleting, stop, args.poll_ms / 1000))
-                    for watch in watches.values()]
+        watching = [
+            asyncio.create_task(watch.run(deleting, stop, args.poll_ms / 1000))
+            for watch in watches.values()
+        ]
         await at_steady_rate(post, rng.sample(fits, args.posts), args.post_rate)
-        await _until(lambda: all(set(posted) <= set(w.seen) for w in watches.values()),
-                     "found", watching)
+        await _until(
+            lambda: all(set(posted) <= set(w.seen) for w in watches.values()), "found", watching
+        )
         await at_steady_rate(delete, list(posted), args.post_rate)
-        await _until(lambda: all(set(posted) <= set(w.gone) for w in watches.values()),
-                     "gone", watching)
+        await _until(
+            lambda: all(set(posted) <= set(w.gone) for w in watches.values()), "gone", watching
+        )
         stop.set()
         await asyncio.gather(*watching)
     await index.close()
-    lag = {name: {"post_to_seen": _lags(posted, watch.seen),
-                  "delete_to_gone": _lags(deleting, watch.gone)}
-           for name, watch in watches.items()}
-    return {"engine": "tantivy", "posts": args.posts, "rate_per_s": args.post_rate,
-            "poll_pause_ms": args.poll_ms, "search_fetch_wait_ms": SEARCH_BATCHING.fetch_wait_ms,
-            "search_interval_ms": SEARCH_BATCHING.interval_ms,
-            "search_batch": SEARCH_BATCHING.max_records, "post_latency": p50_p99(post_latency),
-            "delete_latency": p50_p99(delete_latency), "lag": lag}
+    lag = {
+        name: {
+            "post_to_seen": _lags(posted, watch.seen),
+            "delete_to_gone": _lags(deleting, watch.gone),
+        }
+        for name, watch in watches.items()
+    }
+    return {
+        "engine": "tantivy",
+        "posts": args.posts,
+        "rate_per_s": args.post_rate,
+        "poll_pause_ms": args.poll_ms,
+        "search_fetch_wait_ms": SEARCH_BATCHING.fetch_wait_ms,
+        "search_interval_ms": SEARCH_BATCHING.interval_ms,
+        "search_batch": SEARCH_BATCHING.max_records,
+        "post_latency": p50_p99(post_latency),
+        "delete_latency": p50_p99(delete_latency),
+        "lag": lag,
+    }
 
 
 async def _register(http: httpx.AsyncClient) -> dict[str, str]:
     username = f"bench{uuid.uuid4().hex[:8]}"
-    response = await http.post("/api/v1/users", json={
-        "username": username, "display_name": "Search bench", "password": uuid.uuid4().hex})
+    response = await http.post(
+        "/api/v1/users",
+        json={"username": username, "display_name": "Search bench", "password": uuid.uuid4().hex},
+    )
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def _until(done: Callable[[], bool], what: str, watching: list[asyncio.Task],
-                 timeout: float = 60.0) -> None:
+async def _until(
+    done: Callable[[], bool], what: str, watching: list[asyncio.Task], timeout: float = 60.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         for task in watching:
@@ -146,4 +168,3 @@ async def _until(done: Callable[[], bool], what: str, watching: list[asyncio.Tas
 
 def _lags(started: dict[int, float], reached: dict[int, float]) -> dict:
     return p50_p99([reached[tweet_id] - moment for tweet_id, moment in started.items()])
-

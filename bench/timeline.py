@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -54,21 +54,35 @@ RAW_ROUNDS = 5
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tweets", type=int, default=60_000, help="real tweets put through fan-out")
-    parser.add_argument("--history", type=int, default=1_000_000,
-                        help="older tweets bulk-loaded into the tweet store (real texts reused)")
+    parser.add_argument(
+        "--tweets", type=int, default=60_000, help="real tweets put through fan-out"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1_000_000,
+        help="older tweets bulk-loaded into the tweet store (real texts reused)",
+    )
     parser.add_argument("--celebrities", type=int, default=3)
     parser.add_argument("--celebrity-followers", type=int, default=300_000)
     parser.add_argument("--readers", type=int, default=500)
-    parser.add_argument("--concurrency", type=lambda text: [int(n) for n in text.split(",")],
-                        default=[4, 8],
-                        help="closed-loop clients, comma-separated: reads are measured at each; "
-                             "latency is stated at the highest, capacity is the best of each")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[4, 8],
+        help="closed-loop clients, comma-separated: reads are measured at each; "
+        "latency is stated at the highest, capacity is the best of each",
+    )
     parser.add_argument("--api-workers", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=30.0,
-                        help="per measured read figure, split over the rounds")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="read figures measured in turn, this many times each")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=30.0,
+        help="per measured read figure, split over the rounds",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="read figures measured in turn, this many times each"
+    )
     parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
     parser.add_argument("--post-seconds", type=float, default=60.0)
     return parser.parse_args()
@@ -92,8 +106,11 @@ def main() -> None:
 def machine() -> dict:
     import os
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 async def run(stack: LocalStack, settings: Settings, args) -> dict:
@@ -103,8 +120,10 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     load_graph(settings, data)
     real_users = data.users[: len(data.users) - len(data.celebrities) - data.synthetic_followers]
     weights = follower_weights(settings, real_users)
-    history = [(author, rng.choice(data.texts))
-               for author in rng.choices(list(weights), list(weights.values()), k=args.history)]
+    history = [
+        (author, rng.choice(data.texts))
+        for author in rng.choices(list(weights), list(weights.values()), k=args.history)
+    ]
     load_history(settings, history)
     open_timelines(settings, real_users)
     loaded_s = time.perf_counter() - started
@@ -117,35 +136,50 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     fanout = await measure_fanout(settings, data, weights, rng, sync_redis, keys, args)
     tokens = Tokens(settings.jwt_secret, 3600)
     following = following_of(settings, real_users)
-    posting = await measure_posting(base_url, settings, data, following, tokens, rng, sync_redis,
-                                    keys, args)
+    posting = await measure_posting(
+        base_url, settings, data, following, tokens, rng, sync_redis, keys, args
+    )
     readers = pick_readers(following, data.celebrities, args.readers, rng)
     reads = await measure_reads(base_url, settings, readers, tokens, keys, args)
     memory = measure_memory(sync_redis, keys, real_users)
     return {
-        "load": {"users": len(data.users), "real_users": len(real_users), "edges": len(data.edges),
-                 "celebrities": len(data.celebrities),
-                 "followers_per_celebrity": args.celebrity_followers + len(real_users) // 10,
-                 "celebrity_threshold": settings.celebrity_threshold,
-                 "history_tweets": args.history,
-                 "graph_load_seconds": round(loaded_s, 1)},
-        "fanout": fanout, "posting": posting, "reads": reads, "memory": memory,
+        "load": {
+            "users": len(data.users),
+            "real_users": len(real_users),
+            "edges": len(data.edges),
+            "celebrities": len(data.celebrities),
+            "followers_per_celebrity": args.celebrity_followers + len(real_users) // 10,
+            "celebrity_threshold": settings.celebrity_threshold,
+            "history_tweets": args.history,
+            "graph_load_seconds": round(loaded_s, 1),
+        },
+        "fanout": fanout,
+        "posting": posting,
+        "reads": reads,
+        "memory": memory,
     }
 
 
 def following_of(settings: Settings, users: list[int]) -> dict[int, list[int]]:
     with psycopg.connect(settings.postgres) as conn:
-        rows = conn.execute(f"SELECT follower_id, array_agg(followee_id) FROM {settings.read_schema}.follows"
-                            " WHERE follower_id = ANY(%s) GROUP BY follower_id", (users,)).fetchall()
+        rows = conn.execute(
+            f"SELECT follower_id, array_agg(followee_id) FROM {settings.read_schema}.follows"
+            " WHERE follower_id = ANY(%s) GROUP BY follower_id",
+            (users,),
+        ).fetchall()
     return {follower: followees for follower, followees in rows}
 
 
 def follower_weights(settings: Settings, real_users: list[int]) -> dict[int, int]:
     """Authors to pick tweets for, weighted by followers: popular accounts tweet more."""
     with psycopg.connect(settings.postgres) as conn:
-        return dict(conn.execute(f"SELECT user_id, followers_count FROM {settings.read_schema}.user_counts"
-                                 " WHERE followers_count > 0 AND user_id = ANY(%s)",
-                                 (real_users,)).fetchall())
+        return dict(
+            conn.execute(
+                f"SELECT user_id, followers_count FROM {settings.read_schema}.user_counts"
+                " WHERE followers_count > 0 AND user_id = ANY(%s)",
+                (real_users,),
+            ).fetchall()
+        )
 
 
 async def measure_fanout(settings, data, weights, rng, sync_redis, keys, args) -> dict:
@@ -169,10 +203,16 @@ async def measure_fanout(settings, data, weights, rng, sync_redis, keys, args) -
     # The baseline is short: measured in rounds, its median stands beside the fan-out.
     raws = [raw_redis_write_rate(settings, real_users, deliveries) for _ in range(RAW_ROUNDS)]
     raw = statistics.median(raws)
-    return {"tweets": len(posts), "deliveries": deliveries, "seconds": round(seconds, 1),
-            "deliveries_per_s": round(deliveries / seconds), "events_per_s": round(len(posts) / seconds),
-            "baseline_raw_redis_writes_per_s": round(raw), "baseline_rounds": raws,
-            "ratio_to_raw": round(deliveries / seconds / raw, 3)}
+    return {
+        "tweets": len(posts),
+        "deliveries": deliveries,
+        "seconds": round(seconds, 1),
+        "deliveries_per_s": round(deliveries / seconds),
+        "events_per_s": round(len(posts) / seconds),
+        "baseline_raw_redis_writes_per_s": round(raw),
+        "baseline_rounds": raws,
+        "ratio_to_raw": round(deliveries / seconds / raw, 3),
+    }
 
 
 def raw_redis_write_rate(settings: Settings, users: list[int], count: int) -> int:
@@ -190,11 +230,13 @@ def raw_redis_write_rate(settings: Settings, users: list[int], count: int) -> in
     pipe.execute()
     rate = round(count / (time.perf_counter() - started))
     for batch in range(0, len(users), 5000):
-        client.delete(*[f"bench:raw:{u}" for u in users[batch:batch + 5000]])
+        client.delete(*[f"bench:raw:{u}" for u in users[batch : batch + 5000]])
     return rate
 
 
-async def measure_posting(base_url, settings, data, following, tokens, rng, sync_redis, keys, args) -> dict:
+async def measure_posting(
+    base_url, settings, data, following, tokens, rng, sync_redis, keys, args
+) -> dict:
     """Posts at a steady rate through the API: latency, and lag until a follower's timeline
     has it. Baseline: the API's event producer alone at the same rate, in alternating rounds."""
     with psycopg.connect(settings.postgres) as conn:
@@ -202,21 +244,29 @@ async def measure_posting(base_url, settings, data, following, tokens, rng, sync
             f"SELECT c.user_id, (SELECT follower_id FROM {settings.read_schema}.follows f"
             "  WHERE f.followee_id = c.user_id LIMIT 1)"
             f" FROM {settings.read_schema}.user_counts c WHERE followers_count BETWEEN 50 AND 2000"
-            " AND user_id = ANY(%s) LIMIT 500", (list(following),)).fetchall()
+            " AND user_id = ANY(%s) LIMIT 500",
+            (list(following),),
+        ).fetchall()
     authors = [(author, follower) for author, follower in rows if follower is not None]
     latencies, lags, floor = [], [], []
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http, \
-            Redis.from_url(settings.redis) as watcher, produce_floor(settings, data, rng) as produce:
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+        Redis.from_url(settings.redis) as watcher,
+        produce_floor(settings, data, rng) as produce,
+    ):
 
         async def post_one(n: int) -> None:
             author, follower = authors[n % len(authors)]
             headers = {"Authorization": f"Bearer {tokens.issue(author, f'u{author}')}"}
             started = time.perf_counter()
-            response = await http.post("/api/v1/tweets", json={"content": rng.choice(data.texts)},
-                                       headers=headers)
+            response = await http.post(
+                "/api/v1/tweets", json={"content": rng.choice(data.texts)}, headers=headers
+            )
             latencies.append(time.perf_counter() - started)
             response.raise_for_status()
-            member = encode(Entry(int(response.json()["tweet_id"]), int(response.json()["tweet_id"])))
+            member = encode(
+                Entry(int(response.json()["tweet_id"]), int(response.json()["tweet_id"]))
+            )
             while await watcher.zscore(keys.home(follower), member) is None:
                 if time.perf_counter() - started > 30:
                     raise RuntimeError("a post never reached its follower's timeline")
@@ -231,11 +281,15 @@ async def measure_posting(base_url, settings, data, following, tokens, rng, sync
             numbers = range(round_number * per_round, (round_number + 1) * per_round)
             await at_steady_rate(post_one, numbers, args.post_rate)
             await at_steady_rate(produce_one, numbers, args.post_rate)
-    return {"rate_per_s": args.post_rate, "posts": len(latencies), "rounds": POSTING_ROUNDS,
-            "post_latency": summary(latencies, args.post_seconds),
-            "produce_floor": summary(floor, args.post_seconds),
-            "post_to_visible_p50_ms": round(percentile(lags, 0.5) * 1000, 1),
-            "post_to_visible_p99_ms": round(percentile(lags, 0.99) * 1000, 1)}
+    return {
+        "rate_per_s": args.post_rate,
+        "posts": len(latencies),
+        "rounds": POSTING_ROUNDS,
+        "post_latency": summary(latencies, args.post_seconds),
+        "produce_floor": summary(floor, args.post_seconds),
+        "post_to_visible_p50_ms": round(percentile(lags, 0.5) * 1000, 1),
+        "post_to_visible_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
+    }
 
 
 @asynccontextmanager
@@ -245,14 +299,21 @@ async def produce_floor(settings, data, rng):
     token, PostgreSQL transaction or outbox. Its topics are its own, read by no agent."""
     registry = TopicRegistry("bench-floor-", settings.partitions)
     ensure_topics(settings.bootstrap_servers, registry)
-    producer = await asyncio.to_thread(EventProducer, settings.bootstrap_servers, registry,
-                                       settings.produce_timeout_ms)
+    producer = await asyncio.to_thread(
+        EventProducer, settings.bootstrap_servers, registry, settings.produce_timeout_ms
+    )
 
     async def produce(n: int) -> float:
         text = rng.choice(data.texts)
-        event = ev.TweetPosted(event_id=n + 1, occurred_at=datetime.now(timezone.utc),
-                               actor_id=n % 500 + 1, tweet_id=n + 1, author_id=n % 500 + 1,
-                               content=text, hashtags=extract_hashtags(text))
+        event = ev.TweetPosted(
+            event_id=n + 1,
+            occurred_at=datetime.now(UTC),
+            actor_id=n % 500 + 1,
+            tweet_id=n + 1,
+            author_id=n % 500 + 1,
+            content=text,
+            hashtags=extract_hashtags(text),
+        )
         started = time.perf_counter()
         await producer.wait(await producer.enqueue(event))
         return time.perf_counter() - started
@@ -287,6 +348,7 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
     # (all a warm read asks of Redis).
     pages = PageAssembler(client, keys, settings.active_days * 86400, settings.agent_group)
     async with aiohttp.ClientSession(base_url, connector=connector) as http:
+
         async def endpoint(n: int) -> None:
             reader = readers[n % len(readers)]
             async with http.get("/api/v1/timeline/home", headers=headers[reader]) as response:
@@ -295,11 +357,14 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
 
         async def naive_pull(n: int) -> None:
             async with pool.connection() as conn:
-                await (await conn.execute(
-                    f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
-                    f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
-                    "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
-                    (readers[n % len(readers)],))).fetchall()
+                await (
+                    await conn.execute(
+                        f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
+                        f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
+                        "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
+                        (readers[n % len(readers)],),
+                    )
+                ).fetchall()
 
         async def raw_redis(n: int) -> None:
             if not (await pages.home(readers[n % len(readers)], None, 20)).served:
@@ -311,9 +376,14 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
         for n in range(len(readers)):
             await endpoint(n)
         runs = {"endpoint": endpoint, "naive": naive_pull, "floor": raw_redis}
-        rounds = [{(name, clients): await closed_loop(run, clients, args.seconds / args.rounds)
-                   for clients in args.concurrency for name, run in runs.items()}
-                  for _ in range(args.rounds)]
+        rounds = [
+            {
+                (name, clients): await closed_loop(run, clients, args.seconds / args.rounds)
+                for clients in args.concurrency
+                for name, run in runs.items()
+            }
+            for _ in range(args.rounds)
+        ]
     await pool.close()
     await client.aclose()
     merged = {place: merge_runs([r[place] for r in rounds]) for place in rounds[0]}
@@ -324,17 +394,25 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
 
     best = {name: capacity(merged, name) for name in runs}
     per_round = sorted(capacity(r, "endpoint") / capacity(r, "naive") for r in rounds)
-    by_clients = {clients: {name: merged[(name, clients)] for name in runs}
-                  for clients in args.concurrency}
+    by_clients = {
+        clients: {name: merged[(name, clients)] for name in runs} for clients in args.concurrency
+    }
     stated = by_clients[most]
-    return {"concurrency": most, "concurrencies": args.concurrency, "api_workers": args.api_workers,
-            "readers": len(readers), "rounds": args.rounds, "endpoint": stated["endpoint"],
-            "baseline_naive_pull_sql": stated["naive"], "baseline_raw_redis": stated["floor"],
-            "by_concurrency": {str(c): figures for c, figures in by_clients.items()},
-            "capacity_per_s": best,
-            "throughput_vs_naive": round(best["endpoint"] / best["naive"], 2),
-            "throughput_vs_naive_per_round": [round(x, 2) for x in per_round],
-            "throughput_vs_raw_redis": round(best["endpoint"] / best["floor"], 3)}
+    return {
+        "concurrency": most,
+        "concurrencies": args.concurrency,
+        "api_workers": args.api_workers,
+        "readers": len(readers),
+        "rounds": args.rounds,
+        "endpoint": stated["endpoint"],
+        "baseline_naive_pull_sql": stated["naive"],
+        "baseline_raw_redis": stated["floor"],
+        "by_concurrency": {str(c): figures for c, figures in by_clients.items()},
+        "capacity_per_s": best,
+        "throughput_vs_naive": round(best["endpoint"] / best["naive"], 2),
+        "throughput_vs_naive_per_round": [round(x, 2) for x in per_round],
+        "throughput_vs_raw_redis": round(best["endpoint"] / best["floor"], 3),
+    }
 
 
 def measure_memory(client: redis.Redis, keys: RedisKeys, users: list[int]) -> dict:
@@ -352,10 +430,14 @@ def measure_memory(client: redis.Redis, keys: RedisKeys, users: list[int]) -> di
             total_entries += card - 1
             sizes.append(card - 1)
     encoding = client.object("encoding", keys.home(fullest[0][1]))
-    return {"timelines_sampled": len(sizes), "entries_sampled": total_entries,
-            "bytes_per_entry": round(total_bytes / total_entries, 1),
-            "largest_timeline_entries": max(sizes), "encoding": encoding.decode(),
-            "twitter_reference_bytes_per_entry": 20}
+    return {
+        "timelines_sampled": len(sizes),
+        "entries_sampled": total_entries,
+        "bytes_per_entry": round(total_bytes / total_entries, 1),
+        "largest_timeline_entries": max(sizes),
+        "encoding": encoding.decode(),
+        "twitter_reference_bytes_per_entry": 20,
+    }
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -50,17 +50,23 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8, help="times the corpus is posted")
     parser.add_argument("--hours", type=float, default=24, help="event time the posts span")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--state-backend", choices=("rocksdb", "hashmap"), default="hashmap",
-                        help="where the job keeps its window state")
+    parser.add_argument(
+        "--state-backend",
+        choices=("rocksdb", "hashmap"),
+        default="hashmap",
+        help="where the job keeps its window state",
+    )
     args = parser.parse_args()
-    texts = [line.rstrip("\n") for line in gzip.open(DATA_DIR / "tweets.txt.gz", "rt",
-                                                     encoding="utf-8")]
+    texts = [
+        line.rstrip("\n") for line in gzip.open(DATA_DIR / "tweets.txt.gz", "rt", encoding="utf-8")
+    ]
     data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-trending-"))
     kafka = KafkaServer(free_port(), data_dir)
     try:
         kafka.start()
-        report = measure(kafka.bootstrap, texts * args.copies, args, data_dir / "logs" / "flink") \
-            | {"machine": machine()}
+        report = measure(
+            kafka.bootstrap, texts * args.copies, args, data_dir / "logs" / "flink"
+        ) | {"machine": machine()}
     finally:
         kafka.process.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -81,62 +87,105 @@ def measure(bootstrap: str, texts: list[str], args, log_dir: Path) -> dict:
     rounds = []
     for number in range(args.rounds):
         raw = raw_consume_seconds(bootstrap, [big.tweets], len(texts))
-        fixed = timed_job(bootstrap, small, small_ends, jars, f"small-{number}", log_dir,
-                          args.state_backend)
-        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir,
-                          args.state_backend)
-        rounds.append({"raw_consume_per_s": round(len(texts) / raw),
-                       "job_seconds": round(whole, 2), "job_fixed_seconds": round(fixed, 2),
-                       "job_per_s": round(len(texts) / (whole - fixed)),
-                       "job_gross_per_s": round(len(texts) / whole)})
+        fixed = timed_job(
+            bootstrap, small, small_ends, jars, f"small-{number}", log_dir, args.state_backend
+        )
+        whole = timed_job(bootstrap, big, ends, jars, f"big-{number}", log_dir, args.state_backend)
+        rounds.append(
+            {
+                "raw_consume_per_s": round(len(texts) / raw),
+                "job_seconds": round(whole, 2),
+                "job_fixed_seconds": round(fixed, 2),
+                "job_per_s": round(len(texts) / (whole - fixed)),
+                "job_gross_per_s": round(len(texts) / whole),
+            }
+        )
         print(rounds[-1], flush=True)
     rows = count_rows(bootstrap, big.trending.name)
     job = statistics.median(r["job_per_s"] for r in rounds)
     raw = statistics.median(r["raw_consume_per_s"] for r in rounds)
-    return {"events": len(texts), "tagged": sum(1 for t in texts if extract_hashtags(t)),
-            "hours": args.hours, "window": "1 h every 5 min, top 10",
-            "state_backend": args.state_backend,
-            "jvm_args": jvm_args,
-            "produce_per_s": round(len(texts) / produce_seconds), "rounds": rounds,
-            "job_per_s": round(job), "raw_consume_per_s": round(raw),
-            "ratio_to_raw": round(job / raw, 3), "rows_per_run": rows // args.rounds}
+    return {
+        "events": len(texts),
+        "tagged": sum(1 for t in texts if extract_hashtags(t)),
+        "hours": args.hours,
+        "window": "1 h every 5 min, top 10",
+        "state_backend": args.state_backend,
+        "jvm_args": jvm_args,
+        "produce_per_s": round(len(texts) / produce_seconds),
+        "rounds": rounds,
+        "job_per_s": round(job),
+        "raw_consume_per_s": round(raw),
+        "ratio_to_raw": round(job / raw, 3),
+        "rows_per_run": rows // args.rounds,
+    }
 
 
 def produce(bootstrap: str, topic: str, texts: list[str], span: timedelta) -> dict[int, int]:
     """Post the texts in order over `span` of event time ending now; return partition ends."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                             batch_size=512 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
+    )
     rng = random.Random(3)
-    start = datetime.now(timezone.utc) - span
+    start = datetime.now(UTC) - span
     step = span / len(texts)
     futures = {}
     for number, text in enumerate(texts):
         author = rng.randrange(1, AUTHORS + 1)
-        event = ev.TweetPosted(event_id=number + 1, occurred_at=start + step * number,
-                               actor_id=author, tweet_id=number + 1, author_id=author,
-                               content=text, hashtags=extract_hashtags(text))
-        futures[author % PARTITIONS] = producer.send(topic, ev.encode(event),
-                                                     partition=author % PARTITIONS)
+        event = ev.TweetPosted(
+            event_id=number + 1,
+            occurred_at=start + step * number,
+            actor_id=author,
+            tweet_id=number + 1,
+            author_id=author,
+            content=text,
+            hashtags=extract_hashtags(text),
+        )
+        futures[author % PARTITIONS] = producer.send(
+            topic, ev.encode(event), partition=author % PARTITIONS
+        )
     producer.flush()
     ends = {partition: future.get().offset + 1 for partition, future in futures.items()}
     producer.close()
     return ends | {p: 0 for p in range(PARTITIONS) if p not in ends}
 
 
-def timed_job(bootstrap: str, topics: TopicRegistry, ends: dict[int, int], jars, group: str,
-              log_dir: Path, state_backend: str) -> float:
+def timed_job(
+    bootstrap: str,
+    topics: TopicRegistry,
+    ends: dict[int, int],
+    jars,
+    group: str,
+    log_dir: Path,
+    state_backend: str,
+) -> float:
     """Seconds from submitting a bounded run of the production job to its end."""
-    job = TrendingJob(bootstrap, topics.tweets.name, topics.trending.name, group_id=group,
-                      readers=PARTITIONS, stop_offsets=ends)
+    job = TrendingJob(
+        bootstrap,
+        topics.tweets.name,
+        topics.trending.name,
+        group_id=group,
+        readers=PARTITIONS,
+        stop_offsets=ends,
+    )
     started = time.perf_counter()
-    run(job, jars, jvm_args=get_settings().flink_jvm_args, log_dir=log_dir,
-        state_backend=state_backend).wait()
+    run(
+        job,
+        jars,
+        jvm_args=get_settings().flink_jvm_args,
+        log_dir=log_dir,
+        state_backend=state_backend,
+    ).wait()
     return time.perf_counter() - started
 
 
 def count_rows(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=3000, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        enable_auto_commit=False,
+    )
     rows = sum(1 for _ in consumer)
     consumer.close()
     return rows
@@ -145,26 +194,28 @@ def count_rows(bootstrap: str, topic: str) -> int:
 def markdown(report: dict) -> str:
     rounds = report["rounds"]
     spread = lambda key: f"{min(r[key] for r in rounds):,}-{max(r[key] for r in rounds):,}"
-    return "\n".join([
-        "## Trending (`make bench-trending`)",
-        "",
-        f"{report['events']:,} TweetPosted events (the 127k real texts repeated; "
-        f"{report['tagged']:,} with hashtags) over {report['hours']:g} h of event time, "
-        f"4 partitions; the production job ({report['window']}, one reader per partition, "
-        f"state in {report['state_backend']}), {len(rounds)} rounds, medians. "
-        f"Run {report['machine']['when']}, {report['machine']['cpus']} cores shared by the "
-        f"broker, the JVM ({report['jvm_args']}) and the bench.",
-        "",
-        "| figure | value | baseline (same run) |",
-        "|---|---|---|",
-        f"| Flink job, events/s (bounded run minus the same job over {SMALL} events) | "
-        f"{report['job_per_s']:,}/s (rounds {spread('job_per_s')}) | raw kafka-python "
-        f"consumption, no decoding: {report['raw_consume_per_s']:,}/s (rounds "
-        f"{spread('raw_consume_per_s')}); the job runs at x{report['ratio_to_raw']} of it |",
-        f"| the job's fixed cost (start-up, shutdown) | {spread('job_fixed_seconds')} s | |",
-        f"| rows written per run | {report['rows_per_run']:,} | |",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## Trending (`make bench-trending`)",
+            "",
+            f"{report['events']:,} TweetPosted events (the 127k real texts repeated; "
+            f"{report['tagged']:,} with hashtags) over {report['hours']:g} h of event time, "
+            f"4 partitions; the production job ({report['window']}, one reader per partition, "
+            f"state in {report['state_backend']}), {len(rounds)} rounds, medians. "
+            f"Run {report['machine']['when']}, {report['machine']['cpus']} cores shared by the "
+            f"broker, the JVM ({report['jvm_args']}) and the bench.",
+            "",
+            "| figure | value | baseline (same run) |",
+            "|---|---|---|",
+            f"| Flink job, events/s (bounded run minus the same job over {SMALL} events) | "
+            f"{report['job_per_s']:,}/s (rounds {spread('job_per_s')}) | raw kafka-python "
+            f"consumption, no decoding: {report['raw_consume_per_s']:,}/s (rounds "
+            f"{spread('raw_consume_per_s')}); the job runs at x{report['ratio_to_raw']} of it |",
+            f"| the job's fixed cost (start-up, shutdown) | {spread('job_fixed_seconds')} s | |",
+            f"| rows written per run | {report['rows_per_run']:,} | |",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

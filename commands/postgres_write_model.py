@@ -27,44 +27,57 @@ class PostgresWriteTransaction:
         # rolled back, takes the key itself.
         claimed = await self.conn.execute(
             "INSERT INTO write_model.idempotency_keys (scope, key, fingerprint, status)"
-            " VALUES (%s, %s, '', 0) ON CONFLICT DO NOTHING RETURNING 1", (scope, key))
+            " VALUES (%s, %s, '', 0) ON CONFLICT DO NOTHING RETURNING 1",
+            (scope, key),
+        )
         if await claimed.fetchone():
             return None
-        row = await (await self.conn.execute(
-            "SELECT fingerprint, status, body, created_at > now() - %s::interval"
-            " FROM write_model.idempotency_keys WHERE scope = %s AND key = %s",
-            (IDEMPOTENCY_KEY_TTL, scope, key))).fetchone()
+        row = await (
+            await self.conn.execute(
+                "SELECT fingerprint, status, body, created_at > now() - %s::interval"
+                " FROM write_model.idempotency_keys WHERE scope = %s AND key = %s",
+                (IDEMPOTENCY_KEY_TTL, scope, key),
+            )
+        ).fetchone()
         if row[3]:
             return StoredResponse(fingerprint=row[0], status=row[1], body=row[2])
         # An expired key is taken afresh.
         await self.conn.execute(
             "UPDATE write_model.idempotency_keys SET created_at = now()"
-            " WHERE scope = %s AND key = %s", (scope, key))
+            " WHERE scope = %s AND key = %s",
+            (scope, key),
+        )
         return None
 
     async def store_response(self, scope: str, key: str, response: StoredResponse) -> None:
         await self.conn.execute(
             "UPDATE write_model.idempotency_keys SET fingerprint = %s, status = %s, body = %s"
             " WHERE scope = %s AND key = %s",
-            (response.fingerprint, response.status, Jsonb(response.body), scope, key))
+            (response.fingerprint, response.status, Jsonb(response.body), scope, key),
+        )
 
-    async def load(self, needs: Needs, actor: str, older_than_seconds: float
-                   ) -> tuple[State, list[tuple[int, bytes]]]:
+    async def load(
+        self, needs: Needs, actor: str, older_than_seconds: float
+    ) -> tuple[State, list[tuple[int, bytes]]]:
         # Every statement goes out before any result is read: one round trip (pipeline).
         users = tweets = None
         if needs.users:
             users = await self.conn.execute(
                 "SELECT user_id FROM write_model.accounts WHERE user_id = ANY(%s)",
-                (sorted(needs.users),))
+                (sorted(needs.users),),
+            )
         if needs.tweets:
             tweets = await self.conn.execute(
                 "SELECT tweet_id, author_id, deleted FROM write_model.tweets"
                 " WHERE tweet_id = ANY(%s) ORDER BY tweet_id"
-                + (" FOR UPDATE" if needs.lock_tweets else ""), (sorted(needs.tweets),))
+                + (" FOR UPDATE" if needs.lock_tweets else ""),
+                (sorted(needs.tweets),),
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         state = State(
             users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
-            tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {})
+            tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
+        )
         return state, await _rows(unconfirmed)
 
     async def apply(self, changes: Changes) -> bool:
@@ -73,36 +86,46 @@ class PostgresWriteTransaction:
             reserved = await self.conn.execute(
                 "INSERT INTO write_model.accounts (user_id, username, password_hash)"
                 " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (account.user_id, account.username, account.password_hash))
+                (account.user_id, account.username, account.password_hash),
+            )
             if await reserved.fetchone() is None:
                 return False
         if changes.tweets:
             await self.conn.execute(
                 "INSERT INTO write_model.tweets (tweet_id, author_id, deleted)"
                 " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[])",
-                ([t.tweet_id for t in changes.tweets], [t.author_id for t in changes.tweets],
-                 [t.deleted for t in changes.tweets]))
+                (
+                    [t.tweet_id for t in changes.tweets],
+                    [t.author_id for t in changes.tweets],
+                    [t.deleted for t in changes.tweets],
+                ),
+            )
         if changes.deleted:
             await self.conn.execute(
                 "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = ANY(%s)",
-                (list(changes.deleted),))
+                (list(changes.deleted),),
+            )
         return True
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         await self.conn.execute(
             "INSERT INTO write_model.unconfirmed_events (event_id, actor, event)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (event_id, actor, event))
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (event_id, actor, event),
+        )
 
-    async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
-                          ) -> list[tuple[int, bytes]]:
+    async def unconfirmed(
+        self, actor: str, older_than_seconds: float | None = None
+    ) -> list[tuple[int, bytes]]:
         return await _rows(await self._unconfirmed(actor, older_than_seconds))
 
     async def _unconfirmed(self, actor: str, older_than_seconds: float | None):
         return await self.conn.execute(
             "SELECT event_id, event FROM write_model.unconfirmed_events WHERE actor = %s"
             " AND created_at < now() - make_interval(secs => %s)"
-            " ORDER BY event_id FOR UPDATE", (actor, older_than_seconds or 0))
-
+            " ORDER BY event_id FOR UPDATE",
+            (actor, older_than_seconds or 0),
+        )
 
 
 class PostgresWriteModel:
@@ -125,7 +148,9 @@ class PostgresWriteModel:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT user_id, username, password_hash FROM write_model.accounts"
-                " WHERE lower(username) = lower(%s)", (username,))
+                " WHERE lower(username) = lower(%s)",
+                (username,),
+            )
             row = await cursor.fetchone()
         return Account(*row) if row else None
 
@@ -142,16 +167,21 @@ class PostgresWriteModel:
     async def confirmed(self, event_ids: list[int]) -> list[int]:
         async with self.pool.connection() as conn, conn.transaction():
             if self.archive_schema is None:
-                await conn.execute("DELETE FROM write_model.unconfirmed_events"
-                                   " WHERE event_id = ANY(%s)", (event_ids,))
+                await conn.execute(
+                    "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)",
+                    (event_ids,),
+                )
                 return event_ids
             await conn.execute(
                 "DELETE FROM write_model.unconfirmed_events u"
                 f" USING {self.archive_schema}.events a"
-                " WHERE u.event_id = ANY(%s) AND a.event_id = u.event_id", (event_ids,))
+                " WHERE u.event_id = ANY(%s) AND a.event_id = u.event_id",
+                (event_ids,),
+            )
             cursor = await conn.execute(
                 "SELECT event_id FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)",
-                (event_ids,))
+                (event_ids,),
+            )
             kept = {event_id for (event_id,) in await cursor.fetchall()}
         return [event_id for event_id in event_ids if event_id not in kept]
 
@@ -159,10 +189,11 @@ class PostgresWriteModel:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT DISTINCT actor FROM write_model.unconfirmed_events"
-                " WHERE created_at < now() - make_interval(secs => %s)", (older_than_seconds,))
+                " WHERE created_at < now() - make_interval(secs => %s)",
+                (older_than_seconds,),
+            )
             return [actor for (actor,) in await cursor.fetchall()]
 
 
 async def _rows(cursor) -> list[tuple[int, bytes]]:
     return [(event_id, bytes(event)) for event_id, event in await cursor.fetchall()]
-

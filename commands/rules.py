@@ -9,9 +9,25 @@ from datetime import datetime
 from functools import singledispatch
 
 from commands.errors import DomainError, Refusal, not_found
-from commands.model import (Changes, Command, Decision, DeleteTweet, Deleted, EngagementState,
-                            FollowState, Needs, NewAccount, PostTweet, Posted, Register,
-                            Registered, SetEngagement, SetFollow, State, TweetRecord)
+from commands.model import (
+    Changes,
+    Command,
+    Decision,
+    Deleted,
+    DeleteTweet,
+    EngagementState,
+    FollowState,
+    Needs,
+    NewAccount,
+    Posted,
+    PostTweet,
+    Register,
+    Registered,
+    SetEngagement,
+    SetFollow,
+    State,
+    TweetRecord,
+)
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
 from streams.ids import id_time
@@ -46,8 +62,12 @@ def needs(command: Command) -> Needs:
 def decide(command: Command, state: State, next_id: NextId, now: datetime) -> Decision:
     """Decide `command` against `state` (read as `needs(command)` says)."""
     if command.actor_id is not None and command.actor_id not in state.users:
-        raise DomainError(Refusal.UNAUTHENTICATED, "unauthorized", "Unauthorized",
-                          "the access token's user does not exist")
+        raise DomainError(
+            Refusal.UNAUTHENTICATED,
+            "unauthorized",
+            "Unauthorized",
+            "the access token's user does not exist",
+        )
     return _decide(command, state, next_id, now)
 
 
@@ -61,16 +81,26 @@ def _register(command: Register, state: State, next_id: NextId, now: datetime) -
     # The username's uniqueness is the write model's to enforce, when the account is
     # reserved (the runner refuses the command if it is taken).
     user_id = next_id()
-    event = ev.UserRegistered(event_id=next_id(), occurred_at=now, actor_id=user_id,
-                              user_id=user_id, username=command.username,
-                              display_name=command.display_name, bio=command.bio)
+    event = ev.UserRegistered(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=user_id,
+        user_id=user_id,
+        username=command.username,
+        display_name=command.display_name,
+        bio=command.bio,
+    )
     account = NewAccount(user_id, command.username, command.password_hash)
     return Decision(Registered(user_id, command.username), event, Changes(account=account))
 
 
 def username_taken(username: str) -> DomainError:
-    return DomainError(Refusal.CONFLICT, "username-taken", "Username Taken",
-                       f"the username {username!r} is already taken")
+    return DomainError(
+        Refusal.CONFLICT,
+        "username-taken",
+        "Username Taken",
+        f"the username {username!r} is already taken",
+    )
 
 
 @_decide.register
@@ -78,17 +108,30 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
     if command.reply_to is not None:
         parent = state.tweets.get(command.reply_to)
         if parent is None or parent.deleted:
-            raise DomainError(Refusal.INVALID, "reply-target-missing", "Reply Target Missing",
-                              f"reply_to: tweet {command.reply_to} does not exist")
+            raise DomainError(
+                Refusal.INVALID,
+                "reply-target-missing",
+                "Reply Target Missing",
+                f"reply_to: tweet {command.reply_to} does not exist",
+            )
     tweet_id = next_id()
     # The tweet's time is its id's: created_at and the id's order always agree.
     event = ev.TweetPosted(
-        event_id=next_id(), occurred_at=id_time(tweet_id), actor_id=command.author_id,
-        tweet_id=tweet_id, author_id=command.author_id, content=command.content,
-        reply_to=command.reply_to, hashtags=extract_hashtags(command.content),
-        mentions=extract_mentions(command.content))
-    return Decision(Posted(tweet_id, event.occurred_at), event,
-                    Changes(tweets=(TweetRecord(tweet_id, command.author_id, False),)))
+        event_id=next_id(),
+        occurred_at=id_time(tweet_id),
+        actor_id=command.author_id,
+        tweet_id=tweet_id,
+        author_id=command.author_id,
+        content=command.content,
+        reply_to=command.reply_to,
+        hashtags=extract_hashtags(command.content),
+        mentions=extract_mentions(command.content),
+    )
+    return Decision(
+        Posted(tweet_id, event.occurred_at),
+        event,
+        Changes(tweets=(TweetRecord(tweet_id, command.author_id, False),)),
+    )
 
 
 @_decide.register
@@ -97,26 +140,41 @@ def _delete(command: DeleteTweet, state: State, next_id: NextId, now: datetime) 
     if tweet is None:
         raise not_found(f"tweet {command.tweet_id}")
     if tweet.author_id != command.user_id:
-        raise DomainError(Refusal.FORBIDDEN, "not-your-tweet", "Forbidden",
-                          "only the author can delete a tweet")
+        raise DomainError(
+            Refusal.FORBIDDEN, "not-your-tweet", "Forbidden", "only the author can delete a tweet"
+        )
     if tweet.deleted:  # deleting it again changes nothing
         return Decision(Deleted(command.tweet_id))
-    event = ev.TweetDeleted(event_id=next_id(), occurred_at=now, actor_id=command.user_id,
-                            tweet_id=command.tweet_id, author_id=command.user_id)
+    event = ev.TweetDeleted(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.user_id,
+        tweet_id=command.tweet_id,
+        author_id=command.user_id,
+    )
     return Decision(Deleted(command.tweet_id), event, Changes(deleted=(command.tweet_id,)))
 
 
 @_decide.register
 def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) -> Decision:
     if command.followee_id == command.follower_id:
-        raise DomainError(Refusal.INVALID, "self-follow", "Cannot Follow Yourself",
-                          "a user cannot follow or unfollow themselves")
+        raise DomainError(
+            Refusal.INVALID,
+            "self-follow",
+            "Cannot Follow Yourself",
+            "a user cannot follow or unfollow themselves",
+        )
     if command.followee_id not in state.users:
         raise not_found(f"user {command.followee_id}")
     # Not deduplicated here: following twice is one follow in every projection.
     event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
-    event = event_type(event_id=next_id(), occurred_at=now, actor_id=command.follower_id,
-                       follower_id=command.follower_id, followee_id=command.followee_id)
+    event = event_type(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.follower_id,
+        follower_id=command.follower_id,
+        followee_id=command.followee_id,
+    )
     return Decision(FollowState(command.followee_id, command.following), event)
 
 
@@ -127,6 +185,12 @@ def _engage(command: SetEngagement, state: State, next_id: NextId, now: datetime
         raise not_found(f"tweet {command.tweet_id}")
     event_type = _ENGAGEMENT_EVENTS[(command.kind, command.on)]
     fields = {"author_id": tweet.author_id} if "author_id" in event_type.model_fields else {}
-    event = event_type(event_id=next_id(), occurred_at=now, actor_id=command.user_id,
-                       tweet_id=command.tweet_id, user_id=command.user_id, **fields)
+    event = event_type(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.user_id,
+        tweet_id=command.tweet_id,
+        user_id=command.user_id,
+        **fields,
+    )
     return Decision(EngagementState(command.kind, command.tweet_id, command.on), event)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from commands.errors import DomainError, Refusal
@@ -87,8 +87,9 @@ class CommandRunner:
     # Events sent by this process and not acknowledged yet: their acknowledgements.
     _in_flight: dict[int, asyncio.Future] = field(default_factory=dict)
 
-    async def run(self, command: Command, render: Render, *, idempotency_key: str | None,
-                  fingerprint: str) -> Answer:
+    async def run(
+        self, command: Command, render: Render, *, idempotency_key: str | None, fingerprint: str
+    ) -> Answer:
         """Run `command`: read what its rules need, decide it (commands/rules.py), and record
         its changes and its event in the outbox (write_model.unconfirmed_events) in one
         write-model transaction; after the commit, produce the event and answer once the
@@ -117,21 +118,31 @@ class CommandRunner:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
                 state, unconfirmed = await tx.load(needs(command), scope, self._resend_after)
-                decision = decide(command, state, self.ids.next_id, datetime.now(timezone.utc))
+                decision = decide(command, state, self.ids.next_id, datetime.now(UTC))
                 kind, quota = command.draws, None
-                if (decision.event is not None and kind is not None and actor_id is not None
-                        and self.limits is not None):
+                if (
+                    decision.event is not None
+                    and kind is not None
+                    and actor_id is not None
+                    and self.limits is not None
+                ):
                     quota = await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
                 if not await tx.apply(decision.changes):
                     raise username_taken(decision.changes.account.username)
                 answer = dataclasses.replace(render(decision.result), quota=quota)
                 if decision.event is not None:
-                    await tx.keep_unconfirmed(scope, decision.event.event_id,
-                                              encode(decision.event))
+                    await tx.keep_unconfirmed(
+                        scope, decision.event.event_id, encode(decision.event)
+                    )
                 if idempotency_key is not None:
-                    await tx.store_response(scope, idempotency_key, StoredResponse(
-                        fingerprint=fingerprint, status=answer.status, body=answer.body))
+                    await tx.store_response(
+                        scope,
+                        idempotency_key,
+                        StoredResponse(
+                            fingerprint=fingerprint, status=answer.status, body=answer.body
+                        ),
+                    )
             if decision.event is None:
                 return answer
             # Committed: the write is accepted and its event will reach the log.
@@ -155,19 +166,22 @@ class CommandRunner:
                 log.warning("after the acknowledgement of event %s: %s", event_id, error)
         return answer
 
-    async def _send_unconfirmed(self, tx: WriteTransaction, scope: str,
-                                everything: bool = False) -> None:
+    async def _send_unconfirmed(
+        self, tx: WriteTransaction, scope: str, everything: bool = False
+    ) -> None:
         """Send the scope's outbox events that failed (all, if `everything`) again; raises
         EventNotAcknowledged unless the broker acknowledges every one."""
         older_than = None if everything else self._resend_after
         await self._send_again(tx, scope, await tx.unconfirmed(scope, older_than))
 
-    async def _send_again(self, tx: WriteTransaction, scope: str,
-                          unconfirmed: list[tuple[int, bytes]]) -> None:
+    async def _send_again(
+        self, tx: WriteTransaction, scope: str, unconfirmed: list[tuple[int, bytes]]
+    ) -> None:
         """Send `unconfirmed` (the scope's outbox events, read in `tx`) again, but for those
         acknowledged already; raises EventNotAcknowledged unless each is acknowledged."""
-        pending = [(event_id, raw) for event_id, raw in unconfirmed
-                   if event_id not in self._acknowledged]
+        pending = [
+            (event_id, raw) for event_id, raw in unconfirmed if event_id not in self._acknowledged
+        ]
         for event_id, raw in pending:
             # One this process sent is not sent twice: its acknowledgement is awaited.
             acked = self._in_flight.get(event_id) or await self.producer.enqueue(decode(raw))
@@ -205,8 +219,10 @@ class CommandRunner:
             await asyncio.sleep(RELAY_INTERVAL_SECONDS)
             try:
                 for scope in await self.write_model.actors_with_unconfirmed(self._resend_after):
-                    async with self._actor_lock(_actor(scope)), \
-                            self.write_model.transaction() as tx:
+                    async with (
+                        self._actor_lock(_actor(scope)),
+                        self.write_model.transaction() as tx,
+                    ):
                         await self._send_unconfirmed(tx, scope)
             except Exception as error:  # noqa: BLE001 - the log or the database is down: later
                 log.warning("the outbox is not emptied yet: %s", error)
@@ -240,6 +256,9 @@ async def _no_lock() -> AsyncIterator[None]:
 def _replay(stored: StoredResponse, fingerprint: str) -> Answer:
     if stored.fingerprint != fingerprint:
         raise DomainError(
-            Refusal.INVALID, "idempotency-key-reused", "Idempotency-Key Reused",
-            "this Idempotency-Key was used with a different request; use a new key")
+            Refusal.INVALID,
+            "idempotency-key-reused",
+            "Idempotency-Key Reused",
+            "this Idempotency-Key was used with a different request; use a new key",
+        )
     return Answer(stored.status, stored.body, replayed=True)

@@ -55,8 +55,9 @@ class WriteTransaction(Protocol):
 
     async def store_response(self, scope: str, key: str, response: StoredResponse) -> None: ...
 
-    async def load(self, needs: Needs, actor: str, older_than_seconds: float
-                   ) -> tuple[State, list[tuple[int, bytes]]]:
+    async def load(
+        self, needs: Needs, actor: str, older_than_seconds: float
+    ) -> tuple[State, list[tuple[int, bytes]]]:
         """What a decision needs, and what `unconfirmed(actor, older_than_seconds)` returns,
         read together."""
 
@@ -67,11 +68,11 @@ class WriteTransaction(Protocol):
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         """Put the command's event in the outbox: it leaves once acknowledged."""
 
-    async def unconfirmed(self, actor: str, older_than_seconds: float | None = None
-                          ) -> list[tuple[int, bytes]]:
+    async def unconfirmed(
+        self, actor: str, older_than_seconds: float | None = None
+    ) -> list[tuple[int, bytes]]:
         """The actor's events in the outbox (those older than that, if given) in id order,
         locked until this transaction ends."""
-
 
 
 class WriteModel(Protocol):

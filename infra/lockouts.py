@@ -36,7 +36,7 @@ class LockoutPolicy:
     def lockout(self, strikes: int) -> float:
         """The length of a key's `strikes`-th lockout: the first one, doubled each time."""
         doublings = min(strikes - 1, 64)  # past the longest long before; no float overflow
-        return min(self.first_lockout_seconds * 2 ** doublings, self.max_lockout_seconds)
+        return min(self.first_lockout_seconds * 2**doublings, self.max_lockout_seconds)
 
 
 class Lockouts(Protocol):
@@ -60,8 +60,9 @@ class Record:
     locked_until: float = 0.0
 
 
-def after_failure(record: Record, limit: int, policy: LockoutPolicy,
-                  now: float) -> tuple[Record, float]:
+def after_failure(
+    record: Record, limit: int, policy: LockoutPolicy, now: float
+) -> tuple[Record, float]:
     """The key's record after one more failure at `now`, and the lockout it starts (0: none).
 
     A window starts at the first failure after the last one ended; the `limit`-th failure in
@@ -74,29 +75,46 @@ def after_failure(record: Record, limit: int, policy: LockoutPolicy,
         return record, 0.0
     strikes = record.strikes + 1
     lockout = policy.lockout(strikes)
-    return Record(failures=0, window_ends=0.0, strikes=strikes,
-                  locked_until=max(record.locked_until, now + lockout)), lockout
+    return Record(
+        failures=0,
+        window_ends=0.0,
+        strikes=strikes,
+        locked_until=max(record.locked_until, now + lockout),
+    ), lockout
 
 
 class MemoryLockouts:
     """Lockouts counted in this process alone: for tests, and while the shared store is down."""
 
-    def __init__(self, policy: LockoutPolicy, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MEMORY_KEYS) -> None:
+    def __init__(
+        self,
+        policy: LockoutPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MEMORY_KEYS,
+    ) -> None:
         self._policy = policy
         self._clock = clock
         self._records: TTLCache[str, Record] = TTLCache(
-            maxsize=max_keys, ttl=policy.strikes_kept_seconds + policy.max_lockout_seconds,
-            timer=clock)
+            maxsize=max_keys,
+            ttl=policy.strikes_kept_seconds + policy.max_lockout_seconds,
+            timer=clock,
+        )
 
     async def wait(self, keys: Sequence[str]) -> float:
         now = self._clock()
-        return max([record.locked_until - now for key in keys
-                    if (record := self._records.get(key)) is not None] + [0.0])
+        return max(
+            [
+                record.locked_until - now
+                for key in keys
+                if (record := self._records.get(key)) is not None
+            ]
+            + [0.0]
+        )
 
     async def fail(self, key: str, limit: int) -> float:
-        record, lockout = after_failure(self._records.get(key, Record()), limit, self._policy,
-                                        self._clock())
+        record, lockout = after_failure(
+            self._records.get(key, Record()), limit, self._policy, self._clock()
+        )
         self._records[key] = record  # again: its time to live starts anew
         return lockout
 

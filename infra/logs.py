@@ -59,14 +59,20 @@ def logging_config(service: str, settings: Settings | None = None) -> dict[str, 
             "text": {"format": TEXT_FORMAT},
         },
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                       "formatter": log_format(settings), "filters": ["request"]},
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": log_format(settings),
+                "filters": ["request"],
+            },
         },
         "root": {"level": settings.log_level, "handlers": ["stderr"]},
         "loggers": {
             # uvicorn's own loggers write through the root handler like everything else.
-            **{name: {"handlers": [], "propagate": True}
-               for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
             **{name: {"level": "WARNING"} for name in _QUIET},
         },
     }

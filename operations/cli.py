@@ -9,7 +9,7 @@ import select
 import signal
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -72,11 +72,16 @@ def run(args: argparse.Namespace) -> int:
         base_url = stack.start_api()
         if not args.no_demo:
             seeded = seed_demo(base_url)
-            print(f"{'Seeded the' if seeded else 'Kept the earlier'} demo: users alice, bob and "
-                  "carol (password 'demo-password-1').")
-        print(f"Chirp API: {base_url}\nAPI docs:  {base_url}/docs\n"
-              f"Kafka: {settings.bootstrap_servers}  Redis: {settings.redis}  "
-              f"PostgreSQL: {settings.postgres}\nPress Ctrl-C to stop.", flush=True)
+            print(
+                f"{'Seeded the' if seeded else 'Kept the earlier'} demo: users alice, bob and "
+                "carol (password 'demo-password-1')."
+            )
+        print(
+            f"Chirp API: {base_url}\nAPI docs:  {base_url}/docs\n"
+            f"Kafka: {settings.bootstrap_servers}  Redis: {settings.redis}  "
+            f"PostgreSQL: {settings.postgres}\nPress Ctrl-C to stop.",
+            flush=True,
+        )
         return _serve_until_interrupted(stack)
     except KeyboardInterrupt:
         return 130
@@ -108,10 +113,11 @@ def _start_trending(stack: LocalStack) -> None:
 def trending(args: argparse.Namespace) -> int:
     """Run the trending job alone against the configured Kafka until Ctrl-C (or, bounded by
     nothing, forever)."""
-    from streams.topics import topic_registry
     from infra.flink import FlinkUnavailable, connector_jars
     from streams.admin import ensure_topics
-    from streams.trending import TrendingJob, run as run_job
+    from streams.topics import topic_registry
+    from streams.trending import TrendingJob
+    from streams.trending import run as run_job
 
     settings = get_settings()
     try:
@@ -133,11 +139,18 @@ def trending(args: argparse.Namespace) -> int:
     ensure_topics(settings.bootstrap_servers, topic_registry(settings))
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
-    result = run_job(job, jars, jvm_args=settings.flink_jvm_args,
-                     log_dir=settings.data_dir.resolve() / "logs" / "flink",
-                     state_backend=settings.flink_state_backend)
-    print(f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
-          f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}", flush=True)
+    result = run_job(
+        job,
+        jars,
+        jvm_args=settings.flink_jvm_args,
+        log_dir=settings.data_dir.resolve() / "logs" / "flink",
+        state_backend=settings.flink_state_backend,
+    )
+    print(
+        f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
+        f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}",
+        flush=True,
+    )
     try:
         result.wait()
         return 0
@@ -157,7 +170,9 @@ def replay(args: argparse.Namespace) -> int:
 
     for read_model in READ_MODELS if args.read_model == "all" else (args.read_model,):
         # Trend rows are not archived: `all --source archive` takes them from Kafka.
-        source = "kafka" if read_model == ReadModel.TRENDS and args.read_model == "all" else args.source
+        source = (
+            "kafka" if read_model == ReadModel.TRENDS and args.read_model == "all" else args.source
+        )
         bar = tqdm(desc=f"replay {read_model}", unit="ev", dynamic_ncols=True, file=sys.stderr)
 
         def progress(applied: int, target: int, phase: str, bar=bar) -> None:
@@ -166,20 +181,29 @@ def replay(args: argparse.Namespace) -> int:
             bar.set_postfix_str(phase)
 
         try:
-            result = asyncio.run(replay(get_settings(), read_model, source=source,
-                                        start=args.start, keep_old=args.keep_old,
-                                        progress=progress))
+            result = asyncio.run(
+                replay(
+                    get_settings(),
+                    read_model,
+                    source=source,
+                    start=args.start,
+                    keep_old=args.keep_old,
+                    progress=progress,
+                )
+            )
         except ReplayFailed as error:
             print(f"chirp replay {read_model}: {error}", file=sys.stderr)
             return 1
         finally:
             bar.close()
         rate = result.events / result.seconds if result.seconds else 0
-        print(f"{read_model}: generation {result.old_generation} -> {result.new_generation}, "
-              f"{result.events:,} events ({result.from_archive:,} from the archive) in "
-              f"{result.seconds:.1f}s, {rate:,.0f}/s; readers switched; generation "
-              f"{result.old_generation} {'dropped' if result.dropped_old else 'kept'}",
-              flush=True)
+        print(
+            f"{read_model}: generation {result.old_generation} -> {result.new_generation}, "
+            f"{result.events:,} events ({result.from_archive:,} from the archive) in "
+            f"{result.seconds:.1f}s, {rate:,.0f}/s; readers switched; generation "
+            f"{result.old_generation} {'dropped' if result.dropped_old else 'kept'}",
+            flush=True,
+        )
     return 0
 
 
@@ -196,10 +220,12 @@ def export(args: argparse.Namespace) -> int:
         print(f"chirp export: {error}", file=sys.stderr)
         return 2
     rate = result.exported / result.seconds if result.seconds else 0
-    print(f"exported {result.exported:,} events ({rate:,.0f}/s) to "
-          f"{args.output or 'standard output'}"
-          + (f"; left out {result.skipped:,} this code cannot decode" if result.skipped else ""),
-          file=sys.stderr)
+    print(
+        f"exported {result.exported:,} events ({rate:,.0f}/s) to "
+        f"{args.output or 'standard output'}"
+        + (f"; left out {result.skipped:,} this code cannot decode" if result.skipped else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -208,7 +234,8 @@ def migrate(args: argparse.Namespace) -> int:
     (--status) say where they stand: exit 1 if one is behind."""
     from sqlalchemy.exc import OperationalError
 
-    from operations.migrate import migrate as migrate_all, status
+    from operations.migrate import migrate as migrate_all
+    from operations.migrate import status
 
     try:
         done = status(get_settings()) if args.status else migrate_all(get_settings())
@@ -237,7 +264,7 @@ def _start_time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not 'earliest' or an ISO 8601 time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _end_time(text: str) -> datetime | None:
@@ -246,8 +273,14 @@ def _end_time(text: str) -> datetime | None:
 
 
 def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
-    parser.add_argument("--from", dest="start", type=_start_time, default=None,
-                        metavar="earliest|ISO-TIME", help=help)
+    parser.add_argument(
+        "--from",
+        dest="start",
+        type=_start_time,
+        default=None,
+        metavar="earliest|ISO-TIME",
+        help=help,
+    )
 
 
 def _installed_version() -> str:
@@ -269,76 +302,113 @@ def _stdout_reader_gone() -> bool:
 def main(argv: list[str] | None = None) -> int:
     configure_logging("chirp")
     parser = argparse.ArgumentParser(prog="chirp", description=__doc__)
-    parser.add_argument("--version", action="version",
-                        version=f"%(prog)s {_installed_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     api_parser = commands.add_parser(
-        "api", help="serve the REST API (a deployment's API role)",
+        "api",
+        help="serve the REST API (a deployment's API role)",
         description="The same as `python -m api`: uvicorn on CHIRP_API_HOST:CHIRP_API_PORT with "
-                    "CHIRP_API_WORKERS processes; every setting from CHIRP_* (infra/settings.py).")
+        "CHIRP_API_WORKERS processes; every setting from CHIRP_* (infra/settings.py).",
+    )
     api_parser.set_defaults(handler=api)
     agents_parser = commands.add_parser(
-        "agents", help="run the projection worker (a deployment's agents role)",
+        "agents",
+        help="run the projection worker (a deployment's agents role)",
         description="The same as `python -m agents`: the Faust worker running every projection "
-                    "agent and the archive; every setting from CHIRP_* (infra/settings.py).")
-    agents_parser.add_argument("worker_options", nargs=argparse.REMAINDER,
-                               help="more options for the Faust worker")
+        "agent and the archive; every setting from CHIRP_* (infra/settings.py).",
+    )
+    agents_parser.add_argument(
+        "worker_options", nargs=argparse.REMAINDER, help="more options for the Faust worker"
+    )
     agents_parser.set_defaults(handler=agents)
     run_parser = commands.add_parser("run", help="run the local stack, the API and a demo")
     run_parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
     run_parser.set_defaults(handler=run)
     trending_parser = commands.add_parser(
-        "trending", help="run the trending-hashtags Flink job alone against the configured Kafka",
+        "trending",
+        help="run the trending-hashtags Flink job alone against the configured Kafka",
         description="Reads `tweets`, writes the top hashtags per sliding window to "
-                    "`trending-topics` (docs/trending.md). Defaults come from CHIRP_TRENDING_*.")
+        "`trending-topics` (docs/trending.md). Defaults come from CHIRP_TRENDING_*.",
+    )
     _add_from(trending_parser, "read tweets from this time on (default: earliest)")
     trending_parser.add_argument("--window", type=_duration, help="window size, e.g. 1h")
     trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
     trending_parser.add_argument("--top", type=int, help="hashtags per window")
     trending_parser.set_defaults(handler=trending)
     replay_parser = commands.add_parser(
-        "replay", help="rebuild a read model from the log into a fresh target, then switch to it",
+        "replay",
+        help="rebuild a read model from the log into a fresh target, then switch to it",
         description="Builds the read model into a new generation (schema, key prefix or "
-                    "index), catches up with the live agents, hands over and switches "
-                    "readers atomically; the old generation is dropped unless --keep-old "
-                    "(docs/replay.md).")
-    replay_parser.add_argument("read_model", choices=(*READ_MODELS, "all"),
-                               help="core: the social graph, tweet store, engagements, "
-                                    "timelines and caches; search: the search index; "
-                                    "trends: the trending windows (from trending-topics); "
-                                    "all: the three, one after another")
+        "index), catches up with the live agents, hands over and switches "
+        "readers atomically; the old generation is dropped unless --keep-old "
+        "(docs/replay.md).",
+    )
+    replay_parser.add_argument(
+        "read_model",
+        choices=(*READ_MODELS, "all"),
+        help="core: the social graph, tweet store, engagements, "
+        "timelines and caches; search: the search index; "
+        "trends: the trending windows (from trending-topics); "
+        "all: the three, one after another",
+    )
     _add_from(replay_parser, "apply only events from this time on (default: earliest)")
-    replay_parser.add_argument("--source", choices=("kafka", "archive"), default="kafka",
-                               help="read the archive first, then Kafka where it ends "
-                                    "(core and search)")
-    replay_parser.add_argument("--keep-old", action="store_true",
-                               help="keep the old generation instead of dropping it")
+    replay_parser.add_argument(
+        "--source",
+        choices=("kafka", "archive"),
+        default="kafka",
+        help="read the archive first, then Kafka where it ends (core and search)",
+    )
+    replay_parser.add_argument(
+        "--keep-old", action="store_true", help="keep the old generation instead of dropping it"
+    )
     replay_parser.set_defaults(handler=replay)
     export_parser = commands.add_parser(
-        "export", help="write archived events of a time range as Parquet or JSON lines",
+        "export",
+        help="write archived events of a time range as Parquet or JSON lines",
         description="Events from the archive (docs/replay.md), upcast to their current schema "
-                    "version, in log order per topic partition.")
+        "version, in log order per topic partition.",
+    )
     _add_from(export_parser, "events at or after (default: earliest)")
-    export_parser.add_argument("--to", dest="end", type=_end_time, default=None,
-                               metavar="now|ISO-TIME", help="events before (default: now)")
-    export_parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet",
-                               help="parquet: a directory with a file per event type, "
-                                    "<Type>.parquet, its fields as typed columns; jsonl: one "
-                                    "event envelope per line")
-    export_parser.add_argument("--output", "-o", type=Path, default=None,
-                               help="parquet: the directory to write into (its <Type>.parquet "
-                                    "files replaced); jsonl: the file to write (replaced), "
-                                    "standard output without it")
+    export_parser.add_argument(
+        "--to",
+        dest="end",
+        type=_end_time,
+        default=None,
+        metavar="now|ISO-TIME",
+        help="events before (default: now)",
+    )
+    export_parser.add_argument(
+        "--format",
+        choices=("parquet", "jsonl"),
+        default="parquet",
+        help="parquet: a directory with a file per event type, "
+        "<Type>.parquet, its fields as typed columns; jsonl: one "
+        "event envelope per line",
+    )
+    export_parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        help="parquet: the directory to write into (its <Type>.parquet "
+        "files replaced); jsonl: the file to write (replaced), "
+        "standard output without it",
+    )
     export_parser.set_defaults(handler=export)
     migrate_parser = commands.add_parser(
-        "migrate", help="upgrade the write model, chirp_meta and the archive to the newest schema",
+        "migrate",
+        help="upgrade the write model, chirp_meta and the archive to the newest schema",
         description="Runs the schema revisions (alembic) the configured PostgreSQL lacks; a "
-                    "database prepared before migrations is recognised and stamped at the "
-                    "baseline. Read models are rebuilt by `chirp replay` instead "
-                    "(docs/migrations.md).")
-    migrate_parser.add_argument("--status", action="store_true",
-                                help="only say which revision each schema set is at, and the "
-                                     "newest; exit 1 if one is behind")
+        "database prepared before migrations is recognised and stamped at the "
+        "baseline. Read models are rebuilt by `chirp replay` instead "
+        "(docs/migrations.md).",
+    )
+    migrate_parser.add_argument(
+        "--status",
+        action="store_true",
+        help="only say which revision each schema set is at, and the "
+        "newest; exit 1 if one is behind",
+    )
     migrate_parser.set_defaults(handler=migrate)
     args = parser.parse_args(argv)
     try:

@@ -25,9 +25,15 @@ def seed_demo(base_url: str) -> bool:
     ids: dict[str, str] = {}
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for username, display_name, bio in DEMO_USERS:
-            created = client.post("/api/v1/users", json={
-                "username": username, "display_name": display_name, "bio": bio,
-                "password": DEMO_PASSWORD})
+            created = client.post(
+                "/api/v1/users",
+                json={
+                    "username": username,
+                    "display_name": display_name,
+                    "bio": bio,
+                    "password": DEMO_PASSWORD,
+                },
+            )
             if created.status_code == 201:
                 tokens[username] = created.json()["access_token"]
                 ids[username] = created.json()["user_id"]
@@ -37,11 +43,13 @@ def seed_demo(base_url: str) -> bool:
         if len(tokens) < len(DEMO_USERS):
             return False
         for follower, followee in DEMO_FOLLOWS:
-            client.post(f"/api/v1/users/{ids[followee]}/follow",
-                        headers=_auth(tokens[follower])).raise_for_status()
+            client.post(
+                f"/api/v1/users/{ids[followee]}/follow", headers=_auth(tokens[follower])
+            ).raise_for_status()
         for author, content in DEMO_TWEETS:
-            client.post("/api/v1/tweets", json={"content": content},
-                        headers=_auth(tokens[author])).raise_for_status()
+            client.post(
+                "/api/v1/tweets", json={"content": content}, headers=_auth(tokens[author])
+            ).raise_for_status()
     return True
 
 

@@ -27,10 +27,10 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from agents.context import group_of
-from projections import targets
-from projections.targets import ReadModel
 from infra.settings import Settings
+from projections import targets
 from projections.redis_keys import RedisKeys
+from projections.targets import ReadModel
 from streams.admin import log_end_offsets
 from streams.archive import PostgresArchive
 from streams.topics import TopicRegistry
@@ -44,8 +44,9 @@ class RestoreFailed(RuntimeError):
     """The broker did not take back every archived event."""
 
 
-def restore_log(settings: Settings, registry: TopicRegistry,
-                say: Callable[[str], None] = print) -> int:
+def restore_log(
+    settings: Settings, registry: TopicRegistry, say: Callable[[str], None] = print
+) -> int:
     """Write the archive back onto the broker if its event topics are empty; return how many
     events were restored (0 when the log was not empty or the archive is)."""
     ends = log_end_offsets(settings.bootstrap_servers, registry.event_topics())
@@ -59,16 +60,23 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
     pool = AsyncConnectionPool(settings.postgres, min_size=1, max_size=2, open=False)
     await pool.open(wait=True, timeout=30)
     redis = Redis.from_url(settings.redis)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                             enable_idempotence=True, linger_ms=20, batch_size=1 << 20,
-                             client_id="chirp-restore")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=1 << 20,
+        client_id="chirp-restore",
+    )
     failures: list[BaseException] = []
     restored, started = 0, time.monotonic()
     try:
         live = await targets.current(pool, settings)
         keys = RedisKeys(live.core_prefix, root=settings.redis_prefix)
-        recorded = {group: await _recorded(redis, keys, group)
-                    for group in (group_of(live, ReadModel.CORE), group_of(live, ReadModel.SEARCH))}
+        recorded = {
+            group: await _recorded(redis, keys, group)
+            for group in (group_of(live, ReadModel.CORE), group_of(live, ReadModel.SEARCH))
+        }
         wanted = {event_id for places in recorded.values() for event_id in places.values()}
         # Each partition is written in archive order from offset 0: an event's new offset is
         # how many of its partition's events were written before it.
@@ -81,20 +89,26 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
                 raise RestoreFailed(
                     f"archived event {event.event_id} belongs to {event.topic}[{event.partition}],"
                     f" which this stack's topics ({sorted(names)}, {settings.partitions}"
-                    " partitions) do not have")
+                    " partitions) do not have"
+                )
             place = (topic.name, event.partition)
             if event.event_id in wanted:
                 found[event.event_id] = (place, written.get(place, 0))
             written[place] = written.get(place, 0) + 1
-            producer.send(topic.name, value=event.value, key=event.key,
-                          partition=event.partition).add_errback(failures.append)
+            producer.send(
+                topic.name, value=event.value, key=event.key, partition=event.partition
+            ).add_errback(failures.append)
             restored += 1
             if restored % PROGRESS_EVERY == 0:
-                say(f"  restored {restored:,} events ({restored / (time.monotonic() - started):,.0f}/s)")
+                say(
+                    f"  restored {restored:,} events ({restored / (time.monotonic() - started):,.0f}/s)"
+                )
         producer.flush()
         if failures:
-            raise RestoreFailed(f"{len(failures)} archived events were not acknowledged by the"
-                                f" broker (first: {failures[0]!r})")
+            raise RestoreFailed(
+                f"{len(failures)} archived events were not acknowledged by the"
+                f" broker (first: {failures[0]!r})"
+            )
         if restored:
             await _carry_positions(redis, keys, archive, registry, recorded, found, written)
     finally:
@@ -115,9 +129,15 @@ async def _recorded(redis: Redis, keys: RedisKeys, group: str) -> dict[tuple[str
     return events
 
 
-async def _carry_positions(redis: Redis, keys: RedisKeys, archive: PostgresArchive,
-                           registry: TopicRegistry, recorded: dict, found: dict,
-                           written: dict[tuple[str, int], int]) -> None:
+async def _carry_positions(
+    redis: Redis,
+    keys: RedisKeys,
+    archive: PostgresArchive,
+    registry: TopicRegistry,
+    recorded: dict,
+    found: dict,
+    written: dict[tuple[str, int], int],
+) -> None:
     """Positions in the restored log's offsets, so that the agents resume where they were.
 
     Offsets recorded against the old log mean nothing in the new one, so every position is
@@ -136,27 +156,37 @@ async def _carry_positions(redis: Redis, keys: RedisKeys, archive: PostgresArchi
             if new_place == place and offset >= 0:
                 await redis.set(keys.position(group, *place), offset)
     prefix = registry.prefix
-    await archive.reset_positions({(topic.removeprefix(prefix), partition): count - 1
-                                   for (topic, partition), count in written.items()})
+    await archive.reset_positions(
+        {
+            (topic.removeprefix(prefix), partition): count - 1
+            for (topic, partition), count in written.items()
+        }
+    )
 
 
-def wait_until_archived(settings: Settings, registry: TopicRegistry,
-                        timeout: float = 30.0) -> bool:
+def wait_until_archived(settings: Settings, registry: TopicRegistry, timeout: float = 30.0) -> bool:
     """Wait until the archive agent has read every event partition to its end; False if it
     had not after `timeout` seconds. Call it once nothing writes to the log any more."""
-    ends = {(topic.removeprefix(registry.prefix), partition): end for (topic, partition), end
-            in log_end_offsets(settings.bootstrap_servers, registry.event_topics()).items()
-            if end > 0}
+    ends = {
+        (topic.removeprefix(registry.prefix), partition): end
+        for (topic, partition), end in log_end_offsets(
+            settings.bootstrap_servers, registry.event_topics()
+        ).items()
+        if end > 0
+    }
     deadline = time.monotonic() + timeout
     with psycopg.connect(settings.postgres, autocommit=True) as conn:
         while True:
-            rows = conn.execute(f'SELECT topic, partition, "offset" FROM'
-                                f" {settings.archive_schema}.positions").fetchall()
+            rows = conn.execute(
+                f'SELECT topic, partition, "offset" FROM {settings.archive_schema}.positions'
+            ).fetchall()
             read = {(topic, partition): offset for topic, partition, offset in rows}
             behind = {place: end for place, end in ends.items() if read.get(place, -1) < end - 1}
             if not behind:
                 return True
             if time.monotonic() > deadline:
-                log.error("the archive is behind the log in %s after %.0fs", sorted(behind), timeout)
+                log.error(
+                    "the archive is behind the log in %s after %.0fs", sorted(behind), timeout
+                )
                 return False
             time.sleep(0.1)

@@ -33,7 +33,10 @@ ENVELOPE_COLUMNS = (
 _ENVELOPE_NAMES = frozenset(column.name for column in ENVELOPE_COLUMNS)
 # Ids are 64-bit integers (schemas/types.py): int64, as in the archive.
 _SCALARS: dict[Any, pa.DataType] = {
-    bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string(),
+    bool: pa.bool_(),
+    int: pa.int64(),
+    float: pa.float64(),
+    str: pa.string(),
     datetime: pa.timestamp("ms", tz="UTC"),
 }
 

@@ -39,8 +39,9 @@ class ExportResult:
     seconds: float
 
 
-def export_events(settings: Settings, start: datetime | None, end: datetime | None,
-                  fmt: str, output: Path | None) -> ExportResult:
+def export_events(
+    settings: Settings, start: datetime | None, end: datetime | None, fmt: str, output: Path | None
+) -> ExportResult:
     """Write the archived events that occurred in [start, end) to `output` (None: stdout,
     JSON lines only)."""
     if fmt not in FORMATS:
@@ -48,8 +49,9 @@ def export_events(settings: Settings, start: datetime | None, end: datetime | No
     if fmt == "parquet" and output is None:
         raise ValueError("a Parquet export needs an output directory")
     if fmt == "parquet" and output is not None and output.is_file():
-        raise ValueError(f"a Parquet export writes a directory (a file per event type), and "
-                         f"{output} is a file")
+        raise ValueError(
+            f"a Parquet export writes a directory (a file per event type), and {output} is a file"
+        )
     return asyncio.run(_export(settings, start, end, fmt, output))
 
 
@@ -108,7 +110,8 @@ class _ParquetWriter:
         except ModuleNotFoundError as error:
             raise ModuleNotFoundError(
                 "Parquet export needs the `export` extra: pip install -e '.[export]'",
-                name=error.name) from error
+                name=error.name,
+            ) from error
 
         self.tables = ParquetTables(output, ROW_GROUP)
 

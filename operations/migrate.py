@@ -42,7 +42,8 @@ class Migrated:
             start = self.before or (BASELINE if self.stamped else "empty")
             done.append(f"{start} -> {self.after}: applied " + "; ".join(self.applied))
         return f"{self.schema_set}: " + (
-            "; ".join(done) or f"at {self.after}, the head: nothing to do")
+            "; ".join(done) or f"at {self.after}, the head: nothing to do"
+        )
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,10 @@ class Status:
         elif self.current is not None:
             where = "behind: `chirp migrate` upgrades it"
         elif self.prepared_before_migrations:
-            where = (f"prepared before migrations: `chirp migrate` stamps it at {BASELINE}"
-                     " and upgrades it")
+            where = (
+                f"prepared before migrations: `chirp migrate` stamps it at {BASELINE}"
+                " and upgrades it"
+            )
         else:
             where = "empty: `chirp migrate` creates it"
         return f"{self.schema_set}: at {self.current or 'no revision'}, head {self.head}; {where}"
@@ -94,8 +97,10 @@ def upgrade(dsn: str, schema_set: SchemaSet) -> Migrated:
     engine = _engine(dsn)
     try:
         with engine.begin() as connection:
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                               {"key": f"chirp migrations {schema_set.version_schema}"})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"chirp migrations {schema_set.version_schema}"},
+            )
             # alembic creates its version table, not the schema that holds it.
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema_set.version_schema}")
             migrated.before = _revision(connection, schema_set)
@@ -127,8 +132,9 @@ def status_of(dsn: str, schema_set: SchemaSet) -> Status:
 def _engine(dsn: str) -> Engine:
     # psycopg 3 reads the DSN as the rest of Chirp does (a URL or key=value pairs); SQLAlchemy
     # only needs its dialect for it. One connection, closed when done.
-    return create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn),
-                         poolclass=NullPool)
+    return create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
+    )
 
 
 def _config(schema_set: SchemaSet, connection: Connection | None = None, **attributes) -> Config:
@@ -140,14 +146,18 @@ def _config(schema_set: SchemaSet, connection: Connection | None = None, **attri
 
 def _revision(connection: Connection, schema_set: SchemaSet) -> str | None:
     context = MigrationContext.configure(
-        connection, opts={"version_table_schema": schema_set.version_schema})
+        connection, opts={"version_table_schema": schema_set.version_schema}
+    )
     return context.get_current_revision()
 
 
 def _prepared_before_migrations(connection: Connection, schema_set: SchemaSet) -> bool:
     """Every table of the baseline is there (a release before migrations made them)."""
     missing = connection.execute(
-        text("SELECT count(*) FROM unnest(CAST(:tables AS text[])) AS t(name)"
-             " WHERE to_regclass(t.name) IS NULL"),
-        {"tables": list(schema_set.baseline_tables)}).scalar_one()
+        text(
+            "SELECT count(*) FROM unnest(CAST(:tables AS text[])) AS t(name)"
+            " WHERE to_regclass(t.name) IS NULL"
+        ),
+        {"tables": list(schema_set.baseline_tables)},
+    ).scalar_one()
     return missing == 0

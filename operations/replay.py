@@ -46,17 +46,17 @@ from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext, group_of
 from agents.core import apply_core
 from agents.search import deleted_and_touched, write_tweets
-from projections import targets
-from projections.targets import ReadModel
-from streams.topics import topic_registry
-from projections.read_models import build_read_models, redis_client, search_index, setup_read_models
 from infra.settings import Settings
+from projections import targets
 from projections.fanout import CelebrityThreshold
+from projections.read_models import build_read_models, redis_client, search_index, setup_read_models
 from projections.redis_keys import RedisKeys
+from projections.targets import ReadModel
 from projections.trends import BadTrendRow, decode_trend_row
 from schemas import events as ev
 from schemas.events import UndecodableEvent, decode
 from streams.archive import PostgresArchive, Record
+from streams.topics import topic_registry
 
 log = logging.getLogger("chirp.replay")
 
@@ -71,6 +71,7 @@ READ_AHEAD = 20_000
 FETCH_MAX_RECORDS = 5_000
 # The search replay writes the tweets it has seen touched once it holds this many.
 SEARCH_FLUSH_TWEETS = 5_000
+
 
 class ReplayFailed(RuntimeError):
     pass
@@ -92,18 +93,28 @@ Progress = Callable[[int, int, str], None]  # (applied, target, phase)
 Places = dict[tuple[str, int], list[Record]]
 
 
-async def replay(settings: Settings, read_model: str, *, source: str = "kafka",
-                 start: datetime | None = None, keep_old: bool = False,
-                 progress: Progress | None = None) -> ReplayResult:
+async def replay(
+    settings: Settings,
+    read_model: str,
+    *,
+    source: str = "kafka",
+    start: datetime | None = None,
+    keep_old: bool = False,
+    progress: Progress | None = None,
+) -> ReplayResult:
     """Rebuild `read_model` (core, search or trends) into a fresh generation and switch."""
     if read_model not in targets.READ_MODELS:
         raise ReplayFailed(f"no read model {read_model!r}: one of {', '.join(targets.READ_MODELS)}")
     if read_model == ReadModel.CORE and settings.tweet_store != "postgres":
-        raise ReplayFailed("replay builds the PostgreSQL tweet store; a Cassandra tweet store "
-                           "needs a keyspace per generation, which is not built yet")
+        raise ReplayFailed(
+            "replay builds the PostgreSQL tweet store; a Cassandra tweet store "
+            "needs a keyspace per generation, which is not built yet"
+        )
     if read_model == ReadModel.TRENDS and source == "archive":
-        raise ReplayFailed("trends replay from trending-topics on Kafka: the archive keeps the "
-                           "event topics, not the trending job's rows")
+        raise ReplayFailed(
+            "trends replay from trending-topics on Kafka: the archive keeps the "
+            "event topics, not the trending job's rows"
+        )
     pool = AsyncConnectionPool(settings.postgres, min_size=2, max_size=8, open=False, timeout=10)
     await pool.open(wait=True, timeout=30)
     # No read timeout, as the agents: one armed for every reply of a batch cost 9% here.
@@ -112,16 +123,18 @@ async def replay(settings: Settings, read_model: str, *, source: str = "kafka",
     try:
         async with pool.connection() as lock:
             # One replay of a deployment's read model at a time.
-            held = (await (await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
-                                              (lock_name,))).fetchone())[0]
+            held = (
+                await (
+                    await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock_name,))
+                ).fetchone()
+            )[0]
             await lock.commit()  # the lock is the session's: no transaction stays open
             if not held:
                 raise ReplayFailed(f"another replay of the {read_model} read model is running")
             try:
                 live = await targets.current(pool, settings)
                 target = TARGETS[read_model](live, pool, redis, start)
-                return await _Replay(target, source, keep_old,
-                                     progress or (lambda *_: None)).run()
+                return await _Replay(target, source, keep_old, progress or (lambda *_: None)).run()
             finally:
                 await lock.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock_name,))
     finally:
@@ -135,8 +148,9 @@ class _Target:
     read_model: str
     topics: tuple[str, ...]  # topic names without the deployment's prefix
 
-    def __init__(self, live: Settings, pool: AsyncConnectionPool, redis: Redis,
-                 start: datetime | None) -> None:
+    def __init__(
+        self, live: Settings, pool: AsyncConnectionPool, redis: Redis, start: datetime | None
+    ) -> None:
         self.pool, self.redis, self.start = pool, redis, start
         self.old = live
         self.new = live.at(**{self.read_model: live.generation(self.read_model) + 1})
@@ -158,8 +172,11 @@ class _Target:
     async def apply(self, by_partition: Places) -> None:
         raise NotImplementedError
 
-    async def applied(self, positions: dict[tuple[str, int], int],
-                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
+    async def applied(
+        self,
+        positions: dict[tuple[str, int], int],
+        event_ids: dict[tuple[str, int], int] | None = None,
+    ) -> None:
         """The new generation holds the log up to `positions` (after apply), where the last
         events applied are `event_ids`."""
 
@@ -193,10 +210,12 @@ class _Core(_Target):
         self.target = build_read_models(self.new, self.pool, self.redis)
         # Fan-out as it was when the events were live: no lowered threshold for the lag a
         # replay has by nature.
-        threshold = CelebrityThreshold(self.old.celebrity_threshold,
-                                       self.old.celebrity_threshold, float("inf"))
-        self.context = AgentContext(settings=self.new, models=self.target, threshold=threshold,
-                                    search=None, archive=None)
+        threshold = CelebrityThreshold(
+            self.old.celebrity_threshold, self.old.celebrity_threshold, float("inf")
+        )
+        self.context = AgentContext(
+            settings=self.new, models=self.target, threshold=threshold, search=None, archive=None
+        )
 
     async def create(self) -> None:
         await setup_read_models(self.target)
@@ -215,8 +234,11 @@ class _Core(_Target):
         """Dead letters of a replay: the live agents dead-lettered these already; count them."""
         self.skipped += 1
 
-    async def applied(self, positions: dict[tuple[str, int], int],
-                      event_ids: dict[tuple[str, int], int] | None = None) -> None:
+    async def applied(
+        self,
+        positions: dict[tuple[str, int], int],
+        event_ids: dict[tuple[str, int], int] | None = None,
+    ) -> None:
         # Readers of the new generation wait on these, under the live agents' name.
         await self.target.progress.advance(positions, event_ids=event_ids)
 
@@ -224,15 +246,24 @@ class _Core(_Target):
         """The other agents' positions live beside the core ones: they carry over as they are."""
         for read_model in (ReadModel.SEARCH, ReadModel.TRENDS):
             group = group_of(self.old, read_model)
-            await self.target.progress.advance(_bounds(await self.live.progress.applied(group)), group,
-                                            await self.live.progress.applied_events(group))
+            await self.target.progress.advance(
+                _bounds(await self.live.progress.applied(group)),
+                group,
+                await self.live.progress.applied_events(group),
+            )
 
     async def drop(self, settings: Settings) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(f"DROP SCHEMA IF EXISTS {settings.core_schema} CASCADE")
         keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix)
-        await _unlink(self.redis, (key async for key in self.redis.scan_iter(
-            match=f"{keys.prefix}*", count=2000) if keys.in_generation(key.decode())))
+        await _unlink(
+            self.redis,
+            (
+                key
+                async for key in self.redis.scan_iter(match=f"{keys.prefix}*", count=2000)
+                if keys.in_generation(key.decode())
+            ),
+        )
 
 
 class _Search(_Target):
@@ -244,8 +275,9 @@ class _Search(_Target):
         self.index = search_index(self.new, writable=True)
         # write_tweets reads the tweets as the live stores hold them: they are ahead of the
         # replay, which stays behind the live search agent, which waits for them.
-        self.context = AgentContext(settings=self.new, models=self.live, threshold=None,
-                                    search=self.index, archive=None)
+        self.context = AgentContext(
+            settings=self.new, models=self.live, threshold=None, search=self.index, archive=None
+        )
         self.touched: set[int] = set()
         self.deleted: set[int] = set()
 
@@ -296,16 +328,25 @@ class _Trends(_Target):
         self.target = build_read_models(self.new, self.pool, self.redis)
 
     async def apply(self, by_partition: Places) -> None:
-        await self.target.trends.upsert([
-            row for row in self.decoded(by_partition, decode_trend_row, BadTrendRow)
-            if self.start is None or row.window_end >= self.start])
+        await self.target.trends.upsert(
+            [
+                row
+                for row in self.decoded(by_partition, decode_trend_row, BadTrendRow)
+                if self.start is None or row.window_end >= self.start
+            ]
+        )
 
     async def drop(self, settings: Settings) -> None:
-        keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix,
-                         trends_generation=settings.trends_generation)
+        keys = RedisKeys(
+            settings.core_prefix,
+            root=settings.redis_prefix,
+            trends_generation=settings.trends_generation,
+        )
         windows = keys.trend_windows()
-        await _unlink(self.redis, (key async for key in self.redis.scan_iter(
-            match=f"{windows}:*", count=2000)))
+        await _unlink(
+            self.redis,
+            (key async for key in self.redis.scan_iter(match=f"{windows}:*", count=2000)),
+        )
         await self.redis.unlink(windows)
 
 
@@ -318,12 +359,15 @@ class _Replay:
         self.settings = target.old
         self.pool = target.pool
         registry = topic_registry(self.settings)
-        self.names = {topic.name.removeprefix(registry.prefix): topic.name
-                      for topic in registry.all() if topic.name.removeprefix(registry.prefix)
-                      in target.topics}
+        self.names = {
+            topic.name.removeprefix(registry.prefix): topic.name
+            for topic in registry.all()
+            if topic.name.removeprefix(registry.prefix) in target.topics
+        }
         partitions = {topic.name: topic.partitions for topic in registry.all()}
-        self.places = [(name, number) for name in self.names.values()
-                       for number in range(partitions[name])]
+        self.places = [
+            (name, number) for name in self.names.values() for number in range(partitions[name])
+        ]
         self.applied = {place: -1 for place in self.places}
         self.pending = {place: deque() for place in self.places}
         self.events = self.from_archive = 0
@@ -349,9 +393,16 @@ class _Replay:
             await asyncio.sleep(DROP_GRACE_SECONDS)
             await target.drop(target.old)
             dropped = True
-        return ReplayResult(target.read_model, target.old.generation(target.read_model),
-                            target.new.generation(target.read_model), self.events, seconds,
-                            self.from_archive, target.skipped, dropped)
+        return ReplayResult(
+            target.read_model,
+            target.old.generation(target.read_model),
+            target.new.generation(target.read_model),
+            self.events,
+            seconds,
+            self.from_archive,
+            target.skipped,
+            dropped,
+        )
 
     # --- sources ---------------------------------------------------------------------------
 
@@ -367,8 +418,15 @@ class _Replay:
             async for event in archive.events_in(conn):
                 if event.topic not in self.names:
                     continue
-                batch.append(Record(self.names[event.topic], event.partition, event.offset,
-                                    event.key, event.value))
+                batch.append(
+                    Record(
+                        self.names[event.topic],
+                        event.partition,
+                        event.offset,
+                        event.key,
+                        event.value,
+                    )
+                )
                 if len(batch) >= FETCH_MAX_RECORDS:
                     await self._apply_sequence(batch)
                     batch = []
@@ -378,8 +436,9 @@ class _Replay:
         for (topic, partition), offset in positions.items():
             if topic in self.names:
                 self.applied[(self.names[topic], partition)] = offset
-        await self.target.applied({place: offset for place, offset in self.applied.items()
-                                   if offset >= 0})
+        await self.target.applied(
+            {place: offset for place, offset in self.applied.items() if offset >= 0}
+        )
 
     async def _apply_sequence(self, records: list[Record]) -> None:
         """Archived records (ordered by partition, then log order) applied as they come."""
@@ -393,10 +452,14 @@ class _Replay:
         self.progress(self.events, self.events, "archive")
 
     async def _from_kafka(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
-                                    enable_auto_commit=False, group_id=None,
-                                    fetch_max_wait_ms=50, max_partition_fetch_bytes=4 << 20,
-                                    client_id="chirp-replay")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=4 << 20,
+            client_id="chirp-replay",
+        )
         await consumer.start()
         try:
             partitions = {place: TopicPartition(*place) for place in self.places}
@@ -417,15 +480,17 @@ class _Replay:
             fetched = await consumer.getmany(timeout_ms=100, max_records=FETCH_MAX_RECORDS)
             for tp, messages in fetched.items():
                 self.pending[(tp.topic, tp.partition)].extend(
-                    Record(m.topic, m.partition, m.offset, m.key, m.value) for m in messages)
+                    Record(m.topic, m.partition, m.offset, m.key, m.value) for m in messages
+                )
             await self._apply_within(bounds)
             for place, tp in partitions.items():  # read ahead boundedly
                 if len(self.pending[place]) > READ_AHEAD:
                     consumer.pause(tp)
                 else:
                     consumer.resume(tp)
-            behind = sum(max(bounds.get(place, -1) - self.applied[place], 0)
-                         for place in self.places)
+            behind = sum(
+                max(bounds.get(place, -1) - self.applied[place], 0) for place in self.places
+            )
             self.progress(self.events, self.events + behind, phase)
             # Not while the live agents are behind what the archive gave: at the handover
             # they go on from where they are, and would apply those events a second time.
@@ -437,20 +502,25 @@ class _Replay:
                 else:
                     waiting_since = waiting_since or time.monotonic()
                     if time.monotonic() - waiting_since > PAUSE_ANSWER_SECONDS:
-                        raise ReplayFailed(f"the live {target.read_model} agents have not "
-                                           "applied what the archive holds within "
-                                           f"{PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
-                                           "worker running?")
+                        raise ReplayFailed(
+                            f"the live {target.read_model} agents have not "
+                            "applied what the archive holds within "
+                            f"{PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
+                            "worker running?"
+                        )
             elif phase == "pause":
                 handover = (await targets.pending_handovers(self.pool, [base])).get(base)
                 if handover is not None and handover.state == "paused":
                     bounds, phase = _bounds(handover.positions), "final"
                 elif time.monotonic() - asked_at > PAUSE_ANSWER_SECONDS:
-                    raise ReplayFailed(f"the live {target.read_model} agents did not pause "
-                                       f"within {PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
-                                       "worker running?")
-            if phase == "final" and all(self.applied[place] >= bounds.get(place, -1)
-                                        for place in self.places):
+                    raise ReplayFailed(
+                        f"the live {target.read_model} agents did not pause "
+                        f"within {PAUSE_ANSWER_SECONDS:.0f}s: is the agents "
+                        "worker running?"
+                    )
+            if phase == "final" and all(
+                self.applied[place] >= bounds.get(place, -1) for place in self.places
+            ):
                 await target.seal()
                 try:
                     await targets.switch(self.pool, base, new)
@@ -475,8 +545,10 @@ class _Replay:
         for place, records in ready.items():
             self.applied[place] = max(self.applied[place], records[-1].offset)
             self.events += len(records)
-        await self.target.applied({place: records[-1].offset for place, records in ready.items()},
-                                  last_event_ids([r for records in ready.values() for r in records]))
+        await self.target.applied(
+            {place: records[-1].offset for place, records in ready.items()},
+            last_event_ids([r for records in ready.values() for r in records]),
+        )
 
 
 def _bounds(positions: dict[str, int]) -> dict[tuple[str, int], int]:

@@ -26,8 +26,9 @@ CHIRP_PROCESS_ORPHANED = signal.SIGKILL
 class LocalStack:
     """Starts what `settings` does not point elsewhere, prepares it, and stops it in reverse."""
 
-    def __init__(self, settings: Settings, *, ephemeral: bool = False,
-                 durable: bool | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, ephemeral: bool = False, durable: bool | None = None
+    ) -> None:
         # An ephemeral stack (tests) takes free ports and skips crash safety; a dev stack
         # keeps fixed ports and a durable data directory, so both can run side by side.
         # `durable` overrides the crash safety (a crash test needs it on free ports).
@@ -53,13 +54,15 @@ class LocalStack:
                 self._start(kafka)
                 updates["kafka_bootstrap"] = kafka.bootstrap
             if self.settings.redis_url is None:
-                redis = RedisServer(self._port(self.settings.redis_port), self.data_dir,
-                                    durable=self.durable)
+                redis = RedisServer(
+                    self._port(self.settings.redis_port), self.data_dir, durable=self.durable
+                )
                 self._start(redis)
                 updates["redis_url"] = redis.url
             if self.settings.postgres_dsn is None:
-                postgres = PostgresServer(self._port(self.settings.postgres_port), self.data_dir,
-                                          durable=self.durable)
+                postgres = PostgresServer(
+                    self._port(self.settings.postgres_port), self.data_dir, durable=self.durable
+                )
                 self._start(postgres)
                 updates["postgres_dsn"] = postgres.dsn
             updates["jwt_secret"] = self.settings.jwt_secret or self._jwt_secret()
@@ -97,38 +100,50 @@ class LocalStack:
         prepare_storage(self.settings)
 
     def _restore_log(self) -> None:
-        from streams.topics import topic_registry
         from operations.durability import restore_log
+        from streams.topics import topic_registry
 
         started = time.monotonic()
         restored = restore_log(self.settings, topic_registry(self.settings))
         if restored:
-            print(f"Restored {restored:,} events from the archive onto the local broker in "
-                  f"{time.monotonic() - started:.1f}s.", flush=True)
+            print(
+                f"Restored {restored:,} events from the archive onto the local broker in "
+                f"{time.monotonic() - started:.1f}s.",
+                flush=True,
+            )
 
     def environment(self) -> dict[str, str]:
         """The environment that makes a child process use this stack."""
         env = dict(os.environ)
-        env.update({
-            "CHIRP_DATA_DIR": str(self.data_dir),
-            "CHIRP_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers,
-            "CHIRP_REDIS_URL": self.settings.redis,
-            "CHIRP_POSTGRES_DSN": self.settings.postgres,
-            "CHIRP_JWT_SECRET": self.settings.jwt_secret,
-            "CHIRP_TOPIC_PREFIX": self.settings.topic_prefix,
-            "CHIRP_PARTITIONS": str(self.settings.partitions),
-        })
+        env.update(
+            {
+                "CHIRP_DATA_DIR": str(self.data_dir),
+                "CHIRP_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers,
+                "CHIRP_REDIS_URL": self.settings.redis,
+                "CHIRP_POSTGRES_DSN": self.settings.postgres,
+                "CHIRP_JWT_SECRET": self.settings.jwt_secret,
+                "CHIRP_TOPIC_PREFIX": self.settings.topic_prefix,
+                "CHIRP_PARTITIONS": str(self.settings.partitions),
+            }
+        )
         return env
 
     def start_api(self, port: int | None = None, **overrides: str) -> str:
         """Run the REST API in a child process; return its base URL once it answers."""
         port = port or (free_port() if self.ephemeral else self.settings.api_port)
-        env = self.environment() | {"CHIRP_API_HOST": self.settings.api_host,
-                                    "CHIRP_API_PORT": str(port)} | overrides
+        env = (
+            self.environment()
+            | {"CHIRP_API_HOST": self.settings.api_host, "CHIRP_API_PORT": str(port)}
+            | overrides
+        )
         env.setdefault("CHIRP_API_WORKERS", str(self.settings.api_workers))
-        process = ManagedProcess(name="api", argv=[sys.executable, "-m", "api"],
-                                 log_path=self.data_dir / "logs" / f"api-{port}.log", env=env,
-                                 parent_death_signal=CHIRP_PROCESS_ORPHANED)
+        process = ManagedProcess(
+            name="api",
+            argv=[sys.executable, "-m", "api"],
+            log_path=self.data_dir / "logs" / f"api-{port}.log",
+            env=env,
+            parent_death_signal=CHIRP_PROCESS_ORPHANED,
+        )
         self.processes.append(process)
         process.start()
         base_url = f"http://{self.settings.api_host}:{port}"
@@ -148,8 +163,13 @@ class LocalStack:
         """Run the projection worker (every Faust agent) until its partitions are assigned;
         its Prometheus metrics are then at the returned process's `metrics_url`."""
         port = overrides.get("CHIRP_AGENTS_METRICS_PORT") or str(free_port())
-        process = self._start_until_ready("agents", ["-m", "agents"], "chirp agents ready", 60,
-                                          overrides | {"CHIRP_AGENTS_METRICS_PORT": port})
+        process = self._start_until_ready(
+            "agents",
+            ["-m", "agents"],
+            "chirp agents ready",
+            60,
+            overrides | {"CHIRP_AGENTS_METRICS_PORT": port},
+        )
         process.metrics_url = f"http://127.0.0.1:{port}/metrics"
         return process
 
@@ -157,11 +177,13 @@ class LocalStack:
         """Run the trending Flink job (`chirp trending`) until it has been submitted."""
         from streams.trending import TRENDING_READY_LINE
 
-        return self._start_until_ready("trending", ["-m", "operations.cli", "trending"],
-                                       TRENDING_READY_LINE, 120, overrides)
+        return self._start_until_ready(
+            "trending", ["-m", "operations.cli", "trending"], TRENDING_READY_LINE, 120, overrides
+        )
 
-    def _start_until_ready(self, name: str, args: list[str], ready_line: str, timeout: float,
-                           overrides: dict[str, str]) -> ManagedProcess:
+    def _start_until_ready(
+        self, name: str, args: list[str], ready_line: str, timeout: float, overrides: dict[str, str]
+    ) -> ManagedProcess:
         """Run a Chirp process with this stack's environment until it logs `ready_line`."""
         process = ManagedProcess(
             name=name,
@@ -201,23 +223,28 @@ class LocalStack:
         agents = [item for item in self.processes if item.name == "agents" and item.running()]
         if not (self.local_broker and agents and self.servers):
             return
-        from streams.topics import topic_registry
         from operations.durability import wait_until_archived
+        from streams.topics import topic_registry
 
         try:
             if not wait_until_archived(self.settings, topic_registry(self.settings)):
-                print("The archive did not catch up with the log: the newest events may be "
-                      "lost with the local broker.", file=sys.stderr, flush=True)
+                print(
+                    "The archive did not catch up with the log: the newest events may be "
+                    "lost with the local broker.",
+                    file=sys.stderr,
+                    flush=True,
+                )
         except Exception as error:  # noqa: BLE001 - stopping goes on whatever happens
-            print(f"Could not check the archive before stopping: {error}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"Could not check the archive before stopping: {error}", file=sys.stderr, flush=True
+            )
 
     def pids(self) -> list[int]:
         """PIDs of everything this stack started and still has running."""
         items = [*self.processes, *(server.process for server in self.servers)]
         return [item.pid for item in items if item.running()]
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         self.start()
         return self
 

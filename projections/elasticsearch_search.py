@@ -14,21 +14,33 @@ try:
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
         "The Elasticsearch search index needs the `elasticsearch` extra: "
-        "pip install -e '.[elasticsearch]'", name=error.name) from error
+        "pip install -e '.[elasticsearch]'",
+        name=error.name,
+    ) from error
 
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument
 from projections.search_paging import search_page
 from projections.search_query import SearchQuery
-from projections.search_ranking import (TOKEN_PATTERN, day_start_ms, engagement, epoch_ms,
-                                        recency_steps)
+from projections.search_ranking import (
+    TOKEN_PATTERN,
+    day_start_ms,
+    engagement,
+    epoch_ms,
+    recency_steps,
+)
 
 SETTINGS = {
     "analysis": {
         "tokenizer": {"tweet_tokens": {"type": "pattern", "pattern": TOKEN_PATTERN, "group": 0}},
         "filter": {"english_porter2": {"type": "stemmer", "language": "porter2"}},
-        "analyzer": {"tweet_text": {"type": "custom", "tokenizer": "tweet_tokens",
-                                    "filter": ["lowercase", "asciifolding", "english_porter2"]}},
+        "analyzer": {
+            "tweet_text": {
+                "type": "custom",
+                "tokenizer": "tweet_tokens",
+                "filter": ["lowercase", "asciifolding", "english_porter2"],
+            }
+        },
     },
 }
 # author_id and the counts are kept in _source only (returned, never searched or sorted on).
@@ -82,8 +94,15 @@ class ElasticsearchSearchIndex:
     by default a write is searchable after the index's refresh interval (1 s).
     """
 
-    def __init__(self, client: AsyncElasticsearch, alias: str = "tweets", *, generation: int = 1,
-                 refresh: bool = False, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        alias: str = "tweets",
+        *,
+        generation: int = 1,
+        refresh: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.clock = clock
         self.alias = alias
@@ -92,8 +111,9 @@ class ElasticsearchSearchIndex:
 
     async def setup(self) -> None:
         try:
-            await self.client.indices.create(index=self.index_name, settings=SETTINGS,
-                                             mappings=MAPPINGS)
+            await self.client.indices.create(
+                index=self.index_name, settings=SETTINGS, mappings=MAPPINGS
+            )
         except BadRequestError as error:
             if "resource_already_exists_exception" not in str(error):
                 raise SearchEngineError(f"elasticsearch: {error}") from error
@@ -114,8 +134,7 @@ class ElasticsearchSearchIndex:
 
     async def drop(self) -> None:
         """Delete this generation's index (one the alias no longer points at)."""
-        await self._call(self.client.indices.delete(index=self.index_name,
-                                                    ignore_unavailable=True))
+        await self._call(self.client.indices.delete(index=self.index_name, ignore_unavailable=True))
 
     async def close(self) -> None:
         await self.client.close()
@@ -123,60 +142,85 @@ class ElasticsearchSearchIndex:
     async def index(self, documents: Sequence[TweetDocument]) -> None:
         operations = []
         for document in documents:
-            operations += [{"index": {"_index": self.index_name, "_id": str(document.tweet_id)}},
-                           self._source(document)]
+            operations += [
+                {"index": {"_index": self.index_name, "_id": str(document.tweet_id)}},
+                self._source(document),
+            ]
         await self._bulk(operations)
 
     async def delete(self, tweet_ids: Sequence[int]) -> None:
-        await self._bulk([{"delete": {"_index": self.index_name, "_id": str(tweet_id)}}
-                          for tweet_id in tweet_ids])
+        await self._bulk(
+            [
+                {"delete": {"_index": self.index_name, "_id": str(tweet_id)}}
+                for tweet_id in tweet_ids
+            ]
+        )
 
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
         operations = []
         for tweet_id, tweet_counts in counts.items():
-            operations += [{"update": {"_index": self.index_name, "_id": str(tweet_id)}},
-                           {"doc": _counts(tweet_counts)}]
+            operations += [
+                {"update": {"_index": self.index_name, "_id": str(tweet_id)}},
+                {"doc": _counts(tweet_counts)},
+            ]
         await self._bulk(operations)
 
-    async def search(self, query: SearchQuery, cursor: str | None = None,
-                     limit: int = 20) -> SearchPage:
+    async def search(
+        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+    ) -> SearchPage:
         return await search_page(self._ranked, query, cursor, limit, self.clock)
 
     async def _ranked(self, query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
-        response = await self._call(self.client.search(
-            index=self.alias, query=ranking_query(query, as_of_ms),
-            sort=[{"_score": "desc"}, {"tweet_id": "desc"}], size=count, source=False,
-            track_total_hits=False))
-        return [SearchHit(int(hit["_id"]), float(hit["_score"])) for hit in response["hits"]["hits"]]
+        response = await self._call(
+            self.client.search(
+                index=self.alias,
+                query=ranking_query(query, as_of_ms),
+                sort=[{"_score": "desc"}, {"tweet_id": "desc"}],
+                size=count,
+                source=False,
+                track_total_hits=False,
+            )
+        )
+        return [
+            SearchHit(int(hit["_id"]), float(hit["_score"])) for hit in response["hits"]["hits"]
+        ]
 
     @staticmethod
     def _source(document: TweetDocument) -> dict:
-        return {"tweet_id": document.tweet_id, "author_id": document.author_id,
-                "author": document.author_username.lower(), "hashtags": list(document.hashtags),
-                "content": document.content, "created_at": epoch_ms(document.created_at),
-                **_counts(document.counts)}
+        return {
+            "tweet_id": document.tweet_id,
+            "author_id": document.author_id,
+            "author": document.author_username.lower(),
+            "hashtags": list(document.hashtags),
+            "content": document.content,
+            "created_at": epoch_ms(document.created_at),
+            **_counts(document.counts),
+        }
 
     async def _bulk(self, operations: list[dict]) -> None:
         if not operations:
             return
-        response = await self._call(self.client.bulk(operations=operations,
-                                                     refresh=self.refresh))
+        response = await self._call(self.client.bulk(operations=operations, refresh=self.refresh))
         if not response["errors"]:
             return
         for item in response["items"]:
-            (action, result), = item.items()
+            ((action, result),) = item.items()
             # Deleting or updating a tweet that is not indexed is not an error here.
-            if "error" in result and not (action in ("delete", "update")
-                                          and result["status"] == 404):
-                raise SearchEngineError(f"elasticsearch {action} {result['_id']}: "
-                                        f"{result['error']}")
+            if "error" in result and not (
+                action in ("delete", "update") and result["status"] == 404
+            ):
+                raise SearchEngineError(
+                    f"elasticsearch {action} {result['_id']}: {result['error']}"
+                )
 
     @staticmethod
     async def _call(request):
         try:
             return await request
         except NotFoundError as error:
-            raise SearchEngineError(f"elasticsearch: no index behind the alias ({error})") from error
+            raise SearchEngineError(
+                f"elasticsearch: no index behind the alias ({error})"
+            ) from error
         except ApiError as error:
             raise SearchEngineError(f"elasticsearch: {error}") from error
         except TransportError as error:
@@ -197,23 +241,40 @@ def ranking_query(query: SearchQuery, as_of_ms: int) -> dict:
     if query.authors:
         filters.append({"terms": {"author": list(query.authors)}})
     if query.since or query.until:
-        filters.append(_created_between(day_start_ms(query.since) if query.since else None,
-                                        day_start_ms(query.until) - 1 if query.until else None))
+        filters.append(
+            _created_between(
+                day_start_ms(query.since) if query.since else None,
+                day_start_ms(query.until) - 1 if query.until else None,
+            )
+        )
     # Created strictly before the first page's moment (see search_paging).
     filters.append(_created_between(None, as_of_ms - 1))
-    steps = [{"filter": _created_between(step.oldest_ms, step.newest_ms), "weight": step.factor}
-             for step in recency_steps(as_of_ms)]
-    boost = {"field_value_factor": {"field": "engagement", "modifier": "log2p", "missing": 0},
-             "weight": _LOG2_OF_10}
-    return {"function_score": {
-        "query": {"bool": {"must": must, "should": should, "filter": filters}},
-        # Each tweet matches exactly one step; multiplied with its engagement boost.
-        "functions": [*steps, boost], "score_mode": "multiply", "boost_mode": "multiply"}}
+    steps = [
+        {"filter": _created_between(step.oldest_ms, step.newest_ms), "weight": step.factor}
+        for step in recency_steps(as_of_ms)
+    ]
+    boost = {
+        "field_value_factor": {"field": "engagement", "modifier": "log2p", "missing": 0},
+        "weight": _LOG2_OF_10,
+    }
+    return {
+        "function_score": {
+            "query": {"bool": {"must": must, "should": should, "filter": filters}},
+            # Each tweet matches exactly one step; multiplied with its engagement boost.
+            "functions": [*steps, boost],
+            "score_mode": "multiply",
+            "boost_mode": "multiply",
+        }
+    }
 
 
 def _counts(counts: Counts) -> dict:
-    return {"like_count": counts.likes, "retweet_count": counts.retweets,
-            "reply_count": counts.replies, "engagement": engagement(counts)}
+    return {
+        "like_count": counts.likes,
+        "retweet_count": counts.retweets,
+        "reply_count": counts.replies,
+        "engagement": engagement(counts),
+    }
 
 
 def _created_between(oldest_ms: int | None, newest_ms: int | None) -> dict:

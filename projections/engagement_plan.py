@@ -44,12 +44,16 @@ class EngagementPlan:
 
 def retweet_keys(events: list[ev.Event]) -> set[tuple[int, int]]:
     """The (tweet, user) retweet rows whose stored state planning needs."""
-    return {(event.tweet_id, event.user_id) for event in events
-            if isinstance(event, ev.TweetRetweeted | ev.TweetUnretweeted)}
+    return {
+        (event.tweet_id, event.user_id)
+        for event in events
+        if isinstance(event, ev.TweetRetweeted | ev.TweetUnretweeted)
+    }
 
 
-def plan_engagements(events: list[ev.Event],
-                     stored: dict[tuple[int, int], RetweetRow]) -> EngagementPlan:
+def plan_engagements(
+    events: list[ev.Event], stored: dict[tuple[int, int], RetweetRow]
+) -> EngagementPlan:
     """What `events` (in log order) do to likes and retweets, given the stored retweet rows."""
     plan = EngagementPlan()
     rows = dict(stored)
@@ -69,8 +73,9 @@ def plan_engagements(events: list[ev.Event],
     return plan
 
 
-def _retweet(plan: EngagementPlan, rows: dict[tuple[int, int], RetweetRow],
-             event: ev.TweetRetweeted) -> int:
+def _retweet(
+    plan: EngagementPlan, rows: dict[tuple[int, int], RetweetRow], event: ev.TweetRetweeted
+) -> int:
     key = (event.tweet_id, event.user_id)
     row = rows.get(key)
     if row is not None and row.active:
@@ -80,8 +85,9 @@ def _retweet(plan: EngagementPlan, rows: dict[tuple[int, int], RetweetRow],
     return event.event_id
 
 
-def _unretweet(plan: EngagementPlan, rows: dict[tuple[int, int], RetweetRow],
-               event: ev.TweetUnretweeted) -> int | None:
+def _unretweet(
+    plan: EngagementPlan, rows: dict[tuple[int, int], RetweetRow], event: ev.TweetUnretweeted
+) -> int | None:
     key = (event.tweet_id, event.user_id)
     row = rows.get(key)
     if row is None:

@@ -28,17 +28,21 @@ class EngagementStore(Protocol):
 
     async def setup(self) -> None: ...
 
-    async def retweet_rows(self, conn, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RetweetRow]:
+    async def retweet_rows(
+        self, conn, keys: set[tuple[int, int]]
+    ) -> dict[tuple[int, int], RetweetRow]:
         """The stored (tweet, user) retweet rows among `keys`, locked for the batch."""
 
-    async def write_likes(self, conn, unlikes: set[tuple[int, int]],
-                          likes: dict[tuple[int, int], datetime]) -> list[tuple[int, int]]:
+    async def write_likes(
+        self, conn, unlikes: set[tuple[int, int]], likes: dict[tuple[int, int], datetime]
+    ) -> list[tuple[int, int]]:
         """Delete `unlikes`, then insert `likes` not there yet: (tweet, +1/-1) per real change."""
 
     async def write_retweets(self, conn, rows: dict[tuple[int, int], RetweetRow]) -> None: ...
 
-    async def write_replies(self, conn, replies: set[tuple[int, int]],
-                            unreplies: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    async def write_replies(
+        self, conn, replies: set[tuple[int, int]], unreplies: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """Add (parent, reply) rows, then remove others: (parent, +1/-1) per real change."""
 
     async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
@@ -52,8 +56,9 @@ class EngagementStore(Protocol):
     async def retweeted(self, user_id: int) -> list[int]:
         """Every tweet a user retweeted."""
 
-    async def retweets_by(self, user_ids: list[int], limit: int,
-                          before: int | None = None) -> list[tuple[int, int, int]]:
+    async def retweets_by(
+        self, user_ids: list[int], limit: int, before: int | None = None
+    ) -> list[tuple[int, int, int]]:
         """The newest active retweets by any of `user_ids` with sort key < before:
         (sort key, tweet id, retweeter)."""
 

@@ -32,13 +32,15 @@ class GraphStore(Protocol):
     async def write_users(self, conn, plan: GraphPlan) -> None:
         """Insert the plan's new users and apply its profile changes to stored ones."""
 
-    async def write_edges(self, conn, follows: set[tuple[int, int]],
-                          unfollows: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    async def write_edges(
+        self, conn, follows: set[tuple[int, int]], unfollows: set[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
         """Make `follows` present and `unfollows` absent: (follower, followee, +1/-1) for each
         edge that really changed."""
 
-    async def count_tweets(self, conn, counted: set[tuple[int, int]],
-                           uncounted: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    async def count_tweets(
+        self, conn, counted: set[tuple[int, int]], uncounted: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """Gate tweet counts per (tweet, author): (author, +1/-1) for each that really moved."""
 
     async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:

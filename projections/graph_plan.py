@@ -40,8 +40,11 @@ class GraphPlan:
 
 def user_ids(events: list[ev.Event]) -> set[int]:
     """The users whose presence in the store planning needs."""
-    return {event.user_id for event in events
-            if isinstance(event, ev.UserRegistered | ev.ProfileUpdated)}
+    return {
+        event.user_id
+        for event in events
+        if isinstance(event, ev.UserRegistered | ev.ProfileUpdated)
+    }
 
 
 def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
@@ -49,11 +52,12 @@ def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
     plan = GraphPlan()
     for event in events:
         match event:
-            case ev.UserRegistered() if (event.user_id not in stored_users
-                                         and event.user_id not in plan.new_users):
-                plan.new_users[event.user_id] = NewUser(event.user_id, event.username,
-                                                        event.display_name, event.bio,
-                                                        event.occurred_at)
+            case ev.UserRegistered() if (
+                event.user_id not in stored_users and event.user_id not in plan.new_users
+            ):
+                plan.new_users[event.user_id] = NewUser(
+                    event.user_id, event.username, event.display_name, event.bio, event.occurred_at
+                )
             case ev.ProfileUpdated():
                 _edit(plan, stored_users, event)
             case ev.UserFollowed():
@@ -72,12 +76,15 @@ def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> 
     new = plan.new_users.get(event.user_id)
     if new is not None:
         plan.new_users[event.user_id] = replace(
-            new, display_name=_new_or(event.display_name, new.display_name),
-            bio=_new_or(event.bio, new.bio))
+            new,
+            display_name=_new_or(event.display_name, new.display_name),
+            bio=_new_or(event.bio, new.bio),
+        )
     elif event.user_id in stored_users:
         change = plan.profile_changes.get(event.user_id, ProfileChange())
         plan.profile_changes[event.user_id] = ProfileChange(
-            _new_or(event.display_name, change.display_name), _new_or(event.bio, change.bio))
+            _new_or(event.display_name, change.display_name), _new_or(event.bio, change.bio)
+        )
 
 
 def _new_or(value: str | None, current: str | None) -> str | None:

@@ -45,35 +45,50 @@ class PostgresEngagementStore(PostgresStore):
 
     # --- a batch's writes, in the batch's transaction (agents/core.py) ---------------------
 
-    async def retweet_rows(self, conn, keys: set[tuple[int, int]]) -> dict[tuple[int, int], RetweetRow]:
+    async def retweet_rows(
+        self, conn, keys: set[tuple[int, int]]
+    ) -> dict[tuple[int, int], RetweetRow]:
         """The stored (tweet, user) retweet rows among `keys`, locked for the batch."""
         if not keys:
             return {}
-        rows = await (await conn.execute(
-            f"SELECT r.tweet_id, r.user_id, r.sort_key, r.active FROM {self.schema}.retweets r"
-            " JOIN unnest(%b::bigint[], %b::bigint[]) AS d(tweet_id, user_id)"
-            " ON r.tweet_id = d.tweet_id AND r.user_id = d.user_id"
-            " ORDER BY r.tweet_id, r.user_id FOR UPDATE OF r",
-            columns_of(sorted(keys), 2))).fetchall()
-        return {(tweet_id, user_id): RetweetRow(sort_key, active)
-                for tweet_id, user_id, sort_key, active in rows}
+        rows = await (
+            await conn.execute(
+                f"SELECT r.tweet_id, r.user_id, r.sort_key, r.active FROM {self.schema}.retweets r"
+                " JOIN unnest(%b::bigint[], %b::bigint[]) AS d(tweet_id, user_id)"
+                " ON r.tweet_id = d.tweet_id AND r.user_id = d.user_id"
+                " ORDER BY r.tweet_id, r.user_id FOR UPDATE OF r",
+                columns_of(sorted(keys), 2),
+            )
+        ).fetchall()
+        return {
+            (tweet_id, user_id): RetweetRow(sort_key, active)
+            for tweet_id, user_id, sort_key, active in rows
+        }
 
-    async def write_likes(self, conn, unlikes: set[tuple[int, int]],
-                          likes: dict[tuple[int, int], datetime]) -> list[tuple[int, int]]:
+    async def write_likes(
+        self, conn, unlikes: set[tuple[int, int]], likes: dict[tuple[int, int], datetime]
+    ) -> list[tuple[int, int]]:
         """Delete the `unlikes` rows, then insert the `likes` rows not there yet; return
         (tweet, +1 or -1) for each row that really changed."""
         moved = []
         if unlikes:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"DELETE FROM {self.schema}.likes l USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(tweet_id, user_id) WHERE l.tweet_id = d.tweet_id AND l.user_id = d.user_id"
-                " RETURNING l.tweet_id", columns_of(sorted(unlikes), 2), -1)
+                " RETURNING l.tweet_id",
+                columns_of(sorted(unlikes), 2),
+                -1,
+            )
         if likes:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"INSERT INTO {self.schema}.likes (tweet_id, user_id, liked_at)"
                 " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::timestamptz[])"
                 " ON CONFLICT DO NOTHING RETURNING tweet_id",
-                columns_of(sorted((*key, at) for key, at in likes.items()), 3), 1)
+                columns_of(sorted((*key, at) for key, at in likes.items()), 3),
+                1,
+            )
         return moved
 
     async def write_retweets(self, conn, rows: dict[tuple[int, int], RetweetRow]) -> None:
@@ -83,30 +98,47 @@ class PostgresEngagementStore(PostgresStore):
                 " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::boolean[])"
                 " ON CONFLICT (tweet_id, user_id)"
                 " DO UPDATE SET sort_key = excluded.sort_key, active = excluded.active",
-                columns_of(sorted((*key, row.sort_key, row.active) for key, row in rows.items()), 4))
+                columns_of(
+                    sorted((*key, row.sort_key, row.active) for key, row in rows.items()), 4
+                ),
+            )
 
-    async def write_replies(self, conn, replies: set[tuple[int, int]],
-                            unreplies: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    async def write_replies(
+        self, conn, replies: set[tuple[int, int]], unreplies: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """Add the (parent, reply) `replies` not there yet, then remove `unreplies`; return
         (parent, +1 or -1) for each row that really changed."""
         moved = []
         if replies:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"INSERT INTO {self.schema}.replies SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
-                " ON CONFLICT DO NOTHING RETURNING parent_id", columns_of(sorted(replies), 2), 1)
+                " ON CONFLICT DO NOTHING RETURNING parent_id",
+                columns_of(sorted(replies), 2),
+                1,
+            )
         if unreplies:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"DELETE FROM {self.schema}.replies r USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(parent_id, reply_id) WHERE r.parent_id = d.parent_id"
                 " AND r.reply_id = d.reply_id RETURNING r.parent_id",
-                columns_of(sorted(unreplies), 2), -1)
+                columns_of(sorted(unreplies), 2),
+                -1,
+            )
         return moved
 
     async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
         """Move tweets' (likes, retweets, replies) counts by these deltas, never below 0; a
         tweet whose counts are all 0 has no row."""
-        await move_counts(conn, f"{self.schema}.tweet_counts", "tweet_id",
-                          ("likes", "retweets", "replies"), deltas, floor=True)
+        await move_counts(
+            conn,
+            f"{self.schema}.tweet_counts",
+            "tweet_id",
+            ("likes", "retweets", "replies"),
+            deltas,
+            floor=True,
+        )
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -114,8 +146,10 @@ class PostgresEngagementStore(PostgresStore):
         """Counts of those of `tweet_ids` that have any (`conn`: in that transaction)."""
         if not tweet_ids:
             return {}
-        sql = (f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
-               " WHERE tweet_id = ANY(%s)")
+        sql = (
+            f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
+            " WHERE tweet_id = ANY(%s)"
+        )
         if conn is None:
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(sql, (list(tweet_ids),))).fetchall()
@@ -124,26 +158,34 @@ class PostgresEngagementStore(PostgresStore):
         return {row[0]: Counts(*row[1:]) for row in rows}
 
     async def liked(self, user_id: int) -> list[int]:
-        return await self._ids(f"SELECT tweet_id FROM {self.schema}.likes WHERE user_id = %s",
-                               (user_id,))
+        return await self._ids(
+            f"SELECT tweet_id FROM {self.schema}.likes WHERE user_id = %s", (user_id,)
+        )
 
     async def retweeted(self, user_id: int) -> list[int]:
         return await self._ids(
-            f"SELECT tweet_id FROM {self.schema}.retweets WHERE user_id = %s AND active", (user_id,))
+            f"SELECT tweet_id FROM {self.schema}.retweets WHERE user_id = %s AND active", (user_id,)
+        )
 
-    async def retweets_by(self, user_ids: list[int], limit: int,
-                          before: int | None = None) -> list[tuple[int, int, int]]:
+    async def retweets_by(
+        self, user_ids: list[int], limit: int, before: int | None = None
+    ) -> list[tuple[int, int, int]]:
         if not user_ids:
             return []
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f"SELECT sort_key, tweet_id, user_id FROM {self.schema}.retweets"
-                " WHERE user_id = ANY(%s) AND active AND sort_key < %s"
-                " ORDER BY sort_key DESC LIMIT %s",
-                (list(user_ids), before or 2**63 - 1, limit))).fetchall()
+            rows = await (
+                await conn.execute(
+                    f"SELECT sort_key, tweet_id, user_id FROM {self.schema}.retweets"
+                    " WHERE user_id = ANY(%s) AND active AND sort_key < %s"
+                    " ORDER BY sort_key DESC LIMIT %s",
+                    (list(user_ids), before or 2**63 - 1, limit),
+                )
+            ).fetchall()
         return [tuple(row) for row in rows]
 
     async def likers(self, tweet_id: int, limit: int) -> list[int]:
         return await self._ids(
             f"SELECT user_id FROM {self.schema}.likes WHERE tweet_id = %s"
-            " ORDER BY liked_at, user_id LIMIT %s", (tweet_id, limit))
+            " ORDER BY liked_at, user_id LIMIT %s",
+            (tweet_id, limit),
+        )

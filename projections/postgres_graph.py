@@ -50,9 +50,12 @@ class PostgresGraphStore(PostgresStore):
     async def stored_users(self, conn, user_ids: set[int]) -> set[int]:
         if not user_ids:
             return set()
-        rows = await (await conn.execute(
-            f"SELECT user_id FROM {self.schema}.users WHERE user_id = ANY(%s)",
-            (list(user_ids),))).fetchall()
+        rows = await (
+            await conn.execute(
+                f"SELECT user_id FROM {self.schema}.users WHERE user_id = ANY(%s)",
+                (list(user_ids),),
+            )
+        ).fetchall()
         return {row[0] for row in rows}
 
     async def write_users(self, conn, plan: GraphPlan) -> None:
@@ -63,9 +66,14 @@ class PostgresGraphStore(PostgresStore):
                 f"INSERT INTO {self.schema}.users (user_id, username, display_name, bio, created_at)"
                 " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
                 " %b::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
-                ([u.user_id for u in users], [u.username for u in users],
-                 [u.display_name for u in users], [u.bio for u in users],
-                 [u.created_at for u in users]))
+                (
+                    [u.user_id for u in users],
+                    [u.username for u in users],
+                    [u.display_name for u in users],
+                    [u.bio for u in users],
+                    [u.created_at for u in users],
+                ),
+            )
         if plan.profile_changes:
             changes = list(plan.profile_changes.items())
             await conn.execute(
@@ -73,60 +81,89 @@ class PostgresGraphStore(PostgresStore):
                 " bio = coalesce(d.bio, u.bio)"
                 " FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS d(id, name, bio)"
                 " WHERE u.user_id = d.id",
-                ([user_id for user_id, _ in changes], [c.display_name for _, c in changes],
-                 [c.bio for _, c in changes]))
+                (
+                    [user_id for user_id, _ in changes],
+                    [c.display_name for _, c in changes],
+                    [c.bio for _, c in changes],
+                ),
+            )
 
-    async def write_edges(self, conn, follows: set[tuple[int, int]],
-                          unfollows: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    async def write_edges(
+        self, conn, follows: set[tuple[int, int]], unfollows: set[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
         """Make `follows` present and `unfollows` absent; return the edges that really changed
         as (follower, followee, +1 or -1): what the counts move by."""
         moved = []
         if unfollows:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(follower, followee) WHERE f.follower_id = d.follower"
                 " AND f.followee_id = d.followee RETURNING f.follower_id, f.followee_id",
-                columns_of(sorted(unfollows), 2), -1)
+                columns_of(sorted(unfollows), 2),
+                -1,
+            )
         if follows:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"INSERT INTO {self.schema}.follows SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
                 " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
-                columns_of(sorted(follows), 2), 1)
+                columns_of(sorted(follows), 2),
+                1,
+            )
         return moved
 
-    async def count_tweets(self, conn, counted: set[tuple[int, int]],
-                           uncounted: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    async def count_tweets(
+        self, conn, counted: set[tuple[int, int]], uncounted: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """Gate tweet counts on the `counted_tweets` rows: count posted (tweet, author) pairs
         not counted yet, then uncount deleted ones still counted; return (author, +1 or -1)
         for each that really moved. A redelivery moves nothing."""
         moved = []
         if counted:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"INSERT INTO {self.schema}.counted_tweets"
                 " SELECT tweet_id, author_id, false FROM unnest(%b::bigint[], %b::bigint[])"
                 " AS d(tweet_id, author_id) ON CONFLICT DO NOTHING RETURNING author_id",
-                columns_of(sorted(counted), 2), 1)
+                columns_of(sorted(counted), 2),
+                1,
+            )
         if uncounted:
-            moved += await changed(conn,
+            moved += await changed(
+                conn,
                 f"UPDATE {self.schema}.counted_tweets c SET deleted = true"
                 " FROM unnest(%b::bigint[], %b::bigint[]) AS d(tweet_id, author_id)"
                 " WHERE c.tweet_id = d.tweet_id AND c.author_id = d.author_id AND NOT c.deleted"
-                " RETURNING c.author_id", columns_of(sorted(uncounted), 2), -1)
+                " RETURNING c.author_id",
+                columns_of(sorted(uncounted), 2),
+                -1,
+            )
         return moved
 
     async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
         """Move users' (followers, following, tweets) counts by these deltas; a user with
         nothing counted (and not pulled) has no row."""
-        await move_counts(conn, f"{self.schema}.user_counts", "user_id",
-                          ("followers_count", "following_count", "tweet_count"), deltas,
-                          floor=False, kept_if="pulled")
+        await move_counts(
+            conn,
+            f"{self.schema}.user_counts",
+            "user_id",
+            ("followers_count", "following_count", "tweet_count"),
+            deltas,
+            floor=False,
+            kept_if="pulled",
+        )
 
     async def follower_counts(self, conn, user_ids: set[int]) -> dict[int, int]:
         if not user_ids:
             return {}
-        rows = await (await conn.execute(
-            f"SELECT user_id, followers_count FROM {self.schema}.user_counts"
-            " WHERE user_id = ANY(%s)", (list(user_ids),))).fetchall()
+        rows = await (
+            await conn.execute(
+                f"SELECT user_id, followers_count FROM {self.schema}.user_counts"
+                " WHERE user_id = ANY(%s)",
+                (list(user_ids),),
+            )
+        ).fetchall()
         return dict(rows)
 
     async def followers_of(self, conn, user_ids: set[int]) -> dict[int, list[int]]:
@@ -137,7 +174,8 @@ class PostgresGraphStore(PostgresStore):
             await cursor.execute(
                 f"SELECT followee_id, follower_id FROM {self.schema}.follows"
                 " WHERE followee_id = ANY(%s) ORDER BY followee_id, follower_id",
-                (list(user_ids),))
+                (list(user_ids),),
+            )
             for followee, follower in await cursor.fetchall():
                 followers[followee].append(follower)
         return followers
@@ -149,14 +187,17 @@ class PostgresGraphStore(PostgresStore):
                 f"INSERT INTO {self.schema}.user_counts (user_id, pulled)"
                 " SELECT u, true FROM unnest(%b::bigint[]) AS d(u) ORDER BY u"
                 " ON CONFLICT (user_id) DO UPDATE SET pulled = true"
-                f" WHERE NOT {self.schema}.user_counts.pulled", (sorted(user_ids),))
+                f" WHERE NOT {self.schema}.user_counts.pulled",
+                (sorted(user_ids),),
+            )
 
     # --- reads ------------------------------------------------------------------------------
 
     async def pulled_authors(self) -> list[int]:
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f"SELECT user_id FROM {self.schema}.user_counts WHERE pulled")).fetchall()
+            rows = await (
+                await conn.execute(f"SELECT user_id FROM {self.schema}.user_counts WHERE pulled")
+            ).fetchall()
         return [row[0] for row in rows]
 
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]:
@@ -170,14 +211,19 @@ class PostgresGraphStore(PostgresStore):
                 " coalesce(following_count, 0) AS following_count,"
                 " coalesce(tweet_count, 0) AS tweet_count"
                 f" FROM {self.schema}.users u LEFT JOIN {self.schema}.user_counts c"
-                " ON c.user_id = u.user_id WHERE u.user_id = ANY(%s)", (list(user_ids),))
+                " ON c.user_id = u.user_id WHERE u.user_id = ANY(%s)",
+                (list(user_ids),),
+            )
             return {row.user_id: row for row in await cursor.fetchall()}
 
     async def following(self, user_id: int) -> list[int]:
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s",
-                (user_id,))).fetchall()
+            rows = await (
+                await conn.execute(
+                    f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s",
+                    (user_id,),
+                )
+            ).fetchall()
         return [row[0] for row in rows]
 
     async def _page(self, sql: str, user_id: int, after: int | None, limit: int) -> list[int]:
@@ -188,10 +234,17 @@ class PostgresGraphStore(PostgresStore):
     async def follower_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
         return await self._page(
             f"SELECT follower_id FROM {self.schema}.follows WHERE followee_id = %s"
-            " AND follower_id > %s ORDER BY follower_id LIMIT %s", user_id, after, limit)
+            " AND follower_id > %s ORDER BY follower_id LIMIT %s",
+            user_id,
+            after,
+            limit,
+        )
 
     async def following_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
         return await self._page(
             f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s"
-            " AND followee_id > %s ORDER BY followee_id LIMIT %s", user_id, after, limit)
-
+            " AND followee_id > %s ORDER BY followee_id LIMIT %s",
+            user_id,
+            after,
+            limit,
+        )

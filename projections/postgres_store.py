@@ -31,9 +31,16 @@ def columns_of(rows: list[tuple], width: int) -> list[list]:
     return [[row[column] for row in rows] for column in range(width)]
 
 
-async def move_counts(conn, table: str, key: str, columns: tuple[str, ...],
-                      deltas: dict[int, tuple[int, ...]], *, floor: bool,
-                      kept_if: str = "false") -> None:
+async def move_counts(
+    conn,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    deltas: dict[int, tuple[int, ...]],
+    *,
+    floor: bool,
+    kept_if: str = "false",
+) -> None:
     """Move each row's `columns` of `table` by its deltas (never below 0 if `floor`), creating
     missing rows; then delete the rows whose counts are all 0 (unless `kept_if` holds for
     them): no row means nothing counted, whether the moves came in one batch or in several."""
@@ -42,20 +49,29 @@ async def move_counts(conn, table: str, key: str, columns: tuple[str, ...],
         return
     ids = sorted(deltas)
     # Rows created and locked in id order, so that concurrent batches cannot deadlock.
-    await conn.execute(f"INSERT INTO {table} ({key}) SELECT * FROM unnest(%b::bigint[])"
-                       " ORDER BY 1 ON CONFLICT DO NOTHING", (ids,))
-    await conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE",
-                       (ids,))
-    moved = (f"greatest(c.{column} + d.{column}, 0)" if floor else f"c.{column} + d.{column}"
-             for column in columns)
+    await conn.execute(
+        f"INSERT INTO {table} ({key}) SELECT * FROM unnest(%b::bigint[])"
+        " ORDER BY 1 ON CONFLICT DO NOTHING",
+        (ids,),
+    )
+    await conn.execute(
+        f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", (ids,)
+    )
+    moved = (
+        f"greatest(c.{column} + d.{column}, 0)" if floor else f"c.{column} + d.{column}"
+        for column in columns
+    )
     await conn.execute(
         f"UPDATE {table} c SET {', '.join(f'{c} = {m}' for c, m in zip(columns, moved))}"
         f" FROM unnest(%b::bigint[], {', '.join(['%b::int[]'] * len(columns))})"
         f" AS d(id, {', '.join(columns)}) WHERE c.{key} = d.id",
-        (ids, *columns_of([deltas[row_id] for row_id in ids], len(columns))))
+        (ids, *columns_of([deltas[row_id] for row_id in ids], len(columns))),
+    )
     await conn.execute(
         f"DELETE FROM {table} WHERE {key} = ANY(%s) AND NOT ({kept_if})"
-        f" AND {' AND '.join(f'{column} = 0' for column in columns)}", (ids,))
+        f" AND {' AND '.join(f'{column} = 0' for column in columns)}",
+        (ids,),
+    )
 
 
 async def changed(conn, sql: str, params, sign: int) -> list[tuple]:

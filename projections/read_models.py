@@ -21,19 +21,21 @@ from projections.postgres_graph import PostgresGraphStore
 from projections.postgres_tweet_store import PostgresTweetStore
 from projections.progress import Progress
 from projections.redis_cache import RedisCache
-from projections.redis_progress import RedisProgress
 from projections.redis_keys import RedisKeys
+from projections.redis_progress import RedisProgress
 from projections.redis_timelines import RedisTimelines
 from projections.redis_trends import RedisTrends
 from projections.search import SearchIndex
 from projections.tweet_store import TweetStore
 
-
 # Retries of a Redis command that found Redis unreachable (0.05 s doubling to 0.5 s each).
 # Each PostgreSQL-backed store's DDL, all written with IF NOT EXISTS; read models take the
 # schema name from settings, so a rebuild can target a fresh one.
-READ_MODEL_SCHEMAS = [postgres_graph.SCHEMA_SQL, postgres_tweet_store.SCHEMA_SQL,
-                      postgres_engagements.SCHEMA_SQL]
+READ_MODEL_SCHEMAS = [
+    postgres_graph.SCHEMA_SQL,
+    postgres_tweet_store.SCHEMA_SQL,
+    postgres_engagements.SCHEMA_SQL,
+]
 
 REDIS_RETRIES = 7
 # How long a reader waits for a Redis reply before it fails (and is retried).
@@ -64,15 +66,22 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
 
 
 @asynccontextmanager
-async def open_read_models(settings: Settings, pool_size: int | None = None,
-                           setup: bool = False,
-                           redis_read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS):
+async def open_read_models(
+    settings: Settings,
+    pool_size: int | None = None,
+    setup: bool = False,
+    redis_read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS,
+):
     """Connect every read model named by `settings`, in the generations the deployment uses
     now (projections/targets.py), creating their tables if `setup`; `redis_read_timeout` None:
     wait for Redis replies as long as they take."""
-    pool = AsyncConnectionPool(settings.postgres, min_size=2,
-                               max_size=pool_size or settings.postgres_pool_size,
-                               open=False, timeout=5)
+    pool = AsyncConnectionPool(
+        settings.postgres,
+        min_size=2,
+        max_size=pool_size or settings.postgres_pool_size,
+        open=False,
+        timeout=5,
+    )
     await pool.open(wait=True, timeout=30)
     redis = redis_client(settings, redis_read_timeout)
     try:
@@ -85,14 +94,19 @@ async def open_read_models(settings: Settings, pool_size: int | None = None,
         await pool.close()
 
 
-def redis_client(settings: Settings,
-                 read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS) -> Redis:
+def redis_client(
+    settings: Settings, read_timeout: float | None = REDIS_READ_TIMEOUT_SECONDS
+) -> Redis:
     """The read models' Redis client. A command that finds Redis unreachable is retried for
     about two seconds, so a restart of Redis costs readers a wait, not an error."""
-    return Redis.from_url(settings.redis, socket_timeout=read_timeout, socket_connect_timeout=2,
-                          retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),
-                          # OSError: a refused connection, before redis-py wraps it.
-                          retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
+    return Redis.from_url(
+        settings.redis,
+        socket_timeout=read_timeout,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),
+        # OSError: a refused connection, before redis-py wraps it.
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+    )
 
 
 async def _current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
@@ -108,14 +122,22 @@ async def _current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
 
 def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redis) -> ReadModels:
     """The read-model adapters of the generations `settings` name, over shared connections."""
-    keys = RedisKeys(settings.core_prefix, root=settings.redis_prefix,
-                     trends_generation=settings.trends_generation)
+    keys = RedisKeys(
+        settings.core_prefix,
+        root=settings.redis_prefix,
+        trends_generation=settings.trends_generation,
+    )
     return ReadModels(
         graph=PostgresGraphStore(pool, settings.core_schema),
         tweets=tweet_store(settings, pool),
         engagements=PostgresEngagementStore(pool, settings.core_schema),
-        timelines=RedisTimelines(redis, keys, settings.active_days * 86400,
-                                 settings.home_timeline_cap, settings.recent_cap),
+        timelines=RedisTimelines(
+            redis,
+            keys,
+            settings.active_days * 86400,
+            settings.home_timeline_cap,
+            settings.recent_cap,
+        ),
         cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
         progress=RedisProgress(redis, keys, settings.agent_group),
         trends=RedisTrends(redis, keys),
@@ -145,10 +167,12 @@ def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:
 
         if not settings.elasticsearch_url:
             raise ValueError("CHIRP_SEARCH_ENGINE=elasticsearch needs CHIRP_ELASTICSEARCH_URL")
-        client = elasticsearch_client(settings.elasticsearch_url,
-                                      api_stand_in=settings.elasticsearch_api_stand_in)
-        return ElasticsearchSearchIndex(client, settings.elasticsearch_alias,
-                                        generation=settings.search_generation)
+        client = elasticsearch_client(
+            settings.elasticsearch_url, api_stand_in=settings.elasticsearch_api_stand_in
+        )
+        return ElasticsearchSearchIndex(
+            client, settings.elasticsearch_alias, generation=settings.search_generation
+        )
     from projections.tantivy_search import TantivySearchIndex
 
     return TantivySearchIndex(settings.search_directory, writable=writable)

@@ -13,15 +13,14 @@ hash holds its public JSON. Sets carry a sentinel member (0, never a real id) so
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
-
 from redis.asyncio import Redis
 
 from projections.engagements import Counts
-from projections.redis_keys import RedisKeys
 from projections.redis_batch import RedisBatch
+from projections.redis_keys import RedisKeys
 from projections.redis_scripts import ScriptCall, run_scripts
 from schemas.types import rfc3339
 
@@ -57,7 +56,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COUNT_FIELDS = (b"likes", b"retweets", b"replies")
 
 
@@ -73,9 +72,12 @@ class CachedTweet:
 
     def public(self) -> dict:
         """The fields of the API's tweet object that never change."""
-        return {"tweet_id": str(self.tweet_id), "content": self.content,
-                "created_at": rfc3339(EPOCH + timedelta(milliseconds=self.created_ms)),
-                "reply_to": str(self.reply_to) if self.reply_to else None}
+        return {
+            "tweet_id": str(self.tweet_id),
+            "content": self.content,
+            "created_at": rfc3339(EPOCH + timedelta(milliseconds=self.created_ms)),
+            "reply_to": str(self.reply_to) if self.reply_to else None,
+        }
 
 
 class RedisCache:
@@ -94,13 +96,31 @@ class RedisCache:
         await run_scripts(self.redis, [self._fill_call(tweet) for tweet in tweets])
 
     def _fill_call(self, tweet: CachedTweet) -> ScriptCall:
-        content = ["author", tweet.author_id, "created", tweet.created_ms,
-                   "json", orjson.dumps(tweet.public())]
-        counts = [] if tweet.counts is None else [
-            "likes", tweet.counts.likes, "retweets", tweet.counts.retweets,
-            "replies", tweet.counts.replies]
-        return (self._fill_tweet, [self.keys.tweet(tweet.tweet_id)],
-                [self.ttl_seconds, len(content), *content, *counts])
+        content = [
+            "author",
+            tweet.author_id,
+            "created",
+            tweet.created_ms,
+            "json",
+            orjson.dumps(tweet.public()),
+        ]
+        counts = (
+            []
+            if tweet.counts is None
+            else [
+                "likes",
+                tweet.counts.likes,
+                "retweets",
+                tweet.counts.retweets,
+                "replies",
+                tweet.counts.replies,
+            ]
+        )
+        return (
+            self._fill_tweet,
+            [self.keys.tweet(tweet.tweet_id)],
+            [self.ttl_seconds, len(content), *content, *counts],
+        )
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
         """Cached tweets by id: None where the cache has no content; deleted ones say so;
@@ -126,11 +146,14 @@ class RedisCache:
             for user_id in user_ids:
                 pipe.hget(self.keys.user(user_id), "json")
             rows = await pipe.execute()
-        return {user_id: orjson.loads(row) if row is not None else None
-                for user_id, row in zip(user_ids, rows)}
+        return {
+            user_id: orjson.loads(row) if row is not None else None
+            for user_id, row in zip(user_ids, rows)
+        }
 
-    async def hydration(self, user_ids: list[int], flag_sets: list[str],
-                        tweet_ids: list[int]) -> tuple[dict, list[tuple[bool, list[bool]]]]:
+    async def hydration(
+        self, user_ids: list[int], flag_sets: list[str], tweet_ids: list[int]
+    ) -> tuple[dict, list[tuple[bool, list[bool]]]]:
         """Users, and for each per-viewer set (liked, retweeted) whether it is loaded and which
         of `tweet_ids` it holds: everything rendering needs after the tweets, one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -141,9 +164,11 @@ class RedisCache:
                 if tweet_ids:
                     pipe.smismember(key, tweet_ids)
             results = await pipe.execute()
-        users = {user_id: orjson.loads(row) if row is not None else None
-                 for user_id, row in zip(user_ids, results)}
-        flags, rest = [], results[len(user_ids):]
+        users = {
+            user_id: orjson.loads(row) if row is not None else None
+            for user_id, row in zip(user_ids, results)
+        }
+        flags, rest = [], results[len(user_ids) :]
         step = 2 if tweet_ids else 1
         for index in range(len(flag_sets)):
             found = rest[index * step + 1] if tweet_ids else []
@@ -166,8 +191,11 @@ class RedisCache:
 
     # a batch's writes (agents/core.py), queued in order ----------------------------------
     def queue_user(self, batch: RedisBatch, user_id: int, username: str, display_name: str) -> None:
-        batch.script(self._set_fields, [self.keys.user(user_id)], [
-            self.ttl_seconds, "json", orjson.dumps(user_summary(user_id, username, display_name))])
+        batch.script(
+            self._set_fields,
+            [self.keys.user(user_id)],
+            [self.ttl_seconds, "json", orjson.dumps(user_summary(user_id, username, display_name))],
+        )
 
     def queue_forget_user(self, batch: RedisBatch, user_id: int) -> None:
         """A changed profile: readers cache it again from PostgreSQL."""
@@ -176,11 +204,18 @@ class RedisCache:
     def queue_fill(self, batch: RedisBatch, tweet: CachedTweet) -> None:
         batch.script(*self._fill_call(tweet))
 
-    def queue_counts(self, batch: RedisBatch, tweet_id: int, counts: Counts,
-                     fields: tuple[str, ...]) -> None:
+    def queue_counts(
+        self, batch: RedisBatch, tweet_id: int, counts: Counts, fields: tuple[str, ...]
+    ) -> None:
         """Overwrite the given count fields with their values in PostgreSQL."""
-        batch.script(self._set_fields, [self.keys.tweet(tweet_id)], [
-            self.ttl_seconds, *(item for field in fields for item in (field, getattr(counts, field)))])
+        batch.script(
+            self._set_fields,
+            [self.keys.tweet(tweet_id)],
+            [
+                self.ttl_seconds,
+                *(item for field in fields for item in (field, getattr(counts, field))),
+            ],
+        )
 
     def queue_deleted(self, batch: RedisBatch, tweet_id: int) -> None:
         batch.script(self._mark_deleted, [self.keys.tweet(tweet_id)], [self.ttl_seconds])
@@ -211,5 +246,11 @@ def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:
     counts = None
     if all(field in row for field in _COUNT_FIELDS):
         counts = Counts(*(int(row[field]) for field in _COUNT_FIELDS))
-    return CachedTweet(tweet_id, int(row[b"author"]), public["content"], int(row[b"created"]),
-                       int(public["reply_to"]) if public["reply_to"] else None, counts)
+    return CachedTweet(
+        tweet_id,
+        int(row[b"author"]),
+        public["content"],
+        int(row[b"created"]),
+        int(public["reply_to"]) if public["reply_to"] else None,
+        counts,
+    )

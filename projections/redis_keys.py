@@ -17,8 +17,9 @@ _NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:)"
 
 
 class RedisKeys:
-    def __init__(self, prefix: str = "chirp:", root: str | None = None,
-                 trends_generation: int = 1) -> None:
+    def __init__(
+        self, prefix: str = "chirp:", root: str | None = None, trends_generation: int = 1
+    ) -> None:
         self.prefix = prefix
         self.root = prefix if root is None else root
         self.trends = "trends" if trends_generation == 1 else f"trends-g{trends_generation}"
@@ -66,13 +67,17 @@ class RedisKeys:
     def in_generation(self, key: str) -> bool:
         """Whether `key`, one under this prefix, belongs to this generation of the core read
         models (generation 1 shares the root with later ones and with generation-free keys)."""
-        return self.prefix != self.root or not _NOT_GENERATION_1.match(key[len(self.root):])
+        return self.prefix != self.root or not _NOT_GENERATION_1.match(key[len(self.root) :])
 
     def log_position_patterns(self) -> list[str]:
         """Patterns of every key that holds an offset of the log: void once it is replaced."""
-        return [f"{self.root}position:*", f"{self.root}g*:position:*",
-                f"{self.root}last-write:*", f"{self.root}applied-events:*",
-                f"{self.root}g*:applied-events:*"]
+        return [
+            f"{self.root}position:*",
+            f"{self.root}g*:position:*",
+            f"{self.root}last-write:*",
+            f"{self.root}applied-events:*",
+            f"{self.root}g*:applied-events:*",
+        ]
 
     def last_write(self, user_id: int) -> str:
         return f"{self.root}last-write:{user_id}"

@@ -222,41 +222,91 @@ class FastPage:
 
 
 class PageAssembler:
-    def __init__(self, redis: Redis, keys: RedisKeys, active_seconds: int,
-                 agent_group: str) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, active_seconds: int, agent_group: str
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.active_seconds = active_seconds
         self._page = redis.register_script(_PAGE)
         # Key prefixes the script appends ids to, all from RedisKeys.
-        self._prefixes = [keys.build_lock(""), keys.recent(""), keys.tweet(""), keys.user(""),
-                          keys.position_prefix(agent_group)]
+        self._prefixes = [
+            keys.build_lock(""),
+            keys.recent(""),
+            keys.tweet(""),
+            keys.user(""),
+            keys.position_prefix(agent_group),
+        ]
 
-    async def home(self, viewer: int, before: int | None, limit: int,
-                   check_writes: bool = True, after: int | None = None) -> FastPage:
+    async def home(
+        self,
+        viewer: int,
+        before: int | None,
+        limit: int,
+        check_writes: bool = True,
+        after: int | None = None,
+    ) -> FastPage:
         """`check_writes`: answer `wait` while the agents have not applied the viewer's own
         writes (read-your-writes)."""
         keys = self.keys
-        return await self._run("home", keys.home(viewer), viewer, before, limit, check_writes,
-                               following=keys.following(viewer), after=after)
+        return await self._run(
+            "home",
+            keys.home(viewer),
+            viewer,
+            before,
+            limit,
+            check_writes,
+            following=keys.following(viewer),
+            after=after,
+        )
 
-    async def user(self, author: int, viewer: int | None, before: int | None,
-                   limit: int, check_writes: bool = True, after: int | None = None) -> FastPage:
-        return await self._run("user", self.keys.recent(author), viewer, before, limit,
-                               check_writes, after=after)
+    async def user(
+        self,
+        author: int,
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        check_writes: bool = True,
+        after: int | None = None,
+    ) -> FastPage:
+        return await self._run(
+            "user", self.keys.recent(author), viewer, before, limit, check_writes, after=after
+        )
 
-    async def _run(self, mode: str, timeline: str, viewer: int | None, before: int | None,
-                   limit: int, check_writes: bool, following: str | None = None,
-                   after: int | None = None) -> FastPage:
+    async def _run(
+        self,
+        mode: str,
+        timeline: str,
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        check_writes: bool,
+        following: str | None = None,
+        after: int | None = None,
+    ) -> FastPage:
         keys = self.keys
         anyone = viewer if viewer is not None else 0
         result = await self._page(
-            keys=[timeline, following or timeline, keys.pulled_authors(),
-                  keys.last_write(anyone), keys.liked(anyone), keys.retweeted(anyone)],
-            args=[*self._prefixes, mode, upper_bound(before), limit,
-                  "" if viewer is None else str(viewer), self.active_seconds,
-                  limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
-                  int(check_writes and viewer is not None), lower_bound(after)])
+            keys=[
+                timeline,
+                following or timeline,
+                keys.pulled_authors(),
+                keys.last_write(anyone),
+                keys.liked(anyone),
+                keys.retweeted(anyone),
+            ],
+            args=[
+                *self._prefixes,
+                mode,
+                upper_bound(before),
+                limit,
+                "" if viewer is None else str(viewer),
+                self.active_seconds,
+                limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
+                int(check_writes and viewer is not None),
+                lower_bound(after),
+            ],
+        )
         if result[0] != b"ok":
             return FastPage(None, waiting=result[0] == b"wait", reason=result[1].decode())
         return FastPage(result[1], _sort_key(result[2]), _sort_key(result[3]))

@@ -28,44 +28,62 @@ class RedisProgress:
         self.redis, self.keys, self.agent_group = redis, keys, agent_group
         self._advance = redis.register_script(_ADVANCE)
 
-    async def advance(self, positions: dict[Partition, int], group: str | None = None,
-                      event_ids: dict[Partition, int] | None = None) -> None:
+    async def advance(
+        self,
+        positions: dict[Partition, int],
+        group: str | None = None,
+        event_ids: dict[Partition, int] | None = None,
+    ) -> None:
         """Record how far a group of agents (the primary projections by default) has applied
         each partition, and the id of the last event applied there where `event_ids` has it:
         what a restored log is searched for (operations/durability.py)."""
         group = group or self.agent_group
         events_key, event_ids = self.keys.applied_events(group), event_ids or {}
-        await run_scripts(self.redis, [
-            (self._advance, [self.keys.position(group, *place), events_key],
-             [offset, f"{place[0]}:{place[1]}", event_ids.get(place, "")])
-            for place, offset in positions.items()])
+        await run_scripts(
+            self.redis,
+            [
+                (
+                    self._advance,
+                    [self.keys.position(group, *place), events_key],
+                    [offset, f"{place[0]}:{place[1]}", event_ids.get(place, "")],
+                )
+                for place, offset in positions.items()
+            ],
+        )
 
     async def applied_events(self, group: str | None = None) -> dict[Partition, int]:
         """The id of the last event a group applied, per partition, where it was recorded."""
         raw = await self.redis.hgetall(self.keys.applied_events(group or self.agent_group))
         return {_place(field): int(event_id) for field, event_id in raw.items()}
 
-    async def positions(self, places: list[Partition],
-                        group: str | None = None) -> dict[Partition, int]:
+    async def positions(
+        self, places: list[Partition], group: str | None = None
+    ) -> dict[Partition, int]:
         """How far a group (the primary projections by default) has applied each of `places`:
         the last applied offset, -1 where none is recorded."""
         if not places:
             return {}
-        values = await self.redis.mget([self.keys.position(group or self.agent_group, *place)
-                                        for place in places])
-        return {place: int(value) if value is not None else -1
-                for place, value in zip(places, values)}
+        values = await self.redis.mget(
+            [self.keys.position(group or self.agent_group, *place) for place in places]
+        )
+        return {
+            place: int(value) if value is not None else -1 for place, value in zip(places, values)
+        }
 
     async def applied(self, group: str | None = None) -> dict[str, int]:
         """Every recorded position of a group: "topic:partition" -> last applied offset."""
         prefix = self.keys.position_prefix(group or self.agent_group)
         keys = [key async for key in self.redis.scan_iter(match=f"{prefix}*", count=1000)]
         values = await self.redis.mget(keys) if keys else []
-        return {key.decode()[len(prefix):]: int(value)
-                for key, value in zip(keys, values) if value is not None}
+        return {
+            key.decode()[len(prefix) :]: int(value)
+            for key, value in zip(keys, values)
+            if value is not None
+        }
 
-    async def remember_write(self, user_id: int, topic: str, partition: int, offset: int,
-                             ttl_seconds: int) -> None:
+    async def remember_write(
+        self, user_id: int, topic: str, partition: int, offset: int, ttl_seconds: int
+    ) -> None:
         key = self.keys.last_write(user_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, f"{topic}:{partition}", offset)

@@ -10,10 +10,17 @@ from typing import NamedTuple
 
 from redis.asyncio import Redis
 
-from projections.redis_keys import RedisKeys
 from projections.redis_batch import RedisBatch
-from projections.timeline_entries import (COMPLETE, FLOOR, PARTIAL, Entry, decode, encode,
-                                          upper_bound)
+from projections.redis_keys import RedisKeys
+from projections.timeline_entries import (
+    COMPLETE,
+    FLOOR,
+    PARTIAL,
+    Entry,
+    decode,
+    encode,
+    upper_bound,
+)
 from projections.timeline_writes import Push, Removal
 
 # Keys per server-side script call when pushing to many timelines at once.
@@ -88,8 +95,9 @@ class HomeRead:
 class RedisTimelines:
     """Home timelines (one per active user) and recents (one per author), capped and ordered."""
 
-    def __init__(self, redis: Redis, keys: RedisKeys, active_seconds: int,
-                 home_cap: int, recent_cap: int) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, active_seconds: int, home_cap: int, recent_cap: int
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.active_seconds = active_seconds
@@ -99,7 +107,9 @@ class RedisTimelines:
         self._fill = redis.register_script(_FILL)
         self._release = redis.register_script(_RELEASE)
 
-    def queue_writes(self, batch: RedisBatch, writes: list[Push | Removal]) -> list[tuple[int, int]]:
+    def queue_writes(
+        self, batch: RedisBatch, writes: list[Push | Removal]
+    ) -> list[tuple[int, int]]:
         """Queue a batch's timeline writes in their order; return, for each push call that
         counts as fan-out, (its result's index, entries per timeline): the deliveries are the
         timelines it reached (they exist) times the entries."""
@@ -112,7 +122,7 @@ class RedisTimelines:
                 continue
             args = [write.cap, int(write.partial), *members]
             for start in range(0, len(write.keys), PUSH_BATCH):
-                index = batch.script(self._push, write.keys[start:start + PUSH_BATCH], args)
+                index = batch.script(self._push, write.keys[start : start + PUSH_BATCH], args)
                 if write.counted:
                     deliveries.append((index, len(members)))
         return deliveries
@@ -127,15 +137,17 @@ class RedisTimelines:
     async def fill(self, key: str, entries: list[Entry], cap: int, complete: bool) -> None:
         """Add older entries to a timeline made by `create`, keeping the cap; `complete`:
         they are every entry there is (the load did not hit its limit)."""
-        await self._fill(keys=[key], args=[cap, int(not complete),
-                                           *(encode(entry) for entry in entries)])
+        await self._fill(
+            keys=[key], args=[cap, int(not complete), *(encode(entry) for entry in entries)]
+        )
 
     async def page(self, key: str, before: int | None, limit: int) -> TimelinePage:
         [page] = await self.pages([key], before, limit)
         return page
 
-    async def pages(self, keys: list[str], before: int | None,
-                    limit: int | list[int]) -> list[TimelinePage]:
+    async def pages(
+        self, keys: list[str], before: int | None, limit: int | list[int]
+    ) -> list[TimelinePage]:
         """For each timeline, its entries older than `before`, newest first, at most `limit`
         (one for all, or one per timeline), in one round trip."""
         limits = limit if isinstance(limit, list) else [limit] * len(keys)
@@ -144,8 +156,12 @@ class RedisTimelines:
                 pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=most)
                 pipe.zrange(key, 0, 0)
             results = await pipe.execute()
-        return [TimelinePage([decode(member) for member in results[2 * i]],
-                             results[2 * i + 1] == [COMPLETE]) for i in range(len(keys))]
+        return [
+            TimelinePage(
+                [decode(member) for member in results[2 * i]], results[2 * i + 1] == [COMPLETE]
+            )
+            for i in range(len(keys))
+        ]
 
     async def read_home(self, viewer: int, before: int | None, limit: int) -> HomeRead:
         keys = self.keys
@@ -160,15 +176,25 @@ class RedisTimelines:
             pipe.zrange(home, 0, 0)
             pipe.expire(home, self.active_seconds)
             pipe.exists(keys.last_write(viewer))
-            (members, pulled_exists, celebrities, exists, building, page, marker, _,
-             wrote) = await pipe.execute()
+            (
+                members,
+                pulled_exists,
+                celebrities,
+                exists,
+                building,
+                page,
+                marker,
+                _,
+                wrote,
+            ) = await pipe.execute()
         return HomeRead(
             following={int(m) for m in members} - {0} if members else None,
             pulled_loaded=bool(pulled_exists),
             celebrities={int(m) for m in celebrities} - {0},
             ready=bool(exists) and not building,
             page=TimelinePage([decode(member) for member in page], marker == [COMPLETE]),
-            wrote_recently=bool(wrote))
+            wrote_recently=bool(wrote),
+        )
 
     async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:
         """For each timeline: whether it exists, and whether a build of it is under way."""

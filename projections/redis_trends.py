@@ -53,5 +53,6 @@ class RedisTrends:
                 pipe.hvals(self.keys.trend_window(int(window)))
             rows_per_window = await pipe.execute()
         # A window trimmed between the two reads comes back empty: skip it.
-        return [window_of([decode_trend_row(raw) for raw in rows])
-                for rows in rows_per_window if rows]
+        return [
+            window_of([decode_trend_row(raw) for raw in rows]) for rows in rows_per_window if rows
+        ]

@@ -60,8 +60,9 @@ class SearchIndex(Protocol):
         """Set the counts (by tweet id) that boost these tweets' ranking: absolute values, so
         applying them twice changes nothing; tweets not indexed are ignored."""
 
-    async def search(self, query: SearchQuery, cursor: str | None = None,
-                     limit: int = 20) -> SearchPage:
+    async def search(
+        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+    ) -> SearchPage:
         """The next `limit` hits of `query` in rank order after `cursor` (None: the first page).
         Raises SearchCursorError for a cursor that is not one of this query's."""
 

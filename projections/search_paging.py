@@ -57,9 +57,15 @@ class SearchPosition:
 
 def encode_cursor(query: SearchQuery, position: SearchPosition) -> str:
     """An opaque, URL-safe cursor for `position` in `query`'s results."""
-    payload = {"v": 1, "q": query.fingerprint(), "t": position.as_of_ms, "n": position.shown,
-               "a": [str(tweet_id) for tweet_id in position.anchors], "s": position.last_score,
-               "u": [str(tweet_id) for tweet_id in position.upcoming]}
+    payload = {
+        "v": 1,
+        "q": query.fingerprint(),
+        "t": position.as_of_ms,
+        "n": position.shown,
+        "a": [str(tweet_id) for tweet_id in position.anchors],
+        "s": position.last_score,
+        "u": [str(tweet_id) for tweet_id in position.upcoming],
+    }
     return base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
 
 
@@ -71,25 +77,38 @@ def decode_cursor(query: SearchQuery, cursor: str) -> SearchPosition:
             raise ValueError("unknown version")
         fingerprint = payload["q"]
         position = SearchPosition(
-            int(payload["t"]), int(payload["n"]), tuple(int(anchor) for anchor in payload["a"]),
-            float(payload["s"]), tuple(int(upcoming) for upcoming in payload["u"]))
+            int(payload["t"]),
+            int(payload["n"]),
+            tuple(int(anchor) for anchor in payload["a"]),
+            float(payload["s"]),
+            tuple(int(upcoming) for upcoming in payload["u"]),
+        )
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise SearchCursorError("the cursor is not valid: start again without one") from None
     if fingerprint != query.fingerprint():
         raise SearchCursorError("the cursor belongs to another query: start again without one")
-    if not (0 < position.shown <= MAX_DEPTH and 0 < len(position.anchors) <= ANCHORS
-            and len(position.upcoming) <= ANCHORS):
+    if not (
+        0 < position.shown <= MAX_DEPTH
+        and 0 < len(position.anchors) <= ANCHORS
+        and len(position.upcoming) <= ANCHORS
+    ):
         raise SearchCursorError("the cursor is not valid: start again without one")
     return position
 
 
-async def search_page(ranked_hits: RankedHits, query: SearchQuery, cursor: str | None,
-                      limit: int, clock: Callable[[], float] = time.time) -> SearchPage:
+async def search_page(
+    ranked_hits: RankedHits,
+    query: SearchQuery,
+    cursor: str | None,
+    limit: int,
+    clock: Callable[[], float] = time.time,
+) -> SearchPage:
     """The page of `limit` hits after `cursor`, ranked by `ranked_hits`, and the next cursor."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    position = (decode_cursor(query, cursor) if cursor
-                else SearchPosition(as_of_ms=int(clock() * 1000)))
+    position = (
+        decode_cursor(query, cursor) if cursor else SearchPosition(as_of_ms=int(clock() * 1000))
+    )
     limit = min(limit, MAX_DEPTH - position.shown)
     if limit <= 0:
         return SearchPage([], None)
@@ -111,8 +130,12 @@ async def search_page(ranked_hits: RankedHits, query: SearchQuery, cursor: str |
     if len(rest) == len(page) or shown >= MAX_DEPTH:
         return SearchPage(hits, None)
     next_position = SearchPosition(
-        position.as_of_ms, shown, tuple(hit.tweet_id for hit in hits[-ANCHORS:]),
-        hits[-1].score, tuple(hit.tweet_id for _, hit in rest[limit:limit + ANCHORS]))
+        position.as_of_ms,
+        shown,
+        tuple(hit.tweet_id for hit in hits[-ANCHORS:]),
+        hits[-1].score,
+        tuple(hit.tweet_id for _, hit in rest[limit : limit + ANCHORS]),
+    )
     return SearchPage(hits, encode_cursor(query, next_position))
 
 
@@ -125,16 +148,24 @@ def _resume_at(ranked: list[SearchHit], position: SearchPosition) -> int:
         if anchor in places:
             return places[anchor] + 1
     last = (position.last_score, position.anchors[-1])
-    return next((index for index, hit in enumerate(ranked) if (hit.score, hit.tweet_id) < last),
-                len(ranked))
+    return next(
+        (index for index, hit in enumerate(ranked) if (hit.score, hit.tweet_id) < last), len(ranked)
+    )
 
 
-def _unshown(ranked: list[SearchHit], start: int,
-             position: SearchPosition) -> list[tuple[int, SearchHit]]:
+def _unshown(
+    ranked: list[SearchHit], start: int, position: SearchPosition
+) -> list[tuple[int, SearchHit]]:
     """(rank, hit) of the hits still to show, in rank order: those after `start` but the
     anchors that drifted below it, and first the upcoming hits that drifted above it."""
-    drifted_up = [(index, hit) for index, hit in enumerate(ranked[:start])
-                  if hit.tweet_id in position.upcoming]
-    below = [(index, hit) for index, hit in enumerate(ranked[start:], start)
-             if hit.tweet_id not in position.anchors]
+    drifted_up = [
+        (index, hit)
+        for index, hit in enumerate(ranked[:start])
+        if hit.tweet_id in position.upcoming
+    ]
+    below = [
+        (index, hit)
+        for index, hit in enumerate(ranked[start:], start)
+        if hit.tweet_id not in position.anchors
+    ]
     return drifted_up + below

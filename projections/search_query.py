@@ -70,8 +70,11 @@ def parse_search_query(text: str) -> SearchQuery:
                 _classify(token, parts, dates)
         else:
             _add_phrase(chunk, parts)
-    query = SearchQuery(**{name: tuple(dict.fromkeys(values)) for name, values in parts.items()},
-                        since=dates.get("since"), until=dates.get("until"))
+    query = SearchQuery(
+        **{name: tuple(dict.fromkeys(values)) for name, values in parts.items()},
+        since=dates.get("since"),
+        until=dates.get("until"),
+    )
     _check(query)
     return query
 
@@ -87,7 +90,9 @@ def _split_quotes(text: str) -> list[tuple[bool, str]]:
 def _add_phrase(chunk: str, parts: dict[str, list]) -> None:
     phrase = " ".join(chunk.split()).lower()
     if not _SEARCHABLE.search(phrase):
-        raise SearchQueryError('a quoted phrase needs words inside the quotes, e.g. "solar eclipse"')
+        raise SearchQueryError(
+            'a quoted phrase needs words inside the quotes, e.g. "solar eclipse"'
+        )
     parts["phrases"].append(phrase)
 
 
@@ -95,8 +100,9 @@ def _classify(token: str, parts: dict[str, list], dates: dict[str, date]) -> Non
     if token[0] in "#＃":
         tags = extract_hashtags(token)
         if not tags:
-            raise SearchQueryError(f"{token!r} is not a hashtag: write # followed by letters, "
-                                   "e.g. #photography")
+            raise SearchQueryError(
+                f"{token!r} is not a hashtag: write # followed by letters, e.g. #photography"
+            )
         parts["hashtags"].append(tags[0])
         return
     operator = _OPERATOR.match(token)
@@ -107,8 +113,9 @@ def _classify(token: str, parts: dict[str, list], dates: dict[str, date]) -> Non
         return
     name, value = operator.group(1).lower(), operator.group(2)
     if not value:
-        raise SearchQueryError(f"{name}: needs a value right after the colon, "
-                               f"e.g. {_EXAMPLES[name]}")
+        raise SearchQueryError(
+            f"{name}: needs a value right after the colon, e.g. {_EXAMPLES[name]}"
+        )
     if name == "from":
         username = _USERNAME.match(value)
         if username is None:
@@ -132,10 +139,13 @@ def _day(name: str, value: str) -> date:
 def _check(query: SearchQuery) -> None:
     terms = len(query.words) + len(query.phrases) + len(query.hashtags) + len(query.authors)
     if terms > MAX_TERMS:
-        raise SearchQueryError(f"the query has more than {MAX_TERMS} words, phrases, "
-                               "hashtags and authors")
+        raise SearchQueryError(
+            f"the query has more than {MAX_TERMS} words, phrases, hashtags and authors"
+        )
     if terms == 0 and query.since is None and query.until is None:
-        raise SearchQueryError("the query has nothing to search for: type a word, "
-                               "a \"phrase\", a #hashtag or from:username")
+        raise SearchQueryError(
+            "the query has nothing to search for: type a word, "
+            'a "phrase", a #hashtag or from:username'
+        )
     if query.since and query.until and query.since >= query.until:
         raise SearchQueryError("since: must be a day before until: (until: is exclusive)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from projections.engagements import Counts
 
@@ -32,10 +32,23 @@ DAY_MS = 24 * HOUR_MS
 HALF_LIFE_MS = 3 * DAY_MS
 # Steps are fine where a first page is decided (the last hours) and coarse further back,
 # each a boosted range clause; past the last step the weight stays at its floor (2^-20).
-AGE_STEPS_MS = (0, HOUR_MS, 3 * HOUR_MS, 6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 2 * DAY_MS,
-                3 * DAY_MS, 5 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS, 30 * DAY_MS, 60 * DAY_MS)
+AGE_STEPS_MS = (
+    0,
+    HOUR_MS,
+    3 * HOUR_MS,
+    6 * HOUR_MS,
+    12 * HOUR_MS,
+    DAY_MS,
+    2 * DAY_MS,
+    3 * DAY_MS,
+    5 * DAY_MS,
+    7 * DAY_MS,
+    14 * DAY_MS,
+    30 * DAY_MS,
+    60 * DAY_MS,
+)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # A retweet spreads a tweet further than a like or a reply does.
 LIKE_WEIGHT, RETWEET_WEIGHT, REPLY_WEIGHT = 1, 2, 1
@@ -68,8 +81,11 @@ def recency_steps(as_of_ms: int) -> list[AgeStep]:
 
 def engagement(counts: Counts) -> int:
     """The engagement figure a tweet is boosted by."""
-    return (LIKE_WEIGHT * max(counts.likes, 0) + RETWEET_WEIGHT * max(counts.retweets, 0)
-            + REPLY_WEIGHT * max(counts.replies, 0))
+    return (
+        LIKE_WEIGHT * max(counts.likes, 0)
+        + RETWEET_WEIGHT * max(counts.retweets, 0)
+        + REPLY_WEIGHT * max(counts.replies, 0)
+    )
 
 
 def engagement_boost(engagement_value: int) -> float:
@@ -85,4 +101,4 @@ def epoch_ms(moment: datetime) -> int:
 
 def day_start_ms(day: date) -> int:
     """The first millisecond of `day` in UTC (since: and until: are UTC days)."""
-    return epoch_ms(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    return epoch_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))

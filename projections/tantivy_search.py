@@ -18,8 +18,13 @@ from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument
 from projections.search_paging import search_page
 from projections.search_query import SearchQuery
-from projections.search_ranking import (TOKEN_PATTERN, day_start_ms, engagement, epoch_ms,
-                                        recency_steps)
+from projections.search_ranking import (
+    TOKEN_PATTERN,
+    day_start_ms,
+    engagement,
+    epoch_ms,
+    recency_steps,
+)
 
 TWEET_TEXT = "tweet_text"
 # Where tantivy locks an index directory to its one writer (an flock, held while it is open).
@@ -27,8 +32,17 @@ WRITER_LOCK_FILE = ".tantivy-writer.lock"
 # tantivy's minimum is 15 MB per indexing thread; a tweet batch needs far less.
 WRITER_HEAP_BYTES = 32_000_000
 # The fields rewritten when engagement changes: tantivy updates a document by replacing it.
-_STORED = ("tweet_id", "author_id", "author", "content", "hashtags", "created_at",
-           "like_count", "retweet_count", "reply_count")
+_STORED = (
+    "tweet_id",
+    "author_id",
+    "author",
+    "content",
+    "hashtags",
+    "created_at",
+    "like_count",
+    "retweet_count",
+    "reply_count",
+)
 
 
 class SearchIndexLocked(SearchEngineError):
@@ -43,8 +57,13 @@ class SearchIndexLocked(SearchEngineError):
 
 def tweet_text_analyzer() -> tantivy.TextAnalyzer:
     """The content analyzer of search_ranking: pattern tokens, lowercase, ASCII folding, porter2."""
-    return (TextAnalyzerBuilder(Tokenizer.regex(TOKEN_PATTERN)).filter(Filter.lowercase())
-            .filter(Filter.ascii_fold()).filter(Filter.stemmer("english")).build())
+    return (
+        TextAnalyzerBuilder(Tokenizer.regex(TOKEN_PATTERN))
+        .filter(Filter.lowercase())
+        .filter(Filter.ascii_fold())
+        .filter(Filter.stemmer("english"))
+        .build()
+    )
 
 
 def tweet_schema() -> tantivy.Schema:
@@ -67,8 +86,9 @@ class TantivySearchIndex:
     """The index in `directory`. Only a `writable` instance may index (tantivy locks the
     directory to one writer); read-only ones reload the latest commit before each search."""
 
-    def __init__(self, directory: Path, *, writable: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, directory: Path, *, writable: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
         self.directory = Path(directory)
         self.writable = writable
         self.clock = clock
@@ -118,12 +138,20 @@ class TantivySearchIndex:
         await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     async def index(self, documents: Sequence[TweetDocument]) -> None:
-        await self._write(lambda writer: [self._replace(writer, self._fields(document))
-                                          for document in documents], documents)
+        await self._write(
+            lambda writer: [
+                self._replace(writer, self._fields(document)) for document in documents
+            ],
+            documents,
+        )
 
     async def delete(self, tweet_ids: Sequence[int]) -> None:
-        await self._write(lambda writer: [writer.delete_documents_by_query(self._tweet(tweet_id))
-                                          for tweet_id in tweet_ids], tweet_ids)
+        await self._write(
+            lambda writer: [
+                writer.delete_documents_by_query(self._tweet(tweet_id)) for tweet_id in tweet_ids
+            ],
+            tweet_ids,
+        )
 
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
         def update(writer: tantivy.IndexWriter) -> None:
@@ -131,15 +159,18 @@ class TantivySearchIndex:
             for tweet_id, tweet_counts in counts.items():
                 fields = stored.get(tweet_id)
                 if fields is not None:
-                    fields.update(like_count=tweet_counts.likes,
-                                  retweet_count=tweet_counts.retweets,
-                                  reply_count=tweet_counts.replies)
+                    fields.update(
+                        like_count=tweet_counts.likes,
+                        retweet_count=tweet_counts.retweets,
+                        reply_count=tweet_counts.replies,
+                    )
                     self._replace(writer, fields)
 
         await self._write(update, counts)
 
-    async def search(self, query: SearchQuery, cursor: str | None = None,
-                     limit: int = 20) -> SearchPage:
+    async def search(
+        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+    ) -> SearchPage:
         async def ranked(query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
             return await asyncio.to_thread(self._ranked, query, as_of_ms, count)
 
@@ -173,8 +204,9 @@ class TantivySearchIndex:
         # A delete applies to the documents added before it: delete then add is an upsert,
         # and the last of several versions in one batch wins.
         writer.delete_documents_by_query(self._tweet(fields["tweet_id"]))
-        fields["engagement"] = engagement(Counts(fields["like_count"], fields["retweet_count"],
-                                                 fields["reply_count"]))
+        fields["engagement"] = engagement(
+            Counts(fields["like_count"], fields["retweet_count"], fields["reply_count"])
+        )
         writer.add_document(tantivy.Document.from_dict(fields, self.schema))
 
     def _tweet(self, tweet_id: int) -> Query:
@@ -184,22 +216,32 @@ class TantivySearchIndex:
 
     @staticmethod
     def _fields(document: TweetDocument) -> dict:
-        return {"tweet_id": document.tweet_id, "author_id": document.author_id,
-                "author": document.author_username.lower(), "content": document.content,
-                "hashtags": list(document.hashtags), "created_at": epoch_ms(document.created_at),
-                "like_count": document.counts.likes, "retweet_count": document.counts.retweets,
-                "reply_count": document.counts.replies}
+        return {
+            "tweet_id": document.tweet_id,
+            "author_id": document.author_id,
+            "author": document.author_username.lower(),
+            "content": document.content,
+            "hashtags": list(document.hashtags),
+            "created_at": epoch_ms(document.created_at),
+            "like_count": document.counts.likes,
+            "retweet_count": document.counts.retweets,
+            "reply_count": document.counts.replies,
+        }
 
     def _stored_fields(self, tweet_ids: list[int]) -> dict[int, dict]:
         searcher = self._index.searcher()
-        found = searcher.search(Query.term_set_query(self.schema, "tweet_id", tweet_ids),
-                                limit=max(len(tweet_ids), 1), count=False).hits
+        found = searcher.search(
+            Query.term_set_query(self.schema, "tweet_id", tweet_ids),
+            limit=max(len(tweet_ids), 1),
+            count=False,
+        ).hits
         stored = {}
         for _, address in found:
             document = searcher.doc(address)
             fields = {name: document.get_all(name) for name in _STORED}
-            fields = {name: values if name == "hashtags" else values[0]
-                      for name, values in fields.items()}
+            fields = {
+                name: values if name == "hashtags" else values[0] for name, values in fields.items()
+            }
             stored[fields["tweet_id"]] = fields
         return stored
 
@@ -212,8 +254,9 @@ class TantivySearchIndex:
             engine_query = self._query(query, as_of_ms)
             fetch = count + 1
             while True:
-                found = searcher.search(engine_query, limit=fetch, count=False,
-                                        weight_by_field="engagement").hits
+                found = searcher.search(
+                    engine_query, limit=fetch, count=False, weight_by_field="engagement"
+                ).hits
                 # tantivy orders ties arbitrarily: rank past the cut until the tie ends.
                 if len(found) < fetch or found[-1][0] < found[count - 1][0]:
                     break
@@ -221,8 +264,11 @@ class TantivySearchIndex:
             ids = searcher.fast_field_values("tweet_id", [address for _, address in found])
         except ValueError as error:
             raise SearchEngineError(f"tantivy: {error}") from error
-        hits = sorted((SearchHit(tweet_id, score) for (score, _), tweet_id in zip(found, ids)),
-                      key=lambda hit: (hit.score, hit.tweet_id), reverse=True)
+        hits = sorted(
+            (SearchHit(tweet_id, score) for (score, _), tweet_id in zip(found, ids)),
+            key=lambda hit: (hit.score, hit.tweet_id),
+            reverse=True,
+        )
         return hits[:count]
 
     def _query(self, query: SearchQuery, as_of_ms: int) -> Query:
@@ -235,30 +281,55 @@ class TantivySearchIndex:
         scored = self._text_clauses(query) or [(Occur.Must, Query.const_score_query(pinned, 1.0))]
         filters = [*self._filters(query), pinned]
         matching = Query.boolean_query(
-            scored + [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters])
+            scored + [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
+        )
         # Each tweet falls in exactly one step, so the sum has exactly one term.
-        return Query.boolean_query([
-            (Occur.Should, Query.boost_query(Query.boolean_query([
-                (Occur.Must, matching),
-                (Occur.Must, Query.const_score_query(
-                    self._created_between(step.oldest_ms, step.newest_ms), 0.0))]), step.factor))
-            for step in recency_steps(as_of_ms)])
+        return Query.boolean_query(
+            [
+                (
+                    Occur.Should,
+                    Query.boost_query(
+                        Query.boolean_query(
+                            [
+                                (Occur.Must, matching),
+                                (
+                                    Occur.Must,
+                                    Query.const_score_query(
+                                        self._created_between(step.oldest_ms, step.newest_ms), 0.0
+                                    ),
+                                ),
+                            ]
+                        ),
+                        step.factor,
+                    ),
+                )
+                for step in recency_steps(as_of_ms)
+            ]
+        )
 
     def _text_clauses(self, query: SearchQuery) -> list[tuple[Occur, Query]]:
         clauses = []
         for word in query.words:
             # A word the analyzer cuts in several tokens needs them all, anywhere (as ES's
             # match query with operator "and").
-            clauses += [(Occur.Must, self._content_term(token))
-                        for token in self.analyzer.analyze(word)]
+            clauses += [
+                (Occur.Must, self._content_term(token)) for token in self.analyzer.analyze(word)
+            ]
         for phrase in query.phrases:
             tokens = self.analyzer.analyze(phrase)
-            clauses.append((Occur.Must, self._content_term(tokens[0]) if len(tokens) == 1
-                            else Query.phrase_query(self.schema, "content", tokens)))
+            clauses.append(
+                (
+                    Occur.Must,
+                    self._content_term(tokens[0])
+                    if len(tokens) == 1
+                    else Query.phrase_query(self.schema, "content", tokens),
+                )
+            )
         for tag in query.hashtags:
             # Ranked by the tag as a word of the text, filtered on the exact hashtag.
-            clauses += [(Occur.Should, self._content_term(token))
-                        for token in self.analyzer.analyze(tag)]
+            clauses += [
+                (Occur.Should, self._content_term(token)) for token in self.analyzer.analyze(tag)
+            ]
         return clauses
 
     def _filters(self, query: SearchQuery) -> list[Query]:
@@ -266,14 +337,16 @@ class TantivySearchIndex:
         if query.authors:
             filters.append(Query.term_set_query(self.schema, "author", list(query.authors)))
         if query.since or query.until:
-            filters.append(self._created_between(
-                day_start_ms(query.since) if query.since else None,
-                day_start_ms(query.until) - 1 if query.until else None))
+            filters.append(
+                self._created_between(
+                    day_start_ms(query.since) if query.since else None,
+                    day_start_ms(query.until) - 1 if query.until else None,
+                )
+            )
         return filters
 
     def _content_term(self, token: str) -> Query:
         return Query.term_query(self.schema, "content", token)
 
     def _created_between(self, oldest_ms: int | None, newest_ms: int | None) -> Query:
-        return Query.range_query(self.schema, "created_at", FieldType.Integer, oldest_ms,
-                                 newest_ms)
+        return Query.range_query(self.schema, "created_at", FieldType.Integer, oldest_ms, newest_ms)

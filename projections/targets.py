@@ -58,13 +58,18 @@ def base(settings: Settings, read_model: str) -> str:
     """The row of `read_model` (core keeps the name it had before there were others)."""
     if read_model not in READ_MODELS:
         raise ValueError(f"no read model {read_model!r}: one of {', '.join(READ_MODELS)}")
-    return settings.read_schema if read_model == ReadModel.CORE else f"{settings.read_schema}:{read_model}"
+    return (
+        settings.read_schema
+        if read_model == ReadModel.CORE
+        else f"{settings.read_schema}:{read_model}"
+    )
 
 
 def _at(settings: Settings, rows) -> Settings:
     found = dict(rows)
-    return settings.at(**{read_model: found.get(base(settings, read_model), 1)
-                          for read_model in READ_MODELS})
+    return settings.at(
+        **{read_model: found.get(base(settings, read_model), 1) for read_model in READ_MODELS}
+    )
 
 
 async def current(pool: AsyncConnectionPool, settings: Settings) -> Settings:
@@ -94,10 +99,14 @@ class Handover(NamedTuple):
 async def pending_handovers(pool: AsyncConnectionPool, bases: list[str]) -> dict[str, Handover]:
     """The handovers under way of these bases, in one query."""
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT base, generation, state, positions,"
-            " extract(epoch FROM now() - updated_at)::float8"
-            " FROM chirp_meta.handovers WHERE base = ANY(%s)", (bases,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT base, generation, state, positions,"
+                " extract(epoch FROM now() - updated_at)::float8"
+                " FROM chirp_meta.handovers WHERE base = ANY(%s)",
+                (bases,),
+            )
+        ).fetchall()
     return {row[0]: Handover(row[1], row[2], row[3] or {}, row[4]) for row in rows}
 
 
@@ -106,15 +115,18 @@ async def request_pause(pool: AsyncConnectionPool, base: str, generation: int) -
         await conn.execute(
             "INSERT INTO chirp_meta.handovers (base, generation, state) VALUES (%s, %s, 'pause')"
             " ON CONFLICT (base) DO UPDATE SET generation = excluded.generation,"
-            " state = 'pause', positions = NULL, updated_at = now()", (base, generation))
+            " state = 'pause', positions = NULL, updated_at = now()",
+            (base, generation),
+        )
 
 
-async def answer_paused(pool: AsyncConnectionPool, base: str,
-                        positions: dict[str, int]) -> None:
+async def answer_paused(pool: AsyncConnectionPool, base: str, positions: dict[str, int]) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE chirp_meta.handovers SET state = 'paused', positions = %s, updated_at = now()"
-            " WHERE base = %s AND state = 'pause'", (orjson.dumps(positions).decode(), base))
+            " WHERE base = %s AND state = 'pause'",
+            (orjson.dumps(positions).decode(), base),
+        )
 
 
 class HandoverLost(RuntimeError):
@@ -124,15 +136,21 @@ class HandoverLost(RuntimeError):
 async def switch(pool: AsyncConnectionPool, base: str, generation: int) -> None:
     """Point the deployment at `generation` and end the handover, in one transaction."""
     async with pool.connection() as conn, conn.transaction():
-        ended = await (await conn.execute(
-            "DELETE FROM chirp_meta.handovers WHERE base = %s AND generation = %s"
-            " AND state = 'paused' RETURNING 1", (base, generation))).fetchone()
+        ended = await (
+            await conn.execute(
+                "DELETE FROM chirp_meta.handovers WHERE base = %s AND generation = %s"
+                " AND state = 'paused' RETURNING 1",
+                (base, generation),
+            )
+        ).fetchone()
         if ended is None:
             raise HandoverLost(f"the handover to generation {generation} was abandoned")
         await conn.execute(
             "INSERT INTO chirp_meta.targets (base, generation) VALUES (%s, %s)"
             " ON CONFLICT (base) DO UPDATE SET generation = excluded.generation,"
-            " switched_at = now()", (base, generation))
+            " switched_at = now()",
+            (base, generation),
+        )
 
 
 async def cancel_handover(pool: AsyncConnectionPool, base: str) -> None:
@@ -144,8 +162,12 @@ class TargetWatcher:
     """Calls `on_switch(settings, switched)` whenever the deployment switches read models:
     `settings` at the new generations, `switched` the read models that moved."""
 
-    def __init__(self, pool: AsyncConnectionPool, settings: Settings,
-                 on_switch: Callable[[Settings, set[str]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        settings: Settings,
+        on_switch: Callable[[Settings, set[str]], Awaitable[None]],
+    ) -> None:
         self.pool, self.settings, self.on_switch = pool, settings, on_switch
 
     async def run(self) -> None:
@@ -158,11 +180,18 @@ class TargetWatcher:
 
     async def check(self) -> None:
         now = await current(self.pool, self.settings)
-        switched = {read_model for read_model in READ_MODELS
-                    if now.generation(read_model) != self.settings.generation(read_model)}
+        switched = {
+            read_model
+            for read_model in READ_MODELS
+            if now.generation(read_model) != self.settings.generation(read_model)
+        }
         if switched:
             for read_model in sorted(switched):
-                log.info("%s read model: generation %d -> %d", read_model,
-                         self.settings.generation(read_model), now.generation(read_model))
+                log.info(
+                    "%s read model: generation %d -> %d",
+                    read_model,
+                    self.settings.generation(read_model),
+                    now.generation(read_model),
+                )
             await self.on_switch(now, switched)
             self.settings = now

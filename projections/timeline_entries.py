@@ -35,8 +35,11 @@ class Entry:
 def encode(entry: Entry) -> bytes:
     if entry.retweeted_by is None:
         return entry.tweet_id.to_bytes(_ID, "big")
-    return (entry.sort_key.to_bytes(_ID, "big") + entry.tweet_id.to_bytes(_ID, "big")
-            + entry.retweeted_by.to_bytes(_ID, "big"))
+    return (
+        entry.sort_key.to_bytes(_ID, "big")
+        + entry.tweet_id.to_bytes(_ID, "big")
+        + entry.retweeted_by.to_bytes(_ID, "big")
+    )
 
 
 def decode(member: bytes) -> Entry:
@@ -44,8 +47,11 @@ def decode(member: bytes) -> Entry:
         tweet_id = int.from_bytes(member, "big")
         return Entry(tweet_id, tweet_id)
     if len(member) == 3 * _ID:
-        return Entry(int.from_bytes(member[:_ID], "big"), int.from_bytes(member[_ID:2 * _ID], "big"),
-                     int.from_bytes(member[2 * _ID:], "big"))
+        return Entry(
+            int.from_bytes(member[:_ID], "big"),
+            int.from_bytes(member[_ID : 2 * _ID], "big"),
+            int.from_bytes(member[2 * _ID :], "big"),
+        )
     raise ValueError(f"not a timeline entry: {member!r}")
 
 

@@ -39,8 +39,15 @@ class TimelineWrites:
     _pending: dict[Hashable, Push] = field(default_factory=dict)
     _pending_keys: set[str] = field(default_factory=set)
 
-    def push(self, group: Hashable, keys: Callable[[], list[str]], entries: list[Entry], cap: int,
-             partial: bool = False, counted: bool = False) -> None:
+    def push(
+        self,
+        group: Hashable,
+        keys: Callable[[], list[str]],
+        entries: list[Entry],
+        cap: int,
+        partial: bool = False,
+        counted: bool = False,
+    ) -> None:
         """Add `entries` to the timelines `keys()` names (the same whenever `group` is the
         same: it is called only for a group's first push)."""
         if not entries:

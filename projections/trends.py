@@ -60,8 +60,9 @@ def window_of(rows: list[TrendRow]) -> TrendWindow:
     return TrendWindow(ordered[0].window_start, ordered[0].window_end, ordered)
 
 
-def current_window(newest_first: list[TrendWindow], now: datetime,
-                   stale_after: timedelta) -> TrendWindow | None:
+def current_window(
+    newest_first: list[TrendWindow], now: datetime, stale_after: timedelta
+) -> TrendWindow | None:
     """The newest complete window, unless it ended so long ago that a newer one would have
     been written had any hashtag been posted since: then nothing is trending."""
     for window in newest_first:
@@ -82,7 +83,8 @@ class TrendsStore(Protocol):
 WINDOWS_READ = 2
 
 
-async def current_trends(store: TrendsStore, now: datetime,
-                         stale_after: timedelta) -> TrendWindow | None:
+async def current_trends(
+    store: TrendsStore, now: datetime, stale_after: timedelta
+) -> TrendWindow | None:
     """The window readers see now (see current_window)."""
     return current_window(await store.newest(WINDOWS_READ), now, stale_after)

@@ -43,8 +43,9 @@ class TweetPlan:
 
 def tweet_ids(events: list[ev.Event]) -> set[int]:
     """The tweets whose stored state planning needs."""
-    return {event.tweet_id for event in events
-            if isinstance(event, ev.TweetPosted | ev.TweetDeleted)}
+    return {
+        event.tweet_id for event in events if isinstance(event, ev.TweetPosted | ev.TweetDeleted)
+    }
 
 
 def plan_tweets(events: list[ev.Event], stored: dict[int, TweetState]) -> TweetPlan:
@@ -67,8 +68,9 @@ def _post(plan: TweetPlan, state: dict[int, TweetState], event: ev.TweetPosted) 
     if known is not None and known.deleted:
         return  # deleted already: a redelivered post must not bring it back
     if known is None:
-        plan.new_rows[event.tweet_id] = StoredTweet(event.tweet_id, event.author_id, event.content,
-                                                    event.occurred_at, event.reply_to)
+        plan.new_rows[event.tweet_id] = StoredTweet(
+            event.tweet_id, event.author_id, event.content, event.occurred_at, event.reply_to
+        )
         state[event.tweet_id] = TweetState(deleted=False, reply_to=event.reply_to)
     plan.counted.add((event.tweet_id, event.author_id))
     if event.reply_to is not None:
@@ -82,8 +84,9 @@ def _delete(plan: TweetPlan, state: dict[int, TweetState], event: ev.TweetDelete
     if known is None:
         # A deletion read from a partial log may come without its post: keep a tombstone,
         # so that the post, should it come later, cannot revive the tweet.
-        plan.new_rows[event.tweet_id] = StoredTweet(event.tweet_id, event.author_id, "",
-                                                    event.occurred_at, None, deleted=True)
+        plan.new_rows[event.tweet_id] = StoredTweet(
+            event.tweet_id, event.author_id, "", event.occurred_at, None, deleted=True
+        )
         known = TweetState(deleted=False, reply_to=None)
     elif new is not None:
         plan.new_rows[event.tweet_id] = replace(new, deleted=True)

@@ -39,8 +39,9 @@ class TweetStore(Protocol):
         """Insert tweets the store did not hold (tombstones included) and mark stored ones
         deleted: a batch's plan (projections/tweet_plan.py)."""
 
-    async def newest_by_each(self, author_ids: list[int], limit: int,
-                             conn=None) -> dict[int, list[int]]:
+    async def newest_by_each(
+        self, author_ids: list[int], limit: int, conn=None
+    ) -> dict[int, list[int]]:
         """Each author's newest live tweet ids, newest first, at most `limit` each."""
 
     async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
@@ -52,8 +53,9 @@ class TweetStore(Protocol):
     async def by_author(self, author_id: int, before: int | None, limit: int) -> list[StoredTweet]:
         """An author's live tweets with id < before, newest first."""
 
-    async def by_authors(self, author_ids: list[int], before: int | None,
-                         limit: int) -> list[StoredTweet]:
+    async def by_authors(
+        self, author_ids: list[int], before: int | None, limit: int
+    ) -> list[StoredTweet]:
         """Live tweets of any of `author_ids` with id < before, newest first."""
 
     async def replies(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:

@@ -102,16 +102,20 @@ class TweetPublic(BaseModel):
     created_at: Timestamp
     reply_to: Id | None = None
     retweeted_by: UserSummary | None = Field(
-        default=None, description="set when this entry is a retweet: who retweeted it")
+        default=None, description="set when this entry is a retweet: who retweeted it"
+    )
 
 
 class TweetPage(BaseModel):
     tweets: list[TweetPublic]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null at the end"
+    )
     prev_cursor: str | None = Field(
         default=None,
         description="timelines only: pass as `since` for what is newer than this page (pull to "
-                    "refresh); null on an empty page without `since`")
+        "refresh); null on an empty page without `since`",
+    )
 
 
 class UserPublic(BaseModel):
@@ -143,11 +147,13 @@ class TrendPublic(BaseModel):
     previous_count: int = Field(description="the same in the window one slide earlier")
     velocity: float = Field(
         description="growth against the previous window: (count - previous_count) / "
-                    "max(previous_count, 1)")
+        "max(previous_count, 1)"
+    )
 
 
 class TrendsPublic(BaseModel):
-    window_start: Timestamp | None = Field(description="the window counted; null when nothing "
-                                                      "is trending")
+    window_start: Timestamp | None = Field(
+        description="the window counted; null when nothing is trending"
+    )
     window_end: Timestamp | None
     trends: list[TrendPublic] = Field(description="by count, highest first")

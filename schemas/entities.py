@@ -12,9 +12,7 @@ _URL = regex.compile(r"(?i)\b(?:https?://|www\.)\S+")
 # marks included) and at least one that is not a digit: `#123` is not a tag; in `#tag#tag`
 # only the first is one (the second `#` follows a letter).
 _WORD = r"\p{L}\p{M}\p{N}_"
-_HASHTAG = regex.compile(
-    rf"(?<![{_WORD}&#＃])[#＃]([{_WORD}]*[\p{{L}}\p{{M}}_][{_WORD}]*)"
-)
+_HASHTAG = regex.compile(rf"(?<![{_WORD}&#＃])[#＃]([{_WORD}]*[\p{{L}}\p{{M}}_][{_WORD}]*)")
 _MENTION = regex.compile(r"(?<![\p{L}\p{M}\p{N}_@＠])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@])")
 
 

@@ -100,8 +100,18 @@ class TweetUnretweeted(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name(): cls
-    for cls in (UserRegistered, ProfileUpdated, TweetPosted, TweetDeleted, UserFollowed,
-                UserUnfollowed, TweetLiked, TweetUnliked, TweetRetweeted, TweetUnretweeted)
+    for cls in (
+        UserRegistered,
+        ProfileUpdated,
+        TweetPosted,
+        TweetDeleted,
+        UserFollowed,
+        UserUnfollowed,
+        TweetLiked,
+        TweetUnliked,
+        TweetRetweeted,
+        TweetUnretweeted,
+    )
 }
 
 # (type, version) -> function turning a payload of that version into one of version + 1.
@@ -168,15 +178,22 @@ def decode(raw: bytes | str) -> Event:
         raise UndecodableEvent(f"unknown event type {envelope.type!r}")
     payload, version = dict(envelope.payload), envelope.schema_version
     if version > cls.schema_version:
-        raise UndecodableEvent(f"{envelope.type} v{version} is newer than this code (v{cls.schema_version})")
+        raise UndecodableEvent(
+            f"{envelope.type} v{version} is newer than this code (v{cls.schema_version})"
+        )
     while version < cls.schema_version:
         step = UPCASTERS.get((envelope.type, version))
         if step is None:
             raise UndecodableEvent(f"no upcaster for {envelope.type} v{version}")
         payload, version = step(payload), version + 1
     try:
-        return cls.model_validate({**payload, "event_id": envelope.event_id,
-                                   "occurred_at": envelope.occurred_at,
-                                   "actor_id": envelope.actor_id})
+        return cls.model_validate(
+            {
+                **payload,
+                "event_id": envelope.event_id,
+                "occurred_at": envelope.occurred_at,
+                "actor_id": envelope.actor_id,
+            }
+        )
     except ValidationError as error:
         raise UndecodableEvent(f"bad {envelope.type} payload: {error}") from error

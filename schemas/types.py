@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
@@ -46,21 +46,29 @@ Id = Annotated[
     WithJsonSchema(_ID_SCHEMA),
 ]
 # An id in a request body: a decimal string only.
-IdString = Annotated[int, BeforeValidator(parse_id_string), PlainSerializer(str, return_type=str),
-                     WithJsonSchema(_ID_SCHEMA)]
+IdString = Annotated[
+    int,
+    BeforeValidator(parse_id_string),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(_ID_SCHEMA),
+]
 
 
 def rfc3339(moment: datetime) -> str:
     """`moment` as every API answer writes times: RFC 3339 in UTC with a `Z`, to the
     millisecond (ids, and so tweets' times, are exact to the millisecond)."""
-    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # A time in an API answer.
-Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str),
-                      WithJsonSchema({"type": "string", "format": "date-time",
-                                      "examples": ["2026-12-02T08:44:51.640Z"]})]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2026-12-02T08:44:51.640Z"]}
+    ),
+]
 
 
 def normalize_text(value: str) -> str:
@@ -91,8 +99,11 @@ def bounded_text(max_length: int, *, single_line: bool = False, not_blank: bool 
     # What `check` refuses, said in the schema too (clients and API fuzzers read it): no
     # control character but newline (none at all on a single line), no lone surrogate,
     # something besides white space.
-    allowed = (r"[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]" if single_line
-               else r"[^\u0000-\u0009\u000b-\u001f\u007f-\u009f\ud800-\udfff]")
+    allowed = (
+        r"[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]"
+        if single_line
+        else r"[^\u0000-\u0009\u000b-\u001f\u007f-\u009f\ud800-\udfff]"
+    )
     pattern = rf"^(?=[\s\S]*\S){allowed}*$" if not_blank else rf"^{allowed}*$"
     schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
     return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]

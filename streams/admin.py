@@ -14,8 +14,11 @@ def ensure_topics(bootstrap_servers: str, registry: TopicRegistry) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(topic.name, topic.partitions, 1)
-                   for topic in registry.all() if topic.name not in existing]
+        missing = [
+            NewTopic(topic.name, topic.partitions, 1)
+            for topic in registry.all()
+            if topic.name not in existing
+        ]
         if missing:
             try:
                 admin.create_topics(missing)
@@ -30,11 +33,15 @@ def log_end_offsets(bootstrap_servers: str, topics: list[Topic]) -> dict[tuple[s
 
     The local broker's list-offsets answer is the start of a partition's last batch, not its
     end: this reads on from there to the last record. For a partition no one is writing to."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                             fetch_max_wait_ms=100)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
     try:
-        partitions = [TopicPartition(topic.name, number) for topic in topics
-                      for number in range(topic.partitions)]
+        partitions = [
+            TopicPartition(topic.name, number)
+            for topic in topics
+            for number in range(topic.partitions)
+        ]
         consumer.assign(partitions)
         ends = {tp: offset for tp, offset in consumer.end_offsets(partitions).items()}
         for tp, offset in ends.items():

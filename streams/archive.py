@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from psycopg_pool import AsyncConnectionPool
@@ -67,11 +67,19 @@ def envelope_columns(value: bytes) -> tuple[int, datetime, str, int] | str:
     try:
         data = orjson.loads(value)
         version, kind = data["schema_version"], data["type"]
-        if not (isinstance(data["payload"], dict) and isinstance(kind, str)
-                and isinstance(version, int) and version >= 1):
+        if not (
+            isinstance(data["payload"], dict)
+            and isinstance(kind, str)
+            and isinstance(version, int)
+            and version >= 1
+        ):
             return "not an event envelope: its type, schema_version or payload is malformed"
-        return (parse_id(data["event_id"]), datetime.fromisoformat(data["occurred_at"]), kind,
-                version)
+        return (
+            parse_id(data["event_id"]),
+            datetime.fromisoformat(data["occurred_at"]),
+            kind,
+            version,
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         return f"not an event envelope: {type(error).__name__}: {error}"
 
@@ -83,8 +91,8 @@ def month_of(event_id: int) -> tuple[int, int]:
 
 def month_bounds(year: int, month: int) -> tuple[int, int]:
     """The event ids of one month's partition: [first, next month's first)."""
-    start = datetime(year, month, 1, tzinfo=timezone.utc)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return lowest_id_at(start), lowest_id_at(end)
 
 
@@ -113,9 +121,21 @@ class PostgresArchive:
         async with self.pool.connection() as conn, conn.transaction():
             await self._ensure_partitions(conn, {month_of(envelope[0]) for envelope, _ in rows})
             if rows:
-                columns = list(zip(*[
-                    (*envelope, record.topic, record.partition, record.offset, record.key,
-                     record.value) for envelope, record in rows]))
+                columns = list(
+                    zip(
+                        *[
+                            (
+                                *envelope,
+                                record.topic,
+                                record.partition,
+                                record.offset,
+                                record.key,
+                                record.value,
+                            )
+                            for envelope, record in rows
+                        ]
+                    )
+                )
                 # In the order given (log order within each partition), so `seq` follows it.
                 await conn.execute(
                     f"INSERT INTO {self.schema}.events (event_id, occurred_at, type,"
@@ -124,7 +144,9 @@ class PostgresArchive:
                     "%b::bigint[], %b::timestamptz[], %b::text[], %b::int[], %b::text[],"
                     " %b::int[], %b::bigint[], %b::bytea[], %b::bytea[])"
                     " WITH ORDINALITY AS r(e, o, t, v, tp, p, off, k, val, n) ORDER BY n"
-                    " ON CONFLICT (event_id) DO NOTHING", [list(column) for column in columns])
+                    " ON CONFLICT (event_id) DO NOTHING",
+                    [list(column) for column in columns],
+                )
             if positions:
                 places = list(positions.items())
                 await conn.execute(
@@ -132,8 +154,12 @@ class PostgresArchive:
                     " SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[])"
                     ' ON CONFLICT (topic, partition) DO UPDATE SET "offset" ='
                     f' greatest({self.schema}.positions."offset", excluded."offset")',
-                    ([topic for (topic, _), _ in places], [p for (_, p), _ in places],
-                     [offset for _, offset in places]))
+                    (
+                        [topic for (topic, _), _ in places],
+                        [p for (_, p), _ in places],
+                        [offset for _, offset in places],
+                    ),
+                )
         return rejected
 
     async def _ensure_partitions(self, conn, months: set[tuple[int, int]]) -> None:
@@ -146,7 +172,8 @@ class PostgresArchive:
             low, high = month_bounds(year, month)
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.schema}.events_{year:04}_{month:02}"
-                f" PARTITION OF {self.schema}.events FOR VALUES FROM ({low}) TO ({high})")
+                f" PARTITION OF {self.schema}.events FOR VALUES FROM ({low}) TO ({high})"
+            )
         self._months |= missing
 
     async def positions(self) -> dict[tuple[str, int], int]:
@@ -162,37 +189,54 @@ class PostgresArchive:
                 await conn.execute(
                     f'INSERT INTO {self.schema}.positions (topic, partition, "offset")'
                     " SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[])",
-                    [[topic for topic, _ in positions], [p for _, p in positions],
-                     list(positions.values())])
+                    [
+                        [topic for topic, _ in positions],
+                        [p for _, p in positions],
+                        list(positions.values()),
+                    ],
+                )
 
-    async def events(self, start: datetime | None = None, end: datetime | None = None,
-                     topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:
+    async def events(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        topics: list[str] | None = None,
+    ) -> AsyncIterator[ArchivedEvent]:
         """Archived events in log order per (topic, partition), optionally those that
         occurred in [start, end) or belong to `topics`; streamed, not loaded at once."""
         async with self.pool.connection() as conn, conn.transaction():
             async for event in self.events_in(conn, start, end, topics):
                 yield event
 
-    async def events_in(self, conn, start: datetime | None = None, end: datetime | None = None,
-                        topics: list[str] | None = None) -> AsyncIterator[ArchivedEvent]:
+    async def events_in(
+        self,
+        conn,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        topics: list[str] | None = None,
+    ) -> AsyncIterator[ArchivedEvent]:
         """As events(), on `conn`, inside the caller's transaction (a snapshot it chose)."""
         where, params = _filters(start, end, topics)
         cursor = conn.cursor(name="archive_events")
         await cursor.execute(
             f'SELECT event_id, occurred_at, type, schema_version, topic, partition, "offset",'
             f" key, value FROM {self.schema}.events {where}"
-            " ORDER BY topic, partition, seq", params)
+            " ORDER BY topic, partition, seq",
+            params,
+        )
         async for row in cursor:
             yield ArchivedEvent(*row)
 
     async def positions_in(self, conn) -> dict[tuple[str, int], int]:
-        rows = await (await conn.execute(
-            f'SELECT topic, partition, "offset" FROM {self.schema}.positions')).fetchall()
+        rows = await (
+            await conn.execute(f'SELECT topic, partition, "offset" FROM {self.schema}.positions')
+        ).fetchall()
         return {(topic, partition): offset for topic, partition, offset in rows}
 
 
-def _filters(start: datetime | None, end: datetime | None,
-             topics: list[str] | None) -> tuple[str, list]:
+def _filters(
+    start: datetime | None, end: datetime | None, topics: list[str] | None
+) -> tuple[str, list]:
     clauses, params = [], []
     if start is not None:
         clauses.append("occurred_at >= %s")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # 2024-01-01T00:00:00Z: 41 bits of milliseconds from here last until 2093.
 EPOCH_MS = 1_704_067_200_000
@@ -40,14 +40,17 @@ class SnowflakeIds:
                 self._sequence += 1
             else:
                 self._last_ms, self._sequence = self._last_ms + 1, 0
-            return (self._last_ms << (WORKER_BITS + SEQUENCE_BITS)) | (
-                self.worker_id << SEQUENCE_BITS) | self._sequence
+            return (
+                (self._last_ms << (WORKER_BITS + SEQUENCE_BITS))
+                | (self.worker_id << SEQUENCE_BITS)
+                | self._sequence
+            )
 
 
 def id_time(snowflake: int) -> datetime:
     """The moment an id was made, to the millisecond."""
     ms = (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def lowest_id_at(moment: datetime) -> int:

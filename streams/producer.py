@@ -45,8 +45,11 @@ class EventProducer:
         self._broken = False
         self._reconnecting: asyncio.Lock | None = None
         # A separate admin connection answers readiness probes with a real round trip.
-        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers,
-                                       request_timeout_ms=2000, client_id="chirp-api-health")
+        self._admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=2000,
+            client_id="chirp-api-health",
+        )
         self._admin_lock = threading.Lock()
 
     def _connect(self) -> KafkaProducer:

@@ -54,8 +54,14 @@ class TopicRegistry:
         self.dead_letters = Topic(f"{prefix}dead-letters", "source topic", 1)
 
     def all(self) -> list[Topic]:
-        return [self.users, self.tweets, self.follows, self.engagements, self.trending,
-                self.dead_letters]
+        return [
+            self.users,
+            self.tweets,
+            self.follows,
+            self.engagements,
+            self.trending,
+            self.dead_letters,
+        ]
 
     def event_topics(self) -> list[Topic]:
         return [self.users, self.tweets, self.follows, self.engagements]

@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.settings import Settings
@@ -86,15 +86,16 @@ class TrendingJob:
         if self.slide <= timedelta(0) or self.window <= timedelta(0):
             raise ValueError("the window and the slide must be positive")
         if self.window % self.slide:
-            raise ValueError(f"the window ({self.window}) must be a whole number of slides "
-                             f"({self.slide})")
+            raise ValueError(
+                f"the window ({self.window}) must be a whole number of slides ({self.slide})"
+            )
         if self.top_n < 1:
             raise ValueError("top_n must be at least 1")
         if self.readers < 1:
             raise ValueError("readers must be at least 1")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides) -> "TrendingJob":
+    def from_settings(cls, settings: Settings, **overrides) -> TrendingJob:
         topics = TopicRegistry(settings.topic_prefix, settings.partitions)
         values = dict(
             bootstrap_servers=settings.bootstrap_servers,
@@ -116,22 +117,32 @@ class TrendingJob:
 
     def statements(self) -> list[str]:
         """The SQL that defines the tables and views, in order; `insert()` runs the job."""
-        return [self._source(), *([self._clock()] if not self.bounded else []),
-                self._posted_hashtags(), self._slide_counts(), self._hashtag_counts(),
-                self._sink()]
+        return [
+            self._source(),
+            *([self._clock()] if not self.bounded else []),
+            self._posted_hashtags(),
+            self._slide_counts(),
+            self._hashtag_counts(),
+            self._sink(),
+        ]
 
     def _source(self) -> str:
         if self.start is None:
             startup = "'scan.startup.mode' = 'earliest-offset'"
         else:
             millis = int(self.start.timestamp() * 1000)
-            startup = (f"'scan.startup.mode' = 'timestamp', "
-                       f"'scan.startup.timestamp-millis' = '{millis}'")
+            startup = (
+                f"'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '{millis}'"
+            )
         if self.bounded:
-            offsets = ";".join(f"partition:{partition},offset:{offset}"
-                               for partition, offset in sorted(self.stop_offsets.items()))
-            startup += (", 'scan.bounded.mode' = 'specific-offsets', "
-                        f"'scan.bounded.specific-offsets' = {_quote(offsets)}")
+            offsets = ";".join(
+                f"partition:{partition},offset:{offset}"
+                for partition, offset in sorted(self.stop_offsets.items())
+            )
+            startup += (
+                ", 'scan.bounded.mode' = 'specific-offsets', "
+                f"'scan.bounded.specific-offsets' = {_quote(offsets)}"
+            )
         # Only what the job reads is declared; the JSON format ignores the other fields.
         # Undecodable records are skipped here (the agents dead-letter them).
         # Over a backlog, partitions must be read in step: windows close only when the
@@ -181,11 +192,14 @@ class TrendingJob:
             )"""
 
     def _posted_hashtags(self) -> str:
-        clock = ("""
+        clock = (
+            """
             UNION ALL
             SELECT CAST(tick AS STRING), CAST(tick AS STRING), occurred_at FROM clock
             WHERE tick <> 0"""
-                 if not self.bounded else "")
+            if not self.bounded
+            else ""
+        )
         return f"""
             CREATE TEMPORARY VIEW posted_hashtags AS
             SELECT tag.hashtag, event.event_id, event.occurred_at
@@ -245,7 +259,7 @@ class TrendingJob:
         """The statement that runs the job: top N per window, with the velocity."""
         complete = ""
         if self.start is not None:
-            start = self.start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            start = self.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             complete = f"AND window_start >= TIMESTAMP '{start}'"
         return f"""
             INSERT INTO trending_topics
@@ -284,8 +298,14 @@ def _scratch_directory() -> Path:
     return scratch
 
 
-def run(job: TrendingJob, jars: list[Path], *, jvm_args: str = "-Xmx512m",
-        log_dir: Path | None = None, state_backend: str = "hashmap"):
+def run(
+    job: TrendingJob,
+    jars: list[Path],
+    *,
+    jvm_args: str = "-Xmx512m",
+    log_dir: Path | None = None,
+    state_backend: str = "hashmap",
+):
     """Submit `job` to a local Flink (a JVM child of this process); return its TableResult.
 
     `.wait()` on the result returns when a bounded job has finished; a live job runs until
@@ -321,6 +341,12 @@ def run(job: TrendingJob, jars: list[Path], *, jvm_args: str = "-Xmx512m",
     config.set("table.exec.source.idle-timeout", f"{_millis(job.idle_timeout)} ms")
     for statement in job.statements():
         tables.execute_sql(statement)
-    log.info("trending job: %s windows every %s, top %d, %s -> %s", job.window, job.slide,
-             job.top_n, job.source_topic, job.sink_topic)
+    log.info(
+        "trending job: %s windows every %s, top %d, %s -> %s",
+        job.window,
+        job.slide,
+        job.top_n,
+        job.source_topic,
+        job.sink_topic,
+    )
     return tables.execute_sql(job.insert())

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streams.topics import topic_registry
 from infra.settings import Settings
 from operations.stack import LocalStack
+from streams.topics import topic_registry
 from tests.support.event_log import EventLog
 from tests.support.figures import REPORTED
 from tests.support.processes import processes_in_groups
@@ -26,21 +26,23 @@ FANOUT_LAG_BOUND_SECONDS = 1.0
 # Small caches, so that a few hundred tweets already page past them into the store.
 HOME_TIMELINE_CAP = 100
 RECENT_CAP = 50
-TEST_SETTINGS = {"CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
-                 "CHIRP_CELEBRITY_THRESHOLD_LOWERED": str(LOWERED_THRESHOLD),
-                 "CHIRP_FANOUT_LAG_BOUND_SECONDS": str(FANOUT_LAG_BOUND_SECONDS),
-                 "CHIRP_HOME_TIMELINE_CAP": str(HOME_TIMELINE_CAP),
-                 "CHIRP_RECENT_CAP": str(RECENT_CAP),
-                 # Workloads write far faster than a person: no write limits, but in
-                 # tests/integration/test_rate_limits.py, which runs an API of its own.
-                 "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
-                 "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
-                 "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0",
-                 # ...and sign up and fail logins by the hundred, all from 127.0.0.1: no login
-                 # or sign-up limits, but in tests/integration/test_login_limits.py.
-                 "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
-                 "CHIRP_LOGIN_FAILURES_PER_IP": "0",
-                 "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0"}
+TEST_SETTINGS = {
+    "CHIRP_CELEBRITY_THRESHOLD": str(CELEBRITY_THRESHOLD),
+    "CHIRP_CELEBRITY_THRESHOLD_LOWERED": str(LOWERED_THRESHOLD),
+    "CHIRP_FANOUT_LAG_BOUND_SECONDS": str(FANOUT_LAG_BOUND_SECONDS),
+    "CHIRP_HOME_TIMELINE_CAP": str(HOME_TIMELINE_CAP),
+    "CHIRP_RECENT_CAP": str(RECENT_CAP),
+    # Workloads write far faster than a person: no write limits, but in
+    # tests/integration/test_rate_limits.py, which runs an API of its own.
+    "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "0",
+    "CHIRP_RATE_LIMIT_FOLLOWS_PER_HOUR": "0",
+    "CHIRP_RATE_LIMIT_LIKES_PER_HOUR": "0",
+    # ...and sign up and fail logins by the hundred, all from 127.0.0.1: no login
+    # or sign-up limits, but in tests/integration/test_login_limits.py.
+    "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
+    "CHIRP_LOGIN_FAILURES_PER_IP": "0",
+    "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0",
+}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -135,4 +137,3 @@ def event_log(stack):
     log = EventLog(stack.settings.bootstrap_servers, topic_registry(stack.settings))
     yield log
     log.close()
-

@@ -22,9 +22,15 @@ def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-def page(request: Request, tweets: list[dict] | bytes, last_sort_key: int | None, *,
-         first_sort_key: int | None = None, since: int | None = None,
-         newer: bool = False) -> Response:
+def page(
+    request: Request,
+    tweets: list[dict] | bytes,
+    last_sort_key: int | None,
+    *,
+    first_sort_key: int | None = None,
+    since: int | None = None,
+    newer: bool = False,
+) -> Response:
     """A page of tweets with the opaque cursor of the next one (null at the end); `tweets`
     may come rendered already (the tweet objects' JSON, comma-separated). `newer`: a
     timeline, which also gets `prev_cursor` (what is newer than this page: its newest entry,
@@ -39,8 +45,11 @@ def page(request: Request, tweets: list[dict] | bytes, last_sort_key: int | None
     if link := links(request, cursor, previous):
         headers["Link"] = link
     body = tweets if isinstance(tweets, bytes) else b",".join(orjson.dumps(t) for t in tweets)
-    return Response(b'{"tweets":[' + body + b"]," + fields + b"}", headers=headers,
-                    media_type="application/json")
+    return Response(
+        b'{"tweets":[' + body + b"]," + fields + b"}",
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def links(request: Request, next_cursor: str | None, prev_cursor: str | None = None) -> str:

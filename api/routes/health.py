@@ -44,23 +44,35 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep,
-                 role: Annotated[Role | None, Query(
-                     description="a group of routes; without it, what every route needs")] = None):
+async def readyz(
+    services: ServicesDep,
+    role: Annotated[
+        Role | None, Query(description="a group of routes; without it, what every route needs")
+    ] = None,
+):
     """Each dependency's state, and whether each group of routes can answer; 503 when `role`
     (or, without one, every route) cannot."""
     names = list(services.readiness_checks)
     results = await asyncio.gather(
-        *(asyncio.wait_for(check(), _CHECK_TIMEOUT_S) for check in services.readiness_checks.values()),
-        return_exceptions=True)
-    checks = {name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}"
-              for name, result in zip(names, results)}
+        *(
+            asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
+            for check in services.readiness_checks.values()
+        ),
+        return_exceptions=True,
+    )
+    checks = {
+        name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}"
+        for name, result in zip(names, results)
+    }
 
     def ready(needs: frozenset[str]) -> bool:
         return all(checks[name] == "ok" for name in needs)
 
-    roles = {group.value: "ready" if ready(needs) else "not ready"
-             for group, needs in NEEDS.items()}
+    roles = {
+        group.value: "ready" if ready(needs) else "not ready" for group, needs in NEEDS.items()
+    }
     serving = ready(NEEDS[role] if role is not None else EVERY_ROUTE_NEEDS)
-    return JSONResponse({"status": "ready" if serving else "not ready", "checks": checks,
-                         "roles": roles}, status_code=200 if serving else 503)
+    return JSONResponse(
+        {"status": "ready" if serving else "not ready", "checks": checks, "roles": roles},
+        status_code=200 if serving else 503,
+    )

@@ -15,26 +15,40 @@ from schemas.api import Problem, TweetPage
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
-_QUERY_HELP = ("words, \"quoted phrases\", #hashtag, from:username, since:YYYY-MM-DD, "
-               "until:YYYY-MM-DD; all must match")
+_QUERY_HELP = (
+    'words, "quoted phrases", #hashtag, from:username, since:YYYY-MM-DD, '
+    "until:YYYY-MM-DD; all must match"
+)
 
 
-@router.get("/search", response_model=TweetPage,
-            responses={code: {"model": Problem} for code in (401, 422, 503)})
-async def search(request: Request, services: ServicesDep, viewer: OptionalUser,
-                 q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH,
-                                         description=_QUERY_HELP)],
-                 cursor: Annotated[str | None, Query(max_length=4096, description="from a previous page's next_cursor")] = None,
-                 limit: Limit = 20):
+@router.get(
+    "/search",
+    response_model=TweetPage,
+    responses={code: {"model": Problem} for code in (401, 422, 503)},
+)
+async def search(
+    request: Request,
+    services: ServicesDep,
+    viewer: OptionalUser,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description=_QUERY_HELP)],
+    cursor: Annotated[
+        str | None, Query(max_length=4096, description="from a previous page's next_cursor")
+    ] = None,
+    limit: Limit = 20,
+):
     """Tweets matching `q`, best first: relevance x recency x engagement (docs/search.md)."""
     try:
         query = parse_search_query(q)
         found = await services.search.search(query, cursor, limit)
     except SearchQueryError as error:
-        raise ProblemError(422, "invalid-search-query", "Invalid Search Query", str(error)) from None
+        raise ProblemError(
+            422, "invalid-search-query", "Invalid Search Query", str(error)
+        ) from None
     tweets = await services.timelines.hydrator.render(
         [Entry(hit.tweet_id, hit.tweet_id) for hit in found.hits],
-        viewer.user_id if viewer else None)
+        viewer.user_id if viewer else None,
+    )
     link = links(request, found.next_cursor)
-    return json_body({"tweets": tweets, "next_cursor": found.next_cursor},
-                     {"Link": link} if link else None)
+    return json_body(
+        {"tweets": tweets, "next_cursor": found.next_cursor}, {"Link": link} if link else None
+    )

@@ -11,13 +11,29 @@ from schemas.api import Problem, TweetPage
 router = APIRouter(prefix="/api/v1/timeline", tags=["timeline"])
 
 
-@router.get("/home", response_model=TweetPage,
-            responses={code: {"model": Problem} for code in (401, 422, 503)})
-async def home_timeline(request: Request, user: CurrentUser, services: ServicesDep,
-                        cursor: Cursor = None, limit: Limit = 20, since: Since = None):
+@router.get(
+    "/home",
+    response_model=TweetPage,
+    responses={code: {"model": Problem} for code in (401, 422, 503)},
+)
+async def home_timeline(
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    since: Since = None,
+):
     """Tweets of the people you follow, and yours, newest first. With `since` (a page's
     `prev_cursor`), only what is newer than that page."""
     found = await services.timelines.home(
-        user.user_id, cursor, limit, services.settings.read_your_writes_timeout_ms / 1000, since)
-    return page(request, found.tweets, found.next_sort_key,
-                first_sort_key=found.first_sort_key, since=since, newer=True)
+        user.user_id, cursor, limit, services.settings.read_your_writes_timeout_ms / 1000, since
+    )
+    return page(
+        request,
+        found.tweets,
+        found.next_sort_key,
+        first_sort_key=found.first_sort_key,
+        since=since,
+        newer=True,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,13 +15,19 @@ router = APIRouter(prefix="/api/v1", tags=["trends"])
 
 
 @router.get("/trends", response_model=TrendsPublic)
-async def trends(services: ServicesDep,
-                 limit: Annotated[int, Query(ge=1, le=100, description="at most this many")] = 10):
+async def trends(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many")] = 10,
+):
     """The current top hashtags of the newest sliding window, with counts and velocity."""
     settings = services.settings
-    window = await current_trends(services.models.trends, datetime.now(timezone.utc),
-                                  settings.trends_stale_after)
+    window = await current_trends(
+        services.models.trends, datetime.now(UTC), settings.trends_stale_after
+    )
     if window is None:
         return TrendsPublic(window_start=None, window_end=None, trends=[])
-    return TrendsPublic(window_start=window.start, window_end=window.end,
-                        trends=[row.model_dump() for row in window.rows[:limit]])
+    return TrendsPublic(
+        window_start=window.start,
+        window_end=window.end,
+        trends=[row.model_dump() for row in window.rows[:limit]],
+    )

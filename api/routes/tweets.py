@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import Cursor, CurrentUser, Limit, Reader, RunCommandDep, ServicesDep, TweetIdPath
+from api.deps import CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, TweetIdPath
 from api.problems import not_found
 from api.routes import json_body, page, respond
-from commands.model import DeleteTweet, EngagementState, PostTweet, Posted, SetEngagement
+from commands.model import DeleteTweet, EngagementState, Posted, PostTweet, SetEngagement
 from commands.runner import Answer
 from projections.timeline_entries import Entry
-from schemas.api import (LikesPublic, LikeState, Problem, RetweetState, TweetCreate, TweetCreated,
-                         TweetPage, TweetPublic)
+from schemas.api import (
+    LikesPublic,
+    LikeState,
+    Problem,
+    RetweetState,
+    TweetCreate,
+    TweetCreated,
+    TweetPage,
+    TweetPublic,
+)
 
 router = APIRouter(prefix="/api/v1/tweets", tags=["tweets"])
 _ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404, 413, 415, 422, 503)}
@@ -35,8 +43,9 @@ async def delete_tweet(tweet_id: TweetIdPath, user: CurrentUser, run: RunCommand
     return respond(await run(DeleteTweet(user.user_id, tweet_id), lambda _: Answer(204, None)))
 
 
-def _add_engagement_routes(kind: str, state: type[LikeState] | type[RetweetState], flag: str
-                           ) -> None:
+def _add_engagement_routes(
+    kind: str, state: type[LikeState] | type[RetweetState], flag: str
+) -> None:
     """POST and DELETE /tweets/{id}/<kind>: record the engagement, or take it back."""
 
     def render(result: EngagementState) -> Answer:
@@ -51,11 +60,22 @@ def _add_engagement_routes(kind: str, state: type[LikeState] | type[RetweetState
         return handle
 
     path = f"/{{tweet_id}}/{kind}"
-    router.add_api_route(path, endpoint(True, f"{kind.capitalize()} a tweet (idempotent)."),
-                         methods=["POST"], response_model=state, responses=_ERRORS, name=kind)
-    router.add_api_route(path, endpoint(False, f"Undo a {kind} (idempotent)."),
-                         methods=["DELETE"], response_model=state, responses=_ERRORS,
-                         name=f"un{kind}")
+    router.add_api_route(
+        path,
+        endpoint(True, f"{kind.capitalize()} a tweet (idempotent)."),
+        methods=["POST"],
+        response_model=state,
+        responses=_ERRORS,
+        name=kind,
+    )
+    router.add_api_route(
+        path,
+        endpoint(False, f"Undo a {kind} (idempotent)."),
+        methods=["DELETE"],
+        response_model=state,
+        responses=_ERRORS,
+        name=f"un{kind}",
+    )
 
 
 _add_engagement_routes(SetEngagement.LIKE, LikeState, "liked")
@@ -69,27 +89,34 @@ _READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}
 async def get_tweet(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep):
     """One tweet with its counts."""
     rendered = await services.timelines.hydrator.render(
-        [Entry(tweet_id, tweet_id)], viewer.user_id if viewer else None)
+        [Entry(tweet_id, tweet_id)], viewer.user_id if viewer else None
+    )
     if not rendered:
         raise not_found(f"tweet {tweet_id}")
     return json_body(rendered[0])
 
 
 @router.get("/{tweet_id}/replies", response_model=TweetPage, responses=_READ_ERRORS)
-async def replies(request: Request, tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep,
-                  cursor: Cursor = None, limit: Limit = 20):
+async def replies(
+    request: Request,
+    tweet_id: TweetIdPath,
+    viewer: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
     """Replies to a tweet, oldest first."""
     if not await services.timelines.hydrator.tweets([tweet_id]):
         raise not_found(f"tweet {tweet_id}")
     found = await services.models.tweets.replies(tweet_id, cursor, limit)
     rendered = await services.timelines.hydrator.render(
-        [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None)
+        [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None
+    )
     return page(request, rendered, found[-1].tweet_id if len(found) == limit else None)
 
 
 @router.get("/{tweet_id}/likes", response_model=LikesPublic, responses=_READ_ERRORS)
-async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep,
-                limit: Limit = 10):
+async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep, limit: Limit = 10):
     """How many like a tweet, and the first to like it."""
     hydrator = services.timelines.hydrator
     tweet = (await hydrator.tweets([tweet_id])).get(tweet_id)
@@ -97,5 +124,8 @@ async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep,
         raise not_found(f"tweet {tweet_id}")
     likers = await services.models.engagements.likers(tweet_id, limit)
     users = await hydrator.users(likers)
-    return {"tweet_id": str(tweet_id), "like_count": tweet.counts.likes,
-            "first_likers": [users[i] for i in likers if i in users]}
+    return {
+        "tweet_id": str(tweet_id),
+        "like_count": tweet.counts.likes,
+        "first_likers": [users[i] for i in likers if i in users],
+    }

@@ -5,23 +5,41 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import (ClientAddress, CurrentUser, Cursor, Limit, Reader, RunCommandDep,
-                      ServicesDep, Since, UserIdPath)
+from api.deps import (
+    ClientAddress,
+    CurrentUser,
+    Cursor,
+    Limit,
+    Reader,
+    RunCommandDep,
+    ServicesDep,
+    Since,
+    UserIdPath,
+)
 from api.problems import not_found
 from api.routes import links, page, respond
 from commands.model import FollowState as FollowResult
 from commands.model import Register, Registered, SetFollow
 from commands.runner import Answer
 from projections.timeline_entries import encode_cursor
-from schemas.api import FollowState, Problem, TweetPage, UserCreate, UserCreated, UserPage, UserPublic
+from schemas.api import (
+    FollowState,
+    Problem,
+    TweetPage,
+    UserCreate,
+    UserCreated,
+    UserPage,
+    UserPublic,
+)
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _ERRORS = {code: {"model": Problem} for code in (400, 401, 404, 409, 413, 415, 422, 503)}
 
 
 @router.post("", status_code=201, response_model=UserCreated, responses=_ERRORS)
-async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep,
-                   address: ClientAddress):
+async def register(
+    body: UserCreate, services: ServicesDep, run: RunCommandDep, address: ClientAddress
+):
     """Create an account; the answer carries an access token. 429 past the sign-ups an
     address may start in an hour."""
     # Before the hash: past the limit, a flood costs no password hash.
@@ -30,14 +48,19 @@ async def register(body: UserCreate, services: ServicesDep, run: RunCommandDep,
 
     def render(result: Registered) -> Answer:
         token = services.tokens.issue(result.user_id, result.username)
-        created = UserCreated(user_id=result.user_id, username=result.username,
-                              access_token=token)
+        created = UserCreated(user_id=result.user_id, username=result.username, access_token=token)
         return Answer(201, created.model_dump(mode="json"))
 
-    answer = await run(Register(body.username, body.display_name, body.bio or "",
-                                password_hash), render)
-    return respond(answer, {"Location": f"/api/v1/users/{answer.body['user_id']}",
-                            **(quota.headers() if quota is not None else {})})
+    answer = await run(
+        Register(body.username, body.display_name, body.bio or "", password_hash), render
+    )
+    return respond(
+        answer,
+        {
+            "Location": f"/api/v1/users/{answer.body['user_id']}",
+            **(quota.headers() if quota is not None else {}),
+        },
+    )
 
 
 def _follow_state(result: FollowResult) -> Answer:
@@ -70,16 +93,29 @@ async def profile(user_id: UserIdPath, _: Reader, services: ServicesDep):
 
 
 @router.get("/{user_id}/tweets", response_model=TweetPage, responses=_READ_ERRORS)
-async def user_timeline(request: Request, user_id: UserIdPath, viewer: Reader,
-                        services: ServicesDep, cursor: Cursor = None, limit: Limit = 20,
-                        since: Since = None):
+async def user_timeline(
+    request: Request,
+    user_id: UserIdPath,
+    viewer: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    since: Since = None,
+):
     """A user's tweets and retweets, newest first. With `since` (a page's `prev_cursor`),
     only what is newer than that page."""
     await _require_user(services, user_id)
-    found = await services.timelines.user(user_id, viewer.user_id if viewer else None,
-                                          cursor, limit, since)
-    return page(request, found.tweets, found.next_sort_key,
-                first_sort_key=found.first_sort_key, since=since, newer=True)
+    found = await services.timelines.user(
+        user_id, viewer.user_id if viewer else None, cursor, limit, since
+    )
+    return page(
+        request,
+        found.tweets,
+        found.next_sort_key,
+        first_sort_key=found.first_sort_key,
+        since=since,
+        newer=True,
+    )
 
 
 async def _require_user(services, user_id: int) -> None:
@@ -88,28 +124,45 @@ async def _require_user(services, user_id: int) -> None:
         raise not_found(f"user {user_id}")
 
 
-async def _user_page(request: Request, services, user_id: int, cursor: int | None, limit: int,
-                     fetch) -> Response:
+async def _user_page(
+    request: Request, services, user_id: int, cursor: int | None, limit: int, fetch
+) -> Response:
     await _require_user(services, user_id)
     ids = await fetch(user_id, cursor, limit)
     users = await services.timelines.hydrator.users(ids)
     next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
     link = links(request, next_cursor)
-    return JSONResponse({"users": [users[i] for i in ids if i in users],
-                         "next_cursor": next_cursor}, headers={"Link": link} if link else None)
+    return JSONResponse(
+        {"users": [users[i] for i in ids if i in users], "next_cursor": next_cursor},
+        headers={"Link": link} if link else None,
+    )
 
 
 @router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)
-async def followers(request: Request, user_id: UserIdPath, _: Reader, services: ServicesDep,
-                    cursor: Cursor = None, limit: Limit = 20):
+async def followers(
+    request: Request,
+    user_id: UserIdPath,
+    _: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
     """Who follows a user."""
-    return await _user_page(request, services, user_id, cursor, limit,
-                            services.models.graph.follower_page)
+    return await _user_page(
+        request, services, user_id, cursor, limit, services.models.graph.follower_page
+    )
 
 
 @router.get("/{user_id}/following", response_model=UserPage, responses=_READ_ERRORS)
-async def following(request: Request, user_id: UserIdPath, _: Reader, services: ServicesDep,
-                    cursor: Cursor = None, limit: Limit = 20):
+async def following(
+    request: Request,
+    user_id: UserIdPath,
+    _: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
     """Whom a user follows."""
-    return await _user_page(request, services, user_id, cursor, limit,
-                            services.models.graph.following_page)
+    return await _user_page(
+        request, services, user_id, cursor, limit, services.models.graph.following_page
+    )

@@ -14,9 +14,13 @@ def run(context: EnvironmentContext) -> None:
     if connection is None or context.is_offline_mode():
         raise CommandError(
             "Chirp's migrations run through `chirp migrate` (docs/migrations.md): it takes the "
-            "migration lock and recognises a database prepared before migrations")
+            "migration lock and recognises a database prepared before migrations"
+        )
     schema_set = config.attributes["schema_set"]
-    context.configure(connection=connection, version_table_schema=schema_set.version_schema,
-                      on_version_apply=config.attributes.get("on_version_apply"))
+    context.configure(
+        connection=connection,
+        version_table_schema=schema_set.version_schema,
+        on_version_apply=config.attributes.get("on_version_apply"),
+    )
     with context.begin_transaction():
         context.run_migrations(**schema_set.arguments)

@@ -44,20 +44,32 @@ class SchemaSet:
 
 def deployment() -> SchemaSet:
     return SchemaSet(
-        name="deployment", schemas=("write_model", "chirp_meta"), version_schema="chirp_meta",
-        baseline_tables=("write_model.accounts", "write_model.tweets",
-                         "write_model.idempotency_keys", "write_model.snowflake_workers",
-                         "write_model.unconfirmed_events", "chirp_meta.targets",
-                         "chirp_meta.handovers"))
+        name="deployment",
+        schemas=("write_model", "chirp_meta"),
+        version_schema="chirp_meta",
+        baseline_tables=(
+            "write_model.accounts",
+            "write_model.tweets",
+            "write_model.idempotency_keys",
+            "write_model.snowflake_workers",
+            "write_model.unconfirmed_events",
+            "chirp_meta.targets",
+            "chirp_meta.handovers",
+        ),
+    )
 
 
 def archive(schema: str) -> SchemaSet:
     # The name goes into DDL as it is: the pattern of Settings.archive_schema keeps it plain.
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise ValueError(f"not a plain schema name: {schema!r}")
-    return SchemaSet(name="archive", schemas=(schema,), version_schema=schema,
-                     baseline_tables=(f"{schema}.events", f"{schema}.positions"),
-                     arguments={"schema": schema})
+    return SchemaSet(
+        name="archive",
+        schemas=(schema,),
+        version_schema=schema,
+        baseline_tables=(f"{schema}.events", f"{schema}.positions"),
+        arguments={"schema": schema},
+    )
 
 
 def schema_sets(settings: Settings) -> list[SchemaSet]:

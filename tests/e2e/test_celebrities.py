@@ -9,9 +9,13 @@ import time
 import redis
 
 from projections.redis_keys import RedisKeys
-from projections.timeline_entries import encode, Entry
-from tests.conftest import (CELEBRITY_THRESHOLD, FANOUT_LAG_BOUND_SECONDS, LOWERED_THRESHOLD,
-                            RECENT_CAP)
+from projections.timeline_entries import Entry, encode
+from tests.conftest import (
+    CELEBRITY_THRESHOLD,
+    FANOUT_LAG_BOUND_SECONDS,
+    LOWERED_THRESHOLD,
+    RECENT_CAP,
+)
 from tests.support.clients import eventually, follow, home, home_ids, post, register
 
 KEYS = RedisKeys()

@@ -17,8 +17,11 @@ def test_a_followed_users_tweet_reaches_the_follower(client):
     tweet_id = post(client, bob, "hello followers")
     assert eventually(lambda: tweet_id in home_ids(client, alice), VISIBLE_WITHIN)
     [tweet] = [t for t in home(client, alice)["tweets"] if t["tweet_id"] == tweet_id]
-    assert tweet["user"] == {"id": bob.user_id, "username": bob.username,
-                             "display_name": f"Test {bob.username}"}
+    assert tweet["user"] == {
+        "id": bob.user_id,
+        "username": bob.username,
+        "display_name": f"Test {bob.username}",
+    }
     assert tweet["content"] == "hello followers" and tweet["retweeted_by"] is None
 
 
@@ -45,8 +48,10 @@ def test_an_unfollow_hides_the_authors_tweets_at_once(client):
     follow(client, reader, writer)
     tweet_id = post(client, writer, "soon hidden")
     assert eventually(lambda: tweet_id in home_ids(client, reader), VISIBLE_WITHIN)
-    assert client.delete(f"/api/v1/users/{writer.user_id}/follow",
-                         headers=reader.auth).status_code == 200
+    assert (
+        client.delete(f"/api/v1/users/{writer.user_id}/follow", headers=reader.auth).status_code
+        == 200
+    )
     assert tweet_id not in home_ids(client, reader)
 
 
@@ -70,12 +75,18 @@ def test_a_deleted_tweet_vanishes_from_every_read(client):
 
 
 def test_a_retweet_shows_once_with_its_retweeter_and_unretweet_removes_it(client):
-    reader, retweeter, author = register(client, "tr"), register(client, "tt"), register(client, "ta")
+    reader, retweeter, author = (
+        register(client, "tr"),
+        register(client, "tt"),
+        register(client, "ta"),
+    )
     follow(client, reader, retweeter)
     tweet_id = post(client, author, "worth sharing")
     for _ in range(2):  # retweeting twice is one retweet
-        assert client.post(f"/api/v1/tweets/{tweet_id}/retweet",
-                           headers=retweeter.auth).status_code == 200
+        assert (
+            client.post(f"/api/v1/tweets/{tweet_id}/retweet", headers=retweeter.auth).status_code
+            == 200
+        )
 
     def shown():
         return [t for t in home(client, reader)["tweets"] if t["tweet_id"] == tweet_id]
@@ -87,8 +98,10 @@ def test_a_retweet_shows_once_with_its_retweeter_and_unretweet_removes_it(client
     mine = home(client, retweeter)["tweets"]
     assert [t["retweeted_by_me"] for t in mine if t["tweet_id"] == tweet_id] == [True]
 
-    assert client.delete(f"/api/v1/tweets/{tweet_id}/retweet",
-                         headers=retweeter.auth).status_code == 200
+    assert (
+        client.delete(f"/api/v1/tweets/{tweet_id}/retweet", headers=retweeter.auth).status_code
+        == 200
+    )
     assert eventually(lambda: not shown(), VISIBLE_WITHIN)
     assert client.get(f"/api/v1/tweets/{tweet_id}").json()["retweet_count"] == 0
 
@@ -107,7 +120,9 @@ def test_likes_show_at_once_for_the_liker_and_count_once(client):
     assert tweet["liked_by_me"] is False and tweet["like_count"] == 0
 
 
-def test_paging_300_tweets_returns_each_once_newest_first_while_new_ones_arrive(client, client_factory):
+def test_paging_300_tweets_returns_each_once_newest_first_while_new_ones_arrive(
+    client, client_factory
+):
     reader = register(client, "pg")
     authors = [register(client, "pa") for _ in range(3)]
     for author in authors:
@@ -153,8 +168,10 @@ def test_paging_past_the_cache_still_shows_older_retweets(client):
     old = post(client, stranger, "an old tweet worth sharing")
     assert client.post(f"/api/v1/tweets/{old}/retweet", headers=retweeter.auth).status_code == 200
     home(client, retweeter)
-    newer = [post(client, writer, f"pushes the retweet out of the cache {n}")
-             for n in range(HOME_TIMELINE_CAP + 20)]
+    newer = [
+        post(client, writer, f"pushes the retweet out of the cache {n}")
+        for n in range(HOME_TIMELINE_CAP + 20)
+    ]
     home(client, writer)
 
     seen, cursor = [], None
@@ -192,8 +209,9 @@ def test_pull_to_refresh_pages_exactly_the_missed_tweets_newest_first(client):
 
     # The newest page's prev_cursor: nothing newer yet, and an empty page keeps the bound.
     top = client.get("/api/v1/timeline/home", headers=reader.auth).json()
-    empty = client.get("/api/v1/timeline/home", headers=reader.auth,
-                       params={"since": top["prev_cursor"]}).json()
+    empty = client.get(
+        "/api/v1/timeline/home", headers=reader.auth, params={"since": top["prev_cursor"]}
+    ).json()
     assert empty == {"tweets": [], "next_cursor": None, "prev_cursor": top["prev_cursor"]}
     bad = client.get("/api/v1/timeline/home", headers=reader.auth, params={"since": "x"})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
@@ -209,15 +227,20 @@ def _link(header: str, rel: str) -> str | None:
 
 def test_every_answer_writes_times_as_rfc3339_utc_with_z(client):
     author = register(client, "tz")
-    posted = client.post("/api/v1/tweets", json={"content": "what time is it"},
-                         headers=author.auth).json()
-    stamps = {"post": posted["created_at"],
-              # the author's own reads wait for the author's writes
-              "tweet": client.get(f"/api/v1/tweets/{posted['tweet_id']}",
-                                  headers=author.auth).json()["created_at"],
-              "home": home(client, author)["tweets"][0]["created_at"],
-              "profile": client.get(f"/api/v1/users/{author.user_id}",
-                                    headers=author.auth).json()["created_at"]}
+    posted = client.post(
+        "/api/v1/tweets", json={"content": "what time is it"}, headers=author.auth
+    ).json()
+    stamps = {
+        "post": posted["created_at"],
+        # the author's own reads wait for the author's writes
+        "tweet": client.get(f"/api/v1/tweets/{posted['tweet_id']}", headers=author.auth).json()[
+            "created_at"
+        ],
+        "home": home(client, author)["tweets"][0]["created_at"],
+        "profile": client.get(f"/api/v1/users/{author.user_id}", headers=author.auth).json()[
+            "created_at"
+        ],
+    }
     for where, stamp in stamps.items():
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), (where, stamp)
     assert stamps["post"] == stamps["tweet"] == stamps["home"]

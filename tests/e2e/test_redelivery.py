@@ -18,13 +18,20 @@ from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS
 from tests.support.clients import register
 from tests.support.faults import effects_compared
 from tests.support.figures import report_figure
-from tests.support.read_models import (LIVE_GROUP, differences, run_workload, snapshot,
-                                       table_dump, wait_caught_up)
+from tests.support.read_models import (
+    LIVE_GROUP,
+    differences,
+    run_workload,
+    snapshot,
+    table_dump,
+    wait_caught_up,
+)
 
 
 @pytest.mark.slow
-def test_killed_worker_and_replays_leave_read_models_as_a_clean_run(stack, agents, api_url,
-                                                                    client_factory, event_log):
+def test_killed_worker_and_replays_leave_read_models_as_a_clean_run(
+    stack, agents, api_url, client_factory, event_log
+):
     with client_factory() as client:
         users = [register(client, "rp") for _ in range(8)]
 
@@ -51,15 +58,17 @@ def test_killed_worker_and_replays_leave_read_models_as_a_clean_run(stack, agent
     first = stack.start_agents(**TEST_SETTINGS, **clean_env, CHIRP_AGENT_GROUP=f"{target}-1")
     wait_caught_up(stack, f"{target}-1", f"{target}:", log_end)
     first.stop()
-    clean_url = stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, **clean_env,
-                                CHIRP_AGENT_GROUP=f"{target}-1")
+    clean_url = stack.start_api(
+        **TEST_PASSWORD_COST, **TEST_SETTINGS, **clean_env, CHIRP_AGENT_GROUP=f"{target}-1"
+    )
     clean = snapshot(clean_url, users, tweet_ids)
     effects = effects_compared(live, clean)
     report_figure(
         f"FAULT agent worker SIGKILLed mid-burst: caught up with the log "
         f"{recovered_after:.1f}s after the kill (a new worker's start included); "
         f"{len(tweet_ids)} posts accepted in the burst; against a clean run of the log: "
-        f"lost {effects['lost']}, duplicated {effects['duplicated']}")
+        f"lost {effects['lost']}, duplicated {effects['duplicated']}"
+    )
     assert effects == {"lost": 0, "duplicated": 0}
     assert differences(clean, live) == {}
     tables = table_dump(stack, target)

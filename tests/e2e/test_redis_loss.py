@@ -23,8 +23,10 @@ def test_after_redis_is_emptied_timelines_rebuild_once_and_correctly(client, sta
         post(client, authors[n % 3], f"survives the flush {n}")
     tweet_id = post(client, authors[0], "liked and retweeted")
     for action in ("like", "retweet"):
-        assert client.post(f"/api/v1/tweets/{tweet_id}/{action}",
-                           headers=reader.auth).status_code == 200
+        assert (
+            client.post(f"/api/v1/tweets/{tweet_id}/{action}", headers=reader.auth).status_code
+            == 200
+        )
     for author in authors:
         home(client, author)
     before = home(client, reader, limit=100)
@@ -39,10 +41,16 @@ def test_after_redis_is_emptied_timelines_rebuild_once_and_correctly(client, sta
 
     async def read_together():
         async with httpx.AsyncClient(timeout=30) as http:
-            return await asyncio.gather(*(
-                http.get(f"{(api_url, second_url)[n % 2]}/api/v1/timeline/home",
-                         headers=reader.auth, params={"limit": 100})
-                for n in range(CONCURRENT_READS)))
+            return await asyncio.gather(
+                *(
+                    http.get(
+                        f"{(api_url, second_url)[n % 2]}/api/v1/timeline/home",
+                        headers=reader.auth,
+                        params={"limit": 100},
+                    )
+                    for n in range(CONCURRENT_READS)
+                )
+            )
 
     responses = asyncio.run(read_together())
     assert {r.status_code for r in responses} == {200}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -23,13 +23,21 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
-from streams.topics import topic_registry
 from operations.stack import LocalStack
 from streams.admin import log_end_offsets
+from streams.topics import topic_registry
 from tests.conftest import TEST_SETTINGS, own_stack
 from tests.support.clients import eventually, follow, post, register
-from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_tweet,
-                                       run_workload, snapshot, table_dump, wait_caught_up)
+from tests.support.read_models import (
+    LIVE_GROUP,
+    all_pages,
+    differences,
+    old_tweet,
+    run_workload,
+    snapshot,
+    table_dump,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +48,18 @@ def _own_stack():
         yield started
 
 
-def _caught_up(stack: LocalStack, prefix: str, group: str = LIVE_GROUP,
-               topics: list | None = None) -> None:
-    ends = log_end_offsets(stack.settings.bootstrap_servers,
-                           topics or topic_registry(stack.settings).event_topics())
-    wait_caught_up(stack, group, prefix,
-                   {f"{topic}:{partition}": end - 1 for (topic, partition), end in ends.items() if end})
+def _caught_up(
+    stack: LocalStack, prefix: str, group: str = LIVE_GROUP, topics: list | None = None
+) -> None:
+    ends = log_end_offsets(
+        stack.settings.bootstrap_servers, topics or topic_registry(stack.settings).event_topics()
+    )
+    wait_caught_up(
+        stack,
+        group,
+        prefix,
+        {f"{topic}:{partition}": end - 1 for (topic, partition), end in ends.items() if end},
+    )
 
 
 def _workload(base_url: str, name: str) -> tuple[list, list[str]]:
@@ -53,20 +67,24 @@ def _workload(base_url: str, name: str) -> tuple[list, list[str]]:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         users = [register(client, name) for _ in range(6)]
     tweet_ids: list[str] = []
-    run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users, threading.Event(),
-                 tweet_ids)
+    run_workload(
+        lambda: httpx.Client(base_url=base_url, timeout=30), users, threading.Event(), tweet_ids
+    )
     return users, tweet_ids
 
 
-def _replay(stack: LocalStack, *args: str, read_model: str = "core"
-            ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "operations.cli", "replay", read_model, *args],
-                          env=stack.environment() | TEST_SETTINGS, capture_output=True,
-                          timeout=300)
+def _replay(stack: LocalStack, *args: str, read_model: str = "core") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "operations.cli", "replay", read_model, *args],
+        env=stack.environment() | TEST_SETTINGS,
+        capture_output=True,
+        timeout=300,
+    )
 
 
-def _replay_meanwhile(stack: LocalStack, stop: threading.Event, meanwhile: list,
-                      read_model: str) -> subprocess.CompletedProcess:
+def _replay_meanwhile(
+    stack: LocalStack, stop: threading.Event, meanwhile: list, read_model: str
+) -> subprocess.CompletedProcess:
     """`chirp replay read_model`, with each of `meanwhile` running in a thread until it ends
     (they run until `stop` is set); it must succeed."""
     threads = [threading.Thread(target=function) for function in meanwhile]
@@ -85,8 +103,12 @@ def _replay_meanwhile(stack: LocalStack, stop: threading.Event, meanwhile: list,
 
 def _schemas(stack: LocalStack) -> set[str]:
     with psycopg.connect(stack.settings.postgres) as conn:
-        return {name for (name,) in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'read_model%'")}
+        return {
+            name
+            for (name,) in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'read_model%'"
+            )
+        }
 
 
 def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
@@ -107,13 +129,16 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
         with httpx.Client(base_url=base_url, timeout=30) as client:
             while not stop.is_set():
                 for user in users[:3]:
-                    for key, path in ((f"profile {user.username}", f"/api/v1/users/{user.user_id}"),):
+                    for key, path in (
+                        (f"profile {user.username}", f"/api/v1/users/{user.user_id}"),
+                    ):
                         seen = client.get(path).json()
                         reads.append(key)
                         if seen != before[key]:
                             wrong.append((key, seen))
-                    page = client.get("/api/v1/timeline/home", headers=user.auth,
-                                      params={"limit": 100}).json()["tweets"]
+                    page = client.get(
+                        "/api/v1/timeline/home", headers=user.auth, params={"limit": 100}
+                    ).json()["tweets"]
                     reads.append(f"home {user.username}")
                     if page != before[f"home {user.username}"][:100]:
                         wrong.append((f"home {user.username}", [t["tweet_id"] for t in page]))
@@ -138,13 +163,20 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     assert differences(snapshot(base_url, users, tweet_ids), before) == {}
     # Every table as it was, but for the rows the live writers added meanwhile.
     live_ids = {int(author.user_id), int(reader.user_id), *map(int, live_posts)}
-    rebuilt = {table: [row for row in rows if not live_ids & set(row)]
-               for table, rows in table_dump(stack, "read_model_g2").items()}
+    rebuilt = {
+        table: [row for row in rows if not live_ids & set(row)]
+        for table, rows in table_dump(stack, "read_model_g2").items()
+    }
     assert rebuilt == tables
     with httpx.Client(base_url=base_url, timeout=30) as client:
         assert live_posts
-        assert eventually(lambda: {t["tweet_id"] for t in all_pages(
-            client, "/api/v1/timeline/home", reader)} >= set(live_posts), timeout=15)
+        assert eventually(
+            lambda: (
+                {t["tweet_id"] for t in all_pages(client, "/api/v1/timeline/home", reader)}
+                >= set(live_posts)
+            ),
+            timeout=15,
+        )
     assert _schemas(stack) == {"read_model_g2"}
     keys = redis.Redis.from_url(stack.settings.redis)
     assert not list(keys.scan_iter("chirp:home:*")) and list(keys.scan_iter("chirp:g2:home:*"))
@@ -152,7 +184,10 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     # From the archive (the old event included), keeping the generation it replaces.
     again = _replay(stack, "--source", "archive", "--keep-old")
     assert again.returncode == 0, again.stdout.decode() + again.stderr.decode()
-    assert "generation 2 -> 3" in again.stdout.decode() and "generation 2 kept" in again.stdout.decode()
+    assert (
+        "generation 2 -> 3" in again.stdout.decode()
+        and "generation 2 kept" in again.stdout.decode()
+    )
     assert " 0 from the archive" not in again.stdout.decode()
     print(again.stdout.decode())
     _caught_up(stack, "chirp:g3:")
@@ -162,25 +197,37 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
 
 def _searches(client: httpx.Client, user, queries: list[str]) -> dict[str, list[str]]:
     """Every hit of each query, as tweet ids in rank order."""
-    return {query: [tweet["tweet_id"] for tweet in all_pages(client, "/api/v1/search", user,
-                                                             q=query)]
-            for query in queries}
+    return {
+        query: [tweet["tweet_id"] for tweet in all_pages(client, "/api/v1/search", user, q=query)]
+        for query in queries
+    }
 
 
 def _trend_rows(stack: LocalStack, windows: int) -> list[dict]:
     """Rows as the trending job writes them, onto `trending-topics`: the trends read model's
     input, written here so that this test does not run the Flink job (tests/e2e/test_trends.py
     runs it)."""
-    end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=5)
-    rows = [{"window_start": (end - timedelta(minutes=60 + 5 * back)).isoformat(),
-             "window_end": (end - timedelta(minutes=5 * back)).isoformat(), "rank": rank,
-             "hashtag": f"tag{back}x{rank}", "count": 100 - rank, "previous_count": 50,
-             "velocity": 1.5}
-            for back in range(windows) for rank in range(1, 6)]
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    rows = [
+        {
+            "window_start": (end - timedelta(minutes=60 + 5 * back)).isoformat(),
+            "window_end": (end - timedelta(minutes=5 * back)).isoformat(),
+            "rank": rank,
+            "hashtag": f"tag{back}x{rank}",
+            "count": 100 - rank,
+            "previous_count": 50,
+            "velocity": 1.5,
+        }
+        for back in range(windows)
+        for rank in range(1, 6)
+    ]
     producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
     for row in rows:
-        producer.send(topic_registry(stack.settings).trending.name, orjson.dumps(row),
-                      key=row["hashtag"].encode())
+        producer.send(
+            topic_registry(stack.settings).trending.name,
+            orjson.dumps(row),
+            key=row["hashtag"].encode(),
+        )
     producer.flush()
     producer.close()
     return rows
@@ -236,12 +283,21 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
         assert _searches(client, users[0], queries) == hits
         assert client.get("/api/v1/trends").json() == trends
         assert live_posts
-        assert eventually(lambda: sorted(_searches(client, users[0], ["livepost"])["livepost"])
-                          == sorted(live_posts), timeout=15)
+        assert eventually(
+            lambda: (
+                sorted(_searches(client, users[0], ["livepost"])["livepost"]) == sorted(live_posts)
+            ),
+            timeout=15,
+        )
         newer = _trend_rows(stack, windows=1)[0]
         newer_end = datetime.fromisoformat(newer["window_end"])
-        assert eventually(lambda: datetime.fromisoformat(
-            client.get("/api/v1/trends").json()["window_end"]) == newer_end, timeout=15)
+        assert eventually(
+            lambda: (
+                datetime.fromisoformat(client.get("/api/v1/trends").json()["window_end"])
+                == newer_end
+            ),
+            timeout=15,
+        )
 
     # Search again, from the archive, keeping the index it replaces.
     again = _replay(stack, "--source", "archive", "--keep-old", read_model="search")
@@ -249,7 +305,6 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
     assert "search: generation 2 -> 3" in again.stdout.decode()
     assert " 0 from the archive" not in again.stdout.decode()
     print(again.stdout.decode())
-    assert sorted(path.name for path in search_root.iterdir()) == ["read_model_g2",
-                                                                   "read_model_g3"]
+    assert sorted(path.name for path in search_root.iterdir()) == ["read_model_g2", "read_model_g3"]
     with httpx.Client(base_url=base_url, timeout=30) as client:
         assert _searches(client, users[0], queries) == hits

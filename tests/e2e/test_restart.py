@@ -20,34 +20,53 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.workload import mixed_log, produce
-from streams.topics import topic_registry
 from operations.stack import LocalStack
 from streams.admin import log_end_offsets
+from streams.topics import topic_registry
 from tests.conftest import start_on
 from tests.support.clients import eventually, follow, home, post, register
 from tests.support.figures import report_figure
 from tests.support.processes import processes_in_groups
-from tests.support.read_models import (LIVE_GROUP, all_pages, differences, old_tweet,
-                                       run_workload, snapshot, table_dump, wait_caught_up)
+from tests.support.read_models import (
+    LIVE_GROUP,
+    all_pages,
+    differences,
+    old_tweet,
+    run_workload,
+    snapshot,
+    table_dump,
+    wait_caught_up,
+)
 
 pytestmark = pytest.mark.slow
 
 
 def _caught_up(stack: LocalStack) -> dict[tuple[str, int], int]:
     """Wait until every agent has applied the whole log; return where the log ends."""
-    ends = log_end_offsets(stack.settings.bootstrap_servers,
-                           topic_registry(stack.settings).event_topics())
+    ends = log_end_offsets(
+        stack.settings.bootstrap_servers, topic_registry(stack.settings).event_topics()
+    )
     applied = {f"{topic}:{partition}": end - 1 for (topic, partition), end in ends.items() if end}
     wait_caught_up(stack, LIVE_GROUP, "chirp:", applied)
-    wait_caught_up(stack, f"{LIVE_GROUP}-search", "chirp:",
-                   {place: offset for place, offset in applied.items()
-                    if place.split(":")[0] in ("tweets", "engagements")})
+    wait_caught_up(
+        stack,
+        f"{LIVE_GROUP}-search",
+        "chirp:",
+        {
+            place: offset
+            for place, offset in applied.items()
+            if place.split(":")[0] in ("tweets", "engagements")
+        },
+    )
     return ends
 
 
 def _raw_records(stack: LocalStack) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=stack.settings.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack.settings.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
     topics = topic_registry(stack.settings).event_topics()
     partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
     consumer.assign(partitions)
@@ -72,8 +91,9 @@ def test_a_stopped_stack_starts_again_with_every_read_model_as_it_was(data_dir):
         with httpx.Client(base_url=base_url, timeout=30) as client:
             users = [register(client, "rs") for _ in range(6)]
         tweet_ids: list[str] = []
-        run_workload(lambda: httpx.Client(base_url=base_url, timeout=30), users,
-                     threading.Event(), tweet_ids)
+        run_workload(
+            lambda: httpx.Client(base_url=base_url, timeout=30), users, threading.Event(), tweet_ids
+        )
         old_id = 7_000_000_000_000_000_001
         old = old_tweet(stack, users[1].user_id, old_id)
         tweet_ids.append(str(old_id))
@@ -110,8 +130,13 @@ HISTORY = 100_000
 def _applied(agents) -> int:
     """Events the agents worker has applied since it started (its Prometheus counter)."""
     text = httpx.get(agents.metrics_url, timeout=10).text
-    return round(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                     if line.startswith("chirp_events_applied_total{")))
+    return round(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("chirp_events_applied_total{")
+        )
+    )
 
 
 def test_a_restart_resumes_where_the_agents_stopped_and_new_posts_reach_followers_at_once(data_dir):
@@ -124,8 +149,12 @@ def test_a_restart_resumes_where_the_agents_stopped_and_new_posts_reach_follower
         rng = random.Random(3)
         edges = list({(rng.randrange(1, 3000), rng.randrange(1, 3000)) for _ in range(15_000)})
         edges = [(a, b) for a, b in edges if a != b]
-        produce(stack.settings, mixed_log(edges, HISTORY - 3000 - len(edges),
-                                          [f"history {n} #restart" for n in range(500)]))
+        produce(
+            stack.settings,
+            mixed_log(
+                edges, HISTORY - 3000 - len(edges), [f"history {n} #restart" for n in range(500)]
+            ),
+        )
         ends = _caught_up(stack)
         assert sum(ends.values()) >= HISTORY
     finally:
@@ -139,17 +168,29 @@ def test_a_restart_resumes_where_the_agents_stopped_and_new_posts_reach_follower
         with httpx.Client(base_url=base_url, timeout=30) as client:
             started = time.monotonic()
             tweet_id = post(client, author, "right after the restart")
-            seen = eventually(lambda: tweet_id in {t["tweet_id"] for t in client.get(
-                "/api/v1/timeline/home", headers=reader.auth).json()["tweets"]},
-                timeout=10, interval=0.01)
+            seen = eventually(
+                lambda: (
+                    tweet_id
+                    in {
+                        t["tweet_id"]
+                        for t in client.get("/api/v1/timeline/home", headers=reader.auth).json()[
+                            "tweets"
+                        ]
+                    }
+                ),
+                timeout=10,
+                interval=0.01,
+            )
             visible_after = time.monotonic() - started
         assert seen and visible_after <= 1.0, visible_after
         assert sum(_caught_up(stack).values()) == sum(ends.values()) + 1
         # The restored history was applied before the stop: only the new post is applied now.
         applied = _applied(agents)
-        report_figure(f"restart with {sum(ends.values()):,} events: stack up in "
-                      f"{start_seconds:.1f} s, {applied} event(s) applied after it, a new post "
-                      f"in a follower's timeline after {visible_after * 1000:.0f} ms")
+        report_figure(
+            f"restart with {sum(ends.values()):,} events: stack up in "
+            f"{start_seconds:.1f} s, {applied} event(s) applied after it, a new post "
+            f"in a follower's timeline after {visible_after * 1000:.0f} ms"
+        )
         assert applied == 1
     finally:
         stack.stop()

@@ -11,8 +11,9 @@ from tests.support.clients import eventually, post, register
 
 
 def _search(client, q: str, user=None, **params) -> dict:
-    response = client.get("/api/v1/search", params={"q": q, **params},
-                          headers=user.auth if user else {})
+    response = client.get(
+        "/api/v1/search", params={"q": q, **params}, headers=user.auth if user else {}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -37,9 +38,11 @@ def test_posted_tweets_are_found_hydrated_and_deleted_ones_vanish(client):
     assert _ids(client, f'"the word of the day" {word}') == [first]
 
     assert client.post(f"/api/v1/tweets/{second}/like", headers=reader.auth).status_code == 200
+
     def liked_and_counted():
         found = {t["tweet_id"]: t for t in _search(client, word, reader)["tweets"]}
         return found.get(second, {}).get("liked_by_me") and found[second]["like_count"] == 1
+
     assert eventually(liked_and_counted, timeout=15)
 
     assert client.delete(f"/api/v1/tweets/{first}", headers=author.auth).status_code == 204
@@ -75,8 +78,9 @@ def test_paging_returns_every_hit_exactly_once(client):
     assert sorted(seen) == sorted(posted)
 
 
-@pytest.mark.parametrize("q", ['"unbalanced', "from:", "#", "since:yesterday", "x" * 10_000,
-                               "since:2026-02-30", ""])
+@pytest.mark.parametrize(
+    "q", ['"unbalanced', "from:", "#", "since:yesterday", "x" * 10_000, "since:2026-02-30", ""]
+)
 def test_bad_queries_get_a_clear_4xx(client, q):
     response = client.get("/api/v1/search", params={"q": q})
     assert response.status_code == 422, response.text
@@ -84,8 +88,17 @@ def test_bad_queries_get_a_clear_4xx(client, q):
     assert response.json()["detail"]
 
 
-@pytest.mark.parametrize("q", ["content:foo", "foo AND (bar", "a~2 b^3 c*", "[1 TO 5]",
-                               "\\ / : + - ! { } ~ ^", "title:\"x\" OR y"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "content:foo",
+        "foo AND (bar",
+        "a~2 b^3 c*",
+        "[1 TO 5]",
+        "\\ / : + - ! { } ~ ^",
+        'title:"x" OR y',
+    ],
+)
 def test_engine_syntax_is_plain_text(client, q):
     response = client.get("/api/v1/search", params={"q": q})
     assert response.status_code in (200, 422), response.text

@@ -18,10 +18,14 @@ pytestmark = pytest.mark.slow
 DOC = Path(__file__).resolve().parents[2] / "docs" / "trending.md"
 
 WINDOW, SLIDE, TOP_N = timedelta(seconds=6), timedelta(seconds=2), 5
-TRENDING = {"CHIRP_TRENDING_WINDOW_SECONDS": "6", "CHIRP_TRENDING_SLIDE_SECONDS": "2",
-            "CHIRP_TRENDING_TOP_N": str(TOP_N), "CHIRP_TRENDING_WATERMARK_DELAY_SECONDS": "1",
-            # Every partition the test does not write to would hold the windows back this long.
-            "CHIRP_TRENDING_IDLE_TIMEOUT_SECONDS": "5"}
+TRENDING = {
+    "CHIRP_TRENDING_WINDOW_SECONDS": "6",
+    "CHIRP_TRENDING_SLIDE_SECONDS": "2",
+    "CHIRP_TRENDING_TOP_N": str(TOP_N),
+    "CHIRP_TRENDING_WATERMARK_DELAY_SECONDS": "1",
+    # Every partition the test does not write to would hold the windows back this long.
+    "CHIRP_TRENDING_IDLE_TIMEOUT_SECONDS": "5",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +45,16 @@ def _trends(client) -> dict:
 def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trending_job):
     authors = [register(client, "trd") for _ in range(3)]
     tags = ["t" + uuid.uuid4().hex[:8] for _ in range(3)]
-    texts = [f"#{tags[0]} first"] * 5 + [f"#{tags[1].upper()} and #{tags[0]}"] * 3 + \
-            [f"#{tags[2]}, once"]
+    texts = (
+        [f"#{tags[0]} first"] * 5
+        + [f"#{tags[1].upper()} and #{tags[0]}"] * 3
+        + [f"#{tags[2]}, once"]
+    )
     posts = []
     for number, text in enumerate(texts):
-        response = client.post("/api/v1/tweets", json={"content": text},
-                               headers=authors[number % 3].auth)
+        response = client.post(
+            "/api/v1/tweets", json={"content": text}, headers=authors[number % 3].auth
+        )
         assert response.status_code == 201, response.text
         created = datetime.fromisoformat(response.json()["created_at"])
         posts.append((created, tuple(tag for tag in tags if f"#{tag}" in text.lower())))
@@ -58,8 +66,10 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
 
     def shows_final_window() -> bool:
         body = _trends(client)
-        return body["window_end"] is not None and \
-            body["window_end"].replace("+00:00", "Z").startswith(last_end[:19])
+        return body["window_end"] is not None and body["window_end"].replace(
+            "+00:00", "Z"
+        ).startswith(last_end[:19])
+
     # window + slide + watermark delay + the idle timeout of partitions nobody wrote to,
     # and the job's start-up when it reads the session's earlier tweets.
     assert eventually(shows_final_window, timeout=90, interval=0.2)
@@ -69,14 +79,21 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
     assert eventually(lambda: ranked(_trends(client)) == final, timeout=10), ranked(_trends(client))
     body = _trends(client)
     assert body["trends"][0]["velocity"] == pytest.approx(
-        next(row[6] for row in rows if row[1] == last_end and row[2] == 1))
+        next(row[6] for row in rows if row[1] == last_end and row[2] == 1)
+    )
 
     # The analysts' kafka-python recipe in docs/trending.md, as written, sees the same window.
-    recipe = re.search(r"### Reading it with kafka-python.*?```python\n(.*?)```", DOC.read_text(),
-                       re.S).group(1)
+    recipe = re.search(
+        r"### Reading it with kafka-python.*?```python\n(.*?)```", DOC.read_text(), re.S
+    ).group(1)
     recipe = recipe.replace('"127.0.0.1:19092"', repr(stack.settings.bootstrap_servers))
     scope = {"print": lambda *args: None}
     exec(compile(recipe, str(DOC), "exec"), scope)
     assert scope["latest"] == last_end
-    assert sorted((row["rank"], row["hashtag"], row["count"])
-                  for row in scope["windows"][last_end].values()) == final
+    assert (
+        sorted(
+            (row["rank"], row["hashtag"], row["count"])
+            for row in scope["windows"][last_end].values()
+        )
+        == final
+    )

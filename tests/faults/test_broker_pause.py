@@ -41,8 +41,13 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
         with httpx.Client(base_url=base_url, timeout=30) as client:
             authors = [register(client, "stall") for _ in range(3)]
         ledger, stop = WriteLedger(), threading.Event()
-        with running(stop, *(partial(post_steadily, base_url, author, f"w{n}", ledger, stop)
-                             for n, author in enumerate(authors))):
+        with running(
+            stop,
+            *(
+                partial(post_steadily, base_url, author, f"w{n}", ledger, stop)
+                for n, author in enumerate(authors)
+            ),
+        ):
             time.sleep(2)
             broker = next(server for server in stack.servers if isinstance(server, KafkaServer))
             os.kill(broker.process.pid, signal.SIGSTOP)
@@ -58,12 +63,15 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
         # The outbox empties by itself: acknowledged events leave it within a confirmation
         # interval, the others are sent again once older than the resend age.
         with psycopg.connect(stack.settings.postgres, autocommit=True) as conn:
+
             def outbox_size() -> int:
                 return conn.execute(
-                    "SELECT count(*) FROM write_model.unconfirmed_events").fetchone()[0]
+                    "SELECT count(*) FROM write_model.unconfirmed_events"
+                ).fetchone()[0]
 
-            emptied = eventually(lambda: outbox_size() == 0, timeout=OUTBOX_BOUND_SECONDS,
-                                 interval=0.1)
+            emptied = eventually(
+                lambda: outbox_size() == 0, timeout=OUTBOX_BOUND_SECONDS, interval=0.1
+            )
             emptied_after = time.monotonic() - resumed_at
             left = outbox_size()
         report_figure(
@@ -75,13 +83,18 @@ def test_writes_during_a_ten_second_broker_stall_answer_in_time_and_none_is_lost
             f"duplicated {figures['duplicated']}; answered 503 in the end: "
             f"{figures['unconfirmed']} kept (applied {figures['unconfirmed_applied']}), "
             f"{figures['refused']} refused (applied {figures['refused_applied']}); "
-            + (f"outbox empty {emptied_after:.1f}s after the broker resumed" if emptied else
-               f"unconfirmed events left {left} after {OUTBOX_BOUND_SECONDS:.0f}s more"))
+            + (
+                f"outbox empty {emptied_after:.1f}s after the broker resumed"
+                if emptied
+                else f"unconfirmed events left {left} after {OUTBOX_BOUND_SECONDS:.0f}s more"
+            )
+        )
         assert ledger.first_refusal is not None, "the stall was not felt"
         # Writes in flight when the broker stalled: sent, so kept, and applied once.
         assert ledger.kept_answers > 0
         assert ledger.server_errors() == [], "\n".join(
-            process.tail(150) for process in stack.processes if process.name == "api")
+            process.tail(150) for process in stack.processes if process.name == "api"
+        )
         assert ledger.slowest_answer < ANSWER_BOUND_SECONDS
         assert recovered_after < 10
         assert figures["accepted"] > 0 and figures["lost"] == 0, figures

@@ -39,8 +39,14 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
             follow(client, reader, author)
             for number in range(10):
                 post(client, author, f"before the outage {number}")
-            before = eventually(lambda: (page := home(client, reader, limit=50))["tweets"]
-                                and len(page["tweets"]) == 10 and page, timeout=15)
+            before = eventually(
+                lambda: (
+                    (page := home(client, reader, limit=50))["tweets"]
+                    and len(page["tweets"]) == 10
+                    and page
+                ),
+                timeout=15,
+            )
             assert before, "the reader's timeline did not fill"
 
         earlier = {tweet["tweet_id"] for tweet in before["tweets"]}
@@ -52,26 +58,34 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
             with httpx.Client(base_url=base_url, timeout=60) as client:
                 while not stop.wait(0.05):
                     started = time.monotonic()
-                    response = client.get("/api/v1/timeline/home", headers=reader.auth,
-                                          params={"limit": 50})
+                    response = client.get(
+                        "/api/v1/timeline/home", headers=reader.auth, params={"limit": 50}
+                    )
                     reads.append((response.status_code, time.monotonic() - started))
                     # The author goes on posting: the earlier tweets must all still be there.
                     if response.status_code == 200 and not earlier <= {
-                            tweet["tweet_id"] for tweet in response.json()["tweets"]}:
+                        tweet["tweet_id"] for tweet in response.json()["tweets"]
+                    }:
                         wrong_reads.append(response.json())
 
         ledger = WriteLedger()
         database = next(server for server in stack.servers if isinstance(server, PostgresServer))
-        with running(stop, read_steadily,
-                     partial(post_steadily, base_url, author, "during", ledger, stop, 0.1)):
+        with running(
+            stop,
+            read_steadily,
+            partial(post_steadily, base_url, author, "during", ledger, stop, 0.1),
+        ):
             time.sleep(1)
             database.process.stop()
             stopped = time.monotonic()
             with httpx.Client(base_url=base_url, timeout=30) as client:
                 readiness = client.get("/readyz")
                 reads_before_outage = len(reads)
-                probe = client.post("/api/v1/tweets", json={"content": "probe"},
-                                    headers=prober.auth | {"X-Request-ID": PROBE_ID})
+                probe = client.post(
+                    "/api/v1/tweets",
+                    json={"content": "probe"},
+                    headers=prober.auth | {"X-Request-ID": PROBE_ID},
+                )
             time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - stopped)))
             reads_during_outage = reads[reads_before_outage:]
             database.start()  # from this (main) thread: it must outlive the helper threads
@@ -91,11 +105,15 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
             f"{recovered_after:.1f}s after PostgreSQL was back; accepted "
             f"{figures['accepted']}, lost {figures['lost']}, duplicated "
             f"{figures['duplicated']}; refused {figures['refused']} (applied "
-            f"{figures['refused_applied']})")
+            f"{figures['refused_applied']})"
+        )
         # The API's warning about it is a JSON record that carries the request's id.
         api = next(process for process in stack.processes if process.name == "api")
-        warnings = [record for record in json_records(api)
-                    if record.get("request_id") == PROBE_ID and record["level"] == "WARNING"]
+        warnings = [
+            record
+            for record in json_records(api)
+            if record.get("request_id") == PROBE_ID and record["level"] == "WARNING"
+        ]
         assert probe.status_code == 503 and probe.headers["X-Request-ID"] == PROBE_ID
         assert warnings and "database" in warnings[0]["message"], warnings
         assert readiness.status_code == 503 and "postgres" in readiness.json()["checks"]
@@ -104,7 +122,8 @@ def test_reads_from_redis_go_on_and_writes_fail_cleanly_while_postgresql_is_down
         assert wrong_reads == []
         assert ledger.statuses.count(503) > 0, "the outage was not felt"
         assert ledger.server_errors() == [], "\n".join(
-            process.tail(150) for process in stack.processes if process.name == "api")
+            process.tail(150) for process in stack.processes if process.name == "api"
+        )
         assert ledger.slowest_answer < ANSWER_BOUND_SECONDS
         assert recovered_after < 15
         assert figures["lost"] == 0 and figures["duplicated"] == 0, figures

@@ -41,9 +41,15 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
                     follow(client, reader, author)
             for number in range(30):
                 post(client, authors[number % 3], f"before the restart {number}")
-            before = {reader.user_id: eventually(
-                lambda reader=reader: len((page := home(client, reader, limit=100))["tweets"])
-                == 30 and page, timeout=15) for reader in readers}
+            before = {
+                reader.user_id: eventually(
+                    lambda reader=reader: (
+                        len((page := home(client, reader, limit=100))["tweets"]) == 30 and page
+                    ),
+                    timeout=15,
+                )
+                for reader in readers
+            }
         assert all(before.values()), "the readers' timelines did not fill"
 
         statuses: list[int] = []
@@ -54,16 +60,24 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
             with httpx.Client(base_url=url, timeout=60) as client:
                 while not stop.wait(0.01):
                     for reader in readers:
-                        response = client.get("/api/v1/timeline/home", headers=reader.auth,
-                                              params={"limit": 100})
+                        response = client.get(
+                            "/api/v1/timeline/home", headers=reader.auth, params={"limit": 100}
+                        )
                         statuses.append(response.status_code)
-                        if response.status_code == 200 and response.json() != before[reader.user_id]:
+                        if (
+                            response.status_code == 200
+                            and response.json() != before[reader.user_id]
+                        ):
                             changed.append(response.json())
 
         ledger = WriteLedger()
         server = next(server for server in stack.servers if isinstance(server, RedisServer))
-        with running(stop, partial(read_steadily, base_url), partial(read_steadily, second_url),
-                     partial(post_steadily, base_url, writer, "during", ledger, stop, 0.05)):
+        with running(
+            stop,
+            partial(read_steadily, base_url),
+            partial(read_steadily, second_url),
+            partial(post_steadily, base_url, writer, "during", ledger, stop, 0.05),
+        ):
             time.sleep(1)
             server.process.kill()
             shutil.rmtree(server.data_dir / "redis")  # its append-only file: it starts empty
@@ -85,9 +99,11 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
             f"{sum(status >= 500 for status in statuses)} of them 5xx; timelines rebuilt "
             f"{builds} times for {READERS} readers; posts: {len(ledger.statuses)} answers, "
             f"{sum(status >= 500 for status in ledger.statuses)} of them 5xx, accepted "
-            f"{figures['accepted']}, lost {figures['lost']}, duplicated {figures['duplicated']}")
+            f"{figures['accepted']}, lost {figures['lost']}, duplicated {figures['duplicated']}"
+        )
         assert [status for status in statuses if status >= 500] == [], "\n".join(
-            process.tail(80) for process in stack.processes if process.name == "api")
+            process.tail(80) for process in stack.processes if process.name == "api"
+        )
         assert set(statuses) == {200}
         assert changed == []
         assert builds == READERS  # once each, although two processes read them at once

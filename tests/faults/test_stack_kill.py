@@ -40,8 +40,9 @@ ACCEPTED_BEFORE_STALL = 300
 ACCEPTED_WHILE_STALLED = 100
 
 
-def _post_flat_out(base_url: str, author: User, name: str, ledger: WriteLedger,
-                   stop: threading.Event) -> None:
+def _post_flat_out(
+    base_url: str, author: User, name: str, ledger: WriteLedger, stop: threading.Event
+) -> None:
     """Post unique contents back to back until `stop` or until the API is gone."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         number = 0
@@ -49,8 +50,11 @@ def _post_flat_out(base_url: str, author: User, name: str, ledger: WriteLedger,
             content = f"{name} post {number}"
             number += 1
             try:
-                response = client.post("/api/v1/tweets", json={"content": content},
-                                       headers=author.auth | {"Idempotency-Key": str(uuid.uuid4())})
+                response = client.post(
+                    "/api/v1/tweets",
+                    json={"content": content},
+                    headers=author.auth | {"Idempotency-Key": str(uuid.uuid4())},
+                )
             except httpx.TransportError:
                 return  # the stack is gone: this post was never answered
             with ledger.lock:
@@ -85,8 +89,10 @@ def test_every_accepted_post_survives_the_whole_stack_killed_at_once(data_dir):
         with httpx.Client(base_url=base_url, timeout=30) as client:
             authors = [register(client, "kill") for _ in range(AUTHORS)]
         ledger, stop = WriteLedger(), threading.Event()
-        writers = [lambda a=author, n=number: _post_flat_out(base_url, a, f"k{n}", ledger, stop)
-                   for number, author in enumerate(authors)]
+        writers = [
+            lambda a=author, n=number: _post_flat_out(base_url, a, f"k{n}", ledger, stop)
+            for number, author in enumerate(authors)
+        ]
         with running(stop, *writers):
             started = time.monotonic()
             assert eventually(lambda: len(ledger.accepted) >= ACCEPTED_BEFORE_STALL, timeout=120)
@@ -95,7 +101,8 @@ def test_every_accepted_post_survives_the_whole_stack_killed_at_once(data_dir):
             os.killpg(agents.popen.pid, signal.SIGSTOP)
             stalled_at = len(ledger.accepted)
             assert eventually(
-                lambda: len(ledger.accepted) >= stalled_at + ACCEPTED_WHILE_STALLED, timeout=120)
+                lambda: len(ledger.accepted) >= stalled_at + ACCEPTED_WHILE_STALLED, timeout=120
+            )
             outbox_at_kill = _outbox_size(stack)
             groups = _kill_everything(stack)
         accepted = len(ledger.accepted)
@@ -111,7 +118,8 @@ def test_every_accepted_post_survives_the_whole_stack_killed_at_once(data_dir):
             f"posted flat out ({rate:.0f} posts/s taken): {accepted} posts answered 201, "
             f"at least {unarchived} of them after the archive stopped reading; "
             f"{outbox_at_kill} events in the outbox at the kill; after the restart lost "
-            f"{figures['lost']}, duplicated {figures['duplicated']}")
+            f"{figures['lost']}, duplicated {figures['duplicated']}"
+        )
         assert figures["lost"] == 0, figures
         assert figures["duplicated"] == 0, figures
         # Counts agree with the rows: each tweet counted once. (A post the kill cut off before
@@ -121,8 +129,9 @@ def test_every_accepted_post_survives_the_whole_stack_killed_at_once(data_dir):
                 shown = all_pages(client, f"/api/v1/users/{author.user_id}/tweets", author)
                 profile = client.get(f"/api/v1/users/{author.user_id}").json()
                 assert profile["tweet_count"] == len(shown), (author.username, profile)
-                answered = sum(1 for content in ledger.accepted
-                               if content.startswith(f"k{number} "))
+                answered = sum(
+                    1 for content in ledger.accepted if content.startswith(f"k{number} ")
+                )
                 assert len(shown) >= answered
     finally:
         stack.stop()

@@ -11,8 +11,10 @@ from infra.servers import ElasticsearchApiStandIn, free_port
 from tests.conftest import new_data_dir
 
 REAL_ELASTICSEARCH_URL = os.environ.get("CHIRP_ELASTICSEARCH_URL")
-NO_REAL_ELASTICSEARCH = ("CHIRP_ELASTICSEARCH_URL is not set: set it to a real Elasticsearch "
-                         "(e.g. http://127.0.0.1:9200) to run these tests against it")
+NO_REAL_ELASTICSEARCH = (
+    "CHIRP_ELASTICSEARCH_URL is not set: set it to a real Elasticsearch "
+    "(e.g. http://127.0.0.1:9200) to run these tests against it"
+)
 
 
 @pytest.fixture(scope="session")

@@ -29,15 +29,24 @@ def test_no_operation_answers_a_server_error_or_off_schema(api_url):
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck), database=None)
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
             def call(case) -> None:
                 with_token(case, fuzzer.auth)
-                case.call_and_validate(excluded_checks=[
-                    # A well-formed value need not be a valid one: a cursor this API did
-                    # not issue, an id nothing has, a username taken are refused (4xx).
-                    schemathesis.checks.positive_data_acceptance])
+                case.call_and_validate(
+                    excluded_checks=[
+                        # A well-formed value need not be a valid one: a cursor this API did
+                        # not issue, an id nothing has, a username taken are refused (4xx).
+                        schemathesis.checks.positive_data_acceptance
+                    ]
+                )
 
             runs += 1
             try:
@@ -48,7 +57,8 @@ def test_no_operation_answers_a_server_error_or_off_schema(api_url):
                 failures[f"{mode.value} {operation.label}"] = str(error)[:2000]
     report_figure(
         f"schemathesis: {runs} runs of up to {EXAMPLES} examples, {len(failures)} failed; "
-        f"no invalid input to make for: {', '.join(unsatisfiable) or 'none'}")
+        f"no invalid input to make for: {', '.join(unsatisfiable) or 'none'}"
+    )
     assert runs >= 30
     assert failures == {}, "\n\n".join(f"{name}:\n{error}" for name, error in failures.items())
 
@@ -60,5 +70,6 @@ def with_token(case, auth: dict[str, str]) -> None:
     case without the header is sent without a token."""
     headers = dict(case.headers or {})
     if any(name.lower() == "authorization" for name in headers):
-        case.headers = {name: value for name, value in headers.items()
-                        if name.lower() != "authorization"} | auth
+        case.headers = {
+            name: value for name, value in headers.items() if name.lower() != "authorization"
+        } | auth

@@ -32,34 +32,108 @@ GOOD_REG = {"display_name": "Bad Actor", "password": PASSWORD}
 CASES = [
     # registration
     Case("register: empty object", "POST", "/api/v1/users", 422, json={}, auth=None),
-    Case("register: malformed JSON", "POST", "/api/v1/users", 400, content=b'{"username":', auth=None),
+    Case(
+        "register: malformed JSON", "POST", "/api/v1/users", 400, content=b'{"username":', auth=None
+    ),
     Case("register: JSON array", "POST", "/api/v1/users", 422, json=[], auth=None),
-    Case("register: username is a number", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": 12345}, auth=None),
-    Case("register: username of 16 characters", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": "a" * 16}, auth=None),
-    Case("register: username with a space", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": "bad reg"}, auth=None),
-    Case("register: username taken, other case", "POST", "/api/v1/users", 409,
-         json=GOOD_REG | {"username": "{victim_upper}"}, auth=None),
-    Case("register: password too short", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": BAD_NAMES[0], "password": "short"}, auth=None),
-    Case("register: control character in display name", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": BAD_NAMES[1], "display_name": "evil\x1b[2J"}, auth=None),
-    Case("register: unknown field", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": BAD_NAMES[2], "is_admin": True}, auth=None),
-    Case("register: bio of 161 characters", "POST", "/api/v1/users", 422,
-         json=GOOD_REG | {"username": BAD_NAMES[3], "bio": "b" * 161}, auth=None),
-    Case("register: text/plain body", "POST", "/api/v1/users", 415,
-         content=b'{"username":"bad_reg_4","display_name":"x","password":"long enough"}',
-         content_type="text/plain", auth=None),
-    Case("register: 10 MB body", "POST", "/api/v1/users", 413,
-         content=b'{"username":"bad_reg_5","bio":"' + b"x" * 10_000_000 + b'"}', auth=None),
+    Case(
+        "register: username is a number",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": 12345},
+        auth=None,
+    ),
+    Case(
+        "register: username of 16 characters",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": "a" * 16},
+        auth=None,
+    ),
+    Case(
+        "register: username with a space",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": "bad reg"},
+        auth=None,
+    ),
+    Case(
+        "register: username taken, other case",
+        "POST",
+        "/api/v1/users",
+        409,
+        json=GOOD_REG | {"username": "{victim_upper}"},
+        auth=None,
+    ),
+    Case(
+        "register: password too short",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": BAD_NAMES[0], "password": "short"},
+        auth=None,
+    ),
+    Case(
+        "register: control character in display name",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": BAD_NAMES[1], "display_name": "evil\x1b[2J"},
+        auth=None,
+    ),
+    Case(
+        "register: unknown field",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": BAD_NAMES[2], "is_admin": True},
+        auth=None,
+    ),
+    Case(
+        "register: bio of 161 characters",
+        "POST",
+        "/api/v1/users",
+        422,
+        json=GOOD_REG | {"username": BAD_NAMES[3], "bio": "b" * 161},
+        auth=None,
+    ),
+    Case(
+        "register: text/plain body",
+        "POST",
+        "/api/v1/users",
+        415,
+        content=b'{"username":"bad_reg_4","display_name":"x","password":"long enough"}',
+        content_type="text/plain",
+        auth=None,
+    ),
+    Case(
+        "register: 10 MB body",
+        "POST",
+        "/api/v1/users",
+        413,
+        content=b'{"username":"bad_reg_5","bio":"' + b"x" * 10_000_000 + b'"}',
+        auth=None,
+    ),
     # login
-    Case("login: wrong password", "POST", "/api/v1/auth/token", 401,
-         json={"username": "{victim_name}", "password": "not the password"}, auth=None),
-    Case("login: unknown user", "POST", "/api/v1/auth/token", 401,
-         json={"username": "nobody_here_x", "password": PASSWORD}, auth=None),
+    Case(
+        "login: wrong password",
+        "POST",
+        "/api/v1/auth/token",
+        401,
+        json={"username": "{victim_name}", "password": "not the password"},
+        auth=None,
+    ),
+    Case(
+        "login: unknown user",
+        "POST",
+        "/api/v1/auth/token",
+        401,
+        json={"username": "nobody_here_x", "password": PASSWORD},
+        auth=None,
+    ),
     # posting
     Case("post: empty content", "POST", "/api/v1/tweets", 422, json={"content": ""}),
     Case("post: 281 code points", "POST", "/api/v1/tweets", 422, json={"content": "a" * 281}),
@@ -67,27 +141,75 @@ CASES = [
     Case("post: only white space", "POST", "/api/v1/tweets", 422, json={"content": " \n \n "}),
     Case("post: NUL character", "POST", "/api/v1/tweets", 422, json={"content": "a\x00b"}),
     Case("post: terminal escape", "POST", "/api/v1/tweets", 422, json={"content": "\x1b[31mred"}),
-    Case("post: unpaired surrogate", "POST", "/api/v1/tweets", 422,
-         content=b'{"content": "lone \\ud800 half"}'),
+    Case(
+        "post: unpaired surrogate",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        content=b'{"content": "lone \\ud800 half"}',
+    ),
     Case("post: content is a number", "POST", "/api/v1/tweets", 422, json={"content": 42}),
     Case("post: content is null", "POST", "/api/v1/tweets", 422, json={"content": None}),
-    Case("post: reply to an unknown tweet", "POST", "/api/v1/tweets", 422,
-         json={"content": "hi", "reply_to": "123456789"}),
-    Case("post: reply to a deleted tweet", "POST", "/api/v1/tweets", 422,
-         json={"content": "hi", "reply_to": "{deleted}"}),
-    Case("post: reply_to as a JSON number", "POST", "/api/v1/tweets", 422,
-         json={"content": "hi", "reply_to": 123456789}),
+    Case(
+        "post: reply to an unknown tweet",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "reply_to": "123456789"},
+    ),
+    Case(
+        "post: reply to a deleted tweet",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "reply_to": "{deleted}"},
+    ),
+    Case(
+        "post: reply_to as a JSON number",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "reply_to": 123456789},
+    ),
     Case("post: no token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth=None),
-    Case("post: expired token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth="expired"),
-    Case("post: token signed with another key", "POST", "/api/v1/tweets", 401,
-         json={"content": "hi"}, auth="forged"),
-    Case("post: unsigned token (alg none)", "POST", "/api/v1/tweets", 401,
-         json={"content": "hi"}, auth="unsigned"),
-    Case("post: token with another algorithm", "POST", "/api/v1/tweets", 401,
-         json={"content": "hi"}, auth="hs512"),
-    Case("post: garbage token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth="garbage"),
-    Case("post: bad Idempotency-Key", "POST", "/api/v1/tweets", 400, json={"content": "hi"},
-         headers={"Idempotency-Key": "x" * 300}),
+    Case(
+        "post: expired token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth="expired"
+    ),
+    Case(
+        "post: token signed with another key",
+        "POST",
+        "/api/v1/tweets",
+        401,
+        json={"content": "hi"},
+        auth="forged",
+    ),
+    Case(
+        "post: unsigned token (alg none)",
+        "POST",
+        "/api/v1/tweets",
+        401,
+        json={"content": "hi"},
+        auth="unsigned",
+    ),
+    Case(
+        "post: token with another algorithm",
+        "POST",
+        "/api/v1/tweets",
+        401,
+        json={"content": "hi"},
+        auth="hs512",
+    ),
+    Case(
+        "post: garbage token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth="garbage"
+    ),
+    Case(
+        "post: bad Idempotency-Key",
+        "POST",
+        "/api/v1/tweets",
+        400,
+        json={"content": "hi"},
+        headers={"Idempotency-Key": "x" * 300},
+    ),
     # tweets
     Case("delete another user's tweet", "DELETE", "/api/v1/tweets/{tweet}", 403),
     Case("delete an unknown tweet", "DELETE", "/api/v1/tweets/987654321", 404),
@@ -115,7 +237,10 @@ def world(client_factory, stack):
         victim, attacker = register(client, "vic"), register(client, "atk")
         tweet = client.post("/api/v1/tweets", headers=victim.auth, json={"content": "mine"}).json()
         doomed = client.post("/api/v1/tweets", headers=victim.auth, json={"content": "gone"}).json()
-        assert client.delete(f"/api/v1/tweets/{doomed['tweet_id']}", headers=victim.auth).status_code == 204
+        assert (
+            client.delete(f"/api/v1/tweets/{doomed['tweet_id']}", headers=victim.auth).status_code
+            == 204
+        )
     secret = stack.settings.jwt_secret
     now = int(time.time())
     claims = {"sub": attacker.user_id, "username": attacker.username, "iat": now, "exp": now + 600}
@@ -127,9 +252,14 @@ def world(client_factory, stack):
         "hs512": jwt.encode(claims, secret, algorithm="HS512"),
         "garbage": "not.a.jwt",
     }
-    names = {"victim": victim.user_id, "attacker": attacker.user_id, "tweet": tweet["tweet_id"],
-             "deleted": doomed["tweet_id"], "victim_upper": victim.username.upper(),
-             "victim_name": victim.username}
+    names = {
+        "victim": victim.user_id,
+        "attacker": attacker.user_id,
+        "tweet": tweet["tweet_id"],
+        "deleted": doomed["tweet_id"],
+        "victim_upper": victim.username.upper(),
+        "victim_name": victim.username,
+    }
     return {"victim": victim, "attacker": attacker, "tokens": tokens, "names": names}
 
 
@@ -152,9 +282,13 @@ def answers(world, client_factory):
             headers = {"content-type": case.content_type} | case.headers
             if case.auth:
                 headers["Authorization"] = f"Bearer {world['tokens'][case.auth]}"
-            request = client.build_request(case.method, _fill(case.path, world["names"]),
-                                           json=_fill(case.json, world["names"]),
-                                           content=case.content, headers=headers)
+            request = client.build_request(
+                case.method,
+                _fill(case.path, world["names"]),
+                json=_fill(case.json, world["names"]),
+                content=case.content,
+                headers=headers,
+            )
             results[case.name] = client.send(request)
     return results
 

@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agents.context import AgentContext
 from agents.core import ENGAGEMENTS, GRAPH, TWEETS, apply_core
-from projections.read_models import build_read_models, redis_client, setup_read_models
 from projections.fanout import CelebrityThreshold
+from projections.read_models import build_read_models, redis_client, setup_read_models
 from projections.timeline_entries import COMPLETE, PARTIAL
 from schemas import events as ev
 
 USERS = [1, 2, 3, 4]
 TWEETS_POOL = [101, 102, 103, 104]
-START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, tzinfo=UTC)
 CAP = 3
 
 
@@ -46,44 +47,90 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
     user = USERS[b % len(USERS)]
     match kind:
         case "register":
-            return ev.UserRegistered(event_id=event_id, occurred_at=at, actor_id=user,
-                                     user_id=user, username=f"u{user}", display_name=f"U{n}")
+            return ev.UserRegistered(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=user,
+                user_id=user,
+                username=f"u{user}",
+                display_name=f"U{n}",
+            )
         case "profile":
-            return ev.ProfileUpdated(event_id=event_id, occurred_at=at, actor_id=user,
-                                     user_id=user, display_name=f"P{n}" if a % 2 else None,
-                                     bio=f"bio {n}" if a % 3 else None)
+            return ev.ProfileUpdated(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=user,
+                user_id=user,
+                display_name=f"P{n}" if a % 2 else None,
+                bio=f"bio {n}" if a % 3 else None,
+            )
         case "follow" | "unfollow":
             follower, followee = USERS[a % len(USERS)], user
             if follower == followee:
                 followee = USERS[(b + 1) % len(USERS)]
             cls = ev.UserFollowed if kind == "follow" else ev.UserUnfollowed
-            return cls(event_id=event_id, occurred_at=at, actor_id=follower,
-                       follower_id=follower, followee_id=followee)
+            return cls(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=follower,
+                follower_id=follower,
+                followee_id=followee,
+            )
         case "post":
             # A tweet is always the same post (its redelivery carries the same fields).
             reply_to = TWEETS_POOL[(index + 1) % len(TWEETS_POOL)] if index % 2 else None
-            return ev.TweetPosted(event_id=tweet * 7, occurred_at=START + timedelta(seconds=tweet),
-                                  actor_id=_author(tweet), tweet_id=tweet,
-                                  author_id=_author(tweet), content=f"tweet {tweet}",
-                                  reply_to=reply_to)
+            return ev.TweetPosted(
+                event_id=tweet * 7,
+                occurred_at=START + timedelta(seconds=tweet),
+                actor_id=_author(tweet),
+                tweet_id=tweet,
+                author_id=_author(tweet),
+                content=f"tweet {tweet}",
+                reply_to=reply_to,
+            )
         case "delete":
-            return ev.TweetDeleted(event_id=event_id, occurred_at=at, actor_id=_author(tweet),
-                                   tweet_id=tweet, author_id=_author(tweet))
+            return ev.TweetDeleted(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=_author(tweet),
+                tweet_id=tweet,
+                author_id=_author(tweet),
+            )
         case "like" | "unlike":
             cls = ev.TweetLiked if kind == "like" else ev.TweetUnliked
-            return cls(event_id=event_id, occurred_at=at, actor_id=user, tweet_id=tweet,
-                       user_id=user)
+            return cls(
+                event_id=event_id, occurred_at=at, actor_id=user, tweet_id=tweet, user_id=user
+            )
         case _:
             cls = ev.TweetRetweeted if kind == "retweet" else ev.TweetUnretweeted
-            return cls(event_id=event_id, occurred_at=at, actor_id=user, tweet_id=tweet,
-                       user_id=user, author_id=_author(tweet))
+            return cls(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=user,
+                tweet_id=tweet,
+                user_id=user,
+                author_id=_author(tweet),
+            )
 
 
-KINDS = ["register", "profile", "follow", "unfollow", "post", "delete", "like", "unlike",
-         "retweet", "unretweet"]
+KINDS = [
+    "register",
+    "profile",
+    "follow",
+    "unfollow",
+    "post",
+    "delete",
+    "like",
+    "unlike",
+    "retweet",
+    "unretweet",
+]
 # Few users and tweets, so that events meet: the same like undone, the same edge refollowed.
-steps = st.lists(st.tuples(st.sampled_from(KINDS + ["again"]), st.integers(0, 7),
-                           st.integers(0, 3)), min_size=1, max_size=60)
+steps = st.lists(
+    st.tuples(st.sampled_from(KINDS + ["again"]), st.integers(0, 7), st.integers(0, 3)),
+    min_size=1,
+    max_size=60,
+)
 
 
 def _sequence(drawn) -> list[ev.Event]:
@@ -98,21 +145,33 @@ def _sequence(drawn) -> list[ev.Event]:
 
 
 def _family_order(batch: list[ev.Event]) -> list[ev.Event]:
-    return ([e for e in batch if isinstance(e, GRAPH)] + [e for e in batch if isinstance(e, TWEETS)]
-            + [e for e in batch if isinstance(e, ENGAGEMENTS)])
+    return (
+        [e for e in batch if isinstance(e, GRAPH)]
+        + [e for e in batch if isinstance(e, TWEETS)]
+        + [e for e in batch if isinstance(e, ENGAGEMENTS)]
+    )
 
 
 class Side:
     """One schema and key prefix, with the caches that exist before the events come."""
 
     def __init__(self, settings, pool, redis, name: str) -> None:
-        self.settings = settings.model_copy(update={
-            "read_schema": f"batch_{name}", "redis_prefix": f"batch-{name}:",
-            "home_timeline_cap": CAP, "recent_cap": CAP})
+        self.settings = settings.model_copy(
+            update={
+                "read_schema": f"batch_{name}",
+                "redis_prefix": f"batch-{name}:",
+                "home_timeline_cap": CAP,
+                "recent_cap": CAP,
+            }
+        )
         self.models = build_read_models(self.settings, pool, redis)
-        self.context = AgentContext(settings=self.settings, models=self.models,
-                                    threshold=CelebrityThreshold(2, 1, float("inf")),
-                                    search=None, archive=None)
+        self.context = AgentContext(
+            settings=self.settings,
+            models=self.models,
+            threshold=CelebrityThreshold(2, 1, float("inf")),
+            search=None,
+            archive=None,
+        )
 
     async def reset(self) -> None:
         models, keys = self.models, self.models.keys
@@ -128,8 +187,13 @@ class Side:
             await models.redis.zadd(keys.home(user), {marker: 0})
         for author in (1, 2, 3):
             await models.redis.zadd(keys.recent(author), {COMPLETE: 0})
-        for key in (keys.following(1), keys.following(3), keys.liked(2), keys.retweeted(1),
-                    keys.pulled_authors()):
+        for key in (
+            keys.following(1),
+            keys.following(3),
+            keys.liked(2),
+            keys.retweeted(1),
+            keys.pulled_authors(),
+        ):
             await models.redis.sadd(key, "0")
 
     async def dump(self) -> dict:
@@ -137,21 +201,30 @@ class Side:
         state: dict = {}
         models, schema = self.models, self.settings.core_schema
         async with models.pool.connection() as conn:
-            tables = [row[0] for row in await (await conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,))).fetchall()]
+            tables = [
+                row[0]
+                for row in await (
+                    await conn.execute(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                        (schema,),
+                    )
+                ).fetchall()
+            ]
             for table in sorted(tables):
                 rows = await (await conn.execute(f"SELECT * FROM {schema}.{table}")).fetchall()
                 state[f"table {table}"] = sorted(rows, key=repr)
         redis, prefix = models.redis, models.keys.prefix
         async for key in redis.scan_iter(match=f"{prefix}*"):
-            name = key.decode()[len(prefix):]
+            name = key.decode()[len(prefix) :]
             if name == "stats":
                 continue  # a metric (deliveries counted), not a read model
             kind = (await redis.type(key)).decode()
-            value = {"zset": lambda: redis.zrange(key, 0, -1, withscores=True),
-                     "hash": lambda: redis.hgetall(key), "set": lambda: redis.smembers(key),
-                     "string": lambda: redis.get(key)}[kind]
+            value = {
+                "zset": lambda: redis.zrange(key, 0, -1, withscores=True),
+                "hash": lambda: redis.hgetall(key),
+                "set": lambda: redis.smembers(key),
+                "string": lambda: redis.get(key),
+            }[kind]
             state[f"key {name}"] = (kind, await value(), await redis.ttl(key) > 0)
         return state
 
@@ -168,21 +241,27 @@ def sides(stack):
 
     pool, redis = loop.run_until_complete(open_all())
     name = uuid.uuid4().hex[:6]
-    one, batched = Side(stack.settings, pool, redis, f"one_{name}"), Side(
-        stack.settings, pool, redis, f"many_{name}")
+    one, batched = (
+        Side(stack.settings, pool, redis, f"one_{name}"),
+        Side(stack.settings, pool, redis, f"many_{name}"),
+    )
     yield loop, one, batched
     for side in (one, batched):
         loop.run_until_complete(side.reset())
+
         async def drop(side=side):
             async with pool.connection() as conn:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {side.settings.core_schema} CASCADE")
+
         loop.run_until_complete(drop())
     loop.run_until_complete(redis.aclose())
     loop.run_until_complete(pool.close())
     loop.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(drawn=steps, cuts=st.lists(st.integers(1, 40), max_size=8))
 def test_batches_leave_what_one_event_at_a_time_leaves(sides, drawn, cuts):
     loop, one, batched = sides

@@ -12,8 +12,8 @@ import httpx
 import psycopg
 import pytest
 
-from infra.settings import Settings
 from infra.servers import KafkaServer
+from infra.settings import Settings
 from operations.stack import LocalStack
 from streams.admin import ensure_topics
 from streams.topics import topic_registry
@@ -26,13 +26,18 @@ PRODUCE_TIMEOUT_MS = 2000
 @pytest.mark.slow
 def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
     # Its own broker, so stopping it disturbs no other test; PostgreSQL and Redis are shared.
-    settings = Settings(data_dir=new_data_dir(), redis_url=stack.settings.redis,
-                        postgres_dsn=stack.settings.postgres, jwt_secret="outage-test-secret")
+    settings = Settings(
+        data_dir=new_data_dir(),
+        redis_url=stack.settings.redis,
+        postgres_dsn=stack.settings.postgres,
+        jwt_secret="outage-test-secret",
+    )
     local = LocalStack(settings, ephemeral=True)
     local.start()
     try:
-        base_url = local.start_api(CHIRP_PRODUCE_TIMEOUT_MS=str(PRODUCE_TIMEOUT_MS),
-                                   **TEST_PASSWORD_COST)
+        base_url = local.start_api(
+            CHIRP_PRODUCE_TIMEOUT_MS=str(PRODUCE_TIMEOUT_MS), **TEST_PASSWORD_COST
+        )
         client = httpx.Client(base_url=base_url, timeout=30)
         user = register(client, "out")
         [kafka] = local.servers
@@ -40,11 +45,15 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
 
         key = str(uuid.uuid4())
         with psycopg.connect(settings.postgres) as conn:  # this test's events come after it
-            first_event = conn.execute("SELECT coalesce(max(event_id), 0)"
-                                       " FROM write_model.unconfirmed_events").fetchone()[0]
+            first_event = conn.execute(
+                "SELECT coalesce(max(event_id), 0) FROM write_model.unconfirmed_events"
+            ).fetchone()[0]
         started = time.monotonic()
-        refused = client.post("/api/v1/tweets", json={"content": "lost?"},
-                              headers=user.auth | {"Idempotency-Key": key})
+        refused = client.post(
+            "/api/v1/tweets",
+            json={"content": "lost?"},
+            headers=user.auth | {"Idempotency-Key": key},
+        )
         waited = time.monotonic() - started
         assert refused.status_code == 503, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
@@ -52,8 +61,10 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
         assert waited < PRODUCE_TIMEOUT_MS / 1000 + 2, f"answered after {waited:.1f}s"
 
         username = unique_username("outr")
-        registration = client.post("/api/v1/users", json={
-            "username": username, "display_name": "Late", "password": PASSWORD})
+        registration = client.post(
+            "/api/v1/users",
+            json={"username": username, "display_name": "Late", "password": PASSWORD},
+        )
         assert registration.status_code == 503
         assert client.get("/readyz", params={"role": "writes"}).status_code == 503
         # Reads go on without the broker: the load balancer's probe keeps this API in.
@@ -68,8 +79,11 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
         deadline = time.monotonic() + 30
         retried = None
         while time.monotonic() < deadline:
-            retried = client.post("/api/v1/tweets", json={"content": "lost?"},
-                                  headers=user.auth | {"Idempotency-Key": key})
+            retried = client.post(
+                "/api/v1/tweets",
+                json={"content": "lost?"},
+                headers=user.auth | {"Idempotency-Key": key},
+            )
             if retried.status_code == 201:
                 break
             time.sleep(0.5)
@@ -83,15 +97,21 @@ def test_writes_fail_fast_while_the_broker_is_down_and_recover_after(stack):
 
         def outbox_empty() -> bool:
             with psycopg.connect(settings.postgres) as conn:
-                return conn.execute("SELECT count(*) FROM write_model.unconfirmed_events"
-                                    " WHERE event_id > %s", (first_event,)).fetchone()[0] == 0
+                return (
+                    conn.execute(
+                        "SELECT count(*) FROM write_model.unconfirmed_events WHERE event_id > %s",
+                        (first_event,),
+                    ).fetchone()[0]
+                    == 0
+                )
 
         assert eventually(outbox_empty, timeout=30)
-        login = client.post("/api/v1/auth/token", json={"username": username,
-                                                         "password": PASSWORD})
+        login = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
         assert login.status_code == 200, login.text
-        again = client.post("/api/v1/users", json={
-            "username": username, "display_name": "Later", "password": PASSWORD})
+        again = client.post(
+            "/api/v1/users",
+            json={"username": username, "display_name": "Later", "password": PASSWORD},
+        )
         assert again.status_code == 409
         client.close()
     finally:

@@ -43,15 +43,34 @@ def _stop(process: ManagedProcess) -> int | None:
 
 def test_chirp_api_serves_on_the_configured_port_with_the_configured_workers(stack, tmp_path):
     port = free_port()
-    api = ManagedProcess("chirp-api", [str(CHIRP), "api"], tmp_path / "api.log",
-                         env=stack.environment() | TEST_PASSWORD_COST | {
-                             "CHIRP_API_HOST": "127.0.0.1", "CHIRP_API_PORT": str(port),
-                             "CHIRP_API_WORKERS": "2", "CHIRP_LOG_FORMAT": "json"})
+    api = ManagedProcess(
+        "chirp-api",
+        [str(CHIRP), "api"],
+        tmp_path / "api.log",
+        env=stack.environment()
+        | TEST_PASSWORD_COST
+        | {
+            "CHIRP_API_HOST": "127.0.0.1",
+            "CHIRP_API_PORT": str(port),
+            "CHIRP_API_WORKERS": "2",
+            "CHIRP_LOG_FORMAT": "json",
+        },
+    )
     api.start()
     try:
         _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/readyz"), api, 60, "/readyz 200")
-        _wait_for(lambda: sum(record["message"].startswith("Started server process")
-                              for record in json_records(api)) == 2, api, 30, "two workers")
+        _wait_for(
+            lambda: (
+                sum(
+                    record["message"].startswith("Started server process")
+                    for record in json_records(api)
+                )
+                == 2
+            ),
+            api,
+            30,
+            "two workers",
+        )
     finally:
         status = _stop(api)
     assert status == 0, api.tail()
@@ -62,22 +81,38 @@ def test_chirp_agents_runs_the_projection_worker(stack, tmp_path):
     # A deployment of its own on the same servers (topics, consumer groups, schemas, keys),
     # so that this worker takes no partitions from the session's agents.
     name = f"cli{uuid.uuid4().hex[:8]}"
-    deployment = {"CHIRP_TOPIC_PREFIX": f"{name}-", "CHIRP_READ_SCHEMA": f"read_model_{name}",
-                  "CHIRP_REDIS_PREFIX": f"chirp-{name}:", "CHIRP_ARCHIVE_SCHEMA": f"archive_{name}",
-                  "CHIRP_SEARCH_DIR": str(tmp_path / "search")}
-    prepare_storage(stack.settings.model_copy(update={
-        "topic_prefix": f"{name}-", "read_schema": f"read_model_{name}",
-        "redis_prefix": f"chirp-{name}:", "archive_schema": f"archive_{name}",
-        "search_dir": tmp_path / "search"}))
+    deployment = {
+        "CHIRP_TOPIC_PREFIX": f"{name}-",
+        "CHIRP_READ_SCHEMA": f"read_model_{name}",
+        "CHIRP_REDIS_PREFIX": f"chirp-{name}:",
+        "CHIRP_ARCHIVE_SCHEMA": f"archive_{name}",
+        "CHIRP_SEARCH_DIR": str(tmp_path / "search"),
+    }
+    prepare_storage(
+        stack.settings.model_copy(
+            update={
+                "topic_prefix": f"{name}-",
+                "read_schema": f"read_model_{name}",
+                "redis_prefix": f"chirp-{name}:",
+                "archive_schema": f"archive_{name}",
+                "search_dir": tmp_path / "search",
+            }
+        )
+    )
     metrics_port = free_port()
-    agents = ManagedProcess("chirp-agents", [str(CHIRP), "agents"], tmp_path / "agents.log",
-                            env=stack.environment() | deployment | {
-                                "CHIRP_AGENTS_METRICS_PORT": str(metrics_port),
-                                "CHIRP_LOG_FORMAT": "json"})
+    agents = ManagedProcess(
+        "chirp-agents",
+        [str(CHIRP), "agents"],
+        tmp_path / "agents.log",
+        env=stack.environment()
+        | deployment
+        | {"CHIRP_AGENTS_METRICS_PORT": str(metrics_port), "CHIRP_LOG_FORMAT": "json"},
+    )
     agents.start()
     try:
-        _wait_for(lambda: "chirp agents ready" in agents.tail(200), agents, 90,
-                  "partitions assigned")
+        _wait_for(
+            lambda: "chirp agents ready" in agents.tail(200), agents, 90, "partitions assigned"
+        )
         assert _answers(f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         status = _stop(agents)

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,7 @@ from schemas.entities import extract_hashtags
 from streams.archive import PostgresArchive, Record
 from streams.ids import SnowflakeIds
 
-AT = datetime(2026, 10, 5, 12, tzinfo=timezone.utc)
+AT = datetime(2026, 10, 5, 12, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replay.md"
 
 
@@ -41,18 +41,22 @@ def _archive(stack, schema: str, records: list[Record]) -> None:
             await archive.append(records)
         finally:
             await pool.close()
+
     asyncio.run(go())
 
 
 def _export_command(stack, schema: str, *args: str) -> dict:
-    return {"args": [sys.executable, "-m", "operations.cli", "export", *args],
-            "env": os.environ | {"CHIRP_POSTGRES_DSN": stack.settings.postgres,
-                                 "CHIRP_ARCHIVE_SCHEMA": schema}}
+    return {
+        "args": [sys.executable, "-m", "operations.cli", "export", *args],
+        "env": os.environ
+        | {"CHIRP_POSTGRES_DSN": stack.settings.postgres, "CHIRP_ARCHIVE_SCHEMA": schema},
+    }
 
 
 def _chirp_export(stack, schema: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(**_export_command(stack, schema, *args), cwd=cwd, capture_output=True,
-                          timeout=60)
+    return subprocess.run(
+        **_export_command(stack, schema, *args), cwd=cwd, capture_output=True, timeout=60
+    )
 
 
 def _fresh_archive(stack, records: list[Record]) -> str:
@@ -64,19 +68,55 @@ def _fresh_archive(stack, records: list[Record]) -> str:
 def _records() -> tuple[list[Record], list[int]]:
     ids = SnowflakeIds(2, clock=lambda: AT.timestamp())
     old, follow, unknown, late = (ids.next_id() for _ in range(4))
-    v1 = orjson.dumps({"event_id": str(old), "type": "TweetPosted", "schema_version": 1,
-                       "occurred_at": AT.isoformat(), "actor_id": "3",
-                       "payload": {"tweet_id": str(old), "author_id": "3",
-                                   "content": "from the #archive", "reply_to": None}})
-    followed = ev.encode(ev.UserFollowed(event_id=follow, occurred_at=AT + timedelta(minutes=1),
-                                         actor_id=3, follower_id=3, followee_id=4))
-    future = orjson.dumps({"event_id": str(unknown), "type": "TweetPinned", "schema_version": 1,
-                           "occurred_at": (AT + timedelta(minutes=2)).isoformat(),
-                           "actor_id": "3", "payload": {"tweet_id": str(old)}})
-    after = ev.encode(ev.UserFollowed(event_id=late, occurred_at=AT + timedelta(days=1),
-                                      actor_id=3, follower_id=3, followee_id=5))
-    records = [Record("tweets", 0, 0, b"3", v1), Record("follows", 1, 0, b"3", followed),
-               Record("tweets", 0, 1, b"3", future), Record("follows", 1, 1, b"3", after)]
+    v1 = orjson.dumps(
+        {
+            "event_id": str(old),
+            "type": "TweetPosted",
+            "schema_version": 1,
+            "occurred_at": AT.isoformat(),
+            "actor_id": "3",
+            "payload": {
+                "tweet_id": str(old),
+                "author_id": "3",
+                "content": "from the #archive",
+                "reply_to": None,
+            },
+        }
+    )
+    followed = ev.encode(
+        ev.UserFollowed(
+            event_id=follow,
+            occurred_at=AT + timedelta(minutes=1),
+            actor_id=3,
+            follower_id=3,
+            followee_id=4,
+        )
+    )
+    future = orjson.dumps(
+        {
+            "event_id": str(unknown),
+            "type": "TweetPinned",
+            "schema_version": 1,
+            "occurred_at": (AT + timedelta(minutes=2)).isoformat(),
+            "actor_id": "3",
+            "payload": {"tweet_id": str(old)},
+        }
+    )
+    after = ev.encode(
+        ev.UserFollowed(
+            event_id=late,
+            occurred_at=AT + timedelta(days=1),
+            actor_id=3,
+            follower_id=3,
+            followee_id=5,
+        )
+    )
+    records = [
+        Record("tweets", 0, 0, b"3", v1),
+        Record("follows", 1, 0, b"3", followed),
+        Record("tweets", 0, 1, b"3", future),
+        Record("follows", 1, 1, b"3", after),
+    ]
     return records, [old, follow, unknown, late]
 
 
@@ -90,17 +130,41 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
     assert done.returncode == 0, done.stderr.decode()
     assert b"exported 2 events" in done.stderr and b"left out 1" in done.stderr
     assert sorted(path.name for path in tables.iterdir()) == sorted(
-        f"{name}.parquet" for name in ev.EVENT_TYPES)
-    assert pq.read_table(tables / "UserFollowed.parquet").to_pylist() == [{
-        "event_id": follow, "type": "UserFollowed", "schema_version": 1,
-        "occurred_at": AT + timedelta(minutes=1), "actor_id": 3, "topic": "follows",
-        "partition": 1, "offset": 0, "follower_id": 3, "followee_id": 4}]
+        f"{name}.parquet" for name in ev.EVENT_TYPES
+    )
+    assert pq.read_table(tables / "UserFollowed.parquet").to_pylist() == [
+        {
+            "event_id": follow,
+            "type": "UserFollowed",
+            "schema_version": 1,
+            "occurred_at": AT + timedelta(minutes=1),
+            "actor_id": 3,
+            "topic": "follows",
+            "partition": 1,
+            "offset": 0,
+            "follower_id": 3,
+            "followee_id": 4,
+        }
+    ]
     posted = pq.read_table(tables / "TweetPosted.parquet")
-    assert posted.to_pylist() == [{
-        "event_id": old, "type": "TweetPosted", "schema_version": 2, "occurred_at": AT,
-        "actor_id": 3, "topic": "tweets", "partition": 0, "offset": 0, "tweet_id": old,
-        "author_id": 3, "content": "from the #archive", "reply_to": None,
-        "hashtags": ["archive"], "mentions": []}]
+    assert posted.to_pylist() == [
+        {
+            "event_id": old,
+            "type": "TweetPosted",
+            "schema_version": 2,
+            "occurred_at": AT,
+            "actor_id": 3,
+            "topic": "tweets",
+            "partition": 0,
+            "offset": 0,
+            "tweet_id": old,
+            "author_id": 3,
+            "content": "from the #archive",
+            "reply_to": None,
+            "hashtags": ["archive"],
+            "mentions": [],
+        }
+    ]
     assert posted.schema.field("hashtags").type == pa.list_(pa.string())
     assert posted.schema.field("reply_to").nullable and not posted.schema.field("tweet_id").nullable
     liked = pq.read_table(tables / "TweetLiked.parquet")
@@ -110,7 +174,9 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
     assert lines.returncode == 0, lines.stderr.decode()
     exported = [ev.decode(line) for line in lines.stdout.splitlines()]
     assert [(type(e).__name__, e.event_id) for e in exported] == [
-        ("UserFollowed", follow), ("TweetPosted", old)]
+        ("UserFollowed", follow),
+        ("TweetPosted", old),
+    ]
     assert exported[1].hashtags == ("archive",)
 
 
@@ -136,18 +202,36 @@ def _documented_query() -> str:
 def _tweets_and_a_deletion() -> list[Record]:
     """Six tweets (one with no hashtag), a like, and one tweet deleted."""
     ids = SnowflakeIds(3, clock=lambda: AT.timestamp())
-    contents = ["#chirp and #python", "#chirp", "#chirp #duckdb", "only #python",
-                "#duckdb on #parquet", "no tags"]
-    tweets = [ev.TweetPosted(event_id=tweet_id, occurred_at=AT, actor_id=3, tweet_id=tweet_id,
-                             author_id=3, content=content, hashtags=extract_hashtags(content))
-              for tweet_id, content in ((ids.next_id(), content) for content in contents)]
-    deleted = ev.TweetDeleted(event_id=ids.next_id(), occurred_at=AT, actor_id=3,
-                              tweet_id=tweets[3].tweet_id, author_id=3)
-    liked = ev.TweetLiked(event_id=ids.next_id(), occurred_at=AT, actor_id=4,
-                          tweet_id=tweets[0].tweet_id, user_id=4)
-    return ([Record("tweets", 0, offset, b"3", ev.encode(event))
-             for offset, event in enumerate([*tweets, deleted])]
-            + [Record("engagements", 0, 0, b"4", ev.encode(liked))])
+    contents = [
+        "#chirp and #python",
+        "#chirp",
+        "#chirp #duckdb",
+        "only #python",
+        "#duckdb on #parquet",
+        "no tags",
+    ]
+    tweets = [
+        ev.TweetPosted(
+            event_id=tweet_id,
+            occurred_at=AT,
+            actor_id=3,
+            tweet_id=tweet_id,
+            author_id=3,
+            content=content,
+            hashtags=extract_hashtags(content),
+        )
+        for tweet_id, content in ((ids.next_id(), content) for content in contents)
+    ]
+    deleted = ev.TweetDeleted(
+        event_id=ids.next_id(), occurred_at=AT, actor_id=3, tweet_id=tweets[3].tweet_id, author_id=3
+    )
+    liked = ev.TweetLiked(
+        event_id=ids.next_id(), occurred_at=AT, actor_id=4, tweet_id=tweets[0].tweet_id, user_id=4
+    )
+    return [
+        Record("tweets", 0, offset, b"3", ev.encode(event))
+        for offset, event in enumerate([*tweets, deleted])
+    ] + [Record("engagements", 0, 0, b"4", ev.encode(liked))]
 
 
 def test_the_documented_duckdb_query_answers_from_an_export(stack, tmp_path, monkeypatch):
@@ -163,15 +247,27 @@ def test_the_documented_duckdb_query_answers_from_an_export(stack, tmp_path, mon
 
 def test_export_to_a_reader_that_stops_early_ends_quietly(stack):
     ids = SnowflakeIds(4, clock=lambda: AT.timestamp())
-    tweets = [ev.TweetPosted(event_id=tweet_id, occurred_at=AT, actor_id=3, tweet_id=tweet_id,
-                             author_id=3, content=f"tweet {n} of a long export, #pipes")
-              for n, tweet_id in enumerate(ids.next_id() for _ in range(2000))]
+    tweets = [
+        ev.TweetPosted(
+            event_id=tweet_id,
+            occurred_at=AT,
+            actor_id=3,
+            tweet_id=tweet_id,
+            author_id=3,
+            content=f"tweet {n} of a long export, #pipes",
+        )
+        for n, tweet_id in enumerate(ids.next_id() for _ in range(2000))
+    ]
     # Far more than a pipe holds (64 KiB): the export is still writing when the reader goes.
-    schema = _fresh_archive(stack, [Record("tweets", 0, n, b"3", ev.encode(tweet))
-                                    for n, tweet in enumerate(tweets)])
+    schema = _fresh_archive(
+        stack, [Record("tweets", 0, n, b"3", ev.encode(tweet)) for n, tweet in enumerate(tweets)]
+    )
 
-    with subprocess.Popen(**_export_command(stack, schema, "--format", "jsonl"),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+    with subprocess.Popen(
+        **_export_command(stack, schema, "--format", "jsonl"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as export:
         first = export.stdout.readline()  # `| head -1`
         export.stdout.close()
         errors = export.stderr.read()

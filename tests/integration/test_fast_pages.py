@@ -12,8 +12,8 @@ import orjson
 import redis
 
 from api.timelines import Timelines
-from projections.read_models import open_read_models
 from projections.engagements import Counts
+from projections.read_models import open_read_models
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import COMPLETE, PARTIAL, Entry, encode
 from tests.conftest import CELEBRITY_THRESHOLD
@@ -23,25 +23,37 @@ from tests.support.clients import follow, home, post, register
 def _state(client):
     """A viewer following a plain author, a retweeter and a celebrity, with likes,
     retweets, replies, a deletion and an unfollow in their timelines."""
-    viewer, plain, retweeter, gone, star = (register(client, p) for p in
-                                            ("view", "plain", "rt", "gone", "star"))
+    viewer, plain, retweeter, gone, star = (
+        register(client, p) for p in ("view", "plain", "rt", "gone", "star")
+    )
     for fan in [register(client, "fan") for _ in range(CELEBRITY_THRESHOLD)]:
         follow(client, fan, star)
     for followee in (plain, retweeter, gone, star):
         follow(client, viewer, followee)
     home(client, viewer)  # the timeline exists from here on: the star's tweets are not in it
-    tweets = [post(client, plain, f"plain {n} \u00e9t\u00e9 \"quoted\" / \\ \n line") for n in range(12)]
+    tweets = [
+        post(client, plain, f'plain {n} \u00e9t\u00e9 "quoted" / \\ \n line') for n in range(12)
+    ]
     tweets += [post(client, star, f"star {n} #famous") for n in range(6)]
     tweets += [post(client, gone, f"soon unfollowed {n}") for n in range(3)]
     tweets.append(post(client, viewer, "my own", reply_to=tweets[0]))
     for tweet_id in tweets[2:5]:
-        assert client.post(f"/api/v1/tweets/{tweet_id}/like", headers=viewer.auth).status_code == 200
+        assert (
+            client.post(f"/api/v1/tweets/{tweet_id}/like", headers=viewer.auth).status_code == 200
+        )
     for tweet_id in (tweets[1], tweets[13]):
-        assert client.post(f"/api/v1/tweets/{tweet_id}/retweet",
-                           headers=retweeter.auth).status_code == 200
-    assert client.post(f"/api/v1/tweets/{tweets[6]}/retweet", headers=viewer.auth).status_code == 200
+        assert (
+            client.post(f"/api/v1/tweets/{tweet_id}/retweet", headers=retweeter.auth).status_code
+            == 200
+        )
+    assert (
+        client.post(f"/api/v1/tweets/{tweets[6]}/retweet", headers=viewer.auth).status_code == 200
+    )
     assert client.delete(f"/api/v1/tweets/{tweets[7]}", headers=plain.auth).status_code == 204
-    assert client.delete(f"/api/v1/users/{gone.user_id}/follow", headers=viewer.auth).status_code == 200
+    assert (
+        client.delete(f"/api/v1/users/{gone.user_id}/follow", headers=viewer.auth).status_code
+        == 200
+    )
     home(client, viewer)  # waits until the agents applied the viewer's writes
     for user in (plain, retweeter, star):  # and the others'
         home(client, user)
@@ -54,7 +66,8 @@ def _compare_all_pages(read_fast, read_slow, limit: int) -> tuple[int, list[dict
     pages, before, met = 0, None, []
     while True:
         slow, slow_next, slow_first = asyncio.get_event_loop().run_until_complete(
-            read_slow(before, limit))
+            read_slow(before, limit)
+        )
         fast = asyncio.get_event_loop().run_until_complete(read_fast(before, limit))
         assert fast.served, f"page {pages} not served by the script: {fast.reason}"
         assert orjson.loads(b"[" + fast.tweets_json + b"]") == orjson.loads(orjson.dumps(slow))
@@ -77,7 +90,9 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
         for limit in (1, 3, 7, 20, 100):
             pages, met = _compare_all_pages(
                 lambda before, n: timelines.fast.home(viewer.id, before, n),
-                lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0), limit)
+                lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0),
+                limit,
+            )
             assert pages >= 1
             met_one_by_one = met_one_by_one or met
         # Pull to refresh: paging down to a bound gives exactly what is newer than it, in
@@ -96,13 +111,16 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
             for limit in (1, 3, 20):
                 _, met = _compare_all_pages(
                     lambda before, n: timelines.fast.home(viewer.id, before, n, after=keys[newer]),
-                    lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0,
-                                                          keys[newer]), limit)
+                    lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0, keys[newer]),
+                    limit,
+                )
                 assert met == met_one_by_one[:newer]
             for reader in (viewer.id, None):
                 _compare_all_pages(
                     lambda before, n: timelines.fast.user(plain.id, reader, before, n),
-                    lambda before, n: timelines.slow_user(plain.id, reader, before, n), limit)
+                    lambda before, n: timelines.slow_user(plain.id, reader, before, n),
+                    limit,
+                )
         fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))
         tweets = orjson.loads(b"[" + fast.tweets_json + b"]")
         assert any(t["retweeted_by"] for t in tweets) and any(t["liked_by_me"] for t in tweets)
@@ -125,15 +143,25 @@ def test_exact_ids_and_times_at_the_edges(stack):
     sync = redis.Redis.from_url(settings.redis)
     keys = models.keys
     author = 2**63 - 7
-    cases = [(2**63 - 1, 0), (2**53 + 1, 951_782_400_000), (2**62 + 12345, 4_102_444_799_999),
-             (10**18 + 3, 1_700_000_000_001), (1, 86_399_999)]
+    cases = [
+        (2**63 - 1, 0),
+        (2**53 + 1, 951_782_400_000),
+        (2**62 + 12345, 4_102_444_799_999),
+        (10**18 + 3, 1_700_000_000_001),
+        (1, 86_399_999),
+    ]
     timeline = keys.recent(author)
     try:
         cache = models.cache
-        loop.run_until_complete(cache.put_users({author: ("edge", "Edge \u2603 \"q\"")}))
-        loop.run_until_complete(cache.fill_tweets([
-            CachedTweet(tweet_id, author, "x \u00e9 \u2028", created, None, Counts(1, 2, 3))
-            for tweet_id, created in cases]))
+        loop.run_until_complete(cache.put_users({author: ("edge", 'Edge \u2603 "q"')}))
+        loop.run_until_complete(
+            cache.fill_tweets(
+                [
+                    CachedTweet(tweet_id, author, "x \u00e9 \u2028", created, None, Counts(1, 2, 3))
+                    for tweet_id, created in cases
+                ]
+            )
+        )
         sync.zadd(timeline, {COMPLETE: 0} | {encode(Entry(t, t)): 0 for t, _ in cases})
         timelines = Timelines(models)
         fast = loop.run_until_complete(timelines.fast.user(author, None, None, 10))

@@ -18,8 +18,11 @@ from tests.support.figures import report_figure
 EVERYTHING_READY = {"writes": "ready", "reads": "ready", "search": "ready"}
 LOGIN_FAILURES = 3
 # Limits on, as in production: they use Redis, and must let writes through without it.
-LIMITS = {"CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "10", "CHIRP_SIGNUP_PER_IP_PER_HOUR": "20",
-          "CHIRP_LOGIN_FAILURES_PER_USERNAME": str(LOGIN_FAILURES)}
+LIMITS = {
+    "CHIRP_RATE_LIMIT_TWEETS_PER_MINUTE": "10",
+    "CHIRP_SIGNUP_PER_IP_PER_HOUR": "20",
+    "CHIRP_LOGIN_FAILURES_PER_USERNAME": str(LOGIN_FAILURES),
+}
 
 
 def test_ready_names_every_dependency_and_all_answer(client):
@@ -28,7 +31,8 @@ def test_ready_names_every_dependency_and_all_answer(client):
     assert response.json() == {
         "status": "ready",
         "checks": {"postgres": "ok", "redis": "ok", "kafka": "ok", "search": "ok"},
-        "roles": EVERYTHING_READY}
+        "roles": EVERYTHING_READY,
+    }
     for role in EVERYTHING_READY:
         assert client.get("/readyz", params={"role": role}).status_code == 200
     unknown = client.get("/readyz", params={"role": "everything"})
@@ -38,8 +42,9 @@ def test_ready_names_every_dependency_and_all_answer(client):
 
 
 def _login(client: httpx.Client, username: str, password: str = PASSWORD) -> int:
-    return client.post("/api/v1/auth/token",
-                       json={"username": username, "password": password}).status_code
+    return client.post(
+        "/api/v1/auth/token", json={"username": username, "password": password}
+    ).status_code
 
 
 @pytest.mark.slow
@@ -51,8 +56,10 @@ def test_with_redis_down_writes_stay_ready_and_reads_do_not():
             redis.process.stop()
             try:
                 readiness = client.get("/readyz")
-                by_role = {role: client.get("/readyz", params={"role": role}).status_code
-                           for role in EVERYTHING_READY}
+                by_role = {
+                    role: client.get("/readyz", params={"role": role}).status_code
+                    for role in EVERYTHING_READY
+                }
                 started = time.monotonic()
                 post(client, user, "written while Redis is down")
                 write_seconds = time.monotonic() - started
@@ -63,15 +70,21 @@ def test_with_redis_down_writes_stay_ready_and_reads_do_not():
                 locked = _login(client, other.username)
             finally:
                 redis.start()
-            back = eventually(lambda: client.get("/readyz", params={"role": "reads"})
-                              .status_code == 200, timeout=15, interval=0.2)
+            back = eventually(
+                lambda: client.get("/readyz", params={"role": "reads"}).status_code == 200,
+                timeout=15,
+                interval=0.2,
+            )
 
     report_figure(f"Redis stopped: a write answered 201 in {write_seconds:.2f}s")
     assert readiness.status_code == 200, readiness.text
     body = readiness.json()
     assert body["checks"]["redis"].startswith("failing")
     assert {name: state for name, state in body["checks"].items() if name != "redis"} == {
-        "postgres": "ok", "kafka": "ok", "search": "ok"}
+        "postgres": "ok",
+        "kafka": "ok",
+        "search": "ok",
+    }
     assert body["roles"] == {"writes": "ready", "reads": "not ready", "search": "not ready"}
     assert by_role == {"writes": 200, "reads": 503, "search": 503}
     assert logged_in == 200

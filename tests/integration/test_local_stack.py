@@ -7,10 +7,10 @@ import shutil
 import psycopg
 import redis
 
-from streams.topics import topic_registry
 from infra.settings import Settings
 from operations.stack import LocalStack
 from streams.admin import ensure_topics
+from streams.topics import topic_registry
 from tests.conftest import new_data_dir
 from tests.support.processes import processes_in_groups, processes_mentioning
 
@@ -41,8 +41,12 @@ def test_a_second_stack_runs_beside_the_session_stack_and_stops_without_leftover
 
 
 def test_servers_given_in_the_environment_are_used_instead_of_started(stack):
-    borrowed = Settings(data_dir=new_data_dir(), kafka_bootstrap=stack.settings.bootstrap_servers,
-                        redis_url=stack.settings.redis, postgres_dsn=stack.settings.postgres)
+    borrowed = Settings(
+        data_dir=new_data_dir(),
+        kafka_bootstrap=stack.settings.bootstrap_servers,
+        redis_url=stack.settings.redis,
+        postgres_dsn=stack.settings.postgres,
+    )
     with LocalStack(borrowed, ephemeral=True) as reuse:
         assert reuse.pids() == []
         assert reuse.settings.postgres == stack.settings.postgres

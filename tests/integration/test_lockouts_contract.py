@@ -25,8 +25,9 @@ def run(request, stack):
         async def main():
             if request.param == "memory":
                 return await scenario(MemoryLockouts(POLICY))
-            lockouts = RedisLockouts.connect(stack.settings.redis,
-                                             f"chirp-test:lockouts:{uuid.uuid4().hex}:", POLICY)
+            lockouts = RedisLockouts.connect(
+                stack.settings.redis, f"chirp-test:lockouts:{uuid.uuid4().hex}:", POLICY
+            )
             try:
                 return await scenario(lockouts)
             finally:
@@ -54,8 +55,10 @@ async def _unlocked(lockouts, keys: list[str], within: float) -> float | None:
 def test_the_limit_th_failure_locks_a_key_out_until_its_lockout_ends(run):
     async def scenario(lockouts):
         assert await _fail(lockouts, LIMIT) == [0, 0, 0.4]
-        waits = (await lockouts.wait(["username:ada"]),
-                 await lockouts.wait(["username:bob", "address:10.0.0.1"]))
+        waits = (
+            await lockouts.wait(["username:ada"]),
+            await lockouts.wait(["username:bob", "address:10.0.0.1"]),
+        )
         return waits, await _unlocked(lockouts, ["username:ada"], within=2)
 
     (locked, other), unlocked_after = run(scenario)
@@ -83,8 +86,10 @@ def test_the_longest_lockout_of_several_keys_is_the_wait(run):
         await _fail(lockouts, LIMIT, "address:10.0.0.1")
         await _fail(lockouts, LIMIT, "address:10.0.0.1")  # its second lockout: 0.8 s
         await _fail(lockouts, LIMIT, "username:ada")
-        return (await lockouts.wait(["username:ada", "address:10.0.0.1"]),
-                await lockouts.wait(["username:ada"]))
+        return (
+            await lockouts.wait(["username:ada", "address:10.0.0.1"]),
+            await lockouts.wait(["username:ada"]),
+        )
 
     both, username = run(scenario)
     assert username < both <= 0.8
@@ -92,7 +97,8 @@ def test_the_longest_lockout_of_several_keys_is_the_wait(run):
 
 def test_concurrent_failures_are_each_counted(run):
     async def scenario(lockouts):
-        return await asyncio.gather(*(lockouts.fail("username:ada", LIMIT)
-                                      for _ in range(2 * LIMIT)))
+        return await asyncio.gather(
+            *(lockouts.fail("username:ada", LIMIT) for _ in range(2 * LIMIT))
+        )
 
     assert sorted(run(scenario)) == [0, 0, 0, 0, 0.4, 0.8]

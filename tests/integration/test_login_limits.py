@@ -26,13 +26,15 @@ _addresses = (f"10.0.{n // 250}.{n % 250 + 1}" for n in itertools.count())
 @pytest.fixture(scope="module")
 def api_url(stack):
     """An API process with login and sign-up limits (the suite's others have none)."""
-    return stack.start_api(**TEST_PASSWORD_COST,
-                           CHIRP_LOGIN_FAILURES_PER_USERNAME=str(USERNAME_LIMIT),
-                           CHIRP_LOGIN_FAILURES_PER_IP=str(ADDRESS_LIMIT),
-                           CHIRP_LOGIN_FAILURE_WINDOW_SECONDS="60",
-                           CHIRP_LOGIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
-                           CHIRP_LOGIN_LOCKOUT_MAX_SECONDS="60",
-                           CHIRP_SIGNUP_PER_IP_PER_HOUR=str(SIGNUPS_PER_HOUR))
+    return stack.start_api(
+        **TEST_PASSWORD_COST,
+        CHIRP_LOGIN_FAILURES_PER_USERNAME=str(USERNAME_LIMIT),
+        CHIRP_LOGIN_FAILURES_PER_IP=str(ADDRESS_LIMIT),
+        CHIRP_LOGIN_FAILURE_WINDOW_SECONDS="60",
+        CHIRP_LOGIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
+        CHIRP_LOGIN_LOCKOUT_MAX_SECONDS="60",
+        CHIRP_SIGNUP_PER_IP_PER_HOUR=str(SIGNUPS_PER_HOUR),
+    )
 
 
 @pytest.fixture
@@ -41,8 +43,11 @@ def client_at(api_url):
     clients: list[httpx.Client] = []
 
     def client() -> httpx.Client:
-        clients.append(httpx.Client(base_url=api_url, timeout=30,
-                                    headers={"X-Forwarded-For": next(_addresses)}))
+        clients.append(
+            httpx.Client(
+                base_url=api_url, timeout=30, headers={"X-Forwarded-For": next(_addresses)}
+            )
+        )
         return clients[-1]
 
     yield client
@@ -63,8 +68,9 @@ def _throttled(response: httpx.Response) -> int:
     return retry_after
 
 
-def _wait_out(client: httpx.Client, username: str, retry_after: int, password: str = PASSWORD
-              ) -> tuple[httpx.Response, float]:
+def _wait_out(
+    client: httpx.Client, username: str, retry_after: int, password: str = PASSWORD
+) -> tuple[httpx.Response, float]:
     """Log in again and again until the answer is not 429; that answer, and how long it took."""
     started = time.monotonic()
     while True:
@@ -75,8 +81,7 @@ def _wait_out(client: httpx.Client, username: str, retry_after: int, password: s
         time.sleep(0.1)
 
 
-def test_a_username_is_locked_out_after_failures_from_any_address_until_the_lockout_ends(
-        client_at):
+def test_a_username_is_locked_out_after_failures_from_any_address_until_the_lockout_ends(client_at):
     user = register(client_at(), "lock")
     for _ in range(USERNAME_LIMIT):
         assert _login(client_at(), user.username, "wrong password").status_code == 401
@@ -136,8 +141,14 @@ def test_an_address_may_sign_up_only_so_many_times_an_hour(client_at):
     flood = client_at()
 
     def sign_up() -> httpx.Response:
-        return flood.post("/api/v1/users", json={
-            "username": unique_username("flood"), "display_name": "Flood", "password": PASSWORD})
+        return flood.post(
+            "/api/v1/users",
+            json={
+                "username": unique_username("flood"),
+                "display_name": "Flood",
+                "password": PASSWORD,
+            },
+        )
 
     answers = [sign_up() for _ in range(SIGNUPS_PER_HOUR + 1)]
     assert [answer.status_code for answer in answers[:-1]] == [201] * SIGNUPS_PER_HOUR

@@ -14,12 +14,14 @@ from tests.support.logs import json_records
 
 
 def _running(stack, name: str):
-    return next(process for process in stack.processes
-                if process.name == name and process.running())
+    return next(
+        process for process in stack.processes if process.name == name and process.running()
+    )
 
 
 def test_each_request_leaves_a_json_access_line_with_its_route_and_request_id(
-        stack, api_url, client):
+    stack, api_url, client
+):
     user = register(client, "logs")
     assert eventually(lambda: client.get(f"/api/v1/users/{user.user_id}").status_code == 200)
     request_id = f"test-{uuid.uuid4().hex}"
@@ -36,9 +38,14 @@ def test_each_request_leaves_a_json_access_line_with_its_route_and_request_id(
     api = _running(stack, "api")
 
     def access_line() -> dict | None:
-        return next((record for record in json_records(api)
-                     if record.get("request_id") == request_id
-                     and record["logger"] == "chirp.api.access"), None)
+        return next(
+            (
+                record
+                for record in json_records(api)
+                if record.get("request_id") == request_id and record["logger"] == "chirp.api.access"
+            ),
+            None,
+        )
 
     line = eventually(access_line, timeout=10)
     assert line["service"] == "api" and line["level"] == "INFO"
@@ -46,8 +53,11 @@ def test_each_request_leaves_a_json_access_line_with_its_route_and_request_id(
     assert line["route"] == "/api/v1/users/{user_id}"
     assert line["path"] == f"/api/v1/users/{user.user_id}"
     assert line["duration_ms"] > 0
-    assert any(record.get("request_id") == generated.headers["X-Request-ID"]
-               and record.get("status") == 404 for record in json_records(api))
+    assert any(
+        record.get("request_id") == generated.headers["X-Request-ID"]
+        and record.get("status") == 404
+        for record in json_records(api)
+    )
 
 
 def test_a_path_with_unicode_line_separators_stays_on_one_json_line(stack, api_url, client):
@@ -57,12 +67,17 @@ def test_a_path_with_unicode_line_separators_stays_on_one_json_line(stack, api_u
     answer = client.get(quote(path), headers={"X-Request-ID": request_id})
     assert 400 <= answer.status_code < 500
     api = _running(stack, "api")
-    line = eventually(lambda: next((record for record in json_records(api)
-                                    if record.get("request_id") == request_id), None))
+    line = eventually(
+        lambda: next(
+            (record for record in json_records(api) if record.get("request_id") == request_id), None
+        )
+    )
     assert line["path"] == path
 
 
 def test_the_agents_log_json_lines(stack, agents):
     records = json_records(_running(stack, "agents"))
-    assert any(record["message"] == "chirp agents ready" and record["service"] == "agents"
-               for record in records), json.dumps(records[-20:], indent=1)
+    assert any(
+        record["message"] == "chirp agents ready" and record["service"] == "agents"
+        for record in records
+    ), json.dumps(records[-20:], indent=1)

@@ -18,13 +18,19 @@ from tests.support.clients import eventually, follow, home, post, register
 
 def _samples(url: str) -> dict[tuple[str, tuple], float]:
     text = httpx.get(url, timeout=10).text
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def _total(samples: dict, name: str, **labels: str) -> float:
-    return sum(value for (sample, sample_labels), value in samples.items() if sample == name
-               and set(labels.items()) <= set(sample_labels))
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
 
 
 def test_the_api_times_each_route_by_its_template(api_url, client):
@@ -51,12 +57,16 @@ def test_metrics_count_every_worker_whichever_answers(stack):
         """Send another 20 requests, each on a connection of its own, four at a time."""
         nonlocal sent
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda _: httpx.get(f"{base_url}/healthz").status_code,
-                                    range(20)))
+            answers = list(
+                pool.map(lambda _: httpx.get(f"{base_url}/healthz").status_code, range(20))
+            )
         assert answers == [200] * 20
         sent += 20
-        pids = {found[1] for path in files.iterdir()
-                if (found := re.fullmatch(r"histogram_(\d+)\.db", path.name))}
+        pids = {
+            found[1]
+            for path in files.iterdir()
+            if (found := re.fullmatch(r"histogram_(\d+)\.db", path.name))
+        }
         return len(pids) == 2
 
     assert eventually(both_workers_served, timeout=30, interval=0), "one worker served all"
@@ -69,8 +79,9 @@ def test_metrics_count_every_worker_whichever_answers(stack):
 
 def test_the_agents_show_deliveries_lag_progress_and_dead_letters(stack, agents, client):
     # The session's worker now (a fault test may have replaced the first one).
-    [worker] = [process for process in stack.processes
-                if process.name == "agents" and process.running()]
+    [worker] = [
+        process for process in stack.processes if process.name == "agents" and process.running()
+    ]
     url = worker.metrics_url
     reader, author = register(client, "metr"), register(client, "meta")
     follow(client, reader, author)
@@ -83,15 +94,24 @@ def test_the_agents_show_deliveries_lag_progress_and_dead_letters(stack, agents,
 
     def moved() -> dict | None:
         after = _samples(url)
-        grew = all(_total(after, name, **labels) > _total(before, name, **labels)
-                   for name, labels in [("chirp_fanout_deliveries_total", {}),
-                                        ("chirp_fanout_lag_seconds_count", {}),
-                                        ("chirp_events_applied_total", {"topic": "tweets"}),
-                                        ("chirp_dead_letters_total", {"topic": "tweets"})])
+        grew = all(
+            _total(after, name, **labels) > _total(before, name, **labels)
+            for name, labels in [
+                ("chirp_fanout_deliveries_total", {}),
+                ("chirp_fanout_lag_seconds_count", {}),
+                ("chirp_events_applied_total", {"topic": "tweets"}),
+                ("chirp_dead_letters_total", {"topic": "tweets"}),
+            ]
+        )
         return after if grew else None
 
     after = eventually(moved, timeout=15, interval=0.2)
     assert after, "the agents' metrics did not move"
-    positions = [labels for (name, labels) in after if name == "chirp_consumer_position"
-                 and ("group", stack.settings.agent_group) in labels and ("topic", "tweets") in labels]
+    positions = [
+        labels
+        for (name, labels) in after
+        if name == "chirp_consumer_position"
+        and ("group", stack.settings.agent_group) in labels
+        and ("topic", "tweets") in labels
+    ]
     assert positions, "no position of the tweets topic"

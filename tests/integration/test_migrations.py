@@ -22,9 +22,15 @@ from operations.migrations.schema_sets import archive
 
 RELEASE_0_1_0 = Path(__file__).parents[1] / "fixtures" / "chirp_0_1_0.sql"
 MIGRATED = ["write_model", "chirp_meta", "archive"]
-NEW_INDEX = ("write_model", "unconfirmed_events", "unconfirmed_events_by_time",
-             ("CREATE INDEX unconfirmed_events_by_time ON write_model.unconfirmed_events"
-              " USING btree (created_at)"))
+NEW_INDEX = (
+    "write_model",
+    "unconfirmed_events",
+    "unconfirmed_events_by_time",
+    (
+        "CREATE INDEX unconfirmed_events_by_time ON write_model.unconfirmed_events"
+        " USING btree (created_at)"
+    ),
+)
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
 
@@ -53,8 +59,14 @@ def _load_release_0_1_0(dsn: str) -> None:
 
 def _chirp_migrate(dsn: str, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"CHIRP_POSTGRES_DSN": dsn, "CHIRP_LOG_FORMAT": "text"}
-    return subprocess.run([sys.executable, "-m", "operations.cli", "migrate", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "operations.cli", "migrate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _rows(dsn: str) -> dict[str, list[tuple]]:
@@ -65,12 +77,18 @@ def _rows(dsn: str) -> dict[str, list[tuple]]:
             "SELECT n.nspname || '.' || c.relname FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
-            " AND c.relname <> 'alembic_version'", (MIGRATED,)).fetchall()
-        rows = {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-                for (table,) in tables}
+            " AND c.relname <> 'alembic_version'",
+            (MIGRATED,),
+        ).fetchall()
+        rows = {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for (table,) in tables
+        }
         for schema, name, last in conn.execute(
-                "SELECT schemaname, sequencename, last_value FROM pg_sequences"
-                " WHERE schemaname = ANY(%s)", (MIGRATED,)).fetchall():
+            "SELECT schemaname, sequencename, last_value FROM pg_sequences"
+            " WHERE schemaname = ANY(%s)",
+            (MIGRATED,),
+        ).fetchall():
             rows[f"{schema}.{name} (sequence)"] = [(last,)]
     return rows
 
@@ -80,64 +98,86 @@ def _schema(dsn: str, schemas: list[str]) -> Shape:
     keys; monthly partitions left out (the archive makes them as events arrive)."""
     queries = {
         "tables": "SELECT n.nspname, c.relname, c.relkind, pg_get_partkeydef(c.oid)"
-                  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                  " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'S')"
-                  " AND NOT c.relispartition",
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'S')"
+        " AND NOT c.relispartition",
         "columns": "SELECT c.table_schema, c.table_name, c.column_name, c.data_type,"
-                   " c.is_nullable, c.column_default, c.is_identity, c.identity_generation"
-                   " FROM information_schema.columns c JOIN pg_class r"
-                   " ON r.oid = (quote_ident(c.table_schema) || '.'"
-                   " || quote_ident(c.table_name))::regclass"
-                   " WHERE c.table_schema = ANY(%s) AND NOT r.relispartition",
+        " c.is_nullable, c.column_default, c.is_identity, c.identity_generation"
+        " FROM information_schema.columns c JOIN pg_class r"
+        " ON r.oid = (quote_ident(c.table_schema) || '.'"
+        " || quote_ident(c.table_name))::regclass"
+        " WHERE c.table_schema = ANY(%s) AND NOT r.relispartition",
         "constraints": "SELECT n.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid)"
-                       " FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid"
-                       " JOIN pg_namespace n ON n.oid = r.relnamespace"
-                       " WHERE n.nspname = ANY(%s) AND NOT r.relispartition",
+        " FROM pg_constraint k JOIN pg_class r ON r.oid = k.conrelid"
+        " JOIN pg_namespace n ON n.oid = r.relnamespace"
+        " WHERE n.nspname = ANY(%s) AND NOT r.relispartition",
         "indexes": "SELECT i.schemaname, i.tablename, i.indexname, i.indexdef FROM pg_indexes i"
-                   " JOIN pg_class c ON c.oid = (quote_ident(i.schemaname) || '.'"
-                   " || quote_ident(i.indexname))::regclass"
-                   " WHERE i.schemaname = ANY(%s) AND NOT c.relispartition",
+        " JOIN pg_class c ON c.oid = (quote_ident(i.schemaname) || '.'"
+        " || quote_ident(i.indexname))::regclass"
+        " WHERE i.schemaname = ANY(%s) AND NOT c.relispartition",
         "sequences": "SELECT schemaname, sequencename, data_type, start_value, increment_by,"
-                     " max_value, cache_size FROM pg_sequences WHERE schemaname = ANY(%s)",
+        " max_value, cache_size FROM pg_sequences WHERE schemaname = ANY(%s)",
     }
     with psycopg.connect(dsn) as conn:
-        return {kind: set(conn.execute(query, (schemas,)).fetchall())
-                for kind, query in queries.items()}
+        return {
+            kind: set(conn.execute(query, (schemas,)).fetchall()) for kind, query in queries.items()
+        }
 
 
 def _version_tables(schemas: list[str]) -> Shape:
     """What alembic adds: its version table (and the primary key) in each version schema."""
     return {
         "tables": {(schema, "alembic_version", "r", None) for schema in schemas},
-        "columns": {(schema, "alembic_version", "version_num", "character varying", "NO", None,
-                     "NO", None) for schema in schemas},
-        "constraints": {(schema, "alembic_version", "alembic_version_pkc",
-                         "PRIMARY KEY (version_num)") for schema in schemas},
-        "indexes": {(schema, "alembic_version", "alembic_version_pkc",
-                     (f"CREATE UNIQUE INDEX alembic_version_pkc ON {schema}.alembic_version"
-                      " USING btree (version_num)")) for schema in schemas},
+        "columns": {
+            (schema, "alembic_version", "version_num", "character varying", "NO", None, "NO", None)
+            for schema in schemas
+        },
+        "constraints": {
+            (schema, "alembic_version", "alembic_version_pkc", "PRIMARY KEY (version_num)")
+            for schema in schemas
+        },
+        "indexes": {
+            (
+                schema,
+                "alembic_version",
+                "alembic_version_pkc",
+                (
+                    f"CREATE UNIQUE INDEX alembic_version_pkc ON {schema}.alembic_version"
+                    " USING btree (version_num)"
+                ),
+            )
+            for schema in schemas
+        },
     }
 
 
 def _plus(schema: Shape, *additions: Shape) -> Shape:
-    return {kind: rows.union(*(added.get(kind, set()) for added in additions))
-            for kind, rows in schema.items()}
+    return {
+        kind: rows.union(*(added.get(kind, set()) for added in additions))
+        for kind, rows in schema.items()
+    }
 
 
 def _renamed(schema: Shape, old: str, new: str) -> Shape:
     """The part of `schema` in schema `old`, as it would be in schema `new`."""
+
     def rename(value):
         if value == old:
             return new
         return value.replace(f" {old}.", f" {new}.") if isinstance(value, str) else value
-    return {kind: {tuple(rename(value) for value in row) for row in rows if row[0] == old}
-            for kind, rows in schema.items()}
+
+    return {
+        kind: {tuple(rename(value) for value in row) for row in rows if row[0] == old}
+        for kind, rows in schema.items()
+    }
 
 
 def _versions(dsn: str) -> tuple[str, str]:
     with psycopg.connect(dsn) as conn:
-        return tuple(conn.execute(f"SELECT version_num FROM {schema}.alembic_version").fetchone()[0]
-                     for schema in ("chirp_meta", "archive"))
+        return tuple(
+            conn.execute(f"SELECT version_num FROM {schema}.alembic_version").fetchone()[0]
+            for schema in ("chirp_meta", "archive")
+        )
 
 
 def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new_database):
@@ -146,16 +186,24 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     rows = _rows(dsn)
     # The fixture as it was stored: comparing before and after alone would pass on no rows.
     assert [(r[0], r[1]) for r in rows["write_model.accounts"]] == [
-        (1001, "alice"), (1002, "Bob"), (1003, "carol")]
+        (1001, "alice"),
+        (1002, "Bob"),
+        (1003, "carol"),
+    ]
     assert [r[2] for r in rows["write_model.tweets"]] == [False, True, False]
     assert sorted(r[1] for r in rows["write_model.idempotency_keys"]) == [
-        "delete-1", "hello-1", "in-flight"]
+        "delete-1",
+        "hello-1",
+        "in-flight",
+    ]
     assert [r[1] for r in rows["write_model.unconfirmed_events"]] == ["user:1001", "user:1003"]
     assert rows["write_model.snowflake_workers (sequence)"] == [(3,)]
     assert len(rows["archive.events"]) == 7 and len(rows["archive.positions"]) == 6
     assert rows["archive.events_seq_seq (sequence)"] == [(7,)]
     assert [(r[0], r[1]) for r in rows["chirp_meta.targets"]] == [
-        ("read_model", 1), ("read_model:search", 2)]
+        ("read_model", 1),
+        ("read_model:search", 2),
+    ]
     assert [r[2] for r in rows["chirp_meta.handovers"]] == ["paused"]
     before = _schema(dsn, MIGRATED + ["read_model"])
 
@@ -171,8 +219,9 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     assert _versions(dsn) == ("0002", "0001")
     assert _rows(dsn) == rows
     migrated = _schema(dsn, MIGRATED + ["read_model"])
-    assert migrated == _plus(before, {"indexes": {NEW_INDEX}},
-                             _version_tables(["chirp_meta", "archive"]))
+    assert migrated == _plus(
+        before, {"indexes": {NEW_INDEX}}, _version_tables(["chirp_meta", "archive"])
+    )
 
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
@@ -186,17 +235,23 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_revision_2(new_database):
     release, empty = new_database(), new_database()
     _load_release_0_1_0(release)
-    expected = _plus(_schema(release, MIGRATED), {"indexes": {NEW_INDEX}},
-                     _version_tables(["chirp_meta", "archive"]))
+    expected = _plus(
+        _schema(release, MIGRATED),
+        {"indexes": {NEW_INDEX}},
+        _version_tables(["chirp_meta", "archive"]),
+    )
 
     done = migrate(Settings(postgres_dsn=empty))
-    assert [(m.before, m.after, m.stamped) for m in done] == [(None, "0002", False),
-                                                              (None, "0001", False)]
+    assert [(m.before, m.after, m.stamped) for m in done] == [
+        (None, "0002", False),
+        (None, "0001", False),
+    ]
     assert [revision.split()[0] for revision in done[0].applied] == ["0001", "0002"]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
         "write_model.snowflake_workers (sequence)": [(None,)],
-        "archive.events_seq_seq (sequence)": [(None,)]}
+        "archive.events_seq_seq (sequence)": [(None,)],
+    }
 
     # An archive of another name is a schema set of its own, from its first revision.
     other = upgrade(empty, archive("archive_other"))
@@ -221,7 +276,11 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
     for thread in threads:
         thread.join(timeout=60)
     assert errors == [] and len(results) == 2
-    applied = sorted(revision.split()[0] for result in results for migrated in result
-                     for revision in migrated.applied)
+    applied = sorted(
+        revision.split()[0]
+        for result in results
+        for migrated in result
+        for revision in migrated.applied
+    )
     assert applied == ["0001", "0001", "0002"]  # deployment's two and the archive's one
     assert _versions(dsn) == ("0002", "0001")

@@ -25,8 +25,9 @@ def limited(stack, agents):
 def test_the_eleventh_tweet_in_a_minute_is_refused_and_recorded_nowhere(limited, event_log):
     user = register(limited, "limit")
     key = str(uuid.uuid4())
-    first = limited.post("/api/v1/tweets", json={"content": "tweet 0"},
-                         headers=user.auth | {"Idempotency-Key": key})
+    first = limited.post(
+        "/api/v1/tweets", json={"content": "tweet 0"}, headers=user.auth | {"Idempotency-Key": key}
+    )
     assert first.status_code == 201
     # The bucket's state (draft-ietf-httpapi-ratelimit-headers): 10 a minute, 9 left.
     assert first.headers["ratelimit-policy"] == '"tweets";q=10;w=60'
@@ -43,18 +44,21 @@ def test_the_eleventh_tweet_in_a_minute_is_refused_and_recorded_nowhere(limited,
     assert _ratelimit(refused.headers["ratelimit"], "tweets")[0] == 0
 
     # A retry of an accepted post still gets its answer: it produces nothing new.
-    again = limited.post("/api/v1/tweets", json={"content": "tweet 0"},
-                         headers=user.auth | {"Idempotency-Key": key})
+    again = limited.post(
+        "/api/v1/tweets", json={"content": "tweet 0"}, headers=user.auth | {"Idempotency-Key": key}
+    )
     assert again.status_code == 201 and again.json() == first.json()
     # A retweet is a tweet too; liking is a bucket of its own.
     tweet_id = first.json()["tweet_id"]
-    assert limited.post(f"/api/v1/tweets/{tweet_id}/retweet",
-                        headers=user.auth).status_code == 429
+    assert limited.post(f"/api/v1/tweets/{tweet_id}/retweet", headers=user.auth).status_code == 429
     assert limited.post(f"/api/v1/tweets/{tweet_id}/like", headers=user.auth).status_code == 200
 
     event_log.sync()
-    posted = [event for event in event_log.by_actor(int(user.user_id))
-              if isinstance(event, ev.TweetPosted)]
+    posted = [
+        event
+        for event in event_log.by_actor(int(user.user_id))
+        if isinstance(event, ev.TweetPosted)
+    ]
     assert sorted(event.content for event in posted) == sorted(f"tweet {n}" for n in range(10))
     # Another user has a bucket of their own.
     other = register(limited, "limit")
@@ -66,13 +70,17 @@ def test_follows_are_limited_per_hour(limited):
     others = [register(limited, "ftarget") for _ in range(3)]
     for number in range(100):  # follow and unfollow: only the follows draw tokens
         target = others[number % 3]
-        assert limited.post(f"/api/v1/users/{target.user_id}/follow",
-                            headers=user.auth).status_code == 200
+        assert (
+            limited.post(f"/api/v1/users/{target.user_id}/follow", headers=user.auth).status_code
+            == 200
+        )
     refused = limited.post(f"/api/v1/users/{others[0].user_id}/follow", headers=user.auth)
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
-    assert limited.delete(f"/api/v1/users/{others[0].user_id}/follow",
-                          headers=user.auth).status_code == 200
+    assert (
+        limited.delete(f"/api/v1/users/{others[0].user_id}/follow", headers=user.auth).status_code
+        == 200
+    )
 
 
 def _ratelimit(field: str, policy: str) -> tuple[int, int]:

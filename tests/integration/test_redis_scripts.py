@@ -22,6 +22,7 @@ def _run(stack, steps):
             return await steps(client, f"scripts-{uuid.uuid4().hex[:8]}:")
         finally:
             await client.aclose()
+
     return asyncio.run(go())
 
 

@@ -17,8 +17,12 @@ def test_a_second_replay_of_the_same_read_models_is_refused(stack):
         with pytest.raises(ReplayFailed, match="another replay"):
             asyncio.run(replay(settings, "core"))
     with psycopg.connect(settings.postgres) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_namespace"
-                            " WHERE nspname LIKE 'guarded_model%'").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'guarded_model%'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_a_cassandra_tweet_store_is_refused_with_the_reason(stack):

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 import zlib
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -24,12 +24,24 @@ MINUTE = timedelta(minutes=1)
 _IDS = count(1000)
 
 
-def tweet(content: str, author: str = "alice", age: timedelta = 10 * MINUTE,
-          created_at: datetime | None = None, **counts) -> TweetDocument:
+def tweet(
+    content: str,
+    author: str = "alice",
+    age: timedelta = 10 * MINUTE,
+    created_at: datetime | None = None,
+    **counts,
+) -> TweetDocument:
     """A tweet document; ids grow with each call, as Snowflake ids grow with time."""
-    created_at = created_at or datetime.now(timezone.utc) - age
-    return TweetDocument(next(_IDS), zlib.crc32(author.encode()), author, content,
-                         extract_hashtags(content), created_at, Counts(**counts))
+    created_at = created_at or datetime.now(UTC) - age
+    return TweetDocument(
+        next(_IDS),
+        zlib.crc32(author.encode()),
+        author,
+        content,
+        extract_hashtags(content),
+        created_at,
+        Counts(**counts),
+    )
 
 
 async def ids(index, q: str, limit: int = 100) -> list[int]:
@@ -56,8 +68,11 @@ class SearchIndexContract:
     def test_words_must_all_match_in_any_of_their_forms(self):
         async def scenario(index):
             both, stemmed, one, other = docs = [
-                tweet("Running with the dogs today"), tweet("my dog runs"),
-                tweet("running late"), tweet("cats and dogs")]
+                tweet("Running with the dogs today"),
+                tweet("my dog runs"),
+                tweet("running late"),
+                tweet("cats and dogs"),
+            ]
             await index.index(docs)
             assert set(await ids(index, "dogs running")) == {both.tweet_id, stemmed.tweet_id}
             assert set(await ids(index, "DOG")) == {both.tweet_id, stemmed.tweet_id, other.tweet_id}
@@ -68,7 +83,10 @@ class SearchIndexContract:
     def test_a_phrase_matches_its_words_in_order_only(self):
         async def scenario(index):
             ordered, swapped, punctuated = docs = [
-                tweet("the quick brown dog"), tweet("brown quick dog"), tweet("a brown, quick dog")]
+                tweet("the quick brown dog"),
+                tweet("brown quick dog"),
+                tweet("a brown, quick dog"),
+            ]
             await index.index(docs)
             assert await ids(index, '"quick brown dog"') == [ordered.tweet_id]
             assert set(await ids(index, '"brown quick"')) == {swapped.tweet_id, punctuated.tweet_id}
@@ -88,8 +106,11 @@ class SearchIndexContract:
     def test_a_hashtag_matches_that_exact_tag_in_any_case(self):
         async def scenario(index):
             tagged, untagged, longer, shouted = docs = [
-                tweet("Throwback #TBT"), tweet("tbt without a tag"), tweet("not the same #tbtx"),
-                tweet("#TbT and more")]
+                tweet("Throwback #TBT"),
+                tweet("tbt without a tag"),
+                tweet("not the same #tbtx"),
+                tweet("#TbT and more"),
+            ]
             await index.index(docs)
             assert set(await ids(index, "#tbt")) == {tagged.tweet_id, shouted.tweet_id}
             assert await ids(index, "#TBT throwback") == [tagged.tweet_id]
@@ -98,7 +119,9 @@ class SearchIndexContract:
 
     def test_from_filters_by_author_and_alone_lists_newest_first(self):
         async def scenario(index):
-            docs = [tweet(f"post {n} cats", author="Alice", age=(20 - n) * MINUTE) for n in range(4)]
+            docs = [
+                tweet(f"post {n} cats", author="Alice", age=(20 - n) * MINUTE) for n in range(4)
+            ]
             docs += [tweet("bob on cats", author="bob"), tweet("carol", author="carol")]
             await index.index(docs)
             alice = [doc.tweet_id for doc in docs[:4]]
@@ -111,13 +134,22 @@ class SearchIndexContract:
 
     def test_since_is_inclusive_and_until_exclusive_in_utc_days(self):
         async def scenario(index):
-            moments = ["2024-03-31T23:59:59.999", "2024-04-01T00:00:00", "2024-04-08T23:59:59.999",
-                       "2024-04-09T00:00:00"]
-            docs = [tweet("total eclipse", created_at=datetime.fromisoformat(m + "+00:00"))
-                    for m in moments]
+            moments = [
+                "2024-03-31T23:59:59.999",
+                "2024-04-01T00:00:00",
+                "2024-04-08T23:59:59.999",
+                "2024-04-09T00:00:00",
+            ]
+            docs = [
+                tweet("total eclipse", created_at=datetime.fromisoformat(m + "+00:00"))
+                for m in moments
+            ]
             await index.index(docs)
             before, first, last, after = (doc.tweet_id for doc in docs)
-            assert set(await ids(index, "eclipse since:2024-04-01 until:2024-04-09")) == {first, last}
+            assert set(await ids(index, "eclipse since:2024-04-01 until:2024-04-09")) == {
+                first,
+                last,
+            }
             assert await ids(index, "eclipse until:2024-04-01") == [before]
             assert await ids(index, "eclipse since:2024-04-09") == [after]
             assert set(await ids(index, "since:2024-04-01")) == {first, last, after}
@@ -145,8 +177,18 @@ class SearchIndexContract:
             assert await ids(index, "lemon cake") == before
             assert len(before) == 6
             first = docs[0]
-            await index.index([TweetDocument(first.tweet_id, first.author_id, first.author_username,
-                                             "banana bread", (), first.created_at)])
+            await index.index(
+                [
+                    TweetDocument(
+                        first.tweet_id,
+                        first.author_id,
+                        first.author_username,
+                        "banana bread",
+                        (),
+                        first.created_at,
+                    )
+                ]
+            )
             assert first.tweet_id not in await ids(index, "lemon")
             assert await ids(index, "banana") == [first.tweet_id]
 
@@ -154,8 +196,10 @@ class SearchIndexContract:
 
     def test_engagement_changes_the_order_and_keeps_everything_else(self):
         async def scenario(index):
-            older, newer = docs = [tweet("coffee time #morning", age=12 * MINUTE),
-                                   tweet("coffee time #morning", age=11 * MINUTE)]
+            older, newer = docs = [
+                tweet("coffee time #morning", age=12 * MINUTE),
+                tweet("coffee time #morning", age=11 * MINUTE),
+            ]
             await index.index(docs)
             # Same text, same age step, no engagement: the newer id first.
             assert await ids(index, "coffee") == [newer.tweet_id, older.tweet_id]
@@ -173,23 +217,29 @@ class SearchIndexContract:
     def test_score_is_relevance_times_recency_step_times_engagement_boost(self):
         async def scenario(index):
             fresh = tweet("sourdough bread recipe", age=10 * MINUTE)
-            liked = tweet("sourdough bread recipe", age=timedelta(days=2, hours=1), likes=4,
-                          retweets=1)  # engagement 4 + 2 x 1 = 6: boost log2(8) = 3
+            liked = tweet(
+                "sourdough bread recipe", age=timedelta(days=2, hours=1), likes=4, retweets=1
+            )  # engagement 4 + 2 x 1 = 6: boost log2(8) = 3
             old = tweet("sourdough bread recipe", age=timedelta(days=10))
             await index.index([fresh, liked, old])
             ranked = await scores(index, "sourdough")
             assert list(ranked) == [liked.tweet_id, fresh.tweet_id, old.tweet_id]
             two_days, ten_days = recency_factor(2 * 86_400_000), recency_factor(10 * 86_400_000)
             assert ranked[liked.tweet_id] / ranked[fresh.tweet_id] == pytest.approx(
-                3 * two_days, rel=1e-3)
-            assert ranked[old.tweet_id] / ranked[fresh.tweet_id] == pytest.approx(ten_days, rel=1e-3)
+                3 * two_days, rel=1e-3
+            )
+            assert ranked[old.tweet_id] / ranked[fresh.tweet_id] == pytest.approx(
+                ten_days, rel=1e-3
+            )
 
         self.run(scenario)
 
     def test_pages_return_every_hit_once_while_tweets_are_indexed_and_deleted_between_them(self):
         async def scenario(index):
-            docs = [tweet(f"paging test {n} " + "filler " * (n % 5), age=(n * 97) * MINUTE,
-                          likes=n % 4) for n in range(45)]
+            docs = [
+                tweet(f"paging test {n} " + "filler " * (n % 5), age=(n * 97) * MINUTE, likes=n % 4)
+                for n in range(45)
+            ]
             await index.index(docs + [tweet("unrelated words")])
             everything = await ids(index, "paging")
             assert sorted(everything) == sorted(doc.tweet_id for doc in docs)
@@ -201,14 +251,16 @@ class SearchIndexContract:
                     break
                 cursor = page.next_cursor
                 # Between pages: new matching tweets, a deleted anchor and a deleted later hit.
-                await index.index([tweet(f"paging test new {n}", age=timedelta(0))
-                                   for n in range(5)])
+                await index.index(
+                    [tweet(f"paging test new {n}", age=timedelta(0)) for n in range(5)]
+                )
                 unseen = [t for t in everything if t not in shown and t not in deleted][3:4]
                 await index.delete([shown[-1], *unseen])
                 deleted |= {shown[-1], *unseen}
             assert len(shown) == len(set(shown))
-            assert shown == [tweet_id for tweet_id in everything
-                             if tweet_id not in deleted or tweet_id in shown]
+            assert shown == [
+                tweet_id for tweet_id in everything if tweet_id not in deleted or tweet_id in shown
+            ]
 
         self.run(scenario)
 
@@ -316,4 +368,3 @@ class TestElasticsearchAdapterOnApiStandIn(ElasticsearchContract):
 class TestElasticsearchSearchIndex(ElasticsearchContract):
     api_stand_in = False
     url = REAL_ELASTICSEARCH_URL
-

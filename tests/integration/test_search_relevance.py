@@ -16,7 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,15 +26,20 @@ from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticse
 from projections.engagements import Counts
 from projections.search import TweetDocument
 from projections.search_query import parse_search_query
-from projections.search_ranking import (TOKEN_PATTERN, engagement, engagement_boost, epoch_ms,
-                                        recency_factor)
+from projections.search_ranking import (
+    TOKEN_PATTERN,
+    engagement,
+    engagement_boost,
+    epoch_ms,
+    recency_factor,
+)
 from projections.tantivy_search import TantivySearchIndex
 from schemas.entities import extract_hashtags
 from tests.integration.conftest import NO_REAL_ELASTICSEARCH, REAL_ELASTICSEARCH_URL
 
 TWEETS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tweets.txt.gz"
 # Every search runs at this moment; the corpus was posted over the 30 days before it.
-AS_OF = datetime(2024, 6, 1, tzinfo=timezone.utc)
+AS_OF = datetime(2024, 6, 1, tzinfo=UTC)
 SPACING = timedelta(seconds=20)
 AUTHORS = 500
 # The reference BM25 is Lucene's (tantivy's is the same times k1 + 1); engines quantize long
@@ -59,8 +64,9 @@ class Corpus:
             frequency = sum(token in forms for token in tokens)
             matching = len(set().union(*(self.postings.get(form, ()) for form in forms)))
             idf = math.log(1 + (len(self.tokens) - matching + 0.5) / (matching + 0.5))
-            relevance += idf * frequency / (
-                frequency + K1 * (1 - B + B * len(tokens) / average_length))
+            relevance += (
+                idf * frequency / (frequency + K1 * (1 - B + B * len(tokens) / average_length))
+            )
         return relevance * self.weight(tweet_id)
 
     def weight(self, tweet_id: int) -> float:
@@ -80,8 +86,11 @@ class Corpus:
     def with_phrase(self, *positions: set[str]) -> set[int]:
         """Tweets with consecutive tokens, each one of the forms for its position."""
         candidates = self.having(*positions)
-        return {tweet_id for tweet_id in candidates
-                if _contains_run(self.tokens[tweet_id - 1], positions)}
+        return {
+            tweet_id
+            for tweet_id in candidates
+            if _contains_run(self.tokens[tweet_id - 1], positions)
+        }
 
     @property
     def total_length(self) -> int:
@@ -90,8 +99,10 @@ class Corpus:
 
 def _contains_run(tokens: list[str], positions) -> bool:
     width = len(positions)
-    return any(all(tokens[start + n] in forms for n, forms in enumerate(positions))
-               for start in range(len(tokens) - width + 1))
+    return any(
+        all(tokens[start + n] in forms for n, forms in enumerate(positions))
+        for start in range(len(tokens) - width + 1)
+    )
 
 
 def _document(line_number: int, text: str, total: int) -> TweetDocument:
@@ -100,10 +111,14 @@ def _document(line_number: int, text: str, total: int) -> TweetDocument:
     spread = (line_number * 7919) % 101
     likes = int(2 ** (spread / 10)) - 1 if line_number % 3 == 0 else 0
     return TweetDocument(
-        tweet_id=line_number + 1, author_id=line_number % AUTHORS,
-        author_username=f"user{line_number % AUTHORS}", content=text,
-        hashtags=extract_hashtags(text), created_at=AS_OF - (total - line_number) * SPACING,
-        counts=Counts(likes, likes // 4 if line_number % 5 == 0 else 0, line_number % 2))
+        tweet_id=line_number + 1,
+        author_id=line_number % AUTHORS,
+        author_username=f"user{line_number % AUTHORS}",
+        content=text,
+        hashtags=extract_hashtags(text),
+        created_at=AS_OF - (total - line_number) * SPACING,
+        counts=Counts(likes, likes // 4 if line_number % 5 == 0 else 0, line_number % 2),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +144,7 @@ BATCH = 5000
 async def _load(index, corpus: Corpus) -> None:
     await index.setup()
     for start in range(0, len(corpus.documents), BATCH):
-        await index.index(corpus.documents[start:start + BATCH])
+        await index.index(corpus.documents[start : start + BATCH])
     if isinstance(index, ElasticsearchSearchIndex):
         await index.client.indices.refresh(index=index.index_name)
 
@@ -147,11 +162,15 @@ class LoadedIndex:
 STAND_IN = "elasticsearch adapter on the API stand-in"
 
 
-@pytest.fixture(scope="module", params=[
-    "tantivy",
-    # Loading 127k tweets into the stand-in takes it a minute or more of CPU.
-    pytest.param(STAND_IN, marks=pytest.mark.slow),
-    "elasticsearch"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        "tantivy",
+        # Loading 127k tweets into the stand-in takes it a minute or more of CPU.
+        pytest.param(STAND_IN, marks=pytest.mark.slow),
+        "elasticsearch",
+    ],
+)
 def loaded(request, corpus) -> LoadedIndex:
     """The corpus in one adapter's index, loaded once per adapter."""
     clock = AS_OF.timestamp
@@ -170,8 +189,9 @@ def loaded(request, corpus) -> LoadedIndex:
     alias = f"relevance-{uuid.uuid4().hex[:8]}"
 
     def opened():
-        return ElasticsearchSearchIndex(elasticsearch_client(url, api_stand_in=stand_in), alias,
-                                        clock=clock)
+        return ElasticsearchSearchIndex(
+            elasticsearch_client(url, api_stand_in=stand_in), alias, clock=clock
+        )
 
     asyncio.run(_load_and_close(opened(), corpus))
     yield LoadedIndex(opened, lucene_bm25=not stand_in, api_stand_in=stand_in)
@@ -192,6 +212,7 @@ async def _delete_index(index: ElasticsearchSearchIndex) -> None:
 
 def search(loaded: LoadedIndex, q: str, pages: int = 1, limit: int = 100):
     """Up to `pages` pages of hits for `q`, as [(tweet_id, score)]."""
+
     async def main():
         index = loaded.open()
         await index.setup()
@@ -229,8 +250,13 @@ WORD_QUERIES = [
     ("solar eclipse", [forms("solar"), forms("eclipse", "eclipses", "eclipsed", "eclipse's")]),
     ("Tampa Florida", [forms("tampa", "tampa's"), forms("florida", "florida's", "florida’s")]),
     ("netflix", [forms("netflix", "netflix's")]),
-    ("marathon runners", [forms("marathon", "marathons", "marathoner", "marathoners"),
-                          forms("runner", "runners", "runner's")]),
+    (
+        "marathon runners",
+        [
+            forms("marathon", "marathons", "marathoner", "marathoners"),
+            forms("runner", "runners", "runner's"),
+        ],
+    ),
 ]
 
 
@@ -242,8 +268,9 @@ WORD_QUERIES = [
 def test_word_queries_find_exactly_the_tweets_with_those_words(loaded, corpus, q, words):
     if loaded.api_stand_in:
         # Its stemming quirk (above): possessive forms do not match there.
-        words = [{form for form in forms if not form.endswith(("'s", "’s", "'"))}
-                 for forms in words]
+        words = [
+            {form for form in forms if not form.endswith(("'s", "’s", "'"))} for forms in words
+        ]
     expected = corpus.having(*words)
     assert expected, f"{q!r} should match something in the corpus"
     hits = search(loaded, q, pages=10)
@@ -256,8 +283,10 @@ def test_word_queries_find_exactly_the_tweets_with_those_words(loaded, corpus, q
 @pytest.mark.parametrize("q, words", WORD_QUERIES, ids=[q for q, _ in WORD_QUERIES])
 def test_word_queries_rank_by_bm25_times_recency_times_engagement(loaded, corpus, q, words):
     if not loaded.lucene_bm25:
-        pytest.skip("the API stand-in scores with bleve's BM25, whose length normalisation is "
-                    "not Lucene's: ranking against the reference needs tantivy or Elasticsearch")
+        pytest.skip(
+            "the API stand-in scores with bleve's BM25, whose length normalisation is "
+            "not Lucene's: ranking against the reference needs tantivy or Elasticsearch"
+        )
     hits = search(loaded, q, pages=10)
     _assert_ranked_like_the_reference(corpus, hits, words)
 
@@ -270,19 +299,26 @@ def test_the_only_tweet_from_shartlesville_comes_first_for_a_broader_query(loade
 
 
 PHRASES = [
-    ('"garden of the gods"', [forms("garden", "gardens"), forms("of"), forms("the"),
-                               forms("god", "gods", "god's")]),
-    ('"happiest place on earth"', [forms("happiest"), forms("place", "places"), forms("on"),
-                                   forms("earth", "earth's")]),
+    (
+        '"garden of the gods"',
+        [forms("garden", "gardens"), forms("of"), forms("the"), forms("god", "gods", "god's")],
+    ),
+    (
+        '"happiest place on earth"',
+        [forms("happiest"), forms("place", "places"), forms("on"), forms("earth", "earth's")],
+    ),
     ('"solar eclipse"', [forms("solar"), forms("eclipse", "eclipses", "eclipsed", "eclipse's")]),
-    ('"kim fatty the third"', [forms("kim", "kim's"), forms("fatty"), forms("the"),
-                               forms("third")]),
+    (
+        '"kim fatty the third"',
+        [forms("kim", "kim's"), forms("fatty"), forms("the"), forms("third")],
+    ),
 ]
 
 
 @pytest.mark.parametrize("q, positions", PHRASES, ids=[q for q, _ in PHRASES])
 def test_phrase_queries_find_exactly_the_tweets_with_the_words_in_that_order(
-        loaded, corpus, q, positions):
+    loaded, corpus, q, positions
+):
     expected = corpus.with_phrase(*positions)
     assert expected
     hits = search(loaded, q, pages=10)
@@ -320,32 +356,46 @@ def test_a_hashtag_and_a_word_need_both(loaded, corpus):
 
 
 def test_from_alone_ranks_by_recency_and_engagement_exactly(loaded, corpus):
-    expected = sorted((d.tweet_id for d in corpus.documents if d.author_username == "user42"),
-                      key=lambda tweet_id: (corpus.weight(tweet_id), tweet_id), reverse=True)
+    expected = sorted(
+        (d.tweet_id for d in corpus.documents if d.author_username == "user42"),
+        key=lambda tweet_id: (corpus.weight(tweet_id), tweet_id),
+        reverse=True,
+    )
     hits = search(loaded, "from:user42", pages=5)
     assert [tweet_id for tweet_id, _ in hits] == expected
 
 
 def test_from_and_a_word_need_both(loaded, corpus):
-    expected = ({d.tweet_id for d in corpus.documents if d.author_username == "user7"}
-                & corpus.having(forms("love", "loves", "loved", "loving", "love's")))
+    expected = {
+        d.tweet_id for d in corpus.documents if d.author_username == "user7"
+    } & corpus.having(forms("love", "loves", "loved", "loving", "love's"))
     assert expected
     assert {tweet_id for tweet_id, _ in search(loaded, "love from:USER7")} == expected
 
 
 def test_since_and_until_select_utc_days(loaded, corpus):
-    start, end = datetime(2024, 5, 20, tzinfo=timezone.utc), datetime(2024, 5, 22, tzinfo=timezone.utc)
-    expected = {d.tweet_id for d in corpus.documents if start <= d.created_at < end
-                and d.tweet_id in corpus.having(forms("beach", "beaches", "beach's"))}
+    start, end = (
+        datetime(2024, 5, 20, tzinfo=UTC),
+        datetime(2024, 5, 22, tzinfo=UTC),
+    )
+    expected = {
+        d.tweet_id
+        for d in corpus.documents
+        if start <= d.created_at < end
+        and d.tweet_id in corpus.having(forms("beach", "beaches", "beach's"))
+    }
     assert expected
     hits = search(loaded, "beach since:2024-05-20 until:2024-05-22", pages=10)
     assert {tweet_id for tweet_id, _ in hits} == expected
 
 
 def test_a_date_range_alone_ranks_by_recency_and_engagement_exactly(loaded, corpus):
-    since = datetime(2024, 5, 31, tzinfo=timezone.utc)
-    expected = sorted((d.tweet_id for d in corpus.documents if d.created_at >= since),
-                      key=lambda tweet_id: (corpus.weight(tweet_id), tweet_id), reverse=True)
+    since = datetime(2024, 5, 31, tzinfo=UTC)
+    expected = sorted(
+        (d.tweet_id for d in corpus.documents if d.created_at >= since),
+        key=lambda tweet_id: (corpus.weight(tweet_id), tweet_id),
+        reverse=True,
+    )
     hits = search(loaded, "since:2024-05-31", pages=2)
     assert [tweet_id for tweet_id, _ in hits] == expected[:200]
 
@@ -374,7 +424,8 @@ def _assert_same_text_ordered_by_recency_and_engagement(corpus: Corpus, hits) ->
         for (_, first, first_score), (_, second, second_score) in zip(same, same[1:]):
             assert (corpus.weight(first), first) > (corpus.weight(second), second)
             assert second_score / first_score == pytest.approx(
-                corpus.weight(second) / corpus.weight(first), rel=1e-3)
+                corpus.weight(second) / corpus.weight(first), rel=1e-3
+            )
 
 
 def test_the_corpus_has_the_shape_the_readme_describes(corpus):

@@ -13,11 +13,15 @@ import pytest
 from tests.support.clients import post, register
 
 
-def _token(secret: str, sub: str, *, algorithm: str = "HS256", expires_in: int = 3600,
-           **claims) -> str:
+def _token(
+    secret: str, sub: str, *, algorithm: str = "HS256", expires_in: int = 3600, **claims
+) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": sub, "username": "someone", "iat": now, "exp": now + expires_in,
-                       **claims}, secret, algorithm=algorithm)
+    return jwt.encode(
+        {"sub": sub, "username": "someone", "iat": now, "exp": now + expires_in, **claims},
+        secret,
+        algorithm=algorithm,
+    )
 
 
 def _b64(data: dict) -> str:
@@ -25,8 +29,11 @@ def _b64(data: dict) -> str:
 
 
 def _refused(client, token: str) -> None:
-    response = client.post("/api/v1/tweets", json={"content": "as someone else"},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/v1/tweets",
+        json={"content": "as someone else"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -39,8 +46,14 @@ def victim(client):
 
 def test_an_unsigned_token_is_refused(client, victim):
     header = _b64({"alg": "none", "typ": "JWT"})
-    payload = _b64({"sub": victim.user_id, "username": victim.username,
-                    "iat": int(time.time()), "exp": int(time.time()) + 3600})
+    payload = _b64(
+        {
+            "sub": victim.user_id,
+            "username": victim.username,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+        }
+    )
     _refused(client, f"{header}.{payload}.")
 
 
@@ -60,8 +73,14 @@ def test_an_expired_token_is_refused(client, stack, victim):
 def test_a_tampered_token_is_refused(client, victim):
     attacker = register(client, "attacker")
     header, _, signature = attacker.token.split(".")
-    payload = _b64({"sub": victim.user_id, "username": victim.username,
-                    "iat": int(time.time()), "exp": int(time.time()) + 3600})
+    payload = _b64(
+        {
+            "sub": victim.user_id,
+            "username": victim.username,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+        }
+    )
     _refused(client, f"{header}.{payload}.{signature}")
 
 
@@ -71,8 +90,9 @@ def test_a_token_of_a_user_that_does_not_exist_cannot_write(client, stack):
 
 def test_garbage_and_missing_tokens_are_refused(client):
     for value in ("Bearer", "Bearer x.y.z", "Basic dXNlcjpwYXNz", "Bearer " + "a" * 5000):
-        response = client.post("/api/v1/tweets", json={"content": "x"},
-                               headers={"Authorization": value})
+        response = client.post(
+            "/api/v1/tweets", json={"content": "x"}, headers={"Authorization": value}
+        )
         assert response.status_code == 401, (value[:20], response.text)
     assert client.post("/api/v1/tweets", json={"content": "x"}).status_code == 401
 
@@ -85,11 +105,14 @@ def test_a_user_cannot_delete_or_act_for_another(client, victim):
     # Still there (read as its author, who reads their own writes).
     assert client.get(f"/api/v1/tweets/{tweet_id}", headers=victim.auth).status_code == 200
     # The actor is always the token's user: a body cannot name another.
-    response = client.post("/api/v1/tweets", headers=attacker.auth,
-                           json={"content": "hi", "author_id": victim.user_id,
-                                 "actor_id": victim.user_id})
+    response = client.post(
+        "/api/v1/tweets",
+        headers=attacker.auth,
+        json={"content": "hi", "author_id": victim.user_id, "actor_id": victim.user_id},
+    )
     assert response.status_code in (201, 422)
     if response.status_code == 201:
-        shown = client.get(f"/api/v1/tweets/{response.json()['tweet_id']}",
-                           headers=attacker.auth).json()
+        shown = client.get(
+            f"/api/v1/tweets/{response.json()['tweet_id']}", headers=attacker.auth
+        ).json()
         assert shown["user"]["id"] == attacker.user_id

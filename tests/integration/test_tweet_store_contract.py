@@ -56,9 +56,12 @@ class TweetStoreContract:
             assert found[first.tweet_id].created_at == first.created_at
             newest_first = await store.by_author(1, None, 10)
             assert [t.tweet_id for t in newest_first] == [second.tweet_id, first.tweet_id]
-            assert [t.tweet_id for t in await store.by_author(1, second.tweet_id, 10)] == [first.tweet_id]
+            assert [t.tweet_id for t in await store.by_author(1, second.tweet_id, 10)] == [
+                first.tweet_id
+            ]
             assert await self.states(store, [first.tweet_id, 12345]) == {
-                first.tweet_id: TweetState(deleted=False, reply_to=None)}
+                first.tweet_id: TweetState(deleted=False, reply_to=None)
+            }
 
         self.run(scenario)
 
@@ -67,11 +70,14 @@ class TweetStoreContract:
             parent = tweet(2)
             reply = tweet(3, "reply", reply_to=parent.tweet_id)
             await self.write(store, [parent, reply])
-            assert [t.tweet_id for t in await store.replies(parent.tweet_id, None, 10)] == [reply.tweet_id]
+            assert [t.tweet_id for t in await store.replies(parent.tweet_id, None, 10)] == [
+                reply.tweet_id
+            ]
             await self.write(store, deletions=[reply.tweet_id])
             await self.write(store, deletions=[reply.tweet_id])  # again: nothing changes
             assert await self.states(store, [reply.tweet_id]) == {
-                reply.tweet_id: TweetState(deleted=True, reply_to=parent.tweet_id)}
+                reply.tweet_id: TweetState(deleted=True, reply_to=parent.tweet_id)
+            }
             assert await store.get_many([reply.tweet_id]) == {}
             assert await store.by_author(3, None, 10) == []
             assert await store.replies(parent.tweet_id, None, 10) == []
@@ -95,7 +101,10 @@ class TweetStoreContract:
             await self.write(store, made)
             await self.write(store, deletions=[made[3].tweet_id])
             assert await self.newest(store, [10, 11, 12], 1) == {
-                10: [made[2].tweet_id], 11: [made[1].tweet_id], 12: []}
+                10: [made[2].tweet_id],
+                11: [made[1].tweet_id],
+                12: [],
+            }
             assert (await self.newest(store, [10], 5))[10] == [made[2].tweet_id, made[0].tweet_id]
 
         self.run(scenario)
@@ -110,7 +119,8 @@ class TweetStoreContract:
             rest = await store.by_authors([4, 5, 6], page[-1].tweet_id, 4)
             assert [t.tweet_id for t in rest] == ids[4:]
             assert [t.tweet_id for t in await store.by_authors([5], None, 10)] == [
-                t.tweet_id for t in sorted(made, key=lambda t: -t.tweet_id) if t.author_id == 5]
+                t.tweet_id for t in sorted(made, key=lambda t: -t.tweet_id) if t.author_id == 5
+            ]
 
         self.run(scenario)
 
@@ -153,9 +163,11 @@ class TestPostgresTweetStore(TweetStoreContract):
             yield conn
 
 
-@pytest.mark.skipif(not os.environ.get("CHIRP_CASSANDRA_HOSTS"),
-                    reason="no Cassandra server can run here: set CHIRP_CASSANDRA_HOSTS=host:port "
-                    "to run the tweet store contract against a real Cassandra")
+@pytest.mark.skipif(
+    not os.environ.get("CHIRP_CASSANDRA_HOSTS"),
+    reason="no Cassandra server can run here: set CHIRP_CASSANDRA_HOSTS=host:port "
+    "to run the tweet store contract against a real Cassandra",
+)
 class TestCassandraTweetStore(TweetStoreContract):
     def open_store(self):
         from projections.cassandra_tweet_store import CassandraTweetStore

@@ -32,20 +32,32 @@ def _reachable_by_others(path: str) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in real.parents)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user; "
-                    "as a normal user every other test already runs the stack unprivileged")
-@pytest.mark.skipif(not (_reachable_by_others(sys.executable) and _reachable_by_others(__file__)),
-                    reason="the Python interpreter or the project lies where other users cannot "
-                    "enter (e.g. under /root); runs where both are reachable by 'nobody'")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="needs root to switch to an unprivileged user; "
+    "as a normal user every other test already runs the stack unprivileged",
+)
+@pytest.mark.skipif(
+    not (_reachable_by_others(sys.executable) and _reachable_by_others(__file__)),
+    reason="the Python interpreter or the project lies where other users cannot "
+    "enter (e.g. under /root); runs where both are reachable by 'nobody'",
+)
 def test_stack_starts_and_stops_as_an_unprivileged_user():
     nobody = pwd.getpwnam("nobody")
     data_dir = new_data_dir()
     os.chown(data_dir, nobody.pw_uid, nobody.pw_gid)
     env = {"PATH": os.environ["PATH"], "HOME": str(data_dir), "PYTHONPATH": os.getcwd()}
     try:
-        result = subprocess.run([sys.executable, "-c", SCRIPT, str(data_dir)], env=env,
-                                user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(data_dir)],
+            env=env,
+            user=nobody.pw_uid,
+            group=nobody.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert len(result.stdout.split()) == 4  # "pids" and three servers
         assert processes_mentioning(str(data_dir)) == []

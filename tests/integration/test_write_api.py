@@ -21,26 +21,37 @@ def events_of(event_log, user, event_type):
 
 def test_registration_records_the_user_and_never_the_password(client, event_log):
     username = unique_username("reg")
-    response = client.post("/api/v1/users", json={
-        "username": username, "display_name": "Émile Zola", "password": PASSWORD,
-        "bio": "J'accuse"})
+    response = client.post(
+        "/api/v1/users",
+        json={
+            "username": username,
+            "display_name": "Émile Zola",
+            "password": PASSWORD,
+            "bio": "J'accuse",
+        },
+    )
     assert response.status_code == 201
     body = response.json()
     assert response.headers["location"] == f"/api/v1/users/{body['user_id']}"
-    [event] = [e for e in event_log.by_actor(int(body["user_id"]))
-               if isinstance(e, ev.UserRegistered)]
+    [event] = [
+        e for e in event_log.by_actor(int(body["user_id"])) if isinstance(e, ev.UserRegistered)
+    ]
     assert (event.username, event.display_name, event.bio) == (username, "Émile Zola", "J'accuse")
     assert PASSWORD not in repr(event)
 
 
 def test_login_gives_a_token_that_acts_as_the_user(client, event_log):
     user = register(client, "log")
-    login = client.post("/api/v1/auth/token", json={"username": user.username.upper(),
-                                                    "password": PASSWORD})
+    login = client.post(
+        "/api/v1/auth/token", json={"username": user.username.upper(), "password": PASSWORD}
+    )
     assert login.status_code == 200 and login.json()["token_type"] == "bearer"
     token = login.json()["access_token"]
-    posted = client.post("/api/v1/tweets", json={"content": "logged in"},
-                         headers={"Authorization": f"Bearer {token}"})
+    posted = client.post(
+        "/api/v1/tweets",
+        json={"content": "logged in"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert posted.status_code == 201
     [event] = events_of(event_log, user, ev.TweetPosted)
     assert event.author_id == user.id
@@ -48,8 +59,11 @@ def test_login_gives_a_token_that_acts_as_the_user(client, event_log):
 
 def test_a_post_becomes_a_tweet_posted_event_with_its_entities(client, event_log):
     user = register(client, "post")
-    response = client.post("/api/v1/tweets", headers=user.auth,
-                           json={"content": "Hello @Bob, meet #Kafka and #kafka https://x.org/#no"})
+    response = client.post(
+        "/api/v1/tweets",
+        headers=user.auth,
+        json={"content": "Hello @Bob, meet #Kafka and #kafka https://x.org/#no"},
+    )
     assert response.status_code == 201
     body = response.json()
     tweet_id = int(body["tweet_id"])
@@ -63,8 +77,11 @@ def test_a_post_becomes_a_tweet_posted_event_with_its_entities(client, event_log
 def test_a_reply_names_its_parent(client, event_log):
     author, replier = register(client, "par"), register(client, "rep")
     parent = client.post("/api/v1/tweets", headers=author.auth, json={"content": "parent"}).json()
-    reply = client.post("/api/v1/tweets", headers=replier.auth,
-                        json={"content": "a reply", "reply_to": parent["tweet_id"]})
+    reply = client.post(
+        "/api/v1/tweets",
+        headers=replier.auth,
+        json={"content": "a reply", "reply_to": parent["tweet_id"]},
+    )
     assert reply.status_code == 201
     [event] = events_of(event_log, replier, ev.TweetPosted)
     assert event.reply_to == int(parent["tweet_id"])
@@ -72,15 +89,21 @@ def test_a_reply_names_its_parent(client, event_log):
 
 def test_deleting_your_tweet_records_one_deletion(client, event_log):
     user = register(client, "del")
-    tweet_id = client.post("/api/v1/tweets", headers=user.auth, json={"content": "oops"}).json()["tweet_id"]
+    tweet_id = client.post("/api/v1/tweets", headers=user.auth, json={"content": "oops"}).json()[
+        "tweet_id"
+    ]
     assert client.delete(f"/api/v1/tweets/{tweet_id}", headers=user.auth).status_code == 204
     assert client.delete(f"/api/v1/tweets/{tweet_id}", headers=user.auth).status_code == 204
     deletions = events_of(event_log, user, ev.TweetDeleted)
     assert [(d.tweet_id, d.author_id) for d in deletions] == [(int(tweet_id), user.id)]
     # A deleted tweet can no longer be liked or replied to.
     assert client.post(f"/api/v1/tweets/{tweet_id}/like", headers=user.auth).status_code == 404
-    assert client.post("/api/v1/tweets", headers=user.auth,
-                       json={"content": "re", "reply_to": tweet_id}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/tweets", headers=user.auth, json={"content": "re", "reply_to": tweet_id}
+        ).status_code
+        == 422
+    )
 
 
 def test_follow_and_unfollow(client, event_log):
@@ -91,19 +114,29 @@ def test_follow_and_unfollow(client, event_log):
     assert followed.json() == {"user_id": followee.user_id, "following": True}
     unfollowed = client.delete(path, headers=follower.auth)
     assert unfollowed.json() == {"user_id": followee.user_id, "following": False}
-    kinds = [(type(e).__name__, e.follower_id, e.followee_id)
-             for e in event_log.by_actor(follower.id) if not isinstance(e, ev.UserRegistered)]
-    assert kinds == [("UserFollowed", follower.id, followee.id),
-                     ("UserUnfollowed", follower.id, followee.id)]
+    kinds = [
+        (type(e).__name__, e.follower_id, e.followee_id)
+        for e in event_log.by_actor(follower.id)
+        if not isinstance(e, ev.UserRegistered)
+    ]
+    assert kinds == [
+        ("UserFollowed", follower.id, followee.id),
+        ("UserUnfollowed", follower.id, followee.id),
+    ]
 
 
-@pytest.mark.parametrize("action, done, undone", [
-    ("like", ev.TweetLiked, ev.TweetUnliked),
-    ("retweet", ev.TweetRetweeted, ev.TweetUnretweeted),
-])
+@pytest.mark.parametrize(
+    "action, done, undone",
+    [
+        ("like", ev.TweetLiked, ev.TweetUnliked),
+        ("retweet", ev.TweetRetweeted, ev.TweetUnretweeted),
+    ],
+)
 def test_engagements_name_the_tweet_and_the_user(client, event_log, action, done, undone):
     author, fan = register(client, "aut"), register(client, "fan")
-    tweet_id = client.post("/api/v1/tweets", headers=author.auth, json={"content": "like me"}).json()["tweet_id"]
+    tweet_id = client.post(
+        "/api/v1/tweets", headers=author.auth, json={"content": "like me"}
+    ).json()["tweet_id"]
     assert client.post(f"/api/v1/tweets/{tweet_id}/{action}", headers=fan.auth).status_code == 200
     assert client.delete(f"/api/v1/tweets/{tweet_id}/{action}", headers=fan.auth).status_code == 200
     recorded = [e for e in event_log.by_actor(fan.id) if isinstance(e, (done, undone))]
@@ -133,9 +166,12 @@ def test_concurrent_retries_of_one_request_produce_one_event(api_url, client, ev
 
     async def burst():
         async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
-            return await asyncio.gather(*(
-                http.post("/api/v1/tweets", headers=headers, json={"content": "burst"})
-                for _ in range(20)))
+            return await asyncio.gather(
+                *(
+                    http.post("/api/v1/tweets", headers=headers, json={"content": "burst"})
+                    for _ in range(20)
+                )
+            )
 
     responses = asyncio.run(burst())
     assert {r.status_code for r in responses} == {201}
@@ -144,10 +180,14 @@ def test_concurrent_retries_of_one_request_produce_one_event(api_url, client, ev
 
 
 def test_1000_posts_from_50_concurrent_clients_make_exactly_1000_ordered_events(
-        api_url, client, event_log):
+    api_url, client, event_log
+):
     authors = [register(client, "bulk") for _ in range(50)]
-    requests = [(author, str(uuid.uuid4()), f"post {n} by {author.username}")
-                for n in range(20) for author in authors]
+    requests = [
+        (author, str(uuid.uuid4()), f"post {n} by {author.username}")
+        for n in range(20)
+        for author in authors
+    ]
 
     async def post_all(items):
         queue: asyncio.Queue = asyncio.Queue()
@@ -160,16 +200,20 @@ def test_1000_posts_from_50_concurrent_clients_make_exactly_1000_ordered_events(
                 author, key, content = queue.get_nowait()
                 for attempt in range(3):  # a client retries a broken connection, same key
                     try:
-                        response = await http.post("/api/v1/tweets", json={"content": content},
-                                                   headers=author.auth | {"Idempotency-Key": key})
+                        response = await http.post(
+                            "/api/v1/tweets",
+                            json={"content": content},
+                            headers=author.auth | {"Idempotency-Key": key},
+                        )
                         break
                     except httpx.TransportError:
                         if attempt == 2:
                             raise
                 answers.append((key, response.status_code, response.json()))
 
-        async with httpx.AsyncClient(base_url=api_url, timeout=60,
-                                     limits=httpx.Limits(max_connections=50)) as http:
+        async with httpx.AsyncClient(
+            base_url=api_url, timeout=60, limits=httpx.Limits(max_connections=50)
+        ) as http:
             await asyncio.gather(*(worker(http) for _ in range(50)))
         return answers
 
@@ -178,7 +222,9 @@ def test_1000_posts_from_50_concurrent_clients_make_exactly_1000_ordered_events(
     retried = asyncio.run(post_all(requests))
     assert {key: body for key, _, body in retried} == {key: body for key, _, body in first}
 
-    posted = [e for e in event_log.by_actor(*(a.id for a in authors)) if isinstance(e, ev.TweetPosted)]
+    posted = [
+        e for e in event_log.by_actor(*(a.id for a in authors)) if isinstance(e, ev.TweetPosted)
+    ]
     assert len(posted) == 1000
     assert len({e.tweet_id for e in posted}) == 1000
     assert {e.tweet_id for e in posted} == {int(body["tweet_id"]) for _, _, body in first}
@@ -194,16 +240,25 @@ def test_fifty_concurrent_registrations_of_one_username_grant_it_once(api_url, e
 
     async def burst():
         async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
-            return await asyncio.gather(*(
-                http.post("/api/v1/users", json={"username": username, "display_name": "Twin",
-                                                 "password": PASSWORD})
-                for _ in range(50)))
+            return await asyncio.gather(
+                *(
+                    http.post(
+                        "/api/v1/users",
+                        json={"username": username, "display_name": "Twin", "password": PASSWORD},
+                    )
+                    for _ in range(50)
+                )
+            )
 
     responses = asyncio.run(burst())
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 49
-    assert all(r.headers["content-type"] == "application/problem+json"
-               for r in responses if r.status_code == 409)
-    registered = [e for e in event_log.sync()
-                  if isinstance(e, ev.UserRegistered) and e.username == username]
+    assert all(
+        r.headers["content-type"] == "application/problem+json"
+        for r in responses
+        if r.status_code == 409
+    )
+    registered = [
+        e for e in event_log.sync() if isinstance(e, ev.UserRegistered) and e.username == username
+    ]
     assert len(registered) == 1

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import time
 import os
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -35,8 +35,10 @@ class User:
 
 def register(client: httpx.Client, prefix: str = "u") -> User:
     username = unique_username(prefix)
-    response = client.post("/api/v1/users", json={
-        "username": username, "display_name": f"Test {username}", "password": PASSWORD})
+    response = client.post(
+        "/api/v1/users",
+        json={"username": username, "display_name": f"Test {username}", "password": PASSWORD},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return User(body["user_id"], body["username"], body["access_token"])

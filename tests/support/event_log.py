@@ -19,11 +19,17 @@ class EventLog:
     """All events of a stack's event topics, read from the beginning and kept in order."""
 
     def __init__(self, bootstrap_servers: str, registry: TopicRegistry) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers,
-                                       enable_auto_commit=False, fetch_max_wait_ms=100,
-                                       consumer_timeout_ms=int(QUIET_SECONDS * 1000))
-        partitions = [TopicPartition(topic.name, number) for topic in registry.event_topics()
-                      for number in range(topic.partitions)]
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+            consumer_timeout_ms=int(QUIET_SECONDS * 1000),
+        )
+        partitions = [
+            TopicPartition(topic.name, number)
+            for topic in registry.event_topics()
+            for number in range(topic.partitions)
+        ]
         self._consumer.assign(partitions)
         self._consumer.seek_to_beginning(*partitions)
         self.records: list[tuple[str, int, bytes | None, Event]] = []

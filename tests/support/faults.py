@@ -36,7 +36,8 @@ class WriteLedger:
     def recovered_after(self, moment: float, timeout: float = 30.0) -> float:
         """Seconds from `moment` (time.monotonic()) to the first post accepted after it."""
         assert eventually(lambda: any(at > moment for at in self.accepted_at), timeout=timeout), (
-            f"no post was accepted within {timeout:.0f}s")
+            f"no post was accepted within {timeout:.0f}s"
+        )
         return min(at for at in self.accepted_at if at > moment) - moment
 
 
@@ -54,8 +55,15 @@ def running(stop: threading.Event, *targets):
             thread.join()
 
 
-def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
-                  stop: threading.Event, pause: float = 0.02, retries: int = 3) -> None:
+def post_steadily(
+    base_url: str,
+    author: User,
+    name: str,
+    ledger: WriteLedger,
+    stop: threading.Event,
+    pause: float = 0.02,
+    retries: int = 3,
+) -> None:
     """Post unique contents until `stop`; a 503 is retried with the same Idempotency-Key after
     its Retry-After, as a careful client does, up to `retries` times."""
     with httpx.Client(base_url=base_url, timeout=60) as client:
@@ -65,8 +73,11 @@ def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
             number += 1
             for attempt in range(retries + 1):
                 started = time.monotonic()
-                response = client.post("/api/v1/tweets", json={"content": content},
-                                       headers=author.auth | {"Idempotency-Key": key})
+                response = client.post(
+                    "/api/v1/tweets",
+                    json={"content": content},
+                    headers=author.auth | {"Idempotency-Key": key},
+                )
                 elapsed = time.monotonic() - started
                 with ledger.lock:
                     ledger.statuses.append(response.status_code)
@@ -89,8 +100,9 @@ def post_steadily(base_url: str, author: User, name: str, ledger: WriteLedger,
                 time.sleep(float(response.headers.get("retry-after", "1")))
 
 
-def settled_audit(base_url: str, authors: list[User], ledger: WriteLedger,
-                  timeout: float = 60.0) -> dict:
+def settled_audit(
+    base_url: str, authors: list[User], ledger: WriteLedger, timeout: float = 60.0
+) -> dict:
     """The audit once the agents have applied the log and the outbox has delivered what it
     kept (no accepted post missing, every kept one applied), or as it stands at `timeout`."""
 
@@ -116,21 +128,35 @@ def audit(base_url: str, authors: list[User], ledger: WriteLedger) -> dict:
                 cursor = page["next_cursor"]
                 if not cursor:
                     break
-    lost = [content for content, tweet_id in ledger.accepted.items()
-            if tweet_id not in seen.get(content, [])]
+    lost = [
+        content
+        for content, tweet_id in ledger.accepted.items()
+        if tweet_id not in seen.get(content, [])
+    ]
     duplicated = {content: ids for content, ids in seen.items() if len(ids) > 1}
-    return {"accepted": len(ledger.accepted), "lost": len(lost),
-            "duplicated": len(duplicated), "lost_examples": lost[:3],
-            "duplicated_examples": dict(list(duplicated.items())[:3]),
-            # Answered 503 in the end (no retry left): kept ones take effect later anyway.
-            "unconfirmed_applied": sum(1 for content in ledger.unconfirmed if content in seen),
-            "unconfirmed": len(ledger.unconfirmed),
-            "refused_applied": sum(1 for content in ledger.refused if content in seen),
-            "refused": len(ledger.refused)}
+    return {
+        "accepted": len(ledger.accepted),
+        "lost": len(lost),
+        "duplicated": len(duplicated),
+        "lost_examples": lost[:3],
+        "duplicated_examples": dict(list(duplicated.items())[:3]),
+        # Answered 503 in the end (no retry left): kept ones take effect later anyway.
+        "unconfirmed_applied": sum(1 for content in ledger.unconfirmed if content in seen),
+        "unconfirmed": len(ledger.unconfirmed),
+        "refused_applied": sum(1 for content in ledger.refused if content in seen),
+        "refused": len(ledger.refused),
+    }
 
 
-_COUNTS = ("like_count", "retweet_count", "reply_count", "followers_count", "following_count",
-           "tweet_count", "count")
+_COUNTS = (
+    "like_count",
+    "retweet_count",
+    "reply_count",
+    "followers_count",
+    "following_count",
+    "tweet_count",
+    "count",
+)
 
 
 def effects_compared(live: dict, clean: dict) -> dict:

@@ -21,8 +21,13 @@ def _stat(pid: int | str) -> tuple[str, int, int, int]:
 
 
 def _command(pid: int | str) -> str:
-    return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-        errors="replace").strip()
+    return (
+        (PROC / str(pid) / "cmdline")
+        .read_bytes()
+        .replace(b"\0", b" ")
+        .decode(errors="replace")
+        .strip()
+    )
 
 
 def _live_processes():
@@ -46,8 +51,11 @@ def processes_in_groups(groups: list[int]) -> list[str]:
 
 def processes_mentioning(*needles: str) -> list[str]:
     """Command lines of live processes that contain any of `needles`."""
-    return [f"{pid}: {cmdline}" for pid, cmdline, _ in _live_processes()
-            if any(needle in cmdline for needle in needles)]
+    return [
+        f"{pid}: {cmdline}"
+        for pid, cmdline, _ in _live_processes()
+        if any(needle in cmdline for needle in needles)
+    ]
 
 
 def process_tree(root: int) -> dict[int, tuple[int, str]]:
@@ -91,8 +99,9 @@ def still_running(processes: dict[int, tuple[int, str]]) -> list[str]:
     return left
 
 
-def listening_sockets(pids: Iterable[int]) -> list[tuple[int, ipaddress.IPv4Address |
-                                                          ipaddress.IPv6Address, int]]:
+def listening_sockets(
+    pids: Iterable[int],
+) -> list[tuple[int, ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
     """(PID, address, port) of every TCP socket that one of `pids` listens on, from
     /proc/net/tcp and tcp6 (state 0A) and the socket inodes in each process's descriptors."""
     owners: dict[int, int] = {}
@@ -107,7 +116,7 @@ def listening_sockets(pids: Iterable[int]) -> list[tuple[int, ipaddress.IPv4Addr
             except OSError:
                 continue
             if target.startswith("socket:["):
-                owners[int(target[len("socket:["):-1])] = pid
+                owners[int(target[len("socket:[") : -1])] = pid
     found = []
     for table in ("tcp", "tcp6"):
         for line in (PROC / "net" / table).read_text().splitlines()[1:]:
@@ -122,7 +131,7 @@ def listening_sockets(pids: Iterable[int]) -> list[tuple[int, ipaddress.IPv4Addr
 def _address(hexadecimal: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address as /proc/net/tcp* writes it: 32-bit words, each in the host's byte order
     (little-endian here)."""
-    words = [bytes.fromhex(hexadecimal[at:at + 8])[::-1] for at in range(0, len(hexadecimal), 8)]
+    words = [bytes.fromhex(hexadecimal[at : at + 8])[::-1] for at in range(0, len(hexadecimal), 8)]
     return ipaddress.ip_address(b"".join(words))
 
 
@@ -136,8 +145,13 @@ def on_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def holding(script: str, **environment: str):
     """A Python process that runs `script` until the block ends; yields its PID once the
     script has printed "holding" (and then waits for its stdin to close)."""
-    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=os.environ | environment)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | environment,
+    )
     try:
         assert holder.stdout.readline() == "holding\n"
         yield holder.pid

@@ -12,8 +12,8 @@ import psycopg
 import redis
 from kafka import KafkaProducer
 
-from streams.topics import topic_registry
 from projections.redis_keys import RedisKeys
+from streams.topics import topic_registry
 from tests.support.clients import User, follow
 
 LIVE_GROUP = "chirp-projections"
@@ -40,9 +40,11 @@ def snapshot(base_url: str, users: list[User], tweet_ids: list[str]) -> dict:
             view[f"profile {user.username}"] = client.get(f"/api/v1/users/{user.user_id}").json()
             view[f"home {user.username}"] = all_pages(client, "/api/v1/timeline/home", user)
             view[f"tweets {user.username}"] = all_pages(
-                client, f"/api/v1/users/{user.user_id}/tweets", user)
+                client, f"/api/v1/users/{user.user_id}/tweets", user
+            )
             view[f"followers {user.username}"] = all_pages(
-                client, f"/api/v1/users/{user.user_id}/followers", user)
+                client, f"/api/v1/users/{user.user_id}/followers", user
+            )
         viewer = users[0]
         for tweet_id in tweet_ids:
             response = client.get(f"/api/v1/tweets/{tweet_id}", headers=viewer.auth)
@@ -54,9 +56,12 @@ def snapshot(base_url: str, users: list[User], tweet_ids: list[str]) -> dict:
 def positions(stack, group: str, prefix: str) -> dict[str, int]:
     client = redis.Redis.from_url(stack.settings.redis)
     keys = RedisKeys(prefix)
-    pattern = keys.position(group, "*", 0)[:-len("*:0")] + "*"
-    return {key.decode().rsplit(":", 2)[-2] + ":" + key.decode().rsplit(":", 1)[-1]: int(value)
-            for key in client.scan_iter(pattern) for value in [client.get(key)]}
+    pattern = keys.position(group, "*", 0)[: -len("*:0")] + "*"
+    return {
+        key.decode().rsplit(":", 2)[-2] + ":" + key.decode().rsplit(":", 1)[-1]: int(value)
+        for key in client.scan_iter(pattern)
+        for value in [client.get(key)]
+    }
 
 
 def wait_caught_up(stack, group: str, prefix: str, target: dict[str, int], timeout=120.0) -> None:
@@ -66,32 +71,50 @@ def wait_caught_up(stack, group: str, prefix: str, target: dict[str, int], timeo
         if all(done.get(place, -1) >= offset for place, offset in target.items()):
             return
         time.sleep(0.5)
-    logs = "\n".join(f"--- {p.name} {p.pid} running={p.running()}\n{p.tail(30)}"
-                     for p in stack.processes if p.name == "agents")
-    raise AssertionError(f"{group} did not catch up: {positions(stack, group, prefix)} < {target}"
-                         f"\n{logs}")
+    logs = "\n".join(
+        f"--- {p.name} {p.pid} running={p.running()}\n{p.tail(30)}"
+        for p in stack.processes
+        if p.name == "agents"
+    )
+    raise AssertionError(
+        f"{group} did not catch up: {positions(stack, group, prefix)} < {target}\n{logs}"
+    )
 
 
 def differences(left: dict, right: dict) -> dict:
     """The entries in which two snapshots differ, side by side (for a readable failure)."""
-    return {key: (left.get(key), right.get(key)) for key in sorted(set(left) | set(right))
-            if left.get(key) != right.get(key)}
+    return {
+        key: (left.get(key), right.get(key))
+        for key in sorted(set(left) | set(right))
+        if left.get(key) != right.get(key)
+    }
 
 
 def table_dump(stack, schema: str) -> dict[str, list]:
     """Every read-model table. Left out: `user_counts.pulled`, which records how fan-out
     delivered (push or pull) and so depends on how the topics interleaved in each run;
     what users read of it is compared through the API above."""
-    tables = {"users": "*", "follows": "*", "counted_tweets": "*", "tweets": "*", "likes": "*",
-              "retweets": "*", "replies": "*", "tweet_counts": "*",
-              "user_counts": "user_id, followers_count, following_count, tweet_count"}
+    tables = {
+        "users": "*",
+        "follows": "*",
+        "counted_tweets": "*",
+        "tweets": "*",
+        "likes": "*",
+        "retweets": "*",
+        "replies": "*",
+        "tweet_counts": "*",
+        "user_counts": "user_id, followers_count, following_count, tweet_count",
+    }
     with psycopg.connect(stack.settings.postgres) as conn:
-        return {table: conn.execute(f"SELECT {columns} FROM {schema}.{table} ORDER BY 1, 2")
-                .fetchall() for table, columns in tables.items()}
+        return {
+            table: conn.execute(f"SELECT {columns} FROM {schema}.{table} ORDER BY 1, 2").fetchall()
+            for table, columns in tables.items()
+        }
 
 
-def run_workload(client_factory, users: list[User], halfway: threading.Event,
-                 tweet_ids: list[str]) -> None:
+def run_workload(
+    client_factory, users: list[User], halfway: threading.Event, tweet_ids: list[str]
+) -> None:
     """A burst of every kind of write; sets `halfway` in the middle of it and goes on."""
     rng = random.Random(7)
     with client_factory() as client:
@@ -106,8 +129,14 @@ def run_workload(client_factory, users: list[User], halfway: threading.Event,
             roll = rng.random()
             if roll < 0.4 or len(tweet_ids) < 5:
                 reply_to = rng.choice(tweet_ids) if tweet_ids and rng.random() < 0.2 else None
-                response = client.post("/api/v1/tweets", headers=user.auth, json={
-                    "content": f"step {step} #burst", **({"reply_to": reply_to} if reply_to else {})})
+                response = client.post(
+                    "/api/v1/tweets",
+                    headers=user.auth,
+                    json={
+                        "content": f"step {step} #burst",
+                        **({"reply_to": reply_to} if reply_to else {}),
+                    },
+                )
                 if response.status_code == 201:
                     tweet_ids.append(response.json()["tweet_id"])
                 continue
@@ -120,11 +149,15 @@ def run_workload(client_factory, users: list[User], halfway: threading.Event,
                 other = rng.choice(users)
                 if other is not user:
                     method = rng.choice(["POST", "DELETE"])
-                    client.request(method, f"/api/v1/users/{other.user_id}/follow", headers=user.auth)
+                    client.request(
+                        method, f"/api/v1/users/{other.user_id}/follow", headers=user.auth
+                    )
                 continue
             else:
                 mine = client.get(f"/api/v1/tweets/{target}").json()
-                owner = next((u for u in users if mine.get("user", {}).get("id") == u.user_id), None)
+                owner = next(
+                    (u for u in users if mine.get("user", {}).get("id") == u.user_id), None
+                )
                 if owner is not None:
                     client.delete(f"/api/v1/tweets/{target}", headers=owner.auth)
                 continue
@@ -133,10 +166,21 @@ def run_workload(client_factory, users: list[User], halfway: threading.Event,
 
 def old_tweet(stack, author_id: str, tweet_id: int) -> bytes:
     """A TweetPosted of schema version 1 (no extracted hashtags), straight onto the log."""
-    raw = orjson.dumps({"event_id": str(tweet_id), "type": "TweetPosted", "schema_version": 1,
-                        "occurred_at": "2026-01-02T03:04:05.006000+00:00", "actor_id": author_id,
-                        "payload": {"tweet_id": str(tweet_id), "author_id": author_id,
-                                    "content": "written before v2 #OldTimes", "reply_to": None}})
+    raw = orjson.dumps(
+        {
+            "event_id": str(tweet_id),
+            "type": "TweetPosted",
+            "schema_version": 1,
+            "occurred_at": "2026-01-02T03:04:05.006000+00:00",
+            "actor_id": author_id,
+            "payload": {
+                "tweet_id": str(tweet_id),
+                "author_id": author_id,
+                "content": "written before v2 #OldTimes",
+                "reply_to": None,
+            },
+        }
+    )
     producer = KafkaProducer(bootstrap_servers=stack.settings.bootstrap_servers, acks="all")
     producer.send(topic_registry(stack.settings).tweets.name, raw, key=author_id.encode()).get(10)
     producer.close()

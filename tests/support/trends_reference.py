@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def expected_rows(posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta,
-                  slide: timedelta, top_n: int) -> set[tuple]:
+def expected_rows(
+    posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta, slide: timedelta, top_n: int
+) -> set[tuple]:
     """Every row the job must write: (window_start, window_end, rank, hashtag, count,
     previous_count, velocity), for windows aligned to the epoch that hold a hashtag."""
+
     def count(start: datetime, end: datetime) -> Counter:
         return Counter(tag for at, tags in posts if start <= at < end for tag in tags)
 
@@ -30,12 +32,28 @@ def expected_rows(posts: list[tuple[datetime, tuple[str, ...]]], window: timedel
         ranked = sorted(current.items(), key=lambda item: (-item[1], item[0]))[:top_n]
         for rank, (tag, number) in enumerate(ranked, 1):
             before = previous.get(tag, 0)
-            rows.add((_iso(end - window), _iso(end), rank, tag, number, before,
-                      (number - before) / max(before, 1)))
+            rows.add(
+                (
+                    _iso(end - window),
+                    _iso(end),
+                    rank,
+                    tag,
+                    number,
+                    before,
+                    (number - before) / max(before, 1),
+                )
+            )
         end += slide
     return rows
 
 
 def as_tuple(row: dict) -> tuple:
-    return (row["window_start"], row["window_end"], row["rank"], row["hashtag"], row["count"],
-            row["previous_count"], row["velocity"])
+    return (
+        row["window_start"],
+        row["window_end"],
+        row["rank"],
+        row["hashtag"],
+        row["count"],
+        row["previous_count"],
+        row["velocity"],
+    )

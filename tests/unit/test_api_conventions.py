@@ -17,8 +17,11 @@ def _spec() -> dict:
 
 
 def test_operation_ids_are_unique_camel_case_names():
-    ids = [operation["operationId"] for path in _spec()["paths"].values()
-           for operation in path.values()]
+    ids = [
+        operation["operationId"]
+        for path in _spec()["paths"].values()
+        for operation in path.values()
+    ]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+([A-Z][a-z]*)*", operation_id) for operation_id in ids), ids
     assert {"postTweet", "homeTimeline", "userTimeline", "deleteTweet", "login"} <= set(ids)
@@ -27,8 +30,13 @@ def test_operation_ids_are_unique_camel_case_names():
 def test_the_headers_clients_rely_on_are_documented_where_they_are_sent():
     paths = _spec()["paths"]
     posted = paths["/api/v1/tweets"]["post"]["responses"]
-    assert {"Location", "Idempotent-Replayed", "RateLimit", "RateLimit-Policy",
-            "X-Request-ID"} <= set(posted["201"]["headers"])
+    assert {
+        "Location",
+        "Idempotent-Replayed",
+        "RateLimit",
+        "RateLimit-Policy",
+        "X-Request-ID",
+    } <= set(posted["201"]["headers"])
     assert posted["429"]["content"].keys() == {"application/problem+json"}
     assert "Retry-After" in posted["429"]["headers"] and "Retry-After" in posted["503"]["headers"]
     home = paths["/api/v1/timeline/home"]["get"]
@@ -41,6 +49,7 @@ def test_the_headers_clients_rely_on_are_documented_where_they_are_sent():
 
 def _options(app, headers: dict) -> httpx.Response:
     """An OPTIONS request answered in-process (the middleware answers it; nothing starts)."""
+
     async def ask() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://chirp") as client:
@@ -51,8 +60,11 @@ def _options(app, headers: dict) -> httpx.Response:
 
 def test_cors_is_off_unless_origins_are_configured():
     origin = "https://app.example.com"
-    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,idempotency-key"}
+    preflight = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,idempotency-key",
+    }
     closed = _options(create_app(Settings()), preflight)
     assert "access-control-allow-origin" not in closed.headers
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from projections.engagement_plan import Retweeted, Unretweeted, plan_engagements
 from projections.engagements import RetweetRow
@@ -13,7 +13,7 @@ from projections.tweet_plan import Deleted, Posted, plan_tweets
 from projections.tweet_store import TweetState
 from schemas import events as ev
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 _ids = iter(range(1, 10**6))
 
 
@@ -22,13 +22,25 @@ def at(seconds: int) -> datetime:
 
 
 def post(tweet_id: int, author: int = 1, reply_to: int | None = None) -> ev.TweetPosted:
-    return ev.TweetPosted(event_id=tweet_id, occurred_at=at(tweet_id), actor_id=author,
-                          tweet_id=tweet_id, author_id=author, content="hi", reply_to=reply_to)
+    return ev.TweetPosted(
+        event_id=tweet_id,
+        occurred_at=at(tweet_id),
+        actor_id=author,
+        tweet_id=tweet_id,
+        author_id=author,
+        content="hi",
+        reply_to=reply_to,
+    )
 
 
 def delete(tweet_id: int, author: int = 1) -> ev.TweetDeleted:
-    return ev.TweetDeleted(event_id=next(_ids) + 1000, occurred_at=at(50), actor_id=author,
-                           tweet_id=tweet_id, author_id=author)
+    return ev.TweetDeleted(
+        event_id=next(_ids) + 1000,
+        occurred_at=at(50),
+        actor_id=author,
+        tweet_id=tweet_id,
+        author_id=author,
+    )
 
 
 def test_a_post_and_its_deletion_in_one_batch_leave_a_deleted_row_counted_and_uncounted():
@@ -58,47 +70,76 @@ def test_deleting_a_stored_reply_marks_it_and_names_its_parent():
 
 
 def like(kind, seconds: int, tweet: int = 5, user: int = 2):
-    return kind(event_id=next(_ids), occurred_at=at(seconds), actor_id=user, tweet_id=tweet,
-                user_id=user)
+    return kind(
+        event_id=next(_ids), occurred_at=at(seconds), actor_id=user, tweet_id=tweet, user_id=user
+    )
 
 
 def test_likes_fold_to_their_last_word_with_the_time_of_the_like_that_stands():
-    plan = plan_engagements([like(ev.TweetLiked, 1), like(ev.TweetUnliked, 2),
-                             like(ev.TweetLiked, 3), like(ev.TweetLiked, 4)], stored={})
+    plan = plan_engagements(
+        [
+            like(ev.TweetLiked, 1),
+            like(ev.TweetUnliked, 2),
+            like(ev.TweetLiked, 3),
+            like(ev.TweetLiked, 4),
+        ],
+        stored={},
+    )
     assert plan.unlikes == {(5, 2)} and plan.likes == {(5, 2): at(3)}
     only_unliked = plan_engagements([like(ev.TweetLiked, 1), like(ev.TweetUnliked, 2)], stored={})
     assert only_unliked.unlikes == {(5, 2)} and only_unliked.likes == {}
 
 
 def retweet(kind, event_id: int, tweet: int = 5, user: int = 2):
-    return kind(event_id=event_id, occurred_at=at(event_id), actor_id=user, tweet_id=tweet,
-                user_id=user, author_id=1)
+    return kind(
+        event_id=event_id,
+        occurred_at=at(event_id),
+        actor_id=user,
+        tweet_id=tweet,
+        user_id=user,
+        author_id=1,
+    )
 
 
 def test_a_retweet_keeps_the_first_retweets_place_and_an_unretweet_withdraws_it():
-    plan = plan_engagements([retweet(ev.TweetRetweeted, 10), retweet(ev.TweetRetweeted, 11),
-                             retweet(ev.TweetUnretweeted, 12), retweet(ev.TweetUnretweeted, 13),
-                             retweet(ev.TweetRetweeted, 14)], stored={})
+    plan = plan_engagements(
+        [
+            retweet(ev.TweetRetweeted, 10),
+            retweet(ev.TweetRetweeted, 11),
+            retweet(ev.TweetUnretweeted, 12),
+            retweet(ev.TweetUnretweeted, 13),
+            retweet(ev.TweetRetweeted, 14),
+        ],
+        stored={},
+    )
     assert [step.sort_key for step in plan.steps] == [10, 10, 10, 10, 14]
-    assert [type(step) for step in plan.steps] == [Retweeted, Retweeted, Unretweeted,
-                                                   Unretweeted, Retweeted]
+    assert [type(step) for step in plan.steps] == [
+        Retweeted,
+        Retweeted,
+        Unretweeted,
+        Unretweeted,
+        Retweeted,
+    ]
     assert plan.retweets == {(5, 2): RetweetRow(14, active=True)}
     assert plan.retweet_deltas == {5: 1}  # +1 -1 +1
 
 
 def test_an_unretweet_of_a_stored_inactive_retweet_withdraws_again_without_counting():
-    plan = plan_engagements([retweet(ev.TweetUnretweeted, 20)],
-                            stored={(5, 2): RetweetRow(3, active=False)})
+    plan = plan_engagements(
+        [retweet(ev.TweetUnretweeted, 20)], stored={(5, 2): RetweetRow(3, active=False)}
+    )
     assert plan.steps == [Unretweeted(plan.steps[0].event, 3)]
     assert plan.retweets == {} and plan.retweet_deltas == {}
 
 
 def test_a_profile_edit_before_its_registration_changes_nothing_after_it_changes_the_new_row():
-    register = ev.UserRegistered(event_id=1, occurred_at=at(1), actor_id=4, user_id=4,
-                                 username="ada", display_name="Ada")
+    register = ev.UserRegistered(
+        event_id=1, occurred_at=at(1), actor_id=4, user_id=4, username="ada", display_name="Ada"
+    )
     early = ev.ProfileUpdated(event_id=2, occurred_at=at(0), actor_id=4, user_id=4, bio="early")
-    late = ev.ProfileUpdated(event_id=3, occurred_at=at(2), actor_id=4, user_id=4,
-                             display_name="Ada L.")
+    late = ev.ProfileUpdated(
+        event_id=3, occurred_at=at(2), actor_id=4, user_id=4, display_name="Ada L."
+    )
     plan = plan_graph([early, register, late], stored_users=set())
     assert plan.new_users[4].display_name == "Ada L." and plan.new_users[4].bio == ""
     stored = plan_graph([early, late], stored_users={4})
@@ -126,5 +167,9 @@ def test_pushes_merge_per_group_and_a_removal_writes_the_pushes_it_touches_first
     writes.remove(["h:3"], [a])
     writes.push("followers 1", followers, [c], cap=5)
     writes.push("nobody", lambda: [], [c], cap=5)  # no timelines: nothing to write
-    assert writes.finish() == [Removal(["r:9"], [c]), Push(["h:2", "h:3"], [a, b], 5, True),
-                               Removal(["h:3"], [a]), Push(["h:2", "h:3"], [c], 5)]
+    assert writes.finish() == [
+        Removal(["r:9"], [c]),
+        Push(["h:2", "h:3"], [a, b], 5, True),
+        Removal(["h:3"], [a]),
+        Push(["h:2", "h:3"], [c], 5),
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import orjson
@@ -30,10 +30,26 @@ class DeadLetters:
 
 
 def _posts(tweet_ids: list[int]) -> list[Message]:
-    now = datetime.now(timezone.utc)
-    return [Message("tweets", 0, offset, b"1", ev.encode(ev.TweetPosted(
-        event_id=tweet_id, occurred_at=now, actor_id=1, tweet_id=tweet_id, author_id=1,
-        content="hello"))) for offset, tweet_id in enumerate(tweet_ids)]
+    now = datetime.now(UTC)
+    return [
+        Message(
+            "tweets",
+            0,
+            offset,
+            b"1",
+            ev.encode(
+                ev.TweetPosted(
+                    event_id=tweet_id,
+                    occurred_at=now,
+                    actor_id=1,
+                    tweet_id=tweet_id,
+                    author_id=1,
+                    content="hello",
+                )
+            ),
+        )
+        for offset, tweet_id in enumerate(tweet_ids)
+    ]
 
 
 def test_a_batch_is_applied_whole_in_log_order():
@@ -59,7 +75,9 @@ def test_a_poison_event_is_dead_lettered_alone_and_the_rest_of_its_batch_applies
     asyncio.run(apply_records(None, records, apply, dead))
     assert applied == [1, 2, 4]
     assert [(letter["offset"], letter["error"].split(":")[0]) for letter in dead.sent] == [
-        (4, "UndecodableEvent"), (2, "KeyError")]
+        (4, "UndecodableEvent"),
+        (2, "KeyError"),
+    ]
 
 
 def test_an_unreachable_store_is_waited_out_not_dead_lettered():

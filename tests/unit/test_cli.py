@@ -14,4 +14,3 @@ def test_version_is_the_installed_distributions():
     done = subprocess.run([CHIRP, "--version"], capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode() == f"chirp {metadata.version('chirp')}\n"
-

@@ -4,19 +4,31 @@ a refusal out."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from commands.errors import DomainError, Refusal
-from commands.model import (DeleteTweet, Deleted, EngagementState, FollowState, Needs,
-                            PostTweet, Posted, Register, Registered, SetEngagement, SetFollow,
-                            State, TweetRecord)
+from commands.model import (
+    Deleted,
+    DeleteTweet,
+    EngagementState,
+    FollowState,
+    Needs,
+    Posted,
+    PostTweet,
+    Register,
+    Registered,
+    SetEngagement,
+    SetFollow,
+    State,
+    TweetRecord,
+)
 from commands.rules import decide, needs
 from schemas import events as ev
 from streams.ids import SnowflakeIds, id_time
 
-NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 ADA, BOB = 11, 12
 TWEET = 500
 
@@ -40,8 +52,12 @@ def with_tweet(*ids: int, author=BOB, deleted=False) -> State:
 
 
 def test_every_command_needs_its_actor_and_an_actor_without_an_account_acts_as_nobody():
-    for command in (PostTweet(ADA, "hi"), DeleteTweet(ADA, TWEET), SetFollow(ADA, BOB, True),
-                    SetEngagement(SetEngagement.LIKE, ADA, TWEET, True)):
+    for command in (
+        PostTweet(ADA, "hi"),
+        DeleteTweet(ADA, TWEET),
+        SetFollow(ADA, BOB, True),
+        SetEngagement(SetEngagement.LIKE, ADA, TWEET, True),
+    ):
         assert ADA in needs(command).users
         assert refusal(command, with_tweet(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")
 
@@ -68,19 +84,23 @@ def test_a_reply_needs_a_live_parent():
 
 def test_only_the_author_deletes_a_tweet_and_deleting_it_again_changes_nothing():
     delete = DeleteTweet(BOB, TWEET)
-    assert needs(delete) == Needs(users=frozenset({BOB}), tweets=frozenset({TWEET}),
-                                  lock_tweets=True)
+    assert needs(delete) == Needs(
+        users=frozenset({BOB}), tweets=frozenset({TWEET}), lock_tweets=True
+    )
     decision = run(delete, with_tweet(BOB))
     assert isinstance(decision.event, ev.TweetDeleted) and decision.changes.deleted == (TWEET,)
     again = run(delete, with_tweet(BOB, deleted=True))
     assert (again.result, again.event) == (Deleted(TWEET), None)
-    assert refusal(DeleteTweet(ADA, TWEET), with_tweet(ADA)) == (Refusal.FORBIDDEN,
-                                                                  "not-your-tweet")
+    assert refusal(DeleteTweet(ADA, TWEET), with_tweet(ADA)) == (
+        Refusal.FORBIDDEN,
+        "not-your-tweet",
+    )
     assert refusal(delete, users(BOB)) == (Refusal.NOT_FOUND, "not-found")
 
 
-@pytest.mark.parametrize("following, event_type", [(True, ev.UserFollowed),
-                                                   (False, ev.UserUnfollowed)])
+@pytest.mark.parametrize(
+    "following, event_type", [(True, ev.UserFollowed), (False, ev.UserUnfollowed)]
+)
 def test_following_needs_another_user_who_exists(following, event_type):
     command = SetFollow(ADA, BOB, following)
     assert needs(command).users == {ADA, BOB}
@@ -89,16 +109,21 @@ def test_following_needs_another_user_who_exists(following, event_type):
     assert (decision.event.follower_id, decision.event.followee_id) == (ADA, BOB)
     assert decision.result == FollowState(BOB, following)
     assert refusal(command, users(ADA)) == (Refusal.NOT_FOUND, "not-found")
-    assert refusal(SetFollow(ADA, ADA, following), users(ADA)) == (Refusal.INVALID,
-                                                                   "self-follow")
+    assert refusal(SetFollow(ADA, ADA, following), users(ADA)) == (Refusal.INVALID, "self-follow")
 
 
-@pytest.mark.parametrize("kind, on, event_type", [
-    (SetEngagement.LIKE, True, ev.TweetLiked), (SetEngagement.LIKE, False, ev.TweetUnliked),
-    (SetEngagement.RETWEET, True, ev.TweetRetweeted),
-    (SetEngagement.RETWEET, False, ev.TweetUnretweeted)])
+@pytest.mark.parametrize(
+    "kind, on, event_type",
+    [
+        (SetEngagement.LIKE, True, ev.TweetLiked),
+        (SetEngagement.LIKE, False, ev.TweetUnliked),
+        (SetEngagement.RETWEET, True, ev.TweetRetweeted),
+        (SetEngagement.RETWEET, False, ev.TweetUnretweeted),
+    ],
+)
 def test_engagements_need_a_live_tweet_and_name_its_author_where_the_event_has_one(
-        kind, on, event_type):
+    kind, on, event_type
+):
     command = SetEngagement(kind, ADA, TWEET, on)
     decision = run(command, with_tweet(ADA))
     assert isinstance(decision.event, event_type)
@@ -116,8 +141,11 @@ def test_registration_reserves_the_account_under_a_new_user_id():
     assert isinstance(event, ev.UserRegistered) and event.actor_id == event.user_id
     assert decision.result == Registered(event.user_id, "ada")
     account = decision.changes.account
-    assert (account.user_id, account.username, account.password_hash) == (event.user_id, "ada",
-                                                                          "hash")
+    assert (account.user_id, account.username, account.password_hash) == (
+        event.user_id,
+        "ada",
+        "hash",
+    )
     assert needs(Register("ada", "Ada", "", "hash")) == Needs()
 
 
@@ -126,10 +154,13 @@ def test_only_new_writes_draw_from_a_limit():
     assert SetEngagement(SetEngagement.RETWEET, ADA, TWEET, True).draws == "tweets"
     assert SetEngagement(SetEngagement.LIKE, ADA, TWEET, True).draws == "likes"
     assert SetFollow(ADA, BOB, True).draws == "follows"
-    taking_back = [SetFollow(ADA, BOB, False), DeleteTweet(ADA, TWEET),
-                   SetEngagement(SetEngagement.LIKE, ADA, TWEET, False),
-                   SetEngagement(SetEngagement.RETWEET, ADA, TWEET, False),
-                   Register("ada", "Ada", "", "hash")]
+    taking_back = [
+        SetFollow(ADA, BOB, False),
+        DeleteTweet(ADA, TWEET),
+        SetEngagement(SetEngagement.LIKE, ADA, TWEET, False),
+        SetEngagement(SetEngagement.RETWEET, ADA, TWEET, False),
+        Register("ada", "Ada", "", "hash"),
+    ]
     assert [command.draws for command in taking_back] == [None] * len(taking_back)
 
 

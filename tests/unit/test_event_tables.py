@@ -3,7 +3,7 @@ new type or field with no schema written by hand, and memory bounded while writi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,24 +13,29 @@ from operations.event_tables import ENVELOPE_COLUMNS, ParquetTables, table_schem
 from schemas import events as ev
 from schemas.types import Id
 
-AT = datetime(2026, 10, 5, 12, 0, 0, 123456, tzinfo=timezone.utc)
+AT = datetime(2026, 10, 5, 12, 0, 0, 123456, tzinfo=UTC)
 ENVELOPE = [column.name for column in ENVELOPE_COLUMNS]
 
 
 def test_every_event_type_has_a_table_of_the_envelope_and_its_own_fields():
     for name, event_type in ev.EVENT_TYPES.items():
         schema = table_schema(event_type)
-        payload = [field for field in event_type.model_fields
-                   if field not in ev.Event.envelope_fields]
+        payload = [
+            field for field in event_type.model_fields if field not in ev.Event.envelope_fields
+        ]
         assert schema.names == ENVELOPE + payload, name
 
 
 def test_tweet_posted_columns_are_typed_from_its_model():
     schema = table_schema(ev.TweetPosted)
-    assert [(f.name, f.type, f.nullable) for f in schema][len(ENVELOPE):] == [
-        ("tweet_id", pa.int64(), False), ("author_id", pa.int64(), False),
-        ("content", pa.string(), False), ("reply_to", pa.int64(), True),
-        ("hashtags", pa.list_(pa.string()), False), ("mentions", pa.list_(pa.string()), False)]
+    assert [(f.name, f.type, f.nullable) for f in schema][len(ENVELOPE) :] == [
+        ("tweet_id", pa.int64(), False),
+        ("author_id", pa.int64(), False),
+        ("content", pa.string(), False),
+        ("reply_to", pa.int64(), True),
+        ("hashtags", pa.list_(pa.string()), False),
+        ("mentions", pa.list_(pa.string()), False),
+    ]
     assert schema.field("occurred_at").type == pa.timestamp("ms", tz="UTC")
     assert schema.field("event_id").type == pa.int64()
 
@@ -43,9 +48,12 @@ def test_a_new_event_type_gets_its_columns_from_its_fields():
         weight: float = 1.0
 
     schema = table_schema(TweetPinned)
-    assert [(f.name, f.type, f.nullable) for f in schema][len(ENVELOPE):] == [
-        ("tweet_id", pa.int64(), False), ("pinned_until", pa.timestamp("ms", tz="UTC"), True),
-        ("labels", pa.list_(pa.string()), False), ("weight", pa.float64(), False)]
+    assert [(f.name, f.type, f.nullable) for f in schema][len(ENVELOPE) :] == [
+        ("tweet_id", pa.int64(), False),
+        ("pinned_until", pa.timestamp("ms", tz="UTC"), True),
+        ("labels", pa.list_(pa.string()), False),
+        ("weight", pa.float64(), False),
+    ]
 
 
 def test_a_field_with_no_arrow_type_or_an_envelope_name_is_refused():
@@ -62,16 +70,30 @@ def test_a_field_with_no_arrow_type_or_an_envelope_name_is_refused():
 
 
 def _posted(n: int) -> ev.TweetPosted:
-    return ev.TweetPosted(event_id=n, occurred_at=AT, actor_id=3, tweet_id=n, author_id=3,
-                          content=f"#{n}", hashtags=(str(n),), reply_to=n - 1 if n > 1 else None)
+    return ev.TweetPosted(
+        event_id=n,
+        occurred_at=AT,
+        actor_id=3,
+        tweet_id=n,
+        author_id=3,
+        content=f"#{n}",
+        hashtags=(str(n),),
+        reply_to=n - 1 if n > 1 else None,
+    )
 
 
 def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path):
     tables = ParquetTables(tmp_path / "events", row_group=4)
     for n in range(1, 11):
         tables.write("tweets", 0, n, _posted(n))
-        tables.write("follows", 1, n, ev.UserFollowed(event_id=100 + n, occurred_at=AT,
-                                                      actor_id=3, follower_id=3, followee_id=n))
+        tables.write(
+            "follows",
+            1,
+            n,
+            ev.UserFollowed(
+                event_id=100 + n, occurred_at=AT, actor_id=3, follower_id=3, followee_id=n
+            ),
+        )
         assert tables.buffered < 4
     tables.close()
 
@@ -81,9 +103,21 @@ def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path
     rows = posted.read().to_pylist()
     assert [row["offset"] for row in rows] == list(range(1, 11))
     assert rows[1] | {"occurred_at": None} == {
-        "event_id": 2, "type": "TweetPosted", "schema_version": 2, "occurred_at": None,
-        "actor_id": 3, "topic": "tweets", "partition": 0, "offset": 2, "tweet_id": 2,
-        "author_id": 3, "content": "#2", "reply_to": 1, "hashtags": ["2"], "mentions": []}
+        "event_id": 2,
+        "type": "TweetPosted",
+        "schema_version": 2,
+        "occurred_at": None,
+        "actor_id": 3,
+        "topic": "tweets",
+        "partition": 0,
+        "offset": 2,
+        "tweet_id": 2,
+        "author_id": 3,
+        "content": "#2",
+        "reply_to": 1,
+        "hashtags": ["2"],
+        "mentions": [],
+    }
     assert rows[0]["occurred_at"] == AT.replace(microsecond=123000)  # milliseconds, UTC
     assert pq.read_table(tmp_path / "events" / "UserFollowed.parquet").num_rows == 10
     assert pq.read_table(tmp_path / "events" / "TweetDeleted.parquet").num_rows == 0

@@ -1,16 +1,18 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas import events as ev
 from schemas.events import EVENT_TYPES, UndecodableEvent, decode, encode
 
 ids = st.integers(min_value=1, max_value=2**63 - 1)
 texts = st.text(min_size=1, max_size=50)
-moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2090, 1, 1),
-                       timezones=st.just(timezone.utc))
+moments = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+)
 
 
 def event_strategy(cls: type[ev.Event]):
@@ -38,8 +40,13 @@ def test_every_event_type_round_trips_through_json(cls, data):
 
 def test_ids_travel_as_decimal_strings_and_keep_all_64_bits():
     big = 2**63 - 1
-    event = ev.TweetLiked(event_id=big, occurred_at=datetime.now(timezone.utc), actor_id=big - 1,
-                          tweet_id=big - 2, user_id=big - 3)
+    event = ev.TweetLiked(
+        event_id=big,
+        occurred_at=datetime.now(UTC),
+        actor_id=big - 1,
+        tweet_id=big - 2,
+        user_id=big - 3,
+    )
     wire = orjson.loads(encode(event))
     assert wire["event_id"] == str(big)
     assert wire["payload"] == {"tweet_id": str(big - 2), "user_id": str(big - 3)}
@@ -48,9 +55,14 @@ def test_ids_travel_as_decimal_strings_and_keep_all_64_bits():
 
 
 def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
-    old = {"event_id": "11", "type": "TweetPosted", "schema_version": 1,
-           "occurred_at": "2024-05-01T12:00:00Z", "actor_id": "7",
-           "payload": {"tweet_id": "12", "author_id": "7", "content": "Hi @Bob #Hello #hello"}}
+    old = {
+        "event_id": "11",
+        "type": "TweetPosted",
+        "schema_version": 1,
+        "occurred_at": "2024-05-01T12:00:00Z",
+        "actor_id": "7",
+        "payload": {"tweet_id": "12", "author_id": "7", "content": "Hi @Bob #Hello #hello"},
+    }
     event = decode(orjson.dumps(old))
     assert isinstance(event, ev.TweetPosted)
     assert event.hashtags == ("hello",)
@@ -58,16 +70,22 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert orjson.loads(encode(event))["schema_version"] == 2
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"not json", b"[]", b'{"type": "TweetPosted"}',
-    b'{"event_id":"1","type":"Nope","schema_version":1,"occurred_at":"2024-01-01T00:00:00Z",'
-    b'"actor_id":"1","payload":{}}',
-    b'{"event_id":"1","type":"TweetLiked","schema_version":9,"occurred_at":"2024-01-01T00:00:00Z",'
-    b'"actor_id":"1","payload":{"tweet_id":"1","user_id":"1"}}',
-    b'{"event_id":"1","type":"TweetLiked","schema_version":1,"occurred_at":"2024-01-01T00:00:00Z",'
-    b'"actor_id":"1","payload":{"tweet_id":"x"}}',
-    b"\xff\xfe garbage",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"type": "TweetPosted"}',
+        b'{"event_id":"1","type":"Nope","schema_version":1,"occurred_at":"2024-01-01T00:00:00Z",'
+        b'"actor_id":"1","payload":{}}',
+        b'{"event_id":"1","type":"TweetLiked","schema_version":9,"occurred_at":"2024-01-01T00:00:00Z",'
+        b'"actor_id":"1","payload":{"tweet_id":"1","user_id":"1"}}',
+        b'{"event_id":"1","type":"TweetLiked","schema_version":1,"occurred_at":"2024-01-01T00:00:00Z",'
+        b'"actor_id":"1","payload":{"tweet_id":"x"}}',
+        b"\xff\xfe garbage",
+    ],
+)
 def test_anything_that_is_not_an_event_is_undecodable(raw):
     with pytest.raises(UndecodableEvent):
         decode(raw)

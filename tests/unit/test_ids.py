@@ -1,7 +1,8 @@
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streams.ids import MAX_SEQUENCE, SnowflakeIds, id_time, lowest_id_at
 
@@ -60,8 +61,13 @@ def test_workers_never_collide_in_the_same_millisecond():
     assert {one.next_id() for _ in range(100)}.isdisjoint({two.next_id() for _ in range(100)})
 
 
-@given(st.datetimes(min_value=datetime(2024, 1, 2), max_value=datetime(2090, 1, 1),
-                    timezones=st.just(timezone.utc)))
+@given(
+    st.datetimes(
+        min_value=datetime(2024, 1, 2),
+        max_value=datetime(2090, 1, 1),
+        timezones=st.just(UTC),
+    )
+)
 def test_id_time_round_trips_to_the_millisecond(moment):
     ids = SnowflakeIds(worker_id=5, clock=lambda: moment.timestamp())
     made = ids.next_id()

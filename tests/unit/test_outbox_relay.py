@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from commands.runner import CONFIRM_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, CommandRunner
 from schemas import events as ev
@@ -48,8 +48,15 @@ class Outbox:
 
 
 def test_acknowledged_events_leave_the_outbox_while_a_resend_waits_on_the_broker():
-    stuck = ev.encode(ev.UserFollowed(event_id=1, occurred_at=datetime.now(timezone.utc),
-                                      actor_id=1, follower_id=1, followee_id=2))
+    stuck = ev.encode(
+        ev.UserFollowed(
+            event_id=1,
+            occurred_at=datetime.now(UTC),
+            actor_id=1,
+            follower_id=1,
+            followee_id=2,
+        )
+    )
     outbox = Outbox(stuck)
     runner = CommandRunner(outbox, StalledProducer(), SnowflakeIds(worker_id=1))
 

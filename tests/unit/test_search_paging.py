@@ -5,8 +5,14 @@ import asyncio
 import pytest
 
 from projections.search import SearchHit
-from projections.search_paging import (MAX_DEPTH, SearchCursorError, SearchPosition, decode_cursor,
-                                       encode_cursor, search_page)
+from projections.search_paging import (
+    MAX_DEPTH,
+    SearchCursorError,
+    SearchPosition,
+    decode_cursor,
+    encode_cursor,
+    search_page,
+)
 from projections.search_query import parse_search_query
 
 QUERY = parse_search_query("cats")
@@ -26,6 +32,7 @@ class Ranking:
 
 def pages(ranking, limit, between=lambda n: None, clock=lambda: 1000.0):
     """Every page's ids, calling `between(page_number)` before each later page."""
+
     async def main():
         shown, cursor, number = [], None, 0
         while True:
@@ -116,8 +123,13 @@ def test_paging_stops_at_the_maximum_depth():
 
 
 def test_a_cursor_round_trips_and_only_fits_its_own_query():
-    position = SearchPosition(as_of_ms=1_700_000_000_123, shown=40, anchors=(2**63 - 1, 5, 7),
-                              last_score=0.1 + 0.2, upcoming=(9, 2**62))
+    position = SearchPosition(
+        as_of_ms=1_700_000_000_123,
+        shown=40,
+        anchors=(2**63 - 1, 5, 7),
+        last_score=0.1 + 0.2,
+        upcoming=(9, 2**62),
+    )
     cursor = encode_cursor(QUERY, position)
     assert decode_cursor(QUERY, cursor) == position
     with pytest.raises(SearchCursorError, match="another query"):

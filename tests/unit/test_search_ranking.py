@@ -1,10 +1,18 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from projections.engagements import Counts
-from projections.search_ranking import (DAY_MS, HOUR_MS, day_start_ms, engagement,
-                                        engagement_boost, epoch_ms, recency_factor, recency_steps)
+from projections.search_ranking import (
+    DAY_MS,
+    HOUR_MS,
+    day_start_ms,
+    engagement,
+    engagement_boost,
+    epoch_ms,
+    recency_factor,
+    recency_steps,
+)
 
 AS_OF = 1_750_000_000_000
 
@@ -17,9 +25,18 @@ def test_the_age_steps_cover_all_past_time_without_gaps_or_overlaps():
         assert older.factor < newer.factor
 
 
-@pytest.mark.parametrize("age_ms, factor", [
-    (0, 1.0), (HOUR_MS - 1, 1.0), (3 * DAY_MS, 0.5), (3 * DAY_MS + 5 * HOUR_MS, 0.5),
-    (6 * DAY_MS, 0.5 ** (5 / 3)), (60 * DAY_MS, 2 ** -20), (400 * DAY_MS, 2 ** -20)])
+@pytest.mark.parametrize(
+    "age_ms, factor",
+    [
+        (0, 1.0),
+        (HOUR_MS - 1, 1.0),
+        (3 * DAY_MS, 0.5),
+        (3 * DAY_MS + 5 * HOUR_MS, 0.5),
+        (6 * DAY_MS, 0.5 ** (5 / 3)),
+        (60 * DAY_MS, 2**-20),
+        (400 * DAY_MS, 2**-20),
+    ],
+)
 def test_recency_halves_every_three_days_stepwise_down_to_a_floor(age_ms, factor):
     assert recency_factor(age_ms) == pytest.approx(factor)
 
@@ -39,6 +56,6 @@ def test_engagement_counts_a_retweet_twice_and_boosts_logarithmically():
 
 
 def test_times_are_exact_milliseconds_and_days_are_utc():
-    moment = datetime(2024, 4, 8, 18, 17, 59, 999_000, tzinfo=timezone.utc)
+    moment = datetime(2024, 4, 8, 18, 17, 59, 999_000, tzinfo=UTC)
     assert epoch_ms(moment) % 1000 == 999
-    assert day_start_ms(date(2024, 4, 8)) == epoch_ms(datetime(2024, 4, 8, tzinfo=timezone.utc))
+    assert day_start_ms(date(2024, 4, 8)) == epoch_ms(datetime(2024, 4, 8, tzinfo=UTC))

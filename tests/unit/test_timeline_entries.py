@@ -1,7 +1,16 @@
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from projections.timeline_entries import (COMPLETE, PARTIAL, Entry, decode, decode_cursor, encode,
-                                          encode_cursor, upper_bound)
+from projections.timeline_entries import (
+    COMPLETE,
+    PARTIAL,
+    Entry,
+    decode,
+    decode_cursor,
+    encode,
+    encode_cursor,
+    upper_bound,
+)
 
 ids = st.integers(min_value=1, max_value=2**63 - 1)
 

@@ -15,9 +15,13 @@ class MemoryTimelines:
         self.sources = {key: sorted(ids, reverse=True) for key, ids in sources.items()}
 
     async def pages(self, keys, before, limit):
-        return [TimelinePage([Entry(i, i) for i in self.sources[key]
-                              if before is None or i < before][:limit], complete=True)
-                for key in keys]
+        return [
+            TimelinePage(
+                [Entry(i, i) for i in self.sources[key] if before is None or i < before][:limit],
+                complete=True,
+            )
+            for key in keys
+        ]
 
 
 class MemoryHydrator:
@@ -42,8 +46,9 @@ def read_all(sources: dict[str, list[int]], live: set[int], limit: int) -> list[
     async def pages():
         seen, cursor = [], None
         while True:
-            ids, cursor, _ = await timelines._page(list(sources), 1, cursor, limit,
-                                                lambda entry, tweet: True, no_store)
+            ids, cursor, _ = await timelines._page(
+                list(sources), 1, cursor, limit, lambda entry, tweet: True, no_store
+            )
             seen += ids
             if cursor is None:
                 return seen
@@ -62,6 +67,9 @@ def test_a_source_cut_off_early_is_not_skipped_when_many_entries_are_dropped():
 
 
 def test_pages_merge_newest_first_without_duplicates():
-    shown = read_all({"a": list(range(0, 200, 2)), "b": list(range(1, 200, 2)), "c": [4, 6, 8]},
-                     set(range(200)), limit=7)
+    shown = read_all(
+        {"a": list(range(0, 200, 2)), "b": list(range(1, 200, 2)), "c": [4, 6, 8]},
+        set(range(200)),
+        limit=7,
+    )
     assert shown == list(range(199, -1, -1))

@@ -1,21 +1,30 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from projections.trends import BadTrendRow, TrendRow, current_window, decode_trend_row, window_of
 from streams.trending import TrendingJob, _interval
 
-END = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+END = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 def _row(rank: int, hashtag: str, end: datetime = END) -> TrendRow:
-    return TrendRow(window_start=end - timedelta(hours=1), window_end=end, rank=rank,
-                    hashtag=hashtag, count=10 - rank, previous_count=1, velocity=1.0)
+    return TrendRow(
+        window_start=end - timedelta(hours=1),
+        window_end=end,
+        rank=rank,
+        hashtag=hashtag,
+        count=10 - rank,
+        previous_count=1,
+        velocity=1.0,
+    )
 
 
 def test_a_window_with_a_gap_in_its_ranks_is_still_arriving_and_the_previous_one_is_served():
     arriving = window_of([_row(1, "a"), _row(3, "c")])
-    earlier = window_of([_row(2, "b", END - timedelta(minutes=5)), _row(1, "a", END - timedelta(minutes=5))])
+    earlier = window_of(
+        [_row(2, "b", END - timedelta(minutes=5)), _row(1, "a", END - timedelta(minutes=5))]
+    )
     assert not arriving.complete
     assert current_window([arriving, earlier], END, timedelta(minutes=10)) is earlier
     assert [row.hashtag for row in earlier.rows] == ["a", "b"]
@@ -28,9 +37,16 @@ def test_the_newest_window_is_stale_once_a_newer_one_would_have_closed():
     assert current_window([], END, timedelta(minutes=1)) is None
 
 
-@pytest.mark.parametrize("raw", [b"{", b'{"hashtag": "a"}', b'{"window_start": "2026-01-01T00:00:00Z", '
-                                 b'"window_end": "2026-01-01T01:00:00Z", "rank": 0, "hashtag": "a", '
-                                 b'"count": 1, "previous_count": 0, "velocity": 1.0}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{",
+        b'{"hashtag": "a"}',
+        b'{"window_start": "2026-01-01T00:00:00Z", '
+        b'"window_end": "2026-01-01T01:00:00Z", "rank": 0, "hashtag": "a", '
+        b'"count": 1, "previous_count": 0, "velocity": 1.0}',
+    ],
+)
 def test_rows_that_are_not_trend_rows_are_refused(raw):
     with pytest.raises(BadTrendRow):
         decode_trend_row(raw)
@@ -38,22 +54,28 @@ def test_rows_that_are_not_trend_rows_are_refused(raw):
 
 def test_interval_literals_are_exact_to_the_millisecond():
     assert _interval(timedelta(hours=1)) == "INTERVAL '0 01:00:00.000' DAY TO SECOND(3)"
-    assert _interval(timedelta(days=2, seconds=3, milliseconds=45)) == \
-        "INTERVAL '2 00:00:03.045' DAY TO SECOND(3)"
+    assert (
+        _interval(timedelta(days=2, seconds=3, milliseconds=45))
+        == "INTERVAL '2 00:00:03.045' DAY TO SECOND(3)"
+    )
 
 
 def test_a_window_must_be_a_whole_number_of_slides():
     with pytest.raises(ValueError, match="whole number of slides"):
-        TrendingJob("b:9092", "tweets", "trending-topics", window=timedelta(minutes=7),
-                    slide=timedelta(minutes=5))
+        TrendingJob(
+            "b:9092",
+            "tweets",
+            "trending-topics",
+            window=timedelta(minutes=7),
+            slide=timedelta(minutes=5),
+        )
     with pytest.raises(ValueError):
         TrendingJob("b:9092", "tweets", "trending-topics", slide=timedelta(0))
 
 
 def test_only_a_live_run_reads_the_clock_and_a_start_time_skips_partial_windows():
     live = TrendingJob("b:9092", "tweets", "trending-topics")
-    bounded = TrendingJob("b:9092", "tweets", "trending-topics", stop_offsets={0: 5},
-                          start=END)
+    bounded = TrendingJob("b:9092", "tweets", "trending-topics", stop_offsets={0: 5}, start=END)
     assert any("'datagen'" in statement for statement in live.statements())
     assert not any("'datagen'" in statement for statement in bounded.statements())
     assert "window_start >= TIMESTAMP '2026-01-01 12:00:00.000'" in bounded.insert()

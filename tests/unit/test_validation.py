@@ -23,8 +23,21 @@ def test_content_is_counted_after_nfc_normalisation():
     assert tweet.content == "é" * 280
 
 
-@pytest.mark.parametrize("content", ["", "   ", "\n\n", "bell\x07", "nul\x00", "esc\x1b[31m",
-                                     "tab\tinside", "cr\r\n", "lone \ud800 surrogate", "del\x7f"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "   ",
+        "\n\n",
+        "bell\x07",
+        "nul\x00",
+        "esc\x1b[31m",
+        "tab\tinside",
+        "cr\r\n",
+        "lone \ud800 surrogate",
+        "del\x7f",
+    ],
+)
 def test_bad_content_is_refused(content):
     with pytest.raises(ValidationError):
         TweetCreate(content=content)
@@ -41,8 +54,9 @@ def test_reply_to_must_be_a_decimal_string_not_a_number():
             TweetCreate(content="x", reply_to=bad)
 
 
-@pytest.mark.parametrize("username", ["", "a" * 16, "has space", "dash-name", "émile", "semi;",
-                                      "new\nline"])
+@pytest.mark.parametrize(
+    "username", ["", "a" * 16, "has space", "dash-name", "émile", "semi;", "new\nline"]
+)
 def test_bad_usernames_are_refused(username):
     with pytest.raises(ValidationError):
         UserCreate(**(GOOD_USER | {"username": username}))
@@ -53,11 +67,19 @@ def test_good_usernames_pass(username):
     assert UserCreate(**(GOOD_USER | {"username": username})).username == username
 
 
-@pytest.mark.parametrize("change", [
-    {"password": "short"}, {"password": "x" * 129}, {"display_name": ""},
-    {"display_name": "two\nlines"}, {"display_name": "d" * 51}, {"bio": "b" * 161},
-    {"unknown": "field"}, {"username": 5},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password": "short"},
+        {"password": "x" * 129},
+        {"display_name": ""},
+        {"display_name": "two\nlines"},
+        {"display_name": "d" * 51},
+        {"bio": "b" * 161},
+        {"unknown": "field"},
+        {"username": 5},
+    ],
+)
 def test_bad_registrations_are_refused(change):
     with pytest.raises(ValidationError):
         UserCreate(**(GOOD_USER | change))

@@ -28,8 +28,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE INDEX unconfirmed_events_by_time"
-               " ON write_model.unconfirmed_events (created_at)")
+    op.execute(
+        "CREATE INDEX unconfirmed_events_by_time ON write_model.unconfirmed_events (created_at)"
+    )
 
 
 def downgrade() -> None:
