@@ -52,7 +52,7 @@ async def apply_records(context: AgentContext, records: list, apply: Apply, dead
         log.warning(
             "a batch of %d events failed (%r): applying them one at a time", len(events), error
         )
-        for event, record in zip(events, sources):
+        for event, record in zip(events, sources, strict=True):
             await _apply_alone(context, apply, event, record, dead_letters)
 
 

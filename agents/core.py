@@ -61,7 +61,7 @@ async def _recents(context: AgentContext, graph_events) -> dict[int, TimelinePag
     authors = sorted(followed) + sorted(unfollowed)
     limits = [FOLLOW_BACKFILL] * len(followed) + [models.timelines.recent_cap] * len(unfollowed)
     pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limits)
-    return dict(zip(authors, pages))
+    return dict(zip(authors, pages, strict=True))
 
 
 async def _write_postgres(

@@ -92,7 +92,7 @@ def _queue_graph(
                 home = keys.home(event.follower_id)
                 timelines.push(
                     ("home", event.follower_id),
-                    lambda: [home],
+                    lambda home=home: [home],
                     entries,
                     models.timelines.home_cap,
                     partial=not complete,

@@ -129,7 +129,8 @@ async def write_tweets(context: AgentContext, index: SearchIndex, tweet_ids: set
 
 
 async def _usernames(context: AgentContext, user_ids: set[int]) -> dict[int, str]:
-    """Authors' usernames; a brand-new author's profile may still be on its way (the core projection)."""
+    """Authors' usernames; a brand-new author's profile may still be on its way (the core
+    projection)."""
     deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
     while True:
         profiles = await context.models.graph.profiles(sorted(user_ids))

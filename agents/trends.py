@@ -6,6 +6,8 @@ job computed again after a restart, leaves the same state.
 
 from __future__ import annotations
 
+from functools import partial
+
 from agents.batches import dead_letter, record_progress, until_available
 from agents.context import AgentContext
 from projections.trends import BadTrendRow, TrendRow, decode_trend_row
@@ -27,7 +29,7 @@ async def consume_trends(stream, context: AgentContext, dead_letters) -> None:
             (event.message.topic, event.message.partition): event.message.offset for event in batch
         }
         async with context.applying("trends"):  # held while a replay takes the trends over
-            await until_available(lambda: _apply(context, rows, last), "trends")
+            await until_available(partial(_apply, context, rows, last), "trends")
 
 
 async def _apply(

@@ -96,9 +96,9 @@ class Hydrator:
         )
         users = await self.users(people, cached_users)
         marked = []
-        for (key, load), (loaded, hits) in zip(flag_sets, flags):
+        for (key, load), (loaded, hits) in zip(flag_sets, flags, strict=True):
             if loaded:
-                marked.append({tweet_id for tweet_id, hit in zip(ids, hits) if hit})
+                marked.append({tweet_id for tweet_id, hit in zip(ids, hits, strict=True) if hit})
             else:
                 members = await self.id_set(key, load)
                 marked.append({tweet_id for tweet_id in ids if tweet_id in members})

@@ -19,7 +19,8 @@ VERIFIED_CACHE_SECONDS = 60
 
 
 class Passwords:
-    """argon2id hashing off the event loop; verifying costs the same whether or not a user exists."""
+    """argon2id hashing off the event loop; verifying costs the same whether or not a user
+    exists."""
 
     def __init__(self, time_cost: int, memory_kib: int) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)

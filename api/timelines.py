@@ -180,7 +180,7 @@ class Timelines:
         if not specs:
             return
         states = await self.models.timelines.states([key for key, _, _ in specs])
-        for (key, load, cap), (exists, building) in zip(specs, states):
+        for (key, load, cap), (exists, building) in zip(specs, states, strict=True):
             if not exists or building:
                 await self._ensure(key, load, cap)
 

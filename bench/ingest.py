@@ -4,16 +4,17 @@ On a local stack of its own, with the real follower graph and real tweet texts
 (../shared/data: SNAP ego-Twitter, TweetEval), each figure beside its baseline from the same run:
 
 1. **Backlog.** Users and follows of the first `--edges` edges of the real graph, then
-   `--activity` events in the proportions of bench/workload.ACTIVITY (posts, replies, likes and unlikes,
-   retweets and unretweets, deletes, follows and unfollows), all on the log before the agents
-   start; every user has a home timeline (as if all had read recently). Measured: the core
+   `--activity` events in the proportions of bench/workload.ACTIVITY (posts, replies, likes and
+   unlikes, retweets and unretweets, deletes, follows and unfollows), all on the log before the
+   agents start; every user has a home timeline (as if all had read recently). Measured: the core
    agents' events/s from their first recorded batch to the end of the log (positions polled
    every 10 ms), then `chirp replay core` on the same log; baseline: kafka-python reading the
    same topics without decoding (before and after, median).
 2. **Sustained posting** through the API (`--clients` concurrent clients, `--api-workers`
    workers) at stepped offered rates, `--step-seconds` each, by the 40 authors of the graph
-   whose follower counts are nearest `--author-followers` (all of them pushed to): per step the rate the API took, post p50/p99, post -> visible in one
-   follower's home timeline p50/p99, and how long after the step's last answer every post
+   whose follower counts are nearest `--author-followers` (all of them pushed to): per step
+   the rate the API took, post p50/p99, post -> visible in one follower's home timeline
+   p50/p99, and how long after the step's last answer every post
    was visible. The sustainable post rate is the most the API took in a step whose post ->
    visible p99 stayed <= 1 s; the API's saturation is the most it took in any step (stepping
    stops at the first step it did not take in full, >= 95%);
@@ -201,9 +202,11 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|",
         f"| core agents (live), from their first batch to the end of the log | "
         f"{backlog['agents_per_s']:,} | {backlog['raw_per_s']:,} (rounds "
-        f"{', '.join(f'{r:,}' for r in backlog['raw_rounds'])}) | x{backlog['agents_ratio_to_raw']} |",
+        f"{', '.join(f'{r:,}' for r in backlog['raw_rounds'])}) | "
+        f"x{backlog['agents_ratio_to_raw']} |",
         f"| `chirp replay core` (rounds {', '.join(f'{r:,}' for r in backlog['replay_rounds'])}) | "
-        f"{backlog['replay_per_s']:,} | {backlog['raw_per_s']:,} | x{backlog['replay_ratio_to_raw']} |",
+        f"{backlog['replay_per_s']:,} | {backlog['raw_per_s']:,} | "
+        f"x{backlog['replay_ratio_to_raw']} |",
         "",
         *profile_lines(backlog["agents"].get("profile")),
         f"**Sustained posting** through the API ({posting['api_workers']} workers, "
@@ -213,7 +216,8 @@ def markdown(report: dict) -> str:
         f"{posting['author_followers']['median']}); post -> visible: until one follower's "
         "home timeline holds the tweet):",
         "",
-        "| offered/s | taken/s | post p50 / p99 ms | post -> visible p50 / p99 ms | all visible after the step | cores busy (of 2) |",
+        "| offered/s | taken/s | post p50 / p99 ms | post -> visible p50 / p99 ms "
+        "| all visible after the step | cores busy (of 2) |",
         "|---|---|---|---|---|---|",
     ]
     for step in posting["steps"]:

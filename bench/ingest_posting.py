@@ -167,7 +167,9 @@ async def _step(
                         pipe.zscore(key, member)
                     found = await pipe.execute()
                 now = time.perf_counter()
-                seen = {id(item) for item, score in zip(looked, found) if score is not None}
+                seen = {
+                    id(item) for item, score in zip(looked, found, strict=True) if score is not None
+                }
                 visible.extend(now - item[2] for item in looked if id(item) in seen)
                 pending[:] = [item for item in pending if id(item) not in seen]
             await asyncio.sleep(0.005)

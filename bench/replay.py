@@ -205,7 +205,11 @@ def caught_up(stack: LocalStack, topics: list, group: str, timeout: float = 1800
         applied = client.mget(
             [keys.position(group, topic, partition) for (topic, partition) in ends]
         )
-        if all(int(done or -1) >= end - 1 for done, end in zip(applied, ends.values()) if end):
+        if all(
+            int(done or -1) >= end - 1
+            for done, end in zip(applied, ends.values(), strict=True)
+            if end
+        ):
             return
         time.sleep(0.5)
     raise TimeoutError(f"the live agents ({group}) did not apply the log in time")
@@ -291,7 +295,7 @@ def markdown(report: dict) -> str:
             f"(rounds {spread(f'{name}_per_s')}) | {report[f'{read_model}_raw_per_s']:,} "
             f"(rounds {spread(f'{read_model}_raw_per_s')}) | x{report[f'{name}_ratio_to_raw']} |"
         )
-    return "\n".join(lines + [""])
+    return "\n".join([*lines, ""])
 
 
 if __name__ == "__main__":

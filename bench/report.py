@@ -57,14 +57,15 @@ def markdown(report: dict) -> str:
     capacity = reads["capacity_per_s"]
     clients = " / ".join(str(c) for c in reads["concurrencies"])
     by_clients = "; ".join(
-        f"{c} clients: endpoint {f['endpoint']['throughput_per_s']}/s, naive {f['naive']['throughput_per_s']}/s, "
+        f"{c} clients: endpoint {f['endpoint']['throughput_per_s']}/s, "
+        f"naive {f['naive']['throughput_per_s']}/s, "
         f"raw Redis {f['floor']['throughput_per_s']}/s"
         for c, f in reads["by_concurrency"].items()
     )
     rows = [
         (
-            "home timeline p50 / p99 (API: %d workers, %d concurrent clients)"
-            % (reads["api_workers"], reads["concurrency"]),
+            f"home timeline p50 / p99 (API: {reads['api_workers']} workers, "
+            f"{reads['concurrency']} concurrent clients)",
             f"{api['p50_ms']} / {api['p99_ms']} ms",
             f"naive pull SQL {naive['p50_ms']} / {naive['p99_ms']} ms; raw Redis (its page script, "
             f"no HTTP) {floor['p50_ms']} / {floor['p99_ms']} ms",
@@ -72,10 +73,11 @@ def markdown(report: dict) -> str:
             api["p99_ms"] <= 20,
         ),
         (
-            "home timeline capacity (throughput at the best of %s clients)" % clients,
+            f"home timeline capacity (throughput at the best of {clients} clients)",
             f"{capacity['endpoint']}/s",
             f"naive pull SQL {capacity['naive']}/s (x{reads['throughput_vs_naive']}; per round "
-            f"x{min(reads['throughput_vs_naive_per_round'])} to x{max(reads['throughput_vs_naive_per_round'])}); "
+            f"x{min(reads['throughput_vs_naive_per_round'])} to "
+            f"x{max(reads['throughput_vs_naive_per_round'])}); "
             f"raw Redis {capacity['floor']}/s",
             ">= 10x naive",
             reads["throughput_vs_naive"] >= 10,
@@ -125,10 +127,13 @@ def markdown(report: dict) -> str:
         f"Data: the real SNAP ego-Twitter graph ({load['real_users']:,} users) plus "
         f"{load['celebrities']} synthetic celebrities with {load['followers_per_celebrity']:,} "
         f"followers each (real celebrities have millions: scaled to this machine); "
-        f"{load['edges']:,} follow edges in all; celebrity threshold {load['celebrity_threshold']:,}. "
-        f"The tweet store holds {load['history_tweets']:,} older tweets (real texts reused, authors "
+        f"{load['edges']:,} follow edges in all; celebrity threshold "
+        f"{load['celebrity_threshold']:,}. "
+        f"The tweet store holds {load['history_tweets']:,} older tweets (real texts reused, "
+        "authors "
         "weighted by followers, bulk-loaded) and "
-        f"{fanout['tweets']:,} more put through the agents. Each of the {reads['readers']} readers' "
+        f"{fanout['tweets']:,} more put through the agents. Each of the {reads['readers']} "
+        "readers' "
         "home timelines was built from the stores by a first read before reads were measured. "
         "Reads: closed loops of the stated clients over the readers, in "
         f"{reads['rounds']} rounds of endpoint, naive query and raw Redis in turn at each client "
@@ -155,7 +160,8 @@ def search_markdown(report: dict) -> str:
         subset = bare_load["documents"] < indexing["documents"]
         rows += [
             (
-                f"indexing documents/s (batches of {indexing['batch']}, as the search agent writes)",
+                f"indexing documents/s (batches of {indexing['batch']}, "
+                "as the search agent writes)",
                 label,
                 f"{indexing['docs_per_s']}/s ({indexing['documents']:,} tweets in "
                 f"{indexing['seconds']} s)",
@@ -201,7 +207,8 @@ def search_markdown(report: dict) -> str:
             "delete -> gone from GET /api/v1/search p50 / p99",
             stack,
             f"{p(api['delete_to_gone'])} (from the index: {p(index['delete_to_gone'])})",
-            f"delete -> gone from the author's home timeline: {p(home['delete_to_gone'])}; {window}",
+            f"delete -> gone from the author's home timeline: {p(home['delete_to_gone'])}; "
+            f"{window}",
         ),
         (
             "request latency p50 / p99",

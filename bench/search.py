@@ -34,8 +34,6 @@ from elasticsearch.helpers import async_bulk
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from agents.search import SEARCH_BATCHING
-
-SEARCH_BATCH = SEARCH_BATCHING.max_records
 from bench.dataset import DATA_DIR
 from bench.measure import p50_p99, summary
 from bench.report import write_search_report
@@ -49,6 +47,8 @@ from projections.search_query import SearchQueryError, parse_search_query
 from projections.search_ranking import TOKEN_PATTERN
 from projections.tantivy_search import WRITER_HEAP_BYTES, TantivySearchIndex
 from schemas.entities import extract_hashtags
+
+SEARCH_BATCH = SEARCH_BATCHING.max_records
 
 ROOT = Path(__file__).resolve().parents[1]
 TWEETS = DATA_DIR / "tweets.txt.gz"

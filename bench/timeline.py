@@ -359,7 +359,8 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
             async with pool.connection() as conn:
                 await (
                     await conn.execute(
-                        f"SELECT t.tweet_id, t.author_id, t.content, t.created_at FROM {schema}.tweets t"
+                        "SELECT t.tweet_id, t.author_id, t.content, t.created_at"
+                        f" FROM {schema}.tweets t"
                         f" WHERE t.author_id IN (SELECT followee_id FROM {schema}.follows"
                         "  WHERE follower_id = %s) ORDER BY t.tweet_id DESC LIMIT 20",
                         (readers[n % len(readers)],),
@@ -422,7 +423,7 @@ def measure_memory(client: redis.Redis, keys: RedisKeys, users: list[int]) -> di
     for user in users:
         pipe.zcard(keys.home(user))
     cards = pipe.execute()
-    fullest = sorted(zip(cards, users), reverse=True)[:200]
+    fullest = sorted(zip(cards, users, strict=True), reverse=True)[:200]
     total_bytes = total_entries = 0
     for card, user in fullest:
         if card > 1:

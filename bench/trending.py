@@ -57,9 +57,8 @@ def main() -> None:
         help="where the job keeps its window state",
     )
     args = parser.parse_args()
-    texts = [
-        line.rstrip("\n") for line in gzip.open(DATA_DIR / "tweets.txt.gz", "rt", encoding="utf-8")
-    ]
+    with gzip.open(DATA_DIR / "tweets.txt.gz", "rt", encoding="utf-8") as lines:
+        texts = [line.rstrip("\n") for line in lines]
     data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-trending-"))
     kafka = KafkaServer(free_port(), data_dir)
     try:
@@ -193,7 +192,10 @@ def count_rows(bootstrap: str, topic: str) -> int:
 
 def markdown(report: dict) -> str:
     rounds = report["rounds"]
-    spread = lambda key: f"{min(r[key] for r in rounds):,}-{max(r[key] for r in rounds):,}"
+
+    def spread(key: str) -> str:
+        return f"{min(r[key] for r in rounds):,}-{max(r[key] for r in rounds):,}"
+
     return "\n".join(
         [
             "## Trending (`make bench-trending`)",

@@ -3,13 +3,14 @@
 Everything else Chirp knows is projected from the event log by agents. These facts cannot
 wait for a projection: a username must be unique the moment it is granted, a login needs a
 password hash (which never travels in an event), a delete must know the tweet's author, and a
-retried request must find the answer the first attempt got. A command's rows and its event are written in
-one transaction (commands/runner.py): the event is written in the same transaction, into an outbox (`unconfirmed_events`),
-and produced after the commit: a write that commits always reaches the log, and one that
-does not commit never does. An event the broker does not acknowledge (a stalled broker may
-still append it when it resumes) stays in the outbox and is sent again, with the same ids,
-until it is acknowledged: before the actor's next command, and by the API's relay. Applying
-an event twice changes no read model, so the write takes effect exactly once.
+retried request must find the answer the first attempt got. A command's rows and its event are
+written in one transaction (commands/runner.py): the event is written in the same transaction,
+into an outbox (`unconfirmed_events`), and produced after the commit: a write that commits
+always reaches the log, and one that does not commit never does. An event the broker does not
+acknowledge (a stalled broker may still append it when it resumes) stays in the outbox and is
+sent again, with the same ids, until it is acknowledged: before the actor's next command, and
+by the API's relay. Applying an event twice changes no read model, so the write takes effect
+exactly once.
 """
 
 from __future__ import annotations

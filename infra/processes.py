@@ -63,7 +63,7 @@ class ManagedProcess:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError(f"start {self.name} from the main thread")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed once the process has it
         self.log_start = log.seek(0, os.SEEK_END)
         extra = {}
         if self.run_as is not None:

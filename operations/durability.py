@@ -100,9 +100,8 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
             ).add_errback(failures.append)
             restored += 1
             if restored % PROGRESS_EVERY == 0:
-                say(
-                    f"  restored {restored:,} events ({restored / (time.monotonic() - started):,.0f}/s)"
-                )
+                rate = restored / (time.monotonic() - started)
+                say(f"  restored {restored:,} events ({rate:,.0f}/s)")
         producer.flush()
         if failures:
             raise RestoreFailed(

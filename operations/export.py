@@ -86,7 +86,8 @@ async def _export(settings, start, end, fmt, output) -> ExportResult:
 class _JsonLinesWriter:
     def __init__(self, output: Path | None) -> None:
         self.output = output
-        self.file = open(output, "wb") if output is not None else sys.stdout.buffer
+        # closed by close(), after the last event
+        self.file = open(output, "wb") if output is not None else sys.stdout.buffer  # noqa: SIM115
 
     def write(self, archived: ArchivedEvent, event: ev.Event) -> None:
         self.file.write(ev.encode(event) + b"\n")

@@ -101,7 +101,7 @@ class CassandraTweetStore:
         )
         return {
             author: [tweet.tweet_id for tweet in tweets]
-            for author, tweets in zip(author_ids, newest)
+            for author, tweets in zip(author_ids, newest, strict=True)
         }
 
     async def _save(self, tweet: StoredTweet) -> bool:
@@ -114,8 +114,9 @@ class CassandraTweetStore:
         if not applied[0]:
             return not applied.deleted
         await self._run(
-            f"INSERT INTO {ks}.tweets_by_author (author_id, tweet_id, content, created_at, reply_to,"
-            " deleted) VALUES (%s, %s, %s, %s, %s, false)",
+            f"INSERT INTO {ks}.tweets_by_author"
+            " (author_id, tweet_id, content, created_at, reply_to, deleted)"
+            " VALUES (%s, %s, %s, %s, %s, false)",
             (tweet.author_id, tweet.tweet_id, tweet.content, tweet.created_at, tweet.reply_to),
         )
         if tweet.reply_to is not None:
@@ -191,7 +192,7 @@ class CassandraTweetStore:
         # One partition per author: read each author's newest, merge newest first.
         per_author = await asyncio.gather(*(self.by_author(a, before, limit) for a in author_ids))
         merged = heapq.merge(*per_author, key=lambda tweet: tweet.tweet_id, reverse=True)
-        return [tweet for _, tweet in zip(range(limit), merged)]
+        return [tweet for _, tweet in zip(range(limit), merged, strict=False)]
 
     async def replies(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
         rows = await self._run(

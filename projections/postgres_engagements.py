@@ -112,7 +112,8 @@ class PostgresEngagementStore(PostgresStore):
         if replies:
             moved += await changed(
                 conn,
-                f"INSERT INTO {self.schema}.replies SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
+                f"INSERT INTO {self.schema}.replies"
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
                 " ON CONFLICT DO NOTHING RETURNING parent_id",
                 columns_of(sorted(replies), 2),
                 1,

@@ -63,7 +63,8 @@ class PostgresGraphStore(PostgresStore):
         if plan.new_users:
             users = list(plan.new_users.values())
             await conn.execute(
-                f"INSERT INTO {self.schema}.users (user_id, username, display_name, bio, created_at)"
+                f"INSERT INTO {self.schema}.users"
+                " (user_id, username, display_name, bio, created_at)"
                 " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
                 " %b::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
                 (
@@ -106,7 +107,8 @@ class PostgresGraphStore(PostgresStore):
         if follows:
             moved += await changed(
                 conn,
-                f"INSERT INTO {self.schema}.follows SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
+                f"INSERT INTO {self.schema}.follows"
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
                 " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
                 columns_of(sorted(follows), 2),
                 1,

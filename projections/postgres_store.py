@@ -8,7 +8,8 @@ from psycopg_pool import AsyncConnectionPool
 
 
 class PostgresStore:
-    """Base of the PostgreSQL adapters; tables live in `schema`, so a rebuild can use a fresh one."""
+    """Base of the PostgreSQL adapters; tables live in `schema`, so a rebuild can use a fresh
+    one."""
 
     schema_sql: ClassVar[str]
 
@@ -57,12 +58,14 @@ async def move_counts(
     await conn.execute(
         f"SELECT 1 FROM {table} WHERE {key} = ANY(%s) ORDER BY {key} FOR UPDATE", (ids,)
     )
-    moved = (
-        f"greatest(c.{column} + d.{column}, 0)" if floor else f"c.{column} + d.{column}"
+    assignments = (
+        f"{column} = greatest(c.{column} + d.{column}, 0)"
+        if floor
+        else f"{column} = c.{column} + d.{column}"
         for column in columns
     )
     await conn.execute(
-        f"UPDATE {table} c SET {', '.join(f'{c} = {m}' for c, m in zip(columns, moved))}"
+        f"UPDATE {table} c SET {', '.join(assignments)}"
         f" FROM unnest(%b::bigint[], {', '.join(['%b::int[]'] * len(columns))})"
         f" AS d(id, {', '.join(columns)}) WHERE c.{key} = d.id",
         (ids, *columns_of([deltas[row_id] for row_id in ids], len(columns))),

@@ -37,7 +37,8 @@ return false
 # are missing: ARGV[1] the TTL, ARGV[2] how many content values follow, then field, value...
 _FILL_TWEET = """
 local content_end = 2 + tonumber(ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'json') == 0 and redis.call('HEXISTS', KEYS[1], 'deleted') == 0 then
+if redis.call('HEXISTS', KEYS[1], 'json') == 0
+    and redis.call('HEXISTS', KEYS[1], 'deleted') == 0 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 3, content_end))
 end
 for j = content_end + 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
@@ -131,7 +132,10 @@ class RedisCache:
             for tweet_id in tweet_ids:
                 pipe.hgetall(self.keys.tweet(tweet_id))
             rows = await pipe.execute()
-        return {tweet_id: _tweet_from(tweet_id, row) for tweet_id, row in zip(tweet_ids, rows)}
+        return {
+            tweet_id: _tweet_from(tweet_id, row)
+            for tweet_id, row in zip(tweet_ids, rows, strict=True)
+        }
 
     # users --------------------------------------------------------------------------------
     async def put_users(self, users: dict[int, tuple[str, str]]) -> None:
@@ -148,7 +152,7 @@ class RedisCache:
             rows = await pipe.execute()
         return {
             user_id: orjson.loads(row) if row is not None else None
-            for user_id, row in zip(user_ids, rows)
+            for user_id, row in zip(user_ids, rows, strict=True)
         }
 
     async def hydration(
@@ -166,7 +170,7 @@ class RedisCache:
             results = await pipe.execute()
         users = {
             user_id: orjson.loads(row) if row is not None else None
-            for user_id, row in zip(user_ids, results)
+            for user_id, row in zip(user_ids, results[: len(user_ids)], strict=True)
         }
         flags, rest = [], results[len(user_ids) :]
         step = 2 if tweet_ids else 1

@@ -8,8 +8,9 @@ built) or the page would go on past a PARTIAL timeline into the stores, it says 
 caller takes the slow path (api/timelines.py), which loads what is missing; the next read is
 fast again. Both paths give the same page: tests/integration/test_fast_pages.py compares them.
 
-The script reads keys it derives from the timeline's members (tweets, users, recents), so it runs on a standalone Redis or Valkey, not a cluster: a cluster deployment
-would shard whole read paths by viewer (hash tags) or go back to the slow path's pipelines.
+The script reads keys it derives from the timeline's members (tweets, users, recents), so it
+runs on a standalone Redis or Valkey, not a cluster: a cluster deployment would shard whole
+read paths by viewer (hash tags) or go back to the slow path's pipelines.
 """
 
 from __future__ import annotations

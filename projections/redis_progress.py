@@ -67,7 +67,8 @@ class RedisProgress:
             [self.keys.position(group or self.agent_group, *place) for place in places]
         )
         return {
-            place: int(value) if value is not None else -1 for place, value in zip(places, values)
+            place: int(value) if value is not None else -1
+            for place, value in zip(places, values, strict=True)
         }
 
     async def applied(self, group: str | None = None) -> dict[str, int]:
@@ -77,7 +78,7 @@ class RedisProgress:
         values = await self.redis.mget(keys) if keys else []
         return {
             key.decode()[len(prefix) :]: int(value)
-            for key, value in zip(keys, values)
+            for key, value in zip(keys, values, strict=True)
             if value is not None
         }
 

@@ -24,7 +24,9 @@ async def run_scripts(redis: Redis, calls: Sequence[ScriptCall]) -> list:
     if missing:
         for script in {calls[n][0] for n in missing}:
             await redis.script_load(script.script)
-        for n, result in zip(missing, await _evalsha(redis, [calls[n] for n in missing])):
+        for n, result in zip(
+            missing, await _evalsha(redis, [calls[n] for n in missing]), strict=True
+        ):
             results[n] = result
     for result in results:
         if isinstance(result, Exception):

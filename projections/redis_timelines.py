@@ -152,7 +152,7 @@ class RedisTimelines:
         (one for all, or one per timeline), in one round trip."""
         limits = limit if isinstance(limit, list) else [limit] * len(keys)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, most in zip(keys, limits):
+            for key, most in zip(keys, limits, strict=True):
                 pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=most)
                 pipe.zrange(key, 0, 0)
             results = await pipe.execute()

@@ -25,7 +25,7 @@ class TweetDocument:
     content: str
     hashtags: tuple[str, ...]
     created_at: datetime
-    counts: Counts = Counts()
+    counts: Counts = Counts()  # noqa: RUF009 - frozen: one shared default is safe
 
 
 @dataclass(frozen=True)

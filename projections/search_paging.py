@@ -1,16 +1,16 @@
 """Paging search results with a cursor that stays stable while tweets keep being indexed.
 
 The first page pins the search to a moment `as_of`: every page filters to tweets created
-before it (to the millisecond) and measures recency from it, so new tweets never shift later pages and scores
-do not age between pages. Scores alone cannot mark where a page ended: BM25's statistics
-move with every tweet indexed, deleted or merged away, so a score-based `search_after` key
-could skip or repeat hits. The cursor therefore names hits on both sides of the boundary:
-the last ids shown (anchors) and the next ids not shown yet (upcoming). The next page
-resumes right after the last anchor still ranked, leaves out anchors that drifted below it
-and takes in upcoming hits that drifted above it; only if every anchor was deleted does it
-fall back to the last hit's (score, id) key. A hit can still be shown twice or skipped if
-its rank moved across the boundary by more than those few places between two requests
-(a burst of engagement).
+before it (to the millisecond) and measures recency from it, so new tweets never shift later
+pages and scores do not age between pages. Scores alone cannot mark where a page ended: BM25's
+statistics move with every tweet indexed, deleted or merged away, so a score-based
+`search_after` key could skip or repeat hits. The cursor therefore names hits on both sides of
+the boundary: the last ids shown (anchors) and the next ids not shown yet (upcoming). The next
+page resumes right after the last anchor still ranked, leaves out anchors that drifted below
+it and takes in upcoming hits that drifted above it; only if every anchor was deleted does it
+fall back to the last hit's (score, id) key. A hit can still be shown twice or skipped if its
+rank moved across the boundary by more than those few places between two requests (a burst of
+engagement).
 """
 
 from __future__ import annotations

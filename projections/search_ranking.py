@@ -72,7 +72,7 @@ def recency_factor(age_ms: int) -> float:
 def recency_steps(as_of_ms: int) -> list[AgeStep]:
     """The age steps as ranges of creation time (ms), newest first, for a search at `as_of_ms`."""
     steps = []
-    for start, end in zip(AGE_STEPS_MS, AGE_STEPS_MS[1:] + (None,)):
+    for start, end in zip(AGE_STEPS_MS, (*AGE_STEPS_MS[1:], None), strict=True):
         # Age in [start, end) means created_at in (as_of - end, as_of - start].
         oldest = None if end is None else as_of_ms - end + 1
         steps.append(AgeStep(oldest, as_of_ms - start, recency_factor(start)))

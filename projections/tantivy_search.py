@@ -265,7 +265,7 @@ class TantivySearchIndex:
         except ValueError as error:
             raise SearchEngineError(f"tantivy: {error}") from error
         hits = sorted(
-            (SearchHit(tweet_id, score) for (score, _), tweet_id in zip(found, ids)),
+            (SearchHit(tweet_id, score) for (score, _), tweet_id in zip(found, ids, strict=True)),
             key=lambda hit: (hit.score, hit.tweet_id),
             reverse=True,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -20,10 +22,8 @@ def ensure_topics(bootstrap_servers: str, registry: TopicRegistry) -> None:
             if topic.name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
     finally:
         admin.close()
 

@@ -133,7 +133,8 @@ class PostgresArchive:
                                 record.value,
                             )
                             for envelope, record in rows
-                        ]
+                        ],
+                        strict=True,
                     )
                 )
                 # In the order given (log order within each partition), so `seq` follows it.

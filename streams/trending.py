@@ -268,8 +268,9 @@ class TrendingJob:
                    hashtag_rank, hashtag, current_count, previous_count,
                    CAST(current_count - previous_count AS DOUBLE) / GREATEST(previous_count, 1)
             FROM (
-                SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end
-                                             ORDER BY current_count DESC, hashtag ASC) AS hashtag_rank
+                SELECT *, ROW_NUMBER() OVER (
+                    PARTITION BY window_start, window_end ORDER BY current_count DESC, hashtag ASC
+                ) AS hashtag_rank
                 FROM hashtag_counts
                 WHERE current_count > 0 {complete}
             )

@@ -4,7 +4,7 @@ as a load balancer should see it (docs/observability.md has the table)."""
 from __future__ import annotations
 
 import asyncio
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
 _CHECK_TIMEOUT_S = 2.0
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     WRITES = "writes"
     READS = "reads"
     SEARCH = "search"
@@ -62,7 +62,7 @@ async def readyz(
     )
     checks = {
         name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}"
-        for name, result in zip(names, results)
+        for name, result in zip(names, results, strict=True)
     }
 
     def ready(needs: frozenset[str]) -> bool:

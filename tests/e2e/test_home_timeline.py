@@ -181,7 +181,7 @@ def test_paging_past_the_cache_still_shows_older_retweets(client):
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert [tweet_id for tweet_id, _ in seen] == sorted(newer, key=int, reverse=True) + [old]
+    assert [tweet_id for tweet_id, _ in seen] == [*sorted(newer, key=int, reverse=True), old]
     assert seen[-1] == (old, retweeter.user_id)
 
 

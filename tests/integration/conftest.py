@@ -19,7 +19,8 @@ NO_REAL_ELASTICSEARCH = (
 
 @pytest.fixture(scope="session")
 def elasticsearch_api_stand_in():
-    """osmem-server, started once per session: speaks the Elasticsearch API, is not Elasticsearch."""
+    """osmem-server, started once per session: speaks the Elasticsearch API, is not
+    Elasticsearch."""
     data_dir = new_data_dir()
     server = ElasticsearchApiStandIn(free_port(), data_dir)
     server.start()

@@ -15,6 +15,7 @@ a celebrity threshold of two followers make trims, partial markers and pulls hap
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -127,7 +128,7 @@ KINDS = [
 ]
 # Few users and tweets, so that events meet: the same like undone, the same edge refollowed.
 steps = st.lists(
-    st.tuples(st.sampled_from(KINDS + ["again"]), st.integers(0, 7), st.integers(0, 3)),
+    st.tuples(st.sampled_from([*KINDS, "again"]), st.integers(0, 7), st.integers(0, 3)),
     min_size=1,
     max_size=60,
 )
@@ -219,13 +220,13 @@ class Side:
             if name == "stats":
                 continue  # a metric (deliveries counted), not a read model
             kind = (await redis.type(key)).decode()
-            value = {
-                "zset": lambda: redis.zrange(key, 0, -1, withscores=True),
-                "hash": lambda: redis.hgetall(key),
-                "set": lambda: redis.smembers(key),
-                "string": lambda: redis.get(key),
+            read = {
+                "zset": lambda key: redis.zrange(key, 0, -1, withscores=True),
+                "hash": redis.hgetall,
+                "set": redis.smembers,
+                "string": redis.get,
             }[kind]
-            state[f"key {name}"] = (kind, await value(), await redis.ttl(key) > 0)
+            state[f"key {name}"] = (kind, await read(key), await redis.ttl(key) > 0)
         return state
 
 
@@ -267,7 +268,7 @@ def test_batches_leave_what_one_event_at_a_time_leaves(sides, drawn, cuts):
     loop, one, batched = sides
     events = _sequence(drawn)
     bounds = sorted({0, len(events), *(cut for cut in cuts if cut < len(events))})
-    batches = [_family_order(events[a:b]) for a, b in zip(bounds, bounds[1:])]
+    batches = [_family_order(events[a:b]) for a, b in itertools.pairwise(bounds)]
 
     async def run():
         await one.reset()

@@ -110,15 +110,23 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
         for newer in (0, 1, 4, 8):
             for limit in (1, 3, 20):
                 _, met = _compare_all_pages(
-                    lambda before, n: timelines.fast.home(viewer.id, before, n, after=keys[newer]),
-                    lambda before, n: timelines.slow_home(viewer.id, before, n, 1.0, keys[newer]),
+                    lambda before, n, newer=newer: timelines.fast.home(
+                        viewer.id, before, n, after=keys[newer]
+                    ),
+                    lambda before, n, newer=newer: timelines.slow_home(
+                        viewer.id, before, n, 1.0, keys[newer]
+                    ),
                     limit,
                 )
                 assert met == met_one_by_one[:newer]
             for reader in (viewer.id, None):
                 _compare_all_pages(
-                    lambda before, n: timelines.fast.user(plain.id, reader, before, n),
-                    lambda before, n: timelines.slow_user(plain.id, reader, before, n),
+                    lambda before, n, reader=reader: timelines.fast.user(
+                        plain.id, reader, before, n
+                    ),
+                    lambda before, n, reader=reader: timelines.slow_user(
+                        plain.id, reader, before, n
+                    ),
                     limit,
                 )
         fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))

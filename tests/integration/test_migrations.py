@@ -205,7 +205,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
         ("read_model:search", 2),
     ]
     assert [r[2] for r in rows["chirp_meta.handovers"]] == ["paused"]
-    before = _schema(dsn, MIGRATED + ["read_model"])
+    before = _schema(dsn, [*MIGRATED, "read_model"])
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
@@ -218,7 +218,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
     assert _versions(dsn) == ("0002", "0001")
     assert _rows(dsn) == rows
-    migrated = _schema(dsn, MIGRATED + ["read_model"])
+    migrated = _schema(dsn, [*MIGRATED, "read_model"])
     assert migrated == _plus(
         before, {"indexes": {NEW_INDEX}}, _version_tables(["chirp_meta", "archive"])
     )
@@ -228,7 +228,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     assert again.stdout.count("nothing to do") == 2, again.stdout
     assert _versions(dsn) == ("0002", "0001")
     assert _rows(dsn) == rows
-    assert _schema(dsn, MIGRATED + ["read_model"]) == migrated
+    assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
 
 

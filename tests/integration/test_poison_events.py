@@ -145,7 +145,7 @@ def test_poison_is_dead_lettered_with_its_error_and_the_agents_go_on(stack, clie
 
     letters = eventually(all_dead_lettered, timeout=30, interval=0.5)
     assert letters, "a poison record is not in dead-letters"
-    for letter, raw in zip(letters, batch):
+    for letter, raw in zip(letters, batch, strict=True):
         assert letter["error"], letter
         try:
             expected = raw.decode()

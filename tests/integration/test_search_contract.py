@@ -67,7 +67,7 @@ class SearchIndexContract:
 
     def test_words_must_all_match_in_any_of_their_forms(self):
         async def scenario(index):
-            both, stemmed, one, other = docs = [
+            both, stemmed, _one, other = docs = [
                 tweet("Running with the dogs today"),
                 tweet("my dog runs"),
                 tweet("running late"),
@@ -105,7 +105,7 @@ class SearchIndexContract:
 
     def test_a_hashtag_matches_that_exact_tag_in_any_case(self):
         async def scenario(index):
-            tagged, untagged, longer, shouted = docs = [
+            tagged, _untagged, _longer, shouted = docs = [
                 tweet("Throwback #TBT"),
                 tweet("tbt without a tag"),
                 tweet("not the same #tbtx"),
@@ -240,7 +240,7 @@ class SearchIndexContract:
                 tweet(f"paging test {n} " + "filler " * (n % 5), age=(n * 97) * MINUTE, likes=n % 4)
                 for n in range(45)
             ]
-            await index.index(docs + [tweet("unrelated words")])
+            await index.index([*docs, tweet("unrelated words")])
             everything = await ids(index, "paging")
             assert sorted(everything) == sorted(doc.tweet_id for doc in docs)
             query, cursor, shown, deleted = parse_search_query("paging"), None, [], set()
@@ -355,7 +355,8 @@ class ElasticsearchContract(SearchIndexContract):
 
 
 class TestElasticsearchAdapterOnApiStandIn(ElasticsearchContract):
-    """Against osmem-server: the adapter's requests, on a server that only imitates Elasticsearch."""
+    """Against osmem-server: the adapter's requests, on a server that only imitates
+    Elasticsearch."""
 
     api_stand_in = True
 

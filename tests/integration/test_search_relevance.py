@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import math
 import shutil
 import tempfile
@@ -421,7 +422,7 @@ def _assert_same_text_ordered_by_recency_and_engagement(corpus: Corpus, hits) ->
     for place, (tweet_id, score) in enumerate(hits):
         by_text[tuple(corpus.tokens[tweet_id - 1])].append((place, tweet_id, score))
     for same in by_text.values():
-        for (_, first, first_score), (_, second, second_score) in zip(same, same[1:]):
+        for (_, first, first_score), (_, second, second_score) in itertools.pairwise(same):
             assert (corpus.weight(first), first) > (corpus.weight(second), second)
             assert second_score / first_score == pytest.approx(
                 corpus.weight(second) / corpus.weight(first), rel=1e-3

@@ -65,7 +65,7 @@ def test_a_batch_is_applied_whole_in_log_order():
 def test_a_poison_event_is_dead_lettered_alone_and_the_rest_of_its_batch_applies():
     applied: list[int] = []
     dead = DeadLetters()
-    records = _posts([1, 2, 3, 4]) + [Message("tweets", 0, 4, b"1", b"not json")]
+    records = [*_posts([1, 2, 3, 4]), Message("tweets", 0, 4, b"1", b"not json")]
 
     async def apply(context, events):
         if any(event.tweet_id == 3 for event in events):

@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -20,7 +21,7 @@ AS_OF = 1_750_000_000_000
 def test_the_age_steps_cover_all_past_time_without_gaps_or_overlaps():
     steps = recency_steps(AS_OF)
     assert steps[0].newest_ms == AS_OF and steps[-1].oldest_ms is None
-    for newer, older in zip(steps, steps[1:]):
+    for newer, older in itertools.pairwise(steps):
         assert older.newest_ms == newer.oldest_ms - 1
         assert older.factor < newer.factor
 
