@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from schemas.types import Id, IdString, Timestamp, bounded_text
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
-DisplayName = bounded_text(50, single_line=True, not_blank=True)
-Bio = bounded_text(160)
-Content = bounded_text(280, not_blank=True)
+DisplayName = Annotated[str, bounded_text(50, single_line=True, not_blank=True)]
+Bio = Annotated[str, bounded_text(160)]
+Content = Annotated[str, bounded_text(280, not_blank=True)]
 # Passwords are hashed, never normalised or stored; the cap bounds the hashing work.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 

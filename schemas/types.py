@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
+from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 MAX_ID = 2**63 - 1
@@ -83,8 +86,23 @@ def normalize_text(value: str) -> str:
     return text
 
 
-def bounded_text(max_length: int, *, single_line: bool = False, not_blank: bool = False):
-    """A text type of 1..max_length code points, counted after NFC normalisation."""
+@dataclass(frozen=True)
+class TextChecks(GroupedMetadata):
+    """The metadata of a bounded text type, `Annotated[str, bounded_text(...)]`."""
+
+    validator: AfterValidator
+    json_schema: WithJsonSchema
+
+    def __iter__(self) -> Iterator[object]:
+        yield self.validator
+        yield self.json_schema
+
+
+def bounded_text(
+    max_length: int, *, single_line: bool = False, not_blank: bool = False
+) -> TextChecks:
+    """The checks of a text type of 1..max_length code points, counted after NFC
+    normalisation: `Annotated[str, bounded_text(...)]`."""
 
     def check(value: str) -> str:
         text = normalize_text(value)
@@ -106,4 +124,4 @@ def bounded_text(max_length: int, *, single_line: bool = False, not_blank: bool 
     )
     pattern = rf"^(?=[\s\S]*\S){allowed}*$" if not_blank else rf"^{allowed}*$"
     schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
-    return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
+    return TextChecks(AfterValidator(check), WithJsonSchema(schema))
