@@ -39,6 +39,7 @@ class PostgresWriteTransaction:
                 (IDEMPOTENCY_KEY_TTL, scope, key),
             )
         ).fetchone()
+        assert row is not None  # the row our insert conflicted with, committed
         if row[3]:
             return StoredResponse(fingerprint=row[0], status=row[1], body=row[2])
         # An expired key is taken afresh.
@@ -157,8 +158,9 @@ class PostgresWriteModel:
     async def allocate_worker_id(self) -> int:
         async with self.pool.connection() as conn:
             cursor = await conn.execute("SELECT nextval('write_model.snowflake_workers')")
-            (number,) = await cursor.fetchone()
-        return number % 1024
+            row = await cursor.fetchone()
+        assert row is not None  # nextval always answers a row
+        return row[0] % 1024
 
     async def ping(self) -> None:
         async with self.pool.connection() as conn:

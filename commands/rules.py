@@ -34,7 +34,10 @@ from streams.ids import id_time
 
 NextId = Callable[[], int]
 
-_ENGAGEMENT_EVENTS = {
+_ENGAGEMENT_EVENTS: dict[
+    tuple[str, bool],
+    type[ev.TweetLiked | ev.TweetUnliked | ev.TweetRetweeted | ev.TweetUnretweeted],
+] = {
     (SetEngagement.LIKE, True): ev.TweetLiked,
     (SetEngagement.LIKE, False): ev.TweetUnliked,
     (SetEngagement.RETWEET, True): ev.TweetRetweeted,

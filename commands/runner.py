@@ -129,7 +129,9 @@ class CommandRunner:
                     quota = await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
                 if not await tx.apply(decision.changes):
-                    raise username_taken(decision.changes.account.username)
+                    account = decision.changes.account
+                    assert account is not None  # only a username taken refuses the changes
+                    raise username_taken(account.username)
                 answer = dataclasses.replace(render(decision.result), quota=quota)
                 if decision.event is not None:
                     await tx.keep_unconfirmed(

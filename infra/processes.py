@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 # Loaded here, not in a child between fork and exec, where the dynamic loader's lock may be
@@ -65,7 +66,7 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed once the process has it
         self.log_start = log.seek(0, os.SEEK_END)
-        extra = {}
+        extra: dict[str, Any] = {}
         if self.run_as is not None:
             extra = {"user": self.run_as.pw_uid, "group": self.run_as.pw_gid, "extra_groups": []}
         try:

@@ -11,6 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.processes import ManagedProcess, unprivileged_user
 
@@ -248,7 +249,7 @@ class PostgresServer:
         if (self.cluster_dir / "PG_VERSION").exists():
             return
         self.cluster_dir.mkdir(parents=True, exist_ok=True)
-        extra = {}
+        extra: dict[str, Any] = {}
         if self.run_as is not None:
             _check_reachable(self.cluster_dir, self.run_as.pw_name)
             os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)

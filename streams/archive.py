@@ -238,7 +238,8 @@ class PostgresArchive:
 def _filters(
     start: datetime | None, end: datetime | None, topics: list[str] | None
 ) -> tuple[str, list]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if start is not None:
         clauses.append("occurred_at >= %s")
         params.append(start)

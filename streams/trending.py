@@ -31,6 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from infra.settings import Settings
 from streams.topics import TopicRegistry
@@ -97,7 +98,7 @@ class TrendingJob:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> TrendingJob:
         topics = TopicRegistry(settings.topic_prefix, settings.partitions)
-        values = dict(
+        values: dict[str, Any] = dict(
             bootstrap_servers=settings.bootstrap_servers,
             source_topic=topics.tweets.name,
             sink_topic=topics.trending.name,
@@ -134,7 +135,7 @@ class TrendingJob:
             startup = (
                 f"'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '{millis}'"
             )
-        if self.bounded:
+        if self.stop_offsets is not None:
             offsets = ";".join(
                 f"partition:{partition},offset:{offset}"
                 for partition, offset in sorted(self.stop_offsets.items())
