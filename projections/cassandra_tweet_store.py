@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from datetime import UTC, datetime
+from typing import Any
 
 from projections.tweet_store import StoredTweet, TweetState
 
@@ -44,7 +45,7 @@ class CassandraTweetStore:
             [host.split(":")[0] for host in hosts],
             port=int(hosts[0].split(":")[1]) if ":" in hosts[0] else 9042,
         )
-        self._session = None
+        self._session: Any = None  # a cassandra.cluster.Session once connected
 
     async def _run(self, query: str, params: tuple = ()):
         if self._session is None:

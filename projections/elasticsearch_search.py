@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 try:
     from elastic_transport import AiohttpHttpNode, TransportError
@@ -229,7 +230,8 @@ class ElasticsearchSearchIndex:
 
 def ranking_query(query: SearchQuery, as_of_ms: int) -> dict:
     """search_ranking's score as a function_score: BM25 (or 1) x recency step x engagement."""
-    must, should = [], []
+    must: list[dict[str, Any]] = []
+    should: list[dict[str, Any]] = []
     if query.words:
         must.append({"match": {"content": {"query": " ".join(query.words), "operator": "and"}}})
     must += [{"match_phrase": {"content": phrase}} for phrase in query.phrases]
@@ -237,7 +239,7 @@ def ranking_query(query: SearchQuery, as_of_ms: int) -> dict:
     should += [{"match": {"content": tag}} for tag in query.hashtags]
     if not query.has_text:
         must.append({"match_all": {}})
-    filters = [{"term": {"hashtags": tag}} for tag in query.hashtags]
+    filters: list[dict[str, Any]] = [{"term": {"hashtags": tag}} for tag in query.hashtags]
     if query.authors:
         filters.append({"terms": {"author": list(query.authors)}})
     if query.since or query.until:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from schemas import events as ev
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,5 +90,5 @@ def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> 
         )
 
 
-def _new_or(value: str | None, current: str | None) -> str | None:
+def _new_or(value: T | None, current: T) -> T:
     return current if value is None else value

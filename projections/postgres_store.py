@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from psycopg_pool import AsyncConnectionPool
@@ -37,7 +38,7 @@ async def move_counts(
     table: str,
     key: str,
     columns: tuple[str, ...],
-    deltas: dict[int, tuple[int, ...]],
+    deltas: Mapping[int, tuple[int, ...]],
     *,
     floor: bool,
     kept_if: str = "false",

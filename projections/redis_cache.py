@@ -188,7 +188,8 @@ class RedisCache:
 
     async def set_members(self, key: str) -> set[int] | None:
         """The members of a loaded set, or None if it is not loaded."""
-        raw = await self.redis.smembers(key)
+        # redis-py types the async client's replies as sync ones too
+        raw = await self.redis.smembers(key)  # type: ignore[misc]
         if not raw:
             return None
         return {int(member) for member in raw} - {0}
@@ -233,7 +234,8 @@ class RedisCache:
             batch.command("HINCRBY", self.keys.stats(), field, by)
 
     async def count(self, field: str, by: int = 1) -> None:
-        await self.redis.hincrby(self.keys.stats(), field, by)
+        # redis-py types the async client's replies as sync ones too
+        await self.redis.hincrby(self.keys.stats(), field, by)  # type: ignore[misc]
 
 
 def user_summary(user_id: int, username: str, display_name: str) -> dict:

@@ -27,14 +27,15 @@ class RedisKeys:
     def home(self, user_id: int) -> str:
         return f"{self.prefix}home:{user_id}"
 
-    def recent(self, author_id: int) -> str:
+    # recent, tweet and user also take "": the key prefix the page script appends ids to.
+    def recent(self, author_id: int | str) -> str:
         """An author's newest tweets and retweets: the user timeline and celebrity recents."""
         return f"{self.prefix}recent:{author_id}"
 
-    def tweet(self, tweet_id: int) -> str:
+    def tweet(self, tweet_id: int | str) -> str:
         return f"{self.prefix}tweet:{tweet_id}"
 
-    def user(self, user_id: int) -> str:
+    def user(self, user_id: int | str) -> str:
         return f"{self.prefix}user:{user_id}"
 
     def following(self, user_id: int) -> str:

@@ -53,7 +53,8 @@ class RedisProgress:
 
     async def applied_events(self, group: str | None = None) -> dict[Partition, int]:
         """The id of the last event a group applied, per partition, where it was recorded."""
-        raw = await self.redis.hgetall(self.keys.applied_events(group or self.agent_group))
+        # redis-py types the async client's replies as sync ones too
+        raw = await self.redis.hgetall(self.keys.applied_events(group or self.agent_group))  # type: ignore[misc]
         return {_place(field): int(event_id) for field, event_id in raw.items()}
 
     async def positions(
@@ -87,12 +88,13 @@ class RedisProgress:
     ) -> None:
         key = self.keys.last_write(user_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, f"{topic}:{partition}", offset)
+            pipe.hset(key, f"{topic}:{partition}", str(offset))
             pipe.expire(key, ttl_seconds)
             await pipe.execute()
 
     async def last_writes(self, user_id: int) -> dict[Partition, int]:
-        raw = await self.redis.hgetall(self.keys.last_write(user_id))
+        # redis-py types the async client's replies as sync ones too
+        raw = await self.redis.hgetall(self.keys.last_write(user_id))  # type: ignore[misc]
         return {_place(field): int(offset) for field, offset in raw.items()}
 
 

@@ -169,7 +169,8 @@ class RedisTimelines:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.smembers(following)
             pipe.exists(pulled)
-            pipe.sinter(following, pulled)
+            # redis-py types the keys of sinter as lists; it takes str too
+            pipe.sinter(following, pulled)  # type: ignore[arg-type]
             pipe.exists(home)
             pipe.exists(keys.build_lock(home))
             pipe.zrevrangebylex(home, upper_bound(before), FLOOR, start=0, num=limit)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import tantivy
 from tantivy import FieldType, Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
@@ -138,12 +139,11 @@ class TantivySearchIndex:
         await asyncio.to_thread(shutil.rmtree, self.directory, True)
 
     async def index(self, documents: Sequence[TweetDocument]) -> None:
-        await self._write(
-            lambda writer: [
-                self._replace(writer, self._fields(document)) for document in documents
-            ],
-            documents,
-        )
+        def replace(writer: tantivy.IndexWriter) -> None:
+            for document in documents:
+                self._replace(writer, self._fields(document))
+
+        await self._write(replace, documents)
 
     async def delete(self, tweet_ids: Sequence[int]) -> None:
         await self._write(
@@ -176,6 +176,10 @@ class TantivySearchIndex:
 
         return await search_page(ranked, query, cursor, limit, self.clock)
 
+    def _opened(self) -> tantivy.Index:
+        assert self._index is not None, "the index is not open"
+        return self._index
+
     # -- writing -----------------------------------------------------------------------------
 
     async def _write(self, change, items) -> None:
@@ -187,16 +191,18 @@ class TantivySearchIndex:
 
         def write() -> None:
             with self._write_lock:
+                writer, index = self._writer, self._index
+                assert writer is not None and index is not None  # open, and not read-only
                 try:
-                    change(self._writer)
-                    self._writer.commit()
+                    change(writer)
+                    writer.commit()
                 except Exception as error:
                     # Uncommitted operations would otherwise ride along with the next batch.
-                    self._writer.rollback()
+                    writer.rollback()
                     if isinstance(error, ValueError):
                         raise SearchEngineError(f"tantivy: {error}") from error
                     raise
-                self._index.reload()
+                index.reload()
 
         await asyncio.to_thread(write)
 
@@ -229,18 +235,19 @@ class TantivySearchIndex:
         }
 
     def _stored_fields(self, tweet_ids: list[int]) -> dict[int, dict]:
-        searcher = self._index.searcher()
+        searcher = self._opened().searcher()
         found = searcher.search(
             Query.term_set_query(self.schema, "tweet_id", tweet_ids),
             limit=max(len(tweet_ids), 1),
             count=False,
         ).hits
-        stored = {}
+        stored: dict[int, dict] = {}
         for _, address in found:
             document = searcher.doc(address)
-            fields = {name: document.get_all(name) for name in _STORED}
-            fields = {
-                name: values if name == "hashtags" else values[0] for name, values in fields.items()
+            all_values = {name: document.get_all(name) for name in _STORED}
+            fields: dict[str, Any] = {
+                name: values if name == "hashtags" else values[0]
+                for name, values in all_values.items()
             }
             stored[fields["tweet_id"]] = fields
         return stored
@@ -249,8 +256,9 @@ class TantivySearchIndex:
 
     def _ranked(self, query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
         try:
-            self._index.reload()  # another process may have committed since
-            searcher = self._index.searcher()
+            index = self._opened()
+            index.reload()  # another process may have committed since
+            searcher = index.searcher()
             engine_query = self._query(query, as_of_ms)
             fetch = count + 1
             while True:
@@ -261,7 +269,11 @@ class TantivySearchIndex:
                 if len(found) < fetch or found[-1][0] < found[count - 1][0]:
                     break
                 fetch *= 2
-            ids = searcher.fast_field_values("tweet_id", [address for _, address in found])
+            # tweet_id is an integer fast field: an int for every hit.
+            ids = cast(
+                list[int],
+                searcher.fast_field_values("tweet_id", [address for _, address in found]),
+            )
         except ValueError as error:
             raise SearchEngineError(f"tantivy: {error}") from error
         hits = sorted(
@@ -322,7 +334,7 @@ class TantivySearchIndex:
                     Occur.Must,
                     self._content_term(tokens[0])
                     if len(tokens) == 1
-                    else Query.phrase_query(self.schema, "content", tokens),
+                    else Query.phrase_query(self.schema, "content", [*tokens]),
                 )
             )
         for tag in query.hashtags:

@@ -180,7 +180,7 @@ class TargetWatcher:
 
     async def check(self) -> None:
         now = await current(self.pool, self.settings)
-        switched = {
+        switched: set[str] = {
             read_model
             for read_model in READ_MODELS
             if now.generation(read_model) != self.settings.generation(read_model)
