@@ -7,6 +7,7 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import orjson
 from psycopg import OperationalError
@@ -28,6 +29,7 @@ OUTAGES = (OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutErro
 # Failures that no retry mends: the event is poison.
 POISON = (ValidationError, ValueError, KeyError, TypeError)
 
+T = TypeVar("T")
 Apply = Callable[[AgentContext, list[Event]], Awaitable[None]]
 
 
@@ -141,14 +143,16 @@ def _text(raw: bytes | None) -> str | None:
 
 
 async def until_available(
-    step: Callable[[], Awaitable[None]], what: str, transient: tuple[type[BaseException], ...] = ()
-) -> None:
-    """Run `step()` until it succeeds: a store being down only delays the agent."""
+    step: Callable[[], Awaitable[T]], what: str, transient: tuple[type[BaseException], ...] = ()
+) -> T:
+    """Run `step()` until it succeeds, and return what it returns: a store being down only
+    delays the agent."""
+    retried: tuple[type[BaseException], ...] = (*OUTAGES, *transient)
     delay = 0.1
     while True:
         try:
             return await step()
-        except (*OUTAGES, *transient) as error:
+        except retried as error:
             log.warning("%s: a dependency is unavailable (%s); retrying", what, error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -126,7 +126,7 @@ async def follow_targets(context: AgentContext) -> None:
         )
 
     watcher = targets.TargetWatcher(pool, context.models.settings, switch)
-    bases = {
+    bases: dict[str, str] = {
         read_model: targets.base(context.settings, read_model) for read_model in targets.READ_MODELS
     }
     while True:

@@ -153,7 +153,7 @@ def _user_deltas(edges, counted) -> dict[int, tuple[int, int, int]]:
         deltas.setdefault(follower, [0, 0, 0])[1] += delta
     for author, delta in counted:
         deltas.setdefault(author, [0, 0, 0])[2] += delta
-    return {user_id: tuple(delta) for user_id, delta in deltas.items()}
+    return {user_id: (a, b, c) for user_id, (a, b, c) in deltas.items()}
 
 
 def _tweet_deltas(liked, engagements: EngagementPlan, replied) -> dict[int, tuple[int, int, int]]:
@@ -165,7 +165,7 @@ def _tweet_deltas(liked, engagements: EngagementPlan, replied) -> dict[int, tupl
         deltas.setdefault(tweet_id, [0, 0, 0])[1] += delta
     for tweet_id, delta in replied:
         deltas.setdefault(tweet_id, [0, 0, 0])[2] += delta
-    return {tweet_id: tuple(delta) for tweet_id, delta in deltas.items()}
+    return {tweet_id: (a, b, c) for tweet_id, (a, b, c) in deltas.items()}
 
 
 def _counted_tweets(tweets: TweetPlan, engagements: EngagementPlan) -> set[int]:

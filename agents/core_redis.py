@@ -92,7 +92,7 @@ def _queue_graph(
                 home = keys.home(event.follower_id)
                 timelines.push(
                     ("home", event.follower_id),
-                    lambda home=home: [home],
+                    lambda: [home],  # noqa: B023 - push calls it at once
                     entries,
                     models.timelines.home_cap,
                     partial=not complete,
@@ -114,35 +114,36 @@ def _queue_tweets(
     cache, counts = models.cache, planned.counts
     deliveries = iter(d for d in planned.deliveries if d.entry.retweeted_by is None)
     for step in planned.tweets.steps:
-        event = step.event
         if isinstance(step, Posted):
-            if event.reply_to is not None:
+            posted = step.event
+            if posted.reply_to is not None:
                 cache.queue_counts(
-                    batch, event.reply_to, counts.get(event.reply_to, Counts()), REPLIES
+                    batch, posted.reply_to, counts.get(posted.reply_to, Counts()), REPLIES
                 )
             # Absolute counts, each cached only if absent: the family that changes a count
             # overwrites it after every change, so whichever comes last is right.
             cache.queue_fill(
                 batch,
                 CachedTweet(
-                    event.tweet_id,
-                    event.author_id,
-                    event.content,
-                    int(event.occurred_at.timestamp() * 1000),
-                    event.reply_to,
-                    counts=counts.get(event.tweet_id, Counts()),
+                    posted.tweet_id,
+                    posted.author_id,
+                    posted.content,
+                    int(posted.occurred_at.timestamp() * 1000),
+                    posted.reply_to,
+                    counts=counts.get(posted.tweet_id, Counts()),
                 ),
             )
             _deliver(context, batch, timelines, next(deliveries), planned.followers)
         else:
-            cache.queue_deleted(batch, event.tweet_id)
+            deleted = step.event
+            cache.queue_deleted(batch, deleted.tweet_id)
             if step.reply_to is not None:
                 cache.queue_counts(
                     batch, step.reply_to, counts.get(step.reply_to, Counts()), REPLIES
                 )
             # Home timelines drop deleted tweets when read; the author's recents drop it now.
             timelines.remove(
-                [models.keys.recent(event.author_id)], [Entry(event.tweet_id, event.tweet_id)]
+                [models.keys.recent(deleted.author_id)], [Entry(deleted.tweet_id, deleted.tweet_id)]
             )
 
 

@@ -100,4 +100,4 @@ class RedisProgress:
 
 def _place(field: bytes) -> Partition:
     topic, partition = field.decode().rsplit(":", 1)
-    return Partition(topic, int(partition))
+    return (topic, int(partition))

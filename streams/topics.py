@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from infra.settings import Settings
 from schemas import events as ev
@@ -16,11 +15,9 @@ class Topic:
     partitions: int
 
 
-class Partition(NamedTuple):
-    """One partition of a topic: where an offset or a position belongs."""
-
-    topic: str
-    partition: int
+# One partition of a topic, (topic, partition): where an offset or a position belongs. A plain
+# tuple, so that the positions of a consumer's (topic, partition) pairs index it as they are.
+Partition = tuple[str, int]
 
 
 # Events whose relative order matters share a key, and so a partition: a user's profile
