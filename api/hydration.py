@@ -108,13 +108,15 @@ class Hydrator:
             tweet = tweets[entry.tweet_id]
             if tweet.author_id not in users:
                 continue
+            counts = tweet.counts
+            assert counts is not None  # Hydrator.tweets counts every tweet it returns
             rendered.append(
                 {
                     **tweet.public(),
                     "user": users[tweet.author_id],
-                    "like_count": tweet.counts.likes,
-                    "retweet_count": tweet.counts.retweets,
-                    "reply_count": tweet.counts.replies,
+                    "like_count": counts.likes,
+                    "retweet_count": counts.retweets,
+                    "reply_count": counts.replies,
                     "liked_by_me": tweet.tweet_id in liked,
                     "retweeted_by_me": tweet.tweet_id in retweeted,
                     "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,

@@ -95,7 +95,7 @@ def install_problem_openapi(app: FastAPI) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend it
 
 
 def _document_headers(method: str, operation: dict) -> None:
@@ -138,5 +138,5 @@ def _optionally_authenticated(app: FastAPI) -> list[tuple[str, str]]:
         (route.path, method.lower())
         for route in routes(app.routes)
         if isinstance(route, APIRoute) and uses(route.dependant)
-        for method in route.methods
+        for method in route.methods or ()
     ]

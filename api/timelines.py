@@ -59,7 +59,7 @@ class Timelines:
         if waited:
             await wait_for_own_writes(self.models.progress, viewer, wait_seconds)
             fast = await self.fast.home(viewer, before, limit, check_writes=False, after=after)
-        if fast.served:
+        if fast.tweets_json is not None:  # served
             return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
         # Having waited once already, the slow path does not wait for the same writes again.
         return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds, after)
@@ -142,7 +142,7 @@ class Timelines:
         """A page of the author's tweets and retweets (newer than `after`, if given); the
         caller has waited for the viewer's own writes."""
         fast = await self.fast.user(author, viewer, before, limit, check_writes=False, after=after)
-        if fast.served:
+        if fast.tweets_json is not None:  # served
             return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
         return await self.slow_user(author, viewer, before, limit, after)
 
@@ -242,13 +242,13 @@ class Timelines:
                 for page in pages
                 if len(page.entries) < want and not page.complete
             ]
-            pages = [page.entries for page in pages]
-            exhausted = all(len(page) < want for page in pages)
+            sourced = [page.entries for page in pages]
+            exhausted = all(len(entries) < want for entries in sourced)
             # A source cut off at `want` may hold more entries older than its last one but
             # newer than other sources' entries: merge only down to the highest such cut.
-            cuts = [page[-1].sort_key for page in pages if len(page) >= want]
+            cuts = [entries[-1].sort_key for entries in sourced if len(entries) >= want]
             horizon = max(cuts + ends) if cuts or ends else None
-            merged = list(heapq.merge(*pages, key=lambda e: e.sort_key, reverse=True))
+            merged = list(heapq.merge(*sourced, key=lambda e: e.sort_key, reverse=True))
             known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))
             for entry in merged:
                 if len(picked) == limit:
@@ -287,6 +287,7 @@ class Timelines:
                 seen.add(entry.tweet_id)
                 picked.append(entry)
         rendered = await self.hydrator.render(picked, viewer, known)
+        next_cursor: int | None
         if len(picked) == limit:
             next_cursor = picked[-1].sort_key
         else:

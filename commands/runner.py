@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from commands.errors import DomainError, Refusal
-from commands.model import Command, Result
+from commands.model import Command
 from commands.rules import decide, needs, username_taken
 from commands.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from infra.metrics import WRITES
@@ -36,7 +36,7 @@ class Answer:
 
 
 # How a command's result is told to its caller.
-Render = Callable[[Result], Answer]
+Render = Callable[[Any], Answer]  # takes the result of its own command
 
 
 class Limits(Protocol):

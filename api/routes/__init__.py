@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from commands.runner import Answer
 from projections.timeline_entries import encode_cursor
+from schemas.api import Problem
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """A route's error statuses for OpenAPI, each answered with a problem detail."""
+    return {code: {"model": Problem} for code in codes}
 
 
 def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:

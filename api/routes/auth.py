@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from api.deps import ClientAddress, ServicesDep
 from api.problems import ProblemError
-from schemas.api import Problem, Token, TokenRequest
+from api.routes import problem_responses
+from schemas.api import Token, TokenRequest
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=Token,
-    responses={code: {"model": Problem} for code in (400, 401, 413, 415, 422, 429, 503)},
+    responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
 )
 async def login(body: TokenRequest, services: ServicesDep, address: ClientAddress) -> Token:
     """Exchange a username and password for an access token; 429 after too many failures

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import Limit, OptionalUser, ServicesDep
 from api.problems import ProblemError
-from api.routes import json_body, links
+from api.routes import json_body, links, problem_responses
 from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
 from projections.timeline_entries import Entry
-from schemas.api import Problem, TweetPage
+from schemas.api import TweetPage
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -24,7 +24,7 @@ _QUERY_HELP = (
 @router.get(
     "/search",
     response_model=TweetPage,
-    responses={code: {"model": Problem} for code in (401, 422, 503)},
+    responses=problem_responses(401, 422, 503),
 )
 async def search(
     request: Request,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import CurrentUser, Cursor, Limit, ServicesDep, Since
-from api.routes import page
-from schemas.api import Problem, TweetPage
+from api.routes import page, problem_responses
+from schemas.api import TweetPage
 
 router = APIRouter(prefix="/api/v1/timeline", tags=["timeline"])
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/timeline", tags=["timeline"])
 @router.get(
     "/home",
     response_model=TweetPage,
-    responses={code: {"model": Problem} for code in (401, 422, 503)},
+    responses=problem_responses(401, 422, 503),
 )
 async def home_timeline(
     request: Request,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ServicesDep
 from projections.trends import current_trends
-from schemas.api import TrendsPublic
+from schemas.api import TrendPublic, TrendsPublic
 
 router = APIRouter(prefix="/api/v1", tags=["trends"])
 
@@ -29,5 +29,5 @@ async def trends(
     return TrendsPublic(
         window_start=window.start,
         window_end=window.end,
-        trends=[row.model_dump() for row in window.rows[:limit]],
+        trends=[TrendPublic(**row.model_dump()) for row in window.rows[:limit]],
     )

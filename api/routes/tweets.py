@@ -6,14 +6,13 @@ from fastapi import APIRouter, Request
 
 from api.deps import CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, TweetIdPath
 from api.problems import not_found
-from api.routes import json_body, page, respond
+from api.routes import json_body, page, problem_responses, respond
 from commands.model import DeleteTweet, EngagementState, Posted, PostTweet, SetEngagement
 from commands.runner import Answer
 from projections.timeline_entries import Entry
 from schemas.api import (
     LikesPublic,
     LikeState,
-    Problem,
     RetweetState,
     TweetCreate,
     TweetCreated,
@@ -22,7 +21,7 @@ from schemas.api import (
 )
 
 router = APIRouter(prefix="/api/v1/tweets", tags=["tweets"])
-_ERRORS = {code: {"model": Problem} for code in (400, 401, 403, 404, 413, 415, 422, 503)}
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 415, 422, 503)
 
 
 @router.post("", status_code=201, response_model=TweetCreated, responses=_ERRORS)
@@ -82,7 +81,7 @@ _add_engagement_routes(SetEngagement.LIKE, LikeState, "liked")
 _add_engagement_routes(SetEngagement.RETWEET, RetweetState, "retweeted")
 
 
-_READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}
+_READ_ERRORS = problem_responses(401, 404, 422, 503)
 
 
 @router.get("/{tweet_id}", response_model=TweetPublic, responses=_READ_ERRORS)
@@ -122,6 +121,7 @@ async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep, limit: 
     tweet = (await hydrator.tweets([tweet_id])).get(tweet_id)
     if tweet is None:
         raise not_found(f"tweet {tweet_id}")
+    assert tweet.counts is not None  # Hydrator.tweets counts every tweet it returns
     likers = await services.models.engagements.likers(tweet_id, limit)
     users = await hydrator.users(likers)
     return {

@@ -17,14 +17,13 @@ from api.deps import (
     UserIdPath,
 )
 from api.problems import not_found
-from api.routes import links, page, respond
+from api.routes import links, page, problem_responses, respond
 from commands.model import FollowState as FollowResult
 from commands.model import Register, Registered, SetFollow
 from commands.runner import Answer
 from projections.timeline_entries import encode_cursor
 from schemas.api import (
     FollowState,
-    Problem,
     TweetPage,
     UserCreate,
     UserCreated,
@@ -33,7 +32,7 @@ from schemas.api import (
 )
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-_ERRORS = {code: {"model": Problem} for code in (400, 401, 404, 409, 413, 415, 422, 503)}
+_ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 503)
 
 
 @router.post("", status_code=201, response_model=UserCreated, responses=_ERRORS)
@@ -80,7 +79,7 @@ async def unfollow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
     return respond(await run(SetFollow(user.user_id, user_id, False), _follow_state))
 
 
-_READ_ERRORS = {code: {"model": Problem} for code in (401, 404, 422, 503)}
+_READ_ERRORS = problem_responses(401, 404, 422, 503)
 
 
 @router.get("/{user_id}", response_model=UserPublic, responses=_READ_ERRORS)
