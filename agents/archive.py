@@ -32,7 +32,9 @@ async def apply_archive(context: AgentContext, records: list) -> None:
         )
         for record in records
     ]
-    rejected = await until_available(lambda: context.archive.append(archived), "archive")
+    archive = context.archive
+    assert archive is not None  # a replay's context, the only one without, does not archive
+    rejected = await until_available(lambda: archive.append(archived), "archive")
     for record, why in rejected:
         log.warning(
             "not archived: %s[%s]@%s: %s", record.topic, record.partition, record.offset, why
@@ -44,6 +46,7 @@ async def archived_positions(
 ) -> dict[tuple[str, int], int]:
     """How far the archive has read each of `places`: where its consumer resumes."""
     prefix = context.settings.topic_prefix
+    assert context.archive is not None  # a replay's context, the only one without, does not archive
     positions = await until_available(context.archive.positions, "archive positions")
     return {
         (topic, partition): positions.get((topic.removeprefix(prefix), partition), -1)

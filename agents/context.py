@@ -22,9 +22,11 @@ from streams.archive import PostgresArchive
 class AgentContext:
     settings: Settings
     models: ReadModels  # the generations in use: replaced when a replay switches one
-    threshold: CelebrityThreshold
-    search: SearchIndex  # this process holds the index's one writer
-    archive: PostgresArchive
+    # A replay's context holds only what its read model writes with (operations/replay.py):
+    # no archive, no threshold for search, no index for the core read models.
+    threshold: CelebrityThreshold | None
+    search: SearchIndex | None  # this process holds the index's one writer
+    archive: PostgresArchive | None
     # Per read model (core, search, trends): open unless a replay is taking it over
     # (handover, below), and the batches being applied to it now.
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -71,7 +73,7 @@ async def agent_context(settings: Settings) -> AgentContext:
                 search = search_index(models.settings, writable=True)
                 # The index in use then: a replay may have switched it meanwhile.
                 opened.push_async_callback(
-                    lambda: (_context.search if _context else search).close()
+                    lambda: (_context.search if _context and _context.search else search).close()
                 )
                 try:
                     await search.setup()
@@ -115,6 +117,7 @@ async def follow_targets(context: AgentContext) -> None:
     async def switch(settings: Settings, switched: set[str]) -> None:
         if ReadModel.SEARCH in switched:
             fresh = search_index(settings, writable=True)
+            assert context.search is not None  # the worker's context has the index
             await context.search.close()  # its directory lock first
             await fresh.setup()
             await fresh.promote()  # again, should the replay have died right after switching

@@ -206,10 +206,12 @@ async def _decide(
     ]
     counts = await context.models.graph.follower_counts(conn, {d.author_id for d in wanted})
     deliveries, moved = [], None
+    celebrity = context.threshold
+    assert celebrity is not None  # only a search replay's context has none
     for delivery in wanted:
-        was_lowered = context.threshold.is_lowered
-        threshold = context.threshold.observe(delivery.lag_seconds)
-        if context.threshold.is_lowered != was_lowered:
+        was_lowered = celebrity.is_lowered
+        threshold = celebrity.observe(delivery.lag_seconds)
+        if celebrity.is_lowered != was_lowered:
             log.warning(
                 "fan-out lag %.2fs: celebrity threshold now %d", delivery.lag_seconds, threshold
             )

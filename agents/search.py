@@ -64,6 +64,7 @@ async def _apply(
     await _after_primary_agents(context, last)
     # A deleted reply takes one off its parent's reply count: the parent is written again.
     parents = await context.models.tweets.parents(sorted(deleted))
+    assert context.search is not None  # only a core replay's context has none
     await write_tweets(context, context.search, touched | set(parents.values()))
     await record_progress(context, ReadModel.SEARCH, last, event_ids=event_ids)
 

@@ -234,17 +234,20 @@ def migrate(args: argparse.Namespace) -> int:
     (--status) say where they stand: exit 1 if one is behind."""
     from sqlalchemy.exc import OperationalError
 
+    from operations.migrate import Migrated, Status, status
     from operations.migrate import migrate as migrate_all
-    from operations.migrate import status
 
     try:
-        done = status(get_settings()) if args.status else migrate_all(get_settings())
+        done: list[Status] | list[Migrated] = (
+            status(get_settings()) if args.status else migrate_all(get_settings())
+        )
     except OperationalError as error:
         print(f"chirp migrate: {error.orig}", file=sys.stderr)
         return 1
     for schema_set in done:
         print(schema_set.report(), flush=True)
-    return 1 if args.status and not all(state.at_head for state in done) else 0
+    behind = [state for state in done if isinstance(state, Status) and not state.at_head]
+    return 1 if behind else 0
 
 
 def _duration(text: str) -> timedelta:

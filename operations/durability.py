@@ -119,7 +119,8 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
 
 async def _recorded(redis: Redis, keys: RedisKeys, group: str) -> dict[tuple[str, int], int]:
     """The last event a group applied per partition, where its position is recorded."""
-    raw = await redis.hgetall(keys.applied_events(group))
+    # redis-py types the async client's replies as sync ones too
+    raw = await redis.hgetall(keys.applied_events(group))  # type: ignore[misc]
     events = {}
     for field, event_id in raw.items():
         topic, partition = field.decode().rsplit(":", 1)

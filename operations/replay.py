@@ -123,11 +123,11 @@ async def replay(
     try:
         async with pool.connection() as lock:
             # One replay of a deployment's read model at a time.
-            held = (
-                await (
-                    await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock_name,))
-                ).fetchone()
-            )[0]
+            row = await (
+                await lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock_name,))
+            ).fetchone()
+            assert row is not None  # a SELECT without FROM answers one row
+            held = row[0]
             await lock.commit()  # the lock is the session's: no transaction stays open
             if not held:
                 raise ReplayFailed(f"another replay of the {read_model} read model is running")
@@ -350,7 +350,11 @@ class _Trends(_Target):
         await self.redis.unlink(windows)
 
 
-TARGETS = {ReadModel.CORE: _Core, ReadModel.SEARCH: _Search, ReadModel.TRENDS: _Trends}
+TARGETS: dict[str, type[_Target]] = {
+    ReadModel.CORE: _Core,
+    ReadModel.SEARCH: _Search,
+    ReadModel.TRENDS: _Trends,
+}
 
 
 class _Replay:
@@ -369,7 +373,9 @@ class _Replay:
             (name, number) for name in self.names.values() for number in range(partitions[name])
         ]
         self.applied = {place: -1 for place in self.places}
-        self.pending = {place: deque() for place in self.places}
+        self.pending: dict[tuple[str, int], deque[Record]] = {
+            place: deque() for place in self.places
+        }
         self.events = self.from_archive = 0
         self.switched = False
 

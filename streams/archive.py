@@ -23,7 +23,7 @@ them all, so replay can read beyond retention and a local stack can restore its 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -202,7 +202,7 @@ class PostgresArchive:
         start: datetime | None = None,
         end: datetime | None = None,
         topics: list[str] | None = None,
-    ) -> AsyncIterator[ArchivedEvent]:
+    ) -> AsyncGenerator[ArchivedEvent, None]:
         """Archived events in log order per (topic, partition), optionally those that
         occurred in [start, end) or belong to `topics`; streamed, not loaded at once."""
         async with self.pool.connection() as conn, conn.transaction():
@@ -215,7 +215,7 @@ class PostgresArchive:
         start: datetime | None = None,
         end: datetime | None = None,
         topics: list[str] | None = None,
-    ) -> AsyncIterator[ArchivedEvent]:
+    ) -> AsyncGenerator[ArchivedEvent, None]:
         """As events(), on `conn`, inside the caller's transaction (a snapshot it chose)."""
         where, params = _filters(start, end, topics)
         cursor = conn.cursor(name="archive_events")

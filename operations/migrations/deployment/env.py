@@ -4,4 +4,5 @@ from alembic import context
 
 from operations.migrations.environment import run
 
-run(context)
+# alembic.context is a module that stands for the EnvironmentContext of the command run
+run(context)  # type: ignore[arg-type]
