@@ -1,4 +1,5 @@
-# The two entry points of the README: `make run` and `make test`.
+# The two entry points of the README: `make run` and `make test` (which runs `make check`
+# first).
 # Each sets up .venv from requirements.lock first (again only when the lock, pyproject.toml or
 # this file changes).
 PYTHON ?= python3
@@ -11,7 +12,7 @@ EXTRAS := dev flink export cassandra elasticsearch local
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lock bench bench-search bench-trending bench-replay bench-ingest
+.PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
 # installs without resolving anything, and pip check fails if pyproject.toml asks for what the
@@ -41,8 +42,16 @@ $(UV):
 run: $(STAMP)
 	$(VENV)/bin/chirp run
 
-test: $(STAMP)
+test: $(STAMP) check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The static checks, configured in pyproject.toml: format and lint (ruff), types (mypy) and
+# the import floors (import-linter). Each takes seconds; the first that fails stops the run.
+check: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.timeline $(BENCH_ARGS)
