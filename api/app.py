@@ -29,8 +29,8 @@ from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
 from infra.lockouts import LockoutPolicy, MemoryLockouts
 from infra.metrics import worker_started, worker_stopping
-from infra.redis_lockouts import RedisLockouts
 from infra.processes import die_with_parent
+from infra.redis_lockouts import RedisLockouts
 from infra.settings import Settings, get_settings
 from projections.read_models import build_read_models, open_read_models, search_index
 from projections.search import SearchIndex

@@ -46,11 +46,16 @@ def _opened_by(path: Path) -> int | None:
 def describe_process(pid: int) -> str:
     """'process <pid> (<its command line>)' on one line, as far as /proc shows it."""
     try:
-        words = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace").split()
+        words = (
+            (PROC / str(pid) / "cmdline")
+            .read_bytes()
+            .replace(b"\0", b" ")
+            .decode(errors="replace")
+            .split()
+        )
     except OSError:
         words = []
     command = " ".join(words)
     if len(command) > COMMAND_SHOWN:
-        command = command[:COMMAND_SHOWN - 1] + "…"
+        command = command[: COMMAND_SHOWN - 1] + "…"
     return f"process {pid} ({command})" if command else f"process {pid}"

@@ -78,9 +78,9 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=functools.partial(die_with_parent,
-                                             self.parent_death_signal or self.stop_signal,
-                                             os.getpid()),
+                preexec_fn=functools.partial(
+                    die_with_parent, self.parent_death_signal or self.stop_signal, os.getpid()
+                ),
                 **extra,
             )
         finally:

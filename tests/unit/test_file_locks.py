@@ -46,7 +46,8 @@ def test_a_search_index_another_process_writes_is_refused_with_that_process_name
         with pytest.raises(SearchIndexLocked) as refused:
             asyncio.run(index.setup())
         assert str(refused.value).startswith(
-            f"the search index {directory} is in use by process {pid} ({sys.executable} -c ")
+            f"the search index {directory} is in use by process {pid} ({sys.executable} -c "
+        )
         assert str(refused.value).endswith(": stop it first")
         assert "\n" not in str(refused.value)
     # Once the other writer is gone, the same index opens for writing.
