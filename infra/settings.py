@@ -79,11 +79,13 @@ class Settings(BaseSettings):
 
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.
     archive_schema: str = Field(default="archive", pattern="^[a-z_][a-z0-9_]*$")
-    # An acknowledged event leaves the API's outbox only once the archive holds it, so a stack
-    # whose broker forgets (the local one keeps the log in memory) loses nothing when every
-    # process dies at once: a restart restores the archive and sends the rest again.
-    # Off: it leaves at its acknowledgement (a replicated broker keeps it).
-    outbox_until_archived: bool = True
+    # On: an acknowledged event leaves the API's outbox only once the archive holds it, so a
+    # stack whose broker forgets (the local one keeps the log in memory) loses nothing when
+    # every process dies at once: a restart restores the archive and sends the rest again.
+    # Off by default: the mark "acknowledged" lives in each API process's memory, so while the
+    # archive lags by more than the resend age, other API processes send such events again
+    # (duplicates on the log, applied once). docs/local-stack.md says what is missing.
+    outbox_until_archived: bool = False
 
     # Read models. These name generation 1 of each read model (core, search, trends);
     # `chirp replay` builds later generations beside them (docs/replay.md). Which generation

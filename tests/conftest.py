@@ -66,14 +66,16 @@ def data_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def start_on(data_dir: Path, *, durable: bool | None = None) -> tuple[LocalStack, str]:
+def start_on(
+    data_dir: Path, *, durable: bool | None = None, **api_environment: str
+) -> tuple[LocalStack, str]:
     """A whole local stack on `data_dir` (servers, agents, API): (stack, API base URL). The
     caller stops it; on a failed start, what started is stopped here."""
     stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True, durable=durable)
     try:
         stack.start()
         stack.start_agents(**TEST_SETTINGS)
-        return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
+        return stack, stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS, **api_environment)
     except BaseException:
         stack.stop()
         raise
