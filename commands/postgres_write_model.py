@@ -61,7 +61,7 @@ class PostgresWriteTransaction:
         self, needs: Needs, actor: str, older_than_seconds: float
     ) -> tuple[State, list[tuple[int, bytes]]]:
         # Every statement goes out before any result is read: one round trip (pipeline).
-        users = tweets = None
+        users = tweets = usernames = None
         if needs.users:
             users = await self.conn.execute(
                 "SELECT user_id FROM write_model.accounts WHERE user_id = ANY(%s)",
@@ -74,10 +74,17 @@ class PostgresWriteTransaction:
                 + (" FOR UPDATE" if needs.lock_tweets else ""),
                 (sorted(needs.tweets),),
             )
+        if needs.usernames:
+            usernames = await self.conn.execute(
+                "SELECT lower(username), user_id FROM write_model.accounts"
+                " WHERE lower(username) = ANY(%s)",
+                (sorted(needs.usernames),),
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         state = State(
             users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
             tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
+            usernames=dict(await usernames.fetchall()) if usernames else {},
         )
         return state, await _rows(unconfirmed)
 
@@ -123,7 +130,7 @@ class PostgresWriteTransaction:
     async def _unconfirmed(self, actor: str, older_than_seconds: float | None):
         return await self.conn.execute(
             "SELECT event_id, event FROM write_model.unconfirmed_events WHERE actor = %s"
-            " AND created_at < now() - make_interval(secs => %s)"
+            " AND created_at < now() - make_interval(secs => %s) AND NOT acknowledged"
             " ORDER BY event_id FOR UPDATE",
             (actor, older_than_seconds or 0),
         )
@@ -166,32 +173,47 @@ class PostgresWriteModel:
         async with self.pool.connection() as conn:
             await conn.execute("SELECT 1")
 
-    async def confirmed(self, event_ids: list[int]) -> list[int]:
-        async with self.pool.connection() as conn, conn.transaction():
-            if self.archive_schema is None:
+    async def confirmed(self, event_ids: list[int]) -> None:
+        if self.archive_schema is None:
+            if event_ids:  # with any left marked while the outbox waited for the archive
+                async with self.pool.connection() as conn:
+                    await conn.execute(
+                        "DELETE FROM write_model.unconfirmed_events"
+                        " WHERE event_id = ANY(%s) OR acknowledged",
+                        (event_ids,),
+                    )
+            return
+        # Marked in the table, not in this process's memory: the relay of every API process
+        # skips them, and the ones the archive holds now leave, whoever acknowledged them.
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            if event_ids:
                 await conn.execute(
-                    "DELETE FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)",
+                    "UPDATE write_model.unconfirmed_events SET acknowledged = true"
+                    " WHERE event_id = ANY(%s) AND NOT acknowledged",
                     (event_ids,),
                 )
-                return event_ids
             await conn.execute(
                 "DELETE FROM write_model.unconfirmed_events u"
                 f" USING {self.archive_schema}.events a"
-                " WHERE u.event_id = ANY(%s) AND a.event_id = u.event_id",
-                (event_ids,),
+                " WHERE u.acknowledged AND a.event_id = u.event_id"
             )
+
+    async def send_acknowledged_again(self) -> int:
+        """The log lost what the broker had acknowledged (the local broker's memory, after a
+        crash): the events still in the outbox because the archive did not hold them yet are
+        unconfirmed again, so the relay sends them. Returns how many."""
+        await self.confirmed([])  # those the archive holds now leave: restored from there
+        async with self.pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT event_id FROM write_model.unconfirmed_events WHERE event_id = ANY(%s)",
-                (event_ids,),
+                "UPDATE write_model.unconfirmed_events SET acknowledged = false WHERE acknowledged"
             )
-            kept = {event_id for (event_id,) in await cursor.fetchall()}
-        return [event_id for event_id in event_ids if event_id not in kept]
+            return cursor.rowcount
 
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT DISTINCT actor FROM write_model.unconfirmed_events"
-                " WHERE created_at < now() - make_interval(secs => %s)",
+                " WHERE created_at < now() - make_interval(secs => %s) AND NOT acknowledged",
                 (older_than_seconds,),
             )
             return [actor for (actor,) in await cursor.fetchall()]

@@ -197,10 +197,11 @@ class CommandRunner:
         return self.producer.timeout_ms / 1000 + RESEND_AFTER_EXTRA_SECONDS
 
     async def confirm_acknowledged(self) -> None:
-        """Take the acknowledged events out of the outbox (those the write model says may
-        leave: archived, where it waits for the archive; the rest on a later round)."""
-        if self._acknowledged:
-            self._acknowledged -= set(await self.write_model.confirmed(sorted(self._acknowledged)))
+        """Tell the write model which events were acknowledged since the last time: it takes
+        them out of the outbox, or marks them until the archive holds them."""
+        done = sorted(self._acknowledged)
+        await self.write_model.confirmed(done)
+        self._acknowledged.difference_update(done)
 
     async def relay_forever(self) -> None:
         """Empty the outbox of what was acknowledged, and send again what was not, also for

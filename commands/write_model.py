@@ -90,6 +90,8 @@ class WriteModel(Protocol):
     async def actors_with_unconfirmed(self, older_than_seconds: float) -> list[str]:
         """Actors with an event in the outbox for longer than this."""
 
-    async def confirmed(self, event_ids: list[int]) -> list[int]:
-        """These events are acknowledged: out of the outbox, each once it is safe (archived,
-        if the outbox waits for the archive); returns those no longer in the outbox."""
+    async def confirmed(self, event_ids: list[int]) -> None:
+        """These events are acknowledged: out of the outbox, or, where the outbox waits for
+        the archive, marked acknowledged there (no relay sends them again) until the archive
+        holds them. Called again and again, with no ids too: acknowledged events the archive
+        now holds leave then, whichever process acknowledged them."""

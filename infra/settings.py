@@ -79,13 +79,12 @@ class Settings(BaseSettings):
 
     # The event archive (PostgreSQL): every event, kept beyond the log's retention.
     archive_schema: str = Field(default="archive", pattern="^[a-z_][a-z0-9_]*$")
-    # On: an acknowledged event leaves the API's outbox only once the archive holds it, so a
-    # stack whose broker forgets (the local one keeps the log in memory) loses nothing when
-    # every process dies at once: a restart restores the archive and sends the rest again.
-    # Off by default: the mark "acknowledged" lives in each API process's memory, so while the
-    # archive lags by more than the resend age, other API processes send such events again
-    # (duplicates on the log, applied once). docs/local-stack.md says what is missing.
-    outbox_until_archived: bool = False
+    # On: an acknowledged event leaves the API's outbox only once the archive holds it (marked
+    # acknowledged meanwhile, so no relay sends it again), so a stack whose broker forgets (the
+    # local one keeps the log in memory) loses nothing when every process dies at once: a
+    # restart restores the archive and sends the rest again. Off: acknowledged events leave at
+    # once, for a deployment whose log is replicated or one with no archive agent reading it.
+    outbox_until_archived: bool = True
 
     # Read models. These name generation 1 of each read model (core, search, trends);
     # `chirp replay` builds later generations beside them (docs/replay.md). Which generation

@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from agents.context import group_of
+from commands.postgres_write_model import PostgresWriteModel
 from infra.settings import Settings
 from projections import targets
 from projections.redis_keys import RedisKeys
@@ -71,6 +72,10 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
     failures: list[BaseException] = []
     restored, started = 0, time.monotonic()
     try:
+        if resent := await PostgresWriteModel(
+            pool, settings.archive_schema
+        ).send_acknowledged_again():
+            say(f"  {resent:,} acknowledged events the archive missed: sent again from the outbox")
         live = await targets.current(pool, settings)
         keys = RedisKeys(live.core_prefix, root=settings.redis_prefix)
         recorded = {

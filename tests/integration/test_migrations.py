@@ -1,6 +1,6 @@
 """Schema migrations on the real PostgreSQL: a database of Chirp 0.1.0 (made before there were
 migrations) is recognised, stamped and upgraded with every row kept; an empty one is built to
-the same schema plus the new revision; migrating twice, or twice at once, changes nothing
+the same schema plus the new revisions; migrating twice, or twice at once, changes nothing
 more."""
 
 from __future__ import annotations
@@ -31,6 +31,18 @@ NEW_INDEX = (
         " USING btree (created_at)"
     ),
 )
+NEW_COLUMN = (
+    "write_model",
+    "unconfirmed_events",
+    "acknowledged",
+    "boolean",
+    "NO",
+    "false",
+    "NO",
+    None,
+)
+# What the revisions after the baseline (0002, 0003) add to release 0.1.0's schema.
+NEW = {"indexes": {NEW_INDEX}, "columns": {NEW_COLUMN}}
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
 
@@ -209,44 +221,47 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0002" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0003" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0002: applied 0002" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0003: applied 0002" in deployment_line
+    assert "; 0003 (Outbox" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0002", "0001")
-    assert _rows(dsn) == rows
+    assert _versions(dsn) == ("0003", "0001")
+    # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again).
+    migrated_rows = rows | {
+        "write_model.unconfirmed_events": [
+            (*row, False) for row in rows["write_model.unconfirmed_events"]
+        ]
+    }
+    assert _rows(dsn) == migrated_rows
     migrated = _schema(dsn, [*MIGRATED, "read_model"])
-    assert migrated == _plus(
-        before, {"indexes": {NEW_INDEX}}, _version_tables(["chirp_meta", "archive"])
-    )
+    assert migrated == _plus(before, NEW, _version_tables(["chirp_meta", "archive"]))
 
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0002", "0001")
-    assert _rows(dsn) == rows
+    assert _versions(dsn) == ("0003", "0001")
+    assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
 
 
-def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_revision_2(new_database):
+def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revisions(
+    new_database,
+):
     release, empty = new_database(), new_database()
     _load_release_0_1_0(release)
-    expected = _plus(
-        _schema(release, MIGRATED),
-        {"indexes": {NEW_INDEX}},
-        _version_tables(["chirp_meta", "archive"]),
-    )
+    expected = _plus(_schema(release, MIGRATED), NEW, _version_tables(["chirp_meta", "archive"]))
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0002", False),
+        (None, "0003", False),
         (None, "0001", False),
     ]
-    assert [revision.split()[0] for revision in done[0].applied] == ["0001", "0002"]
+    assert [revision.split()[0] for revision in done[0].applied] == ["0001", "0002", "0003"]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
         "write_model.snowflake_workers (sequence)": [(None,)],
@@ -257,7 +272,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_revision
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0002", "0001")
+    assert _versions(empty) == ("0003", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -282,5 +297,5 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    assert applied == ["0001", "0001", "0002"]  # deployment's two and the archive's one
-    assert _versions(dsn) == ("0002", "0001")
+    assert applied == ["0001", "0001", "0002", "0003"]  # deployment's three, the archive's one
+    assert _versions(dsn) == ("0003", "0001")

@@ -42,9 +42,8 @@ class Outbox:
     async def unconfirmed(self, actor: str, older_than_seconds: float | None = None):
         return [(1, self.stuck_event)]
 
-    async def confirmed(self, event_ids: list[int]) -> list[int]:
+    async def confirmed(self, event_ids: list[int]) -> None:
         self.confirmed_ids.extend(event_ids)
-        return event_ids
 
 
 def test_acknowledged_events_leave_the_outbox_while_a_resend_waits_on_the_broker():
