@@ -50,6 +50,7 @@ class PostTweet(Command):
     author_id: int
     content: str
     reply_to: int | None = None
+    quote_of: int | None = None
 
     @property
     def actor_id(self) -> int:
@@ -116,12 +117,13 @@ class SetEngagement(Command):
 
 @dataclass(frozen=True)
 class Needs:
-    """What a decision reads from the write model: these accounts and tweets (the tweets
-    locked until the transaction ends, if `lock_tweets`)."""
+    """What a decision reads from the write model: these accounts (by id, and by lower-cased
+    username) and tweets (locked until the transaction ends, if `lock_tweets`)."""
 
     users: frozenset[int] = frozenset()
     tweets: frozenset[int] = frozenset()
     lock_tweets: bool = False
+    usernames: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class State:
 
     users: frozenset[int] = frozenset()
     tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
+    # Lower-cased username -> user id, of the usernames asked for that an account holds.
+    usernames: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

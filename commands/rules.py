@@ -50,8 +50,12 @@ def needs(command: Command) -> Needs:
     token of an account that is no more acts as nobody)."""
     actor = frozenset() if command.actor_id is None else frozenset({command.actor_id})
     match command:
-        case PostTweet(reply_to=int(parent)):
-            return Needs(users=actor, tweets=frozenset({parent}))
+        case PostTweet():
+            return Needs(
+                users=actor,
+                tweets=frozenset(t for t in (command.reply_to, command.quote_of) if t is not None),
+                usernames=frozenset(extract_mentions(command.content)),
+            )
         case DeleteTweet(tweet_id=tweet_id):
             # Locked: two deletes of one tweet must not both emit an event.
             return Needs(users=actor, tweets=frozenset({tweet_id}), lock_tweets=True)
@@ -108,15 +112,9 @@ def username_taken(username: str) -> DomainError:
 
 @_decide.register
 def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> Decision:
-    if command.reply_to is not None:
-        parent = state.tweets.get(command.reply_to)
-        if parent is None or parent.deleted:
-            raise DomainError(
-                Refusal.INVALID,
-                "reply-target-missing",
-                "Reply Target Missing",
-                f"reply_to: tweet {command.reply_to} does not exist",
-            )
+    parent = _live_tweet(state, command.reply_to, "reply_to", "reply-target-missing", "Reply")
+    quoted = _live_tweet(state, command.quote_of, "quote_of", "quote-target-missing", "Quote")
+    mentions = extract_mentions(command.content)
     tweet_id = next_id()
     # The tweet's time is its id's: created_at and the id's order always agree.
     event = ev.TweetPosted(
@@ -128,13 +126,35 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
         content=command.content,
         reply_to=command.reply_to,
         hashtags=extract_hashtags(command.content),
-        mentions=extract_mentions(command.content),
+        mentions=mentions,
+        mentioned_ids=tuple(state.usernames[name] for name in mentions if name in state.usernames),
+        reply_to_author_id=parent.author_id if parent else None,
+        quote_of=command.quote_of,
+        quote_of_author_id=quoted.author_id if quoted else None,
     )
     return Decision(
         Posted(tweet_id, event.occurred_at),
         event,
         Changes(tweets=(TweetRecord(tweet_id, command.author_id, False),)),
     )
+
+
+def _live_tweet(
+    state: State, tweet_id: int | None, field: str, problem: str, kind: str
+) -> TweetRecord | None:
+    """The tweet a post replies to or quotes (None if it names none); refused if it is not
+    there or deleted."""
+    if tweet_id is None:
+        return None
+    tweet = state.tweets.get(tweet_id)
+    if tweet is None or tweet.deleted:
+        raise DomainError(
+            Refusal.INVALID,
+            problem,
+            f"{kind} Target Missing",
+            f"{field}: tweet {tweet_id} does not exist",
+        )
+    return tweet
 
 
 @_decide.register

@@ -51,6 +51,9 @@ class TweetCreate(RequestModel):
     reply_to: IdString | None = Field(
         default=None, description="id of the tweet this one replies to"
     )
+    quote_of: IdString | None = Field(
+        default=None, description="id of the tweet this one quotes (a quote tweet)"
+    )
 
 
 class TweetCreated(BaseModel):

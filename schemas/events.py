@@ -49,8 +49,10 @@ class ProfileUpdated(Event):
 
 
 class TweetPosted(Event):
-    # v2 added the extracted `hashtags` and `mentions` (see the upcaster below).
-    schema_version: ClassVar[int] = 2
+    # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
+    # when it was posted: the users the mentions name (those that exist), the author of the
+    # tweet replied to, and a quoted tweet with its author (see the upcasters below).
+    schema_version: ClassVar[int] = 3
 
     tweet_id: Id
     author_id: Id
@@ -58,6 +60,12 @@ class TweetPosted(Event):
     reply_to: Id | None = None
     hashtags: tuple[str, ...] = ()
     mentions: tuple[str, ...] = ()
+    # The ids of the mentioned users that exist, in the order of `mentions`; a name no
+    # account held when the tweet was posted stays plain text.
+    mentioned_ids: tuple[Id, ...] = ()
+    reply_to_author_id: Id | None = None
+    quote_of: Id | None = None
+    quote_of_author_id: Id | None = None
 
 
 class TweetDeleted(Event):
@@ -76,13 +84,20 @@ class UserUnfollowed(Event):
 
 
 class TweetLiked(Event):
+    # v2 added the liked tweet's author (None in likes recorded before: see the upcasters).
+    schema_version: ClassVar[int] = 2
+
     tweet_id: Id
     user_id: Id
+    author_id: Id | None = None
 
 
 class TweetUnliked(Event):
+    schema_version: ClassVar[int] = 2
+
     tweet_id: Id
     user_id: Id
+    author_id: Id | None = None
 
 
 class TweetRetweeted(Event):
@@ -134,6 +149,15 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 tweets carried no entities: extract them from the content as v2 does at write time."""
     content = payload.get("content", "")
     return {**payload, "hashtags": extract_hashtags(content), "mentions": extract_mentions(content)}
+
+
+@upcaster("TweetPosted", 2)
+@upcaster("TweetLiked", 1)
+@upcaster("TweetUnliked", 1)
+def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
+    """Events recorded before they named whom they reach: the new fields keep their defaults
+    (no mentioned ids, no authors), so they notify no one (docs/notifications.md)."""
+    return payload
 
 
 class UndecodableEvent(ValueError):

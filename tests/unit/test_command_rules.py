@@ -74,12 +74,41 @@ def test_a_post_takes_a_tweet_id_whose_time_is_its_created_at_and_records_the_tw
     assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}))
 
 
-def test_a_reply_needs_a_live_parent():
-    reply = PostTweet(ADA, "yes", reply_to=TWEET)
-    assert needs(reply).tweets == {TWEET}
-    assert run(reply, with_tweet(ADA)).event.reply_to == TWEET
+def test_mentions_resolve_to_the_users_that_exist_when_the_tweet_is_posted():
+    command = PostTweet(ADA, "@Bob meet @nobody and @ada, @BOB again")
+    assert needs(command).usernames == {"bob", "nobody", "ada"}
+    state = State(users=frozenset({ADA}), usernames={"bob": BOB, "ada": ADA})
+    event = run(command, state).event
+    assert event.mentions == ("bob", "nobody", "ada")
+    # An unknown name stays plain text; the author's own mention is kept (it notifies no one).
+    assert event.mentioned_ids == (BOB, ADA)
+
+
+@pytest.mark.parametrize(
+    "field, problem", [("reply_to", "reply-target-missing"), ("quote_of", "quote-target-missing")]
+)
+def test_a_reply_or_a_quote_needs_a_live_tweet_and_names_its_author(field, problem):
+    command = PostTweet(ADA, "yes", **{field: TWEET})
+    assert needs(command).tweets == {TWEET}
+    event = run(command, with_tweet(ADA)).event
+    assert getattr(event, field) == TWEET
+    assert getattr(event, f"{field}_author_id") == BOB
     for state in (users(ADA), with_tweet(ADA, deleted=True)):
-        assert refusal(reply, state) == (Refusal.INVALID, "reply-target-missing")
+        assert refusal(command, state) == (Refusal.INVALID, problem)
+
+
+def test_a_reply_may_quote_another_tweet():
+    command = PostTweet(ADA, "both", reply_to=TWEET, quote_of=TWEET + 1)
+    assert needs(command).tweets == {TWEET, TWEET + 1}
+    state = State(
+        users=frozenset({ADA}),
+        tweets={
+            TWEET: TweetRecord(TWEET, BOB, False),
+            TWEET + 1: TweetRecord(TWEET + 1, ADA, False),
+        },
+    )
+    event = run(command, state).event
+    assert (event.reply_to_author_id, event.quote_of_author_id) == (BOB, ADA)
 
 
 def test_only_the_author_deletes_a_tweet_and_deleting_it_again_changes_nothing():

@@ -1,5 +1,6 @@
 import contextlib
 from datetime import UTC, datetime
+from typing import get_args, get_origin
 
 import orjson
 import pytest
@@ -16,20 +17,26 @@ moments = st.datetimes(
 )
 
 
+def _values(annotation):
+    """Values of a field's type: ids, texts, times, optional ones and tuples of them."""
+    if annotation is datetime:
+        return moments
+    if annotation in (ev.Id, int):
+        return ids
+    if annotation is str:
+        return texts
+    if get_origin(annotation) is tuple:
+        return st.lists(_values(get_args(annotation)[0]), max_size=3).map(tuple)
+    options = [option for option in get_args(annotation) if option is not type(None)]
+    if len(options) == 1:  # X | None
+        return st.none() | _values(options[0])
+    raise TypeError(f"no strategy for {annotation!r}")
+
+
 def event_strategy(cls: type[ev.Event]):
-    fields = {}
-    for name, info in cls.model_fields.items():
-        if name == "occurred_at":
-            fields[name] = moments
-        elif info.annotation in (ev.Id, int) or name.endswith("_id"):
-            fields[name] = ids
-        elif name == "reply_to":
-            fields[name] = st.none() | ids
-        elif name in ("hashtags", "mentions"):
-            fields[name] = st.lists(texts, max_size=3).map(tuple)
-        else:
-            fields[name] = texts
-    return st.builds(cls, **fields)
+    return st.builds(
+        cls, **{name: _values(info.annotation) for name, info in cls.model_fields.items()}
+    )
 
 
 @pytest.mark.parametrize("cls", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))
@@ -50,8 +57,12 @@ def test_ids_travel_as_decimal_strings_and_keep_all_64_bits():
     )
     wire = orjson.loads(encode(event))
     assert wire["event_id"] == str(big)
-    assert wire["payload"] == {"tweet_id": str(big - 2), "user_id": str(big - 3)}
-    assert wire["type"] == "TweetLiked" and wire["schema_version"] == 1
+    assert wire["payload"] == {
+        "tweet_id": str(big - 2),
+        "user_id": str(big - 3),
+        "author_id": None,
+    }
+    assert wire["type"] == "TweetLiked" and wire["schema_version"] == 2
     assert decode(encode(event)).tweet_id == big - 2
 
 
@@ -68,7 +79,8 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert isinstance(event, ev.TweetPosted)
     assert event.hashtags == ("hello",)
     assert event.mentions == ("bob",)
-    assert orjson.loads(encode(event))["schema_version"] == 2
+    assert orjson.loads(encode(event))["schema_version"] == 3
+    assert (event.mentioned_ids, event.reply_to_author_id, event.quote_of) == ((), None, None)
 
 
 @pytest.mark.parametrize(
