@@ -18,6 +18,7 @@ from agents.context import (
     group_of,
 )
 from agents.core import apply_core
+from agents.notifications import NOTIFICATIONS_BATCHING, apply_notifications
 from agents.search import SEARCH_BATCHING, apply_search
 from agents.trends import consume_trends
 from infra.logs import logging_config
@@ -104,14 +105,29 @@ def _batch_consumer(
     app.task(run)
 
 
-async def _apply_core(context: AgentContext, records: list) -> None:
-    async with context.applying(ReadModel.CORE):  # held while a replay takes the core over
-        await apply_records(context, records, apply_core, dead_letters)
-        await record_batch(context, ReadModel.CORE, records)
+def _applied_to(read_model: ReadModel, apply):
+    """Apply a batch of records to `read_model` with `apply` (decoded events in, poison
+    dead-lettered), and record how far it got."""
+
+    async def handle(context: AgentContext, records: list) -> None:
+        async with context.applying(read_model):  # held while a replay takes it over
+            await apply_records(context, records, apply, dead_letters)
+            await record_batch(context, read_model, records)
+
+    return handle
 
 
 _batch_consumer(
-    ReadModel.CORE, [topic.name for topic in topics.event_topics()], CORE_BATCHING, _apply_core
+    ReadModel.CORE,
+    [topic.name for topic in topics.event_topics()],
+    CORE_BATCHING,
+    _applied_to(ReadModel.CORE, apply_core),
+)
+_batch_consumer(
+    ReadModel.NOTIFICATIONS,
+    [topic.name for topic in topics.event_topics()],
+    NOTIFICATIONS_BATCHING,
+    _applied_to(ReadModel.NOTIFICATIONS, apply_notifications),
 )
 _batch_consumer(
     ReadModel.SEARCH,

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from agents.context import AgentContext, group_of
+from agents.context import AgentContext
 from infra.metrics import CONSUMER_POSITION, DEAD_LETTERS, EVENTS_APPLIED
+from projections.targets import group_of
 from schemas.events import Event, UndecodableEvent, decode
 
 log = logging.getLogger("chirp.agents")

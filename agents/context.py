@@ -14,7 +14,7 @@ from projections.fanout import CelebrityThreshold
 from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
 from projections.search import SearchIndex
 from projections.tantivy_search import SearchIndexLocked
-from projections.targets import ReadModel
+from projections.targets import ReadModel, group_of
 from streams.archive import PostgresArchive
 
 
@@ -98,15 +98,6 @@ async def agent_context(settings: Settings) -> AgentContext:
                 )
                 _resources.push_async_callback(opened.pop_all().aclose)
     return _context
-
-
-def group_of(settings: Settings, read_model: str) -> str:
-    """The consumer group whose recorded positions say how far `read_model` is applied."""
-    return (
-        settings.agent_group
-        if read_model == ReadModel.CORE
-        else f"{settings.agent_group}-{read_model}"
-    )
 
 
 async def follow_targets(context: AgentContext) -> None:

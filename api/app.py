@@ -17,11 +17,12 @@ from api.body_limits import BodyLimitMiddleware
 from api.consistency import remember_write
 from api.deps import Services
 from api.login_limits import LoginLimits
+from api.notifications import Notifications
 from api.observability import ObservabilityMiddleware
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
-from api.routes import auth, health, timeline, trends, tweets, users
+from api.routes import auth, health, notifications, timeline, trends, tweets, users
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
@@ -124,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "search": lambda: app.state.services.search.ping(),
                 },
                 models=models,
-                timelines=Timelines(models),
+                timelines=(timelines := Timelines(models)),
+                notifications=Notifications(models, timelines.hydrator),
                 search=search,
             )
             services = app.state.services
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     closing.add_done_callback(retired.discard)
                 models_now = build_read_models(current, models.pool, models.redis)
                 services.models, services.timelines = models_now, Timelines(models_now)
+                services.notifications = Notifications(models_now, services.timelines.hydrator)
 
             watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings, switch).run())
             worker_started()
@@ -171,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_problem_openapi(app)
-    for module in (users, auth, tweets, timeline, search_routes, trends, health):
+    for module in (users, auth, tweets, timeline, notifications, search_routes, trends, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

@@ -25,15 +25,18 @@ async def remember_write(progress: Progress, user_id: int | None, metadata) -> N
         )
 
 
-async def wait_for_own_writes(progress: Progress, user_id: int, timeout_seconds: float) -> bool:
-    """Wait until the reader's own writes are applied; False if the bound ran out first."""
+async def wait_for_own_writes(
+    progress: Progress, user_id: int, timeout_seconds: float, group: str | None = None
+) -> bool:
+    """Wait until the reader's own writes are applied (by `group`'s agents: the core ones if
+    None); False if the bound ran out first."""
     writes = await progress.last_writes(user_id)
     if not writes:
         return True
     places = list(writes)
     deadline = time.monotonic() + timeout_seconds
     while True:
-        applied = await progress.positions(places)
+        applied = await progress.positions(places, group)
         if all(applied[place] >= offset for place, offset in writes.items()):
             return True
         if time.monotonic() >= deadline:

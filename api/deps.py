@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.consistency import wait_for_own_writes
 from api.login_limits import LoginLimits
+from api.notifications import Notifications
 from api.problems import ProblemError
 from api.rate_limits import WriteLimits
 from api.security import Passwords, Principal, Tokens, unauthorized
@@ -45,6 +46,7 @@ class Services:
     readiness_checks: dict
     models: ReadModels
     timelines: Timelines
+    notifications: Notifications
     search: SearchIndex
 
 

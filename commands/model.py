@@ -112,6 +112,19 @@ class SetEngagement(Command):
         return "likes" if self.kind == self.LIKE else "tweets"
 
 
+@dataclass(frozen=True)
+class MarkNotificationsRead(Command):
+    """Mark the user's notifications read up to a notification's `latest_id` (None: all of
+    them, up to now)."""
+
+    user_id: int
+    up_to: int | None = None
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
 # ---- state and decisions --------------------------------------------------------------------
 
 
@@ -186,7 +199,12 @@ class EngagementState:
     on: bool
 
 
-Result = Registered | Posted | Deleted | FollowState | EngagementState
+@dataclass(frozen=True)
+class NotificationsMarked:
+    up_to: int
+
+
+Result = Registered | Posted | Deleted | FollowState | EngagementState | NotificationsMarked
 
 
 @dataclass(frozen=True)

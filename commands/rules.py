@@ -17,8 +17,10 @@ from commands.model import (
     DeleteTweet,
     EngagementState,
     FollowState,
+    MarkNotificationsRead,
     Needs,
     NewAccount,
+    NotificationsMarked,
     Posted,
     PostTweet,
     Register,
@@ -217,3 +219,20 @@ def _engage(command: SetEngagement, state: State, next_id: NextId, now: datetime
         **fields,
     )
     return Decision(EngagementState(command.kind, command.tweet_id, command.on), event)
+
+
+@_decide.register
+def _mark_read(
+    command: MarkNotificationsRead, state: State, next_id: NextId, now: datetime
+) -> Decision:
+    # Without a bound: everything so far (an event id is later than every earlier one).
+    event_id = next_id()
+    up_to = command.up_to if command.up_to is not None else event_id
+    event = ev.NotificationsRead(
+        event_id=event_id,
+        occurred_at=now,
+        actor_id=command.user_id,
+        user_id=command.user_id,
+        up_to=up_to,
+    )
+    return Decision(NotificationsMarked(up_to), event)

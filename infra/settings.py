@@ -86,7 +86,8 @@ class Settings(BaseSettings):
     # once, for a deployment whose log is replicated or one with no archive agent reading it.
     outbox_until_archived: bool = True
 
-    # Read models. These name generation 1 of each read model (core, search, trends);
+    # Read models. These name generation 1 of each read model (core, search, trends,
+    # notifications);
     # `chirp replay` builds later generations beside them (docs/replay.md). Which generation
     # readers and agents use is resolved at start-up and followed while they run
     # (projections/targets.py), not configured.
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
     core_generation: int = Field(default=1, ge=1)
     search_generation: int = Field(default=1, ge=1)
     trends_generation: int = Field(default=1, ge=1)
+    notifications_generation: int = Field(default=1, ge=1)
+    # Likes, retweets and follows of one target group into one notification per span of this
+    # many seconds (spans aligned to the epoch, so a replay groups as live did).
+    notification_group_seconds: int = Field(default=86_400, ge=1)
     tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
     cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
     cassandra_keyspace: str = "chirp"
@@ -167,6 +172,11 @@ class Settings(BaseSettings):
         return core_prefix(self.redis_prefix, self.core_generation)
 
     @property
+    def notifications_schema(self) -> str:
+        """The PostgreSQL schema of the notifications read model's current generation."""
+        return core_schema(f"{self.read_schema}_notifications", self.notifications_generation)
+
+    @property
     def search_directory(self) -> Path:
         """The embedded index of the search generation in use; by default one per read
         schema, beside the data."""
@@ -176,7 +186,8 @@ class Settings(BaseSettings):
         return first.with_name(f"{first.name}_g{self.search_generation}")
 
     def generation(self, read_model: str) -> int:
-        """The generation of `read_model` (core, search or trends) these settings name."""
+        """The generation of `read_model` (core, search, trends, notifications) these settings
+        name."""
         return getattr(self, f"{read_model}_generation")
 
     def at(self, **generations: int) -> Settings:

@@ -26,12 +26,11 @@ from kafka import KafkaProducer
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from agents.context import group_of
 from commands.postgres_write_model import PostgresWriteModel
 from infra.settings import Settings
 from projections import targets
 from projections.redis_keys import RedisKeys
-from projections.targets import ReadModel
+from projections.targets import ReadModel, group_of
 from streams.admin import log_end_offsets
 from streams.archive import PostgresArchive
 from streams.topics import TopicRegistry
@@ -80,7 +79,11 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
         keys = RedisKeys(live.core_prefix, root=settings.redis_prefix)
         recorded = {
             group: await _recorded(redis, keys, group)
-            for group in (group_of(live, ReadModel.CORE), group_of(live, ReadModel.SEARCH))
+            for group in (
+                group_of(live, ReadModel.CORE),
+                group_of(live, ReadModel.SEARCH),
+                group_of(live, ReadModel.NOTIFICATIONS),
+            )
         }
         wanted = {event_id for places in recorded.values() for event_id in places.values()}
         # Each partition is written in archive order from offset 0: an event's new offset is

@@ -9,7 +9,9 @@ into generation n+1 beside the live one (projections/targets.py):
 - **search** (the index: a tantivy directory, or an Elasticsearch index behind the alias)
   from the tweet and engagement topics: every tweet an event touches is written as the
   stores have it, as the search agent does;
-- **trends** (the windows in Redis) from `trending-topics`, the Flink job's output.
+- **trends** (the windows in Redis) from `trending-topics`, the Flink job's output;
+- **notifications** (with the mentions timeline: one PostgreSQL schema) from the four event
+  topics, through the notifications agent's batch path (agents/notifications.py).
 
 1. **Fresh target.** Whatever a failed earlier attempt left of generation n+1 is dropped.
 2. **Build.** Events are read from Kafka (every partition from its start), or from the
@@ -34,7 +36,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,15 +45,16 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from agents.batches import apply_records, last_event_ids
-from agents.context import AgentContext, group_of
+from agents.context import AgentContext
 from agents.core import apply_core
+from agents.notifications import apply_notifications
 from agents.search import deleted_and_touched, write_tweets
 from infra.settings import Settings
 from projections import targets
 from projections.fanout import CelebrityThreshold
 from projections.read_models import build_read_models, redis_client, search_index, setup_read_models
 from projections.redis_keys import RedisKeys
-from projections.targets import ReadModel
+from projections.targets import ReadModel, group_of
 from projections.trends import BadTrendRow, decode_trend_row
 from schemas import events as ev
 from schemas.events import UndecodableEvent, decode
@@ -102,7 +105,8 @@ async def replay(
     keep_old: bool = False,
     progress: Progress | None = None,
 ) -> ReplayResult:
-    """Rebuild `read_model` (core, search or trends) into a fresh generation and switch."""
+    """Rebuild `read_model` (core, search, trends or notifications) into a fresh generation
+    and switch."""
     if read_model not in targets.READ_MODELS:
         raise ReplayFailed(f"no read model {read_model!r}: one of {', '.join(targets.READ_MODELS)}")
     if read_model == ReadModel.CORE and settings.tweet_store != "postgres":
@@ -201,38 +205,57 @@ class _Target:
                     self.skipped += 1
 
 
-class _Core(_Target):
-    read_model = ReadModel.CORE
+class _ThroughAgents(_Target):
+    """A read model rebuilt from the event topics through its live agents' own batch path
+    (`apply_events`, with a context on the new generation)."""
+
     topics = ("users", "follows", "tweets", "engagements")
 
-    def __init__(self, *args) -> None:
+    def __init__(
+        self,
+        *args,
+        apply_events: Callable[[AgentContext, list[ev.Event]], Awaitable[None]],
+        threshold: CelebrityThreshold | None = None,
+    ) -> None:
         super().__init__(*args)
+        self.apply_events = apply_events
         self.target = build_read_models(self.new, self.pool, self.redis)
-        # Fan-out as it was when the events were live: no lowered threshold for the lag a
-        # replay has by nature.
-        threshold = CelebrityThreshold(
-            self.old.celebrity_threshold, self.old.celebrity_threshold, float("inf")
-        )
         self.context = AgentContext(
             settings=self.new, models=self.target, threshold=threshold, search=None, archive=None
         )
 
-    async def create(self) -> None:
-        await setup_read_models(self.target)
-
     async def apply(self, by_partition: Places) -> None:
-        """The records as one batch, through the live agents' own batch path."""
+        """The records as one batch."""
         records = [record for records in by_partition.values() for record in records]
         await apply_records(self.context, records, self._apply_since_start, self)
 
     async def _apply_since_start(self, context: AgentContext, events: list[ev.Event]) -> None:
         if self.start is not None:
             events = [event for event in events if event.occurred_at >= self.start]
-        await apply_core(context, events)
+        await self.apply_events(context, events)
 
     async def send(self, key=None, value=None) -> None:
         """Dead letters of a replay: the live agents dead-lettered these already; count them."""
         self.skipped += 1
+
+
+class _Core(_ThroughAgents):
+    read_model = ReadModel.CORE
+
+    def __init__(self, *args) -> None:
+        # Fan-out as it was when the events were live: no lowered threshold for the lag a
+        # replay has by nature.
+        live: Settings = args[0]
+        super().__init__(
+            *args,
+            apply_events=apply_core,
+            threshold=CelebrityThreshold(
+                live.celebrity_threshold, live.celebrity_threshold, float("inf")
+            ),
+        )
+
+    async def create(self) -> None:
+        await setup_read_models(self.target)
 
     async def applied(
         self,
@@ -244,7 +267,9 @@ class _Core(_Target):
 
     async def seal(self) -> None:
         """The other agents' positions live beside the core ones: they carry over as they are."""
-        for read_model in (ReadModel.SEARCH, ReadModel.TRENDS):
+        for read_model in targets.READ_MODELS:
+            if read_model == ReadModel.CORE:
+                continue
             group = group_of(self.old, read_model)
             await self.target.progress.advance(
                 _bounds(await self.live.progress.applied(group)),
@@ -264,6 +289,20 @@ class _Core(_Target):
                 if keys.in_generation(key.decode())
             ),
         )
+
+
+class _Notifications(_ThroughAgents):
+    read_model = ReadModel.NOTIFICATIONS
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args, apply_events=apply_notifications)
+
+    async def create(self) -> None:
+        await self.target.notifications.setup()
+
+    async def drop(self, settings: Settings) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {settings.notifications_schema} CASCADE")
 
 
 class _Search(_Target):
@@ -354,6 +393,7 @@ TARGETS: dict[str, type[_Target]] = {
     ReadModel.CORE: _Core,
     ReadModel.SEARCH: _Search,
     ReadModel.TRENDS: _Trends,
+    ReadModel.NOTIFICATIONS: _Notifications,
 }
 
 

@@ -18,6 +18,7 @@ from projections.engagements import EngagementStore
 from projections.graph import GraphStore
 from projections.postgres_engagements import PostgresEngagementStore
 from projections.postgres_graph import PostgresGraphStore
+from projections.postgres_notifications import PostgresNotifications
 from projections.postgres_tweet_store import PostgresTweetStore
 from projections.progress import Progress
 from projections.redis_cache import RedisCache
@@ -51,6 +52,7 @@ class ReadModels:
     cache: RedisCache
     progress: Progress
     trends: RedisTrends
+    notifications: PostgresNotifications
     keys: RedisKeys
     redis: Redis
     pool: AsyncConnectionPool
@@ -141,6 +143,7 @@ def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redi
         cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
         progress=RedisProgress(redis, keys, settings.agent_group),
         trends=RedisTrends(redis, keys),
+        notifications=PostgresNotifications(pool, settings.notifications_schema),
         keys=keys,
         redis=redis,
         pool=pool,
@@ -157,6 +160,7 @@ async def setup_read_models(models: ReadModels) -> None:
         for ddl in READ_MODEL_SCHEMAS:
             await conn.execute(ddl.format(schema=schema))
     await models.tweets.setup()
+    await models.notifications.setup()
 
 
 def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:

@@ -1,7 +1,8 @@
 """Where each read model lives now: a generation number per read model, in PostgreSQL.
 
-A deployment has three read models that `chirp replay` rebuilds on their own: `core` (graph,
-tweet store, engagements, timelines and caches), `search` (the index) and `trends`.
+A deployment has four read models that `chirp replay` rebuilds on their own: `core` (graph,
+tweet store, engagements, timelines and caches), `search` (the index), `trends` and
+`notifications` (with the mentions timeline).
 Generation 1 of each is the configured schema, Redis prefix or index; a replay builds
 generation n+1 beside it and switches readers over by updating one row: readers and agents
 watch the rows (`TargetWatcher`) and move to the new generation, and no copy is made. A
@@ -47,9 +48,20 @@ class ReadModel(StrEnum):
     CORE = "core"
     SEARCH = "search"
     TRENDS = "trends"
+    NOTIFICATIONS = "notifications"
 
 
 READ_MODELS = tuple(ReadModel)
+
+
+def group_of(settings: Settings, read_model: str) -> str:
+    """The consumer group whose recorded positions say how far `read_model` is applied."""
+    return (
+        settings.agent_group
+        if read_model == ReadModel.CORE
+        else f"{settings.agent_group}-{read_model}"
+    )
+
 
 _GENERATIONS_SQL = "SELECT base, generation FROM chirp_meta.targets WHERE base = ANY(%s)"
 

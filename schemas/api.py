@@ -160,3 +160,40 @@ class TrendsPublic(BaseModel):
     )
     window_end: Timestamp | None
     trends: list[TrendPublic] = Field(description="by count, highest first")
+
+
+class NotificationPublic(BaseModel):
+    id: str = Field(description="stable: the group's type, target and span")
+    type: Literal["mention", "reply", "quote", "like", "retweet", "follow"]
+    latest_id: Id = Field(
+        description="the newest action's id: orders the list; POST /notifications/read up_to it"
+    )
+    created_at: Timestamp = Field(description="when the newest action happened")
+    read: bool
+    actor_count: int = Field(description="how many users did it (likes of one tweet: all)")
+    actors: list[UserSummary] = Field(description="the newest of them first (up to 3)")
+    tweet: TweetPublic | None = Field(
+        description="the tweet it is about: liked, retweeted, or the mention, reply or quote;"
+        " null for a follow"
+    )
+
+
+class NotificationPage(BaseModel):
+    notifications: list[NotificationPublic]
+    next_cursor: str | None
+
+
+class UnreadCount(BaseModel):
+    unread_count: int
+
+
+class NotificationsReadRequest(RequestModel):
+    up_to: IdString | None = Field(
+        default=None,
+        description="a notification's latest_id: it and every older one are read (default:"
+        " every notification so far)",
+    )
+
+
+class NotificationsReadState(BaseModel):
+    up_to: Id

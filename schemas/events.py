@@ -48,6 +48,13 @@ class ProfileUpdated(Event):
     bio: str | None = None
 
 
+class NotificationsRead(Event):
+    """The user has seen their notifications up to `up_to` (a notification's `latest_id`)."""
+
+    user_id: Id
+    up_to: Id
+
+
 class TweetPosted(Event):
     # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
     # when it was posted: the users the mentions name (those that exist), the author of the
@@ -118,6 +125,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         UserRegistered,
         ProfileUpdated,
+        NotificationsRead,
         TweetPosted,
         TweetDeleted,
         UserFollowed,

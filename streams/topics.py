@@ -26,6 +26,7 @@ Partition = tuple[str, int]
 _KEY_OF = {
     ev.UserRegistered: ("users", lambda e: e.user_id),
     ev.ProfileUpdated: ("users", lambda e: e.user_id),
+    ev.NotificationsRead: ("users", lambda e: e.user_id),
     ev.TweetPosted: ("tweets", lambda e: e.author_id),
     ev.TweetDeleted: ("tweets", lambda e: e.author_id),
     ev.UserFollowed: ("follows", lambda e: e.follower_id),

@@ -1,4 +1,4 @@
-"""The home timeline."""
+"""The home timeline, and the mentions timeline."""
 
 from __future__ import annotations
 
@@ -37,3 +37,22 @@ async def home_timeline(
         since=since,
         newer=True,
     )
+
+
+@router.get(
+    "/mentions",
+    response_model=TweetPage,
+    responses=problem_responses(401, 422, 503),
+)
+async def mentions_timeline(
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
+    """Tweets that mention you (`@username`), reply to you or quote you, newest first."""
+    reader = services.notifications
+    await reader.caught_up(user.user_id, services.settings.read_your_writes_timeout_ms / 1000)
+    tweets, last = await reader.mentions(user.user_id, cursor, limit)
+    return page(request, tweets, last)

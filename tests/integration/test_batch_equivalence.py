@@ -14,7 +14,6 @@ a celebrity threshold of two followers make trims, partial markers and pulls hap
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,10 @@ from hypothesis import strategies as st
 from agents.context import AgentContext
 from agents.core import ENGAGEMENTS, GRAPH, TWEETS, apply_core
 from projections.fanout import CelebrityThreshold
-from projections.read_models import build_read_models, redis_client, setup_read_models
+from projections.read_models import build_read_models, setup_read_models
 from projections.timeline_entries import COMPLETE, PARTIAL
 from schemas import events as ev
+from tests.support.store_loop import store_loop
 
 USERS = [1, 2, 3, 4]
 TWEETS_POOL = [101, 102, 103, 104]
@@ -232,32 +232,21 @@ class Side:
 
 @pytest.fixture(scope="module")
 def sides(stack):
-    loop = asyncio.new_event_loop()
-    from psycopg_pool import AsyncConnectionPool
+    with store_loop(stack.settings) as (loop, pool, redis):
+        name = uuid.uuid4().hex[:6]
+        one, batched = (
+            Side(stack.settings, pool, redis, f"one_{name}"),
+            Side(stack.settings, pool, redis, f"many_{name}"),
+        )
+        yield loop, one, batched
+        for side in (one, batched):
+            loop.run_until_complete(side.reset())
 
-    async def open_all():
-        pool = AsyncConnectionPool(stack.settings.postgres, min_size=1, max_size=4, open=False)
-        await pool.open(wait=True)
-        return pool, redis_client(stack.settings)
+            async def drop(side=side):
+                async with pool.connection() as conn:
+                    await conn.execute(f"DROP SCHEMA IF EXISTS {side.settings.core_schema} CASCADE")
 
-    pool, redis = loop.run_until_complete(open_all())
-    name = uuid.uuid4().hex[:6]
-    one, batched = (
-        Side(stack.settings, pool, redis, f"one_{name}"),
-        Side(stack.settings, pool, redis, f"many_{name}"),
-    )
-    yield loop, one, batched
-    for side in (one, batched):
-        loop.run_until_complete(side.reset())
-
-        async def drop(side=side):
-            async with pool.connection() as conn:
-                await conn.execute(f"DROP SCHEMA IF EXISTS {side.settings.core_schema} CASCADE")
-
-        loop.run_until_complete(drop())
-    loop.run_until_complete(redis.aclose())
-    loop.run_until_complete(pool.close())
-    loop.close()
+            loop.run_until_complete(drop())
 
 
 @settings(
