@@ -45,7 +45,7 @@ from redis.asyncio import Redis
 from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext, group_of
 from agents.core import apply_core
-from agents.search import deleted_and_touched, write_tweets
+from agents.search import deleted_and_touched, profiles_touched, write_tweets, write_users
 from infra.settings import Settings
 from projections import targets
 from projections.fanout import CelebrityThreshold
@@ -268,7 +268,7 @@ class _Core(_Target):
 
 class _Search(_Target):
     read_model = ReadModel.SEARCH
-    topics = ("tweets", "engagements")
+    topics = ("users", "tweets", "engagements")
 
     def __init__(self, *args) -> None:
         super().__init__(*args)
@@ -280,6 +280,7 @@ class _Search(_Target):
         )
         self.touched: set[int] = set()
         self.deleted: set[int] = set()
+        self.users: set[int] = set()
 
     async def create(self) -> None:
         await self.index.setup()
@@ -290,14 +291,16 @@ class _Search(_Target):
                 deleted, touched = deleted_and_touched(event)
                 self.deleted |= deleted
                 self.touched |= touched
-        if len(self.touched) >= SEARCH_FLUSH_TWEETS:
+                self.users |= profiles_touched(event)
+        if len(self.touched) + len(self.users) >= SEARCH_FLUSH_TWEETS:
             await self._flush()
 
     async def _flush(self) -> None:
         # A deleted reply takes one off its parent's reply count: the parent is written again.
         parents = await self.live.tweets.parents(sorted(self.deleted))
         await write_tweets(self.context, self.index, self.touched | set(parents.values()))
-        self.touched, self.deleted = set(), set()
+        await write_users(self.context, self.index, self.users)
+        self.touched, self.deleted, self.users = set(), set(), set()
 
     async def seal(self) -> None:
         await self._flush()
