@@ -7,8 +7,8 @@ into generation n+1 beside the live one (projections/targets.py):
   schema and one Redis prefix) from the four event topics, through the core projection's
   batch path (agents/core.py), in chunks of up to 5,000 records;
 - **search** (the index: a tantivy directory, or an Elasticsearch index behind the alias)
-  from the tweet and engagement topics: every tweet an event touches is written as the
-  stores have it, as the search agent does;
+  from the user, tweet and engagement topics: every tweet and user an event touches is
+  written as the stores have it, as the search agent does;
 - **trends** (the windows in Redis) from `trending-topics`, the Flink job's output.
 
 1. **Fresh target.** Whatever a failed earlier attempt left of generation n+1 is dropped.
