@@ -131,7 +131,7 @@ _batch_consumer(
 )
 _batch_consumer(
     ReadModel.SEARCH,
-    [topics.tweets.name, topics.engagements.name],
+    [topics.users.name, topics.tweets.name, topics.engagements.name],
     SEARCH_BATCHING,
     lambda context, records: apply_search(context, records, dead_letters),
 )

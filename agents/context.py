@@ -13,7 +13,7 @@ from projections import targets
 from projections.fanout import CelebrityThreshold
 from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
 from projections.search import SearchIndex
-from projections.tantivy_search import SearchIndexLocked
+from projections.tantivy_commits import SearchIndexLocked
 from projections.targets import ReadModel, group_of
 from streams.archive import PostgresArchive
 

@@ -77,6 +77,7 @@ async def _write_postgres(
             graph_events, await models.graph.stored_users(conn, graph_plan.user_ids(graph_events))
         )
         await models.graph.write_users(conn, graph)
+        summaries = await models.graph.summaries(conn, graph_plan.edited_users(graph))
         edges = await models.graph.write_edges(conn, graph.follows, graph.unfollows)
         backfills, unfollowed = await _timeline_copies(context, conn, graph, recents)
 
@@ -110,7 +111,16 @@ async def _write_postgres(
         )
         counts = await models.engagements.counts(sorted(_counted_tweets(tweets, engagements)), conn)
     return Planned(
-        graph, tweets, engagements, backfills, unfollowed, deliveries, followers, counts, moved
+        graph,
+        summaries,
+        tweets,
+        engagements,
+        backfills,
+        unfollowed,
+        deliveries,
+        followers,
+        counts,
+        moved,
     )
 
 

@@ -40,6 +40,7 @@ class Planned:
     """Everything a batch does, once PostgreSQL holds it: what Redis needs to follow."""
 
     graph: GraphPlan
+    summaries: dict[int, tuple[str, str]]  # edited users' (username, display name)
     tweets: TweetPlan
     engagements: EngagementPlan
     backfills: dict[int, tuple[list[Entry], bool]]  # followee -> (entries, complete)
@@ -82,8 +83,9 @@ def _queue_graph(
         match event:
             case ev.UserRegistered():
                 cache.queue_user(batch, event.user_id, event.username, event.display_name)
-            case ev.ProfileUpdated():
-                cache.queue_forget_user(batch, event.user_id)
+            case ev.ProfileUpdated() if event.user_id in planned.summaries:
+                # As PostgreSQL has it after the batch: a redelivered edit writes the same.
+                cache.queue_user(batch, event.user_id, *planned.summaries[event.user_id])
             case ev.UserFollowed():
                 cache.queue_if_loaded(
                     batch, keys.following(event.follower_id), "SADD", event.followee_id

@@ -2,8 +2,10 @@
 
 It reads the same topics as they do, in batches, and for each batch waits until they have
 applied it (their recorded positions), then writes every touched tweet as the stores have it
-now: a live tweet is (re)indexed with its current counts, a deleted one removed. Absolute
-state, so redelivered or replayed events change nothing, and counts are never a step behind.
+now: a live tweet is (re)indexed with its current counts, a deleted one removed; and every
+user registered or edited, with the username and display name the graph store has now.
+Absolute state, so redelivered or replayed events change nothing, and counts are never a
+step behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
 from projections.targets import ReadModel
+from projections.user_search import UserDocument
 from schemas import events as ev
 from schemas.entities import extract_hashtags
 from schemas.events import UndecodableEvent, decode
@@ -35,6 +38,7 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
     """Make the index hold every tweet `records` touch as the stores hold it now."""
     touched: set[int] = set()
     deleted: set[int] = set()
+    users: set[int] = set()
     for record in records:
         try:
             event = decode(record.value)
@@ -44,11 +48,12 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
         event_deleted, event_touched = deleted_and_touched(event)
         deleted |= event_deleted
         touched |= event_touched
+        users |= profiles_touched(event)
     last = {(record.topic, record.partition): record.offset for record in records}
     event_ids = last_event_ids(records)
     async with context.applying(ReadModel.SEARCH):  # held while a replay takes the index over
         await until_available(
-            lambda: _apply(context, touched, deleted, last, event_ids),
+            lambda: _apply(context, touched, deleted, users, last, event_ids),
             ReadModel.SEARCH,
             transient=(SearchEngineError,),
         )
@@ -58,6 +63,7 @@ async def _apply(
     context: AgentContext,
     touched: set[int],
     deleted: set[int],
+    users: set[int],
     last: dict[tuple[str, int], int],
     event_ids: dict[tuple[str, int], int],
 ) -> None:
@@ -66,6 +72,7 @@ async def _apply(
     parents = await context.models.tweets.parents(sorted(deleted))
     assert context.search is not None  # only a core replay's context has none
     await write_tweets(context, context.search, touched | set(parents.values()))
+    await write_users(context, context.search, users)
     await record_progress(context, ReadModel.SEARCH, last, event_ids=event_ids)
 
 
@@ -81,6 +88,24 @@ def deleted_and_touched(event: ev.Event) -> tuple[set[int], set[int]]:
         case ev.TweetLiked() | ev.TweetUnliked() | ev.TweetRetweeted() | ev.TweetUnretweeted():
             return set(), {event.tweet_id}
     return set(), set()
+
+
+def profiles_touched(event: ev.Event) -> set[int]:
+    """The users whose indexed form (username, display name) an event may change."""
+    if isinstance(event, ev.UserRegistered | ev.ProfileUpdated):
+        return {event.user_id}
+    return set()
+
+
+async def write_users(context: AgentContext, index: SearchIndex, user_ids: set[int]) -> None:
+    """Make the index hold these users as the graph store has them now (a user not there
+    yet, whose registration the core projection has not applied, is left out)."""
+    if not user_ids:
+        return
+    profiles = await context.models.graph.profiles(sorted(user_ids))
+    await index.index_users(
+        [UserDocument(p.user_id, p.username, p.display_name) for p in profiles.values()]
+    )
 
 
 async def _after_primary_agents(context: AgentContext, last: dict[tuple[str, int], int]) -> None:

@@ -22,7 +22,7 @@ from api.observability import ObservabilityMiddleware
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
-from api.routes import auth, health, notifications, timeline, trends, tweets, users
+from api.routes import auth, health, notifications, people, timeline, trends, tweets, users
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.timelines import Timelines
@@ -174,7 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_problem_openapi(app)
-    for module in (users, auth, tweets, timeline, notifications, search_routes, trends, health):
+    routes = (people, users, auth, tweets, timeline, notifications, search_routes, trends, health)
+    for module in routes:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

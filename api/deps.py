@@ -120,6 +120,16 @@ async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
 Reader = Annotated[Principal | None, Depends(reader)]
 
 
+async def signed_in_reader(services: ServicesDep, user: CurrentUser) -> Principal:
+    """The signed-in caller (401 without a token), once the projections have applied the
+    caller's own writes."""
+    await reader(services, user)
+    return user
+
+
+SignedInReader = Annotated[Principal, Depends(signed_in_reader)]
+
+
 def _cursor_position(name: str, value: str | None) -> int | None:
     """The position a cursor this API issued stands for; 422 for anything else."""
     if value is None:
@@ -200,6 +210,9 @@ async def _tweet_id(tweet_id: Annotated[str, _ID_PATH]) -> int:
 
 
 UserIdPath = Annotated[int, Depends(_user_id)]
+UsernamePath = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_]{1,15}$", description="a username, any case")
+]
 TweetIdPath = Annotated[int, Depends(_tweet_id)]
 
 

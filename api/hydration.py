@@ -59,7 +59,7 @@ class Hydrator:
         if missing:
             profiles = await self.models.graph.profiles(missing)
             fresh = {p.user_id: (p.username, p.display_name) for p in profiles.values()}
-            await self.models.cache.put_users(fresh)
+            await self.models.cache.fill_users(fresh)
             cached.update(
                 {user_id: user_summary(user_id, *pair) for user_id, pair in fresh.items()}
             )

@@ -125,6 +125,31 @@ class MarkNotificationsRead(Command):
         return self.user_id
 
 
+@dataclass(frozen=True)
+class ProfileFields:
+    """The editable fields of a profile; in an edit, None leaves a field as it is."""
+
+    display_name: str | None = None
+    bio: str | None = None
+    location: str | None = None
+    website: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateProfile(Command):
+    """Change some of the actor's profile fields. `current` is the profile as the reader's
+    read model holds it once the actor's own writes are applied there, or None when that is
+    not known (the wait ran out): every field given then counts as a change."""
+
+    user_id: int
+    edit: ProfileFields
+    current: ProfileFields | None
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
 # ---- state and decisions --------------------------------------------------------------------
 
 
@@ -204,7 +229,21 @@ class NotificationsMarked:
     up_to: int
 
 
-Result = Registered | Posted | Deleted | FollowState | EngagementState | NotificationsMarked
+@dataclass(frozen=True)
+class ProfileEdited:
+    user_id: int
+    changed: ProfileFields  # the fields that changed (None: unchanged); all None: no event
+
+
+Result = (
+    Registered
+    | Posted
+    | Deleted
+    | FollowState
+    | EngagementState
+    | NotificationsMarked
+    | ProfileEdited
+)
 
 
 @dataclass(frozen=True)

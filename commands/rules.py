@@ -23,12 +23,15 @@ from commands.model import (
     NotificationsMarked,
     Posted,
     PostTweet,
+    ProfileEdited,
+    ProfileFields,
     Register,
     Registered,
     SetEngagement,
     SetFollow,
     State,
     TweetRecord,
+    UpdateProfile,
 )
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
@@ -236,3 +239,34 @@ def _mark_read(
         up_to=up_to,
     )
     return Decision(NotificationsMarked(up_to), event)
+
+
+@_decide.register
+def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: datetime) -> Decision:
+    changed = changed_fields(command.edit, command.current)
+    if changed == ProfileFields():  # nothing changes: nothing to record
+        return Decision(ProfileEdited(command.user_id, changed))
+    event = ev.ProfileUpdated(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.user_id,
+        user_id=command.user_id,
+        display_name=changed.display_name,
+        bio=changed.bio,
+        location=changed.location,
+        website=changed.website,
+    )
+    return Decision(ProfileEdited(command.user_id, changed), event)
+
+
+def changed_fields(edit: ProfileFields, current: ProfileFields | None) -> ProfileFields:
+    """The fields of `edit` that differ from `current` (all it gives, if `current` is None)."""
+    if current is None:
+        return edit
+    return ProfileFields(
+        **{
+            name: value
+            for name, value in vars(edit).items()
+            if value is not None and value != getattr(current, name)
+        }
+    )

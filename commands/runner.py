@@ -77,7 +77,9 @@ class CommandRunner:
     write_model: WriteModel
     producer: EventProducer
     ids: SnowflakeIds
-    # Called with (actor id, where the event landed) once the broker acknowledged it.
+    # Called with (the event's actor, where the event landed) once the broker acknowledged
+    # it. The event's actor: a registration's is the new user, whose first reads then wait
+    # for it like any other of their writes.
     after_ack: Callable[[int | None, Any], Awaitable[None]] | None = None
     # Per-user write limits: `take(kind, user id)` raises 429 past them.
     limits: Limits | None = None
@@ -163,7 +165,7 @@ class CommandRunner:
         self._acknowledged.add(event_id)
         if self.after_ack is not None:
             try:
-                await self.after_ack(actor_id, landed)
+                await self.after_ack(decision.event.actor_id, landed)
             except Exception as error:  # noqa: BLE001 - the write is done: answer it so
                 log.warning("after the acknowledgement of event %s: %s", event_id, error)
         return answer

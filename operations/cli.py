@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Start the local stack, the API and the demo; serve until Ctrl-C, then stop it all."""
     from infra.servers import ServerStartError
     from operations.demo import seed_demo
-    from projections.tantivy_search import SearchIndexLocked
+    from projections.tantivy_commits import SearchIndexLocked
 
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)

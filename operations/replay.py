@@ -7,8 +7,8 @@ into generation n+1 beside the live one (projections/targets.py):
   schema and one Redis prefix) from the four event topics, through the core projection's
   batch path (agents/core.py), in chunks of up to 5,000 records;
 - **search** (the index: a tantivy directory, or an Elasticsearch index behind the alias)
-  from the tweet and engagement topics: every tweet an event touches is written as the
-  stores have it, as the search agent does;
+  from the user, tweet and engagement topics: every tweet and user an event touches is
+  written as the stores have it, as the search agent does;
 - **trends** (the windows in Redis) from `trending-topics`, the Flink job's output;
 - **notifications** (with the mentions timeline: one PostgreSQL schema) from the four event
   topics, through the notifications agent's batch path (agents/notifications.py).
@@ -48,7 +48,7 @@ from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext
 from agents.core import apply_core
 from agents.notifications import apply_notifications
-from agents.search import deleted_and_touched, write_tweets
+from agents.search import deleted_and_touched, profiles_touched, write_tweets, write_users
 from infra.settings import Settings
 from projections import targets
 from projections.fanout import CelebrityThreshold
@@ -307,7 +307,7 @@ class _Notifications(_ThroughAgents):
 
 class _Search(_Target):
     read_model = ReadModel.SEARCH
-    topics = ("tweets", "engagements")
+    topics = ("users", "tweets", "engagements")
 
     def __init__(self, *args) -> None:
         super().__init__(*args)
@@ -319,6 +319,7 @@ class _Search(_Target):
         )
         self.touched: set[int] = set()
         self.deleted: set[int] = set()
+        self.users: set[int] = set()
 
     async def create(self) -> None:
         await self.index.setup()
@@ -329,14 +330,16 @@ class _Search(_Target):
                 deleted, touched = deleted_and_touched(event)
                 self.deleted |= deleted
                 self.touched |= touched
-        if len(self.touched) >= SEARCH_FLUSH_TWEETS:
+                self.users |= profiles_touched(event)
+        if len(self.touched) + len(self.users) >= SEARCH_FLUSH_TWEETS:
             await self._flush()
 
     async def _flush(self) -> None:
         # A deleted reply takes one off its parent's reply count: the parent is written again.
         parents = await self.live.tweets.parents(sorted(self.deleted))
         await write_tweets(self.context, self.index, self.touched | set(parents.values()))
-        self.touched, self.deleted = set(), set()
+        await write_users(self.context, self.index, self.users)
+        self.touched, self.deleted, self.users = set(), set(), set()
 
     async def seal(self) -> None:
         await self._flush()

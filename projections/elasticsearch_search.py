@@ -19,6 +19,7 @@ except ModuleNotFoundError as error:
         name=error.name,
     ) from error
 
+from projections.elasticsearch_user_search import ElasticsearchUserIndex
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument
 from projections.search_paging import search_page
@@ -30,6 +31,7 @@ from projections.search_ranking import (
     epoch_ms,
     recency_steps,
 )
+from projections.user_search import UserDocument, UserHit, UserQuery
 
 SETTINGS = {
     "analysis": {
@@ -109,6 +111,8 @@ class ElasticsearchSearchIndex:
         self.alias = alias
         self.index_name = f"{alias}-v{generation}"
         self.refresh = refresh
+        # The generation's users, in an index (and alias) of their own.
+        self.users = ElasticsearchUserIndex(client, alias, generation, refresh, self._call)
 
     async def setup(self) -> None:
         try:
@@ -122,6 +126,7 @@ class ElasticsearchSearchIndex:
             raise SearchEngineError(f"elasticsearch unreachable: {error}") from error
         if not await self._call(self.client.indices.exists_alias(name=self.alias)):
             await self._call(self.client.indices.put_alias(index=self.index_name, name=self.alias))
+        await self.users.setup()
 
     async def promote(self) -> None:
         """Point the alias at this generation only, in one atomic step."""
@@ -129,6 +134,7 @@ class ElasticsearchSearchIndex:
         actions = [{"remove": {"index": index, "alias": self.alias}} for index in current]
         actions.append({"add": {"index": self.index_name, "alias": self.alias}})
         await self._call(self.client.indices.update_aliases(actions=actions))
+        await self.users.promote()
 
     async def ping(self) -> None:
         await self._call(self.client.indices.exists_alias(name=self.alias))
@@ -136,6 +142,7 @@ class ElasticsearchSearchIndex:
     async def drop(self) -> None:
         """Delete this generation's index (one the alias no longer points at)."""
         await self._call(self.client.indices.delete(index=self.index_name, ignore_unavailable=True))
+        await self.users.drop()
 
     async def close(self) -> None:
         await self.client.close()
@@ -165,6 +172,12 @@ class ElasticsearchSearchIndex:
                 {"doc": _counts(tweet_counts)},
             ]
         await self._bulk(operations)
+
+    async def index_users(self, users: Sequence[UserDocument]) -> None:
+        await self.users.write(users)
+
+    async def user_candidates(self, query: UserQuery, count: int) -> list[UserHit]:
+        return await self.users.candidates(query, count)
 
     async def search(
         self, query: SearchQuery, cursor: str | None = None, limit: int = 20

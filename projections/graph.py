@@ -15,10 +15,22 @@ class Profile:
     username: str
     display_name: str
     bio: str
+    location: str
+    website: str
     created_at: datetime
     followers_count: int
     following_count: int
     tweet_count: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A user to follow: how many of the reader's followees follow them (0: a most-followed
+    user filling the page), and their follower count."""
+
+    user_id: int
+    followed_by_followees: int
+    followers_count: int
 
 
 class GraphStore(Protocol):
@@ -56,7 +68,20 @@ class GraphStore(Protocol):
 
     async def pulled_authors(self) -> list[int]: ...
 
+    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str]]:
+        """(username, display name) of each stored user among `user_ids`, in the batch's
+        transaction: what the user cache holds."""
+
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]: ...
+
+    async def profile_by_username(self, username: str) -> Profile | None:
+        """The user holding `username`, matched case-insensitively."""
+
+    async def followers_counts(self, user_ids: list[int]) -> dict[int, int]:
+        """Each user's follower count (0 for one with none), outside any batch."""
+
+    async def suggestions(self, user_id: int, limit: int) -> list[Suggestion]:
+        """Whom `user_id` might follow, best first (docs/read-models.md, who to follow)."""
 
     async def following(self, user_id: int) -> list[int]: ...
 

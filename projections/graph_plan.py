@@ -24,12 +24,16 @@ class NewUser:
     display_name: str
     bio: str
     created_at: datetime
+    location: str = ""
+    website: str = ""
 
 
 @dataclass(frozen=True)
 class ProfileChange:
     display_name: str | None = None  # None: unchanged
     bio: str | None = None
+    location: str | None = None
+    website: str | None = None
 
 
 @dataclass
@@ -39,6 +43,11 @@ class GraphPlan:
     follows: set[tuple[int, int]] = field(default_factory=set)  # edges there at the end
     unfollows: set[tuple[int, int]] = field(default_factory=set)  # edges gone at the end
     steps: list[ev.Event] = field(default_factory=list)  # each event's caches, in log order
+
+
+def edited_users(plan: GraphPlan) -> set[int]:
+    """The users whose profile `plan` edits: their cached summaries are written again."""
+    return {event.user_id for event in plan.steps if isinstance(event, ev.ProfileUpdated)}
 
 
 def user_ids(events: list[ev.Event]) -> set[int]:
@@ -79,15 +88,17 @@ def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> 
     new = plan.new_users.get(event.user_id)
     if new is not None:
         plan.new_users[event.user_id] = replace(
-            new,
-            display_name=_new_or(event.display_name, new.display_name),
-            bio=_new_or(event.bio, new.bio),
+            new, **{name: _new_or(getattr(event, name), getattr(new, name)) for name in _EDITABLE}
         )
     elif event.user_id in stored_users:
         change = plan.profile_changes.get(event.user_id, ProfileChange())
         plan.profile_changes[event.user_id] = ProfileChange(
-            _new_or(event.display_name, change.display_name), _new_or(event.bio, change.bio)
+            **{name: _new_or(getattr(event, name), getattr(change, name)) for name in _EDITABLE}
         )
+
+
+# The profile fields a ProfileUpdated may change.
+_EDITABLE = ("display_name", "bio", "location", "website")
 
 
 def _new_or(value: T | None, current: T) -> T:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg.rows import class_row
 
-from projections.graph import Profile
+from projections.graph import Profile, Suggestion
 from projections.graph_plan import GraphPlan
 from projections.postgres_store import PostgresStore, changed, columns_of, move_counts
 
@@ -17,6 +17,11 @@ CREATE TABLE IF NOT EXISTS {schema}.users (
     bio             text NOT NULL DEFAULT '',
     created_at      timestamptz NOT NULL
 );
+-- Added with profile edits: a generation made before them gains them here (empty: not set).
+ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS location text NOT NULL DEFAULT '';
+ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS website text NOT NULL DEFAULT '';
+-- Lookup by username, case-insensitive as the write model makes usernames unique.
+CREATE INDEX IF NOT EXISTS users_by_username ON {schema}.users (lower(username));
 -- Counts live apart from users: events of different topics arrive in no fixed order, so a
 -- follow may be applied before its follower's registration.
 CREATE TABLE IF NOT EXISTS {schema}.user_counts (
@@ -33,6 +38,9 @@ CREATE TABLE IF NOT EXISTS {schema}.follows (
     PRIMARY KEY (follower_id, followee_id)
 );
 CREATE INDEX IF NOT EXISTS follows_by_followee ON {schema}.follows (followee_id, follower_id);
+-- Who to follow, for a user whose followees suggest no one: the most-followed users.
+CREATE INDEX IF NOT EXISTS user_counts_by_followers
+    ON {schema}.user_counts (followers_count DESC, user_id);
 -- Which tweets an author's tweet_count includes: gates the count against redelivery.
 CREATE TABLE IF NOT EXISTS {schema}.counted_tweets (
     tweet_id  bigint PRIMARY KEY,
@@ -64,30 +72,47 @@ class PostgresGraphStore(PostgresStore):
             users = list(plan.new_users.values())
             await conn.execute(
                 f"INSERT INTO {self.schema}.users"
-                " (user_id, username, display_name, bio, created_at)"
+                " (user_id, username, display_name, bio, created_at, location, website)"
                 " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
-                " %b::timestamptz[]) ON CONFLICT (user_id) DO NOTHING",
+                " %b::timestamptz[], %b::text[], %b::text[]) ON CONFLICT (user_id) DO NOTHING",
                 (
                     [u.user_id for u in users],
                     [u.username for u in users],
                     [u.display_name for u in users],
                     [u.bio for u in users],
                     [u.created_at for u in users],
+                    [u.location for u in users],
+                    [u.website for u in users],
                 ),
             )
         if plan.profile_changes:
             changes = list(plan.profile_changes.items())
             await conn.execute(
                 f"UPDATE {self.schema}.users u SET display_name = coalesce(d.name, u.display_name),"
-                " bio = coalesce(d.bio, u.bio)"
-                " FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS d(id, name, bio)"
-                " WHERE u.user_id = d.id",
+                " bio = coalesce(d.bio, u.bio), location = coalesce(d.location, u.location),"
+                " website = coalesce(d.website, u.website)"
+                " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[])"
+                " AS d(id, name, bio, location, website) WHERE u.user_id = d.id",
                 (
                     [user_id for user_id, _ in changes],
                     [c.display_name for _, c in changes],
                     [c.bio for _, c in changes],
+                    [c.location for _, c in changes],
+                    [c.website for _, c in changes],
                 ),
             )
+
+    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str]]:
+        if not user_ids:
+            return {}
+        rows = await (
+            await conn.execute(
+                f"SELECT user_id, username, display_name FROM {self.schema}.users"
+                " WHERE user_id = ANY(%s)",
+                (sorted(user_ids),),
+            )
+        ).fetchall()
+        return {user_id: (username, name) for user_id, username, name in rows}
 
     async def write_edges(
         self, conn, follows: set[tuple[int, int]], unfollows: set[tuple[int, int]]
@@ -205,18 +230,75 @@ class PostgresGraphStore(PostgresStore):
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]:
         if not user_ids:
             return {}
+        found = await self._profiles("u.user_id = ANY(%s)", list(user_ids))
+        return {profile.user_id: profile for profile in found}
+
+    async def profile_by_username(self, username: str) -> Profile | None:
+        found = await self._profiles("lower(u.username) = lower(%s)", username)
+        return found[0] if found else None
+
+    async def _profiles(self, where: str, value) -> list[Profile]:
         async with self.pool.connection() as conn:
             cursor = conn.cursor(row_factory=class_row(Profile))
             await cursor.execute(
-                "SELECT u.user_id, username, display_name, bio, created_at,"
+                "SELECT u.user_id, username, display_name, bio, location, website, created_at,"
                 " coalesce(followers_count, 0) AS followers_count,"
                 " coalesce(following_count, 0) AS following_count,"
                 " coalesce(tweet_count, 0) AS tweet_count"
                 f" FROM {self.schema}.users u LEFT JOIN {self.schema}.user_counts c"
-                " ON c.user_id = u.user_id WHERE u.user_id = ANY(%s)",
-                (list(user_ids),),
+                f" ON c.user_id = u.user_id WHERE {where}",
+                (value,),
             )
-            return {row.user_id: row for row in await cursor.fetchall()}
+            return await cursor.fetchall()
+
+    async def followers_counts(self, user_ids: list[int]) -> dict[int, int]:
+        if not user_ids:
+            return {}
+        async with self.pool.connection() as conn:
+            found = await self.follower_counts(conn, set(user_ids))
+        return {user_id: found.get(user_id, 0) for user_id in user_ids}
+
+    async def suggestions(self, user_id: int, limit: int) -> list[Suggestion]:
+        """Friends of friends first: users that the reader's followees follow, whom the
+        reader does not follow and is not, by how many followees follow each (then by
+        follower count, then id). The page is filled with the most-followed users the reader
+        does not follow: all of it for a reader who follows nobody. One query."""
+        async with self.pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(Suggestion))
+            await cursor.execute(
+                f"""
+                WITH mine AS (
+                    SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %(me)s
+                ), friends_of_friends AS (
+                    SELECT f.followee_id AS user_id, count(*) AS followed_by_followees
+                    FROM mine m JOIN {self.schema}.follows f ON f.follower_id = m.followee_id
+                    WHERE f.followee_id <> %(me)s
+                      AND f.followee_id NOT IN (SELECT followee_id FROM mine)
+                    GROUP BY f.followee_id
+                ), most_followed AS (
+                    SELECT c.user_id, 0::bigint AS followed_by_followees
+                    FROM {self.schema}.user_counts c
+                    WHERE c.followers_count > 0 AND c.user_id <> %(me)s
+                      AND c.user_id NOT IN (SELECT followee_id FROM mine)
+                    ORDER BY c.followers_count DESC, c.user_id
+                    LIMIT %(limit)s
+                ), candidates AS (
+                    SELECT * FROM friends_of_friends
+                    UNION ALL
+                    SELECT * FROM most_followed
+                    WHERE user_id NOT IN (SELECT user_id FROM friends_of_friends)
+                )
+                SELECT s.user_id, s.followed_by_followees::int AS followed_by_followees,
+                       coalesce(c.followers_count, 0) AS followers_count
+                FROM candidates s
+                JOIN {self.schema}.users u ON u.user_id = s.user_id
+                LEFT JOIN {self.schema}.user_counts c ON c.user_id = s.user_id
+                ORDER BY s.followed_by_followees DESC, followers_count DESC, s.user_id
+                LIMIT %(limit)s
+                """,
+                {"me": user_id, "limit": limit},
+            )
+            return await cursor.fetchall()
 
     async def following(self, user_id: int) -> list[int]:
         async with self.pool.connection() as conn:

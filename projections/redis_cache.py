@@ -6,7 +6,10 @@ once deleted. The content is immutable but for deletion: it is filled only where
 nor the deletion mark is. Agents always overwrite count fields with absolute values read
 back from PostgreSQL, while readers fill only missing ones (HSETNX): whichever comes second,
 the agent's value wins, so a reader racing an agent cannot leave a stale count. A user's
-hash holds its public JSON. Sets carry a sentinel member (0, never a real id) so that
+hash holds its public JSON, by the same rule: agents write it at registration and after each
+profile edit (read back from PostgreSQL), readers only fill it where it is missing, so a
+reader that read the old profile just before an edit cannot put it back after the agent.
+Sets carry a sentinel member (0, never a real id) so that
 "loaded and empty" differs from "absent"; agents update sets that are loaded.
 """
 
@@ -47,6 +50,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 # Set hash fields and the key's time to live in one call: ARGV the TTL, then field, value...
 _SET_FIELDS = """
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+# Set hash fields that are missing, and the key's time to live: ARGV the TTL, then field,
+# value...
+_FILL_FIELDS = """
+for j = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[j], ARGV[j + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 """
 # A deleted tweet's entry holds the deletion mark alone, replaced in one step.
@@ -90,6 +99,7 @@ class RedisCache:
         self._fill_tweet = redis.register_script(_FILL_TWEET)
         self._mark_deleted = redis.register_script(_MARK_DELETED)
         self._set_fields = redis.register_script(_SET_FIELDS)
+        self._fill_fields = redis.register_script(_FILL_FIELDS)
 
     # tweets -------------------------------------------------------------------------------
     async def fill_tweets(self, tweets: list[CachedTweet]) -> None:
@@ -138,10 +148,20 @@ class RedisCache:
         }
 
     # users --------------------------------------------------------------------------------
-    async def put_users(self, users: dict[int, tuple[str, str]]) -> None:
+    async def fill_users(self, users: dict[int, tuple[str, str]]) -> None:
+        """Cache the summaries of users (id -> (username, display name)) not cached yet: a
+        reader's fill, which never replaces what an agent wrote."""
         batch = RedisBatch(self.redis)
         for user_id, (username, display_name) in users.items():
-            self.queue_user(batch, user_id, username, display_name)
+            batch.script(
+                self._fill_fields,
+                [self.keys.user(user_id)],
+                [
+                    self.ttl_seconds,
+                    "json",
+                    orjson.dumps(user_summary(user_id, username, display_name)),
+                ],
+            )
         await batch.execute()
 
     async def users(self, user_ids: list[int]) -> dict[int, dict | None]:
@@ -196,15 +216,13 @@ class RedisCache:
 
     # a batch's writes (agents/core.py), queued in order ----------------------------------
     def queue_user(self, batch: RedisBatch, user_id: int, username: str, display_name: str) -> None:
+        """Write a user's summary (at registration, and after a profile edit), replacing
+        what is cached."""
         batch.script(
             self._set_fields,
             [self.keys.user(user_id)],
             [self.ttl_seconds, "json", orjson.dumps(user_summary(user_id, username, display_name))],
         )
-
-    def queue_forget_user(self, batch: RedisBatch, user_id: int) -> None:
-        """A changed profile: readers cache it again from PostgreSQL."""
-        batch.command("DEL", self.keys.user(user_id))
 
     def queue_fill(self, batch: RedisBatch, tweet: CachedTweet) -> None:
         batch.script(*self._fill_call(tweet))

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from projections.engagements import Counts
 from projections.search_query import SearchQuery
+from projections.user_search import UserDocument, UserHit, UserQuery
 
 
 class SearchEngineError(RuntimeError):
@@ -65,6 +66,13 @@ class SearchIndex(Protocol):
     ) -> SearchPage:
         """The next `limit` hits of `query` in rank order after `cursor` (None: the first page).
         Raises SearchCursorError for a cursor that is not one of this query's."""
+
+    async def index_users(self, users: Sequence[UserDocument]) -> None:
+        """Add or replace users (username, display name) as one batch; idempotent."""
+
+    async def user_candidates(self, query: UserQuery, count: int) -> list[UserHit]:
+        """The `count` users best matching `query` by text alone (projections/user_search's
+        tiers), by score then id; ranking them by followers is find_users' part."""
 
     async def ping(self) -> None:
         """Raise unless the engine answers (readiness)."""

@@ -14,7 +14,6 @@ from typing import Any, cast
 import tantivy
 from tantivy import FieldType, Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
-from infra.file_locks import describe_process, lock_holder
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchHit, SearchPage, TweetDocument
 from projections.search_paging import search_page
@@ -26,10 +25,11 @@ from projections.search_ranking import (
     epoch_ms,
     recency_steps,
 )
+from projections.tantivy_commits import commit_batch, open_writer
+from projections.tantivy_user_search import TantivyUserIndex
+from projections.user_search import UserDocument, UserHit, UserQuery
 
 TWEET_TEXT = "tweet_text"
-# Where tantivy locks an index directory to its one writer (an flock, held while it is open).
-WRITER_LOCK_FILE = ".tantivy-writer.lock"
 # tantivy's minimum is 15 MB per indexing thread; a tweet batch needs far less.
 WRITER_HEAP_BYTES = 32_000_000
 # The fields rewritten when engagement changes: tantivy updates a document by replacing it.
@@ -44,16 +44,6 @@ _STORED = (
     "retweet_count",
     "reply_count",
 )
-
-
-class SearchIndexLocked(SearchEngineError):
-    """Another process writes to this index (tantivy allows one writer per directory); the
-    message names it."""
-
-    def __init__(self, directory: Path) -> None:
-        holder = lock_holder(directory / WRITER_LOCK_FILE)
-        who = describe_process(holder) if holder else "another process"
-        super().__init__(f"the search index {directory} is in use by {who}: stop it first")
 
 
 def tweet_text_analyzer() -> tantivy.TextAnalyzer:
@@ -98,6 +88,8 @@ class TantivySearchIndex:
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
+        # The generation's users: an index of their own inside this one's directory.
+        self.users = TantivyUserIndex(self.directory / "users", writable=writable)
 
     async def setup(self) -> None:
         await asyncio.to_thread(self._open)
@@ -109,12 +101,8 @@ class TantivySearchIndex:
         index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
         index.register_tokenizer(TWEET_TEXT, self.analyzer)
         if self.writable:
-            try:
-                self._writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
-            except ValueError as error:
-                if "LockBusy" in str(error):
-                    raise SearchIndexLocked(self.directory) from error
-                raise
+            self._writer = open_writer(index, self.directory, WRITER_HEAP_BYTES)
+        self.users.open()
         self._index = index
 
     async def close(self) -> None:
@@ -123,6 +111,7 @@ class TantivySearchIndex:
                 if self._writer is not None:
                     self._writer.wait_merging_threads()  # also releases the directory lock
                 self._writer = self._index = None
+            self.users.close()
 
         await asyncio.to_thread(close)
 
@@ -168,6 +157,12 @@ class TantivySearchIndex:
 
         await self._write(update, counts)
 
+    async def index_users(self, users: Sequence[UserDocument]) -> None:
+        await asyncio.to_thread(self.users.write, users)
+
+    async def user_candidates(self, query: UserQuery, count: int) -> list[UserHit]:
+        return await asyncio.to_thread(self.users.candidates, query, count)
+
     async def search(
         self, query: SearchQuery, cursor: str | None = None, limit: int = 20
     ) -> SearchPage:
@@ -193,16 +188,7 @@ class TantivySearchIndex:
             with self._write_lock:
                 writer, index = self._writer, self._index
                 assert writer is not None and index is not None  # open, and not read-only
-                try:
-                    change(writer)
-                    writer.commit()
-                except Exception as error:
-                    # Uncommitted operations would otherwise ride along with the next batch.
-                    writer.rollback()
-                    if isinstance(error, ValueError):
-                        raise SearchEngineError(f"tantivy: {error}") from error
-                    raise
-                index.reload()
+                commit_batch(index, writer, change)
 
         await asyncio.to_thread(write)
 

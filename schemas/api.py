@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from schemas.types import Id, IdString, Timestamp, bounded_text
 
@@ -12,6 +13,37 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
 DisplayName = Annotated[str, bounded_text(50, single_line=True, not_blank=True)]
 Bio = Annotated[str, bounded_text(160)]
 Content = Annotated[str, bounded_text(280, not_blank=True)]
+# Profile edits: an empty string clears a field (but the display name, which must stay).
+BioEdit = Annotated[str, bounded_text(160, may_be_empty=True)]
+Location = Annotated[str, bounded_text(30, single_line=True, may_be_empty=True)]
+# An http(s) URL in visible ASCII (an international name goes in its punycode form): the
+# same pattern in the schema and the check, so clients and fuzzers see exactly the rule.
+WEBSITE_PATTERN = (
+    r"^(https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?([/?#][!-~]*)?)?$"
+)
+WEBSITE_MAX_LENGTH = 100
+
+
+def _check_website(value: str) -> str:
+    if len(value) > WEBSITE_MAX_LENGTH:
+        raise ValueError(f"must be at most {WEBSITE_MAX_LENGTH} characters, not {len(value)}")
+    if not re.fullmatch(WEBSITE_PATTERN, value):
+        raise ValueError("must be an http:// or https:// URL (or empty, to clear it)")
+    return value
+
+
+Website = Annotated[
+    str,
+    AfterValidator(_check_website),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": WEBSITE_MAX_LENGTH,
+            "pattern": WEBSITE_PATTERN,
+            "examples": ["https://example.com/ada"],
+        }
+    ),
+]
 # Passwords are hashed, never normalised or stored; the cap bounds the hashing work.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
@@ -27,6 +59,17 @@ class UserCreate(RequestModel):
     display_name: DisplayName
     password: Password
     bio: Bio | None = None
+
+
+class ProfileUpdate(RequestModel):
+    """A profile edit: only the fields sent change; null is the same as leaving one out."""
+
+    display_name: DisplayName | None = None
+    bio: BioEdit | None = Field(default=None, description="empty to clear")
+    location: Location | None = Field(default=None, description="empty to clear")
+    website: Website | None = Field(
+        default=None, description="an http:// or https:// URL; empty to clear"
+    )
 
 
 class UserCreated(BaseModel):
@@ -126,10 +169,24 @@ class UserPublic(BaseModel):
     username: str
     display_name: str
     bio: str
+    location: str = Field(description="empty when not set")
+    website: str = Field(description="empty when not set")
     created_at: Timestamp
     followers_count: int
     following_count: int
     tweet_count: int
+
+
+class UserSuggestion(UserSummary):
+    followed_by_followees: int = Field(
+        description="how many of the users you follow follow this one (0: a most-followed user "
+        "suggested to fill the page)"
+    )
+    followers_count: int
+
+
+class SuggestionPage(BaseModel):
+    users: list[UserSuggestion] = Field(description="best first")
 
 
 class UserPage(BaseModel):

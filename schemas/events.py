@@ -43,9 +43,16 @@ class UserRegistered(Event):
 
 
 class ProfileUpdated(Event):
+    """The fields of a profile that changed; None: unchanged, "" (but display_name): cleared."""
+
+    # v2 added `location` and `website` (see the upcaster below).
+    schema_version: ClassVar[int] = 2
+
     user_id: Id
     display_name: str | None = None
     bio: str | None = None
+    location: str | None = None
+    website: str | None = None
 
 
 class NotificationsRead(Event):
@@ -166,6 +173,12 @@ def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
     """Events recorded before they named whom they reach: the new fields keep their defaults
     (no mentioned ids, no authors), so they notify no one (docs/notifications.md)."""
     return payload
+
+
+@upcaster("ProfileUpdated", 1)
+def _profile_updated_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 edits had no location or website: they left both unchanged."""
+    return {**payload, "location": None, "website": None}
 
 
 class UndecodableEvent(ValueError):

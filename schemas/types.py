@@ -99,17 +99,22 @@ class TextChecks(GroupedMetadata):
 
 
 def bounded_text(
-    max_length: int, *, single_line: bool = False, not_blank: bool = False
+    max_length: int,
+    *,
+    single_line: bool = False,
+    not_blank: bool = False,
+    may_be_empty: bool = False,
 ) -> TextChecks:
-    """The checks of a text type of 1..max_length code points, counted after NFC
-    normalisation: `Annotated[str, bounded_text(...)]`."""
+    """The checks of a text type of 1..max_length code points (0..max_length if
+    `may_be_empty`), counted after NFC normalisation: `Annotated[str, bounded_text(...)]`."""
+    min_length = 0 if may_be_empty else 1
 
     def check(value: str) -> str:
         text = normalize_text(value)
         if single_line and "\n" in text:
             raise ValueError("must be a single line")
-        if not 1 <= len(text) <= max_length:
-            raise ValueError(f"must be 1 to {max_length} characters, not {len(text)}")
+        if not min_length <= len(text) <= max_length:
+            raise ValueError(f"must be {min_length} to {max_length} characters, not {len(text)}")
         if not_blank and not text.strip():
             raise ValueError("must contain more than white space")
         return text
@@ -123,5 +128,10 @@ def bounded_text(
         else r"[^\u0000-\u0009\u000b-\u001f\u007f-\u009f\ud800-\udfff]"
     )
     pattern = rf"^(?=[\s\S]*\S){allowed}*$" if not_blank else rf"^{allowed}*$"
-    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
+    schema = {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": pattern,
+    }
     return TextChecks(AfterValidator(check), WithJsonSchema(schema))

@@ -81,3 +81,15 @@ def json_body(body: dict | list, headers: dict[str, str] | None = None) -> Respo
     have the documented shape (tweet objects from the hydrator), so the per-field
     re-validation FastAPI would do for `response_model` is skipped on the hot path."""
     return Response(orjson.dumps(body), headers=headers, media_type="application/json")
+
+
+def user_page(
+    request: Request, ids: list[int], users: dict[int, dict], next_cursor: str | None
+) -> Response:
+    """A page of user summaries in the order of `ids` (those without a summary left out), with
+    the next page's cursor, also in a `Link` header."""
+    link = links(request, next_cursor)
+    return json_body(
+        {"users": [users[i] for i in ids if i in users], "next_cursor": next_cursor},
+        {"Link": link} if link else None,
+    )

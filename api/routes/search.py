@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import Limit, OptionalUser, ServicesDep
+from api.deps import Limit, Reader, ServicesDep
 from api.problems import ProblemError
 from api.routes import json_body, links, problem_responses
 from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
@@ -29,7 +29,7 @@ _QUERY_HELP = (
 async def search(
     request: Request,
     services: ServicesDep,
-    viewer: OptionalUser,
+    viewer: Reader,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description=_QUERY_HELP)],
     cursor: Annotated[
         str | None, Query(max_length=4096, description="from a previous page's next_cursor")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from api.deps import (
     ClientAddress,
@@ -17,7 +16,7 @@ from api.deps import (
     UserIdPath,
 )
 from api.problems import not_found
-from api.routes import links, page, problem_responses, respond
+from api.routes import page, problem_responses, respond, user_page
 from commands.model import FollowState as FollowResult
 from commands.model import Register, Registered, SetFollow
 from commands.runner import Answer
@@ -130,11 +129,7 @@ async def _user_page(
     ids = await fetch(user_id, cursor, limit)
     users = await services.timelines.hydrator.users(ids)
     next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
-    link = links(request, next_cursor)
-    return JSONResponse(
-        {"users": [users[i] for i in ids if i in users], "next_cursor": next_cursor},
-        headers={"Link": link} if link else None,
-    )
+    return user_page(request, ids, users, next_cursor)
 
 
 @router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)

@@ -224,6 +224,85 @@ CASES = [
     Case("follow an unknown user", "POST", "/api/v1/users/987654321/follow", 404),
     Case("unfollow an unknown user", "DELETE", "/api/v1/users/987654321/follow", 404),
     Case("follow with id zero", "POST", "/api/v1/users/0/follow", 422),
+    # profile edits (PATCH /users/me)
+    Case("profile: no token", "PATCH", "/api/v1/users/me", 401, json={"bio": "x"}, auth=None),
+    Case(
+        "profile: forged token", "PATCH", "/api/v1/users/me", 401, json={"bio": "x"}, auth="forged"
+    ),
+    Case(
+        "profile: display name of 51 characters",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"display_name": "a" * 51},
+    ),
+    Case(
+        "profile: empty display name", "PATCH", "/api/v1/users/me", 422, json={"display_name": ""}
+    ),
+    Case(
+        "profile: blank display name", "PATCH", "/api/v1/users/me", 422, json={"display_name": "  "}
+    ),
+    Case(
+        "profile: display name on two lines",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"display_name": "a\nb"},
+    ),
+    Case(
+        "profile: bio of 161 characters", "PATCH", "/api/v1/users/me", 422, json={"bio": "b" * 161}
+    ),
+    Case(
+        "profile: location of 31 characters",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"location": "l" * 31},
+    ),
+    Case(
+        "profile: website not a URL", "PATCH", "/api/v1/users/me", 422, json={"website": "example"}
+    ),
+    Case(
+        "profile: website not http(s)",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"website": "javascript:alert(1)"},
+    ),
+    Case(
+        "profile: website of 101 characters",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"website": "https://example.com/" + "p" * 81},
+    ),
+    Case(
+        "profile: website with a space",
+        "PATCH",
+        "/api/v1/users/me",
+        422,
+        json={"website": "https://exa mple.com"},
+    ),
+    Case("profile: unknown field", "PATCH", "/api/v1/users/me", 422, json={"username": "x"}),
+    Case("profile: bio is a number", "PATCH", "/api/v1/users/me", 422, json={"bio": 5}),
+    Case("profile: JSON array", "PATCH", "/api/v1/users/me", 422, json=[]),
+    Case("profile: malformed JSON", "PATCH", "/api/v1/users/me", 400, content=b'{"bio":'),
+    Case("my profile: no token", "GET", "/api/v1/users/me", 401, auth=None),
+    # people: lookup, search, suggestions
+    Case("lookup: username of 16 characters", "GET", "/api/v1/users/by/username/" + "a" * 16, 422),
+    Case("lookup: username with a dot", "GET", "/api/v1/users/by/username/a.b", 422),
+    Case("lookup: unknown username", "GET", "/api/v1/users/by/username/nobody_here_x", 404),
+    Case("user search: no q", "GET", "/api/v1/users/search", 422),
+    Case("user search: empty q", "GET", "/api/v1/users/search?q=", 422),
+    Case("user search: q of symbols only", "GET", "/api/v1/users/search?q=%21%21%21", 422),
+    Case("user search: q of 101 characters", "GET", "/api/v1/users/search?q=" + "a" * 101, 422),
+    Case("user search: limit 0", "GET", "/api/v1/users/search?q=ab&limit=0", 422),
+    Case("user search: limit 101", "GET", "/api/v1/users/search?q=ab&limit=101", 422),
+    Case("user search: limit not a number", "GET", "/api/v1/users/search?q=ab&limit=x", 422),
+    Case("user search: foreign cursor", "GET", "/api/v1/users/search?q=ab&cursor=abc", 422),
+    Case("suggestions: no token", "GET", "/api/v1/users/suggestions", 401, auth=None),
+    Case("suggestions: limit 0", "GET", "/api/v1/users/suggestions?limit=0", 422),
+    Case("suggestions: limit 101", "GET", "/api/v1/users/suggestions?limit=101", 422),
     # the API itself
     Case("unknown route", "GET", "/api/v1/nothing-here", 404, auth=None),
     Case("wrong method", "PUT", "/api/v1/tweets", 405, auth=None),

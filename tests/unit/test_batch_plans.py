@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from projections.engagement_plan import Retweeted, Unretweeted, plan_engagements
 from projections.engagements import RetweetRow
-from projections.graph_plan import ProfileChange, plan_graph
+from projections.graph_plan import ProfileChange, edited_users, plan_graph
 from projections.timeline_entries import Entry
 from projections.timeline_writes import Push, Removal, TimelineWrites
 from projections.tweet_plan import Deleted, Posted, plan_tweets
@@ -144,6 +144,23 @@ def test_a_profile_edit_before_its_registration_changes_nothing_after_it_changes
     assert plan.new_users[4].display_name == "Ada L." and plan.new_users[4].bio == ""
     stored = plan_graph([early, late], stored_users={4})
     assert stored.profile_changes == {4: ProfileChange("Ada L.", "early")}
+
+
+def test_profile_edits_fold_location_and_website_and_an_empty_value_clears():
+    edits = [
+        ev.ProfileUpdated(
+            event_id=2, occurred_at=at(1), actor_id=4, user_id=4, location="Paris", website="x"
+        ),
+        ev.ProfileUpdated(event_id=3, occurred_at=at(2), actor_id=4, user_id=4, website=""),
+    ]
+    stored = plan_graph(edits, stored_users={4})
+    assert stored.profile_changes == {4: ProfileChange(location="Paris", website="")}
+    assert edited_users(stored) == {4}
+    register = ev.UserRegistered(
+        event_id=1, occurred_at=at(0), actor_id=4, user_id=4, username="ada", display_name="Ada"
+    )
+    new = plan_graph([register, *edits], stored_users=set()).new_users[4]
+    assert (new.location, new.website) == ("Paris", "")
 
 
 def test_follows_fold_to_the_last_word_per_edge():

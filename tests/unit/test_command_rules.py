@@ -17,12 +17,15 @@ from commands.model import (
     Needs,
     Posted,
     PostTweet,
+    ProfileEdited,
+    ProfileFields,
     Register,
     Registered,
     SetEngagement,
     SetFollow,
     State,
     TweetRecord,
+    UpdateProfile,
 )
 from commands.rules import decide, needs
 from schemas import events as ev
@@ -57,6 +60,7 @@ def test_every_command_needs_its_actor_and_an_actor_without_an_account_acts_as_n
         DeleteTweet(ADA, TWEET),
         SetFollow(ADA, BOB, True),
         SetEngagement(SetEngagement.LIKE, ADA, TWEET, True),
+        UpdateProfile(ADA, ProfileFields(bio="hi"), None),
     ):
         assert ADA in needs(command).users
         assert refusal(command, with_tweet(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")
@@ -197,3 +201,45 @@ def test_ids_come_from_the_source_given_so_decisions_repeat():
     counter = itertools.count(1 << 40)
     decision = decide(PostTweet(ADA, "hi"), users(ADA), lambda: next(counter), NOW)
     assert (decision.event.tweet_id, decision.event.event_id) == (1 << 40, (1 << 40) + 1)
+
+
+CURRENT = ProfileFields("Ada", "maths", "London", "https://ada.example")
+
+
+def test_a_profile_edit_records_only_the_fields_that_change():
+    edit = ProfileFields(display_name="Ada", bio="poetry", location="", website=None)
+    decision = run(UpdateProfile(ADA, edit, CURRENT), users(ADA))
+    event = decision.event
+    assert isinstance(event, ev.ProfileUpdated) and event.user_id == ADA == event.actor_id
+    # The same display name is no change; an empty location clears it; None leaves it.
+    assert (event.display_name, event.bio, event.location, event.website) == (
+        None,
+        "poetry",
+        "",
+        None,
+    )
+    assert decision.result == ProfileEdited(ADA, ProfileFields(bio="poetry", location=""))
+    assert decision.changes.account is None and decision.changes.tweets == ()
+
+
+def test_a_profile_edit_that_changes_nothing_records_nothing():
+    for edit in (ProfileFields(), ProfileFields("Ada", "maths"), CURRENT):
+        decision = run(UpdateProfile(ADA, edit, CURRENT), users(ADA))
+        assert decision.event is None
+        assert decision.result == ProfileEdited(ADA, ProfileFields())
+
+
+def test_a_profile_edit_against_an_unknown_profile_records_every_field_sent():
+    edit = ProfileFields("Ada", website="")
+    decision = run(UpdateProfile(ADA, edit, None), users(ADA))
+    assert isinstance(decision.event, ev.ProfileUpdated)
+    assert (decision.event.display_name, decision.event.website) == ("Ada", "")
+    assert decision.result == ProfileEdited(ADA, edit)
+    # Sending nothing is no change even then.
+    assert run(UpdateProfile(ADA, ProfileFields(), None), users(ADA)).event is None
+
+
+def test_only_an_existing_account_edits_its_profile():
+    edit = UpdateProfile(ADA, ProfileFields(bio="x"), CURRENT)
+    assert needs(edit) == Needs(users=frozenset({ADA}))
+    assert refusal(edit, users(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")

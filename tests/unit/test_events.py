@@ -83,6 +83,27 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert (event.mentioned_ids, event.reply_to_author_id, event.quote_of) == ((), None, None)
 
 
+def test_a_version_1_profile_edit_is_upcast_leaving_location_and_website_unchanged():
+    old = {
+        "event_id": "21",
+        "type": "ProfileUpdated",
+        "schema_version": 1,
+        "occurred_at": "2024-05-01T12:00:00Z",
+        "actor_id": "7",
+        "payload": {"user_id": "7", "display_name": "Ada L."},
+    }
+    event = decode(orjson.dumps(old))
+    assert isinstance(event, ev.ProfileUpdated)
+    assert (event.display_name, event.bio, event.location, event.website) == (
+        "Ada L.",
+        None,
+        None,
+        None,
+    )
+    wire = orjson.loads(encode(event))
+    assert wire["schema_version"] == 2 and wire["payload"]["website"] is None
+
+
 @pytest.mark.parametrize(
     "raw",
     [

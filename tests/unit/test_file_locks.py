@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from infra.file_locks import describe_process, lock_holder
-from projections.tantivy_search import SearchIndexLocked, TantivySearchIndex
+from projections.tantivy_commits import SearchIndexLocked
+from projections.tantivy_search import TantivySearchIndex
 from tests.support.processes import holding, holding_search_index
 
 # Takes an exclusive flock on the file named by LOCK_FILE (or only opens it), says so, and
