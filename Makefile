@@ -12,7 +12,8 @@ EXTRAS := dev flink export cassandra elasticsearch local
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest
+.PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest \
+	bench-notifications
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
 # installs without resolving anything, and pip check fails if pyproject.toml asks for what the
@@ -67,3 +68,6 @@ bench-replay: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(VENV)/bin/python -m bench.ingest $(BENCH_ARGS)
+
+bench-notifications: $(STAMP)
+	$(VENV)/bin/python -m bench.notifications $(BENCH_ARGS)

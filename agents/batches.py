@@ -90,7 +90,7 @@ async def record_progress(
     for (topic, partition), offset in positions.items():
         CONSUMER_POSITION.labels(group, topic, str(partition)).set(offset)
         if applied is not None:
-            EVENTS_APPLIED.labels(topic).inc(applied[(topic, partition)])
+            EVENTS_APPLIED.labels(read_model, topic).inc(applied[(topic, partition)])
 
 
 async def record_batch(context: AgentContext, read_model: str, records: list) -> None:

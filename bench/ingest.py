@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import redis
 
-from bench.dataset import DATA_DIR, available, real_edges, real_texts
+from bench.dataset import real_edges, real_texts
 from bench.ingest_posting import measure_posting
 from bench.loading import open_timelines
-from bench.measure import raw_consume_seconds
+from bench.measure import bench_stack, raw_consume_seconds
 from bench.profile import sampling, summary
 from bench.replay import caught_up
 from bench.report import save
@@ -83,18 +81,10 @@ def main() -> None:
         "and the API's workers while they take posts",
     )
     args = parser.parse_args()
-    if not available():
-        raise SystemExit(f"the benchmark needs the real data in {DATA_DIR}")
-    data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-ingest-"))
-    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    try:
-        settings = stack.start()
+    with bench_stack("ingest") as (stack, settings):
         backlog, users = measure_backlog(stack, settings, args)
         posting = asyncio.run(measure_posting(stack, settings, args, real_texts(), users))
         report = {"backlog": backlog, "posting": posting, "machine": machine()}
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     save(ROOT, "ingest", report, markdown(report))
 
 

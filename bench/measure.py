@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from infra.settings import Settings
+from operations.stack import LocalStack
 from streams.topics import Topic
 
 # An API for a bench: cheap password hashing, and no write, login or sign-up limits (a bench
@@ -21,6 +27,23 @@ BENCH_API = {
     "CHIRP_LOGIN_FAILURES_PER_IP": "0",
     "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0",
 }
+
+
+@contextmanager
+def bench_stack(name: str) -> Iterator[tuple[LocalStack, Settings]]:
+    """A local stack of the bench's own on a fresh data directory, on the real data; stopped
+    and removed on the way out."""
+    from bench.dataset import DATA_DIR, available
+
+    if not available():
+        raise SystemExit(f"the benchmark needs the real data in {DATA_DIR}")
+    data_dir = Path(tempfile.mkdtemp(prefix=f"chirp-bench-{name}-"))
+    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
+    try:
+        yield stack, stack.start()
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def percentile(samples: list[float], fraction: float) -> float:

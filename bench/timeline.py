@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import platform
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -32,7 +30,15 @@ from redis.asyncio import Redis
 from api.security import Tokens
 from bench import dataset
 from bench.loading import load_graph, load_history, open_timelines, produce_tweets
-from bench.measure import BENCH_API, at_steady_rate, closed_loop, merge_runs, percentile, summary
+from bench.measure import (
+    BENCH_API,
+    at_steady_rate,
+    bench_stack,
+    closed_loop,
+    merge_runs,
+    percentile,
+    summary,
+)
 from bench.report import write_report
 from infra.settings import Settings
 from operations.stack import LocalStack
@@ -90,16 +96,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if not dataset.available():
-        raise SystemExit(f"the benchmark needs the real data in {dataset.DATA_DIR}")
-    data_dir = Path(tempfile.mkdtemp(prefix="chirp-bench-"))
-    stack = LocalStack(Settings(data_dir=data_dir), ephemeral=True)
-    try:
-        settings = stack.start()
+    with bench_stack("timeline") as (stack, settings):
         report = asyncio.run(run(stack, settings, args)) | {"machine": machine()}
-    finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     write_report(report, ROOT)
 
 

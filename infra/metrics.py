@@ -45,7 +45,9 @@ API_WORKERS = Gauge(
 )
 
 # Agents ------------------------------------------------------------------------------------
-EVENTS_APPLIED = Counter("chirp_events_applied_total", "Events applied, by topic", ["topic"])
+EVENTS_APPLIED = Counter(
+    "chirp_events_applied_total", "Events applied, by read model and topic", ["read_model", "topic"]
+)
 FANOUT_LAG_SECONDS = Histogram(
     "chirp_fanout_lag_seconds",
     "From an event's time to its fan-out",

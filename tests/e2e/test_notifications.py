@@ -105,6 +105,20 @@ def test_replies_mentions_quotes_and_follows_notify_and_their_undoing_takes_them
         "quote",
     ]
 
+    # A new display name shows in the notifications bob is in, once applied.
+    renamed = client.patch("/api/v1/users/me", headers=bob.auth, json={"display_name": "Bobby"})
+    assert renamed.status_code == 200, renamed.text
+
+    def bob_names() -> set[str]:
+        return {
+            actor["display_name"]
+            for n in _notifications(client, ada)["notifications"]
+            for actor in n["actors"]
+            if actor["id"] == bob.user_id
+        }
+
+    assert eventually(lambda: bob_names() == {"Bobby"}, timeout=5), bob_names()
+
     # Undone: the unfollow and the deleted reply take theirs away (cy's mention too).
     assert client.delete(f"/api/v1/users/{ada.user_id}/follow", headers=bob.auth).status_code == 200
     assert client.delete(f"/api/v1/tweets/{reply}", headers=bob.auth).status_code == 204

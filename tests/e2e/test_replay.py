@@ -32,6 +32,7 @@ from tests.support.read_models import (
     LIVE_GROUP,
     all_pages,
     differences,
+    notifications_snapshot,
     old_tweet,
     run_workload,
     snapshot,
@@ -102,11 +103,13 @@ def _replay_meanwhile(
 
 
 def _schemas(stack: LocalStack) -> set[str]:
+    """The core read models' schemas."""
     with psycopg.connect(stack.settings.postgres) as conn:
         return {
             name
             for (name,) in conn.execute(
                 "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'read_model%'"
+                " AND nspname NOT LIKE 'read_model_notifications%'"
             )
         }
 
@@ -239,11 +242,14 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
     _trend_rows(stack, windows=3)
     _caught_up(stack, "chirp:")
     _caught_up(stack, "chirp:", f"{LIVE_GROUP}-trends", [topic_registry(stack.settings).trending])
+    _caught_up(stack, "chirp:", f"{LIVE_GROUP}-notifications")
     queries = ["step", "#burst", f"from:{users[1].username}", "step #burst"]
     with httpx.Client(base_url=base_url, timeout=30) as client:
         hits = _searches(client, users[0], queries)
         trends = client.get("/api/v1/trends").json()
+    notes = notifications_snapshot(base_url, users)
     assert len(hits["step"]) > 50 and hits[f"from:{users[1].username}"], hits
+    assert all(notes[f"notifications {user.username}"] for user in users), notes
     assert [row["hashtag"] for row in trends["trends"]] == [f"tag0x{rank}" for rank in range(1, 6)]
 
     # Readers of search and trends throughout; meanwhile one user posts.
@@ -260,6 +266,10 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
                 reads.append("trends")
                 if seen != trends:
                     wrong.append(("trends", seen))
+                seen = notifications_snapshot(base_url, users[:1])
+                reads.append("notifications")
+                if any(seen[key] != notes[key] for key in seen):
+                    wrong.append(("notifications", seen))
 
     live_posts: list[str] = []
 
@@ -270,7 +280,7 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
                 live_posts.append(post(client, users[5], f"livepost {len(live_posts)}"))
 
     replay = _replay_meanwhile(stack, stop, [read_constantly, write_steadily], "all")
-    for read_model in ("core", "search", "trends"):
+    for read_model in ("core", "search", "trends", "notifications"):
         assert f"{read_model}: generation 1 -> 2" in replay.stdout.decode()
     assert len(reads) > 20 and wrong == [], wrong[:3]
 
@@ -279,9 +289,26 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
     assert sorted(path.name for path in search_root.iterdir()) == ["read_model_g2"]
     keys = redis.Redis.from_url(stack.settings.redis)
     assert not keys.exists("chirp:trends") and keys.exists("chirp:trends-g2")
+    with psycopg.connect(stack.settings.postgres) as conn:
+        assert {
+            name
+            for (name,) in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'read_model_notifications%'"
+            )
+        } == {"read_model_notifications_g2"}
+    assert notifications_snapshot(base_url, users) == notes
     with httpx.Client(base_url=base_url, timeout=30) as client:
         assert _searches(client, users[0], queries) == hits
         assert client.get("/api/v1/trends").json() == trends
+        # The live notifications agent writes the new generation.
+        newcomer = register(client, "newc")
+        follow(client, newcomer, users[0])
+
+        def newest_follower() -> str | None:
+            groups = all_pages(client, "/api/v1/notifications", users[0], types="follow")
+            return groups[0]["actors"][0]["id"] if groups else None
+
+        assert eventually(lambda: newest_follower() == newcomer.user_id, timeout=15)
         assert live_posts
         assert eventually(
             lambda: (

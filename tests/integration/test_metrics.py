@@ -106,7 +106,8 @@ def test_the_agents_show_deliveries_lag_progress_and_dead_letters(stack, agents,
             for name, labels in [
                 ("chirp_fanout_deliveries_total", {}),
                 ("chirp_fanout_lag_seconds_count", {}),
-                ("chirp_events_applied_total", {"topic": "tweets"}),
+                ("chirp_events_applied_total", {"read_model": "core", "topic": "tweets"}),
+                ("chirp_events_applied_total", {"read_model": "notifications", "topic": "tweets"}),
                 ("chirp_dead_letters_total", {"topic": "tweets"}),
             ]
         )

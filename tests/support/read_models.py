@@ -26,7 +26,7 @@ def all_pages(client: httpx.Client, path: str, user: User, **query: str) -> list
         response = client.get(path, headers=user.auth, params=params)
         assert response.status_code == 200, response.text
         page = response.json()
-        items += page.get("tweets", page.get("users", []))
+        items += page.get("tweets", page.get("users", page.get("notifications", [])))
         cursor = page["next_cursor"]
         if not cursor:
             return items
@@ -50,6 +50,21 @@ def snapshot(base_url: str, users: list[User], tweet_ids: list[str]) -> dict:
             response = client.get(f"/api/v1/tweets/{tweet_id}", headers=viewer.auth)
             view[f"tweet {tweet_id}"] = (response.status_code, response.json())
             view[f"likes {tweet_id}"] = client.get(f"/api/v1/tweets/{tweet_id}/likes").json()
+    return view
+
+
+def notifications_snapshot(base_url: str, users: list[User]) -> dict:
+    """Each user's notifications, unread count and mentions timeline, as they read them."""
+    view = {}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for user in users:
+            view[f"notifications {user.username}"] = all_pages(
+                client, "/api/v1/notifications", user
+            )
+            view[f"unread {user.username}"] = client.get(
+                "/api/v1/notifications/unread_count", headers=user.auth
+            ).json()
+            view[f"mentions {user.username}"] = all_pages(client, "/api/v1/timeline/mentions", user)
     return view
 
 
@@ -115,7 +130,8 @@ def table_dump(stack, schema: str) -> dict[str, list]:
 def run_workload(
     client_factory, users: list[User], halfway: threading.Event, tweet_ids: list[str]
 ) -> None:
-    """A burst of every kind of write; sets `halfway` in the middle of it and goes on."""
+    """A burst of every kind of write (posts with mentions, replies and quotes among them);
+    sets `halfway` in the middle of it and goes on."""
     rng = random.Random(7)
     with client_factory() as client:
         for user in users:
@@ -129,12 +145,15 @@ def run_workload(
             roll = rng.random()
             if roll < 0.4 or len(tweet_ids) < 5:
                 reply_to = rng.choice(tweet_ids) if tweet_ids and rng.random() < 0.2 else None
+                quote_of = rng.choice(tweet_ids) if tweet_ids and rng.random() < 0.1 else None
+                mention = f" @{rng.choice(users).username}" if rng.random() < 0.3 else ""
                 response = client.post(
                     "/api/v1/tweets",
                     headers=user.auth,
                     json={
-                        "content": f"step {step} #burst",
+                        "content": f"step {step} #burst{mention}",
                         **({"reply_to": reply_to} if reply_to else {}),
+                        **({"quote_of": quote_of} if quote_of else {}),
                     },
                 )
                 if response.status_code == 201:
