@@ -88,6 +88,7 @@ async def _write_postgres(
         await models.tweets.write(list(tweets.new_rows.values()), sorted(tweets.deletions), conn)
         counted = await models.graph.count_tweets(conn, tweets.counted, tweets.uncounted)
         replied = await models.engagements.write_replies(conn, tweets.replies, tweets.unreplies)
+        quoted = await models.engagements.write_quotes(conn, tweets.quotes, tweets.unquotes)
 
         engagements = engagement_plan.plan_engagements(
             engagement_events,
@@ -99,7 +100,9 @@ async def _write_postgres(
         await models.engagements.write_retweets(conn, engagements.retweets)
 
         await models.graph.move_counts(conn, _user_deltas(edges, counted))
-        await models.engagements.move_counts(conn, _tweet_deltas(liked, engagements, replied))
+        await models.engagements.move_counts(
+            conn, _tweet_deltas(liked, engagements, replied, quoted)
+        )
         deliveries, moved = await _decide(context, conn, tweets, engagements)
         withdrawn = {
             step.event.user_id
@@ -166,16 +169,20 @@ def _user_deltas(edges, counted) -> dict[int, tuple[int, int, int]]:
     return {user_id: (a, b, c) for user_id, (a, b, c) in deltas.items()}
 
 
-def _tweet_deltas(liked, engagements: EngagementPlan, replied) -> dict[int, tuple[int, int, int]]:
-    """(likes, retweets, replies) each tweet's counts move by."""
+def _tweet_deltas(
+    liked, engagements: EngagementPlan, replied, quoted
+) -> dict[int, tuple[int, int, int, int]]:
+    """(likes, retweets, replies, quotes) each tweet's counts move by."""
     deltas: dict[int, list[int]] = {}
     for tweet_id, delta in liked:
-        deltas.setdefault(tweet_id, [0, 0, 0])[0] += delta
+        deltas.setdefault(tweet_id, [0, 0, 0, 0])[0] += delta
     for tweet_id, delta in engagements.retweet_deltas.items():
-        deltas.setdefault(tweet_id, [0, 0, 0])[1] += delta
+        deltas.setdefault(tweet_id, [0, 0, 0, 0])[1] += delta
     for tweet_id, delta in replied:
-        deltas.setdefault(tweet_id, [0, 0, 0])[2] += delta
-    return {tweet_id: (a, b, c) for tweet_id, (a, b, c) in deltas.items()}
+        deltas.setdefault(tweet_id, [0, 0, 0, 0])[2] += delta
+    for tweet_id, delta in quoted:
+        deltas.setdefault(tweet_id, [0, 0, 0, 0])[3] += delta
+    return {tweet_id: (a, b, c, d) for tweet_id, (a, b, c, d) in deltas.items()}
 
 
 def _counted_tweets(tweets: TweetPlan, engagements: EngagementPlan) -> set[int]:
@@ -184,10 +191,9 @@ def _counted_tweets(tweets: TweetPlan, engagements: EngagementPlan) -> set[int]:
     for step in tweets.steps:
         if isinstance(step, Posted):
             ids.add(step.event.tweet_id)
-            if step.event.reply_to is not None:
-                ids.add(step.event.reply_to)
-        elif step.reply_to is not None:
-            ids.add(step.reply_to)
+            ids.update(t for t in (step.event.reply_to, step.event.quote_of) if t is not None)
+        else:
+            ids.update(t for t in (step.reply_to, step.quote_of) if t is not None)
     ids.update(step.event.tweet_id for step in engagements.steps)
     return ids
 

@@ -22,7 +22,7 @@ from projections.tweet_plan import Posted, TweetPlan
 from schemas import events as ev
 
 # Each count is written to the cache by the family that changes it.
-LIKES, RETWEETS, REPLIES = ("likes",), ("retweets",), ("replies",)
+LIKES, RETWEETS, REPLIES, QUOTES = ("likes",), ("retweets",), ("replies",), ("quotes",)
 
 
 @dataclass(frozen=True)
@@ -118,10 +118,7 @@ def _queue_tweets(
     for step in planned.tweets.steps:
         if isinstance(step, Posted):
             posted = step.event
-            if posted.reply_to is not None:
-                cache.queue_counts(
-                    batch, posted.reply_to, counts.get(posted.reply_to, Counts()), REPLIES
-                )
+            _queue_linked_counts(context, batch, counts, posted.reply_to, posted.quote_of)
             # Absolute counts, each cached only if absent: the family that changes a count
             # overwrites it after every change, so whichever comes last is right.
             cache.queue_fill(
@@ -133,19 +130,34 @@ def _queue_tweets(
                     int(posted.occurred_at.timestamp() * 1000),
                     posted.reply_to,
                     counts=counts.get(posted.tweet_id, Counts()),
+                    quote_of=posted.quote_of,
+                    mentioned_ids=posted.mentioned_ids,
                 ),
             )
             _deliver(context, batch, timelines, next(deliveries), planned.followers)
         else:
             deleted = step.event
             cache.queue_deleted(batch, deleted.tweet_id)
-            if step.reply_to is not None:
-                cache.queue_counts(
-                    batch, step.reply_to, counts.get(step.reply_to, Counts()), REPLIES
-                )
+            _queue_linked_counts(context, batch, counts, step.reply_to, step.quote_of)
             # Home timelines drop deleted tweets when read; the author's recents drop it now.
             timelines.remove(
                 [models.keys.recent(deleted.author_id)], [Entry(deleted.tweet_id, deleted.tweet_id)]
+            )
+
+
+def _queue_linked_counts(
+    context: AgentContext,
+    batch: RedisBatch,
+    counts: dict[int, Counts],
+    reply_to: int | None,
+    quote_of: int | None,
+) -> None:
+    """The reply count of the tweet a post or deletion replies to, the quote count of the
+    one it quotes."""
+    for tweet_id, fields in ((reply_to, REPLIES), (quote_of, QUOTES)):
+        if tweet_id is not None:
+            context.models.cache.queue_counts(
+                batch, tweet_id, counts.get(tweet_id, Counts()), fields
             )
 
 

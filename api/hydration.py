@@ -8,6 +8,7 @@ from projections.engagements import Counts
 from projections.read_models import ReadModels
 from projections.redis_cache import CachedTweet, user_summary
 from projections.timeline_entries import Entry
+from schemas.entities import extract_hashtags
 
 
 class Hydrator:
@@ -36,6 +37,8 @@ class Hydrator:
                         int(t.created_at.timestamp() * 1000),
                         t.reply_to,
                         counts=None,
+                        quote_of=t.quote_of,
+                        mentioned_ids=t.mentioned_ids,
                     )
                     for t in stored.values()
                 }
@@ -76,13 +79,19 @@ class Hydrator:
     async def render(
         self, entries: list[Entry], viewer: int | None, tweets: dict[int, CachedTweet] | None = None
     ) -> list[dict]:
-        """Tweet objects for `entries`, in order; entries whose tweet is gone are dropped."""
+        """Tweet objects for `entries`, in order; entries whose tweet is gone are dropped. A
+        quote tweet embeds the tweet it quotes one level deep (or a placeholder once that is
+        deleted), read in one more batch for the whole page."""
         models = self.models
         tweets = tweets if tweets is not None else await self.tweets([e.tweet_id for e in entries])
         entries = [entry for entry in entries if entry.tweet_id in tweets]
         ids = [entry.tweet_id for entry in entries]
+        quoted_ids = {tweets[i].quote_of for i in ids} - {None} - set(tweets)
+        shown = tweets | await self.tweets(sorted(i for i in quoted_ids if i is not None))
+        flagged = list(dict.fromkeys(ids + [t for t in shown if t not in tweets]))
         people = list(
-            {tweets[i].author_id for i in ids}
+            {shown[i].author_id for i in flagged}
+            | {m for i in flagged for m in shown[i].mentioned_ids}
             | {e.retweeted_by for e in entries if e.retweeted_by is not None}
         )
         flag_sets = []
@@ -92,34 +101,54 @@ class Hydrator:
                 (models.keys.retweeted(viewer), lambda: models.engagements.retweeted(viewer)),
             ]
         cached_users, flags = await models.cache.hydration(
-            people, [key for key, _ in flag_sets], ids
+            people, [key for key, _ in flag_sets], flagged
         )
         users = await self.users(people, cached_users)
         marked = []
         for (key, load), (loaded, hits) in zip(flag_sets, flags, strict=True):
             if loaded:
-                marked.append({tweet_id for tweet_id, hit in zip(ids, hits, strict=True) if hit})
+                marked.append({t for t, hit in zip(flagged, hits, strict=True) if hit})
             else:
                 members = await self.id_set(key, load)
-                marked.append({tweet_id for tweet_id in ids if tweet_id in members})
+                marked.append({t for t in flagged if t in members})
         liked, retweeted = marked if marked else (set(), set())
-        rendered = []
-        for entry in entries:
-            tweet = tweets[entry.tweet_id]
-            if tweet.author_id not in users:
-                continue
+
+        def body(tweet: CachedTweet) -> dict:
             counts = tweet.counts
             assert counts is not None  # Hydrator.tweets counts every tweet it returns
-            rendered.append(
-                {
-                    **tweet.public(),
-                    "user": users[tweet.author_id],
-                    "like_count": counts.likes,
-                    "retweet_count": counts.retweets,
-                    "reply_count": counts.replies,
-                    "liked_by_me": tweet.tweet_id in liked,
-                    "retweeted_by_me": tweet.tweet_id in retweeted,
-                    "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
-                }
-            )
-        return rendered
+            return {
+                **tweet.public(),
+                "user": users[tweet.author_id],
+                "like_count": counts.likes,
+                "retweet_count": counts.retweets,
+                "reply_count": counts.replies,
+                "quote_count": counts.quotes,
+                "entities": {
+                    "hashtags": list(extract_hashtags(tweet.content)),
+                    "mentions": [
+                        {"username": users[m]["username"], "user_id": str(m)}
+                        for m in tweet.mentioned_ids
+                        if m in users
+                    ],
+                },
+                "liked_by_me": tweet.tweet_id in liked,
+                "retweeted_by_me": tweet.tweet_id in retweeted,
+            }
+
+        def quoted(tweet_id: int | None) -> dict | None:
+            if tweet_id is None:
+                return None
+            tweet = shown.get(tweet_id)
+            if tweet is None or tweet.author_id not in users:
+                return {"tweet_id": str(tweet_id), "unavailable": True}
+            return body(tweet)
+
+        return [
+            {
+                **body(tweets[entry.tweet_id]),
+                "retweeted_by": users.get(entry.retweeted_by) if entry.retweeted_by else None,
+                "quoted_tweet": quoted(tweets[entry.tweet_id].quote_of),
+            }
+            for entry in entries
+            if tweets[entry.tweet_id].author_id in users
+        ]

@@ -1,4 +1,10 @@
-"""The tweet store in Cassandra (production): partitioned by author, clustered by id DESC."""
+"""The tweet store in Cassandra (production): partitioned by author, clustered by id DESC.
+
+Conversations are walked link by link (one request per tweet up the chain, one per tweet
+with replies down it): Cassandra has no recursive queries. `replies_by_parent` drops a
+deleted reply, so the replies below a deleted reply are not reached from above (PostgreSQL
+shows the deleted reply as a placeholder with its replies below it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import heapq
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.tweet_store import StoredTweet, TweetState
+from projections.tweet_store import StoredTweet, ThreadTweet, TweetState
 
 SCHEMA_CQL = [
     "CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication ="
@@ -20,7 +26,17 @@ SCHEMA_CQL = [
     " PRIMARY KEY ((author_id), tweet_id)) WITH CLUSTERING ORDER BY (tweet_id DESC)",
     "CREATE TABLE IF NOT EXISTS {ks}.replies_by_parent (parent_id bigint, tweet_id bigint,"
     " PRIMARY KEY ((parent_id), tweet_id)) WITH CLUSTERING ORDER BY (tweet_id ASC)",
+    "CREATE TABLE IF NOT EXISTS {ks}.quotes_by_quoted (quoted_id bigint, tweet_id bigint,"
+    " PRIMARY KEY ((quoted_id), tweet_id)) WITH CLUSTERING ORDER BY (tweet_id ASC)",
+    # Quote tweets and mentions came later: ADD IF NOT EXISTS needs Cassandra 4.1 (CQL 3.4.6).
+    *(
+        f"ALTER TABLE {{ks}}.{table} ADD IF NOT EXISTS quote_of bigint, mentioned_ids list<bigint>"
+        for table in ("tweets_by_id", "tweets_by_author")
+    ),
 ]
+_TWEET_COLUMNS = (
+    "tweet_id, author_id, content, created_at, reply_to, deleted, quote_of, mentioned_ids"
+)
 _MAX_ID = 2**63 - 1
 
 
@@ -67,11 +83,13 @@ class CassandraTweetStore:
         if not tweet_ids:
             return {}
         rows = await self._run(
-            f"SELECT tweet_id, deleted, reply_to FROM {self.keyspace}.tweets_by_id"
+            f"SELECT tweet_id, deleted, reply_to, quote_of FROM {self.keyspace}.tweets_by_id"
             " WHERE tweet_id IN %s",
             (tuple(tweet_ids),),
         )
-        return {row.tweet_id: TweetState(bool(row.deleted), row.reply_to) for row in rows}
+        return {
+            row.tweet_id: TweetState(bool(row.deleted), row.reply_to, row.quote_of) for row in rows
+        }
 
     async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
         # Each tweet's statements in order, tweets side by side (the driver's requests).
@@ -107,32 +125,48 @@ class CassandraTweetStore:
 
     async def _save(self, tweet: StoredTweet) -> bool:
         ks = self.keyspace
+        values = (
+            tweet.tweet_id,
+            tweet.author_id,
+            tweet.content,
+            tweet.created_at,
+            tweet.reply_to,
+            tweet.quote_of,
+            list(tweet.mentioned_ids),
+        )
         [applied] = await self._run(
             f"INSERT INTO {ks}.tweets_by_id (tweet_id, author_id, content, created_at, reply_to,"
-            " deleted) VALUES (%s, %s, %s, %s, %s, false) IF NOT EXISTS",
-            (tweet.tweet_id, tweet.author_id, tweet.content, tweet.created_at, tweet.reply_to),
+            " quote_of, mentioned_ids, deleted) VALUES (%s, %s, %s, %s, %s, %s, %s, false)"
+            " IF NOT EXISTS",
+            values,
         )
         if not applied[0]:
             return not applied.deleted
         await self._run(
-            f"INSERT INTO {ks}.tweets_by_author"
-            " (author_id, tweet_id, content, created_at, reply_to, deleted)"
-            " VALUES (%s, %s, %s, %s, %s, false)",
-            (tweet.author_id, tweet.tweet_id, tweet.content, tweet.created_at, tweet.reply_to),
+            f"INSERT INTO {ks}.tweets_by_author (tweet_id, author_id, content, created_at,"
+            " reply_to, quote_of, mentioned_ids, deleted)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, false)",
+            values,
         )
-        if tweet.reply_to is not None:
-            await self._run(
-                f"INSERT INTO {ks}.replies_by_parent (parent_id, tweet_id) VALUES (%s, %s)",
-                (tweet.reply_to, tweet.tweet_id),
-            )
+        for table, link in (
+            ("replies_by_parent", tweet.reply_to),
+            ("quotes_by_quoted", tweet.quote_of),
+        ):
+            if link is not None:
+                key = "parent_id" if table == "replies_by_parent" else "quoted_id"
+                await self._run(
+                    f"INSERT INTO {ks}.{table} ({key}, tweet_id) VALUES (%s, %s)",
+                    (link, tweet.tweet_id),
+                )
         return True
 
     async def _delete(self, tweet_id: int, author_id: int) -> int | None:
         ks = self.keyspace
         rows = await self._run(
-            f"SELECT reply_to FROM {ks}.tweets_by_id WHERE tweet_id = %s", (tweet_id,)
+            f"SELECT reply_to, quote_of FROM {ks}.tweets_by_id WHERE tweet_id = %s", (tweet_id,)
         )
         reply_to = rows[0].reply_to if rows else None
+        quote_of = rows[0].quote_of if rows else None
         # Upserts: a deletion without its post still leaves a tombstone.
         await self._run(
             f"UPDATE {ks}.tweets_by_id SET deleted = true, author_id = %s WHERE tweet_id = %s",
@@ -148,14 +182,18 @@ class CassandraTweetStore:
                 f"DELETE FROM {ks}.replies_by_parent WHERE parent_id = %s AND tweet_id = %s",
                 (reply_to, tweet_id),
             )
+        if quote_of is not None:
+            await self._run(
+                f"DELETE FROM {ks}.quotes_by_quoted WHERE quoted_id = %s AND tweet_id = %s",
+                (quote_of, tweet_id),
+            )
         return reply_to
 
     async def get_many(self, tweet_ids: list[int]) -> dict[int, StoredTweet]:
         if not tweet_ids:
             return {}
         rows = await self._run(
-            f"SELECT tweet_id, author_id, content, created_at, reply_to, deleted"
-            f" FROM {self.keyspace}.tweets_by_id WHERE tweet_id IN %s",
+            f"SELECT {_TWEET_COLUMNS} FROM {self.keyspace}.tweets_by_id WHERE tweet_id IN %s",
             (tuple(tweet_ids),),
         )
         return {
@@ -176,7 +214,7 @@ class CassandraTweetStore:
         cursor = before or _MAX_ID
         while len(found) < limit:
             rows = await self._run(
-                f"SELECT tweet_id, author_id, content, created_at, reply_to, deleted"
+                f"SELECT {_TWEET_COLUMNS}"
                 f" FROM {self.keyspace}.tweets_by_author WHERE author_id = %s AND tweet_id < %s"
                 " LIMIT %s",
                 (author_id, cursor, limit),
@@ -196,13 +234,56 @@ class CassandraTweetStore:
         return [tweet for _, tweet in zip(range(limit), merged, strict=False)]
 
     async def replies(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
+        return await self._linked("replies_by_parent", "parent_id", tweet_id, after, limit)
+
+    async def quotes(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
+        return await self._linked("quotes_by_quoted", "quoted_id", tweet_id, after, limit)
+
+    async def _linked(
+        self, table: str, key: str, tweet_id: int, after: int | None, limit: int
+    ) -> list[StoredTweet]:
         rows = await self._run(
-            f"SELECT tweet_id FROM {self.keyspace}.replies_by_parent WHERE parent_id = %s"
+            f"SELECT tweet_id FROM {self.keyspace}.{table} WHERE {key} = %s"
             " AND tweet_id > %s LIMIT %s",
             (tweet_id, after or 0, limit),
         )
         found = await self.get_many([row.tweet_id for row in rows])
         return [found[row.tweet_id] for row in rows if row.tweet_id in found]
+
+    async def ancestors(self, tweet_id: int, limit: int) -> list[ThreadTweet]:
+        chain: list[ThreadTweet] = []
+        parent = (await self.parents([tweet_id])).get(tweet_id)
+        while parent is not None and len(chain) < limit:
+            rows = await self._run(
+                f"SELECT reply_to, deleted, content FROM {self.keyspace}.tweets_by_id"
+                " WHERE tweet_id = %s",
+                (parent,),
+            )
+            stored = rows[0] if rows else None
+            live = stored is not None and not stored.deleted and stored.content is not None
+            above = stored.reply_to if stored is not None else None
+            chain.append(ThreadTweet(parent, not live, above))
+            parent = above
+        return chain[::-1]
+
+    async def descendants(self, tweet_id: int, after: int | None, limit: int) -> list[ThreadTweet]:
+        # Depth first through replies_by_parent, from the start: what comes up to `after`
+        # (included) is skipped.
+        found: list[ThreadTweet] = []
+        skipping = after is not None
+        stack: list[tuple[int, int | None]] = [(tweet_id, None)]
+        while stack and len(found) < limit:
+            node, parent = stack.pop()
+            if node != tweet_id:
+                if not skipping:
+                    found.append(ThreadTweet(node, False, parent))
+                skipping = skipping and node != after
+            rows = await self._run(
+                f"SELECT tweet_id FROM {self.keyspace}.replies_by_parent WHERE parent_id = %s",
+                (node,),
+            )
+            stack += [(row.tweet_id, node) for row in reversed(rows)]
+        return found
 
     async def close(self) -> None:
         await asyncio.to_thread(self._cluster.shutdown)
@@ -219,6 +300,8 @@ def _tweet(row) -> StoredTweet:
         created or datetime.now(UTC),
         row.reply_to,
         bool(row.deleted),
+        row.quote_of,
+        tuple(row.mentioned_ids or ()),
     )
 
 

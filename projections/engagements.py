@@ -1,4 +1,4 @@
-"""The engagement read model: likes, retweets and replies, and the counts they make."""
+"""The engagement read model: likes, retweets, replies and quotes, and the counts they make."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class Counts:
     likes: int = 0
     retweets: int = 0
     replies: int = 0
+    quotes: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,13 @@ class EngagementStore(Protocol):
     ) -> list[tuple[int, int]]:
         """Add (parent, reply) rows, then remove others: (parent, +1/-1) per real change."""
 
-    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
-        """Move tweets' (likes, retweets, replies) counts, never below 0."""
+    async def write_quotes(
+        self, conn, quotes: set[tuple[int, int]], unquotes: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Add (quoted, quote) rows, then remove others: (quoted, +1/-1) per real change."""
+
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int, int]]) -> None:
+        """Move tweets' (likes, retweets, replies, quotes) counts, never below 0."""
 
     async def counts(self, tweet_ids: list[int], conn=None) -> dict[int, Counts]: ...
 

@@ -1,4 +1,4 @@
-"""Likes, retweets, replies and their counts in PostgreSQL."""
+"""Likes, retweets, replies, quotes and their counts in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -31,13 +31,21 @@ CREATE TABLE IF NOT EXISTS {schema}.replies (
     reply_id  bigint NOT NULL,
     PRIMARY KEY (parent_id, reply_id)
 );
+CREATE TABLE IF NOT EXISTS {schema}.quotes (
+    quoted_id bigint NOT NULL,
+    quote_id  bigint NOT NULL,
+    PRIMARY KEY (quoted_id, quote_id)
+);
 CREATE TABLE IF NOT EXISTS {schema}.tweet_counts (
     tweet_id bigint PRIMARY KEY,
     likes    integer NOT NULL DEFAULT 0 CHECK (likes >= 0),
     retweets integer NOT NULL DEFAULT 0 CHECK (retweets >= 0),
     replies  integer NOT NULL DEFAULT 0 CHECK (replies >= 0)
 );
+ALTER TABLE {schema}.tweet_counts ADD COLUMN IF NOT EXISTS
+    quotes integer NOT NULL DEFAULT 0 CHECK (quotes >= 0);
 """
+_COUNTS = ("likes", "retweets", "replies", "quotes")
 
 
 class PostgresEngagementStore(PostgresStore):
@@ -108,37 +116,54 @@ class PostgresEngagementStore(PostgresStore):
     ) -> list[tuple[int, int]]:
         """Add the (parent, reply) `replies` not there yet, then remove `unreplies`; return
         (parent, +1 or -1) for each row that really changed."""
+        return await self._write_links(
+            conn, "replies", ("parent_id", "reply_id"), replies, unreplies
+        )
+
+    async def write_quotes(
+        self, conn, quotes: set[tuple[int, int]], unquotes: set[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Add the (quoted, quote) `quotes` not there yet, then remove `unquotes`; return
+        (quoted, +1 or -1) for each row that really changed."""
+        return await self._write_links(conn, "quotes", ("quoted_id", "quote_id"), quotes, unquotes)
+
+    async def _write_links(
+        self,
+        conn,
+        table: str,
+        columns: tuple[str, str],
+        added: set[tuple[int, int]],
+        removed: set[tuple[int, int]],
+    ) -> list[tuple[int, int]]:
+        """Insert the `added` (target, source) rows of a link table, then delete `removed`:
+        (target, +1 or -1) for each row that really changed."""
+        target, source = columns
         moved = []
-        if replies:
+        if added:
             moved += await changed(
                 conn,
-                f"INSERT INTO {self.schema}.replies"
+                f"INSERT INTO {self.schema}.{table}"
                 " SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
-                " ON CONFLICT DO NOTHING RETURNING parent_id",
-                columns_of(sorted(replies), 2),
+                f" ON CONFLICT DO NOTHING RETURNING {target}",
+                columns_of(sorted(added), 2),
                 1,
             )
-        if unreplies:
+        if removed:
             moved += await changed(
                 conn,
-                f"DELETE FROM {self.schema}.replies r USING unnest(%b::bigint[], %b::bigint[])"
-                " AS d(parent_id, reply_id) WHERE r.parent_id = d.parent_id"
-                " AND r.reply_id = d.reply_id RETURNING r.parent_id",
-                columns_of(sorted(unreplies), 2),
+                f"DELETE FROM {self.schema}.{table} r USING unnest(%b::bigint[], %b::bigint[])"
+                f" AS d({target}, {source}) WHERE r.{target} = d.{target}"
+                f" AND r.{source} = d.{source} RETURNING r.{target}",
+                columns_of(sorted(removed), 2),
                 -1,
             )
         return moved
 
-    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int]]) -> None:
-        """Move tweets' (likes, retweets, replies) counts by these deltas, never below 0; a
-        tweet whose counts are all 0 has no row."""
+    async def move_counts(self, conn, deltas: dict[int, tuple[int, int, int, int]]) -> None:
+        """Move tweets' (likes, retweets, replies, quotes) counts by these deltas, never below
+        0; a tweet whose counts are all 0 has no row."""
         await move_counts(
-            conn,
-            f"{self.schema}.tweet_counts",
-            "tweet_id",
-            ("likes", "retweets", "replies"),
-            deltas,
-            floor=True,
+            conn, f"{self.schema}.tweet_counts", "tweet_id", _COUNTS, deltas, floor=True
         )
 
     # --- reads ------------------------------------------------------------------------------
@@ -148,7 +173,7 @@ class PostgresEngagementStore(PostgresStore):
         if not tweet_ids:
             return {}
         sql = (
-            f"SELECT tweet_id, likes, retweets, replies FROM {self.schema}.tweet_counts"
+            f"SELECT tweet_id, {', '.join(_COUNTS)} FROM {self.schema}.tweet_counts"
             " WHERE tweet_id = ANY(%s)"
         )
         if conn is None:

@@ -1,15 +1,18 @@
 """Redis caches in front of PostgreSQL: tweets with their counts, users, per-user id sets.
 
 PostgreSQL holds the truth. A tweet's hash holds its author, its immutable public fields
-already rendered as JSON (`json`: id, content, time, reply_to), its counts, and `deleted`
-once deleted. The content is immutable but for deletion: it is filled only where neither it
-nor the deletion mark is. Agents always overwrite count fields with absolute values read
-back from PostgreSQL, while readers fill only missing ones (HSETNX): whichever comes second,
-the agent's value wins, so a reader racing an agent cannot leave a stale count. A user's
-hash holds its public JSON, by the same rule: agents write it at registration and after each
-profile edit (read back from PostgreSQL), readers only fill it where it is missing, so a
-reader that read the old profile just before an edit cannot put it back after the agent.
-Sets carry a sentinel member (0, never a real id) so that
+already rendered as JSON (`json`: id, content, time, reply_to, quote_of), what rendering its
+entities and quote needs (`hashtags` as a JSON array, `mentioned`: the mentioned users' ids,
+comma-separated, `quote_of`: the quoted tweet's id or ""), its counts, and `deleted` once
+deleted. The content is immutable but for deletion: it is filled only where neither it nor
+the deletion mark is (an entry without `mentioned`, cached before entities were, counts as
+having no content and is filled again). Agents always overwrite count fields with absolute
+values read back from PostgreSQL, while readers fill only missing ones (HSETNX): whichever
+comes second, the agent's value wins, so a reader racing an agent cannot leave a stale count.
+A user's hash holds its public JSON, by the same rule: agents write it at registration and
+after each profile edit (read back from PostgreSQL), readers only fill it where it is
+missing, so a reader that read the old profile just before an edit cannot put it back after
+the agent. Sets carry a sentinel member (0, never a real id) so that
 "loaded and empty" differs from "absent"; agents update sets that are loaded.
 """
 
@@ -25,6 +28,7 @@ from projections.engagements import Counts
 from projections.redis_batch import RedisBatch
 from projections.redis_keys import RedisKeys
 from projections.redis_scripts import ScriptCall, run_scripts
+from schemas.entities import extract_hashtags
 from schemas.types import rfc3339
 
 _SET_SENTINEL = "0"
@@ -40,7 +44,7 @@ return false
 # are missing: ARGV[1] the TTL, ARGV[2] how many content values follow, then field, value...
 _FILL_TWEET = """
 local content_end = 2 + tonumber(ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'json') == 0
+if redis.call('HEXISTS', KEYS[1], 'mentioned') == 0
     and redis.call('HEXISTS', KEYS[1], 'deleted') == 0 then
   redis.call('HSET', KEYS[1], unpack(ARGV, 3, content_end))
 end
@@ -67,7 +71,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_COUNT_FIELDS = (b"likes", b"retweets", b"replies")
+_COUNT_FIELDS = (b"likes", b"retweets", b"replies", b"quotes")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class CachedTweet:
     reply_to: int | None
     counts: Counts | None  # None: not (all) cached
     deleted: bool = False
+    quote_of: int | None = None
+    mentioned_ids: tuple[int, ...] = ()
 
     def public(self) -> dict:
         """The fields of the API's tweet object that never change."""
@@ -87,6 +93,7 @@ class CachedTweet:
             "content": self.content,
             "created_at": rfc3339(EPOCH + timedelta(milliseconds=self.created_ms)),
             "reply_to": str(self.reply_to) if self.reply_to else None,
+            "quote_of": str(self.quote_of) if self.quote_of else None,
         }
 
 
@@ -114,17 +121,20 @@ class RedisCache:
             tweet.created_ms,
             "json",
             orjson.dumps(tweet.public()),
+            "hashtags",
+            orjson.dumps(extract_hashtags(tweet.content)),
+            "mentioned",
+            ",".join(map(str, tweet.mentioned_ids)),
+            "quote_of",
+            tweet.quote_of or "",
         ]
         counts = (
             []
             if tweet.counts is None
             else [
-                "likes",
-                tweet.counts.likes,
-                "retweets",
-                tweet.counts.retweets,
-                "replies",
-                tweet.counts.replies,
+                item
+                for field in _COUNT_FIELDS
+                for item in (field, getattr(tweet.counts, field.decode()))
             ]
         )
         return (
@@ -264,7 +274,7 @@ def user_summary(user_id: int, username: str, display_name: str) -> dict:
 def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:
     if row.get(b"deleted") == b"1":
         return CachedTweet(tweet_id, 0, "", 0, None, Counts(), deleted=True)
-    if b"json" not in row:
+    if b"json" not in row or b"mentioned" not in row:
         return None
     public = orjson.loads(row[b"json"])
     counts = None
@@ -277,4 +287,6 @@ def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:
         int(row[b"created"]),
         int(public["reply_to"]) if public["reply_to"] else None,
         counts,
+        quote_of=int(row[b"quote_of"]) if row.get(b"quote_of") else None,
+        mentioned_ids=tuple(int(i) for i in row[b"mentioned"].split(b",") if i),
     )

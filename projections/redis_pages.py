@@ -128,6 +128,13 @@ local function visible(who)
   return redis.call('SISMEMBER', following, who) == 1
 end
 
+-- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
+-- hashtags, mentioned, quote_of.
+local function tweet_row(id)
+  return redis.call('HMGET', prefixes.tweet .. id, 'author', 'json', 'deleted', 'likes',
+                    'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of')
+end
+
 local picked, seen, examined, last = {}, {}, 0, nil
 while #picked < limit and examined < budget do
   local best, from = nil, nil
@@ -145,10 +152,9 @@ while #picked < limit and examined < budget do
   local tweet_id = decimal(#best == 8 and best or string.sub(best, 9, 16))
   local by = #best == 24 and decimal(string.sub(best, 17, 24)) or nil
   if not seen[tweet_id] then
-    local row = redis.call('HMGET', prefixes.tweet .. tweet_id,
-                           'author', 'json', 'deleted', 'likes', 'retweets', 'replies')
+    local row = tweet_row(tweet_id)
     if row[3] ~= '1' then
-      if not row[2] then return {'slow', 'tweet'} end
+      if not (row[2] and row[9]) then return {'slow', 'tweet'} end
       local who = by or row[1]
       if visible(who) then
         seen[tweet_id] = true
@@ -176,30 +182,66 @@ local function user(id)
   if users[id] == nil then users[id] = redis.call('HGET', prefixes.user .. id, 'json') end
   return users[id]
 end
-local ids = {}
-for n, item in ipairs(picked) do ids[n] = item[2] end
-local function flags(key)  -- 'true'/'false' per picked tweet: is it in the viewer's set?
+-- The tweets the page's quote tweets quote, read once each; flagged with the page's tweets.
+local ids, quoted, listed = {}, {}, {}
+for n, item in ipairs(picked) do ids[n] = item[2]; listed[item[2]] = true end
+for _, item in ipairs(picked) do
+  local id = item[4][10]
+  if id ~= '' and not quoted[id] then
+    quoted[id] = tweet_row(id)
+    if not listed[id] then ids[#ids + 1] = id; listed[id] = true end
+  end
+end
+local function flags(key)  -- 'true'/'false' per listed tweet: is it in the viewer's set?
   local marks = {}
   local hits = (viewer ~= '' and #ids > 0) and redis.call('SMISMEMBER', key, unpack(ids)) or {}
-  for n = 1, #ids do marks[n] = hits[n] == 1 and 'true' or 'false' end
+  for n = 1, #ids do marks[ids[n]] = hits[n] == 1 and 'true' or 'false' end
   return marks
 end
 local liked_marks, retweeted_marks = flags(liked), flags(retweeted)
+-- A tweet's object but its closing brace (the cached JSON's fields, its author, counts,
+-- entities and the viewer's flags), or nil and what the cache misses.
+local function body(id, row)
+  if not (row[4] and row[5] and row[6] and row[7]) then return nil, 'counts' end
+  local author = user(row[1])
+  if not author then return nil, 'user' end
+  local mentions = {}
+  for mentioned in string.gmatch(row[9], '%d+') do
+    local who = user(mentioned)
+    if not who then return nil, 'user' end
+    -- Usernames are [A-Za-z0-9_]: nothing in them needs escaping.
+    mentions[#mentions + 1] = '{"username":"' .. string.match(who, '"username":"([^"]*)"')
+                              .. '","user_id":"' .. mentioned .. '"}'
+  end
+  return string.sub(row[2], 1, -2) .. ',"user":' .. author
+         .. ',"like_count":' .. row[4] .. ',"retweet_count":' .. row[5]
+         .. ',"reply_count":' .. row[6] .. ',"quote_count":' .. row[7]
+         .. ',"entities":{"hashtags":' .. row[8] .. ',"mentions":['
+         .. table.concat(mentions, ',') .. ']}'
+         .. ',"liked_by_me":' .. liked_marks[id]
+         .. ',"retweeted_by_me":' .. retweeted_marks[id]
+end
+local function embedded(id)  -- a quoted tweet, one level deep
+  if id == '' then return 'null' end
+  local row = quoted[id]
+  if row[3] == '1' then return '{"tweet_id":"' .. id .. '","unavailable":true}' end
+  if not (row[2] and row[9]) then return nil, 'tweet' end
+  local text, miss = body(id, row)
+  if not text then return nil, miss end
+  return text .. '}'
+end
 local out = {}
 for n, item in ipairs(picked) do
   local by, row = item[3], item[4]
-  if not (row[4] and row[5] and row[6]) then return {'slow', 'counts'} end
-  local author = user(row[1])
-  local retweeter = by and user(by) or 'null'
-  if not (author and retweeter) then return {'slow', 'user'} end
   -- The tweet's immutable fields come rendered (projections/redis_cache.py): close them
   -- with the rest.
-  out[n] = string.sub(row[2], 1, -2) .. ',"user":' .. author
-           .. ',"like_count":' .. row[4] .. ',"retweet_count":' .. row[5]
-           .. ',"reply_count":' .. row[6]
-           .. ',"liked_by_me":' .. liked_marks[n]
-           .. ',"retweeted_by_me":' .. retweeted_marks[n]
-           .. ',"retweeted_by":' .. retweeter .. '}'
+  local text, miss = body(item[2], row)
+  if not text then return {'slow', miss} end
+  local quote, quote_miss = embedded(row[10])
+  if not quote then return {'slow', quote_miss} end
+  local retweeter = by and user(by) or 'null'
+  if not retweeter then return {'slow', 'user'} end
+  out[n] = text .. ',"retweeted_by":' .. retweeter .. ',"quoted_tweet":' .. quote .. '}'
 end
 local first = #picked > 0 and string.sub(picked[1][1], 1, 8) or ''
 return {'ok', table.concat(out, ','), cursor, first}

@@ -4,7 +4,7 @@ A batch is folded into the rows each table must end with, as if its events had b
 one at a time in order: a post after its tweet's deletion changes nothing (a redelivery), a
 deletion without its post leaves a tombstone, a post and its deletion in one batch leave a
 deleted row. Counts are not planned here: they follow from the gate rows really inserted or
-deleted (`counted` and `replies`, see postgres_core_batch).
+deleted (`counted`, `replies` and `quotes`, see agents/core.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Deleted:
 
     event: ev.TweetDeleted
     reply_to: int | None
+    quote_of: int | None = None
 
 
 @dataclass
@@ -38,6 +39,8 @@ class TweetPlan:
     uncounted: set[tuple[int, int]] = field(default_factory=set)  # (tweet, author) deletions
     replies: set[tuple[int, int]] = field(default_factory=set)  # (parent, reply) to add
     unreplies: set[tuple[int, int]] = field(default_factory=set)  # (parent, reply) to remove
+    quotes: set[tuple[int, int]] = field(default_factory=set)  # (quoted, quote) to add
+    unquotes: set[tuple[int, int]] = field(default_factory=set)  # (quoted, quote) to remove
     steps: list[Posted | Deleted] = field(default_factory=list)  # the effects, in log order
 
 
@@ -69,12 +72,20 @@ def _post(plan: TweetPlan, state: dict[int, TweetState], event: ev.TweetPosted) 
         return  # deleted already: a redelivered post must not bring it back
     if known is None:
         plan.new_rows[event.tweet_id] = StoredTweet(
-            event.tweet_id, event.author_id, event.content, event.occurred_at, event.reply_to
+            event.tweet_id,
+            event.author_id,
+            event.content,
+            event.occurred_at,
+            event.reply_to,
+            quote_of=event.quote_of,
+            mentioned_ids=event.mentioned_ids,
         )
-        state[event.tweet_id] = TweetState(deleted=False, reply_to=event.reply_to)
+        state[event.tweet_id] = TweetState(False, event.reply_to, event.quote_of)
     plan.counted.add((event.tweet_id, event.author_id))
     if event.reply_to is not None:
         plan.replies.add((event.reply_to, event.tweet_id))
+    if event.quote_of is not None:
+        plan.quotes.add((event.quote_of, event.tweet_id))
     plan.steps.append(Posted(event))
 
 
@@ -92,8 +103,10 @@ def _delete(plan: TweetPlan, state: dict[int, TweetState], event: ev.TweetDelete
         plan.new_rows[event.tweet_id] = replace(new, deleted=True)
     elif not known.deleted:
         plan.deletions.add(event.tweet_id)
-    state[event.tweet_id] = TweetState(deleted=True, reply_to=known.reply_to)
+    state[event.tweet_id] = TweetState(True, known.reply_to, known.quote_of)
     plan.uncounted.add((event.tweet_id, event.author_id))
     if known.reply_to is not None:
         plan.unreplies.add((known.reply_to, event.tweet_id))
-    plan.steps.append(Deleted(event, known.reply_to))
+    if known.quote_of is not None:
+        plan.unquotes.add((known.quote_of, event.tweet_id))
+    plan.steps.append(Deleted(event, known.reply_to, known.quote_of))

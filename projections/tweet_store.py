@@ -15,12 +15,26 @@ class StoredTweet:
     created_at: datetime
     reply_to: int | None = None
     deleted: bool = False
+    quote_of: int | None = None
+    # The users the tweet's mentions named when it was posted (TweetPosted.mentioned_ids), in
+    # the order of the mentions; empty for tweets stored before the store kept them.
+    mentioned_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class TweetState:
     """What planning a batch needs of a stored tweet (projections/tweet_plan.py)."""
 
+    deleted: bool
+    reply_to: int | None
+    quote_of: int | None = None
+
+
+@dataclass(frozen=True)
+class ThreadTweet:
+    """A tweet of a conversation as the store links it: shown, or a placeholder if deleted."""
+
+    tweet_id: int
     deleted: bool
     reply_to: int | None
 
@@ -60,3 +74,15 @@ class TweetStore(Protocol):
 
     async def replies(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
         """Live replies to a tweet with id > after, oldest first."""
+
+    async def quotes(self, tweet_id: int, after: int | None, limit: int) -> list[StoredTweet]:
+        """Live quote tweets of a tweet with id > after, oldest first."""
+
+    async def ancestors(self, tweet_id: int, limit: int) -> list[ThreadTweet]:
+        """What `tweet_id` replies to, up to the root (at most `limit`), root first; deleted
+        ones included, and a parent the store does not hold ends the chain as deleted."""
+
+    async def descendants(self, tweet_id: int, after: int | None, limit: int) -> list[ThreadTweet]:
+        """The replies below `tweet_id` depth first (each reply followed by its own replies,
+        siblings oldest first), those after the descendant `after`, at most `limit`; a deleted
+        reply is included (as deleted) only when replies to it are stored."""

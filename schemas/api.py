@@ -136,19 +136,72 @@ class UserSummary(BaseModel):
     display_name: str
 
 
-class TweetPublic(BaseModel):
+class MentionEntity(BaseModel):
+    username: str
+    user_id: Id
+
+
+class Entities(BaseModel):
+    hashtags: list[str] = Field(
+        description="case-folded, without the '#', in order of first appearance"
+    )
+    mentions: list[MentionEntity] = Field(
+        description="the users the tweet's @names named when it was posted, in order; a name "
+        "no account held then stays plain text (not listed)"
+    )
+
+
+class UnavailableTweet(BaseModel):
+    """A tweet shown by its id alone: it was deleted (or is not in the read models yet)."""
+
+    tweet_id: Id
+    unavailable: Literal[True] = True
+    reply_to: Id | None = Field(
+        default=None, description="in a conversation: what it replied to, if known"
+    )
+
+
+class EmbeddedTweet(BaseModel):
+    """A tweet as it is rendered everywhere: alone, or quoted inside another."""
+
     tweet_id: Id
     user: UserSummary
     content: str
     like_count: int
     retweet_count: int
     reply_count: int
+    quote_count: int
+    entities: Entities
     liked_by_me: bool
     retweeted_by_me: bool
     created_at: Timestamp
     reply_to: Id | None = None
+    quote_of: Id | None = Field(default=None, description="set on a quote tweet: what it quotes")
+
+
+class TweetPublic(EmbeddedTweet):
     retweeted_by: UserSummary | None = Field(
         default=None, description="set when this entry is a retweet: who retweeted it"
+    )
+    quoted_tweet: EmbeddedTweet | UnavailableTweet | None = Field(
+        default=None,
+        description="a quote tweet's quoted tweet, one level deep (its own quote is only "
+        "named by `quote_of`), or unavailable once deleted",
+    )
+
+
+class TweetContext(BaseModel):
+    ancestors: list[TweetPublic | UnavailableTweet] = Field(
+        description="what the tweet replies to, from the conversation's root down to its parent"
+    )
+    tweet: TweetPublic
+    descendants: list[TweetPublic | UnavailableTweet] = Field(
+        description="the replies below the tweet, depth first (each reply followed by its own "
+        "replies, siblings oldest first), one page; a deleted reply with replies below it is "
+        "shown unavailable"
+    )
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page of descendants; null at the end"
     )
 
 

@@ -1,9 +1,10 @@
-"""Posting and deleting tweets, likes and retweets."""
+"""Posting and deleting tweets, likes and retweets; reading tweets and their conversations."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.conversations import conversation
 from api.deps import CurrentUser, Cursor, Limit, Reader, RunCommandDep, ServicesDep, TweetIdPath
 from api.problems import not_found
 from api.routes import json_body, page, problem_responses, respond
@@ -14,6 +15,7 @@ from schemas.api import (
     LikesPublic,
     LikeState,
     RetweetState,
+    TweetContext,
     TweetCreate,
     TweetCreated,
     TweetPage,
@@ -105,14 +107,59 @@ async def replies(
     cursor: Cursor = None,
     limit: Limit = 20,
 ):
-    """Replies to a tweet, oldest first."""
+    """Direct replies to a tweet, oldest first (the whole thread: `/context`)."""
+    read = services.models.tweets.replies
+    return await _linked_page(request, services, viewer, tweet_id, read, cursor, limit)
+
+
+@router.get("/{tweet_id}/quotes", response_model=TweetPage, responses=_READ_ERRORS)
+async def quotes(
+    request: Request,
+    tweet_id: TweetIdPath,
+    viewer: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
+    """Quote tweets of a tweet, oldest first."""
+    read = services.models.tweets.quotes
+    return await _linked_page(request, services, viewer, tweet_id, read, cursor, limit)
+
+
+async def _linked_page(request, services, viewer, tweet_id: int, read, cursor, limit: int):
+    """A page of the live tweets that `read` finds linked to a live tweet (its replies or
+    quotes)."""
     if not await services.timelines.hydrator.tweets([tweet_id]):
         raise not_found(f"tweet {tweet_id}")
-    found = await services.models.tweets.replies(tweet_id, cursor, limit)
+    found = await read(tweet_id, cursor, limit)
     rendered = await services.timelines.hydrator.render(
         [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None
     )
     return page(request, rendered, found[-1].tweet_id if len(found) == limit else None)
+
+
+@router.get("/{tweet_id}/context", response_model=TweetContext, responses=_READ_ERRORS)
+async def context(
+    tweet_id: TweetIdPath,
+    viewer: Reader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
+    """A tweet's conversation: its ancestors from the root down to its parent, the tweet, and
+    its descendants depth first (each reply followed by its own replies, siblings oldest
+    first), paged by `cursor`; deleted tweets in the chain are shown unavailable."""
+    found = await conversation(
+        services.models,
+        services.timelines.hydrator,
+        tweet_id,
+        viewer.user_id if viewer else None,
+        cursor,
+        limit,
+    )
+    if found is None:
+        raise not_found(f"tweet {tweet_id}")
+    return json_body(found)
 
 
 @router.get("/{tweet_id}/likes", response_model=LikesPublic, responses=_READ_ERRORS)

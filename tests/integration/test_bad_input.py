@@ -192,6 +192,34 @@ CASES = [
         422,
         json={"content": "hi", "reply_to": 123456789},
     ),
+    Case(
+        "post: quote_of not an id",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "quote_of": "not-an-id"},
+    ),
+    Case(
+        "post: quote_of as a JSON number",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "quote_of": 123456789},
+    ),
+    Case(
+        "post: quote of an unknown tweet",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "quote_of": "123456789"},
+    ),
+    Case(
+        "post: quote of a deleted tweet",
+        "POST",
+        "/api/v1/tweets",
+        422,
+        json={"content": "hi", "quote_of": "{deleted}"},
+    ),
     Case("post: no token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth=None),
     Case(
         "post: expired token", "POST", "/api/v1/tweets", 401, json={"content": "hi"}, auth="expired"
@@ -240,6 +268,16 @@ CASES = [
     Case("like a deleted tweet", "POST", "/api/v1/tweets/{deleted}/like", 404),
     Case("retweet an unknown tweet", "POST", "/api/v1/tweets/987654321/retweet", 404),
     Case("like without a token", "POST", "/api/v1/tweets/{tweet}/like", 401, auth=None),
+    # conversations
+    Case("context of an unknown tweet", "GET", "/api/v1/tweets/987654321/context", 404),
+    Case("context of a deleted tweet", "GET", "/api/v1/tweets/{deleted}/context", 404),
+    Case("context with a malformed id", "GET", "/api/v1/tweets/abc/context", 422),
+    Case("context with a bad cursor", "GET", "/api/v1/tweets/{tweet}/context?cursor=%25%25", 422),
+    Case("context with limit 0", "GET", "/api/v1/tweets/{tweet}/context?limit=0", 422),
+    Case("context with limit 101", "GET", "/api/v1/tweets/{tweet}/context?limit=101", 422),
+    Case("context with limit not a number", "GET", "/api/v1/tweets/{tweet}/context?limit=x", 422),
+    Case("quotes of an unknown tweet", "GET", "/api/v1/tweets/987654321/quotes", 404),
+    Case("quotes with a bad cursor", "GET", "/api/v1/tweets/{tweet}/quotes?cursor=abc", 422),
     # follows
     Case("follow yourself", "POST", "/api/v1/users/{attacker}/follow", 422),
     Case("follow an unknown user", "POST", "/api/v1/users/987654321/follow", 404),

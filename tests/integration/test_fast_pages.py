@@ -22,7 +22,8 @@ from tests.support.clients import follow, home, post, register
 
 def _state(client):
     """A viewer following a plain author, a retweeter and a celebrity, with likes,
-    retweets, replies, a deletion and an unfollow in their timelines."""
+    retweets, replies, quotes (one of a tweet then deleted), mentions, a deletion and an
+    unfollow in their timelines."""
     viewer, plain, retweeter, gone, star = (
         register(client, p) for p in ("view", "plain", "rt", "gone", "star")
     )
@@ -37,6 +38,8 @@ def _state(client):
     tweets += [post(client, star, f"star {n} #famous") for n in range(6)]
     tweets += [post(client, gone, f"soon unfollowed {n}") for n in range(3)]
     tweets.append(post(client, viewer, "my own", reply_to=tweets[0]))
+    tweets.append(post(client, plain, f"see @{star.username}, not @nobody_zz", quote_of=tweets[13]))
+    tweets.append(post(client, retweeter, "quoting the doomed", quote_of=tweets[7]))
     for tweet_id in tweets[2:5]:
         assert (
             client.post(f"/api/v1/tweets/{tweet_id}/like", headers=viewer.auth).status_code == 200
@@ -135,6 +138,9 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
         assert any(t["retweeted_by_me"] for t in tweets) and any(t["reply_to"] for t in tweets)
         assert any(t["user"]["id"] == star.user_id for t in tweets)  # pulled, merged
         assert not any(t["content"].startswith("soon unfollowed") for t in tweets)
+        quoted = [t["quoted_tweet"] for t in tweets if t["quoted_tweet"]]
+        assert any(q.get("unavailable") for q in quoted) and any(q.get("user") for q in quoted)
+        assert any(t["entities"]["mentions"] for t in tweets)
     finally:
         loop.run_until_complete(models_cm.__aexit__(None, None, None))
         loop.close()

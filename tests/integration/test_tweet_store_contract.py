@@ -12,15 +12,15 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from projections.postgres_tweet_store import PostgresTweetStore
-from projections.tweet_store import StoredTweet, TweetState
+from projections.tweet_store import StoredTweet, ThreadTweet, TweetState
 from streams.ids import SnowflakeIds, id_time
 
 IDS = SnowflakeIds(worker_id=900)
 
 
-def tweet(author: int, content: str = "hello", reply_to: int | None = None) -> StoredTweet:
+def tweet(author: int, content: str = "hello", reply_to: int | None = None, **extra) -> StoredTweet:
     tweet_id = IDS.next_id()
-    return StoredTweet(tweet_id, author, content, id_time(tweet_id), reply_to)
+    return StoredTweet(tweet_id, author, content, id_time(tweet_id), reply_to, **extra)
 
 
 class TweetStoreContract:
@@ -133,6 +133,55 @@ class TweetStoreContract:
             assert [t.tweet_id for t in first] == [t.tweet_id for t in replies[:3]]
             rest = await store.replies(parent.tweet_id, first[-1].tweet_id, 3)
             assert [t.tweet_id for t in rest] == [t.tweet_id for t in replies[3:]]
+
+        self.run(scenario)
+
+    def test_quotes_and_mentioned_ids_read_back_and_quotes_page_oldest_first(self):
+        async def scenario(store):
+            quoted = tweet(12)
+            quotes = [tweet(13, f"q{n}", quote_of=quoted.tweet_id) for n in range(3)]
+            mentioning = tweet(13, "@a @b", mentioned_ids=(5, 4))
+            await self.write(store, [quoted, *quotes, mentioning])
+            found = await store.get_many([quotes[0].tweet_id, mentioning.tweet_id])
+            assert found[quotes[0].tweet_id].quote_of == quoted.tweet_id
+            assert found[mentioning.tweet_id].mentioned_ids == (5, 4)
+            assert (await store.by_author(13, None, 1))[0].mentioned_ids == (5, 4)
+            first = await store.quotes(quoted.tweet_id, None, 2)
+            assert [t.tweet_id for t in first] == [t.tweet_id for t in quotes[:2]]
+            rest = await store.quotes(quoted.tweet_id, first[-1].tweet_id, 2)
+            assert [t.tweet_id for t in rest] == [quotes[2].tweet_id]
+            await self.write(store, deletions=[quotes[0].tweet_id])
+            assert (await self.states(store, [quotes[0].tweet_id]))[quotes[0].tweet_id] == (
+                TweetState(deleted=True, reply_to=None, quote_of=quoted.tweet_id)
+            )
+            remaining = await store.quotes(quoted.tweet_id, None, 10)
+            assert [t.tweet_id for t in remaining] == [t.tweet_id for t in quotes[1:]]
+
+        self.run(scenario)
+
+    def test_a_conversation_walks_up_to_the_root_and_down_depth_first(self):
+        async def scenario(store):
+            root = tweet(14)
+            reply = tweet(14, reply_to=root.tweet_id)
+            deep = tweet(14, reply_to=reply.tweet_id)
+            sibling = tweet(14, reply_to=root.tweet_id)
+            late = tweet(14, reply_to=reply.tweet_id)
+            await self.write(store, [root, reply, deep, sibling, late])
+            ids = [t.tweet_id for t in (reply, deep, late, sibling)]
+            down = await store.descendants(root.tweet_id, None, 10)
+            assert [t.tweet_id for t in down] == ids
+            assert down[1] == ThreadTweet(deep.tweet_id, False, reply.tweet_id)
+            page = await store.descendants(root.tweet_id, None, 2)
+            rest = await store.descendants(root.tweet_id, page[-1].tweet_id, 10)
+            assert [t.tweet_id for t in page + rest] == ids
+            assert await store.descendants(deep.tweet_id, None, 10) == []
+            assert await store.ancestors(deep.tweet_id, 10) == [
+                ThreadTweet(root.tweet_id, False, None),
+                ThreadTweet(reply.tweet_id, False, root.tweet_id),
+            ]
+            assert await store.ancestors(root.tweet_id, 10) == []
+            await self.write(store, deletions=[root.tweet_id])
+            assert (await store.ancestors(reply.tweet_id, 10))[0].deleted
 
         self.run(scenario)
 

@@ -117,12 +117,16 @@ def table_dump(stack, schema: str) -> dict[str, list]:
         "likes": "*",
         "retweets": "*",
         "replies": "*",
+        "quotes": "*",
         "tweet_counts": "*",
         "user_counts": "user_id, followers_count, following_count, tweet_count",
     }
     with psycopg.connect(stack.settings.postgres) as conn:
         return {
-            table: conn.execute(f"SELECT {columns} FROM {schema}.{table} ORDER BY 1, 2").fetchall()
+            table: [
+                tuple(tuple(value) if isinstance(value, list) else value for value in row)
+                for row in conn.execute(f"SELECT {columns} FROM {schema}.{table} ORDER BY 1, 2")
+            ]
             for table, columns in tables.items()
         }
 
@@ -144,17 +148,17 @@ def run_workload(
             user = rng.choice(users)
             roll = rng.random()
             if roll < 0.4 or len(tweet_ids) < 5:
-                reply_to = rng.choice(tweet_ids) if tweet_ids and rng.random() < 0.2 else None
-                quote_of = rng.choice(tweet_ids) if tweet_ids and rng.random() < 0.1 else None
-                mention = f" @{rng.choice(users).username}" if rng.random() < 0.3 else ""
+                link = {}
+                if tweet_ids and rng.random() < 0.3:
+                    # A reply or a quote (of a tweet perhaps deleted since: then refused).
+                    link = {rng.choice(["reply_to", "quote_of"]): rng.choice(tweet_ids)}
+                # A user and a name nobody holds; every post as many words long, so that
+                # search's BM25 ranks them alike (length norms) in every generation.
+                mention = f" @{rng.choice(users).username} @nobody{step}"
                 response = client.post(
                     "/api/v1/tweets",
                     headers=user.auth,
-                    json={
-                        "content": f"step {step} #burst{mention}",
-                        **({"reply_to": reply_to} if reply_to else {}),
-                        **({"quote_of": quote_of} if quote_of else {}),
-                    },
+                    json={"content": f"step {step} #burst{mention}", **link},
                 )
                 if response.status_code == 201:
                     tweet_ids.append(response.json()["tweet_id"])

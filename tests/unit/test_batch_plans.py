@@ -21,15 +21,21 @@ def at(seconds: int) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def post(tweet_id: int, author: int = 1, reply_to: int | None = None) -> ev.TweetPosted:
+def post(
+    tweet_id: int, author: int = 1, reply_to: int | None = None, quote_of: int | None = None
+) -> ev.TweetPosted:
     return ev.TweetPosted(
         event_id=tweet_id,
         occurred_at=at(tweet_id),
         actor_id=author,
         tweet_id=tweet_id,
         author_id=author,
-        content="hi",
+        content="hi @ada @nobody",
         reply_to=reply_to,
+        mentions=("ada", "nobody"),
+        mentioned_ids=(41,),
+        quote_of=quote_of,
+        quote_of_author_id=None if quote_of is None else 2,
     )
 
 
@@ -67,6 +73,31 @@ def test_a_deletion_without_its_post_leaves_a_tombstone_that_a_later_post_cannot
 def test_deleting_a_stored_reply_marks_it_and_names_its_parent():
     plan = plan_tweets([delete(9)], stored={9: TweetState(deleted=False, reply_to=4)})
     assert plan.deletions == {9} and plan.unreplies == {(4, 9)}
+
+
+def test_a_quote_is_stored_with_what_it_quotes_and_its_mentioned_ids_and_counted_once():
+    plan = plan_tweets([post(7, quote_of=3), post(7, quote_of=3)], stored={})
+    assert plan.new_rows[7].quote_of == 3 and plan.new_rows[7].mentioned_ids == (41,)
+    assert plan.quotes == {(3, 7)} and plan.unquotes == set()
+
+
+def test_deleting_a_stored_quote_takes_its_quote_back_even_when_deleted_again():
+    stored = {9: TweetState(deleted=False, reply_to=None, quote_of=4)}
+    plan = plan_tweets([delete(9), delete(9)], stored=stored)
+    assert plan.deletions == {9} and plan.unquotes == {(4, 9)}
+    assert [step.quote_of for step in plan.steps] == [4, 4]
+
+
+def test_a_quote_posted_and_deleted_in_one_batch_adds_and_removes_its_quote_row():
+    plan = plan_tweets([post(7, quote_of=3), delete(7)], stored={})
+    assert plan.quotes == plan.unquotes == {(3, 7)}  # inserted, then deleted: net nothing
+    assert plan.new_rows[7].deleted and plan.steps[1].quote_of == 3
+
+
+def test_a_redelivered_quote_after_its_deletion_changes_nothing():
+    stored = {7: TweetState(deleted=True, reply_to=None, quote_of=3)}
+    plan = plan_tweets([post(7, quote_of=3)], stored=stored)
+    assert plan.steps == [] and not plan.quotes
 
 
 def like(kind, seconds: int, tweet: int = 5, user: int = 2):
