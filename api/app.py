@@ -13,7 +13,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.body_limits import BodyLimitMiddleware
+from api.body_limits import BodyLimitMiddleware, SingleQueryValuesMiddleware
 from api.consistency import remember_write
 from api.deps import Services
 from api.login_limits import LoginLimits
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routes:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SingleQueryValuesMiddleware)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
         # Tokens travel in the Authorization header, not cookies: no credentials mode.

@@ -1,6 +1,10 @@
-"""Request bodies: JSON only, and never more than the configured number of bytes."""
+"""Requests' shape, checked before any route runs: bodies are JSON and never more than the
+configured number of bytes; a query parameter comes at most once."""
 
 from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -69,6 +73,33 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class SingleQueryValuesMiddleware:
+    """Refuses (422) a query string that repeats a parameter: every parameter of this API
+    takes one value, and the web framework would silently keep the last of several."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("query_string"):
+            names = Counter(
+                name
+                for name, _ in parse_qsl(
+                    scope["query_string"].decode("latin-1"), keep_blank_values=True
+                )
+            )
+            repeated = sorted(name for name, count in names.items() if count > 1)
+            if repeated:
+                return await _reject(
+                    send,
+                    422,
+                    "repeated-query-parameter",
+                    "Repeated Query Parameter",
+                    f"each query parameter may be given once: {', '.join(repeated)[:200]}",
+                )
+        return await self.app(scope, receive, send)
 
 
 async def _reject(send, status: int, slug: str, title: str, detail: str) -> None:

@@ -397,6 +397,7 @@ CASES = [
     Case("mentions: no token", "GET", "/api/v1/timeline/mentions", 401, auth=None),
     Case("mentions: foreign cursor", "GET", "/api/v1/timeline/mentions?cursor=abc", 422),
     # the API itself
+    Case("a query parameter twice", "GET", "/api/v1/timeline/home?limit=5&limit=6", 422),
     Case("unknown route", "GET", "/api/v1/nothing-here", 404, auth=None),
     Case("wrong method", "PUT", "/api/v1/tweets", 405, auth=None),
 ]

@@ -151,7 +151,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
         {
             "event_id": old,
             "type": "TweetPosted",
-            "schema_version": 2,
+            "schema_version": 3,
             "occurred_at": AT,
             "actor_id": 3,
             "topic": "tweets",
@@ -163,6 +163,10 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
             "reply_to": None,
             "hashtags": ["archive"],
             "mentions": [],
+            "mentioned_ids": [],
+            "reply_to_author_id": None,
+            "quote_of": None,
+            "quote_of_author_id": None,
         }
     ]
     assert posted.schema.field("hashtags").type == pa.list_(pa.string())
