@@ -9,7 +9,7 @@ from typing import NamedTuple
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
 from projections.read_models import ReadModels
-from projections.redis_pages import PageAssembler
+from projections.redis_pages import FastPage, PageAssembler
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
 
@@ -59,8 +59,8 @@ class Timelines:
         if waited:
             await wait_for_own_writes(self.models.progress, viewer, wait_seconds)
             fast = await self.fast.home(viewer, before, limit, check_writes=False, after=after)
-        if fast.tweets_json is not None:  # served
-            return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
+        if (served := _served(fast)) is not None:
+            return served
         # Having waited once already, the slow path does not wait for the same writes again.
         return await self.slow_home(viewer, before, limit, 0.0 if waited else wait_seconds, after)
 
@@ -142,8 +142,8 @@ class Timelines:
         """A page of the author's tweets and retweets (newer than `after`, if given); the
         caller has waited for the viewer's own writes."""
         fast = await self.fast.user(author, viewer, before, limit, check_writes=False, after=after)
-        if fast.tweets_json is not None:  # served
-            return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
+        if (served := _served(fast)) is not None:
+            return served
         return await self.slow_user(author, viewer, before, limit, after)
 
     async def slow_user(
@@ -295,3 +295,10 @@ class Timelines:
             # entries dropped); then the client goes on from the last entry examined.
             next_cursor = None if exhausted or bounded else cursor
         return Page(rendered, next_cursor, picked[0].sort_key if picked else None)
+
+
+def _served(fast: FastPage) -> Page | None:
+    """The page Redis rendered, if it could."""
+    if fast.tweets_json is None:
+        return None
+    return Page(fast.tweets_json, fast.next_sort_key, fast.first_sort_key)
