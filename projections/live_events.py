@@ -5,7 +5,7 @@ One event per fact a home-timeline client acts on (docs/streaming.md):
 - `tweet`: a post or a retweet entered its author's followers' home timelines (pushed or, for
   celebrities, pulled: the same event either way);
 - `delete`: a tweet was deleted, or a retweet withdrawn (`retweeted_by` set);
-- `counts`: a tweet's likes, retweets or replies moved (the new absolute counts);
+- `counts`: a tweet's likes, retweets, replies or quotes moved (the new absolute counts);
 - `notification`: a user got a notification;
 - `follow` and `unfollow`: a reader's interests changed. Never sent to a client: the API's
   fan-out uses them to route the reader's later events.
@@ -117,8 +117,12 @@ def core_live_events(
         if isinstance(step, Posted):
             posted = step.event
             events.append(tweet_entered(posted.author_id, Entry(posted.tweet_id, posted.tweet_id)))
-            if posted.reply_to is not None:
-                changed.setdefault(posted.reply_to, posted.reply_to_author_id)
+            for linked, author in (
+                (posted.reply_to, posted.reply_to_author_id),
+                (posted.quote_of, posted.quote_of_author_id),
+            ):
+                if linked is not None:
+                    changed.setdefault(linked, author)
         else:
             deleted = step.event
             events.append(
@@ -129,8 +133,9 @@ def core_live_events(
                     deleted.tweet_id,
                 )
             )
-            if step.reply_to is not None:
-                changed.setdefault(step.reply_to, None)
+            for linked in (step.reply_to, step.quote_of):
+                if linked is not None:
+                    changed.setdefault(linked, None)
     for engaged in engagements.steps:
         event = engaged.event
         if isinstance(engaged, Retweeted):
@@ -161,6 +166,7 @@ def core_live_events(
                     "likes": tweet_counts.likes,
                     "retweets": tweet_counts.retweets,
                     "replies": tweet_counts.replies,
+                    "quotes": tweet_counts.quotes,
                 },
                 author,
                 tweet_id,

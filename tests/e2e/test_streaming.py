@@ -44,7 +44,13 @@ def test_a_follower_is_told_of_posts_retweets_counts_deletions_and_notifications
 
         _like(client, other, posted)
         counts = stream.next("counts", tweet_id=posted)
-        assert counts.data == {"tweet_id": posted, "likes": 1, "retweets": 0, "replies": 0}
+        assert counts.data == {
+            "tweet_id": posted,
+            "likes": 1,
+            "retweets": 0,
+            "replies": 0,
+            "quotes": 0,
+        }
 
         assert client.delete(f"/api/v1/tweets/{posted}", headers=author.auth).status_code == 204
         deleted = stream.next("delete", tweet_id=posted)

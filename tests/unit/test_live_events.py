@@ -44,7 +44,13 @@ def test_a_core_batch_tells_follows_posts_retweets_deletions_and_counts_in_order
     ]
     assert told[0].reader_id == 7
     assert told[4].data == {"tweet_id": "100", "author_id": None, "retweeted_by": "5"}
-    assert told[-1].data == {"tweet_id": "100", "likes": 1, "retweets": 1, "replies": 1}
+    assert told[-1].data == {
+        "tweet_id": "100",
+        "likes": 1,
+        "retweets": 1,
+        "replies": 1,
+        "quotes": 0,
+    }
 
 
 def test_notifications_go_to_their_recipients_and_not_for_deleted_tweets():
