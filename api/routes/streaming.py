@@ -65,10 +65,10 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, session: Session, last_event_id: str | None) -> None:
+    def __init__(self, session: Session, last_event_id: str | None, status_code: int = 200) -> None:
         # no-cache and no proxy buffering: each event goes out as it comes
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        super().__init__(session.messages(last_event_id), headers=headers)
+        super().__init__(session.messages(last_event_id), status_code, headers)
         self.session = session
 
     async def __call__(self, scope, receive, send) -> None:
