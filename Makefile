@@ -13,7 +13,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
 .PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest \
-	bench-notifications
+	bench-notifications bench-streaming
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
 # installs without resolving anything, and pip check fails if pyproject.toml asks for what the
@@ -71,3 +71,6 @@ bench-ingest: $(STAMP)
 
 bench-notifications: $(STAMP)
 	$(VENV)/bin/python -m bench.notifications $(BENCH_ARGS)
+
+bench-streaming: $(STAMP)
+	$(VENV)/bin/python -m bench.streaming $(BENCH_ARGS)

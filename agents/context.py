@@ -27,6 +27,9 @@ class AgentContext:
     threshold: CelebrityThreshold | None
     search: SearchIndex | None  # this process holds the index's one writer
     archive: PostgresArchive | None
+    # Whether batches are told to connected readers (docs/streaming.md): the live worker's
+    # are; a replay's, which re-apply the past, are not.
+    publishes_live: bool = False
     # Per read model (core, search, trends): open unless a replay is taking it over
     # (handover, below), and the batches being applied to it now.
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -95,6 +98,7 @@ async def agent_context(settings: Settings) -> AgentContext:
                     ),
                     search=search,
                     archive=PostgresArchive(models.pool, settings.archive_schema),
+                    publishes_live=True,
                 )
                 _resources.push_async_callback(opened.pop_all().aclose)
     return _context

@@ -2,7 +2,9 @@
 
 The caches (users, tweets and their counts, id sets) are written in the events' order; the
 timelines after them, their pushes merged per group (projections/timeline_writes.py): an
-author's entries of a batch go to their followers in one call per 500 timelines.
+author's entries of a batch go to their followers in one call per 500 timelines. The live
+events for connected readers go last, in the same round trip: Redis runs a pipeline's
+commands in order, so a reader told of a tweet finds it in the timelines (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
 from projections.engagement_plan import EngagementPlan, Liked, Retweeted
 from projections.engagements import Counts
 from projections.graph_plan import GraphPlan
+from projections.live_events import core_live_events
 from projections.redis_batch import RedisBatch
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import Entry
@@ -65,6 +68,11 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
             "HSET", models.keys.fanout_state(), "threshold", threshold, "lag_seconds", round(lag, 3)
         )
     counted = models.timelines.queue_writes(batch, timelines.finish())
+    if context.publishes_live:
+        models.live.queue(
+            batch,
+            core_live_events(planned.graph, planned.tweets, planned.engagements, planned.counts),
+        )
     results = await batch.execute()
     delivered = sum(results[index] * entries for index, entries in counted)
     if delivered:

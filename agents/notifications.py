@@ -3,12 +3,14 @@ mentions timeline), one PostgreSQL transaction per batch.
 
 The events name whom they reach, so the agent reads no other read model and runs beside the
 core agents, in its own consumer group, at its own pace (projections/notification_plan.py,
-projections/postgres_notifications.py)."""
+projections/postgres_notifications.py). Once a batch is committed, its new notifications are
+told to their connected recipients in one Redis round trip (docs/streaming.md)."""
 
 from __future__ import annotations
 
 from agents.consumer import Batching
 from agents.context import AgentContext
+from projections.live_events import notification_live_events
 from projections.notification_plan import plan_notifications
 from schemas import events as ev
 
@@ -25,3 +27,5 @@ async def apply_notifications(context: AgentContext, events: list[ev.Event]) -> 
     models = context.models
     async with models.pool.connection() as conn, conn.transaction():
         await models.notifications.write(conn, plan)
+    if context.publishes_live and (told := notification_live_events(plan)):
+        await models.live.publish(told)

@@ -22,9 +22,20 @@ from api.observability import ObservabilityMiddleware
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
 from api.rate_limits import WriteLimits
-from api.routes import auth, health, notifications, people, timeline, trends, tweets, users
+from api.routes import (
+    auth,
+    health,
+    notifications,
+    people,
+    streaming,
+    timeline,
+    trends,
+    tweets,
+    users,
+)
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
+from api.streaming import LiveHub
 from api.timelines import Timelines
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
@@ -103,6 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 secret = secrets.token_urlsafe(48)
             limits = WriteLimits(settings)
             logins, lockouts = _login_limits(settings)
+            live = LiveHub(
+                models.live, settings.stream_buffer_events, settings.stream_heartbeat_seconds
+            )
+            await live.start()
             app.state.services = Services(
                 settings=settings,
                 write_model=write_model,
@@ -128,10 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 timelines=(timelines := Timelines(models)),
                 notifications=Notifications(models, timelines.hydrator),
                 search=search,
+                live=live,
             )
             services = app.state.services
             retired: set[asyncio.Task] = set()
             relay = asyncio.create_task(services.commands.relay_forever())
+            fanning_out = asyncio.create_task(live.run())
 
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
@@ -155,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 worker_stopping()
                 watcher.cancel()
                 relay.cancel()
+                fanning_out.cancel()
                 try:  # what was acknowledged leaves the outbox now, not at the next start
                     await services.commands.confirm_acknowledged()
                 except Exception as error:  # noqa: BLE001 - sent again later, applied once
@@ -174,7 +192,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_problem_openapi(app)
-    routes = (people, users, auth, tweets, timeline, notifications, search_routes, trends, health)
+    routes = (
+        people,
+        users,
+        auth,
+        tweets,
+        timeline,
+        notifications,
+        streaming,
+        search_routes,
+        trends,
+        health,
+    )
     for module in routes:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

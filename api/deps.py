@@ -21,6 +21,7 @@ from api.notifications import Notifications
 from api.problems import ProblemError
 from api.rate_limits import WriteLimits
 from api.security import Passwords, Principal, Tokens, unauthorized
+from api.streaming import LiveHub
 from api.timelines import Timelines
 from commands.model import Command
 from commands.runner import Answer, CommandRunner, Render
@@ -48,6 +49,7 @@ class Services:
     timelines: Timelines
     notifications: Notifications
     search: SearchIndex
+    live: LiveHub
 
 
 async def get_services(request: Request) -> Services:
@@ -78,12 +80,12 @@ async def client_address(request: Request) -> str:
 
 ClientAddress = Annotated[str, Depends(client_address)]
 
-_bearer = HTTPBearer(auto_error=False, description="the access_token from registration or login")
+bearer = HTTPBearer(auto_error=False, description="the access_token from registration or login")
 
 
 async def current_user(
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("send 'Authorization: Bearer <access_token>'")
@@ -95,7 +97,7 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 
 async def optional_user(
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     """The caller if a token is sent (and valid), else None: reads work without one."""
     if credentials is None:

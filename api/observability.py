@@ -1,6 +1,7 @@
 """What every request leaves behind: its latency per route template (Prometheus), a line in the
 access log, and a request id on its response and on every log record made while serving it;
-and the `/metrics` endpoint."""
+and the `/metrics` endpoint. The access log has the path without its query string, so a
+token sent as `?access_token=` (the streaming route's, for EventSource) is never written."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ REQUEST_ID_HEADER = b"x-request-id"
 # A caller's (or a load balancer's) own id is kept if it is a plain token, so a request can be
 # followed across services; anything else is replaced rather than written into the logs.
 _CALLER_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+# Live-update streams last as long as their clients stay: their durations would swamp the
+# request latencies (they have metrics of their own, api/streaming.py).
+_STREAMS = "/api/v1/streaming/"
 
 
 class ObservabilityMiddleware:
@@ -56,7 +60,8 @@ class ObservabilityMiddleware:
         finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
+            if not route.startswith(_STREAMS):
+                REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(seconds)
             if self.access_log:
                 access_log.info(
                     "%s %s %d %.1fms",

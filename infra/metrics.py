@@ -43,6 +43,12 @@ LOGIN_LOCKOUTS = Counter(
 API_WORKERS = Gauge(
     "chirp_api_workers", "API worker processes serving", multiprocess_mode="livesum"
 )
+# Live updates (api/streaming.py): streams open in every worker, and those dropped for falling
+# behind.
+STREAMS_OPEN = Gauge("chirp_streams_open", "Live-update streams open", multiprocess_mode="livesum")
+STREAM_DROPS = Counter(
+    "chirp_stream_drops_total", "Live-update streams dropped: the client fell too far behind"
+)
 
 # Agents ------------------------------------------------------------------------------------
 EVENTS_APPLIED = Counter(

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     # Longest a read waits for the projections to catch up with the reader's own writes.
     read_your_writes_timeout_ms: int = 2000
 
+    # Live updates (docs/streaming.md). The stream keeps the newest this many live events (all
+    # readers' together): how far back a reconnecting client may resume.
+    stream_retention_events: int = Field(default=100_000, ge=100)
+    # A comment line on every open stream this often, so proxies keep it and a client notices
+    # a dead one.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Events waiting for one slow client at most; a client further behind is dropped.
+    stream_buffer_events: int = Field(default=1000, ge=1)
+
     # Search: the embedded engine (tantivy, an index directory; default under data_dir) or
     # Elasticsearch at elasticsearch_url, read through an alias.
     search_engine: str = Field(default="tantivy", pattern="^(tantivy|elasticsearch)$")

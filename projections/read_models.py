@@ -23,6 +23,7 @@ from projections.postgres_tweet_store import PostgresTweetStore
 from projections.progress import Progress
 from projections.redis_cache import RedisCache
 from projections.redis_keys import RedisKeys
+from projections.redis_live import RedisLiveEvents
 from projections.redis_progress import RedisProgress
 from projections.redis_timelines import RedisTimelines
 from projections.redis_trends import RedisTrends
@@ -53,6 +54,7 @@ class ReadModels:
     progress: Progress
     trends: RedisTrends
     notifications: PostgresNotifications
+    live: RedisLiveEvents
     keys: RedisKeys
     redis: Redis
     pool: AsyncConnectionPool
@@ -144,6 +146,7 @@ def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redi
         progress=RedisProgress(redis, keys, settings.agent_group),
         trends=RedisTrends(redis, keys),
         notifications=PostgresNotifications(pool, settings.notifications_schema),
+        live=RedisLiveEvents(redis, keys.live(), settings.stream_retention_events),
         keys=keys,
         redis=redis,
         pool=pool,

@@ -3,8 +3,8 @@
 The prefix is what a rebuild changes: replaying into a fresh prefix leaves the live keys alone.
 A few keys belong to no generation of the core read models and stay under the root prefix:
 the writes readers wait for (they are about the log), the trends (their own read model, with
-generations of its own: `trends`, `trends-g2`, ...), the stats and the write rate limits
-(api/rate_limits.py).
+generations of its own: `trends`, `trends-g2`, ...), the stats, the write rate limits
+(api/rate_limits.py) and the live events (projections/redis_live.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 
 # Under the root prefix, the keys that are not generation 1's own: later generations' prefixes
 # (infra/settings.core_prefix) and the keys below that belong to no generation.
-_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:)")
+_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:|live$)")
 
 
 class RedisKeys:
@@ -89,6 +89,10 @@ class RedisKeys:
 
     def trend_window(self, window_end_ms: int) -> str:
         return f"{self.root}{self.trends}:{window_end_ms}"
+
+    def live(self) -> str:
+        """The stream of live events connected readers are sent (docs/streaming.md)."""
+        return f"{self.root}live"
 
     def stats(self) -> str:
         return f"{self.root}stats"

@@ -396,6 +396,30 @@ CASES = [
     ),
     Case("mentions: no token", "GET", "/api/v1/timeline/mentions", 401, auth=None),
     Case("mentions: foreign cursor", "GET", "/api/v1/timeline/mentions?cursor=abc", 422),
+    # live updates (a stream refused: never a 200 that would stay open)
+    Case("stream: no token", "GET", "/api/v1/streaming/home", 401, auth=None),
+    Case("stream: expired token", "GET", "/api/v1/streaming/home", 401, auth="expired"),
+    Case(
+        "stream: forged query token",
+        "GET",
+        "/api/v1/streaming/home?access_token=not.a.jwt",
+        401,
+        auth=None,
+    ),
+    Case(
+        "stream: Last-Event-ID not an id",
+        "GET",
+        "/api/v1/streaming/home",
+        400,
+        headers={"Last-Event-ID": "yesterday"},
+    ),
+    Case(
+        "stream: Last-Event-ID too long",
+        "GET",
+        "/api/v1/streaming/home",
+        422,
+        headers={"Last-Event-ID": "1" * 80 + "-0"},
+    ),
     # the API itself
     Case("a query parameter twice", "GET", "/api/v1/timeline/home?limit=5&limit=6", 422),
     Case("unknown route", "GET", "/api/v1/nothing-here", 404, auth=None),

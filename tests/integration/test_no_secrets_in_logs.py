@@ -60,6 +60,12 @@ def test_passwords_tokens_and_the_signing_secret_are_in_no_log(stack, client):
         ).status_code
         == 201
     )
+    # The live-updates stream takes the token in its query (for EventSource): refused, and
+    # accepted (closed once it is open).
+    stream = "/api/v1/streaming/home"
+    assert client.get(stream, params={"access_token": f"{token}x"}).status_code == 401
+    with client.stream("GET", stream, params={"access_token": token}) as opened:
+        assert opened.status_code == 200
     time.sleep(1)  # let the processes flush their logs
 
     secrets = {
