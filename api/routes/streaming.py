@@ -78,10 +78,30 @@ class EventStreamResponse(StreamingResponse):
             self.session.close()
 
 
+# One event of the stream (OpenAPI 3.1 has no itemSchema: tools such as schemathesis read the
+# `schema` of text/event-stream as each event's; comments, the heartbeats, are not events).
+_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["ready", "reset", "tweet", "delete", "counts", "notification", "dropped"],
+        },
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 @router.get(
     "/home",
     response_class=EventStreamResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(400, 401, 503)},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": _EVENT_SCHEMA}}},
+        **problem_responses(400, 401, 503),
+    },
 )
 async def home_stream(
     user: Annotated[Principal, Depends(stream_user)],
