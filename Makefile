@@ -7,7 +7,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 # Every extra: the lock pins all of them, and `make run` and `make test` need all of them.
-EXTRAS := dev flink export cassandra elasticsearch local
+EXTRAS := dev flink export cassandra elasticsearch local media s3
 # uv resolves the lock; it lives in a venv of its own, outside the project's environment.
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv

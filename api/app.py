@@ -25,7 +25,9 @@ from api.rate_limits import WriteLimits
 from api.routes import (
     auth,
     health,
+    media,
     notifications,
+    objects,
     people,
     streaming,
     timeline,
@@ -39,8 +41,10 @@ from api.streaming import LiveHub
 from api.timelines import Timelines
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
+from infra.embedded_object_store import OBJECTS_PATH
 from infra.lockouts import LockoutPolicy, MemoryLockouts
 from infra.metrics import worker_started, worker_stopping
+from infra.object_stores import object_store
 from infra.processes import die_with_parent
 from infra.redis_lockouts import RedisLockouts
 from infra.settings import Settings, get_settings
@@ -113,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.warning("CHIRP_JWT_SECRET is unset: tokens die with this process")
                 secret = secrets.token_urlsafe(48)
             limits = WriteLimits(settings)
+            store = object_store(settings, secret)
+            await store.setup()
             logins, lockouts = _login_limits(settings)
             live = LiveHub(
                 models.live, settings.stream_buffer_events, settings.stream_heartbeat_seconds
@@ -144,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 notifications=Notifications(models, timelines.hydrator),
                 search=search,
                 live=live,
+                objects=store,
             )
             services = app.state.services
             retired: set[asyncio.Task] = set()
@@ -197,6 +204,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users,
         auth,
         tweets,
+        media,
+        objects,
         timeline,
         notifications,
         streaming,
@@ -206,7 +215,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routes:
         app.include_router(module.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefix=OBJECTS_PATH
+    )
     app.add_middleware(SingleQueryValuesMiddleware)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
@@ -214,7 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=EXPOSED_HEADERS,
             max_age=600,

@@ -20,12 +20,19 @@ class BodyLimitMiddleware:
     declares no length is cut off at the limit instead of being buffered without bound.
     """
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, exempt_prefix: str | None = None) -> None:
+        """`exempt_prefix`: paths whose routes bound their bodies themselves (the embedded
+        object store's uploads, bounded by their signed URLs)."""
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt_prefix = exempt_prefix
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or (self.exempt_prefix and scope["path"].startswith(self.exempt_prefix))
+        ):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")

@@ -26,6 +26,7 @@ from api.timelines import Timelines
 from commands.model import Command
 from commands.runner import Answer, CommandRunner, Render
 from commands.write_model import WriteModel
+from infra.object_store import ObjectStore
 from infra.settings import Settings
 from projections.read_models import ReadModels
 from projections.search import SearchIndex
@@ -50,6 +51,7 @@ class Services:
     notifications: Notifications
     search: SearchIndex
     live: LiveHub
+    objects: ObjectStore
 
 
 async def get_services(request: Request) -> Services:
@@ -211,7 +213,12 @@ async def _tweet_id(tweet_id: Annotated[str, _ID_PATH]) -> int:
     return _parse_path_id("tweet_id", tweet_id)
 
 
+async def _media_id(media_id: Annotated[str, _ID_PATH]) -> int:
+    return _parse_path_id("media_id", media_id)
+
+
 UserIdPath = Annotated[int, Depends(_user_id)]
+MediaIdPath = Annotated[int, Depends(_media_id)]
 UsernamePath = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_]{1,15}$", description="a username, any case")
 ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from schemas.events import Event
+
+if TYPE_CHECKING:
+    from commands.media import Arrived
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,18 @@ class TweetRecord:
     tweet_id: int
     author_id: int
     deleted: bool
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """What the write model keeps of an upload: whose it is, what it was declared as, and
+    whether its bytes were checked (MediaUploaded)."""
+
+    media_id: int
+    owner_id: int
+    declared_type: str
+    declared_bytes: int
+    uploaded: bool = False
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -126,6 +141,33 @@ class MarkNotificationsRead(Command):
 
 
 @dataclass(frozen=True)
+class StartUpload(Command):
+    """Reserve a media id for an upload the user is about to make (no event: nothing is
+    uploaded yet, and a reservation never completed expires)."""
+
+    user_id: int
+    content_type: str
+    byte_size: int
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
+class CompleteUpload(Command):
+    """Accept the bytes that arrived for an upload, as `inspect` found them (None: none)."""
+
+    user_id: int
+    media_id: int
+    arrived: Arrived | None
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
 class ProfileFields:
     """The editable fields of a profile; in an edit, None leaves a field as it is."""
 
@@ -162,6 +204,7 @@ class Needs:
     tweets: frozenset[int] = frozenset()
     lock_tweets: bool = False
     usernames: frozenset[str] = frozenset()
+    media: frozenset[int] = frozenset()  # always locked
 
 
 @dataclass(frozen=True)
@@ -173,6 +216,7 @@ class State:
     tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
     # Lower-cased username -> user id, of the usernames asked for that an account holds.
     usernames: Mapping[str, int] = field(default_factory=dict)
+    media: Mapping[int, MediaRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,6 +233,8 @@ class Changes:
     account: NewAccount | None = None  # reserved only if the username is free
     tweets: tuple[TweetRecord, ...] = ()
     deleted: tuple[int, ...] = ()
+    media: tuple[MediaRecord, ...] = ()  # new uploads
+    uploaded: tuple[int, ...] = ()  # media whose bytes were accepted
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -235,6 +281,20 @@ class ProfileEdited:
     changed: ProfileFields  # the fields that changed (None: unchanged); all None: no event
 
 
+@dataclass(frozen=True)
+class UploadStarted:
+    media_id: int
+
+
+@dataclass(frozen=True)
+class MediaAccepted:
+    media_id: int
+    media_type: str
+    byte_size: int
+    width: int | None
+    height: int | None
+
+
 Result = (
     Registered
     | Posted
@@ -243,6 +303,8 @@ Result = (
     | EngagementState
     | NotificationsMarked
     | ProfileEdited
+    | UploadStarted
+    | MediaAccepted
 )
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import astuple
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from commands.model import Changes, Needs, State, TweetRecord
+from commands.model import Changes, MediaRecord, Needs, State, TweetRecord
 from commands.write_model import Account, StoredResponse
 
 # Clients retry within minutes; a day is what Stripe keeps keys for.
 IDEMPOTENCY_KEY_TTL = "24 hours"
+_MEDIA = "SELECT media_id, owner_id, declared_type, declared_bytes, uploaded FROM write_model.media"
 
 
 class PostgresWriteTransaction:
@@ -61,7 +63,7 @@ class PostgresWriteTransaction:
         self, needs: Needs, actor: str, older_than_seconds: float
     ) -> tuple[State, list[tuple[int, bytes]]]:
         # Every statement goes out before any result is read: one round trip (pipeline).
-        users = tweets = usernames = None
+        users = tweets = usernames = media = None
         if needs.users:
             users = await self.conn.execute(
                 "SELECT user_id FROM write_model.accounts WHERE user_id = ANY(%s)",
@@ -80,11 +82,17 @@ class PostgresWriteTransaction:
                 " WHERE lower(username) = ANY(%s)",
                 (sorted(needs.usernames),),
             )
+        if needs.media:
+            media = await self.conn.execute(
+                f"{_MEDIA} WHERE media_id = ANY(%s) ORDER BY media_id FOR UPDATE",
+                (sorted(needs.media),),
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         state = State(
             users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
             tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
             usernames=dict(await usernames.fetchall()) if usernames else {},
+            media={row[0]: MediaRecord(*row) for row in await media.fetchall()} if media else {},
         )
         return state, await _rows(unconfirmed)
 
@@ -112,6 +120,19 @@ class PostgresWriteTransaction:
             await self.conn.execute(
                 "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = ANY(%s)",
                 (list(changes.deleted),),
+            )
+        if changes.media:
+            await self.conn.execute(
+                "INSERT INTO write_model.media"
+                " (media_id, owner_id, declared_type, declared_bytes, uploaded)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[],"
+                " %s::boolean[])",
+                tuple(list(column) for column in zip(*map(astuple, changes.media), strict=True)),
+            )
+        if changes.uploaded:
+            await self.conn.execute(
+                "UPDATE write_model.media SET uploaded = true WHERE media_id = ANY(%s)",
+                (list(changes.uploaded),),
             )
         return True
 
@@ -161,6 +182,12 @@ class PostgresWriteModel:
             )
             row = await cursor.fetchone()
         return Account(*row) if row else None
+
+    async def media(self, media_id: int) -> MediaRecord | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(f"{_MEDIA} WHERE media_id = %s", (media_id,))
+            row = await cursor.fetchone()
+        return MediaRecord(*row) if row else None
 
     async def allocate_worker_id(self) -> int:
         async with self.pool.connection() as conn:

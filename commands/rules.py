@@ -12,12 +12,15 @@ from commands.errors import DomainError, Refusal, not_found
 from commands.model import (
     Changes,
     Command,
+    CompleteUpload,
     Decision,
     Deleted,
     DeleteTweet,
     EngagementState,
     FollowState,
     MarkNotificationsRead,
+    MediaAccepted,
+    MediaRecord,
     Needs,
     NewAccount,
     NotificationsMarked,
@@ -29,9 +32,11 @@ from commands.model import (
     Registered,
     SetEngagement,
     SetFollow,
+    StartUpload,
     State,
     TweetRecord,
     UpdateProfile,
+    UploadStarted,
 )
 from schemas import events as ev
 from schemas.entities import extract_hashtags, extract_mentions
@@ -68,6 +73,9 @@ def needs(command: Command) -> Needs:
             return Needs(users=actor | {followee})
         case SetEngagement(tweet_id=tweet_id):
             return Needs(users=actor, tweets=frozenset({tweet_id}))
+        case CompleteUpload(media_id=media_id):
+            # Locked: two completions of one upload must not both emit an event.
+            return Needs(users=actor, media=frozenset({media_id}))
     return Needs(users=actor)
 
 
@@ -270,3 +278,66 @@ def changed_fields(edit: ProfileFields, current: ProfileFields | None) -> Profil
             if value is not None and value != getattr(current, name)
         }
     )
+
+
+@_decide.register
+def _start_upload(command: StartUpload, state: State, next_id: NextId, now: datetime) -> Decision:
+    # Imported here: Pillow loads only in processes that take uploads.
+    from commands.media import declared_refusal
+
+    if refusal := declared_refusal(command.content_type, command.byte_size):
+        raise refusal
+    media_id = next_id()
+    record = MediaRecord(media_id, command.user_id, command.content_type, command.byte_size)
+    return Decision(UploadStarted(media_id), changes=Changes(media=(record,)))
+
+
+@_decide.register
+def _complete_upload(
+    command: CompleteUpload, state: State, next_id: NextId, now: datetime
+) -> Decision:
+    from commands.media import arrival_refusal
+
+    record = own_media(state, command.user_id, command.media_id)
+    arrived = command.arrived
+    if refusal := arrival_refusal(arrived, record.declared_bytes):
+        raise refusal
+    assert arrived is not None and arrived.media_type is not None  # accepted: it is media
+    result = MediaAccepted(
+        command.media_id, arrived.media_type, arrived.byte_size, arrived.width, arrived.height
+    )
+    if record.uploaded:  # completed already: the same answer, no second event
+        return Decision(result)
+    event = ev.MediaUploaded(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.user_id,
+        media_id=command.media_id,
+        owner_id=command.user_id,
+        media_type=arrived.media_type,
+        byte_size=arrived.byte_size,
+        width=arrived.width,
+        height=arrived.height,
+        key=original_key(command.media_id),
+    )
+    return Decision(result, event, Changes(uploaded=(command.media_id,)))
+
+
+def own_media(state: State, user_id: int, media_id: int) -> MediaRecord:
+    """The user's upload `media_id`; refused if there is none, or it is someone else's."""
+    record = state.media.get(media_id)
+    if record is None:
+        raise not_found(f"media {media_id}")
+    if record.owner_id != user_id:
+        raise DomainError(
+            Refusal.FORBIDDEN,
+            "not-your-media",
+            "Forbidden",
+            "only the uploader can use a media item",
+        )
+    return record
+
+
+def original_key(media_id: int) -> str:
+    """The object store key of an upload's bytes as they arrived."""
+    return f"media/{media_id}/original"

@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from commands.model import Changes, Needs, State
+from commands.model import Changes, MediaRecord, Needs, State
 
 
 class WriteUnconfirmed(RuntimeError):
@@ -81,6 +81,9 @@ class WriteModel(Protocol):
 
     async def account(self, username: str) -> Account | None:
         """The account holding `username`, matched case-insensitively."""
+
+    async def media(self, media_id: int) -> MediaRecord | None:
+        """The upload `media_id`, as the write model holds it now."""
 
     async def allocate_worker_id(self) -> int:
         """A Snowflake worker id that no other running process of this deployment holds."""

@@ -158,6 +158,31 @@ class Settings(BaseSettings):
     # for more hashtags per window than the heap holds; ~5x slower here). docs/trending.md.
     flink_state_backend: str = Field(default="hashmap", pattern="^(rocksdb|hashmap)$")
 
+    # Media (docs/media.md): the object store for uploads and renditions, a directory served
+    # by the API ("embedded", default under data_dir) or an S3 bucket.
+    object_store: str = Field(default="embedded", pattern="^(embedded|s3)$")
+    media_dir: Path | None = None
+    # The API's base URL as clients reach it, for the embedded store's presigned URLs
+    # (default: http://api_host:api_port).
+    public_url: str | None = None
+    # How long a presigned upload URL and a download URL stay valid.
+    media_upload_url_seconds: int = Field(default=15 * 60, ge=1)
+    media_download_url_seconds: int = Field(default=24 * 3600, ge=1)
+    s3_bucket: str = "chirp-media"
+    s3_endpoint_url: str | None = None  # an S3-compatible server; unset: AWS
+    s3_region: str | None = None
+    # Unset: boto3's own chain (AWS_* variables, profiles, instance roles).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @property
+    def media_directory(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def api_public_url(self) -> str:
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
     @property
     def trends_stale_after(self) -> timedelta:
         """How long after its end the newest window is still "now": the next one would have

@@ -307,3 +307,31 @@ class NotificationsReadRequest(RequestModel):
 
 class NotificationsReadState(BaseModel):
     up_to: Id
+
+
+# ---- media (docs/media.md) ----------------------------------------------------------------
+
+# The largest upload of any type (a video); each type has its own bound (commands/media.py).
+MAX_MEDIA_BYTES = 64 * 1024 * 1024
+
+
+class MediaCreate(RequestModel):
+    # What an upload may declare itself as; what it *is* is decided by its bytes.
+    content_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"]
+    byte_size: int = Field(ge=1, le=MAX_MEDIA_BYTES, description="the exact size to upload")
+
+
+class MediaUploadTicket(BaseModel):
+    media_id: Id
+    upload_url: str = Field(description="PUT the bytes here, with upload_headers, no token")
+    upload_method: Literal["PUT"] = "PUT"
+    upload_headers: dict[str, str]
+    expires_at: Timestamp
+
+
+class MediaPublic(BaseModel):
+    media_id: Id
+    media_type: str = Field(description="what the bytes are, whatever was declared")
+    byte_size: int
+    width: int | None = None
+    height: int | None = None

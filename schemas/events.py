@@ -127,6 +127,20 @@ class TweetUnretweeted(Event):
     author_id: Id
 
 
+class MediaUploaded(Event):
+    """An upload whose bytes were checked (docs/media.md): `media_type` is what its bytes are
+    (magic bytes), whatever the client declared; `key` names the original in the object store;
+    width and height are None for a video."""
+
+    media_id: Id
+    owner_id: Id
+    media_type: str
+    byte_size: int
+    width: int | None = None
+    height: int | None = None
+    key: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name(): cls
     for cls in (
@@ -141,6 +155,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TweetUnliked,
         TweetRetweeted,
         TweetUnretweeted,
+        MediaUploaded,
     )
 }
 
