@@ -343,3 +343,36 @@ class ElasticsearchApiStandIn:
             "Elasticsearch API stand-in (osmem-server)",
             self.process,
         )
+
+
+@dataclass
+class S3ApiStandIn:
+    """moto's server from its wheel (`moto[server]`): speaks the S3 REST API in memory, to
+    exercise the S3 object store's requests. It is an API stand-in, not S3: it does not check
+    signatures or the expiry of presigned URLs, and keeps nothing on disk."""
+
+    port: int
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        import sys
+
+        self.process = ManagedProcess(
+            name="s3-api-stand-in",
+            argv=[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            log_path=self.data_dir / "logs" / "s3-api-stand-in.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import httpx
+
+        self.process.start()
+        wait_until(
+            lambda: httpx.get(f"{self.url}/moto-api/", timeout=1).status_code == 200,
+            "S3 API stand-in (moto)",
+            self.process,
+        )

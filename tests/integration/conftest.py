@@ -1,4 +1,5 @@
-"""Search engines for the integration tests: the Elasticsearch API stand-in, or a real one."""
+"""Search engines and object stores for the integration tests: API stand-ins (the
+Elasticsearch one, the S3 one), or real ones when configured."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ import shutil
 
 import pytest
 
-from infra.servers import ElasticsearchApiStandIn, free_port
+from infra.servers import ElasticsearchApiStandIn, S3ApiStandIn, free_port
 from tests.conftest import new_data_dir
 
 REAL_ELASTICSEARCH_URL = os.environ.get("CHIRP_ELASTICSEARCH_URL")
 NO_REAL_ELASTICSEARCH = (
     "CHIRP_ELASTICSEARCH_URL is not set: set it to a real Elasticsearch "
     "(e.g. http://127.0.0.1:9200) to run these tests against it"
+)
+
+# A bucket of a real S3 (credentials from boto3's own chain: AWS_* variables, a profile...).
+REAL_S3_BUCKET = os.environ.get("CHIRP_TEST_S3_BUCKET")
+NO_REAL_S3 = (
+    "CHIRP_TEST_S3_BUCKET is not set: name a bucket of a real S3 (with credentials in the "
+    "environment, and CHIRP_S3_ENDPOINT_URL for another provider) to run these tests on it"
 )
 
 
@@ -23,6 +31,17 @@ def elasticsearch_api_stand_in():
     Elasticsearch."""
     data_dir = new_data_dir()
     server = ElasticsearchApiStandIn(free_port(), data_dir)
+    server.start()
+    yield server
+    server.process.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_api_stand_in():
+    """moto's server, started once per session: speaks the S3 API, is not S3."""
+    data_dir = new_data_dir()
+    server = S3ApiStandIn(free_port(), data_dir)
     server.start()
     yield server
     server.process.stop()

@@ -28,6 +28,7 @@ class Case:
 # Usernames that bad registrations try: none of them may ever be registered.
 BAD_NAMES = ["bad_reg_0", "bad_reg_1", "bad_reg_2", "bad_reg_3", "bad_reg_4", "bad_reg_5"]
 GOOD_REG = {"display_name": "Bad Actor", "password": PASSWORD}
+MEDIA = {"content_type": "image/jpeg", "byte_size": 1000}
 
 CASES = [
     # registration
@@ -420,6 +421,61 @@ CASES = [
         422,
         headers={"Last-Event-ID": "1" * 80 + "-0"},
     ),
+    # media uploads (docs/media.md)
+    Case("media: no token", "POST", "/api/v1/media", 401, json=MEDIA, auth=None),
+    Case("media: empty object", "POST", "/api/v1/media", 422, json={}),
+    Case(
+        "media: type not taken", "POST", "/api/v1/media", 422, json=MEDIA | {"content_type": "x/y"}
+    ),
+    Case(
+        "media: svg", "POST", "/api/v1/media", 422, json=MEDIA | {"content_type": "image/svg+xml"}
+    ),
+    Case("media: 0 bytes declared", "POST", "/api/v1/media", 422, json=MEDIA | {"byte_size": 0}),
+    Case("media: size as a string", "POST", "/api/v1/media", 422, json=MEDIA | {"byte_size": "9"}),
+    Case(
+        "media: image over its limit",
+        "POST",
+        "/api/v1/media",
+        422,
+        json=MEDIA | {"byte_size": 5 * 1024 * 1024 + 1},
+    ),
+    Case(
+        "media: over every limit",
+        "POST",
+        "/api/v1/media",
+        422,
+        json=MEDIA | {"byte_size": 2**40},
+    ),
+    Case("media: unknown field", "POST", "/api/v1/media", 422, json=MEDIA | {"path": "../x"}),
+    Case("complete: unknown media", "POST", "/api/v1/media/42/complete", 404),
+    Case("complete: not an id", "POST", "/api/v1/media/abc/complete", 422),
+    Case("complete: another's media", "POST", "/api/v1/media/{victim_media}/complete", 403),
+    Case("complete: no token", "POST", "/api/v1/media/{victim_media}/complete", 401, auth=None),
+    Case(
+        "object: forged signature",
+        "GET",
+        "/api/v1/objects/media/{victim_media}/original?expires=9999999999&signature=forged",
+        403,
+        auth=None,
+    ),
+    Case(
+        "object: upload with a forged signature",
+        "PUT",
+        "/api/v1/objects/media/{victim_media}/original"
+        "?expires=9999999999&max_bytes=9&signature=forged",
+        403,
+        content=b"overwrite",
+        content_type="image/jpeg",
+        auth=None,
+    ),
+    Case(
+        "object: path traversal",
+        "GET",
+        "/api/v1/objects/..%2F..%2Fjwt-secret?expires=9999999999&signature=x",
+        400,
+        auth=None,
+    ),
+    Case("object: no signature", "GET", "/api/v1/objects/media/1/original", 422, auth=None),
     # the API itself
     Case("a query parameter twice", "GET", "/api/v1/timeline/home?limit=5&limit=6", 422),
     Case("unknown route", "GET", "/api/v1/nothing-here", 404, auth=None),
@@ -438,6 +494,8 @@ def world(client_factory, stack):
             client.delete(f"/api/v1/tweets/{doomed['tweet_id']}", headers=victim.auth).status_code
             == 204
         )
+        # An upload the victim started (no event until it completes).
+        media = client.post("/api/v1/media", headers=victim.auth, json=MEDIA).json()
     secret = stack.settings.jwt_secret
     now = int(time.time())
     claims = {"sub": attacker.user_id, "username": attacker.username, "iat": now, "exp": now + 600}
@@ -454,6 +512,7 @@ def world(client_factory, stack):
         "attacker": attacker.user_id,
         "tweet": tweet["tweet_id"],
         "deleted": doomed["tweet_id"],
+        "victim_media": media["media_id"],
         "victim_upper": victim.username.upper(),
         "victim_name": victim.username,
     }

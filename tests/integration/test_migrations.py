@@ -42,8 +42,31 @@ NEW_COLUMN = (
     "NO",
     None,
 )
-# What the revisions after the baseline (0002, 0003) add to release 0.1.0's schema.
-NEW = {"indexes": {NEW_INDEX}, "columns": {NEW_COLUMN}}
+# Revision 0004: the media table.
+MEDIA_COLUMNS = {
+    ("write_model", "media", name, kind, "NO", default, "NO", None)
+    for name, kind, default in [
+        ("media_id", "bigint", None),
+        ("owner_id", "bigint", None),
+        ("declared_type", "text", None),
+        ("declared_bytes", "bigint", None),
+        ("uploaded", "boolean", "false"),
+        ("created_at", "timestamp with time zone", "now()"),
+    ]
+}
+MEDIA_KEY_INDEX = (
+    "write_model",
+    "media",
+    "media_pkey",
+    "CREATE UNIQUE INDEX media_pkey ON write_model.media USING btree (media_id)",
+)
+# What the revisions after the baseline (0002, 0003, 0004) add to release 0.1.0's schema.
+NEW = {
+    "tables": {("write_model", "media", "r", None)},
+    "columns": {NEW_COLUMN, *MEDIA_COLUMNS},
+    "constraints": {("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)")},
+    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX},
+}
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
 
@@ -222,20 +245,22 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0003" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0004" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0003: applied 0002" in deployment_line
-    assert "; 0003 (Outbox" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0004: applied 0002" in deployment_line
+    assert "; 0003 (Outbox" in deployment_line and "; 0004 (Media uploads" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0003", "0001")
-    # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again).
+    assert _versions(dsn) == ("0004", "0001")
+    # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again);
+    # the media table is new and empty.
     migrated_rows = rows | {
         "write_model.unconfirmed_events": [
             (*row, False) for row in rows["write_model.unconfirmed_events"]
-        ]
+        ],
+        "write_model.media": [],
     }
     assert _rows(dsn) == migrated_rows
     migrated = _schema(dsn, [*MIGRATED, "read_model"])
@@ -244,7 +269,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0003", "0001")
+    assert _versions(dsn) == ("0004", "0001")
     assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
@@ -259,12 +284,18 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0003", False),
+        (None, "0004", False),
         (None, "0001", False),
     ]
-    assert [revision.split()[0] for revision in done[0].applied] == ["0001", "0002", "0003"]
+    assert [revision.split()[0] for revision in done[0].applied] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+    ]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
+        "write_model.media": [],
         "write_model.snowflake_workers (sequence)": [(None,)],
         "archive.events_seq_seq (sequence)": [(None,)],
     }
@@ -273,7 +304,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0003", "0001")
+    assert _versions(empty) == ("0004", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -289,5 +320,6 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    assert applied == ["0001", "0001", "0002", "0003"]  # deployment's three, the archive's one
-    assert _versions(dsn) == ("0003", "0001")
+    # deployment's four, the archive's one
+    assert applied == ["0001", "0001", "0002", "0003", "0004"]
+    assert _versions(dsn) == ("0004", "0001")
