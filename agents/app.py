@@ -18,6 +18,7 @@ from agents.context import (
     group_of,
 )
 from agents.core import apply_core
+from agents.media import MEDIA_BATCHING, apply_media, close_media_processor
 from agents.notifications import NOTIFICATIONS_BATCHING, apply_notifications
 from agents.search import SEARCH_BATCHING, apply_search
 from agents.trends import consume_trends
@@ -142,6 +143,12 @@ _batch_consumer(
     apply_archive,
     resume=archived_positions,
 )
+_batch_consumer(
+    "media",
+    [topics.tweets.name],
+    MEDIA_BATCHING,
+    lambda context, records: apply_media(context, records, dead_letters),
+)
 
 
 @app.agent(_topic(topics.trending.name), name="trends")
@@ -177,6 +184,7 @@ async def _announce_ready() -> None:
 
 class _Cleanup(faust.Service):
     async def on_stop(self) -> None:
+        await close_media_processor()
         await close_agent_context()
 
 

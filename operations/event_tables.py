@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from schemas import events as ev
 
@@ -57,6 +58,13 @@ def arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
         return pa.list_(arrow_type(items[0])[0]), False
     if annotation in _SCALARS:
         return _SCALARS[annotation], False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        # A value of the event (a media rendition): a struct of its fields.
+        members = []
+        for name, info in annotation.model_fields.items():
+            data_type, nullable = arrow_type(info.annotation)
+            members.append(pa.field(name, data_type, nullable=nullable))
+        return pa.struct(members), False
     raise TypeError(f"no Arrow type for {annotation!r}: add one in operations/event_tables.py")
 
 
@@ -114,7 +122,7 @@ class ParquetTables:
         }
         for name in schema.names:
             if name not in columns:
-                columns[name] = [getattr(event, name) for *_, event in rows]
+                columns[name] = [_plain(getattr(event, name)) for *_, event in rows]
         self.writers[type_name].write_table(pa.Table.from_pydict(columns, schema=schema))
         self.buffered -= len(rows)
 
@@ -132,3 +140,12 @@ class ParquetTables:
         if self.created:
             with contextlib.suppress(OSError):
                 self.directory.rmdir()
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as Arrow takes it: a model as a dict of its fields."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value

@@ -141,6 +141,28 @@ class MediaUploaded(Event):
     key: str
 
 
+class Rendition(BaseModel):
+    """One file made from an upload's pixels alone (no EXIF or other metadata)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str  # thumb, small, large; animation for an animated GIF
+    key: str
+    media_type: str
+    width: int
+    height: int
+    byte_size: int
+
+
+class MediaProcessed(Event):
+    """The renditions clients are served of an upload (none for a video, served as
+    uploaded)."""
+
+    media_id: Id
+    owner_id: Id
+    renditions: tuple[Rendition, ...] = ()
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name(): cls
     for cls in (
@@ -156,6 +178,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TweetRetweeted,
         TweetUnretweeted,
         MediaUploaded,
+        MediaProcessed,
     )
 }
 

@@ -31,6 +31,7 @@ _KEY_OF = {
     ev.TweetDeleted: ("tweets", lambda e: e.author_id),
     # An owner's media events precede, in the same partition, the posts that attach them.
     ev.MediaUploaded: ("tweets", lambda e: e.owner_id),
+    ev.MediaProcessed: ("tweets", lambda e: e.owner_id),
     ev.UserFollowed: ("follows", lambda e: e.follower_id),
     ev.UserUnfollowed: ("follows", lambda e: e.follower_id),
     ev.TweetLiked: ("engagements", lambda e: e.tweet_id),

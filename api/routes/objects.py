@@ -18,6 +18,8 @@ from infra.object_store import BadObjectKey, checked_key
 router = APIRouter(prefix=OBJECTS_PATH.rstrip("/"), tags=["media"], include_in_schema=False)
 _ERRORS = problem_responses(400, 403, 404, 413)
 
+# Renditions are WebP whatever the machine's MIME table says; originals are never served.
+_RENDITION_TYPES = {".webp": "image/webp"}
 Expires = Annotated[int, Query(alias="expires", ge=0, le=2**40)]
 Signature = Annotated[str, Query(alias="signature", max_length=100)]
 
@@ -78,6 +80,10 @@ async def download(key: str, services: ServicesDep, expires: Expires, signature:
     path = store.path(key)
     if not path.is_file():
         raise not_found("the object")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media_type = (
+        _RENDITION_TYPES.get(path.suffix)
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
     # Never sniffed into HTML by a browser: uploads are served from the API's own origin.
     return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})

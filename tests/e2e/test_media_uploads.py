@@ -4,11 +4,14 @@ get a clear 4xx, record nothing and leave no object behind."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from PIL import ExifTags, Image
 
 from commands.media import MAX_BYTES
 from infra.embedded_object_store import EmbeddedObjectStore
@@ -74,6 +77,38 @@ def test_a_photo_is_accepted_as_what_its_bytes_are_and_recorded_once(client, eve
     )
     assert original(stack, ticket["media_id"]).read_bytes() == photo
     assert len(uploaded_events(event_log, user)) == 1
+
+
+def processed(event_log, user: User) -> list[ev.MediaProcessed]:
+    event_log.sync()
+    return [e for e in event_log.by_actor(user.id) if isinstance(e, ev.MediaProcessed)]
+
+
+def test_a_gps_tagged_photo_is_served_as_renditions_without_metadata(client, event_log, stack):
+    user = register(client, "gps")
+    photo = jpeg(3000, 2000)
+    assert ExifTags.Base.GPSInfo in Image.open(io.BytesIO(photo)).getexif()
+    assert upload(client, user, photo).status_code == 200
+    found = eventually(lambda: processed(event_log, user), timeout=30)
+    assert found, "no MediaProcessed within 30 s"
+    renditions = {r.name: r for r in found[0].renditions}
+    assert {name: (r.width, r.height) for name, r in renditions.items()} == {
+        "thumb": (150, 150),
+        "small": (680, 453),
+        "large": (2048, 1365),
+    }
+    # As a client gets them: through download URLs the API serves.
+    store = EmbeddedObjectStore(
+        stack.settings.media_directory, str(client.base_url), stack.settings.jwt_secret
+    )
+    for rendition in renditions.values():
+        url = asyncio.run(store.presign_download(rendition.key, 60)).url
+        served = httpx.get(url)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/webp"
+        image = Image.open(io.BytesIO(served.content))
+        assert image.size == (rendition.width, rendition.height)
+        assert not image.getexif() and "exif" not in image.info
+        assert b"Chirp Test Camera" not in served.content
 
 
 def test_a_png_declared_as_a_jpeg_is_a_png(client):

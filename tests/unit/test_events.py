@@ -6,6 +6,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from schemas import events as ev
 from schemas.events import EVENT_TYPES, UndecodableEvent, decode, encode
@@ -25,6 +26,8 @@ def _values(annotation):
         return ids
     if annotation is str:
         return texts
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return event_strategy(annotation)
     if get_origin(annotation) is tuple:
         return st.lists(_values(get_args(annotation)[0]), max_size=3).map(tuple)
     options = [option for option in get_args(annotation) if option is not type(None)]
@@ -33,7 +36,7 @@ def _values(annotation):
     raise TypeError(f"no strategy for {annotation!r}")
 
 
-def event_strategy(cls: type[ev.Event]):
+def event_strategy(cls: type[BaseModel]):
     return st.builds(
         cls, **{name: _values(info.annotation) for name, info in cls.model_fields.items()}
     )
