@@ -83,6 +83,7 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
                 group_of(live, ReadModel.CORE),
                 group_of(live, ReadModel.SEARCH),
                 group_of(live, ReadModel.NOTIFICATIONS),
+                group_of(live, "media"),  # or every upload is processed again
             )
         }
         wanted = {event_id for places in recorded.values() for event_id in places.values()}
