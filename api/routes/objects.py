@@ -48,7 +48,8 @@ async def upload(
     services: ServicesDep,
     expires: Expires,
     signature: Signature,
-    max_bytes: Annotated[int, Query(ge=1, le=2**40)],
+    # Absent from a download URL: a PUT to one fails its signature (403), as on S3.
+    max_bytes: Annotated[int, Query(ge=0, le=2**40)] = 0,
 ):
     """Store the body under `key`, as the presigned upload URL allows."""
     store, key = _store(services), _key(key)
