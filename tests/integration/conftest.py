@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from infra.servers import ElasticsearchApiStandIn, S3ApiStandIn, free_port
+from infra.servers import ApiStandIn, ElasticsearchApiStandIn, S3ApiStandIn, free_port
 from tests.conftest import new_data_dir
 
 REAL_ELASTICSEARCH_URL = os.environ.get("CHIRP_ELASTICSEARCH_URL")
@@ -25,24 +25,24 @@ NO_REAL_S3 = (
 )
 
 
-@pytest.fixture(scope="session")
-def elasticsearch_api_stand_in():
-    """osmem-server, started once per session: speaks the Elasticsearch API, is not
-    Elasticsearch."""
+def _running(stand_in: type[ApiStandIn]):
+    """A stand-in on a free port with a data directory of its own, stopped afterwards."""
     data_dir = new_data_dir()
-    server = ElasticsearchApiStandIn(free_port(), data_dir)
+    server = stand_in(free_port(), data_dir)
     server.start()
     yield server
     server.process.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_api_stand_in():
+    """osmem-server, started once per session: speaks the Elasticsearch API, is not
+    Elasticsearch."""
+    yield from _running(ElasticsearchApiStandIn)
 
 
 @pytest.fixture(scope="session")
 def s3_api_stand_in():
     """moto's server, started once per session: speaks the S3 API, is not S3."""
-    data_dir = new_data_dir()
-    server = S3ApiStandIn(free_port(), data_dir)
-    server.start()
-    yield server
-    server.process.stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from _running(S3ApiStandIn)

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from commands.errors import DomainError, Refusal
+from commands.errors import Refusal
 from commands.media import MAX_BYTES, Arrived, arrival_refusal, inspect
 from commands.model import (
     CompleteUpload,
@@ -18,24 +16,12 @@ from commands.model import (
     State,
     UploadStarted,
 )
-from commands.rules import decide, needs
+from commands.rules import needs
 from schemas import events as ev
-from streams.ids import SnowflakeIds
 from tests.support.images import gif, jpeg, png, png_bomb
+from tests.unit.test_command_rules import ADA, BOB, refusal, run
 
-NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-ADA, BOB = 11, 12
 MEDIA = 700
-
-
-def run(command, state: State):
-    return decide(command, state, SnowflakeIds(worker_id=3).next_id, NOW)
-
-
-def refusal(command, state: State) -> tuple[Refusal, str]:
-    with pytest.raises(DomainError) as raised:
-        run(command, state)
-    return raised.value.refusal, raised.value.code
 
 
 def reserved(owner=ADA, declared_bytes=1_000_000, uploaded=False) -> State:
