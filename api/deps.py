@@ -124,6 +124,18 @@ async def reader(services: ServicesDep, user: OptionalUser) -> Principal | None:
 Reader = Annotated[Principal | None, Depends(reader)]
 
 
+async def notifications_reader(services: ServicesDep, user: CurrentUser) -> Principal:
+    """The signed-in caller, once the notifications agent has applied the caller's own
+    writes (a mark read shows at the next read)."""
+    await services.notifications.caught_up(
+        user.user_id, services.settings.read_your_writes_timeout_ms / 1000
+    )
+    return user
+
+
+NotificationsReader = Annotated[Principal, Depends(notifications_reader)]
+
+
 async def signed_in_reader(services: ServicesDep, user: CurrentUser) -> Principal:
     """The signed-in caller (401 without a token), once the projections have applied the
     caller's own writes."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentUser, Cursor, Limit, RunCommandDep, ServicesDep
+from api.deps import CurrentUser, Cursor, Limit, NotificationsReader, RunCommandDep, ServicesDep
 from api.routes import links, problem_responses, respond
 from commands.model import MarkNotificationsRead, NotificationsMarked
 from commands.runner import Answer
@@ -35,7 +35,7 @@ Types = Annotated[
 @router.get("", response_model=NotificationPage, responses=problem_responses(401, 422, 503))
 async def notifications(
     request: Request,
-    user: CurrentUser,
+    user: NotificationsReader,
     services: ServicesDep,
     types: Types = None,
     cursor: Cursor = None,
@@ -43,10 +43,8 @@ async def notifications(
 ):
     """Your notifications, newest first: likes, retweets and follows of one target grouped
     per day ("ada and 5 others liked your tweet"), each mention, reply and quote on its own."""
-    reader = services.notifications
-    await reader.caught_up(user.user_id, services.settings.read_your_writes_timeout_ms / 1000)
     kinds = [Kind(kind) for kind in types.split(",")] if types else list(KINDS)
-    found, last = await reader.page(user.user_id, kinds, cursor, limit)
+    found, last = await services.notifications.page(user.user_id, kinds, cursor, limit)
     next_cursor = encode_cursor(last) if last is not None else None
     link = links(request, next_cursor)
     return JSONResponse(
@@ -56,10 +54,8 @@ async def notifications(
 
 
 @router.get("/unread_count", response_model=UnreadCount, responses=problem_responses(401, 503))
-async def unread_count(user: CurrentUser, services: ServicesDep):
+async def unread_count(user: NotificationsReader, services: ServicesDep):
     """How many of your notifications are newer than what you marked read."""
-    reader = services.notifications
-    await reader.caught_up(user.user_id, services.settings.read_your_writes_timeout_ms / 1000)
     return {"unread_count": await services.models.notifications.unread_count(user.user_id)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import CurrentUser, Cursor, Limit, ServicesDep, Since
+from api.deps import CurrentUser, Cursor, Limit, NotificationsReader, ServicesDep, Since
 from api.routes import page, problem_responses
 from schemas.api import TweetPage
 
@@ -46,13 +46,11 @@ async def home_timeline(
 )
 async def mentions_timeline(
     request: Request,
-    user: CurrentUser,
+    user: NotificationsReader,
     services: ServicesDep,
     cursor: Cursor = None,
     limit: Limit = 20,
 ):
     """Tweets that mention you (`@username`), reply to you or quote you, newest first."""
-    reader = services.notifications
-    await reader.caught_up(user.user_id, services.settings.read_your_writes_timeout_ms / 1000)
-    tweets, last = await reader.mentions(user.user_id, cursor, limit)
+    tweets, last = await services.notifications.mentions(user.user_id, cursor, limit)
     return page(request, tweets, last)
