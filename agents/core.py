@@ -28,6 +28,7 @@ from projections import engagement_plan, graph_plan, tweet_plan
 from projections.engagement_plan import EngagementPlan, Retweeted, Unretweeted
 from projections.fanout import should_push
 from projections.graph_plan import GraphPlan
+from projections.media_plan import MEDIA_EVENTS, plan_media
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
 from projections.tweet_plan import Posted, TweetPlan
@@ -47,8 +48,12 @@ async def apply_core(context: AgentContext, events: list[ev.Event]) -> None:
     graph_events = [event for event in events if isinstance(event, GRAPH)]
     tweet_events = [event for event in events if isinstance(event, TWEETS)]
     engagement_events = [event for event in events if isinstance(event, ENGAGEMENTS)]
+    # Uploads, and the posts attaching them, in log order (an owner's share a partition).
+    media_events = [event for event in events if isinstance(event, MEDIA_EVENTS + TWEETS)]
     recents = await _recents(context, graph_events)
-    planned = await _write_postgres(context, graph_events, tweet_events, engagement_events, recents)
+    planned = await _write_postgres(
+        context, graph_events, tweet_events, engagement_events, media_events, recents
+    )
     await write_redis(context, planned)
 
 
@@ -69,6 +74,7 @@ async def _write_postgres(
     graph_events,
     tweet_events,
     engagement_events,
+    media_events,
     recents: dict[int, TimelinePage],
 ) -> Planned:
     models = context.models
@@ -89,6 +95,11 @@ async def _write_postgres(
         counted = await models.graph.count_tweets(conn, tweets.counted, tweets.uncounted)
         replied = await models.engagements.write_replies(conn, tweets.replies, tweets.unreplies)
         quoted = await models.engagements.write_quotes(conn, tweets.quotes, tweets.unquotes)
+        media = plan_media(media_events)
+        restyled = await models.media.write(conn, media) if media else set()
+        attachments = models.media.rendered(
+            await models.media.attachments(sorted(media.posted | restyled), conn)
+        )
 
         engagements = engagement_plan.plan_engagements(
             engagement_events,
@@ -124,6 +135,8 @@ async def _write_postgres(
         followers,
         counts,
         moved,
+        attachments,
+        restyled,
     )
 
 

@@ -52,6 +52,10 @@ class Planned:
     followers: dict[int, list[int]]
     counts: dict[int, Counts]
     threshold_moved: tuple[int, float] | None  # (threshold, lag) when lag moved it
+    # The attachments, as shown, of the tweets posted with media and of those whose media
+    # changed (`restyled`: processed, described or removed).
+    attachments: dict[int, list[dict]]
+    restyled: set[int]
 
 
 async def write_redis(context: AgentContext, planned: Planned) -> None:
@@ -140,6 +144,7 @@ def _queue_tweets(
                     counts=counts.get(posted.tweet_id, Counts()),
                     quote_of=posted.quote_of,
                     mentioned_ids=posted.mentioned_ids,
+                    media=planned.attachments.get(posted.tweet_id, []),
                 ),
             )
             _deliver(context, batch, timelines, next(deliveries), planned.followers)
@@ -151,6 +156,8 @@ def _queue_tweets(
             timelines.remove(
                 [models.keys.recent(deleted.author_id)], [Entry(deleted.tweet_id, deleted.tweet_id)]
             )
+    for tweet_id in sorted(planned.restyled):
+        cache.queue_media(batch, tweet_id, planned.attachments[tweet_id])
 
 
 def _queue_linked_counts(

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from agents.batches import apply_records, record_batch
 from agents.consumer import Batching
 from agents.context import AgentContext
-from agents.renditions import renditions
+from agents.renditions import Made, renditions
+from commands.media_keys import MediaKeys
 from commands.postgres_write_model import PostgresWriteModel
 from infra.object_store import ObjectStore
 from infra.object_stores import object_store
@@ -34,20 +35,24 @@ READ_MODEL = "media"
 class MediaProcessor:
     """The store the renditions go to and the producer their events go out by."""
 
-    def __init__(self, store: ObjectStore, producer: EventProducer, ids: SnowflakeIds) -> None:
-        self.store, self.producer, self.ids = store, producer, ids
+    def __init__(
+        self, store: ObjectStore, producer: EventProducer, ids: SnowflakeIds, keys: MediaKeys
+    ) -> None:
+        self.store, self.producer, self.ids, self.keys = store, producer, ids, keys
 
     async def process(self, upload: ev.MediaUploaded) -> ev.MediaProcessed:
-        """Make, store and record the renditions of `upload`."""
-        made = []
+        """Make, store and record the renditions of `upload` (a video: itself, public)."""
+        original = await self.store.read(upload.key, upload.byte_size)
+        if original is None:  # deleted since (an expired or removed upload)
+            return await self._record(upload, ())
         if upload.media_type.startswith("image/"):
-            original = await self.store.read(upload.key, upload.byte_size)
-            if original is None:  # deleted since (an expired or removed upload)
-                return await self._record(upload, ())
             made = await asyncio.to_thread(renditions, original)
+        else:
+            made = [Made("video", upload.media_type, None, None, original)]
         stored = []
         for rendition in made:
-            key = f"media/{upload.media_id}/{rendition.name}.webp"
+            suffix = "mp4" if rendition.name == "video" else "webp"
+            key = self.keys.public(upload.media_id, f"{rendition.name}.{suffix}")
             await self.store.write(key, rendition.data, rendition.media_type)
             stored.append(
                 ev.Rendition(
@@ -59,6 +64,11 @@ class MediaProcessor:
                     byte_size=len(rendition.data),
                 )
             )
+        if stored and await self.store.size(upload.key) is None:
+            # Removed while its renditions were made (an expired upload): the sweeper deletes
+            # the original first, so what was just written goes too (commands/media_sweeper).
+            await self.store.delete([r.key for r in stored])
+            stored = []
         return await self._record(upload, tuple(stored))
 
     async def _record(self, upload, stored: tuple[ev.Rendition, ...]) -> ev.MediaProcessed:
@@ -93,7 +103,9 @@ async def media_processor(context: AgentContext) -> MediaProcessor:
                 settings.produce_timeout_ms,
             )
             worker_id = await PostgresWriteModel(context.models.pool).allocate_worker_id()
-            _processor = MediaProcessor(store, producer, SnowflakeIds(worker_id))
+            _processor = MediaProcessor(
+                store, producer, SnowflakeIds(worker_id), MediaKeys(settings.jwt_secret)
+            )
     return _processor
 
 

@@ -19,8 +19,8 @@ WEBP = "image/webp"
 class Made:
     name: str
     media_type: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     data: bytes
 
 

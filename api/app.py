@@ -39,6 +39,8 @@ from api.routes import search as search_routes
 from api.security import Passwords, Tokens
 from api.streaming import LiveHub
 from api.timelines import Timelines
+from commands.media_keys import MediaKeys
+from commands.media_sweeper import MediaSweeper
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
 from infra.embedded_object_store import OBJECTS_PATH
@@ -156,6 +158,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retired: set[asyncio.Task] = set()
             relay = asyncio.create_task(services.commands.relay_forever())
             fanning_out = asyncio.create_task(live.run())
+            sweeper = MediaSweeper(
+                write_model,
+                store,
+                MediaKeys(settings.jwt_secret),
+                services.commands,
+                settings.media_orphan_seconds,
+                settings.media_delete_grace_seconds,
+                settings.media_sweep_seconds,
+            )
+            sweeping = asyncio.create_task(sweeper.sweep_forever())
 
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
@@ -180,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 watcher.cancel()
                 relay.cancel()
                 fanning_out.cancel()
+                sweeping.cancel()
                 try:  # what was acknowledged leaves the outbox now, not at the next start
                     await services.commands.confirm_acknowledged()
                 except Exception as error:  # noqa: BLE001 - sent again later, applied once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from projections.engagements import Counts
@@ -43,14 +44,27 @@ class Hydrator:
                     for t in stored.values()
                 }
             )
-        # Tweets the cache missed, and cached tweets whose counts it missed: one query for
-        # the counts, one pass to fill whatever of either is still absent.
-        uncounted = [tweet for tweet in found.values() if tweet.counts is None]
-        if uncounted:
-            counts = await self.models.engagements.counts([t.tweet_id for t in uncounted])
-            counted = [replace(t, counts=counts.get(t.tweet_id, Counts())) for t in uncounted]
-            await self.models.cache.fill_tweets(counted)
-            found.update({tweet.tweet_id: tweet for tweet in counted})
+        # Tweets the cache missed, and cached tweets whose counts or attachments it missed:
+        # one query for the counts, one for the attachments, one pass to fill what is absent.
+        uncounted = [t.tweet_id for t in found.values() if t.counts is None]
+        unattached = [t.tweet_id for t in found.values() if t.media is None]
+        if uncounted or unattached:
+            counts, media = await asyncio.gather(
+                self.models.engagements.counts(uncounted),
+                self.models.media.attachments(unattached),
+            )
+            rendered = self.models.media.rendered(media)
+            filled = [
+                replace(
+                    tweet,
+                    counts=tweet.counts or counts.get(tweet.tweet_id, Counts()),
+                    media=rendered.get(tweet.tweet_id, tweet.media),
+                )
+                for tweet in found.values()
+                if tweet.counts is None or tweet.media is None
+            ]
+            await self.models.cache.fill_tweets(filled)
+            found.update({tweet.tweet_id: tweet for tweet in filled})
         return found
 
     async def users(
@@ -133,6 +147,7 @@ class Hydrator:
                 },
                 "liked_by_me": tweet.tweet_id in liked,
                 "retweeted_by_me": tweet.tweet_id in retweeted,
+                "media": tweet.media,
             }
 
         def quoted(tweet_id: int | None) -> dict | None:

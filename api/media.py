@@ -9,8 +9,8 @@ import dataclasses
 from api.problems import ProblemError, not_found
 from commands.errors import DomainError
 from commands.media import MAX_BYTES, inspect
+from commands.media_keys import original_key
 from commands.model import CompleteUpload
-from commands.rules import original_key
 from commands.runner import Answer, Render
 from commands.write_model import WriteModel
 from infra.object_store import ObjectStore

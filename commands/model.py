@@ -24,14 +24,20 @@ class TweetRecord:
 
 @dataclass(frozen=True)
 class MediaRecord:
-    """What the write model keeps of an upload: whose it is, what it was declared as, and
-    whether its bytes were checked (MediaUploaded)."""
+    """What the write model keeps of an upload: whose it is, what it was declared as,
+    whether its bytes were checked (MediaUploaded), the tweet it is attached to, when that
+    tweet was deleted (`released_at`) and whether it is removed (MediaDeleted; its row
+    leaves once its files are gone)."""
 
     media_id: int
     owner_id: int
     declared_type: str
     declared_bytes: int
     uploaded: bool = False
+    created_at: datetime | None = None  # None: not stored yet
+    attached_to: int | None = None
+    released_at: datetime | None = None
+    removed: bool = False
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -66,6 +72,7 @@ class PostTweet(Command):
     content: str
     reply_to: int | None = None
     quote_of: int | None = None
+    media_ids: tuple[int, ...] = ()
 
     @property
     def actor_id(self) -> int:
@@ -168,6 +175,35 @@ class CompleteUpload(Command):
 
 
 @dataclass(frozen=True)
+class DescribeMedia(Command):
+    """Set (or, with "", remove) the alt text of one of the user's uploads."""
+
+    user_id: int
+    media_id: int
+    alt_text: str
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
+class RemoveMedia(Command):
+    """Remove an upload that is due: never attached for `orphan_seconds` since it was
+    reserved, or its tweet deleted `grace_seconds` ago. Run by the media sweeper
+    (commands/media_sweeper.py) as the owner; an upload no longer due is left alone."""
+
+    owner_id: int
+    media_id: int
+    orphan_seconds: float
+    grace_seconds: float
+
+    @property
+    def actor_id(self) -> int:
+        return self.owner_id
+
+
+@dataclass(frozen=True)
 class ProfileFields:
     """The editable fields of a profile; in an edit, None leaves a field as it is."""
 
@@ -235,6 +271,8 @@ class Changes:
     deleted: tuple[int, ...] = ()
     media: tuple[MediaRecord, ...] = ()  # new uploads
     uploaded: tuple[int, ...] = ()  # media whose bytes were accepted
+    attached: tuple[tuple[int, int], ...] = ()  # (media, tweet) attachments
+    removed: tuple[int, ...] = ()  # media removed (their files go next)
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -295,6 +333,18 @@ class MediaAccepted:
     height: int | None
 
 
+@dataclass(frozen=True)
+class MediaDescribedResult:
+    media_id: int
+    alt_text: str
+
+
+@dataclass(frozen=True)
+class MediaRemoved:
+    media_id: int
+    removed: bool  # False: it was not due (or gone already)
+
+
 Result = (
     Registered
     | Posted
@@ -305,6 +355,8 @@ Result = (
     | ProfileEdited
     | UploadStarted
     | MediaAccepted
+    | MediaDescribedResult
+    | MediaRemoved
 )
 
 

@@ -16,7 +16,10 @@ from commands.write_model import Account, StoredResponse
 
 # Clients retry within minutes; a day is what Stripe keeps keys for.
 IDEMPOTENCY_KEY_TTL = "24 hours"
-_MEDIA = "SELECT media_id, owner_id, declared_type, declared_bytes, uploaded FROM write_model.media"
+_MEDIA = (
+    "SELECT media_id, owner_id, declared_type, declared_bytes, uploaded, created_at, attached_to,"
+    " released_at, removed FROM write_model.media"
+)
 
 
 class PostgresWriteTransaction:
@@ -121,18 +124,41 @@ class PostgresWriteTransaction:
                 "UPDATE write_model.tweets SET deleted = true WHERE tweet_id = ANY(%s)",
                 (list(changes.deleted),),
             )
+            # The deleted tweets' uploads: their files go after the grace period.
+            await self.conn.execute(
+                "UPDATE write_model.media SET released_at = now()"
+                " WHERE attached_to = ANY(%s) AND released_at IS NULL",
+                (list(changes.deleted),),
+            )
         if changes.media:
             await self.conn.execute(
                 "INSERT INTO write_model.media"
                 " (media_id, owner_id, declared_type, declared_bytes, uploaded)"
                 " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[],"
                 " %s::boolean[])",
-                tuple(list(column) for column in zip(*map(astuple, changes.media), strict=True)),
+                tuple(
+                    list(column)
+                    for column in zip(
+                        *(astuple(record)[:5] for record in changes.media), strict=True
+                    )
+                ),
             )
         if changes.uploaded:
             await self.conn.execute(
                 "UPDATE write_model.media SET uploaded = true WHERE media_id = ANY(%s)",
                 (list(changes.uploaded),),
+            )
+        if changes.attached:
+            await self.conn.execute(
+                "UPDATE write_model.media m SET attached_to = a.tweet_id"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS a(media_id, tweet_id)"
+                " WHERE m.media_id = a.media_id",
+                tuple(list(column) for column in zip(*changes.attached, strict=True)),
+            )
+        if changes.removed:
+            await self.conn.execute(
+                "UPDATE write_model.media SET removed = true WHERE media_id = ANY(%s)",
+                (list(changes.removed),),
             )
         return True
 
@@ -188,6 +214,43 @@ class PostgresWriteModel:
             cursor = await conn.execute(f"{_MEDIA} WHERE media_id = %s", (media_id,))
             row = await cursor.fetchone()
         return MediaRecord(*row) if row else None
+
+    async def media_due(
+        self, orphan_seconds: float, grace_seconds: float, limit: int
+    ) -> list[tuple[int, int]]:
+        """(media, owner) of uploads due for removal: never attached for `orphan_seconds`,
+        or released by their tweet's deletion `grace_seconds` ago; oldest first."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "(SELECT media_id, owner_id FROM write_model.media"
+                "  WHERE attached_to IS NULL AND NOT removed"
+                "  AND created_at <= now() - make_interval(secs => %s)"
+                "  ORDER BY created_at LIMIT %s)"
+                " UNION ALL"
+                " (SELECT media_id, owner_id FROM write_model.media"
+                "  WHERE released_at IS NOT NULL AND NOT removed"
+                "  AND released_at <= now() - make_interval(secs => %s)"
+                "  ORDER BY released_at LIMIT %s)",
+                (orphan_seconds, limit, grace_seconds, limit),
+            )
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
+
+    async def removed_media(self, limit: int) -> list[int]:
+        """Uploads removed (MediaDeleted recorded) whose rows, and maybe files, remain."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT media_id FROM write_model.media WHERE removed ORDER BY media_id LIMIT %s",
+                (limit,),
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def forget_media(self, media_ids: list[int]) -> None:
+        """Drop the rows of removed uploads whose files are gone."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM write_model.media WHERE media_id = ANY(%s) AND removed",
+                (media_ids,),
+            )
 
     async def allocate_worker_id(self) -> int:
         async with self.pool.connection() as conn:

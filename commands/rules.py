@@ -5,10 +5,11 @@ DomainError. Ids and the clock come in as arguments, so a decision is repeatable
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import singledispatch
 
 from commands.errors import DomainError, Refusal, not_found
+from commands.media_keys import original_key
 from commands.model import (
     Changes,
     Command,
@@ -16,11 +17,14 @@ from commands.model import (
     Decision,
     Deleted,
     DeleteTweet,
+    DescribeMedia,
     EngagementState,
     FollowState,
     MarkNotificationsRead,
     MediaAccepted,
+    MediaDescribedResult,
     MediaRecord,
+    MediaRemoved,
     Needs,
     NewAccount,
     NotificationsMarked,
@@ -30,6 +34,7 @@ from commands.model import (
     ProfileFields,
     Register,
     Registered,
+    RemoveMedia,
     SetEngagement,
     SetFollow,
     StartUpload,
@@ -43,6 +48,8 @@ from schemas.entities import extract_hashtags, extract_mentions
 from streams.ids import id_time
 
 NextId = Callable[[], int]
+# Media per tweet, as on Twitter (and as the API's TweetCreate says).
+MAX_ATTACHMENTS = 4
 
 _ENGAGEMENT_EVENTS: dict[
     tuple[str, bool],
@@ -65,6 +72,8 @@ def needs(command: Command) -> Needs:
                 users=actor,
                 tweets=frozenset(t for t in (command.reply_to, command.quote_of) if t is not None),
                 usernames=frozenset(extract_mentions(command.content)),
+                # Locked: two posts attaching one upload must not both take it.
+                media=frozenset(command.media_ids),
             )
         case DeleteTweet(tweet_id=tweet_id):
             # Locked: two deletes of one tweet must not both emit an event.
@@ -73,8 +82,10 @@ def needs(command: Command) -> Needs:
             return Needs(users=actor | {followee})
         case SetEngagement(tweet_id=tweet_id):
             return Needs(users=actor, tweets=frozenset({tweet_id}))
-        case CompleteUpload(media_id=media_id):
+        case CompleteUpload(media_id=media_id) | DescribeMedia(media_id=media_id):
             # Locked: two completions of one upload must not both emit an event.
+            return Needs(users=actor, media=frozenset({media_id}))
+        case RemoveMedia(media_id=media_id):
             return Needs(users=actor, media=frozenset({media_id}))
     return Needs(users=actor)
 
@@ -127,6 +138,7 @@ def username_taken(username: str) -> DomainError:
 def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> Decision:
     parent = _live_tweet(state, command.reply_to, "reply_to", "reply-target-missing", "Reply")
     quoted = _live_tweet(state, command.quote_of, "quote_of", "quote-target-missing", "Quote")
+    _check_attachments(state, command)
     mentions = extract_mentions(command.content)
     tweet_id = next_id()
     # The tweet's time is its id's: created_at and the id's order always agree.
@@ -144,12 +156,45 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
         reply_to_author_id=parent.author_id if parent else None,
         quote_of=command.quote_of,
         quote_of_author_id=quoted.author_id if quoted else None,
+        media_ids=command.media_ids,
     )
     return Decision(
         Posted(tweet_id, event.occurred_at),
         event,
-        Changes(tweets=(TweetRecord(tweet_id, command.author_id, False),)),
+        Changes(
+            tweets=(TweetRecord(tweet_id, command.author_id, False),),
+            attached=tuple((media_id, tweet_id) for media_id in command.media_ids),
+        ),
     )
+
+
+def _check_attachments(state: State, command: PostTweet) -> None:
+    """Each upload a post attaches: the author's, completed, attached to no tweet yet; at
+    most MAX_ATTACHMENTS, each once."""
+    media_ids = command.media_ids
+    if len(media_ids) > MAX_ATTACHMENTS or len(set(media_ids)) != len(media_ids):
+        raise DomainError(
+            Refusal.INVALID,
+            "too-many-attachments",
+            "Too Many Attachments",
+            f"a tweet attaches at most {MAX_ATTACHMENTS} media items, each once",
+        )
+    for media_id in media_ids:
+        record = own_media(state, command.author_id, media_id)
+        if not record.uploaded:
+            raise DomainError(
+                Refusal.INVALID,
+                "media-not-uploaded",
+                "Media Not Uploaded",
+                f"media {media_id}: complete its upload before attaching it",
+            )
+        if record.attached_to is not None:
+            raise DomainError(
+                Refusal.CONFLICT,
+                "media-attached",
+                "Media Already Attached",
+                f"media {media_id} is attached to tweet {record.attached_to}; upload it again",
+            )
 
 
 def _live_tweet(
@@ -323,10 +368,57 @@ def _complete_upload(
     return Decision(result, event, Changes(uploaded=(command.media_id,)))
 
 
+@_decide.register
+def _describe(command: DescribeMedia, state: State, next_id: NextId, now: datetime) -> Decision:
+    own_media(state, command.user_id, command.media_id)
+    event = ev.MediaDescribed(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.user_id,
+        media_id=command.media_id,
+        owner_id=command.user_id,
+        alt_text=command.alt_text,
+    )
+    return Decision(MediaDescribedResult(command.media_id, command.alt_text), event)
+
+
+@_decide.register
+def _remove_media(command: RemoveMedia, state: State, next_id: NextId, now: datetime) -> Decision:
+    record = state.media.get(command.media_id)
+    reason = None if record is None or record.removed else _due(record, command, now)
+    if reason is None:
+        return Decision(MediaRemoved(command.media_id, False))
+    event = ev.MediaDeleted(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.owner_id,
+        media_id=command.media_id,
+        owner_id=command.owner_id,
+        reason=reason,
+    )
+    return Decision(
+        MediaRemoved(command.media_id, True), event, Changes(removed=(command.media_id,))
+    )
+
+
+def _due(record: MediaRecord, command: RemoveMedia, now: datetime):
+    """Why an upload is removed now (MediaDeleted.reason), or None if it is not due."""
+    if record.attached_to is None:
+        reserved = record.created_at
+        if reserved is not None and now - reserved >= timedelta(seconds=command.orphan_seconds):
+            return "expired"
+    elif record.released_at is not None and now - record.released_at >= timedelta(
+        seconds=command.grace_seconds
+    ):
+        return "tweet-deleted"
+    return None
+
+
 def own_media(state: State, user_id: int, media_id: int) -> MediaRecord:
-    """The user's upload `media_id`; refused if there is none, or it is someone else's."""
+    """The user's upload `media_id`; refused if there is none (or it is removed), or it is
+    someone else's."""
     record = state.media.get(media_id)
-    if record is None:
+    if record is None or record.removed:
         raise not_found(f"media {media_id}")
     if record.owner_id != user_id:
         raise DomainError(
@@ -336,8 +428,3 @@ def own_media(state: State, user_id: int, media_id: int) -> MediaRecord:
             "only the uploader can use a media item",
         )
     return record
-
-
-def original_key(media_id: int) -> str:
-    """The object store key of an upload's bytes as they arrived."""
-    return f"media/{media_id}/original"

@@ -85,6 +85,17 @@ class WriteModel(Protocol):
     async def media(self, media_id: int) -> MediaRecord | None:
         """The upload `media_id`, as the write model holds it now."""
 
+    async def media_due(
+        self, orphan_seconds: float, grace_seconds: float, limit: int
+    ) -> list[tuple[int, int]]:
+        """(media, owner) of uploads due for removal (commands/media_sweeper.py)."""
+
+    async def removed_media(self, limit: int) -> list[int]:
+        """Removed uploads whose rows remain (their files may too)."""
+
+    async def forget_media(self, media_ids: list[int]) -> None:
+        """Drop the rows of removed uploads whose files are gone."""
+
     async def allocate_worker_id(self) -> int:
         """A Snowflake worker id that no other running process of this deployment holds."""
 

@@ -17,6 +17,16 @@ _SEGMENT = r"[a-z0-9][a-z0-9._-]{0,99}"
 _KEY = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{0,7}}$")
 
 
+# Objects under this prefix are served to anyone without a signature, and never change: what
+# clients are shown of an upload (commands/media_keys.py). On S3 the bucket policy (or a CDN)
+# makes them readable (docs/media.md).
+PUBLIC_PREFIX = "public/"
+
+
+def is_public(key: str) -> bool:
+    return key.startswith(PUBLIC_PREFIX)
+
+
 class BadObjectKey(ValueError):
     """A key that could name something outside the store (`..`, an absolute path, ...)."""
 

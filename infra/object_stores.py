@@ -21,3 +21,19 @@ def object_store(settings: Settings, secret: str) -> ObjectStore:
     from infra.embedded_object_store import EmbeddedObjectStore
 
     return EmbeddedObjectStore(settings.media_directory, settings.api_public_url, secret)
+
+
+def media_base_url(settings: Settings) -> str:
+    """What a public object's key is appended to for the URL clients fetch it at."""
+    if settings.media_base_url:
+        return settings.media_base_url.rstrip("/") + "/"
+    if settings.object_store == "s3":
+        if settings.s3_endpoint_url:
+            return f"{settings.s3_endpoint_url.rstrip('/')}/{settings.s3_bucket}/"
+        region = settings.s3_region or "us-east-1"
+        return f"https://{settings.s3_bucket}.s3.{region}.amazonaws.com/"
+    from infra.embedded_object_store import OBJECTS_PATH
+
+    # Served by the API itself: relative to whichever API origin the client reached (agents
+    # render these too, and do not know it) unless the public URL is set.
+    return (settings.public_url or "").rstrip("/") + OBJECTS_PATH

@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     # How long a presigned upload URL and a download URL stay valid.
     media_upload_url_seconds: int = Field(default=15 * 60, ge=1)
     media_download_url_seconds: int = Field(default=24 * 3600, ge=1)
+    # Where clients fetch the public renditions (a CDN in front of the bucket, say); unset:
+    # the embedded store's /api/v1/objects/, or the S3 endpoint's bucket URL.
+    media_base_url: str | None = None
+    # An upload never attached to a tweet expires after this; a deleted tweet's uploads
+    # are removed this long after the deletion; the API processes look this often.
+    media_orphan_seconds: float = Field(default=24 * 3600, gt=0)
+    media_delete_grace_seconds: float = Field(default=3600, ge=0)
+    media_sweep_seconds: float = Field(default=30, gt=0)
     s3_bucket: str = "chirp-media"
     s3_endpoint_url: str | None = None  # an S3-compatible server; unset: AWS
     s3_region: str | None = None

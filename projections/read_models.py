@@ -12,12 +12,14 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from infra.object_stores import media_base_url
 from infra.settings import Settings
-from projections import postgres_engagements, postgres_graph, postgres_tweet_store
+from projections import postgres_engagements, postgres_graph, postgres_media, postgres_tweet_store
 from projections.engagements import EngagementStore
 from projections.graph import GraphStore
 from projections.postgres_engagements import PostgresEngagementStore
 from projections.postgres_graph import PostgresGraphStore
+from projections.postgres_media import PostgresMedia
 from projections.postgres_notifications import PostgresNotifications
 from projections.postgres_tweet_store import PostgresTweetStore
 from projections.progress import Progress
@@ -37,6 +39,7 @@ READ_MODEL_SCHEMAS = [
     postgres_graph.SCHEMA_SQL,
     postgres_tweet_store.SCHEMA_SQL,
     postgres_engagements.SCHEMA_SQL,
+    postgres_media.SCHEMA_SQL,
 ]
 
 REDIS_RETRIES = 7
@@ -49,6 +52,7 @@ class ReadModels:
     graph: GraphStore
     tweets: TweetStore
     engagements: EngagementStore
+    media: PostgresMedia
     timelines: RedisTimelines
     cache: RedisCache
     progress: Progress
@@ -135,6 +139,7 @@ def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redi
         graph=PostgresGraphStore(pool, settings.core_schema),
         tweets=tweet_store(settings, pool),
         engagements=PostgresEngagementStore(pool, settings.core_schema),
+        media=PostgresMedia(pool, settings.core_schema, media_base_url(settings)),
         timelines=RedisTimelines(
             redis,
             keys,

@@ -3,12 +3,14 @@
 PostgreSQL holds the truth. A tweet's hash holds its author, its immutable public fields
 already rendered as JSON (`json`: id, content, time, reply_to, quote_of), what rendering its
 entities and quote needs (`hashtags` as a JSON array, `mentioned`: the mentioned users' ids,
-comma-separated, `quote_of`: the quoted tweet's id or ""), its counts, and `deleted` once
-deleted. The content is immutable but for deletion: it is filled only where neither it nor
-the deletion mark is (an entry without `mentioned`, cached before entities were, counts as
-having no content and is filled again). Agents always overwrite count fields with absolute
-values read back from PostgreSQL, while readers fill only missing ones (HSETNX): whichever
-comes second, the agent's value wins, so a reader racing an agent cannot leave a stale count.
+comma-separated, `quote_of`: the quoted tweet's id or ""), its counts, its attachments as the
+API shows them (`media`, a JSON array), and `deleted` once deleted. The content is
+immutable but for deletion: it is filled only where neither it nor the deletion mark is (an
+entry without `mentioned`, cached before entities were, counts as having no content and is
+filled again). Agents always overwrite count fields (and `media`)
+with absolute values read back from PostgreSQL, while readers fill only missing ones
+(HSETNX): whichever comes second, the agent's value wins, so a reader racing an agent cannot
+leave a stale count.
 A user's hash holds its public JSON, by the same rule: agents write it at registration and
 after each profile edit (read back from PostgreSQL), readers only fill it where it is
 missing, so a reader that read the old profile just before an edit cannot put it back after
@@ -85,6 +87,8 @@ class CachedTweet:
     deleted: bool = False
     quote_of: int | None = None
     mentioned_ids: tuple[int, ...] = ()
+    # The attachments as the API shows them ([]: none); None: not cached.
+    media: list[dict] | None = None
 
     def public(self) -> dict:
         """The fields of the API's tweet object that never change."""
@@ -137,10 +141,11 @@ class RedisCache:
                 for item in (field, getattr(tweet.counts, field.decode()))
             ]
         )
+        media = [] if tweet.media is None else [b"media", orjson.dumps(tweet.media)]
         return (
             self._fill_tweet,
             [self.keys.tweet(tweet.tweet_id)],
-            [self.ttl_seconds, len(content), *content, *counts],
+            [self.ttl_seconds, len(content), *content, *counts, *media],
         )
 
     async def tweets(self, tweet_ids: list[int]) -> dict[int, CachedTweet | None]:
@@ -250,6 +255,14 @@ class RedisCache:
             ],
         )
 
+    def queue_media(self, batch: RedisBatch, tweet_id: int, media: list[dict]) -> None:
+        """Overwrite a tweet's attachments with the media read model's (processed, alt text)."""
+        batch.script(
+            self._set_fields,
+            [self.keys.tweet(tweet_id)],
+            [self.ttl_seconds, "media", orjson.dumps(media)],
+        )
+
     def queue_deleted(self, batch: RedisBatch, tweet_id: int) -> None:
         batch.script(self._mark_deleted, [self.keys.tweet(tweet_id)], [self.ttl_seconds])
 
@@ -289,4 +302,5 @@ def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:
         counts,
         quote_of=int(row[b"quote_of"]) if row.get(b"quote_of") else None,
         mentioned_ids=tuple(int(i) for i in row[b"mentioned"].split(b",") if i),
+        media=orjson.loads(row[b"media"]) if b"media" in row else None,
     )

@@ -129,10 +129,11 @@ local function visible(who)
 end
 
 -- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
--- hashtags, mentioned, quote_of.
+-- hashtags, mentioned, quote_of, media (the attachments as shown).
 local function tweet_row(id)
   return redis.call('HMGET', prefixes.tweet .. id, 'author', 'json', 'deleted', 'likes',
-                    'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of')
+                    'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of',
+                    'media')
 end
 
 local picked, seen, examined, last = {}, {}, 0, nil
@@ -203,6 +204,7 @@ local liked_marks, retweeted_marks = flags(liked), flags(retweeted)
 -- entities and the viewer's flags), or nil and what the cache misses.
 local function body(id, row)
   if not (row[4] and row[5] and row[6] and row[7]) then return nil, 'counts' end
+  if not row[11] then return nil, 'media' end
   local author = user(row[1])
   if not author then return nil, 'user' end
   local mentions = {}
@@ -220,6 +222,7 @@ local function body(id, row)
          .. table.concat(mentions, ',') .. ']}'
          .. ',"liked_by_me":' .. liked_marks[id]
          .. ',"retweeted_by_me":' .. retweeted_marks[id]
+         .. ',"media":' .. row[11]
 end
 local function embedded(id)  -- a quoted tweet, one level deep
   if id == '' then return 'null' end

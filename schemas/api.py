@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 from schemas.types import Id, IdString, Timestamp, bounded_text
 
@@ -13,6 +21,8 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,15}$")]
 DisplayName = Annotated[str, bounded_text(50, single_line=True, not_blank=True)]
 Bio = Annotated[str, bounded_text(160)]
 Content = Annotated[str, bounded_text(280, not_blank=True)]
+# Media per tweet, as on Twitter.
+MAX_ATTACHMENTS = 4
 # Profile edits: an empty string clears a field (but the display name, which must stay).
 BioEdit = Annotated[str, bounded_text(160, may_be_empty=True)]
 Location = Annotated[str, bounded_text(30, single_line=True, may_be_empty=True)]
@@ -97,6 +107,19 @@ class TweetCreate(RequestModel):
     quote_of: IdString | None = Field(
         default=None, description="id of the tweet this one quotes (a quote tweet)"
     )
+    media_ids: list[IdString] = Field(
+        default=[],
+        max_length=MAX_ATTACHMENTS,
+        description="uploads to attach, in the order shown: at most 4, each completed by you "
+        "and attached to no other tweet (docs/media.md)",
+    )
+
+    @field_validator("media_ids")
+    @classmethod
+    def _distinct(cls, media_ids: list[int]) -> list[int]:
+        if len(set(media_ids)) != len(media_ids):
+            raise ValueError("a media item can be attached once")
+        return media_ids
 
 
 class TweetCreated(BaseModel):
@@ -151,6 +174,24 @@ class Entities(BaseModel):
     )
 
 
+class MediaAttachment(BaseModel):
+    """An attached upload as clients show it; the URLs are public and never change (cache
+    them), and null while the renditions are being made (`processing`)."""
+
+    media_id: Id
+    type: Literal["image", "animated_gif", "video"]
+    width: int | None = Field(description="of the upload, in pixels (null for a video)")
+    height: int | None
+    alt_text: str = Field(description="for screen readers; empty when not set")
+    processing: bool
+    url: str | None = Field(
+        description="the image at up to 2,048 px a side (an animated GIF: animated WebP; a "
+        "video: the MP4 as uploaded)"
+    )
+    preview_url: str | None = Field(description="up to 680 px a side, for timelines")
+    thumb_url: str | None = Field(description="150 x 150 px, centre-cropped")
+
+
 class UnavailableTweet(BaseModel):
     """A tweet shown by its id alone: it was deleted (or is not in the read models yet)."""
 
@@ -177,6 +218,7 @@ class EmbeddedTweet(BaseModel):
     created_at: Timestamp
     reply_to: Id | None = None
     quote_of: Id | None = Field(default=None, description="set on a quote tweet: what it quotes")
+    media: list[MediaAttachment] = Field(default=[], description="attached uploads, in order")
 
 
 class TweetPublic(EmbeddedTweet):
@@ -313,6 +355,7 @@ class NotificationsReadState(BaseModel):
 
 # The largest upload of any type (a video); each type has its own bound (commands/media.py).
 MAX_MEDIA_BYTES = 64 * 1024 * 1024
+MAX_ALT_TEXT = 1000
 
 
 class MediaCreate(RequestModel):
@@ -335,3 +378,14 @@ class MediaPublic(BaseModel):
     byte_size: int
     width: int | None = None
     height: int | None = None
+
+
+class MediaDescription(RequestModel):
+    alt_text: Annotated[str, bounded_text(MAX_ALT_TEXT, may_be_empty=True)] = Field(
+        description="what the image shows, for people who cannot see it; empty removes it"
+    )
+
+
+class MediaDescribedPublic(BaseModel):
+    media_id: Id
+    alt_text: str

@@ -65,8 +65,9 @@ class NotificationsRead(Event):
 class TweetPosted(Event):
     # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
     # when it was posted: the users the mentions name (those that exist), the author of the
-    # tweet replied to, and a quoted tweet with its author (see the upcasters below).
-    schema_version: ClassVar[int] = 3
+    # tweet replied to, and a quoted tweet with its author; v4 the attached media (see the
+    # upcasters below).
+    schema_version: ClassVar[int] = 4
 
     tweet_id: Id
     author_id: Id
@@ -80,6 +81,9 @@ class TweetPosted(Event):
     reply_to_author_id: Id | None = None
     quote_of: Id | None = None
     quote_of_author_id: Id | None = None
+    # The uploads attached, in the order shown (at most 4, each the author's, each attached
+    # to no other tweet: commands/rules.py).
+    media_ids: tuple[Id, ...] = ()
 
 
 class TweetDeleted(Event):
@@ -142,25 +146,42 @@ class MediaUploaded(Event):
 
 
 class Rendition(BaseModel):
-    """One file made from an upload's pixels alone (no EXIF or other metadata)."""
+    """One file clients are served of an upload: made from its pixels alone (no EXIF or other
+    metadata), or a video as uploaded (`video`, whose size is not known: None)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str  # thumb, small, large; animation for an animated GIF
+    name: str  # thumb, small, large; animation for an animated GIF; video
     key: str
     media_type: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     byte_size: int
 
 
 class MediaProcessed(Event):
-    """The renditions clients are served of an upload (none for a video, served as
-    uploaded)."""
+    """The files clients are served of an upload, all public (commands/media_keys.py)."""
 
     media_id: Id
     owner_id: Id
     renditions: tuple[Rendition, ...] = ()
+
+
+class MediaDescribed(Event):
+    """The alt text of an upload, as its owner set it ("" removes it)."""
+
+    media_id: Id
+    owner_id: Id
+    alt_text: str
+
+
+class MediaDeleted(Event):
+    """An upload removed with its files: never attached before it expired (`expired`), or
+    its tweet deleted and the grace period over (`tweet-deleted`)."""
+
+    media_id: Id
+    owner_id: Id
+    reason: str  # "expired" or "tweet-deleted"
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -179,6 +200,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TweetUnretweeted,
         MediaUploaded,
         MediaProcessed,
+        MediaDescribed,
+        MediaDeleted,
     )
 }
 
@@ -205,11 +228,13 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @upcaster("TweetPosted", 2)
+@upcaster("TweetPosted", 3)
 @upcaster("TweetLiked", 1)
 @upcaster("TweetUnliked", 1)
 def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
-    """Events recorded before they named whom they reach: the new fields keep their defaults
-    (no mentioned ids, no authors), so they notify no one (docs/notifications.md)."""
+    """Events recorded before they named whom they reach (or what they attach): the new
+    fields keep their defaults (no mentioned ids, no authors, no media), so they notify no
+    one (docs/notifications.md) and carry no media."""
     return payload
 
 

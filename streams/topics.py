@@ -32,6 +32,8 @@ _KEY_OF = {
     # An owner's media events precede, in the same partition, the posts that attach them.
     ev.MediaUploaded: ("tweets", lambda e: e.owner_id),
     ev.MediaProcessed: ("tweets", lambda e: e.owner_id),
+    ev.MediaDescribed: ("tweets", lambda e: e.owner_id),
+    ev.MediaDeleted: ("tweets", lambda e: e.owner_id),
     ev.UserFollowed: ("follows", lambda e: e.follower_id),
     ev.UserUnfollowed: ("follows", lambda e: e.follower_id),
     ev.TweetLiked: ("engagements", lambda e: e.tweet_id),

@@ -42,6 +42,9 @@ TEST_SETTINGS = {
     "CHIRP_LOGIN_FAILURES_PER_USERNAME": "0",
     "CHIRP_LOGIN_FAILURES_PER_IP": "0",
     "CHIRP_SIGNUP_PER_IP_PER_HOUR": "0",
+    # A deleted tweet's media go a second after it, looked for twice a second.
+    "CHIRP_MEDIA_DELETE_GRACE_SECONDS": "1",
+    "CHIRP_MEDIA_SWEEP_SECONDS": "0.5",
 }
 
 

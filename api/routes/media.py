@@ -10,10 +10,22 @@ from fastapi import APIRouter
 from api.deps import CurrentUser, MediaIdPath, RunCommandDep, ServicesDep
 from api.media import complete_upload
 from api.routes import problem_responses, respond
-from commands.model import MediaAccepted, StartUpload, UploadStarted
-from commands.rules import original_key
+from commands.media_keys import original_key
+from commands.model import (
+    DescribeMedia,
+    MediaAccepted,
+    MediaDescribedResult,
+    StartUpload,
+    UploadStarted,
+)
 from commands.runner import Answer
-from schemas.api import MediaCreate, MediaPublic, MediaUploadTicket
+from schemas.api import (
+    MediaCreate,
+    MediaDescribedPublic,
+    MediaDescription,
+    MediaPublic,
+    MediaUploadTicket,
+)
 
 router = APIRouter(prefix="/api/v1/media", tags=["media"])
 _ERRORS = problem_responses(400, 401, 403, 404, 413, 415, 422, 503)
@@ -62,4 +74,18 @@ def _done(result: MediaAccepted) -> Answer:
         width=result.width,
         height=result.height,
     )
+    return Answer(200, body.model_dump(mode="json"))
+
+
+@router.patch("/{media_id}", response_model=MediaDescribedPublic, responses=_ERRORS)
+async def describe(
+    media_id: MediaIdPath, body: MediaDescription, user: CurrentUser, run: RunCommandDep
+):
+    """Set the alt text of one of your uploads (up to 1,000 characters; "" removes it).
+    Tweets showing it show the new text once the agents applied it."""
+    return respond(await run(DescribeMedia(user.user_id, media_id, body.alt_text), _described))
+
+
+def _described(result: MediaDescribedResult) -> Answer:
+    body = MediaDescribedPublic(media_id=result.media_id, alt_text=result.alt_text)
     return Answer(200, body.model_dump(mode="json"))

@@ -13,13 +13,14 @@ from api.deps import ServicesDep
 from api.problems import ProblemError, not_found
 from api.routes import problem_responses
 from infra.embedded_object_store import OBJECTS_PATH, EmbeddedObjectStore, UrlRefused
-from infra.object_store import BadObjectKey, checked_key
+from infra.object_store import BadObjectKey, checked_key, is_public
 
 router = APIRouter(prefix=OBJECTS_PATH.rstrip("/"), tags=["media"], include_in_schema=False)
 _ERRORS = problem_responses(400, 403, 404, 413)
 
-# Renditions are WebP whatever the machine's MIME table says; originals are never served.
-_RENDITION_TYPES = {".webp": "image/webp"}
+# Renditions are WebP (videos MP4) whatever the machine's MIME table says; originals are
+# never served.
+_RENDITION_TYPES = {".webp": "image/webp", ".mp4": "video/mp4"}
 Expires = Annotated[int, Query(alias="expires", ge=0, le=2**40)]
 Signature = Annotated[str, Query(alias="signature", max_length=100)]
 
@@ -71,13 +72,21 @@ async def upload(
 
 
 @router.get("/{key:path}", responses=_ERRORS)
-async def download(key: str, services: ServicesDep, expires: Expires, signature: Signature):
-    """The object under `key`, as the presigned download URL allows."""
+async def download(
+    key: str,
+    services: ServicesDep,
+    expires: Expires | None = None,
+    signature: Signature | None = None,
+):
+    """The object under `key`: a public one (renditions, commands/media_keys.py) to anyone,
+    for good; any other as its presigned download URL allows."""
     store, key = _store(services), _key(key)
-    try:
-        store.signer.check("GET", key, expires, signature)
-    except UrlRefused as error:
-        raise _refused(error) from None
+    public = is_public(key) and expires is None and signature is None
+    if not public:
+        try:
+            store.signer.check("GET", key, expires or 0, signature or "")
+        except UrlRefused as error:
+            raise _refused(error) from None
     path = store.path(key)
     if not path.is_file():
         raise not_found("the object")
@@ -87,4 +96,7 @@ async def download(key: str, services: ServicesDep, expires: Expires, signature:
         or "application/octet-stream"
     )
     # Never sniffed into HTML by a browser: uploads are served from the API's own origin.
-    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if public:  # a public key's bytes never change: cached for good, by anyone
+        headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return FileResponse(path, media_type=media_type, headers=headers)

@@ -23,14 +23,18 @@ from schemas.api import (
 )
 
 router = APIRouter(prefix="/api/v1/tweets", tags=["tweets"])
-_ERRORS = problem_responses(400, 401, 403, 404, 413, 415, 422, 503)
+_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 @router.post("", status_code=201, response_model=TweetCreated, responses=_ERRORS)
 async def post_tweet(body: TweetCreate, user: CurrentUser, run: RunCommandDep):
-    """Post a tweet, a reply with `reply_to`, or a quote tweet with `quote_of`. Mentions
-    (`@username`) of existing users are resolved when the tweet is posted."""
-    answer = await run(PostTweet(user.user_id, body.content, body.reply_to, body.quote_of), _posted)
+    """Post a tweet, a reply with `reply_to`, or a quote tweet with `quote_of`, with up to 4
+    of your completed uploads (`media_ids`). Mentions (`@username`) of existing users are
+    resolved when the tweet is posted."""
+    command = PostTweet(
+        user.user_id, body.content, body.reply_to, body.quote_of, tuple(body.media_ids)
+    )
+    answer = await run(command, _posted)
     return respond(answer, {"Location": f"/api/v1/tweets/{answer.body['tweet_id']}"})
 
 

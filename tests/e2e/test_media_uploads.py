@@ -4,7 +4,6 @@ get a clear 4xx, record nothing and leave no object behind."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -18,28 +17,7 @@ from infra.embedded_object_store import EmbeddedObjectStore
 from schemas import events as ev
 from tests.support.clients import User, eventually, register
 from tests.support.images import jpeg, png, png_bomb
-
-
-def start(client: httpx.Client, user: User, content_type: str, byte_size: int) -> dict:
-    body = {"content_type": content_type, "byte_size": byte_size}
-    response = client.post("/api/v1/media", headers=user.auth, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def put(ticket: dict, data: bytes) -> httpx.Response:
-    # No token: the URL alone allows the upload.
-    return httpx.put(ticket["upload_url"], content=data, headers=ticket["upload_headers"])
-
-
-def complete(client: httpx.Client, user: User, media_id: str) -> httpx.Response:
-    return client.post(f"/api/v1/media/{media_id}/complete", headers=user.auth)
-
-
-def upload(client, user, data: bytes, declared: str = "image/jpeg") -> httpx.Response:
-    ticket = start(client, user, declared, max(len(data), 1))
-    assert put(ticket, data).status_code == 204
-    return complete(client, user, ticket["media_id"])
+from tests.support.media import complete, put, start, upload
 
 
 def uploaded_events(event_log, user: User) -> list[ev.MediaUploaded]:
@@ -97,14 +75,12 @@ def test_a_gps_tagged_photo_is_served_as_renditions_without_metadata(client, eve
         "small": (680, 453),
         "large": (2048, 1365),
     }
-    # As a client gets them: through download URLs the API serves.
-    store = EmbeddedObjectStore(
-        stack.settings.media_directory, str(client.base_url), stack.settings.jwt_secret
-    )
+    # As a client gets them: public, at keys no one can guess, cached for good.
     for rendition in renditions.values():
-        url = asyncio.run(store.presign_download(rendition.key, 60)).url
-        served = httpx.get(url)
+        assert rendition.key.startswith(f"public/media/{found[0].media_id}/")
+        served = client.get(f"/api/v1/objects/{rendition.key}")
         assert served.status_code == 200 and served.headers["content-type"] == "image/webp"
+        assert "immutable" in served.headers["cache-control"]
         image = Image.open(io.BytesIO(served.content))
         assert image.size == (rendition.width, rendition.height)
         assert not image.getexif() and "exif" not in image.info

@@ -52,7 +52,12 @@ MEDIA_COLUMNS = {
         ("declared_bytes", "bigint", None),
         ("uploaded", "boolean", "false"),
         ("created_at", "timestamp with time zone", "now()"),
+        ("removed", "boolean", "false"),  # 0005
     ]
+} | {
+    # Revision 0005: attachments, released and removed uploads.
+    ("write_model", "media", name, kind, "YES", None, "NO", None)
+    for name, kind in [("attached_to", "bigint"), ("released_at", "timestamp with time zone")]
 }
 MEDIA_KEY_INDEX = (
     "write_model",
@@ -60,12 +65,21 @@ MEDIA_KEY_INDEX = (
     "media_pkey",
     "CREATE UNIQUE INDEX media_pkey ON write_model.media USING btree (media_id)",
 )
-# What the revisions after the baseline (0002, 0003, 0004) add to release 0.1.0's schema.
+MEDIA_INDEXES = {
+    ("write_model", "media", name, f"CREATE INDEX {name} ON write_model.media USING btree {rest}")
+    for name, rest in [
+        ("media_by_tweet", "(attached_to)"),
+        ("media_unattached", "(created_at) WHERE ((attached_to IS NULL) AND (NOT removed))"),
+        ("media_released", "(released_at) WHERE ((released_at IS NOT NULL) AND (NOT removed))"),
+        ("media_removed", "(media_id) WHERE removed"),
+    ]
+}
+# What the revisions after the baseline (0002 to 0005) add to release 0.1.0's schema.
 NEW = {
     "tables": {("write_model", "media", "r", None)},
     "columns": {NEW_COLUMN, *MEDIA_COLUMNS},
     "constraints": {("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)")},
-    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX},
+    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX, *MEDIA_INDEXES},
 }
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
@@ -245,15 +259,16 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0004" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0005" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0004: applied 0002" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0005: applied 0002" in deployment_line
     assert "; 0003 (Outbox" in deployment_line and "; 0004 (Media uploads" in deployment_line
+    assert "; 0005 (Media: which tweet" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0004", "0001")
+    assert _versions(dsn) == ("0005", "0001")
     # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again);
     # the media table is new and empty.
     migrated_rows = rows | {
@@ -269,7 +284,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0004", "0001")
+    assert _versions(dsn) == ("0005", "0001")
     assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
@@ -284,7 +299,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0004", False),
+        (None, "0005", False),
         (None, "0001", False),
     ]
     assert [revision.split()[0] for revision in done[0].applied] == [
@@ -292,6 +307,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "0002",
         "0003",
         "0004",
+        "0005",
     ]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
@@ -304,7 +320,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0004", "0001")
+    assert _versions(empty) == ("0005", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -320,6 +336,6 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    # deployment's four, the archive's one
-    assert applied == ["0001", "0001", "0002", "0003", "0004"]
-    assert _versions(dsn) == ("0004", "0001")
+    # deployment's five, the archive's one
+    assert applied == ["0001", "0001", "0002", "0003", "0004", "0005"]
+    assert _versions(dsn) == ("0005", "0001")

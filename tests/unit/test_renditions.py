@@ -11,6 +11,7 @@ from PIL import ExifTags, Image, ImageChops, ImageStat
 
 from agents.media import MediaProcessor
 from agents.renditions import renditions
+from commands.media_keys import MediaKeys
 from schemas import events as ev
 from streams.ids import SnowflakeIds
 from tests.support.images import gif, jpeg, png
@@ -67,6 +68,9 @@ def test_an_animated_gif_gets_a_first_frame_poster_and_its_animation():
     assert opened(made["animation"].data).n_frames == 3
 
 
+KEYS = MediaKeys("the deployment's secret")
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
@@ -77,6 +81,14 @@ class MemoryStore:
 
     async def write(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = data
+
+    async def size(self, key: str) -> int | None:
+        data = self.objects.get(key)
+        return None if data is None else len(data)
+
+    async def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.objects.pop(key, None)
 
 
 class MemoryProducer:
@@ -109,22 +121,47 @@ def uploaded(media_type: str, data: bytes) -> ev.MediaUploaded:
 def test_processing_stores_the_renditions_beside_the_original_and_records_them():
     store, producer = MemoryStore(), MemoryProducer()
     store.objects["media/99/original"] = photo = jpeg()
-    processor = MediaProcessor(store, producer, SnowflakeIds(1))  # type: ignore[arg-type]
+    processor = MediaProcessor(store, producer, SnowflakeIds(1), KEYS)  # type: ignore[arg-type]
     event = asyncio.run(processor.process(uploaded("image/jpeg", photo)))
     assert producer.sent == [event]
     assert (event.media_id, event.owner_id) == (99, 7)
     keys = [r.key for r in event.renditions]
-    assert keys == ["media/99/thumb.webp", "media/99/small.webp", "media/99/large.webp"]
+    assert keys == [KEYS.public(99, name) for name in ("thumb.webp", "small.webp", "large.webp")]
+    # Public, under a token of the deployment's secret: not to be found by counting ids.
+    assert all(
+        k.startswith("public/media/99/") and k != MediaKeys("other").public(99, "thumb.webp")
+        for k in keys
+    )
     assert all(len(store.objects[r.key]) == r.byte_size for r in event.renditions)
     # Again (a redelivery): the same files, the same renditions recorded.
     again = asyncio.run(processor.process(uploaded("image/jpeg", photo)))
     assert again.renditions == event.renditions
 
 
-def test_a_video_is_recorded_with_no_renditions_and_an_upload_gone_since_too():
+def test_a_video_is_served_as_uploaded_and_an_upload_gone_since_gets_no_renditions():
     store, producer = MemoryStore(), MemoryProducer()
-    processor = MediaProcessor(store, producer, SnowflakeIds(1))  # type: ignore[arg-type]
-    video = asyncio.run(processor.process(uploaded("video/mp4", b"\0\0\0\x18ftypmp42")))
+    processor = MediaProcessor(store, producer, SnowflakeIds(1), KEYS)  # type: ignore[arg-type]
+    store.objects["media/99/original"] = mp4 = b"\0\0\0\x18ftypmp42" + bytes(100)
+    video = asyncio.run(processor.process(uploaded("video/mp4", mp4)))
+    [served] = video.renditions
+    assert (served.name, served.key, served.width) == ("video", KEYS.public(99, "video.mp4"), None)
+    assert store.objects[served.key] == mp4
+    store.objects.clear()
     gone = asyncio.run(processor.process(uploaded("image/png", png())))
-    assert video.renditions == () and gone.renditions == ()
-    assert store.objects == {}
+    assert gone.renditions == () and store.objects == {}
+
+
+class VanishingStore(MemoryStore):
+    """An upload removed (original deleted) while its renditions are being written."""
+
+    async def write(self, key: str, data: bytes, content_type: str) -> None:
+        await super().write(key, data, content_type)
+        self.objects.pop("media/99/original", None)
+
+
+def test_renditions_of_an_upload_removed_meanwhile_are_deleted_again():
+    store, producer = VanishingStore(), MemoryProducer()
+    store.objects["media/99/original"] = photo = jpeg()
+    processor = MediaProcessor(store, producer, SnowflakeIds(1), KEYS)  # type: ignore[arg-type]
+    event = asyncio.run(processor.process(uploaded("image/jpeg", photo)))
+    assert event.renditions == () and store.objects == {}

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from schemas import events as ev
-from streams.topics import TopicRegistry
+from streams.topics import _KEY_OF, TopicRegistry
 
 NOW = datetime.now(UTC)
 
@@ -29,3 +29,5 @@ def test_every_event_type_has_a_route():
     registry = TopicRegistry()
     names = {topic.name for topic in registry.all()}
     assert names == {"users", "tweets", "follows", "engagements", "trending-topics", "dead-letters"}
+    # Every event type is routed (an unrouted one would be kept in the outbox, never sent).
+    assert set(ev.EVENT_TYPES.values()) == set(_KEY_OF)
