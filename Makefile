@@ -13,7 +13,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
 .PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest \
-	bench-notifications bench-streaming
+	bench-notifications bench-streaming bench-media
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
 # installs without resolving anything, and pip check fails if pyproject.toml asks for what the
@@ -74,3 +74,6 @@ bench-notifications: $(STAMP)
 
 bench-streaming: $(STAMP)
 	$(VENV)/bin/python -m bench.streaming $(BENCH_ARGS)
+
+bench-media: $(STAMP)
+	$(VENV)/bin/python -m bench.media $(BENCH_ARGS)

@@ -17,6 +17,7 @@ from agents.batches import apply_records, record_batch
 from agents.consumer import Batching
 from agents.context import AgentContext
 from agents.renditions import Made, renditions
+from agents.video import ffmpeg, video_files
 from commands.media_keys import MediaKeys
 from commands.postgres_write_model import PostgresWriteModel
 from infra.object_store import ObjectStore
@@ -48,7 +49,7 @@ class MediaProcessor:
         if upload.media_type.startswith("image/"):
             made = await asyncio.to_thread(renditions, original)
         else:
-            made = [Made("video", upload.media_type, None, None, original)]
+            made = await asyncio.to_thread(video_renditions, original, upload.media_type)
         stored = []
         for rendition in made:
             suffix = "mp4" if rendition.name == "video" else "webp"
@@ -82,6 +83,18 @@ class MediaProcessor:
         )
         await self.producer.wait(await self.producer.enqueue(event))
         return event
+
+
+def video_renditions(data: bytes, media_type: str) -> list[Made]:
+    """A video's stills (made from its poster frame) and the video without its metadata,
+    sized as the poster; where no ffmpeg is installed, the video as uploaded, alone."""
+    executable = ffmpeg()
+    if executable is None:
+        return [Made("video", media_type, None, None, data)]
+    files = video_files(data, executable)
+    stills = renditions(files.poster)
+    poster = next(still for still in stills if still.name == "large")
+    return [*stills, Made("video", media_type, poster.width, poster.height, files.clean)]
 
 
 _processor: MediaProcessor | None = None

@@ -61,3 +61,28 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+def mp4(width: int = 320, height: int = 240) -> bytes:
+    """A one-second MP4 whose container says where it was shot and with what (as a phone's
+    does), made by the ffmpeg that imageio-ffmpeg brings."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import imageio_ffmpeg
+
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "clip.mp4"
+        subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi",
+             "-i", f"testsrc=size={width}x{height}:rate=10", "-t", "1", "-pix_fmt", "yuv420p",
+             "-metadata", f"location={VIDEO_LOCATION}", "-metadata", "title=Chirp Test Camera",
+             "-movflags", "use_metadata_tags", str(out)],
+            check=True,
+            timeout=60,
+        )  # fmt: skip
+        return out.read_bytes()
+
+
+VIDEO_LOCATION = "+52.5200+013.4050/"

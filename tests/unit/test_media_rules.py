@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from commands.errors import Refusal
 from commands.media import MAX_BYTES, Arrived, arrival_refusal, inspect
+from commands.media_keys import MediaKeys
 from commands.model import (
     CompleteUpload,
+    DescribeMedia,
     MediaAccepted,
+    MediaDescribedResult,
     MediaRecord,
+    MediaRemoved,
     Needs,
+    PostTweet,
+    RemoveMedia,
     StartUpload,
     State,
     UploadStarted,
@@ -19,7 +27,7 @@ from commands.model import (
 from commands.rules import needs
 from schemas import events as ev
 from tests.support.images import gif, jpeg, png, png_bomb
-from tests.unit.test_command_rules import ADA, BOB, refusal, run
+from tests.unit.test_command_rules import ADA, BOB, NOW, refusal, run
 
 MEDIA = 700
 
@@ -130,3 +138,82 @@ def test_only_the_uploader_completes_an_upload_and_an_unknown_one_is_not_found()
 def test_bad_bytes_complete_nothing():
     for data in (b"", jpeg()[:3000], png_bomb()):
         assert refusal(CompleteUpload(ADA, MEDIA, inspect(data)), reserved())[0] is Refusal.INVALID
+
+
+# ---- attaching, describing and removing ----------------------------------------------------
+
+
+def uploads(*records: MediaRecord) -> State:
+    return State(users=frozenset({ADA, BOB}), media={r.media_id: r for r in records})
+
+
+def upload(media_id: int, owner=ADA, **fields) -> MediaRecord:
+    defaults = {"uploaded": True, "created_at": NOW - timedelta(minutes=1)}
+    return MediaRecord(media_id, owner, "image/jpeg", 1000, **(defaults | fields))
+
+
+def test_a_post_attaches_its_uploads_in_order_and_takes_them():
+    command = PostTweet(ADA, "look", media_ids=(702, 701))
+    assert needs(command).media == frozenset({701, 702})  # locked: one post takes each
+    decision = run(command, uploads(upload(701), upload(702)))
+    event = decision.event
+    assert isinstance(event, ev.TweetPosted) and event.media_ids == (702, 701)
+    assert decision.changes.attached == ((702, event.tweet_id), (701, event.tweet_id))
+
+
+@pytest.mark.parametrize(
+    ("media_ids", "records", "expected"),
+    [
+        ((701,), [upload(701, owner=BOB)], (Refusal.FORBIDDEN, "not-your-media")),
+        ((701,), [], (Refusal.NOT_FOUND, "not-found")),
+        ((701,), [upload(701, removed=True)], (Refusal.NOT_FOUND, "not-found")),
+        ((701,), [upload(701, uploaded=False)], (Refusal.INVALID, "media-not-uploaded")),
+        ((701,), [upload(701, attached_to=9)], (Refusal.CONFLICT, "media-attached")),
+        ((701, 701), [upload(701)], (Refusal.INVALID, "too-many-attachments")),
+        (
+            tuple(range(701, 706)),
+            [upload(m) for m in range(701, 706)],
+            (Refusal.INVALID, "too-many-attachments"),
+        ),
+    ],
+)
+def test_what_a_post_may_not_attach(media_ids, records, expected):
+    assert refusal(PostTweet(ADA, "x", media_ids=media_ids), uploads(*records)) == expected
+
+
+def test_alt_text_is_set_by_the_uploader_only():
+    decision = run(DescribeMedia(ADA, 701, "a cat"), uploads(upload(701)))
+    assert decision.result == MediaDescribedResult(701, "a cat")
+    assert isinstance(decision.event, ev.MediaDescribed) and decision.event.alt_text == "a cat"
+    assert refusal(DescribeMedia(BOB, 701, "mine"), uploads(upload(701)))[1] == "not-your-media"
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (upload(701, created_at=NOW - timedelta(hours=2)), "expired"),
+        (upload(701, created_at=NOW - timedelta(minutes=30)), None),  # not yet
+        (upload(701, created_at=NOW - timedelta(hours=2), attached_to=9), None),  # attached
+        (upload(701, attached_to=9, released_at=NOW - timedelta(minutes=11)), "tweet-deleted"),
+        (upload(701, attached_to=9, released_at=NOW - timedelta(minutes=9)), None),  # grace
+        (upload(701, created_at=NOW - timedelta(hours=2), removed=True), None),  # done
+    ],
+)
+def test_an_upload_is_removed_only_when_due(record, reason):
+    command = RemoveMedia(ADA, 701, orphan_seconds=3600, grace_seconds=600)
+    decision = run(command, uploads(record))
+    assert decision.result == MediaRemoved(701, reason is not None)
+    if reason is None:
+        assert decision.event is None and decision.changes.removed == ()
+    else:
+        assert isinstance(decision.event, ev.MediaDeleted) and decision.event.reason == reason
+        assert decision.changes.removed == (701,)
+
+
+def test_an_uploads_public_keys_are_its_own_and_unguessable_without_the_secret():
+    keys = MediaKeys("secret")
+    assert keys.public(701, "small.webp") != keys.public(702, "small.webp")
+    assert keys.public(701, "small.webp") != MediaKeys("other").public(701, "small.webp")
+    every = keys.all(701)
+    assert every[0] == "media/701/original"
+    assert all(key.startswith("public/media/701/") for key in every[1:])

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
 from datetime import UTC, datetime
 
+import pytest
 from PIL import ExifTags, Image, ImageChops, ImageStat
 
-from agents.media import MediaProcessor
+from agents.media import MediaProcessor, video_renditions
 from agents.renditions import renditions
 from commands.media_keys import MediaKeys
 from schemas import events as ev
 from streams.ids import SnowflakeIds
-from tests.support.images import gif, jpeg, png
+from tests.support.images import VIDEO_LOCATION, gif, jpeg, mp4, png
 
 
 def opened(data: bytes) -> Image.Image:
@@ -138,7 +140,31 @@ def test_processing_stores_the_renditions_beside_the_original_and_records_them()
     assert again.renditions == event.renditions
 
 
-def test_a_video_is_served_as_uploaded_and_an_upload_gone_since_gets_no_renditions():
+def test_a_video_gets_a_poster_and_is_served_without_its_metadata():
+    store, producer = MemoryStore(), MemoryProducer()
+    processor = MediaProcessor(store, producer, SnowflakeIds(1), KEYS)  # type: ignore[arg-type]
+    store.objects["media/99/original"] = clip = mp4(320, 240)
+    assert VIDEO_LOCATION.encode() in clip and b"Chirp Test Camera" in clip
+    event = asyncio.run(processor.process(uploaded("video/mp4", clip)))
+    sizes = {r.name: (r.width, r.height) for r in event.renditions}
+    assert sizes == {"thumb": (150, 150), "small": (320, 240), "large": (320, 240),
+                     "video": (320, 240)}  # fmt: skip
+    served = store.objects[KEYS.public(99, "video.mp4")]
+    assert served[4:8] == b"ftyp" and len(served) > 1000
+    assert VIDEO_LOCATION.encode() not in served and b"Chirp Test Camera" not in served
+    poster = Image.open(io.BytesIO(store.objects[KEYS.public(99, "large.webp")]))
+    assert poster.size == (320, 240)
+
+
+def test_a_video_ffmpeg_cannot_read_fails_to_process():
+    with pytest.raises(subprocess.CalledProcessError):
+        video_renditions(b"\0\0\0\x18ftypmp42" + bytes(100), "video/mp4")
+
+
+def test_without_ffmpeg_a_video_is_served_as_uploaded_and_a_gone_upload_gets_nothing(
+    monkeypatch,
+):
+    monkeypatch.setattr("agents.media.ffmpeg", lambda: None)  # no imageio-ffmpeg installed
     store, producer = MemoryStore(), MemoryProducer()
     processor = MediaProcessor(store, producer, SnowflakeIds(1), KEYS)  # type: ignore[arg-type]
     store.objects["media/99/original"] = mp4 = b"\0\0\0\x18ftypmp42" + bytes(100)
