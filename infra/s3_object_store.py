@@ -5,6 +5,7 @@ pass through the API. boto3 is synchronous: each call runs on a worker thread.""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from infra.object_store import PresignedRequest, checked_key
+from infra.object_store import PUBLIC_PREFIX, PresignedRequest, checked_key
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -56,6 +57,33 @@ class S3ObjectStore:
             if self.region and self.region != "us-east-1":
                 where = {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
             await asyncio.to_thread(self.client.create_bucket, Bucket=self.bucket, **where)
+            await asyncio.to_thread(self._publish_public_prefix)
+
+    def _publish_public_prefix(self) -> None:
+        """Let anyone read `public/*` (what tweets link to) and nothing else, on a bucket this
+        store made; a bucket made by others keeps its own policy (docs/media.md)."""
+        self.client.put_public_access_block(
+            Bucket=self.bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False,
+            },
+        )
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublicMediaFiles",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{self.bucket}/{PUBLIC_PREFIX}*",
+                }
+            ],
+        }
+        self.client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
 
     async def presign_upload(
         self, key: str, content_type: str, byte_size: int, expires_in: int

@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from infra.embedded_object_store import OBJECTS_PATH, EmbeddedObjectStore
+from infra.object_stores import media_base_url
 from infra.s3_object_store import S3ObjectStore
+from infra.settings import Settings
 from tests.integration.conftest import NO_REAL_S3, REAL_S3_BUCKET
 from tests.support.images import jpeg, png
 
@@ -81,6 +83,16 @@ class ObjectStoreContract:
         assert httpx.put(url, content=b"x", timeout=10).status_code == 403
         assert self.run(store.read(mine, 10**6)) == PHOTO
 
+    def test_a_public_object_is_served_to_anyone_at_the_media_base_url(self, store, settings):
+        base = media_base_url(settings)
+        public, private = f"public/{new_key()}", new_key()
+        self.run(store.write(public, PHOTO, "image/jpeg"))
+        self.run(store.write(private, PHOTO, "image/jpeg"))
+        answer = httpx.get(base + public, timeout=10)  # no signature, no credentials
+        assert answer.status_code == 200 and answer.content == PHOTO
+        if self.checks_signatures:  # the stand-in serves anything to anyone
+            assert httpx.get(base + private, timeout=10).status_code == 403
+
     def test_an_expired_url_is_refused(self, store):
         if not self.checks_signatures:
             pytest.skip("the S3 API stand-in does not check presigned URLs' expiry")
@@ -94,6 +106,10 @@ class ObjectStoreContract:
 
 
 class TestEmbeddedObjectStore(ObjectStoreContract):
+    @pytest.fixture
+    def settings(self, stack, api_url) -> Settings:
+        return stack.settings.model_copy(update={"public_url": api_url})
+
     @pytest.fixture
     def store(self, stack, api_url):
         # The session API's own store: the same directory, URL and secret.
@@ -129,9 +145,17 @@ class TestS3ObjectStoreOnTheApiStandIn(ObjectStoreContract):
     checks_signatures = False  # moto serves any presigned URL
 
     @pytest.fixture
-    def store(self, s3_api_stand_in):
+    def bucket(self) -> str:
+        return f"chirp-test-{uuid.uuid4().hex[:12]}"
+
+    @pytest.fixture
+    def settings(self, s3_api_stand_in, bucket) -> Settings:
+        return Settings(object_store="s3", s3_endpoint_url=s3_api_stand_in.url, s3_bucket=bucket)
+
+    @pytest.fixture
+    def store(self, s3_api_stand_in, bucket):
         store = S3ObjectStore(
-            f"chirp-test-{uuid.uuid4().hex[:12]}",
+            bucket,
             endpoint_url=s3_api_stand_in.url,
             region="us-east-1",
             access_key_id="stand-in",
@@ -143,6 +167,11 @@ class TestS3ObjectStoreOnTheApiStandIn(ObjectStoreContract):
 
 @pytest.mark.skipif(REAL_S3_BUCKET is None, reason=NO_REAL_S3)
 class TestS3ObjectStoreOnRealS3(ObjectStoreContract):
+    @pytest.fixture
+    def settings(self) -> Settings:
+        # CHIRP_S3_* and CHIRP_MEDIA_BASE_URL (a CDN, or the bucket's URL) as deployed.
+        return Settings(object_store="s3", s3_bucket=REAL_S3_BUCKET)
+
     @pytest.fixture
     def store(self):
         assert REAL_S3_BUCKET is not None
