@@ -475,7 +475,14 @@ CASES = [
         400,
         auth=None,
     ),
-    Case("object: no signature", "GET", "/api/v1/objects/media/1/original", 422, auth=None),
+    Case("object: no signature", "GET", "/api/v1/objects/media/1/original", 403, auth=None),
+    Case(
+        "object: public, not there",
+        "GET",
+        "/api/v1/objects/public/media/1/x/a.webp",
+        404,
+        auth=None,
+    ),
     # the API itself
     Case("a query parameter twice", "GET", "/api/v1/timeline/home?limit=5&limit=6", 422),
     Case("unknown route", "GET", "/api/v1/nothing-here", 404, auth=None),

@@ -151,7 +151,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
         {
             "event_id": old,
             "type": "TweetPosted",
-            "schema_version": 3,
+            "schema_version": 4,
             "occurred_at": AT,
             "actor_id": 3,
             "topic": "tweets",
@@ -167,6 +167,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
             "reply_to_author_id": None,
             "quote_of": None,
             "quote_of_author_id": None,
+            "media_ids": [],
         }
     ]
     assert posted.schema.field("hashtags").type == pa.list_(pa.string())

@@ -171,7 +171,15 @@ def test_exact_ids_and_times_at_the_edges(stack):
         loop.run_until_complete(
             cache.fill_tweets(
                 [
-                    CachedTweet(tweet_id, author, "x \u00e9 \u2028", created, None, Counts(1, 2, 3))
+                    CachedTweet(
+                        tweet_id,
+                        author,
+                        "x \u00e9 \u2028",
+                        created,
+                        None,
+                        Counts(1, 2, 3),
+                        media=[],
+                    )
                     for tweet_id, created in cases
                 ]
             )
