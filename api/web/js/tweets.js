@@ -58,19 +58,25 @@ function count(kind, value) {
   return h("span", { class: "count", dataset: { count: kind } }, String(value));
 }
 
+// How many `counts` events each tweet has had on this page: a toggle moves its count only if
+// none came while its request was under way (one that did already counts it, or will).
+const countsSeen = new Map();
+
 /** A toggle (like, retweet): pressed state from the API's answer, its count moved at once. */
 function toggle(tweet, kind, label, pressed, value) {
   const button = h("button", { type: "button", class: `action ${kind}`, "aria-pressed": String(pressed) }, `${label} `, count(kind, value));
   button.addEventListener("click", () =>
     busy(button, async () => {
       const on = button.getAttribute("aria-pressed") !== "true";
+      const seen = countsSeen.get(tweet.tweet_id);
       await api(`/tweets/${tweet.tweet_id}/${kind}`, { method: on ? "POST" : "DELETE" });
+      const counted = countsSeen.get(tweet.tweet_id) !== seen;
       for (const copy of copiesOf(tweet.tweet_id)) {
         const other = copy.querySelector(`button.${kind}`);
         if (!other || other.getAttribute("aria-pressed") === String(on)) continue;
         other.setAttribute("aria-pressed", String(on));
         const shown = other.querySelector(".count");
-        shown.textContent = String(Math.max(0, Number(shown.textContent) + (on ? 1 : -1)));
+        if (!counted) shown.textContent = String(Math.max(0, Number(shown.textContent) + (on ? 1 : -1)));
       }
     }),
   );
@@ -139,6 +145,7 @@ function copiesOf(tweetId) {
 
 /** Apply a `counts` event (absolute counts) to every copy of the tweet on the page. */
 export function updateCounts({ tweet_id, likes, retweets, replies, quotes }) {
+  countsSeen.set(tweet_id, (countsSeen.get(tweet_id) || 0) + 1);
   const values = { like: likes, retweet: retweets, replies, quotes };
   for (const copy of copiesOf(tweet_id)) {
     for (const [kind, value] of Object.entries(values)) {
