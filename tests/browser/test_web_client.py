@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.support.figures import report_figure
+from tests.support.images import png
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 960, "height": 860}
@@ -61,12 +63,12 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=False)
 
 
-def search_until_found(page: Page, query: str, found: Locator) -> None:
-    """Search until the index has the tweet (the search agent indexes it shortly after)."""
-    page.get_by_label("Search", exact=True).fill(query)
+def again_until_visible(action: Callable[[], object], found: Locator) -> None:
+    """Do `action` (search again, reload) until `found` shows: for what an agent makes
+    shortly after a write (the search index, media renditions) and no stream announces."""
     deadline = time.monotonic() + LIVE_MS / 1000
     while True:
-        page.get_by_role("button", name="Search", exact=True).click()
+        action()
         try:
             expect(found).to_be_visible(timeout=1_000)
             return
@@ -122,7 +124,11 @@ def test_two_people_follow_post_see_it_live_like_search_and_delete(browser: Brow
     shoot(ada, "tweet")
 
     go(bob, "Search")
-    search_until_found(bob, f"#{tag}", bob.locator("article.tweet", has_text=f"#{tag}"))
+    bob.get_by_label("Search", exact=True).fill(f"#{tag}")
+    again_until_visible(
+        bob.get_by_role("button", name="Search", exact=True).click,
+        bob.locator("article.tweet", has_text=f"#{tag}"),
+    )
     shoot(bob, "search")
 
     bob.goto(f"{api_url}/#/u/{ada_name}")
@@ -280,6 +286,27 @@ def test_the_home_page_first_load_is_under_100_kb(browser: Browser, api_url: str
     )
     assert all(entry["transfer"] > 0 for entry in entries), entries
     assert transfer < FIRST_LOAD_BYTES, entries
+
+
+def test_compose_attaches_an_image_with_alt_text_and_the_tweet_shows_it(
+    browser: Browser, api_url: str, conversation: dict
+):
+    page = signed_in_context(browser, api_url, conversation["dave"]).new_page()
+    page.goto(f"{api_url}/#/compose")
+    page.get_by_label("What's happening?").fill("A picture of a gradient")
+    picture = {"name": "gradient.png", "mimeType": "image/png", "buffer": png(320, 200)}
+    page.locator("#compose-media").set_input_files(picture)
+    page.get_by_label("Alt text for gradient.png").fill("A grey gradient, dark to light")
+    page.get_by_role("button", name="Post").click()
+    expect(page.get_by_role("heading", name="Tweet by Dave")).to_be_visible()
+    # The renditions are made by an agent after the post: until then a placeholder shows.
+    shown = page.locator("article.focus-tweet img[alt='A grey gradient, dark to light']")
+    again_until_visible(page.reload, shown)
+    expect(shown).to_have_attribute("width", "320")
+    expect(shown).to_have_attribute("height", "200")
+    expect(shown).to_have_js_property("complete", True)
+    assert shown.evaluate("image => image.naturalWidth") > 0, "the image did not load"
+    page.context.close()
 
 
 def test_errors_read_as_messages_and_a_429_says_when_to_retry(

@@ -35,10 +35,15 @@ export function composeForm({ replyTo = null, quoteOf = null, onPosted, label = 
   }
 
   function showAttachment(file, media) {
+    const altId = `alt-${media.media_id}`;
+    const alt = h("input", { id: altId, maxlength: "1000" });
+    media.describe = () => alt.value;
     const item = h(
       "li",
       {},
       h("img", { src: URL.createObjectURL(file), alt: file.name, width: "80", height: "80" }),
+      h("label", { for: altId }, `Alt text for ${file.name}`),
+      alt,
       h("button", { type: "button", class: "secondary", "aria-label": `Remove ${file.name}` }, "Remove"),
     );
     item.querySelector("button").addEventListener("click", () => {
@@ -83,6 +88,10 @@ export function composeForm({ replyTo = null, quoteOf = null, onPosted, label = 
       const body = { content: text.value };
       if (replyTo) body.reply_to = replyTo;
       if (quoteOf) body.quote_of = quoteOf;
+      for (const media of attached) {
+        const altText = media.describe().trim();
+        if (altText) await api(`/media/${media.media_id}`, { method: "PATCH", body: { alt_text: altText } });
+      }
       if (attached.length) body.media_ids = attached.map((media) => media.media_id);
       const posted = await api("/tweets", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey } });
       idempotencyKey = crypto.randomUUID();
