@@ -48,6 +48,13 @@ def sign_up(page: Page, base: str, username: str, display_name: str) -> None:
     expect(page.get_by_role("heading", name="Home", level=1)).to_be_visible()
 
 
+def visit(page: Page, url: str, heading: str | re.Pattern) -> None:
+    """Open a route and wait for its page (a hash route is a same-document navigation: until
+    the new page renders, the old one is still there)."""
+    page.goto(url)
+    expect(page.locator("main h1")).to_have_text(heading)
+
+
 def go(page: Page, link: str) -> None:
     """Follow a link of the main navigation (a route change, not a page load)."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
@@ -85,7 +92,7 @@ def test_two_people_follow_post_see_it_live_like_search_and_delete(browser: Brow
     sign_up(ada, api_url, ada_name, "Ada Lovelace")
     sign_up(bob, api_url, bob_name, "Bob Babbage")
 
-    bob.goto(f"{api_url}/#/u/{ada_name}")
+    visit(bob, f"{api_url}/#/u/{ada_name}", "Ada Lovelace")
     bob.get_by_role("button", name=f"Follow @{ada_name}").click()
     expect(bob.get_by_role("button", name=f"Unfollow @{ada_name}")).to_be_visible()
     # Reloaded, the profile is read after bob's own follow was applied (read-your-writes):
@@ -131,7 +138,7 @@ def test_two_people_follow_post_see_it_live_like_search_and_delete(browser: Brow
     )
     shoot(bob, "search")
 
-    bob.goto(f"{api_url}/#/u/{ada_name}")
+    visit(bob, f"{api_url}/#/u/{ada_name}", "Ada Lovelace")
     expect(bob.locator("article.tweet", has_text=f"#{tag}")).to_be_visible()
     shoot(bob, "profile")
 
@@ -221,34 +228,35 @@ def test_main_pages_have_no_serious_accessibility_violations(
     browser: Browser, api_url: str, conversation: dict
 ):
     carol = conversation["carol"]
+    # name: (route, the page's heading)
     pages = {
-        "home": "#/",
-        "profile": f"#/u/{carol['username']}",
-        "followers": f"#/u/{carol['username']}/followers",
-        "tweet": f"#/t/{conversation['tweet_id']}",
-        "compose": f"#/compose?reply_to={conversation['tweet_id']}",
-        "search": f"#/search?q=%23{conversation['tag']}&type=tweets",
-        "people": f"#/search?q={carol['username']}&type=people",
-        "trends": "#/trends",
-        "notifications": "#/notifications",
-        "mentions": "#/mentions",
-        "edit profile": "#/settings/profile",
+        "home": ("#/", "Home"),
+        "profile": (f"#/u/{carol['username']}", "Carol"),
+        "followers": (f"#/u/{carol['username']}/followers", "Carol"),
+        "tweet": (f"#/t/{conversation['tweet_id']}", "Tweet by Carol"),
+        "compose": (f"#/compose?reply_to={conversation['tweet_id']}", "Reply"),
+        "search": (f"#/search?q=%23{conversation['tag']}&type=tweets", re.compile("^Search: #")),
+        "people": (f"#/search?q={carol['username']}&type=people", re.compile("^Search: carol")),
+        "trends": ("#/trends", "Trends"),
+        "notifications": ("#/notifications", "Notifications"),
+        "mentions": ("#/mentions", "Mentions"),
+        "edit profile": ("#/settings/profile", "Edit profile"),
     }
     # axe-core is injected into the page: the client's own policy allows only its scripts.
     context = signed_in_context(browser, api_url, carol, bypass_csp=True)
     page = context.new_page()
     blocking = {}
-    for name, route in pages.items():
-        page.goto(f"{api_url}/{route}")
-        expect(page.locator("main h1")).to_be_visible()
+    for name, (route, heading) in pages.items():
+        visit(page, f"{api_url}/{route}", heading)
         expect(page.locator("[aria-busy='true']")).to_have_count(0)
+        # A value missing from the data shows as nothing, never as a word.
+        expect(page.locator("main")).not_to_contain_text(re.compile(r"\b(null|undefined)\b"))
         found = axe_violations(page, name)
         blocking[name] = [v for v in found if v["impact"] in BLOCKING_IMPACTS]
     context.close()
     signed_out = browser.new_context(viewport=VIEWPORT, bypass_csp=True).new_page()
-    for name in ("login", "signup"):
-        signed_out.goto(f"{api_url}/#/{name}")
-        expect(signed_out.locator("main h1")).to_be_visible()
+    for name, heading in (("login", "Log in"), ("signup", "Sign up")):
+        visit(signed_out, f"{api_url}/#/{name}", heading)
         found = axe_violations(signed_out, name)
         blocking[name] = [v for v in found if v["impact"] in BLOCKING_IMPACTS]
     signed_out.context.close()
@@ -324,7 +332,7 @@ def test_errors_read_as_messages_and_a_429_says_when_to_retry(
     expect(page.get_by_role("heading", name="Home", level=1)).to_be_visible()
 
     # A field the API refuses: its problem detail names the field and the rule.
-    page.goto(f"{api_url}/#/settings/profile")
+    visit(page, f"{api_url}/#/settings/profile", "Edit profile")
     page.get_by_label("Website").fill("ftp://example.com")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("website")

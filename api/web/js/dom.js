@@ -55,7 +55,7 @@ export function time(iso) {
 export function showPage(title, ...content) {
   const main = document.getElementById("main");
   const heading = h("h1", { tabindex: "-1" }, title);
-  main.replaceChildren(heading, ...content);
+  main.replaceChildren(heading, ...content.filter((part) => part !== null && part !== undefined));
   document.title = `${title} · Chirp`;
   heading.focus({ preventScroll: true });
   return main;
