@@ -34,6 +34,7 @@ from api.routes import (
     trends,
     tweets,
     users,
+    web,
 )
 from api.routes import search as search_routes
 from api.security import Passwords, Tokens
@@ -225,9 +226,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search_routes,
         trends,
         health,
+        web,
     )
     for module in routes:
         app.include_router(module.router)
+    web.mount_assets(app)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefix=OBJECTS_PATH
     )
