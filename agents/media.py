@@ -20,6 +20,7 @@ from agents.renditions import Made, renditions
 from agents.video import ffmpeg, video_files
 from commands.media_keys import MediaKeys
 from commands.postgres_write_model import PostgresWriteModel
+from infra.kafka_security import kafka_python_security
 from infra.object_store import ObjectStore
 from infra.object_stores import object_store
 from schemas import events as ev
@@ -114,6 +115,7 @@ async def media_processor(context: AgentContext) -> MediaProcessor:
                 settings.bootstrap_servers,
                 topic_registry(settings),
                 settings.produce_timeout_ms,
+                kafka_python_security(settings),
             )
             worker_id = await PostgresWriteModel(context.models.pool).allocate_worker_id()
             _processor = MediaProcessor(

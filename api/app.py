@@ -45,6 +45,7 @@ from commands.media_sweeper import MediaSweeper
 from commands.postgres_write_model import PostgresWriteModel
 from commands.runner import CommandRunner
 from infra.embedded_object_store import OBJECTS_PATH
+from infra.kafka_security import kafka_python_security
 from infra.lockouts import LockoutPolicy, MemoryLockouts
 from infra.metrics import worker_started, worker_stopping
 from infra.object_stores import object_store
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.bootstrap_servers,
             topic_registry(settings),
             settings.produce_timeout_ms,
+            kafka_python_security(settings),
         )
         async with open_read_models(settings) as models:
             search = search_index(models.settings)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,7 +38,26 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1,::1"
 
     topic_prefix: str = ""
+    # The unit of parallelism: the agents of one read model run on at most this many workers
+    # per topic (docs/deploy.md). Topics are created with it: raising it later moves keys.
     partitions: int = Field(default=4, ge=1, description="partitions of each event topic")
+    # Copies of every topic's partitions (Faust's own topics too), set when a topic is
+    # created; 1 suits the local single broker, production wants 3.
+    topic_replication_factor: int = Field(default=1, ge=1)
+    # Copies that must have a write before the broker acknowledges it (the producer asks all
+    # in-sync ones), set on each topic at creation; unset: the broker's default. With 3
+    # copies, 2 keeps writes going through one broker's loss and loses none acknowledged.
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
+    # How every Kafka client (producers, consumers, admin, Faust, the Flink job) talks to the
+    # brokers: TLS (SSL, SASL_SSL) checks them against kafka_ssl_cafile (unset: the system's
+    # CAs); SASL logs in as kafka_sasl_username; a client certificate and key for mutual TLS.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     # Auth. An empty secret makes the launcher generate one and keep it in data_dir.
     jwt_secret: str = ""
@@ -103,6 +122,20 @@ class Settings(BaseSettings):
     tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
     cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
     cassandra_keyspace: str = "chirp"
+    # The keyspace's replication, set when it is created: SimpleStrategy (one data centre,
+    # the local single node) or NetworkTopologyStrategy with cassandra_replication_factor
+    # copies in cassandra_datacenter, which is also where the driver sends requests.
+    cassandra_replication_strategy: Literal["SimpleStrategy", "NetworkTopologyStrategy"] = (
+        "SimpleStrategy"
+    )
+    cassandra_replication_factor: int = Field(default=1, ge=1)
+    cassandra_datacenter: str | None = None
+    # LOCAL_QUORUM reads and writes overlap in at least one copy: a read sees the last write.
+    cassandra_consistency: Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] = (
+        "LOCAL_QUORUM"
+    )
+    cassandra_username: str | None = None
+    cassandra_password: SecretStr | None = None
     # Authors with at least this many followers are not pushed (seeds use 10k-100k).
     celebrity_threshold: int = 10_000
     # ...and while fan-out lags more than the bound (by event time), this lower one applies.
@@ -135,6 +168,10 @@ class Settings(BaseSettings):
     search_dir: Path | None = None
     elasticsearch_url: str | None = None
     elasticsearch_alias: str = "tweets"
+    # An API key (the encoded form Elasticsearch returns) and the CA that signed the cluster's
+    # certificate (unset: the system's CAs), for an https:// elasticsearch_url.
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_ca_certs: Path | None = None
     # osmem-server (tests) speaks the Elasticsearch API but not the client's compatibility
     # mimetypes: set when elasticsearch_url points at that stand-in.
     elasticsearch_api_stand_in: bool = False
@@ -182,6 +219,26 @@ class Settings(BaseSettings):
     # Unset: boto3's own chain (AWS_* variables, profiles, instance roles).
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"CHIRP_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "CHIRP_KAFKA_SASL_USERNAME and CHIRP_KAFKA_SASL_PASSWORD"
+            )
+        if (self.topic_min_insync_replicas or 0) > self.topic_replication_factor:
+            raise ValueError(
+                "CHIRP_TOPIC_MIN_INSYNC_REPLICAS cannot exceed CHIRP_TOPIC_REPLICATION_FACTOR: "
+                "no write would ever be acknowledged"
+            )
+        if self.cassandra_replication_strategy == "NetworkTopologyStrategy" and not (
+            self.cassandra_datacenter
+        ):
+            raise ValueError("NetworkTopologyStrategy needs CHIRP_CASSANDRA_DATACENTER")
+        return self
 
     @property
     def media_directory(self) -> Path:

@@ -8,6 +8,7 @@ import logging
 
 import psycopg
 
+from infra.kafka_security import kafka_python_security
 from infra.settings import Settings
 from operations.migrate import migrate
 from projections import targets
@@ -22,7 +23,9 @@ def prepare_storage(settings: Settings) -> None:
     """Create every topic, table and index that Chirp's processes expect: the write model,
     chirp_meta and the archive migrated to their newest revision (operations/migrate.py),
     the read models' tables created as their stores define them."""
-    ensure_topics(settings.bootstrap_servers, topic_registry(settings))
+    ensure_topics(
+        settings.bootstrap_servers, topic_registry(settings), kafka_python_security(settings)
+    )
     for migrated in migrate(settings):
         if migrated.stamped or migrated.applied:
             log.info("schema migrations: %s", migrated.report())

@@ -114,6 +114,7 @@ def trending(args: argparse.Namespace) -> int:
     """Run the trending job alone against the configured Kafka until Ctrl-C (or, bounded by
     nothing, forever)."""
     from infra.flink import FlinkUnavailable, connector_jars
+    from infra.kafka_security import kafka_python_security
     from streams.admin import ensure_topics
     from streams.topics import topic_registry
     from streams.trending import TrendingJob
@@ -136,7 +137,9 @@ def trending(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"chirp trending: {error}", file=sys.stderr)
         return 2
-    ensure_topics(settings.bootstrap_servers, topic_registry(settings))
+    ensure_topics(
+        settings.bootstrap_servers, topic_registry(settings), kafka_python_security(settings)
+    )
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     result = run_job(

@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from commands.postgres_write_model import PostgresWriteModel
+from infra.kafka_security import kafka_python_security
 from infra.settings import Settings
 from projections import targets
 from projections.redis_keys import RedisKeys
@@ -49,7 +50,9 @@ def restore_log(
 ) -> int:
     """Write the archive back onto the broker if its event topics are empty; return how many
     events were restored (0 when the log was not empty or the archive is)."""
-    ends = log_end_offsets(settings.bootstrap_servers, registry.event_topics())
+    ends = log_end_offsets(
+        settings.bootstrap_servers, registry.event_topics(), kafka_python_security(settings)
+    )
     if any(ends.values()):
         return 0
     return asyncio.run(_restore(settings, registry, say))
@@ -67,6 +70,7 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
         linger_ms=20,
         batch_size=1 << 20,
         client_id="chirp-restore",
+        **kafka_python_security(settings),
     )
     failures: list[BaseException] = []
     restored, started = 0, time.monotonic()
@@ -179,7 +183,7 @@ def wait_until_archived(settings: Settings, registry: TopicRegistry, timeout: fl
     ends = {
         (topic.removeprefix(registry.prefix), partition): end
         for (topic, partition), end in log_end_offsets(
-            settings.bootstrap_servers, registry.event_topics()
+            settings.bootstrap_servers, registry.event_topics(), kafka_python_security(settings)
         ).items()
         if end > 0
     }

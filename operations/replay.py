@@ -49,6 +49,7 @@ from agents.context import AgentContext
 from agents.core import apply_core
 from agents.notifications import apply_notifications
 from agents.search import deleted_and_touched, profiles_touched, write_tweets, write_users
+from infra.kafka_security import aiokafka_security
 from infra.settings import Settings
 from projections import targets
 from projections.fanout import CelebrityThreshold
@@ -508,6 +509,7 @@ class _Replay:
             fetch_max_wait_ms=50,
             max_partition_fetch_bytes=4 << 20,
             client_id="chirp-replay",
+            **aiokafka_security(self.settings),
         )
         await consumer.start()
         try:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from projections.tweet_store import StoredTweet, ThreadTweet, TweetState
 
 SCHEMA_CQL = [
-    "CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication ="
-    " {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}",
+    "CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {replication}",
     "CREATE TABLE IF NOT EXISTS {ks}.tweets_by_id (tweet_id bigint PRIMARY KEY, author_id bigint,"
     " content text, created_at timestamp, reply_to bigint, deleted boolean)",
     # The seeds' layout: one partition per author, newest tweet first.
@@ -40,11 +40,60 @@ _TWEET_COLUMNS = (
 _MAX_ID = 2**63 - 1
 
 
+@dataclass(frozen=True)
+class CassandraOptions:
+    """How the store reaches the cluster (CHIRP_CASSANDRA_*): the keyspace's replication
+    when it creates it, the consistency of every request, the data centre it sends them to,
+    and the login. The defaults suit one local node."""
+
+    strategy: str = "SimpleStrategy"
+    replication_factor: int = 1
+    datacenter: str | None = None  # NetworkTopologyStrategy's, and the driver's local one
+    consistency: str = "LOCAL_QUORUM"
+    username: str | None = None
+    password: str | None = None
+
+    def keyspace_replication(self) -> str:
+        """The keyspace's replication map, as CQL."""
+        if self.strategy == "NetworkTopologyStrategy":
+            if not self.datacenter:
+                raise ValueError("NetworkTopologyStrategy needs a data centre")
+            return (
+                f"{{'class': 'NetworkTopologyStrategy', "
+                f"'{self.datacenter}': {self.replication_factor}}}"
+            )
+        return f"{{'class': 'SimpleStrategy', 'replication_factor': {self.replication_factor}}}"
+
+    def cluster_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of the driver's Cluster: a default execution profile (token-aware
+        routing, inside the data centre if one is named; the consistency) and the login."""
+        from cassandra import ConsistencyLevel
+        from cassandra.auth import PlainTextAuthProvider
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+        from cassandra.policies import (
+            DCAwareRoundRobinPolicy,
+            RoundRobinPolicy,
+            TokenAwarePolicy,
+        )
+
+        routing = (
+            DCAwareRoundRobinPolicy(self.datacenter) if self.datacenter else RoundRobinPolicy()
+        )
+        profile = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(routing),
+            consistency_level=ConsistencyLevel.name_to_value[self.consistency],
+        )
+        arguments: dict[str, Any] = {"execution_profiles": {EXEC_PROFILE_DEFAULT: profile}}
+        if self.username:
+            arguments["auth_provider"] = PlainTextAuthProvider(self.username, self.password)
+        return arguments
+
+
 class CassandraTweetStore:
     """TweetStore over the DataStax driver; each call runs as the driver's async request."""
 
     def __init__(
-        self, hosts: list[str], keyspace: str = "chirp", replication_factor: int = 1
+        self, hosts: list[str], keyspace: str = "chirp", options: CassandraOptions | None = None
     ) -> None:
         try:
             from cassandra.cluster import Cluster
@@ -56,10 +105,11 @@ class CassandraTweetStore:
             ) from error
 
         self.keyspace = keyspace
-        self.replication_factor = replication_factor
+        self.options = options or CassandraOptions()
         self._cluster = Cluster(
             [host.split(":")[0] for host in hosts],
             port=int(hosts[0].split(":")[1]) if ":" in hosts[0] else 9042,
+            **self.options.cluster_arguments(),
         )
         self._session: Any = None  # a cassandra.cluster.Session once connected
 
@@ -77,7 +127,9 @@ class CassandraTweetStore:
 
     async def setup(self) -> None:
         for statement in SCHEMA_CQL:
-            await self._run(statement.format(ks=self.keyspace, rf=self.replication_factor))
+            await self._run(
+                statement.format(ks=self.keyspace, replication=self.options.keyspace_replication())
+            )
 
     async def states(self, tweet_ids: list[int], conn=None) -> dict[int, TweetState]:
         if not tweet_ids:

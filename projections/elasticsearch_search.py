@@ -81,11 +81,20 @@ class PlainJsonHttpNode(AiohttpHttpNode):
         return await super().perform_request(method, target, body, headers, **options)
 
 
-def elasticsearch_client(url: str, *, api_stand_in: bool = False) -> AsyncElasticsearch:
-    """A client for `url`; `api_stand_in` for a server that only speaks plain JSON."""
+def elasticsearch_client(
+    url: str,
+    *,
+    api_stand_in: bool = False,
+    api_key: str | None = None,
+    ca_certs: str | None = None,
+) -> AsyncElasticsearch:
+    """A client for `url`, logging in with `api_key` and checking the server's certificate
+    against `ca_certs` (unset: the system's CAs) where given; `api_stand_in` for a server
+    that only speaks plain JSON."""
+    options: dict[str, Any] = {"api_key": api_key, "ca_certs": ca_certs}
     if api_stand_in:
-        return AsyncElasticsearch(url, node_class=PlainJsonHttpNode)
-    return AsyncElasticsearch(url)
+        options["node_class"] = PlainJsonHttpNode
+    return AsyncElasticsearch(url, **{name: value for name, value in options.items() if value})
 
 
 class ElasticsearchSearchIndex:

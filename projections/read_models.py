@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
@@ -69,8 +70,37 @@ def tweet_store(settings: Settings, pool: AsyncConnectionPool) -> TweetStore:
     if settings.tweet_store == "cassandra":
         from projections.cassandra_tweet_store import CassandraTweetStore
 
-        return CassandraTweetStore(settings.cassandra_hosts.split(","), settings.cassandra_keyspace)
+        return CassandraTweetStore(
+            settings.cassandra_hosts.split(","),
+            settings.cassandra_keyspace,
+            cassandra_options(settings),
+        )
     return PostgresTweetStore(pool, settings.core_schema)
+
+
+def cassandra_options(settings: Settings):
+    """The Cassandra tweet store's replication, consistency, data centre and login."""
+    from projections.cassandra_tweet_store import CassandraOptions
+
+    password = settings.cassandra_password
+    return CassandraOptions(
+        strategy=settings.cassandra_replication_strategy,
+        replication_factor=settings.cassandra_replication_factor,
+        datacenter=settings.cassandra_datacenter,
+        consistency=settings.cassandra_consistency,
+        username=settings.cassandra_username,
+        password=password.get_secret_value() if password is not None else None,
+    )
+
+
+def elasticsearch_security(settings: Settings) -> dict[str, Any]:
+    """The Elasticsearch client's API key and CA (CHIRP_ELASTICSEARCH_*), where set."""
+    options: dict[str, Any] = {}
+    if settings.elasticsearch_api_key is not None:
+        options["api_key"] = settings.elasticsearch_api_key.get_secret_value()
+    if settings.elasticsearch_ca_certs is not None:
+        options["ca_certs"] = str(settings.elasticsearch_ca_certs)
+    return options
 
 
 @asynccontextmanager
@@ -180,7 +210,9 @@ def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:
         if not settings.elasticsearch_url:
             raise ValueError("CHIRP_SEARCH_ENGINE=elasticsearch needs CHIRP_ELASTICSEARCH_URL")
         client = elasticsearch_client(
-            settings.elasticsearch_url, api_stand_in=settings.elasticsearch_api_stand_in
+            settings.elasticsearch_url,
+            api_stand_in=settings.elasticsearch_api_stand_in,
+            **elasticsearch_security(settings),
         )
         return ElasticsearchSearchIndex(
             client, settings.elasticsearch_alias, generation=settings.search_generation

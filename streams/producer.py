@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
@@ -37,10 +38,18 @@ class EventProducer:
     has already been reported as not acknowledged.
     """
 
-    def __init__(self, bootstrap_servers: str, registry: TopicRegistry, timeout_ms: int) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        registry: TopicRegistry,
+        timeout_ms: int,
+        security: dict[str, Any] | None = None,
+    ) -> None:
         self.registry = registry
         self.bootstrap_servers = bootstrap_servers
         self.timeout_ms = timeout_ms
+        # kafka-python's TLS and SASL arguments (infra/kafka_security.py), for every client.
+        self.security = security or {}
         self._producer = self._connect()
         self._broken = False
         self._reconnecting: asyncio.Lock | None = None
@@ -49,6 +58,7 @@ class EventProducer:
             bootstrap_servers=bootstrap_servers,
             request_timeout_ms=2000,
             client_id="chirp-api-health",
+            **self.security,
         )
         self._admin_lock = threading.Lock()
 
@@ -65,6 +75,7 @@ class EventProducer:
             bootstrap_timeout_ms=self.timeout_ms,
             linger_ms=1,
             client_id="chirp-api",
+            **self.security,
         )
         for topic in self.registry.event_topics():
             producer.partitions_for(topic.name)  # fetch metadata before the first write

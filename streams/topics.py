@@ -13,6 +13,9 @@ class Topic:
     name: str
     key: str  # what the message key is, for readers of this registry
     partitions: int
+    replication_factor: int = 1
+    # Topic-level configuration set at creation, e.g. {"min.insync.replicas": "2"}.
+    configs: tuple[tuple[str, str], ...] = ()
 
 
 # One partition of a topic, (topic, partition): where an offset or a position belongs. A plain
@@ -46,15 +49,28 @@ _KEY_OF = {
 class TopicRegistry:
     """Topic names under a configurable prefix, and the route of every event type."""
 
-    def __init__(self, prefix: str = "", partitions: int = 4) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        partitions: int = 4,
+        replication_factor: int = 1,
+        min_insync_replicas: int | None = None,
+    ) -> None:
         self.prefix = prefix
-        self.users = Topic(f"{prefix}users", "user id", partitions)
-        self.tweets = Topic(f"{prefix}tweets", "author id", partitions)
-        self.follows = Topic(f"{prefix}follows", "follower id", partitions)
-        self.engagements = Topic(f"{prefix}engagements", "tweet id", partitions)
+        configs = (
+            (("min.insync.replicas", str(min_insync_replicas)),) if min_insync_replicas else ()
+        )
+
+        def topic(name: str, key: str, count: int = partitions) -> Topic:
+            return Topic(f"{prefix}{name}", key, count, replication_factor, configs)
+
+        self.users = topic("users", "user id")
+        self.tweets = topic("tweets", "author id")
+        self.follows = topic("follows", "follower id")
+        self.engagements = topic("engagements", "tweet id")
         # Written by the Flink job; one partition keeps each window's rows in order.
-        self.trending = Topic(f"{prefix}trending-topics", "hashtag", 1)
-        self.dead_letters = Topic(f"{prefix}dead-letters", "source topic", 1)
+        self.trending = topic("trending-topics", "hashtag", 1)
+        self.dead_letters = topic("dead-letters", "source topic", 1)
 
     def all(self) -> list[Topic]:
         return [
@@ -77,4 +93,9 @@ class TopicRegistry:
 
 def topic_registry(settings: Settings) -> TopicRegistry:
     """The topics of the deployment `settings` describe."""
-    return TopicRegistry(settings.topic_prefix, settings.partitions)
+    return TopicRegistry(
+        settings.topic_prefix,
+        settings.partitions,
+        settings.topic_replication_factor,
+        settings.topic_min_insync_replicas,
+    )

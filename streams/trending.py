@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from infra.kafka_security import flink_kafka_properties
 from infra.settings import Settings
 from streams.topics import TopicRegistry
 
@@ -82,6 +83,8 @@ class TrendingJob:
     # would miss some of them, so no partial window overwrites a complete one downstream.
     start: datetime | None = None
     stop_offsets: dict[int, int] | None = field(default=None, hash=False)
+    # The connector's TLS and SASL properties (infra/kafka_security.py), on both tables.
+    kafka_properties: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.slide <= timedelta(0) or self.window <= timedelta(0):
@@ -109,6 +112,7 @@ class TrendingJob:
             idle_timeout=timedelta(seconds=settings.trending_idle_timeout_seconds),
             group_id=f"{settings.topic_prefix}chirp-trending",
             readers=settings.partitions,
+            kafka_properties=tuple(flink_kafka_properties(settings).items()),
         )
         return cls(**(values | overrides))
 
@@ -165,7 +169,7 @@ class TrendingJob:
             ) WITH (
                 'connector' = 'kafka',
                 'topic' = {_quote(self.source_topic)},
-                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},
+                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},{self._security()}
                 'properties.group.id' = {_quote(self.group_id)},
                 {startup},
                 'scan.parallelism' = '{self.readers}',
@@ -175,6 +179,12 @@ class TrendingJob:
                 'json.ignore-parse-errors' = 'true',
                 'json.timestamp-format.standard' = 'ISO-8601'
             )"""
+
+    def _security(self) -> str:
+        return "".join(
+            f"\n                {_quote(name)} = {_quote(value)},"
+            for name, value in self.kafka_properties
+        )
 
     def _clock(self) -> str:
         # `tick` is always 0, which the planner cannot know: the filter in posted_hashtags
@@ -248,7 +258,7 @@ class TrendingJob:
             ) WITH (
                 'connector' = 'kafka',
                 'topic' = {_quote(self.sink_topic)},
-                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},
+                'properties.bootstrap.servers' = {_quote(self.bootstrap_servers)},{self._security()}
                 'key.format' = 'raw',
                 'key.fields' = 'hashtag',
                 'value.format' = 'json',
