@@ -100,9 +100,11 @@ class Hydrator:
         tweets = tweets if tweets is not None else await self.tweets([e.tweet_id for e in entries])
         entries = [entry for entry in entries if entry.tweet_id in tweets]
         ids = [entry.tweet_id for entry in entries]
-        quoted_ids = {tweets[i].quote_of for i in ids} - {None} - set(tweets)
-        shown = tweets | await self.tweets(sorted(i for i in quoted_ids if i is not None))
-        flagged = list(dict.fromkeys(ids + [t for t in shown if t not in tweets]))
+        quoted_ids = sorted({q for i in ids if (q := tweets[i].quote_of) is not None})
+        shown = tweets | await self.tweets([i for i in quoted_ids if i not in tweets])
+        # The quoted tweets too, also those `tweets` holds without their being on the page
+        # (a timeline reads ahead): each is shown with its author and the viewer's flags.
+        flagged = list(dict.fromkeys(ids + [i for i in quoted_ids if i in shown]))
         people = list(
             {shown[i].author_id for i in flagged}
             | {m for i in flagged for m in shown[i].mentioned_ids}
