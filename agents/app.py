@@ -1,4 +1,5 @@
-"""The Faust app: one worker process runs every projection agent."""
+"""The Faust app: a worker process runs every projection agent; started N times, the workers
+share each read model's partitions (a consumer group per read model; docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,18 @@ import faust
 from agents.archive import ARCHIVE_BATCHING, apply_archive, archived_positions
 from agents.batches import apply_records, record_batch
 from agents.consumer import BatchConsumer, Batching
-from agents.context import (
-    AgentContext,
-    agent_context,
-    close_agent_context,
-    follow_targets,
-    group_of,
-)
+from agents.context import AgentContext, agent_context, close_agent_context
 from agents.core import apply_core
+from agents.handover import follow_targets
 from agents.media import MEDIA_BATCHING, apply_media, close_media_processor
 from agents.notifications import NOTIFICATIONS_BATCHING, apply_notifications
 from agents.search import SEARCH_BATCHING, apply_search
+from agents.search_writer import stand_by
 from agents.trends import consume_trends
+from infra.kafka_security import faust_credentials
 from infra.logs import logging_config
 from infra.settings import get_settings
-from projections.targets import ReadModel
+from projections.targets import ReadModel, group_of
 from streams.topics import topic_registry
 
 READY_LINE = "chirp agents ready"
@@ -35,12 +33,14 @@ topics = topic_registry(settings)
 app = faust.App(
     f"{settings.topic_prefix}{settings.agent_group}",
     broker=f"kafka://{settings.bootstrap_servers}",
+    broker_credentials=faust_credentials(settings),
     value_serializer="raw",
     key_serializer="raw",
     store="memory://",
     datadir=str(settings.data_dir / "faust"),
     web_enabled=False,
-    topic_replication_factor=1,
+    # Faust's own topics (its partition assignor's; changelogs, had it tables), as the others.
+    topic_replication_factor=settings.topic_replication_factor,
     topic_partitions=settings.partitions,
     # A new consumer group starts at the beginning of the log: read models are rebuilt whole.
     consumer_auto_offset_reset="earliest",
@@ -67,13 +67,14 @@ def _topic(*names: str):
 CORE_BATCHING = Batching(max_records=5000, fetch_wait_ms=10, interval_ms=30)
 # A consumer that failed for a reason no retry inside it mends starts again after this.
 RESTART_SECONDS = 1.0
-consumers: list[BatchConsumer] = []
+consumers: dict[str, BatchConsumer] = {}
 
 
 def _batch_consumer(
     read_model: str, topic_names: list[str], batching: Batching, apply, resume=None
 ) -> None:
-    """Run a BatchConsumer for `read_model` as a task of this worker, restarted if it fails."""
+    """Run a BatchConsumer for `read_model` as a task of this worker, restarted if it fails;
+    the search consumer only once this worker writes the index (agents/search_writer.py)."""
 
     async def handle(records: list) -> None:
         await apply(await agent_context(settings), records)
@@ -84,6 +85,11 @@ def _batch_consumer(
             return await resume(context, places)
         return await context.models.progress.positions(places, group_of(settings, read_model))
 
+    async def ready() -> None:
+        gate = (await agent_context(settings)).gates.get(read_model)
+        if gate is not None:
+            await gate.wait()
+
     consumer = BatchConsumer(
         settings,
         f"{settings.topic_prefix}{settings.agent_group}-{read_model}",
@@ -91,10 +97,13 @@ def _batch_consumer(
         handle,
         recorded,
         batching,
+        ready,
     )
-    consumers.append(consumer)
+    consumers[read_model] = consumer
 
     async def run() -> None:
+        if read_model == ReadModel.SEARCH:
+            await (await agent_context(settings)).search_writer.wait()
         while True:
             try:
                 await consumer.run()
@@ -163,6 +172,20 @@ async def _follow_targets() -> None:
 
 
 @app.task
+async def _stand_by_for_search() -> None:
+    """On a worker that does not write the search index: take it over when its writer ends."""
+    context = await agent_context(settings)
+    if context.search_writer.is_set():
+        return
+
+    async def take_over(index) -> None:
+        context.search = index
+        context.search_writer.set()
+
+    await stand_by(context.models.settings, context.models.pool, take_over)
+
+
+@app.task
 async def _serve_metrics() -> None:
     """Prometheus metrics of this worker, on their own port (a thread of prometheus_client)."""
     if settings.agents_metrics_port:
@@ -171,13 +194,24 @@ async def _serve_metrics() -> None:
         start_http_server(settings.agents_metrics_port, addr="127.0.0.1")
 
 
+_faust_assigned = asyncio.Event()
+
+
+@app.on_partitions_assigned.connect
+async def _on_faust_assignment(sender, /, *args, signal, **kwargs) -> None:
+    # Possibly none: trending-topics has one partition, so one worker of several reads it.
+    _faust_assigned.set()
+
+
 @app.task
 async def _announce_ready() -> None:
     """Say so once partitions are assigned: the launcher waits for this line."""
 
-    while not app.consumer.assignment():
-        await asyncio.sleep(0.1)
-    for consumer in consumers:
+    context = await agent_context(settings)
+    await _faust_assigned.wait()
+    for read_model, consumer in consumers.items():
+        if read_model == ReadModel.SEARCH and not context.search_writer.is_set():
+            continue  # standing by: its consumer starts when this worker takes the index
         await consumer.assigned.wait()
     log.info(READY_LINE)
 

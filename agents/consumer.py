@@ -27,11 +27,20 @@ its lifecycle and the trends agent.
   forgets committed offsets on restart; the positions survive it, operations/durability.py), so
   a restart resumes instead of redoing. At least once: a batch may be applied again after a
   crash, which the projections absorb.
+- **Rebalances.** Several workers share a group's partitions (docs/deploy.md). A worker that
+  is losing partitions finishes the batch it is applying before it gives them up (the revoke
+  waits for it), and records of a partition it no longer owns are not applied: so a
+  partition's events are applied in log order by one worker at a time, and its next owner
+  starts after what was recorded. A killed worker's partitions move once the broker misses
+  its heartbeats for the session timeout; its successor applies again whatever it had not
+  recorded. (A worker that stalls longer than the rebalance timeout in the middle of a batch,
+  without dying, is the one case where two workers could apply one partition at once.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +48,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from infra.kafka_security import aiokafka_security
+from infra.metrics import ASSIGNED_PARTITIONS
 from infra.settings import Settings
 
 log = logging.getLogger("chirp.agents")
@@ -67,9 +78,15 @@ class Batching:
 Resume = Callable[[list[tuple[str, int]]], Awaitable[dict[tuple[str, int], int]]]
 
 
+async def _always() -> None:
+    pass
+
+
 class BatchConsumer:
     """Reads `topics` as member of `group_id`, hands each batch (records in log order per
-    partition) to `handle`, and starts each assigned partition after its `resume` position."""
+    partition) to `handle` once `ready` returns (a replay's handover pauses a read model
+    there, outside the batch a revoke waits for), and starts each assigned partition after its
+    `resume` position."""
 
     def __init__(
         self,
@@ -79,16 +96,22 @@ class BatchConsumer:
         handle: Handle,
         resume: Resume,
         batching: Batching,
+        ready: Callable[[], Awaitable[None]] = _always,
     ) -> None:
         self.settings, self.group_id, self.topics = settings, group_id, topics
-        self.handle, self.resume, self.batching = handle, resume, batching
+        self.handle, self.resume, self.batching, self.ready = handle, resume, batching, ready
         self.assigned = asyncio.Event()
-        # The last offset applied per partition: records at or before it are not applied again.
+        # The partitions this member owns now, and the last offset applied in each: records
+        # at or before it are not applied again.
+        self.owned: set[tuple[str, int]] = set()
         self.applied: dict[tuple[str, int], int] = {}
+        # Held while a batch is applied: a revoke waits for it (module docstring).
+        self.applying = asyncio.Lock()
         self._committed_at = 0.0
 
     async def run(self) -> None:
         batching = self.batching
+        self.disown(list(self.owned))  # a restarted consumer joins its group afresh
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             group_id=self.group_id,
@@ -102,6 +125,7 @@ class BatchConsumer:
             rebalance_timeout_ms=3000,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1000,
+            **aiokafka_security(self.settings),
         )
         consumer.subscribe(self.topics, listener=_Resuming(self, consumer))
         await consumer.start()
@@ -114,22 +138,34 @@ class BatchConsumer:
                 fetched = await consumer.getmany(timeout_ms=1000, max_records=batching.max_records)
                 if fetched:  # after an empty fetch the next one goes at once
                     started = time.monotonic()
-                records = [
-                    record
-                    for tp in sorted(fetched)
-                    for record in fetched[tp]
-                    if record.offset > self.applied.get((tp.topic, tp.partition), -1)
-                ]
-                if records:
-                    await self.handle(records)
-                    for record in records:
-                        self.applied[(record.topic, record.partition)] = record.offset
+                    await self.ready()
+                async with self.applying:
+                    # Fetched before a rebalance took some partitions away: not ours to apply.
+                    records = [
+                        record
+                        for tp in sorted(fetched)
+                        if (tp.topic, tp.partition) in self.owned
+                        for record in fetched[tp]
+                        if record.offset > self.applied.get((tp.topic, tp.partition), -1)
+                    ]
+                    if records:
+                        await self.handle(records)
+                        for record in records:
+                            self.applied[(record.topic, record.partition)] = record.offset
                 await self._commit(consumer)
         finally:
             try:
                 await self._commit(consumer, force=True)
             finally:  # a stop cancelled during the last commit still leaves the group
                 await consumer.stop()
+
+    def disown(self, places: list[tuple[str, int]]) -> None:
+        """These partitions are no longer this member's: not applied, not shown as its."""
+        for place in places:
+            self.owned.discard(place)
+            self.applied.pop(place, None)
+            with contextlib.suppress(KeyError):  # never shown: assigned and revoked at once
+                ASSIGNED_PARTITIONS.remove(self.group_id, *map(str, place))
 
     async def _commit(self, consumer: AIOKafkaConsumer, force: bool = False) -> None:
         now = time.monotonic()
@@ -154,15 +190,19 @@ class _Resuming(ConsumerRebalanceListener):
         self.owner, self.consumer = owner, consumer
 
     async def on_partitions_revoked(self, revoked) -> None:
-        for tp in revoked:
-            self.owner.applied.pop((tp.topic, tp.partition), None)
+        async with self.owner.applying:  # the batch under way is applied and recorded first
+            self.owner.disown([(tp.topic, tp.partition) for tp in revoked])
 
     async def on_partitions_assigned(self, assigned) -> None:
+        owner = self.owner
         places = [(tp.topic, tp.partition) for tp in assigned]
-        positions = await self.owner.resume(places)
+        positions = await owner.resume(places)
         for place, offset in positions.items():
             if offset >= 0:
-                self.owner.applied[place] = offset
+                owner.applied[place] = offset
                 self.consumer.seek(TopicPartition(*place), offset + 1)
-        log.info("%s assigned %s", self.owner.group_id, sorted(places))
-        self.owner.assigned.set()
+        owner.owned.update(places)
+        for place in places:
+            ASSIGNED_PARTITIONS.labels(owner.group_id, *map(str, place)).set(1)
+        log.info("%s assigned %s", owner.group_id, sorted(places))
+        owner.assigned.set()

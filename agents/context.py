@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from agents import search_writer
+from infra.metrics import SEARCH_WRITER
 from infra.settings import Settings
 from projections import targets
 from projections.fanout import CelebrityThreshold
-from projections.read_models import ReadModels, build_read_models, open_read_models, search_index
+from projections.read_models import ReadModels, open_read_models
+from projections.redis_agent_workers import RedisAgentWorkers
 from projections.search import SearchIndex
-from projections.tantivy_commits import SearchIndexLocked
-from projections.targets import ReadModel, group_of
 from streams.archive import PostgresArchive
 
 
@@ -25,7 +28,9 @@ class AgentContext:
     # A replay's context holds only what its read model writes with (operations/replay.py):
     # no archive, no threshold for search, no index for the core read models.
     threshold: CelebrityThreshold | None
-    search: SearchIndex | None  # this process holds the index's one writer
+    # The index this worker writes; None in a core replay's context, and in a live worker
+    # standing by for tantivy's one writer (agents/search_writer.py).
+    search: SearchIndex | None
     archive: PostgresArchive | None
     # Whether batches are told to connected readers (docs/streaming.md): the live worker's
     # are; a replay's, which re-apply the past, are not.
@@ -34,12 +39,21 @@ class AgentContext:
     # (handover, below), and the batches being applied to it now.
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
     busy: dict[str, int] = field(default_factory=dict)
+    # A live worker's name among the deployment's workers, and where they are recorded
+    # (agents/handover.py); the generation each read model is paused for, if it is.
+    worker: str = ""
+    workers: RedisAgentWorkers | None = None
+    paused_for: dict[str, int] = field(default_factory=dict)
+    # Set once this worker writes the search index: its search consumer runs from then on.
+    search_writer: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         for read_model in targets.READ_MODELS:
             self.gates[read_model] = asyncio.Event()
             self.gates[read_model].set()
             self.busy[read_model] = 0
+        if self.search is not None:
+            self.search_writer.set()
 
     @asynccontextmanager
     async def applying(self, read_model: str):
@@ -73,21 +87,19 @@ async def agent_context(settings: Settings) -> AgentContext:
                 models = await opened.enter_async_context(
                     open_read_models(settings, setup=True, redis_read_timeout=None)
                 )
-                search = search_index(models.settings, writable=True)
-                # The index in use then: a replay may have switched it meanwhile.
-                opened.push_async_callback(
-                    lambda: (_context.search if _context and _context.search else search).close()
-                )
-                try:
-                    await search.setup()
-                except SearchIndexLocked as error:
-                    # Another worker writes this index: waiting for it would be waiting for
-                    # ever. Say which one it is and end this worker at once: nothing has been
-                    # applied (every agent needs this context), and Faust would make an
-                    # exception here a crash report and keep the worker up.
-                    log.error("%s", error)
-                    logging.shutdown()
-                    os._exit(1)
+                search = None
+                if search_writer.elect(models.settings):
+                    search = await search_writer.open_writable(models.settings)
+                else:
+                    log.info(
+                        "the search index %s is written by %s: this worker stands by to "
+                        "take it over",
+                        models.settings.search_directory,
+                        search_writer.describe_writer(models.settings),
+                    )
+                SEARCH_WRITER.set(1 if search is not None else 0)
+                # The index in use then: a replay may have switched it, a standby taken it.
+                opened.push_async_callback(_close_search, search)
                 _context = AgentContext(
                     settings=settings,
                     models=models,
@@ -99,79 +111,22 @@ async def agent_context(settings: Settings) -> AgentContext:
                     search=search,
                     archive=PostgresArchive(models.pool, settings.archive_schema),
                     publishes_live=True,
+                    worker=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+                    workers=RedisAgentWorkers(models.redis, models.keys, settings.agent_group),
                 )
+                # Closed until this worker has joined the deployment's workers and seen that
+                # no handover is under way (agents/handover.py): a worker started during one
+                # must not apply to the generation being replaced.
+                for gate in _context.gates.values():
+                    gate.clear()
                 _resources.push_async_callback(opened.pop_all().aclose)
     return _context
 
 
-async def follow_targets(context: AgentContext) -> None:
-    """The agents' side of a replay's handover (projections/targets.py): pause a read model's
-    agents when asked and say how far they got; move to a new generation once switched."""
-    pool = context.models.pool
-
-    async def switch(settings: Settings, switched: set[str]) -> None:
-        if ReadModel.SEARCH in switched:
-            fresh = search_index(settings, writable=True)
-            assert context.search is not None  # the worker's context has the index
-            await context.search.close()  # its directory lock first
-            await fresh.setup()
-            await fresh.promote()  # again, should the replay have died right after switching
-            context.search = fresh
-        context.models = build_read_models(settings, pool, context.models.redis)
-        log.info(
-            "agents now write generations %s",
-            {read_model: settings.generation(read_model) for read_model in sorted(switched)},
-        )
-
-    watcher = targets.TargetWatcher(pool, context.models.settings, switch)
-    bases: dict[str, str] = {
-        read_model: targets.base(context.settings, read_model) for read_model in targets.READ_MODELS
-    }
-    while True:
-        try:
-            handovers = await targets.pending_handovers(pool, list(bases.values()))
-            for read_model, base in bases.items():
-                if not await _follow_handover(context, read_model, base, handovers.get(base)):
-                    handovers.pop(base, None)
-            # After the handovers were read: a switch that ended one is seen here, so a gate
-            # opened below opens on the new generation.
-            await watcher.check()
-            for read_model, gate in context.gates.items():
-                if not gate.is_set() and bases[read_model] not in handovers:
-                    gate.set()  # switched, or the replay gave up
-        except Exception as error:  # noqa: BLE001 - a store down: this loop must go on
-            log.warning("could not follow the read-model targets: %s", error)
-        await asyncio.sleep(targets.POLL_SECONDS)
-
-
-async def _follow_handover(
-    context: AgentContext, read_model: str, base: str, handover: targets.Handover | None
-) -> bool:
-    """Pause for `handover` if it asks; False if there is none (any more)."""
-    pool = context.models.pool
-    if handover is None:
-        return False
-    if handover.idle_seconds > targets.HANDOVER_TIMEOUT_SECONDS:
-        # The replay that asked died: do not stay paused for it.
-        log.error(
-            "a handover of %s to generation %d was abandoned; resuming",
-            read_model,
-            handover.generation,
-        )
-        await targets.cancel_handover(pool, base)
-        return False
-    gate = context.gates[read_model]
-    if handover.state == "pause" and gate.is_set():
-        gate.clear()
-        while context.busy[read_model]:
-            await asyncio.sleep(0.002)
-        await targets.answer_paused(
-            pool,
-            base,
-            await context.models.progress.applied(group_of(context.settings, read_model)),
-        )
-        log.info("%s agents paused for generation %d", read_model, handover.generation)
-    return True
+async def _close_search(opened_first: SearchIndex | None) -> None:
+    index = _context.search if _context is not None else opened_first
+    if index is not None:
+        await index.close()
 
 
 async def close_agent_context() -> None:

@@ -23,11 +23,12 @@ import logging
 import time
 
 from agents.context import AgentContext
+from agents.core_backfill import recents_to_copy, timeline_copies
 from agents.core_redis import Delivery, Planned, write_redis
+from agents.core_second_look import look_again
 from projections import engagement_plan, graph_plan, tweet_plan
 from projections.engagement_plan import EngagementPlan, Retweeted, Unretweeted
 from projections.fanout import should_push
-from projections.graph_plan import GraphPlan
 from projections.media_plan import MEDIA_EVENTS, plan_media
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
@@ -36,8 +37,6 @@ from schemas import events as ev
 
 log = logging.getLogger("chirp.agents.core")
 
-# How many of a new followee's newest entries a follow copies into the follower's timeline.
-FOLLOW_BACKFILL = 50
 GRAPH = (ev.UserRegistered, ev.ProfileUpdated, ev.UserFollowed, ev.UserUnfollowed)
 TWEETS = (ev.TweetPosted, ev.TweetDeleted)
 ENGAGEMENTS = (ev.TweetLiked, ev.TweetUnliked, ev.TweetRetweeted, ev.TweetUnretweeted)
@@ -50,23 +49,12 @@ async def apply_core(context: AgentContext, events: list[ev.Event]) -> None:
     engagement_events = [event for event in events if isinstance(event, ENGAGEMENTS)]
     # Uploads, and the posts attaching them, in log order (an owner's share a partition).
     media_events = [event for event in events if isinstance(event, MEDIA_EVENTS + TWEETS)]
-    recents = await _recents(context, graph_events)
+    recents = await recents_to_copy(context, graph_events)
     planned = await _write_postgres(
         context, graph_events, tweet_events, engagement_events, media_events, recents
     )
     await write_redis(context, planned)
-
-
-async def _recents(context: AgentContext, graph_events) -> dict[int, TimelinePage]:
-    """The recents of the followees of the batch's follows (their newest FOLLOW_BACKFILL
-    entries) and unfollows (all of them), in one round trip."""
-    models = context.models
-    unfollowed = {e.followee_id for e in graph_events if isinstance(e, ev.UserUnfollowed)}
-    followed = {e.followee_id for e in graph_events if isinstance(e, ev.UserFollowed)} - unfollowed
-    authors = sorted(followed) + sorted(unfollowed)
-    limits = [FOLLOW_BACKFILL] * len(followed) + [models.timelines.recent_cap] * len(unfollowed)
-    pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limits)
-    return dict(zip(authors, pages, strict=True))
+    await look_again(context, planned, graph_events)
 
 
 async def _write_postgres(
@@ -85,7 +73,7 @@ async def _write_postgres(
         await models.graph.write_users(conn, graph)
         summaries = await models.graph.summaries(conn, graph_plan.edited_users(graph))
         edges = await models.graph.write_edges(conn, graph.follows, graph.unfollows)
-        backfills, unfollowed = await _timeline_copies(context, conn, graph, recents)
+        backfills, unfollowed = await timeline_copies(context, conn, graph, recents)
 
         tweets = tweet_plan.plan_tweets(
             tweet_events,
@@ -138,37 +126,6 @@ async def _write_postgres(
         attachments,
         restyled,
     )
-
-
-async def _timeline_copies(
-    context: AgentContext, conn, graph: GraphPlan, recents: dict[int, TimelinePage]
-):
-    """For each followee: the entries a follow copies (and whether they are all there are),
-    and the entries an unfollow takes out."""
-    backfills: dict[int, tuple[list[Entry], bool]] = {}
-    unfollowed: dict[int, list[Entry]] = {}
-    uncached = []
-    for step in graph.steps:
-        if isinstance(step, ev.UserFollowed):
-            page = recents[step.followee_id]
-            if page.entries:
-                entries = page.entries[:FOLLOW_BACKFILL]
-                backfills[step.followee_id] = (
-                    entries,
-                    page.complete and len(page.entries) < FOLLOW_BACKFILL,
-                )
-            else:
-                uncached.append(step.followee_id)
-        elif isinstance(step, ev.UserUnfollowed):
-            page = recents[step.followee_id]
-            unfollowed[step.followee_id] = page.entries[: context.models.timelines.recent_cap]
-    # Not cached: the store's newest tweets, without the author's retweets (so not all).
-    newest = await context.models.tweets.newest_by_each(
-        sorted(set(uncached)), FOLLOW_BACKFILL, conn
-    )
-    for author_id, tweet_ids in newest.items():
-        backfills[author_id] = ([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], False)
-    return backfills, unfollowed
 
 
 def _user_deltas(edges, counted) -> dict[int, tuple[int, int, int]]:

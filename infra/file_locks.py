@@ -1,13 +1,40 @@
-"""Who holds a lock on a file: the process to name when a lock is busy (Linux, from /proc)."""
+"""Locks on files: taking one without waiting, and who holds one, the process to name when a
+lock is busy (Linux, from /proc)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
 PROC = Path("/proc")
 # Enough of a command line to tell one program from another (a JVM's runs to kilobytes).
 COMMAND_SHOWN = 200
+
+
+class HeldLock:
+    """An exclusive flock on a file, held until `release()` or until this process ends (the
+    kernel drops it then, however the process died)."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor: int | None = descriptor
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing the only descriptor drops the flock
+            self._descriptor = None
+
+
+def try_lock(path: Path) -> HeldLock | None:
+    """The exclusive flock on `path` (created if missing) if no one holds it, else None."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return HeldLock(descriptor)
 
 
 def lock_holder(path: Path) -> int | None:

@@ -72,6 +72,17 @@ CONSUMER_POSITION = Gauge(
     # one consumer owns a partition at a time: its latest position counts
     multiprocess_mode="mostrecent",
 )
+# Agents workers share each read model's partitions (a consumer group per read model): each
+# worker shows the partitions assigned to it now, 1 each, gone once they are revoked.
+ASSIGNED_PARTITIONS = Gauge(
+    "chirp_agent_assigned_partitions",
+    "Partitions assigned to this worker, by consumer group",
+    ["group", "topic", "partition"],
+)
+SEARCH_WRITER = Gauge(
+    "chirp_agent_search_writer",
+    "1 if this worker writes the search index (tantivy has one writer), else 0",
+)
 
 
 def api_registry() -> CollectorRegistry:

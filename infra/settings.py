@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Where the agents worker serves its Prometheus metrics (0: not served).
     agents_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Agents workers `chirp run` starts (each `chirp agents` process is one; they share the
+    # partitions of each read model: docs/deploy.md). A deployment starts its own.
+    agents_workers: int = Field(default=1, ge=1)
     # Per-user write limits (seed 003's defaults; token buckets in Redis; 0: no limit).
     rate_limit_tweets_per_minute: int = Field(default=10, ge=0)
     rate_limit_follows_per_hour: int = Field(default=100, ge=0)

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print("Starting the local stack (Kafka protocol broker, Valkey, PostgreSQL)...", flush=True)
         settings = stack.start()
         print("Starting the projection agents (Faust)...", flush=True)
-        stack.start_agents()
+        for _ in range(settings.agents_workers):
+            stack.start_agents()
         _start_trending(stack)
         base_url = stack.start_api()
         if not args.no_demo:

@@ -160,18 +160,28 @@ class LocalStack:
         raise ServerStartError(f"API not ready after 30s:\n{process.tail()}")
 
     def start_agents(self, **overrides: str) -> ManagedProcess:
-        """Run the projection worker (every Faust agent) until its partitions are assigned;
-        its Prometheus metrics are then at the returned process's `metrics_url`."""
-        port = overrides.get("CHIRP_AGENTS_METRICS_PORT") or str(free_port())
-        process = self._start_until_ready(
-            "agents",
-            ["-m", "agents"],
-            "chirp agents ready",
-            60,
-            overrides | {"CHIRP_AGENTS_METRICS_PORT": port},
-        )
-        process.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        """Run a projection worker (every Faust agent) until its partitions are assigned;
+        its Prometheus metrics are then at the returned process's `metrics_url`. Called
+        again, it starts another worker, which shares the partitions (docs/deploy.md)."""
+        (process,) = self.start_agent_workers(1, **overrides)
         return process
+
+    def start_agent_workers(self, count: int, **overrides: str) -> list[ManagedProcess]:
+        """Start `count` projection workers at once (so that they join their groups in one
+        rebalance), each with a metrics port and a log of its own; return once every one has
+        its partitions assigned."""
+        ports = [overrides.get("CHIRP_AGENTS_METRICS_PORT") or str(free_port())]
+        ports += [str(free_port()) for _ in range(count - 1)]
+        workers = [
+            self._launch(
+                "agents", ["-m", "agents"], overrides | {"CHIRP_AGENTS_METRICS_PORT": port}
+            )
+            for port in ports
+        ]
+        for worker, port in zip(workers, ports, strict=True):
+            self._wait_until_ready(worker, "chirp agents ready", 60)
+            worker.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        return workers
 
     def start_trending(self, **overrides: str) -> ManagedProcess:
         """Run the trending Flink job (`chirp trending`) until it has been submitted."""
@@ -185,6 +195,12 @@ class LocalStack:
         self, name: str, args: list[str], ready_line: str, timeout: float, overrides: dict[str, str]
     ) -> ManagedProcess:
         """Run a Chirp process with this stack's environment until it logs `ready_line`."""
+        process = self._launch(name, args, overrides)
+        self._wait_until_ready(process, ready_line, timeout)
+        return process
+
+    def _launch(self, name: str, args: list[str], overrides: dict[str, str]) -> ManagedProcess:
+        """Start a Chirp process with this stack's environment, logging to a file of its own."""
         process = ManagedProcess(
             name=name,
             argv=[sys.executable, *args],
@@ -194,12 +210,16 @@ class LocalStack:
         )
         self.processes.append(process)
         process.start()
+        return process
+
+    def _wait_until_ready(self, process: ManagedProcess, ready_line: str, timeout: float) -> None:
+        name = process.name
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not process.running():
                 raise ServerStartError(f"{name} exited during start-up:\n{process.tail()}")
             if ready_line in process.tail(200):
-                return process
+                return
             time.sleep(0.1)
         raise ServerStartError(f"{name} not ready after {timeout}s:\n{process.tail()}")
 

@@ -89,6 +89,7 @@ class PostgresNotifications:
     async def write(self, conn: AsyncConnection, plan: NotificationPlan) -> None:
         """Apply `plan` in the caller's transaction."""
         s = self.schema
+        await self._lock_tweets(conn, plan)
         taken: list[GroupKey] = []
         if plan.deleted_tweets:
             deleted = sorted(plan.deleted_tweets)
@@ -145,6 +146,24 @@ class PostgresNotifications:
                 " ON CONFLICT (recipient_id) DO UPDATE"
                 f" SET up_to = greatest({s}.read_marks.up_to, excluded.up_to)",
                 (users, [plan.reads[user] for user in users]),
+            )
+
+    async def _lock_tweets(self, conn: AsyncConnection, plan: NotificationPlan) -> None:
+        """Hold, until the caller's transaction ends, a lock on each tweet this plan deletes or
+        adds actions about. A tweet's deletion and an action about it come from different
+        partitions, which several agents workers apply at once: without the lock, an action
+        inserted while the deletion is under way sees no deletion yet, and the deletion
+        does not see the action, so it would outlive its tweet. All of a batch's locks are
+        taken in one statement in one order, so two batches cannot deadlock on them."""
+        tweets = set(plan.deleted_tweets) | {
+            action.target_id for action in plan.adds if action.kind != Kind.FOLLOW
+        }
+        if tweets:
+            # unnest keeps the array's (sorted) order.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s), hashint8(t))"
+                " FROM unnest(%s::bigint[]) AS t",
+                (self.schema, sorted(tweets)),
             )
 
     async def _move_groups(

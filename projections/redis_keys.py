@@ -4,7 +4,8 @@ The prefix is what a rebuild changes: replaying into a fresh prefix leaves the l
 A few keys belong to no generation of the core read models and stay under the root prefix:
 the writes readers wait for (they are about the log), the trends (their own read model, with
 generations of its own: `trends`, `trends-g2`, ...), the stats, the write rate limits
-(api/rate_limits.py) and the live events (projections/redis_live.py).
+(api/rate_limits.py), the live events (projections/redis_live.py) and the agents workers
+(projections/redis_agent_workers.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 
 # Under the root prefix, the keys that are not generation 1's own: later generations' prefixes
 # (infra/settings.core_prefix) and the keys below that belong to no generation.
-_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:|live$)")
+_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:|live$|agents:)")
 
 
 class RedisKeys:
@@ -96,6 +97,14 @@ class RedisKeys:
 
     def stats(self) -> str:
         return f"{self.root}stats"
+
+    def agent_workers(self, group: str) -> str:
+        """The live workers of agents group `group`, scored by their last heartbeat (ms)."""
+        return f"{self.root}agents:{group}:workers"
+
+    def paused_workers(self, group: str, base: str, generation: int) -> str:
+        """The workers of `group` paused for the handover of `base` to `generation`."""
+        return f"{self.root}agents:{group}:paused:{base}:{generation}"
 
     def fanout_state(self) -> str:
         return f"{self.prefix}fanout"

@@ -1,0 +1,56 @@
+"""What a follow copies into the follower's home timeline: the followee's newest entries,
+from their recents in Redis, or from the tweet store where no recents are cached."""
+
+from __future__ import annotations
+
+from agents.context import AgentContext
+from projections.graph_plan import GraphPlan
+from projections.redis_timelines import TimelinePage
+from projections.timeline_entries import Entry
+from schemas import events as ev
+
+# How many of a new followee's newest entries a follow copies into the follower's timeline.
+FOLLOW_BACKFILL = 50
+
+
+async def recents_to_copy(context: AgentContext, graph_events) -> dict[int, TimelinePage]:
+    """The recents of the followees of the batch's follows (their newest FOLLOW_BACKFILL
+    entries) and unfollows (all of them), in one round trip."""
+    models = context.models
+    unfollowed = {e.followee_id for e in graph_events if isinstance(e, ev.UserUnfollowed)}
+    followed = {e.followee_id for e in graph_events if isinstance(e, ev.UserFollowed)} - unfollowed
+    authors = sorted(followed) + sorted(unfollowed)
+    limits = [FOLLOW_BACKFILL] * len(followed) + [models.timelines.recent_cap] * len(unfollowed)
+    pages = await models.timelines.pages([models.keys.recent(a) for a in authors], None, limits)
+    return dict(zip(authors, pages, strict=True))
+
+
+async def timeline_copies(
+    context: AgentContext, conn, graph: GraphPlan, recents: dict[int, TimelinePage]
+):
+    """For each followee: the entries a follow copies (and whether they are all there are),
+    and the entries an unfollow takes out."""
+    backfills: dict[int, tuple[list[Entry], bool]] = {}
+    unfollowed: dict[int, list[Entry]] = {}
+    uncached = []
+    for step in graph.steps:
+        if isinstance(step, ev.UserFollowed):
+            page = recents[step.followee_id]
+            if page.entries:
+                entries = page.entries[:FOLLOW_BACKFILL]
+                backfills[step.followee_id] = (
+                    entries,
+                    page.complete and len(page.entries) < FOLLOW_BACKFILL,
+                )
+            else:
+                uncached.append(step.followee_id)
+        elif isinstance(step, ev.UserUnfollowed):
+            page = recents[step.followee_id]
+            unfollowed[step.followee_id] = page.entries[: context.models.timelines.recent_cap]
+    # Not cached: the store's newest tweets, without the author's retweets (so not all).
+    newest = await context.models.tweets.newest_by_each(
+        sorted(set(uncached)), FOLLOW_BACKFILL, conn
+    )
+    for author_id, tweet_ids in newest.items():
+        backfills[author_id] = ([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], False)
+    return backfills, unfollowed
