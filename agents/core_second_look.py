@@ -9,6 +9,11 @@ looks again: the post's at the author's followers (pushing to those it did not k
 follow's at the author's recents (copying them again: the same members, nothing doubles).
 Each looks after its own writes are visible (the post's in Redis, the follow's committed),
 so of two that overlap, at least the second to look sees the other's.
+
+A worker that finds itself alone among the live workers once its writes are done skips the
+second look: a worker applies nothing before it is recorded among them (agents/handover.py),
+so any batch that overlapped this one was recorded by then. So one worker pays nothing for
+it; a replay's context (no workers) neither.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ async def look_again(context: AgentContext, planned: Planned, graph_events) -> N
     pushed = {delivery.author_id for delivery in planned.deliveries if delivery.push}
     follows = sorted(planned.graph.follows)
     if not pushed and not follows:
+        return
+    if context.workers is None or await context.workers.alone(context.worker):
         return
     async with models.pool.connection() as conn:
         followers = await models.graph.followers_of(conn, pushed)

@@ -64,6 +64,10 @@ class RedisAgentWorkers:
         """`worker` stops: no handover waits for it."""
         await self.redis.zrem(self.keys.agent_workers(self.group), worker)
 
+    async def alone(self, worker: str) -> bool:
+        """Whether no live worker but `worker` is recorded now."""
+        return all(other == worker for other in await self.live())
+
     async def live(self) -> list[str]:
         """The workers heard from within WORKER_TIMEOUT_SECONDS."""
         seconds, micros = await self.redis.time()
