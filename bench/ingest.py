@@ -9,7 +9,10 @@ On a local stack of its own, with the real follower graph and real tweet texts
    agents start; every user has a home timeline (as if all had read recently). Measured: the core
    agents' events/s from their first recorded batch to the end of the log (positions polled
    every 10 ms), then `chirp replay core` on the same log; baseline: kafka-python reading the
-   same topics without decoding (before and after, median).
+   same topics without decoding (before and after, median). Then the same backlog applied by
+   1 and by 2 agents workers, each run on fresh read models and consumer groups
+   (bench/ingest_workers.py): the core agents' events/s, the time until every read model had
+   applied it, and the CPU each part of the stack used.
 2. **Sustained posting** through the API (`--clients` concurrent clients, `--api-workers`
    workers) at stepped offered rates, `--step-seconds` each, by the 40 authors of the graph
    whose follower counts are nearest `--author-followers` (all of them pushed to): per step
@@ -36,6 +39,7 @@ import redis
 
 from bench.dataset import real_edges, real_texts
 from bench.ingest_posting import measure_posting
+from bench.ingest_workers import measure_workers, worker_lines
 from bench.loading import open_timelines
 from bench.measure import bench_stack, raw_consume_seconds
 from bench.profile import sampling, summary
@@ -111,6 +115,8 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
     if args.profile and profile_path.exists():
         agents["profile"] = summary(profile_path)
         profile_path.unlink()
+    workers = measure_workers(stack, settings, topics, users)
+    stack.start_agents()  # the live worker again, for the replays and the posting steps
     raw += [
         len(events) / raw_consume_seconds(settings.bootstrap_servers, topics, len(events))
         for _ in range(3)
@@ -136,6 +142,7 @@ def measure_backlog(stack: LocalStack, settings: Settings, args) -> dict:
         "replay_per_s": round(statistics.median(replays)),
         "replay_rounds": [round(r) for r in replays],
         "replay_ratio_to_raw": round(statistics.median(replays) / raw_per_s, 3),
+        "workers": workers,
     }, users
 
 
@@ -198,6 +205,7 @@ def markdown(report: dict) -> str:
         f"{backlog['replay_per_s']:,} | {backlog['raw_per_s']:,} | "
         f"x{backlog['replay_ratio_to_raw']} |",
         "",
+        *worker_lines(backlog.get("workers", [])),
         *profile_lines(backlog["agents"].get("profile")),
         f"**Sustained posting** through the API ({posting['api_workers']} workers, "
         f"{posting['clients']} clients, {posting['step_seconds']:.0f} s a step, "
