@@ -1,8 +1,9 @@
 """The core projection: a batch of events into the social graph, tweet store, engagements,
 timelines and caches, writing each store once.
 
-1. **Redis read**: the recents of every author a follow or unfollow of the batch names (what
-   a follow copies into the follower's home timeline, and an unfollow takes out of it).
+1. **Redis read**: the recents of every author a follow, unfollow or block of the batch names
+   (what a follow copies into the follower's home timeline, and an unfollow or a block takes
+   out of it).
 2. **One PostgreSQL transaction**: each family's stored state is read and its events are
    planned as plain data (projections/graph_plan, tweet_plan, engagement_plan); every table
    is written with set-based statements; counts move by the rows that really changed
@@ -37,7 +38,16 @@ from schemas import events as ev
 
 log = logging.getLogger("chirp.agents.core")
 
-GRAPH = (ev.UserRegistered, ev.ProfileUpdated, ev.UserFollowed, ev.UserUnfollowed)
+GRAPH = (
+    ev.UserRegistered,
+    ev.ProfileUpdated,
+    ev.UserFollowed,
+    ev.UserUnfollowed,
+    ev.UserBlocked,
+    ev.UserUnblocked,
+    ev.UserMuted,
+    ev.UserUnmuted,
+)
 TWEETS = (ev.TweetPosted, ev.TweetDeleted)
 ENGAGEMENTS = (ev.TweetLiked, ev.TweetUnliked, ev.TweetRetweeted, ev.TweetUnretweeted)
 
@@ -72,8 +82,8 @@ async def _write_postgres(
         )
         await models.graph.write_users(conn, graph)
         summaries = await models.graph.summaries(conn, graph_plan.edited_users(graph))
-        edges = await models.graph.write_edges(conn, graph.follows, graph.unfollows)
-        backfills, unfollowed = await timeline_copies(context, conn, graph, recents)
+        edges = await models.graph.write_edges(conn, graph)
+        backfills, unfollowed = await timeline_copies(context, conn, graph, recents, edges.refused)
 
         tweets = tweet_plan.plan_tweets(
             tweet_events,
@@ -98,7 +108,7 @@ async def _write_postgres(
         liked = await models.engagements.write_likes(conn, engagements.unlikes, engagements.likes)
         await models.engagements.write_retweets(conn, engagements.retweets)
 
-        await models.graph.move_counts(conn, _user_deltas(edges, counted))
+        await models.graph.move_counts(conn, _user_deltas(edges.moved, counted))
         await models.engagements.move_counts(
             conn, _tweet_deltas(liked, engagements, replied, quoted)
         )
@@ -114,6 +124,7 @@ async def _write_postgres(
         counts = await models.engagements.counts(sorted(_counted_tweets(tweets, engagements)), conn)
     return Planned(
         graph,
+        edges,
         summaries,
         tweets,
         engagements,
@@ -128,10 +139,10 @@ async def _write_postgres(
     )
 
 
-def _user_deltas(edges, counted) -> dict[int, tuple[int, int, int]]:
+def _user_deltas(moved, counted) -> dict[int, tuple[int, int, int]]:
     """(followers, following, tweets) each user's counts move by."""
     deltas: dict[int, list[int]] = {}
-    for follower, followee, delta in edges:
+    for follower, followee, delta in moved:
         deltas.setdefault(followee, [0, 0, 0])[0] += delta
         deltas.setdefault(follower, [0, 0, 0])[1] += delta
     for author, delta in counted:

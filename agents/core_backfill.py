@@ -15,9 +15,13 @@ FOLLOW_BACKFILL = 50
 
 async def recents_to_copy(context: AgentContext, graph_events) -> dict[int, TimelinePage]:
     """The recents of the followees of the batch's follows (their newest FOLLOW_BACKFILL
-    entries) and unfollows (all of them), in one round trip."""
+    entries), and of its unfollows and both users of its blocks (all of them), in one round
+    trip."""
     models = context.models
     unfollowed = {e.followee_id for e in graph_events if isinstance(e, ev.UserUnfollowed)}
+    for event in graph_events:
+        if isinstance(event, ev.UserBlocked):  # a block takes each out of the other's home
+            unfollowed |= {event.blocker_id, event.blocked_id}
     followed = {e.followee_id for e in graph_events if isinstance(e, ev.UserFollowed)} - unfollowed
     authors = sorted(followed) + sorted(unfollowed)
     limits = [FOLLOW_BACKFILL] * len(followed) + [models.timelines.recent_cap] * len(unfollowed)
@@ -26,15 +30,23 @@ async def recents_to_copy(context: AgentContext, graph_events) -> dict[int, Time
 
 
 async def timeline_copies(
-    context: AgentContext, conn, graph: GraphPlan, recents: dict[int, TimelinePage]
+    context: AgentContext,
+    conn,
+    graph: GraphPlan,
+    recents: dict[int, TimelinePage],
+    refused: set[tuple[int, int]],
 ):
     """For each followee: the entries a follow copies (and whether they are all there are),
-    and the entries an unfollow takes out."""
+    and the entries an unfollow (or a block, of either user) takes out. A follow `refused`
+    (a block ended it) copies nothing."""
     backfills: dict[int, tuple[list[Entry], bool]] = {}
     unfollowed: dict[int, list[Entry]] = {}
     uncached = []
+    cap = context.models.timelines.recent_cap
     for step in graph.steps:
         if isinstance(step, ev.UserFollowed):
+            if (step.follower_id, step.followee_id) in refused:
+                continue
             page = recents[step.followee_id]
             if page.entries:
                 entries = page.entries[:FOLLOW_BACKFILL]
@@ -45,8 +57,10 @@ async def timeline_copies(
             else:
                 uncached.append(step.followee_id)
         elif isinstance(step, ev.UserUnfollowed):
-            page = recents[step.followee_id]
-            unfollowed[step.followee_id] = page.entries[: context.models.timelines.recent_cap]
+            unfollowed[step.followee_id] = recents[step.followee_id].entries[:cap]
+        elif isinstance(step, ev.UserBlocked):
+            for user_id in (step.blocker_id, step.blocked_id):
+                unfollowed[user_id] = recents[user_id].entries[:cap]
     # Not cached: the store's newest tweets, without the author's retweets (so not all).
     newest = await context.models.tweets.newest_by_each(
         sorted(set(uncached)), FOLLOW_BACKFILL, conn

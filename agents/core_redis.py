@@ -15,6 +15,7 @@ from agents.context import AgentContext
 from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
 from projections.engagement_plan import EngagementPlan, Liked, Retweeted
 from projections.engagements import Counts
+from projections.graph import EdgeChanges
 from projections.graph_plan import GraphPlan
 from projections.live_events import core_live_events
 from projections.redis_batch import RedisBatch
@@ -43,6 +44,7 @@ class Planned:
     """Everything a batch does, once PostgreSQL holds it: what Redis needs to follow."""
 
     graph: GraphPlan
+    edges: EdgeChanges
     summaries: dict[int, tuple[str, str]]  # edited users' (username, display name)
     tweets: TweetPlan
     engagements: EngagementPlan
@@ -75,7 +77,9 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
     if context.publishes_live:
         models.live.queue(
             batch,
-            core_live_events(planned.graph, planned.tweets, planned.engagements, planned.counts),
+            core_live_events(
+                planned.graph, planned.edges, planned.tweets, planned.engagements, planned.counts
+            ),
         )
     results = await batch.execute()
     delivered = sum(results[index] * entries for index, entries in counted)
@@ -98,7 +102,10 @@ def _queue_graph(
             case ev.ProfileUpdated() if event.user_id in planned.summaries:
                 # As PostgreSQL has it after the batch: a redelivered edit writes the same.
                 cache.queue_user(batch, event.user_id, *planned.summaries[event.user_id])
-            case ev.UserFollowed():
+            case ev.UserFollowed() if (
+                event.follower_id,
+                event.followee_id,
+            ) not in planned.edges.refused:
                 cache.queue_if_loaded(
                     batch, keys.following(event.follower_id), "SADD", event.followee_id
                 )
@@ -119,6 +126,14 @@ def _queue_graph(
                 timelines.remove(
                     [keys.home(event.follower_id)], planned.unfollowed_entries[event.followee_id]
                 )
+            case ev.UserBlocked():
+                # The follows it ended, both ways (again on redelivery: nothing changes).
+                for user, other in (
+                    (event.blocker_id, event.blocked_id),
+                    (event.blocked_id, event.blocker_id),
+                ):
+                    cache.queue_if_loaded(batch, keys.following(user), "SREM", other)
+                    timelines.remove([keys.home(user)], planned.unfollowed_entries[other])
 
 
 def _queue_tweets(

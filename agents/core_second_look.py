@@ -32,7 +32,7 @@ async def look_again(context: AgentContext, planned: Planned, graph_events) -> N
     what its new followees' recents gained meanwhile (after write_redis)."""
     models = context.models
     pushed = {delivery.author_id for delivery in planned.deliveries if delivery.push}
-    follows = sorted(planned.graph.follows)
+    follows = sorted(set(planned.graph.follows) - planned.edges.refused)
     if not pushed and not follows:
         return
     if context.workers is None or await context.workers.alone(context.worker):
@@ -42,7 +42,9 @@ async def look_again(context: AgentContext, planned: Planned, graph_events) -> N
         copies = {}
         if follows:
             recents = await recents_to_copy(context, graph_events)
-            copies, _ = await timeline_copies(context, conn, planned.graph, recents)
+            copies, _ = await timeline_copies(
+                context, conn, planned.graph, recents, planned.edges.refused
+            )
     timelines, keys, cap = TimelineWrites(), models.keys, models.timelines.home_cap
     for delivery in planned.deliveries:
         author = delivery.author_id

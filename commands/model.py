@@ -111,6 +111,40 @@ class SetFollow(Command):
 
 
 @dataclass(frozen=True)
+class SetBlock(Command):
+    """Block (`blocking` True) or unblock another user."""
+
+    blocker_id: int
+    blocked_id: int
+    blocking: bool
+
+    @property
+    def actor_id(self) -> int:
+        return self.blocker_id
+
+    @property
+    def draws(self) -> str | None:
+        return "follows" if self.blocking else None
+
+
+@dataclass(frozen=True)
+class SetMute(Command):
+    """Mute (`muting` True) or unmute another user."""
+
+    muter_id: int
+    muted_id: int
+    muting: bool
+
+    @property
+    def actor_id(self) -> int:
+        return self.muter_id
+
+    @property
+    def draws(self) -> str | None:
+        return "follows" if self.muting else None
+
+
+@dataclass(frozen=True)
 class SetEngagement(Command):
     """Like or retweet a tweet (`on` True), or take that back."""
 
@@ -241,6 +275,12 @@ class Needs:
     lock_tweets: bool = False
     usernames: frozenset[str] = frozenset()
     media: frozenset[int] = frozenset()  # always locked
+    # The blocks among the users the decision names (by id, by username, or as the tweets'
+    # authors).
+    blocks: bool = False
+    # Two users whose follows and blocks must be decided one at a time, in the order of their
+    # event ids (locked; `State.pair_clock` is the pair's last such event).
+    pair: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +293,13 @@ class State:
     # Lower-cased username -> user id, of the usernames asked for that an account holds.
     usernames: Mapping[str, int] = field(default_factory=dict)
     media: Mapping[int, MediaRecord] = field(default_factory=dict)
+    # (blocker, blocked) of the blocks between the actor and the users asked for.
+    blocks: frozenset[tuple[int, int]] = frozenset()
+    # The last follow or block event of `Needs.pair` (0: none): the decision's ids are later.
+    pair_clock: int = 0
+
+    def blocked_either_way(self, user_id: int, other_id: int) -> bool:
+        return (user_id, other_id) in self.blocks or (other_id, user_id) in self.blocks
 
 
 @dataclass(frozen=True)
@@ -273,6 +320,9 @@ class Changes:
     uploaded: tuple[int, ...] = ()  # media whose bytes were accepted
     attached: tuple[tuple[int, int], ...] = ()  # (media, tweet) attachments
     removed: tuple[int, ...] = ()  # media removed (their files go next)
+    blocked: tuple[tuple[int, int], ...] = ()  # (blocker, blocked) blocks made
+    unblocked: tuple[tuple[int, int], ...] = ()  # and lifted
+    pair_event: tuple[tuple[int, int], int] | None = None  # (pair, event id): its new clock
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -299,6 +349,18 @@ class Deleted:
 class FollowState:
     user_id: int
     following: bool
+
+
+@dataclass(frozen=True)
+class BlockState:
+    user_id: int
+    blocking: bool
+
+
+@dataclass(frozen=True)
+class MuteState:
+    user_id: int
+    muting: bool
 
 
 @dataclass(frozen=True)
@@ -350,6 +412,8 @@ Result = (
     | Posted
     | Deleted
     | FollowState
+    | BlockState
+    | MuteState
     | EngagementState
     | NotificationsMarked
     | ProfileEdited

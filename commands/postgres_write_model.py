@@ -90,12 +90,38 @@ class PostgresWriteTransaction:
                 f"{_MEDIA} WHERE media_id = ANY(%s) ORDER BY media_id FOR UPDATE",
                 (sorted(needs.media),),
             )
+        pair_clock = blocks = None
+        if needs.pair is not None:
+            # Held until the transaction ends; the reads below run after it is granted, so
+            # they see the pair's last follow or block committed.
+            await self.conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('write_model.pairs:' || %s, 0))",
+                ("{}:{}".format(*needs.pair),),
+            )
+            pair_clock = await self.conn.execute(
+                "SELECT last_event FROM write_model.pairs WHERE low_id = %s AND high_id = %s",
+                needs.pair,
+            )
+        if needs.blocks:
+            blocks = await self.conn.execute(
+                "WITH named AS ("
+                " SELECT unnest(%s::bigint[]) AS user_id"
+                " UNION SELECT author_id FROM write_model.tweets WHERE tweet_id = ANY(%s)"
+                " UNION SELECT user_id FROM write_model.accounts WHERE lower(username) = ANY(%s))"
+                " SELECT blocker_id, blocked_id FROM write_model.blocks"
+                " WHERE blocker_id IN (SELECT user_id FROM named)"
+                " AND blocked_id IN (SELECT user_id FROM named)",
+                (sorted(needs.users), sorted(needs.tweets), sorted(needs.usernames)),
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
+        clock = await pair_clock.fetchone() if pair_clock else None
         state = State(
             users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
             tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
             usernames=dict(await usernames.fetchall()) if usernames else {},
             media={row[0]: MediaRecord(*row) for row in await media.fetchall()} if media else {},
+            blocks=frozenset(await blocks.fetchall()) if blocks else frozenset(),
+            pair_clock=clock[0] if clock else 0,
         )
         return state, await _rows(unconfirmed)
 
@@ -154,6 +180,26 @@ class PostgresWriteTransaction:
                 " FROM unnest(%s::bigint[], %s::bigint[]) AS a(media_id, tweet_id)"
                 " WHERE m.media_id = a.media_id",
                 tuple(list(column) for column in zip(*changes.attached, strict=True)),
+            )
+        if changes.blocked:
+            await self.conn.execute(
+                "INSERT INTO write_model.blocks (blocker_id, blocked_id)"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                tuple(list(column) for column in zip(*changes.blocked, strict=True)),
+            )
+        if changes.unblocked:
+            await self.conn.execute(
+                "DELETE FROM write_model.blocks b"
+                " USING unnest(%s::bigint[], %s::bigint[]) AS u(blocker_id, blocked_id)"
+                " WHERE b.blocker_id = u.blocker_id AND b.blocked_id = u.blocked_id",
+                tuple(list(column) for column in zip(*changes.unblocked, strict=True)),
+            )
+        if changes.pair_event is not None:
+            (low, high), event_id = changes.pair_event
+            await self.conn.execute(
+                "INSERT INTO write_model.pairs (low_id, high_id, last_event) VALUES (%s, %s, %s)"
+                " ON CONFLICT (low_id, high_id) DO UPDATE SET last_event = excluded.last_event",
+                (low, high, event_id),
             )
         if changes.removed:
             await self.conn.execute(

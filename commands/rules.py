@@ -11,6 +11,7 @@ from functools import singledispatch
 from commands.errors import DomainError, Refusal, not_found
 from commands.media_keys import original_key
 from commands.model import (
+    BlockState,
     Changes,
     Command,
     CompleteUpload,
@@ -25,6 +26,7 @@ from commands.model import (
     MediaDescribedResult,
     MediaRecord,
     MediaRemoved,
+    MuteState,
     Needs,
     NewAccount,
     NotificationsMarked,
@@ -35,8 +37,10 @@ from commands.model import (
     Register,
     Registered,
     RemoveMedia,
+    SetBlock,
     SetEngagement,
     SetFollow,
+    SetMute,
     StartUpload,
     State,
     TweetRecord,
@@ -74,20 +78,35 @@ def needs(command: Command) -> Needs:
                 usernames=frozenset(extract_mentions(command.content)),
                 # Locked: two posts attaching one upload must not both take it.
                 media=frozenset(command.media_ids),
+                blocks=True,
             )
         case DeleteTweet(tweet_id=tweet_id):
             # Locked: two deletes of one tweet must not both emit an event.
             return Needs(users=actor, tweets=frozenset({tweet_id}), lock_tweets=True)
-        case SetFollow(followee_id=followee):
-            return Needs(users=actor | {followee})
-        case SetEngagement(tweet_id=tweet_id):
-            return Needs(users=actor, tweets=frozenset({tweet_id}))
+        case SetFollow(follower_id=follower, followee_id=followee, following=following):
+            # A follow and a block of one pair are decided one at a time (the graph orders
+            # them by their ids); an unfollow needs neither.
+            return Needs(
+                users=actor | {followee},
+                blocks=following,
+                pair=_pair(follower, followee) if following else None,
+            )
+        case SetBlock(blocker_id=blocker, blocked_id=blocked):
+            return Needs(users=actor | {blocked}, blocks=True, pair=_pair(blocker, blocked))
+        case SetMute(muted_id=muted):
+            return Needs(users=actor | {muted})
+        case SetEngagement(tweet_id=tweet_id, on=on):
+            return Needs(users=actor, tweets=frozenset({tweet_id}), blocks=on)
         case CompleteUpload(media_id=media_id) | DescribeMedia(media_id=media_id):
             # Locked: two completions of one upload must not both emit an event.
             return Needs(users=actor, media=frozenset({media_id}))
         case RemoveMedia(media_id=media_id):
             return Needs(users=actor, media=frozenset({media_id}))
     return Needs(users=actor)
+
+
+def _pair(user_id: int, other_id: int) -> tuple[int, int]:
+    return (min(user_id, other_id), max(user_id, other_id))
 
 
 def decide(command: Command, state: State, next_id: NextId, now: datetime) -> Decision:
@@ -138,8 +157,18 @@ def username_taken(username: str) -> DomainError:
 def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> Decision:
     parent = _live_tweet(state, command.reply_to, "reply_to", "reply-target-missing", "Reply")
     quoted = _live_tweet(state, command.quote_of, "quote_of", "quote-target-missing", "Quote")
+    for target, kind in ((parent, "reply to"), (quoted, "quote")):
+        if target is not None:
+            _not_blocked(state, command.author_id, target.author_id, kind)
     _check_attachments(state, command)
     mentions = extract_mentions(command.content)
+    # A user blocked either way is not notified of the mention (the tweet still names them).
+    mentioned_ids = tuple(
+        state.usernames[name]
+        for name in mentions
+        if name in state.usernames
+        and not state.blocked_either_way(command.author_id, state.usernames[name])
+    )
     tweet_id = next_id()
     # The tweet's time is its id's: created_at and the id's order always agree.
     event = ev.TweetPosted(
@@ -152,7 +181,7 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
         reply_to=command.reply_to,
         hashtags=extract_hashtags(command.content),
         mentions=mentions,
-        mentioned_ids=tuple(state.usernames[name] for name in mentions if name in state.usernames),
+        mentioned_ids=mentioned_ids,
         reply_to_author_id=parent.author_id if parent else None,
         quote_of=command.quote_of,
         quote_of_author_id=quoted.author_id if quoted else None,
@@ -236,17 +265,35 @@ def _delete(command: DeleteTweet, state: State, next_id: NextId, now: datetime) 
     return Decision(Deleted(command.tweet_id), event, Changes(deleted=(command.tweet_id,)))
 
 
-@_decide.register
-def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) -> Decision:
-    if command.followee_id == command.follower_id:
+def _other_user(state: State, user_id: int, other_id: int, verb: str) -> None:
+    """Refuse acting on oneself or on a user who does not exist."""
+    if other_id == user_id:
         raise DomainError(
             Refusal.INVALID,
-            "self-follow",
-            "Cannot Follow Yourself",
-            "a user cannot follow or unfollow themselves",
+            f"self-{verb}",
+            f"Cannot {verb.capitalize()} Yourself",
+            f"a user cannot {verb} or un{verb} themselves",
         )
-    if command.followee_id not in state.users:
-        raise not_found(f"user {command.followee_id}")
+    if other_id not in state.users:
+        raise not_found(f"user {other_id}")
+
+
+def _not_blocked(state: State, user_id: int, other_id: int, action: str) -> None:
+    """Refuse `action` towards `other_id` if either of the two blocks the other."""
+    if (other_id, user_id) in state.blocks:
+        detail = f"user {other_id} blocks you: you cannot {action} them or their tweets"
+    elif (user_id, other_id) in state.blocks:
+        detail = f"you block user {other_id}: unblock them to {action} them or their tweets"
+    else:
+        return
+    raise DomainError(Refusal.FORBIDDEN, "blocked", "Blocked", detail)
+
+
+@_decide.register
+def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) -> Decision:
+    _other_user(state, command.follower_id, command.followee_id, "follow")
+    if command.following:
+        _not_blocked(state, command.follower_id, command.followee_id, "follow")
     # Not deduplicated here: following twice is one follow in every projection.
     event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
     event = event_type(
@@ -256,7 +303,55 @@ def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) ->
         follower_id=command.follower_id,
         followee_id=command.followee_id,
     )
-    return Decision(FollowState(command.followee_id, command.following), event)
+    pair_event = None
+    if command.following:
+        pair_event = (_pair(command.follower_id, command.followee_id), event.event_id)
+    return Decision(
+        FollowState(command.followee_id, command.following),
+        event,
+        Changes(pair_event=pair_event),
+    )
+
+
+@_decide.register
+def _block(command: SetBlock, state: State, next_id: NextId, now: datetime) -> Decision:
+    _other_user(state, command.blocker_id, command.blocked_id, "block")
+    edge = (command.blocker_id, command.blocked_id)
+    result = BlockState(command.blocked_id, command.blocking)
+    if (edge in state.blocks) == command.blocking:  # already as asked: nothing to record
+        return Decision(result)
+    event_type = ev.UserBlocked if command.blocking else ev.UserUnblocked
+    event = event_type(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.blocker_id,
+        blocker_id=command.blocker_id,
+        blocked_id=command.blocked_id,
+    )
+    if command.blocking:
+        changes = Changes(
+            blocked=(edge,),
+            pair_event=(_pair(command.blocker_id, command.blocked_id), event.event_id),
+        )
+    else:
+        changes = Changes(unblocked=(edge,))
+    return Decision(result, event, changes)
+
+
+@_decide.register
+def _mute(command: SetMute, state: State, next_id: NextId, now: datetime) -> Decision:
+    # Mutes are not in the write model (nothing checks them strongly): recorded every time,
+    # and muting twice is one mute in every projection.
+    _other_user(state, command.muter_id, command.muted_id, "mute")
+    event_type = ev.UserMuted if command.muting else ev.UserUnmuted
+    event = event_type(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=command.muter_id,
+        muter_id=command.muter_id,
+        muted_id=command.muted_id,
+    )
+    return Decision(MuteState(command.muted_id, command.muting), event)
 
 
 @_decide.register
@@ -264,6 +359,8 @@ def _engage(command: SetEngagement, state: State, next_id: NextId, now: datetime
     tweet = state.tweets.get(command.tweet_id)
     if tweet is None or tweet.deleted:
         raise not_found(f"tweet {command.tweet_id}")
+    if command.on:
+        _not_blocked(state, command.user_id, tweet.author_id, command.kind)
     event_type = _ENGAGEMENT_EVENTS[(command.kind, command.on)]
     fields = {"author_id": tweet.author_id} if "author_id" in event_type.model_fields else {}
     event = event_type(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -120,7 +121,9 @@ class CommandRunner:
                         raise WriteUnconfirmed("a retry of a write still unconfirmed") from error
                     return _replay(stored, fingerprint)
                 state, unconfirmed = await tx.load(needs(command), scope, self._resend_after)
-                decision = decide(command, state, self.ids.next_id, datetime.now(UTC))
+                # Ids later than the pair's last follow or block (commands/rules.py).
+                next_id = functools.partial(self.ids.next_id, after=state.pair_clock)
+                decision = decide(command, state, next_id, datetime.now(UTC))
                 kind, quota = command.draws, None
                 if (
                     decision.event is not None

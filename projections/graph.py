@@ -33,6 +33,17 @@ class Suggestion:
     followers_count: int
 
 
+@dataclass(frozen=True)
+class EdgeChanges:
+    """What a batch's edges really changed: (follower, followee, +1/-1) of each follow
+    inserted or deleted (what counts move by); the follows blocks ended; the follows of the
+    batch not made because a later block of their pair ended them already."""
+
+    moved: list[tuple[int, int, int]]
+    ended: list[tuple[int, int]]
+    refused: set[tuple[int, int]]
+
+
 class GraphStore(Protocol):
     """Writes run in a batch's PostgreSQL transaction (`conn`), planned by
     projections/graph_plan."""
@@ -44,11 +55,8 @@ class GraphStore(Protocol):
     async def write_users(self, conn, plan: GraphPlan) -> None:
         """Insert the plan's new users and apply its profile changes to stored ones."""
 
-    async def write_edges(
-        self, conn, follows: set[tuple[int, int]], unfollows: set[tuple[int, int]]
-    ) -> list[tuple[int, int, int]]:
-        """Make `follows` present and `unfollows` absent: (follower, followee, +1/-1) for each
-        edge that really changed."""
+    async def write_edges(self, conn, plan: GraphPlan) -> EdgeChanges:
+        """Apply the plan's blocks, mutes, unfollows and follows: what really changed."""
 
     async def count_tweets(
         self, conn, counted: set[tuple[int, int]], uncounted: set[tuple[int, int]]
@@ -84,6 +92,12 @@ class GraphStore(Protocol):
         """Whom `user_id` might follow, best first (docs/read-models.md, who to follow)."""
 
     async def following(self, user_id: int) -> list[int]: ...
+
+    async def blocked_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        """The users `user_id` blocks, by id."""
+
+    async def muted_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        """The users `user_id` mutes, by id."""
 
     async def follower_page(self, user_id: int, after: int | None, limit: int) -> list[int]: ...
 

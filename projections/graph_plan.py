@@ -1,9 +1,13 @@
-"""The social graph's side of a batch of registrations, profile edits, follows and unfollows.
+"""The social graph's side of a batch of registrations, profile edits, follows, unfollows,
+blocks and mutes.
 
 Users are planned from which of them the store holds already: a registration inserts a user
 once, and a profile edit changes a user that exists by then (one that comes before its
 registration changes nothing, as it would one at a time). Follows fold to their last word per
-(follower, followee); the counts follow from the edges really inserted or deleted.
+(follower, followee), blocks and mutes per pair likewise; the counts follow from the edges
+really inserted or deleted. A block and a follow of one pair come from different partitions
+(the blocker's, the follower's): the store orders them by their event ids, which the write
+model keeps in the order it decided them (projections/postgres_graph.py).
 """
 
 from __future__ import annotations
@@ -36,12 +40,26 @@ class ProfileChange:
     website: str | None = None
 
 
+@dataclass(frozen=True)
+class PairChange:
+    """A block's or mute's last word in a batch: its event, whether it holds at the end, and
+    (blocks) the batch's last UserBlocked, which ends the pair's follows made before it (0:
+    none in the batch)."""
+
+    event_id: int
+    active: bool
+    blocked_at: int = 0
+
+
 @dataclass
 class GraphPlan:
     new_users: dict[int, NewUser] = field(default_factory=dict)
     profile_changes: dict[int, ProfileChange] = field(default_factory=dict)  # of stored users
-    follows: set[tuple[int, int]] = field(default_factory=set)  # edges there at the end
+    # Edges there at the end -> the event of their last follow.
+    follows: dict[tuple[int, int], int] = field(default_factory=dict)
     unfollows: set[tuple[int, int]] = field(default_factory=set)  # edges gone at the end
+    blocks: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (blocker, blocked)
+    mutes: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (muter, muted)
     steps: list[ev.Event] = field(default_factory=list)  # each event's caches, in log order
 
 
@@ -75,13 +93,48 @@ def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
             case ev.UserFollowed():
                 edge = (event.follower_id, event.followee_id)
                 plan.unfollows.discard(edge)
-                plan.follows.add(edge)
+                # The latest follow's event, as the store keeps (a redelivery may come last).
+                plan.follows[edge] = max(plan.follows.get(edge, 0), event.event_id)
             case ev.UserUnfollowed():
                 edge = (event.follower_id, event.followee_id)
-                plan.follows.discard(edge)
+                plan.follows.pop(edge, None)
                 plan.unfollows.add(edge)
+            case ev.UserBlocked() | ev.UserUnblocked():
+                _pair_word(
+                    plan.blocks,
+                    (event.blocker_id, event.blocked_id),
+                    event.event_id,
+                    isinstance(event, ev.UserBlocked),
+                    blocks=True,
+                )
+            case ev.UserMuted() | ev.UserUnmuted():
+                _pair_word(
+                    plan.mutes,
+                    (event.muter_id, event.muted_id),
+                    event.event_id,
+                    isinstance(event, ev.UserMuted),
+                )
         plan.steps.append(event)
     return plan
+
+
+def _pair_word(
+    changes: dict[tuple[int, int], PairChange],
+    edge: tuple[int, int],
+    event_id: int,
+    active: bool,
+    blocks: bool = False,
+) -> None:
+    """Fold a block or mute (or its lifting) into the pair's change as the store does: the
+    latest event's word wins (a redelivery may come last), and a block's `blocked_at` only
+    grows."""
+    before = changes.get(edge, PairChange(0, False))
+    latest = event_id > before.event_id
+    changes[edge] = PairChange(
+        max(event_id, before.event_id),
+        active if latest else before.active,
+        max(before.blocked_at, event_id if blocks and active else 0),
+    )
 
 
 def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> None:

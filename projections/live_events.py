@@ -23,6 +23,7 @@ import orjson
 
 from projections.engagement_plan import EngagementPlan, Retweeted, Unretweeted
 from projections.engagements import Counts
+from projections.graph import EdgeChanges
 from projections.graph_plan import GraphPlan
 from projections.notification_plan import NotificationPlan
 from projections.timeline_entries import Entry
@@ -100,6 +101,7 @@ def tweet_entered(author_id: int, entry: Entry) -> LiveEvent:
 
 def core_live_events(
     graph: GraphPlan,
+    edges: EdgeChanges,
     tweets: TweetPlan,
     engagements: EngagementPlan,
     counts: dict[int, Counts],
@@ -108,9 +110,18 @@ def core_live_events(
     then retweets and their withdrawals, then each changed tweet's counts once."""
     events: list[LiveEvent] = []
     for edge in graph.steps:
-        if isinstance(edge, ev.UserFollowed | ev.UserUnfollowed):
-            kind = FOLLOW if isinstance(edge, ev.UserFollowed) else UNFOLLOW
-            events.append(LiveEvent(kind, {}, edge.followee_id, None, edge.follower_id))
+        if isinstance(edge, ev.UserFollowed) and (
+            (edge.follower_id, edge.followee_id) not in edges.refused
+        ):
+            events.append(LiveEvent(FOLLOW, {}, edge.followee_id, None, edge.follower_id))
+        elif isinstance(edge, ev.UserUnfollowed):
+            events.append(LiveEvent(UNFOLLOW, {}, edge.followee_id, None, edge.follower_id))
+        elif isinstance(edge, ev.UserBlocked):  # the follows it ended, both ways
+            for reader, user in (
+                (edge.blocker_id, edge.blocked_id),
+                (edge.blocked_id, edge.blocker_id),
+            ):
+                events.append(LiveEvent(UNFOLLOW, {}, user, None, reader))
     # tweet -> its author, where the batch's events say (None: the events do not name it)
     changed: dict[int, int | None] = {}
     for step in tweets.steps:

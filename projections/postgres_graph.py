@@ -1,10 +1,10 @@
-"""The social graph in PostgreSQL: users (with counts) and follows."""
+"""The social graph in PostgreSQL: users (with counts), follows, blocks and mutes."""
 
 from __future__ import annotations
 
 from psycopg.rows import class_row
 
-from projections.graph import Profile, Suggestion
+from projections.graph import EdgeChanges, Profile, Suggestion
 from projections.graph_plan import GraphPlan
 from projections.postgres_store import PostgresStore, changed, columns_of, move_counts
 
@@ -38,6 +38,28 @@ CREATE TABLE IF NOT EXISTS {schema}.follows (
     PRIMARY KEY (follower_id, followee_id)
 );
 CREATE INDEX IF NOT EXISTS follows_by_followee ON {schema}.follows (followee_id, follower_id);
+-- The event of the edge's last follow: a block ends the follows made before it. Added with
+-- blocks: edges of a generation made before them read as made before any block.
+ALTER TABLE {schema}.follows ADD COLUMN IF NOT EXISTS since_event bigint NOT NULL DEFAULT 0;
+-- Blocks and mutes, each row the pair's last word (`last_event`); a block lifted stays as a
+-- row (`active` false) with the event of its last UserBlocked (`blocked_at`), which ended
+-- the follows made before it whichever partition brings them.
+CREATE TABLE IF NOT EXISTS {schema}.blocks (
+    blocker_id bigint NOT NULL,
+    blocked_id bigint NOT NULL,
+    last_event bigint NOT NULL,
+    active     boolean NOT NULL,
+    blocked_at bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (blocker_id, blocked_id)
+);
+CREATE INDEX IF NOT EXISTS blocks_by_blocked ON {schema}.blocks (blocked_id, blocker_id);
+CREATE TABLE IF NOT EXISTS {schema}.mutes (
+    muter_id   bigint NOT NULL,
+    muted_id   bigint NOT NULL,
+    last_event bigint NOT NULL,
+    active     boolean NOT NULL,
+    PRIMARY KEY (muter_id, muted_id)
+);
 -- Who to follow, for a user whose followees suggest no one: the most-followed users.
 CREATE INDEX IF NOT EXISTS user_counts_by_followers
     ON {schema}.user_counts (followers_count DESC, user_id);
@@ -48,6 +70,17 @@ CREATE TABLE IF NOT EXISTS {schema}.counted_tweets (
     deleted   boolean NOT NULL DEFAULT false
 );
 """
+
+
+# The advisory lock space of the graph's pair buckets (pg_advisory_xact_lock's first key),
+# and how many buckets: a batch takes at most that many locks, whatever its size.
+_PAIR_LOCKS = 0x6368_6972  # "chir"
+_PAIR_BUCKETS = 1024
+
+
+def _bucket(user_id: int, other_id: int) -> int:
+    low, high = min(user_id, other_id), max(user_id, other_id)
+    return (low * 1_000_003 + high) % _PAIR_BUCKETS
 
 
 class PostgresGraphStore(PostgresStore):
@@ -114,31 +147,112 @@ class PostgresGraphStore(PostgresStore):
         ).fetchall()
         return {user_id: (username, name) for user_id, username, name in rows}
 
-    async def write_edges(
-        self, conn, follows: set[tuple[int, int]], unfollows: set[tuple[int, int]]
-    ) -> list[tuple[int, int, int]]:
-        """Make `follows` present and `unfollows` absent; return the edges that really changed
-        as (follower, followee, +1 or -1): what the counts move by."""
-        moved = []
-        if unfollows:
+    async def write_edges(self, conn, plan: GraphPlan) -> EdgeChanges:
+        """Apply the plan's blocks, mutes, unfollows and follows (docs/safety.md).
+
+        A block ends the pair's follows, both ways, made before it (`since_event` below its
+        `blocked_at`), and no follow made before it is inserted after it, whichever of the
+        two partitions is applied first. Workers applying partitions side by side take a
+        lock per pair bucket (follows shared, blocks exclusive), so a follow and a block of
+        one pair never pass each other unseen in two transactions."""
+        pairs = [*plan.follows, *plan.blocks]
+        if pairs:
+            await self._lock_pairs(conn, plan)
+        moved: list[tuple[int, int, int]] = []
+        ended: list[tuple[int, int]] = []
+        if plan.blocks:
+            await self._write_pairs(conn, "blocks", ("blocker_id", "blocked_id"), plan.blocks)
+            blocks = [(*edge, change.blocked_at) for edge, change in plan.blocks.items()]
+            rows = await changed(
+                conn,
+                f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[],"
+                " %b::bigint[]) AS b(blocker, blocked, blocked_at) WHERE b.blocked_at > 0"
+                " AND f.since_event < b.blocked_at AND ((f.follower_id = b.blocker"
+                " AND f.followee_id = b.blocked) OR (f.follower_id = b.blocked"
+                " AND f.followee_id = b.blocker)) RETURNING f.follower_id, f.followee_id",
+                columns_of(sorted(blocks), 3),
+                -1,
+            )
+            moved += rows
+            ended += [(follower, followee) for follower, followee, _ in rows]
+        if plan.mutes:
+            await self._write_pairs(conn, "mutes", ("muter_id", "muted_id"), plan.mutes)
+        if plan.unfollows:
             moved += await changed(
                 conn,
                 f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[])"
                 " AS d(follower, followee) WHERE f.follower_id = d.follower"
                 " AND f.followee_id = d.followee RETURNING f.follower_id, f.followee_id",
-                columns_of(sorted(unfollows), 2),
+                columns_of(sorted(plan.unfollows), 2),
                 -1,
             )
-        if follows:
-            moved += await changed(
-                conn,
-                f"INSERT INTO {self.schema}.follows"
-                " SELECT * FROM unnest(%b::bigint[], %b::bigint[])"
-                " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
-                columns_of(sorted(follows), 2),
-                1,
+        refused: set[tuple[int, int]] = set()
+        if plan.follows:
+            follows = sorted((*edge, event_id) for edge, event_id in plan.follows.items())
+            # A follow made before a block of its pair (either way) is not made again; one
+            # there already keeps the later of the two follows' events.
+            cursor = await conn.execute(
+                f"INSERT INTO {self.schema}.follows AS f (follower_id, followee_id, since_event)"
+                " SELECT n.follower, n.followee, n.since_event"
+                " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
+                " AS n(follower, followee, since_event)"
+                f" WHERE NOT EXISTS (SELECT 1 FROM {self.schema}.blocks b"
+                " WHERE b.blocked_at > n.since_event AND ((b.blocker_id = n.follower"
+                " AND b.blocked_id = n.followee) OR (b.blocker_id = n.followee"
+                " AND b.blocked_id = n.follower)))"
+                " ON CONFLICT (follower_id, followee_id) DO UPDATE"
+                " SET since_event = greatest(f.since_event, excluded.since_event)"
+                " RETURNING f.follower_id, f.followee_id, xmax = 0",
+                columns_of(follows, 3),
             )
-        return moved
+            kept = set()
+            for follower, followee, inserted in await cursor.fetchall():
+                kept.add((follower, followee))
+                if inserted:
+                    moved.append((follower, followee, 1))
+            refused = set(plan.follows) - kept
+        return EdgeChanges(moved, ended, refused)
+
+    async def _lock_pairs(self, conn, plan: GraphPlan) -> None:
+        """Shared locks on the buckets of the plan's follows, exclusive ones on those of its
+        blocks; in bucket order, so that no two batches deadlock."""
+        exclusive = sorted({_bucket(*edge) for edge in plan.blocks})
+        shared = sorted({_bucket(*edge) for edge in plan.follows} - set(exclusive))
+        await conn.execute(
+            "SELECT count(CASE WHEN s.exclusive THEN pg_advisory_xact_lock(%s, s.bucket)"
+            " ELSE pg_advisory_xact_lock_shared(%s, s.bucket) END)"
+            " FROM (SELECT * FROM unnest(%s::int[], %s::boolean[]) AS l(bucket, exclusive)"
+            " ORDER BY l.bucket) AS s",
+            (
+                _PAIR_LOCKS,
+                _PAIR_LOCKS,
+                [*exclusive, *shared],
+                [True] * len(exclusive) + [False] * len(shared),
+            ),
+        )
+
+    async def _write_pairs(self, conn, table: str, key: tuple[str, str], changes) -> None:
+        """Upsert blocks or mutes: the pair's last word wins; a block's `blocked_at` only
+        grows."""
+        rows = sorted(
+            (*edge, change.event_id, change.active, change.blocked_at)
+            for edge, change in changes.items()
+        )
+        first, second = key
+        blocked_at = table == "blocks"
+        await conn.execute(
+            f"INSERT INTO {self.schema}.{table} AS t ({first}, {second}, last_event, active"
+            + (", blocked_at)" if blocked_at else ")")
+            + " SELECT p.a, p.b, p.last_event, p.active"
+            + (", p.blocked_at" if blocked_at else "")
+            + " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::boolean[],"
+            " %b::bigint[]) AS p(a, b, last_event, active, blocked_at)"
+            f" ON CONFLICT ({first}, {second}) DO UPDATE SET"
+            " active = CASE WHEN excluded.last_event > t.last_event THEN excluded.active"
+            " ELSE t.active END, last_event = greatest(t.last_event, excluded.last_event)"
+            + (", blocked_at = greatest(t.blocked_at, excluded.blocked_at)" if blocked_at else ""),
+            columns_of(rows, 5),
+        )
 
     async def count_tweets(
         self, conn, counted: set[tuple[int, int]], uncounted: set[tuple[int, int]]
@@ -314,6 +428,24 @@ class PostgresGraphStore(PostgresStore):
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(sql, (user_id, after or 0, limit))).fetchall()
         return [row[0] for row in rows]
+
+    async def blocked_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        return await self._page(
+            f"SELECT blocked_id FROM {self.schema}.blocks WHERE blocker_id = %s AND active"
+            " AND blocked_id > %s ORDER BY blocked_id LIMIT %s",
+            user_id,
+            after,
+            limit,
+        )
+
+    async def muted_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        return await self._page(
+            f"SELECT muted_id FROM {self.schema}.mutes WHERE muter_id = %s AND active"
+            " AND muted_id > %s ORDER BY muted_id LIMIT %s",
+            user_id,
+            after,
+            limit,
+        )
 
     async def follower_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
         return await self._page(

@@ -132,6 +132,16 @@ class FollowState(BaseModel):
     following: bool
 
 
+class BlockState(BaseModel):
+    user_id: Id
+    blocking: bool
+
+
+class MuteState(BaseModel):
+    user_id: Id
+    muting: bool
+
+
 class LikeState(BaseModel):
     tweet_id: Id
     liked: bool

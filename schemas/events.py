@@ -101,6 +101,34 @@ class UserUnfollowed(Event):
     followee_id: Id
 
 
+class UserBlocked(Event):
+    """The blocker blocks the blocked user: follows both ways end, and neither reaches the
+    other any more (docs/safety.md)."""
+
+    blocker_id: Id
+    blocked_id: Id
+
+
+class UserUnblocked(Event):
+    """The block is lifted; nothing it ended comes back by itself."""
+
+    blocker_id: Id
+    blocked_id: Id
+
+
+class UserMuted(Event):
+    """The muter no longer sees the muted user's tweets and retweets at home, nor their
+    notifications; nothing else changes (the muted user is not told)."""
+
+    muter_id: Id
+    muted_id: Id
+
+
+class UserUnmuted(Event):
+    muter_id: Id
+    muted_id: Id
+
+
 class TweetLiked(Event):
     # v2 added the liked tweet's author (None in likes recorded before: see the upcasters).
     schema_version: ClassVar[int] = 2
@@ -194,6 +222,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TweetDeleted,
         UserFollowed,
         UserUnfollowed,
+        UserBlocked,
+        UserUnblocked,
+        UserMuted,
+        UserUnmuted,
         TweetLiked,
         TweetUnliked,
         TweetRetweeted,

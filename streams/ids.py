@@ -31,9 +31,14 @@ class SnowflakeIds:
         self._sequence = 0
         self._lock = threading.Lock()
 
-    def next_id(self) -> int:
+    def next_id(self, after: int = 0) -> int:
+        """The next id; later than `after` too (an id of any worker's: another process's
+        clock may be ahead of ours), by moving on to the millisecond after its own."""
         with self._lock:
             now = int(self._clock() * 1000) - EPOCH_MS
+            floor_ms = after >> (WORKER_BITS + SEQUENCE_BITS)
+            if after and floor_ms >= now:
+                now = floor_ms + 1
             if now > self._last_ms:
                 self._last_ms, self._sequence = now, 0
             elif self._sequence < MAX_SEQUENCE:

@@ -25,7 +25,8 @@ Partition = tuple[str, int]
 
 # Events whose relative order matters share a key, and so a partition: a user's profile
 # events; an author's posts and deletes; a follower's follows and unfollows; a tweet's
-# likes and retweets.
+# likes and retweets. A block or mute goes with its maker's follows: the graph orders a block
+# and a follow of another partition by their event ids (projections/postgres_graph.py).
 _KEY_OF = {
     ev.UserRegistered: ("users", lambda e: e.user_id),
     ev.ProfileUpdated: ("users", lambda e: e.user_id),
@@ -39,6 +40,10 @@ _KEY_OF = {
     ev.MediaDeleted: ("tweets", lambda e: e.owner_id),
     ev.UserFollowed: ("follows", lambda e: e.follower_id),
     ev.UserUnfollowed: ("follows", lambda e: e.follower_id),
+    ev.UserBlocked: ("follows", lambda e: e.blocker_id),
+    ev.UserUnblocked: ("follows", lambda e: e.blocker_id),
+    ev.UserMuted: ("follows", lambda e: e.muter_id),
+    ev.UserUnmuted: ("follows", lambda e: e.muter_id),
     ev.TweetLiked: ("engagements", lambda e: e.tweet_id),
     ev.TweetUnliked: ("engagements", lambda e: e.tweet_id),
     ev.TweetRetweeted: ("engagements", lambda e: e.tweet_id),

@@ -83,6 +83,14 @@ def json_body(body: dict | list, headers: dict[str, str] | None = None) -> Respo
     return Response(orjson.dumps(body), headers=headers, media_type="application/json")
 
 
+async def hydrated_user_page(request: Request, services, ids: list[int], limit: int) -> Response:
+    """The users `ids` (a page of at most `limit`, by id) as summaries, with the next page's
+    cursor if the page is full."""
+    users = await services.timelines.hydrator.users(ids)
+    next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
+    return user_page(request, ids, users, next_cursor)
+
+
 def user_page(
     request: Request, ids: list[int], users: dict[int, dict], next_cursor: str | None
 ) -> Response:

@@ -16,11 +16,10 @@ from api.deps import (
     UserIdPath,
 )
 from api.problems import not_found
-from api.routes import page, problem_responses, respond, user_page
+from api.routes import hydrated_user_page, page, problem_responses, respond
 from commands.model import FollowState as FollowResult
 from commands.model import Register, Registered, SetFollow
 from commands.runner import Answer
-from projections.timeline_entries import encode_cursor
 from schemas.api import (
     FollowState,
     TweetPage,
@@ -126,10 +125,7 @@ async def _user_page(
     request: Request, services, user_id: int, cursor: int | None, limit: int, fetch
 ) -> Response:
     await _require_user(services, user_id)
-    ids = await fetch(user_id, cursor, limit)
-    users = await services.timelines.hydrator.users(ids)
-    next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
-    return user_page(request, ids, users, next_cursor)
+    return await hydrated_user_page(request, services, await fetch(user_id, cursor, limit), limit)
 
 
 @router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)

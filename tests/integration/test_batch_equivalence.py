@@ -1,11 +1,12 @@
 """Applying events in batches leaves exactly what applying them one at a time does.
 
 Hypothesis generates sequences of events over a few users and tweets (registrations, profile
-edits, follows and unfollows, posts, replies, deletes, likes, retweets and their undoing,
-and redeliveries of earlier events), cuts them into random batches, and applies them through
-the core projection (agents/core.py) twice on the real PostgreSQL and Valkey: one event at a
-time into one schema and key prefix, and batch by batch into another. Every table row and
-every Redis key (timelines with their markers, tweet and user caches, id sets) must be equal.
+edits, follows and unfollows, blocks and mutes and their lifting, posts, replies, deletes,
+likes, retweets and their undoing, and redeliveries of earlier events), cuts them into random
+batches, and applies them through the core projection (agents/core.py) twice on the real
+PostgreSQL and Valkey: one event at a time into one schema and key prefix, and batch by batch
+into another. Every table row and every Redis key (timelines with their markers, tweet and
+user caches, id sets) must be equal.
 
 Within a batch, the families apply in a fixed order (graph, tweets, engagements), as they do
 live: so the one-at-a-time run applies each batch's events in that same order. Small caps and
@@ -77,6 +78,23 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
                 follower_id=follower,
                 followee_id=followee,
             )
+        case "block" | "unblock" | "mute" | "unmute":
+            maker, other = USERS[a % len(USERS)], user
+            if maker == other:
+                other = USERS[(b + 1) % len(USERS)]
+            if kind in ("block", "unblock"):
+                cls = ev.UserBlocked if kind == "block" else ev.UserUnblocked
+                return cls(
+                    event_id=event_id,
+                    occurred_at=at,
+                    actor_id=maker,
+                    blocker_id=maker,
+                    blocked_id=other,
+                )
+            cls = ev.UserMuted if kind == "mute" else ev.UserUnmuted
+            return cls(
+                event_id=event_id, occurred_at=at, actor_id=maker, muter_id=maker, muted_id=other
+            )
         case "post":
             # A tweet is always the same post (its redelivery carries the same fields).
             reply_to = TWEETS_POOL[(index + 1) % len(TWEETS_POOL)] if index % 2 else None
@@ -119,6 +137,10 @@ KINDS = [
     "profile",
     "follow",
     "unfollow",
+    "block",
+    "unblock",
+    "mute",
+    "unmute",
     "post",
     "delete",
     "like",

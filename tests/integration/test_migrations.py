@@ -74,12 +74,53 @@ MEDIA_INDEXES = {
         ("media_removed", "(media_id) WHERE removed"),
     ]
 }
-# What the revisions after the baseline (0002 to 0005) add to release 0.1.0's schema.
+# Revision 0006: blocks, and each pair's last follow or block.
+PAIR_COLUMNS = {
+    ("write_model", table, name, kind, "NO", default, "NO", None)
+    for table, name, kind, default in [
+        ("blocks", "blocker_id", "bigint", None),
+        ("blocks", "blocked_id", "bigint", None),
+        ("blocks", "created_at", "timestamp with time zone", "now()"),
+        ("pairs", "low_id", "bigint", None),
+        ("pairs", "high_id", "bigint", None),
+        ("pairs", "last_event", "bigint", None),
+    ]
+}
+PAIR_INDEXES = {
+    (
+        "write_model",
+        "blocks",
+        "blocks_pkey",
+        "CREATE UNIQUE INDEX blocks_pkey ON write_model.blocks"
+        " USING btree (blocker_id, blocked_id)",
+    ),
+    (
+        "write_model",
+        "blocks",
+        "blocks_by_blocked",
+        "CREATE INDEX blocks_by_blocked ON write_model.blocks USING btree (blocked_id)",
+    ),
+    (
+        "write_model",
+        "pairs",
+        "pairs_pkey",
+        "CREATE UNIQUE INDEX pairs_pkey ON write_model.pairs USING btree (low_id, high_id)",
+    ),
+}
+# What the revisions after the baseline (0002 to 0006) add to release 0.1.0's schema.
 NEW = {
-    "tables": {("write_model", "media", "r", None)},
-    "columns": {NEW_COLUMN, *MEDIA_COLUMNS},
-    "constraints": {("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)")},
-    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX, *MEDIA_INDEXES},
+    "tables": {
+        ("write_model", "media", "r", None),
+        ("write_model", "blocks", "r", None),
+        ("write_model", "pairs", "r", None),
+    },
+    "columns": {NEW_COLUMN, *MEDIA_COLUMNS, *PAIR_COLUMNS},
+    "constraints": {
+        ("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)"),
+        ("write_model", "blocks", "blocks_pkey", "PRIMARY KEY (blocker_id, blocked_id)"),
+        ("write_model", "pairs", "pairs_pkey", "PRIMARY KEY (low_id, high_id)"),
+    },
+    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX, *MEDIA_INDEXES, *PAIR_INDEXES},
 }
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
@@ -259,16 +300,17 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0005" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0006" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0005: applied 0002" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0006: applied 0002" in deployment_line
     assert "; 0003 (Outbox" in deployment_line and "; 0004 (Media uploads" in deployment_line
     assert "; 0005 (Media: which tweet" in deployment_line
+    assert "; 0006 (Blocks, and the order" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0005", "0001")
+    assert _versions(dsn) == ("0006", "0001")
     # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again);
     # the media table is new and empty.
     migrated_rows = rows | {
@@ -276,6 +318,8 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
             (*row, False) for row in rows["write_model.unconfirmed_events"]
         ],
         "write_model.media": [],
+        "write_model.blocks": [],
+        "write_model.pairs": [],
     }
     assert _rows(dsn) == migrated_rows
     migrated = _schema(dsn, [*MIGRATED, "read_model"])
@@ -284,7 +328,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0005", "0001")
+    assert _versions(dsn) == ("0006", "0001")
     assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
@@ -299,7 +343,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0005", False),
+        (None, "0006", False),
         (None, "0001", False),
     ]
     assert [revision.split()[0] for revision in done[0].applied] == [
@@ -308,10 +352,13 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "0003",
         "0004",
         "0005",
+        "0006",
     ]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
         "write_model.media": [],
+        "write_model.blocks": [],
+        "write_model.pairs": [],
         "write_model.snowflake_workers (sequence)": [(None,)],
         "archive.events_seq_seq (sequence)": [(None,)],
     }
@@ -320,7 +367,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0005", "0001")
+    assert _versions(empty) == ("0006", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -336,6 +383,6 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    # deployment's five, the archive's one
-    assert applied == ["0001", "0001", "0002", "0003", "0004", "0005"]
-    assert _versions(dsn) == ("0005", "0001")
+    # deployment's six, the archive's one
+    assert applied == ["0001", "0001", "0002", "0003", "0004", "0005", "0006"]
+    assert _versions(dsn) == ("0006", "0001")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from projections.engagement_plan import Retweeted, Unretweeted, plan_engagements
 from projections.engagements import RetweetRow
-from projections.graph_plan import ProfileChange, edited_users, plan_graph
+from projections.graph_plan import PairChange, ProfileChange, edited_users, plan_graph
 from projections.timeline_entries import Entry
 from projections.timeline_writes import Push, Removal, TimelineWrites
 from projections.tweet_plan import Deleted, Posted, plan_tweets
@@ -199,9 +199,35 @@ def test_follows_fold_to_the_last_word_per_edge():
         return kind(event_id=n, occurred_at=at(n), actor_id=1, follower_id=1, followee_id=2)
 
     plan = plan_graph([edge(ev.UserFollowed, 1), edge(ev.UserUnfollowed, 2)], stored_users=set())
-    assert plan.unfollows == {(1, 2)} and plan.follows == set()
+    assert plan.unfollows == {(1, 2)} and plan.follows == {}
     plan = plan_graph([edge(ev.UserUnfollowed, 1), edge(ev.UserFollowed, 2)], stored_users=set())
-    assert plan.follows == {(1, 2)} and plan.unfollows == set()
+    assert plan.follows == {(1, 2): 2} and plan.unfollows == set()
+
+
+def test_blocks_and_mutes_fold_to_the_last_word_per_pair_and_keep_the_last_block():
+    def block(kind, n, blocker=1, blocked=2):
+        return kind(
+            event_id=n, occurred_at=at(n), actor_id=blocker, blocker_id=blocker, blocked_id=blocked
+        )
+
+    def mute(kind, n):
+        return kind(event_id=n, occurred_at=at(n), actor_id=1, muter_id=1, muted_id=2)
+
+    plan = plan_graph(
+        [
+            block(ev.UserBlocked, 1),
+            block(ev.UserUnblocked, 2),
+            block(ev.UserBlocked, 3, blocker=2, blocked=1),
+            mute(ev.UserMuted, 4),
+            mute(ev.UserUnmuted, 5),
+        ],
+        stored_users=set(),
+    )
+    # Lifted at the end, but the block still ends the follows made before it.
+    assert plan.blocks == {(1, 2): PairChange(2, False, 1), (2, 1): PairChange(3, True, 3)}
+    assert plan.mutes == {(1, 2): PairChange(5, False)}
+    only_unblock = plan_graph([block(ev.UserUnblocked, 7)], stored_users=set())
+    assert only_unblock.blocks == {(1, 2): PairChange(7, False, 0)}
 
 
 def test_pushes_merge_per_group_and_a_removal_writes_the_pushes_it_touches_first():

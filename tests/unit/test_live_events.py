@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from api.streaming import LiveHub
 from projections import engagement_plan, graph_plan, tweet_plan
 from projections.engagements import Counts
+from projections.graph import EdgeChanges
 from projections.live_events import LiveEvent, core_live_events, notification_live_events
 from projections.notification_plan import plan_notifications
 from schemas import events as ev
@@ -33,7 +34,9 @@ def test_a_core_batch_tells_follows_posts_retweets_deletions_and_counts_in_order
     graph = graph_plan.plan_graph([follow], set())
     tweets = tweet_plan.plan_tweets([posted, reply, deleted], {})
     engagements = engagement_plan.plan_engagements([liked, retweeted], {})
-    told = core_live_events(graph, tweets, engagements, {100: Counts(1, 1, 1)})
+    told = core_live_events(
+        graph, EdgeChanges([], [], set()), tweets, engagements, {100: Counts(1, 1, 1)}
+    )
     assert [(e.kind, e.author_id) for e in told] == [
         ("follow", 3),
         ("tweet", 3),
@@ -172,3 +175,20 @@ def test_a_resume_sends_what_was_missed_once_then_the_live_events():
         session.close()
 
     asyncio.run(scenario())
+
+
+def test_a_refused_follow_tells_nothing_and_a_block_unfollows_both_ways():
+    follow = _event(ev.UserFollowed, 1, follower_id=7, followee_id=3)
+    block = _event(ev.UserBlocked, 2, blocker_id=3, blocked_id=7)
+    graph = graph_plan.plan_graph([follow, block], set())
+    told = core_live_events(
+        graph,
+        EdgeChanges([], [], {(7, 3)}),
+        tweet_plan.plan_tweets([], {}),
+        engagement_plan.plan_engagements([], {}),
+        {},
+    )
+    assert [(e.kind, e.author_id, e.reader_id) for e in told] == [
+        ("unfollow", 7, 3),
+        ("unfollow", 3, 7),
+    ]

@@ -1,0 +1,147 @@
+"""A block and a follow of one pair come from two partitions (the blocker's, the follower's),
+applied in either order, or at once by two agents workers: the graph ends up as the order of
+their event ids says (projections/postgres_graph.py), on the real PostgreSQL and Valkey."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from agents.context import AgentContext
+from agents.core import apply_core
+from projections import graph_plan
+from projections.fanout import CelebrityThreshold
+from projections.read_models import build_read_models, setup_read_models
+from schemas import events as ev
+from tests.support.store_loop import store_loop
+
+ADA, BOB = 1, 2
+AT = datetime(2026, 12, 3, tzinfo=UTC)
+
+
+def follow(event_id: int, follower: int = BOB, followee: int = ADA) -> ev.UserFollowed:
+    return ev.UserFollowed(
+        event_id=event_id,
+        occurred_at=AT,
+        actor_id=follower,
+        follower_id=follower,
+        followee_id=followee,
+    )
+
+
+def block(event_id: int, lifted: bool = False) -> ev.Event:
+    cls = ev.UserUnblocked if lifted else ev.UserBlocked
+    return cls(event_id=event_id, occurred_at=AT, actor_id=ADA, blocker_id=ADA, blocked_id=BOB)
+
+
+@pytest.fixture
+def graph(stack):
+    """(loop, context) over a fresh schema and key prefix, dropped afterwards."""
+    name = uuid.uuid4().hex[:6]
+    settings = stack.settings.model_copy(
+        update={"read_schema": f"blocks_{name}", "redis_prefix": f"blocks-{name}:"}
+    )
+    with store_loop(settings) as (loop, pool, redis):
+        models = build_read_models(settings, pool, redis)
+        loop.run_until_complete(setup_read_models(models))
+        context = AgentContext(
+            settings=settings,
+            models=models,
+            threshold=CelebrityThreshold(1000, 1000, float("inf")),
+            search=None,
+            archive=None,
+        )
+        yield loop, context
+        loop.run_until_complete(_drop(context))
+
+
+async def _drop(context) -> None:
+    models = context.models
+    async with models.pool.connection() as conn:
+        await conn.execute(f"DROP SCHEMA {context.settings.core_schema} CASCADE")
+    stale = [key async for key in models.redis.scan_iter(match=f"{models.keys.prefix}*")]
+    if stale:
+        await models.redis.delete(*stale)
+
+
+async def _edges(context) -> list[tuple[int, int]]:
+    async with context.models.pool.connection() as conn:
+        rows = await conn.execute(
+            f"SELECT follower_id, followee_id FROM {context.settings.core_schema}.follows"
+        )
+        return sorted(await rows.fetchall())
+
+
+async def _counts(context) -> dict[int, tuple[int, int]]:
+    async with context.models.pool.connection() as conn:
+        rows = await conn.execute(
+            "SELECT user_id, followers_count, following_count"
+            f" FROM {context.settings.core_schema}.user_counts"
+        )
+        return {user: (a, b) for user, a, b in await rows.fetchall()}
+
+
+def test_a_follow_made_before_a_block_is_ended_in_either_order(graph):
+    loop, context = graph
+
+    async def run():
+        # The block's partition first: the earlier follow arriving later is not made.
+        await apply_core(context, [block(20)])
+        await apply_core(context, [follow(10), follow(11, ADA, BOB)])
+        assert await _edges(context) == [] and await _counts(context) == {}
+        # Lifted, then followed again (a later id, as the write model gives): made.
+        await apply_core(context, [block(25, lifted=True)])
+        await apply_core(context, [follow(30)])
+        assert await _edges(context) == [(BOB, ADA)]
+        # A redelivery of the old follow changes nothing; the next block ends the new one,
+        # and the Redis following set loses it too.
+        await context.models.redis.sadd(context.models.keys.following(BOB), ADA)
+        await apply_core(context, [follow(10)])
+        await apply_core(context, [block(40)])
+        assert await _edges(context) == [] and await _counts(context) == {}
+        assert await context.models.redis.smembers(context.models.keys.following(BOB)) == set()
+
+    loop.run_until_complete(run())
+
+
+def test_a_follow_and_a_block_applied_at_once_by_two_workers_never_pass_unseen(graph):
+    loop, context = graph
+    models, schema = context.models, context.settings.core_schema
+
+    async def run():
+        async with models.pool.connection() as first, models.pool.connection() as second:
+            async with first.transaction():
+                plan = graph_plan.plan_graph([follow(10)], set())
+                await models.graph.write_edges(first, plan)
+                # The block's batch, in another transaction, waits for the follow's ...
+                blocking = asyncio.create_task(_write_block(second, models))
+                pid = second.info.backend_pid
+                while not await _waiting_on_lock(models, pid):
+                    await asyncio.sleep(0.01)
+                assert not blocking.done()
+            # ... and once the follow is committed, sees it and ends it.
+            changes = await blocking
+        assert changes.ended == [(BOB, ADA)]
+        assert await _edges(context) == []
+        async with models.pool.connection() as conn:
+            rows = await conn.execute(f"SELECT count(*) FROM {schema}.blocks WHERE active")
+            assert (await rows.fetchone()) == (1,)
+
+    loop.run_until_complete(run())
+
+
+async def _write_block(conn, models):
+    async with conn.transaction():
+        return await models.graph.write_edges(conn, graph_plan.plan_graph([block(20)], set()))
+
+
+async def _waiting_on_lock(models, pid: int) -> bool:
+    async with models.pool.connection() as conn:
+        rows = await conn.execute(
+            "SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted AND locktype = 'advisory'",
+            (pid,),
+        )
+        return await rows.fetchone() is not None
