@@ -43,6 +43,8 @@ GRAPH = (
     ev.ProfileUpdated,
     ev.UserFollowed,
     ev.UserUnfollowed,
+    ev.FollowRequested,
+    ev.FollowRequestDeclined,
     ev.UserBlocked,
     ev.UserUnblocked,
     ev.UserMuted,

@@ -111,6 +111,19 @@ class SetFollow(Command):
 
 
 @dataclass(frozen=True)
+class AnswerFollowRequest(Command):
+    """The owner of a protected account approves (a follow) or declines a follow request."""
+
+    owner_id: int
+    requester_id: int
+    approve: bool
+
+    @property
+    def actor_id(self) -> int:
+        return self.owner_id
+
+
+@dataclass(frozen=True)
 class SetBlock(Command):
     """Block (`blocking` True) or unblock another user."""
 
@@ -245,13 +258,15 @@ class ProfileFields:
     bio: str | None = None
     location: str | None = None
     website: str | None = None
+    protected: bool | None = None
 
 
 @dataclass(frozen=True)
 class UpdateProfile(Command):
     """Change some of the actor's profile fields. `current` is the profile as the reader's
     read model holds it once the actor's own writes are applied there, or None when that is
-    not known (the wait ran out): every field given then counts as a change."""
+    not known (the wait ran out): every field given then counts as a change. Protection is
+    compared with the write model's, which holds it strongly."""
 
     user_id: int
     edit: ProfileFields
@@ -278,8 +293,9 @@ class Needs:
     # The blocks among the users the decision names (by id, by username, or as the tweets'
     # authors).
     blocks: bool = False
-    # Two users whose follows and blocks must be decided one at a time, in the order of their
-    # event ids (locked; `State.pair_clock` is the pair's last such event).
+    # Two users whose follows, follow requests and blocks must be decided one at a time, in
+    # the order of their event ids (locked; `State.pair_clock` is the pair's last such event,
+    # `State.requests` their pending follow requests).
     pair: tuple[int, int] | None = None
 
 
@@ -289,14 +305,18 @@ class State:
     that exist."""
 
     users: frozenset[int] = frozenset()
+    protected: frozenset[int] = frozenset()  # of `users`, the protected accounts
     tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
     # Lower-cased username -> user id, of the usernames asked for that an account holds.
     usernames: Mapping[str, int] = field(default_factory=dict)
     media: Mapping[int, MediaRecord] = field(default_factory=dict)
     # (blocker, blocked) of the blocks between the actor and the users asked for.
     blocks: frozenset[tuple[int, int]] = frozenset()
-    # The last follow or block event of `Needs.pair` (0: none): the decision's ids are later.
+    # The last follow, request or block event of `Needs.pair` (0: none): the decision's ids
+    # are later.
     pair_clock: int = 0
+    # (follower, followee) of the pair's pending follow requests.
+    requests: frozenset[tuple[int, int]] = frozenset()
 
     def blocked_either_way(self, user_id: int, other_id: int) -> bool:
         return (user_id, other_id) in self.blocks or (other_id, user_id) in self.blocks
@@ -323,6 +343,9 @@ class Changes:
     blocked: tuple[tuple[int, int], ...] = ()  # (blocker, blocked) blocks made
     unblocked: tuple[tuple[int, int], ...] = ()  # and lifted
     pair_event: tuple[tuple[int, int], int] | None = None  # (pair, event id): its new clock
+    requested: tuple[tuple[int, int], ...] = ()  # (follower, followee) requests made
+    unrequested: tuple[tuple[int, int], ...] = ()  # and closed
+    protection: tuple[int, bool] | None = None  # (user, protected) when it changes
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -349,6 +372,13 @@ class Deleted:
 class FollowState:
     user_id: int
     following: bool
+    requested: bool = False  # a follow request waits for a protected account's approval
+
+
+@dataclass(frozen=True)
+class FollowRequestAnswered:
+    user_id: int
+    approved: bool
 
 
 @dataclass(frozen=True)
@@ -412,6 +442,7 @@ Result = (
     | Posted
     | Deleted
     | FollowState
+    | FollowRequestAnswered
     | BlockState
     | MuteState
     | EngagementState

@@ -69,7 +69,7 @@ class PostgresWriteTransaction:
         users = tweets = usernames = media = None
         if needs.users:
             users = await self.conn.execute(
-                "SELECT user_id FROM write_model.accounts WHERE user_id = ANY(%s)",
+                "SELECT user_id, protected FROM write_model.accounts WHERE user_id = ANY(%s)",
                 (sorted(needs.users),),
             )
         if needs.tweets:
@@ -90,7 +90,7 @@ class PostgresWriteTransaction:
                 f"{_MEDIA} WHERE media_id = ANY(%s) ORDER BY media_id FOR UPDATE",
                 (sorted(needs.media),),
             )
-        pair_clock = blocks = None
+        pair_clock = blocks = requests = None
         if needs.pair is not None:
             # Held until the transaction ends; the reads below run after it is granted, so
             # they see the pair's last follow or block committed.
@@ -101,6 +101,12 @@ class PostgresWriteTransaction:
             pair_clock = await self.conn.execute(
                 "SELECT last_event FROM write_model.pairs WHERE low_id = %s AND high_id = %s",
                 needs.pair,
+            )
+            low, high = needs.pair
+            requests = await self.conn.execute(
+                "SELECT follower_id, followee_id FROM write_model.follow_requests"
+                " WHERE (follower_id, followee_id) IN ((%s, %s), (%s, %s))",
+                (low, high, high, low),
             )
         if needs.blocks:
             blocks = await self.conn.execute(
@@ -115,13 +121,16 @@ class PostgresWriteTransaction:
             )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         clock = await pair_clock.fetchone() if pair_clock else None
+        accounts = await users.fetchall() if users else []
         state = State(
-            users=frozenset(row[0] for row in await users.fetchall()) if users else frozenset(),
+            users=frozenset(row[0] for row in accounts),
+            protected=frozenset(row[0] for row in accounts if row[1]),
             tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
             usernames=dict(await usernames.fetchall()) if usernames else {},
             media={row[0]: MediaRecord(*row) for row in await media.fetchall()} if media else {},
             blocks=frozenset(await blocks.fetchall()) if blocks else frozenset(),
             pair_clock=clock[0] if clock else 0,
+            requests=frozenset(await requests.fetchall()) if requests else frozenset(),
         )
         return state, await _rows(unconfirmed)
 
@@ -181,19 +190,8 @@ class PostgresWriteTransaction:
                 " WHERE m.media_id = a.media_id",
                 tuple(list(column) for column in zip(*changes.attached, strict=True)),
             )
-        if changes.blocked:
-            await self.conn.execute(
-                "INSERT INTO write_model.blocks (blocker_id, blocked_id)"
-                " SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
-                tuple(list(column) for column in zip(*changes.blocked, strict=True)),
-            )
-        if changes.unblocked:
-            await self.conn.execute(
-                "DELETE FROM write_model.blocks b"
-                " USING unnest(%s::bigint[], %s::bigint[]) AS u(blocker_id, blocked_id)"
-                " WHERE b.blocker_id = u.blocker_id AND b.blocked_id = u.blocked_id",
-                tuple(list(column) for column in zip(*changes.unblocked, strict=True)),
-            )
+        await self._pairs("blocks", ("blocker_id", "blocked_id"), changes.blocked, True)
+        await self._pairs("blocks", ("blocker_id", "blocked_id"), changes.unblocked, False)
         if changes.pair_event is not None:
             (low, high), event_id = changes.pair_event
             await self.conn.execute(
@@ -201,12 +199,41 @@ class PostgresWriteTransaction:
                 " ON CONFLICT (low_id, high_id) DO UPDATE SET last_event = excluded.last_event",
                 (low, high, event_id),
             )
+        requests = ("follower_id", "followee_id")
+        await self._pairs("follow_requests", requests, changes.requested, True)
+        await self._pairs("follow_requests", requests, changes.unrequested, False)
+        if changes.protection is not None:
+            await self.conn.execute(
+                "UPDATE write_model.accounts SET protected = %s WHERE user_id = %s",
+                (changes.protection[1], changes.protection[0]),
+            )
         if changes.removed:
             await self.conn.execute(
                 "UPDATE write_model.media SET removed = true WHERE media_id = ANY(%s)",
                 (list(changes.removed),),
             )
         return True
+
+    async def _pairs(
+        self, table: str, key: tuple[str, str], pairs: tuple[tuple[int, int], ...], present: bool
+    ) -> None:
+        """Insert (`present`) or delete these rows of a table keyed by a pair of users."""
+        if not pairs:
+            return
+        first, second = key
+        columns = tuple(list(column) for column in zip(*pairs, strict=True))
+        if present:
+            await self.conn.execute(
+                f"INSERT INTO write_model.{table} ({first}, {second})"
+                " SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                columns,
+            )
+        else:
+            await self.conn.execute(
+                f"DELETE FROM write_model.{table} t USING unnest(%s::bigint[], %s::bigint[])"
+                f" AS u(a, b) WHERE t.{first} = u.a AND t.{second} = u.b",
+                columns,
+            )
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         await self.conn.execute(

@@ -4,6 +4,7 @@ DomainError. Ids and the clock come in as arguments, so a decision is repeatable
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import singledispatch
@@ -11,6 +12,7 @@ from functools import singledispatch
 from commands.errors import DomainError, Refusal, not_found
 from commands.media_keys import original_key
 from commands.model import (
+    AnswerFollowRequest,
     BlockState,
     Changes,
     Command,
@@ -20,6 +22,7 @@ from commands.model import (
     DeleteTweet,
     DescribeMedia,
     EngagementState,
+    FollowRequestAnswered,
     FollowState,
     MarkNotificationsRead,
     MediaAccepted,
@@ -84,13 +87,11 @@ def needs(command: Command) -> Needs:
             # Locked: two deletes of one tweet must not both emit an event.
             return Needs(users=actor, tweets=frozenset({tweet_id}), lock_tweets=True)
         case SetFollow(follower_id=follower, followee_id=followee, following=following):
-            # A follow and a block of one pair are decided one at a time (the graph orders
-            # them by their ids); an unfollow needs neither.
-            return Needs(
-                users=actor | {followee},
-                blocks=following,
-                pair=_pair(follower, followee) if following else None,
-            )
+            # A follow, a follow request and a block of one pair are decided one at a time
+            # (the graph orders them by their ids); an unfollow may withdraw a request.
+            return Needs(users=actor | {followee}, blocks=following, pair=_pair(follower, followee))
+        case AnswerFollowRequest(owner_id=owner, requester_id=requester):
+            return Needs(users=actor | {requester}, pair=_pair(owner, requester))
         case SetBlock(blocker_id=blocker, blocked_id=blocked):
             return Needs(users=actor | {blocked}, blocks=True, pair=_pair(blocker, blocked))
         case SetMute(muted_id=muted):
@@ -186,6 +187,7 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
         quote_of=command.quote_of,
         quote_of_author_id=quoted.author_id if quoted else None,
         media_ids=command.media_ids,
+        protected=command.author_id in state.protected,
     )
     return Decision(
         Posted(tweet_id, event.occurred_at),
@@ -292,25 +294,68 @@ def _not_blocked(state: State, user_id: int, other_id: int, action: str) -> None
 @_decide.register
 def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) -> Decision:
     _other_user(state, command.follower_id, command.followee_id, "follow")
+    follower, followee = command.follower_id, command.followee_id
+    edge, pair = (follower, followee), _pair(follower, followee)
     if command.following:
-        _not_blocked(state, command.follower_id, command.followee_id, "follow")
+        _not_blocked(state, follower, followee, "follow")
+        if followee in state.protected:
+            # A protected account approves its followers: the follow waits as a request
+            # (asking again while it waits records nothing).
+            result = FollowState(followee, False, requested=True)
+            if edge in state.requests:
+                return Decision(result)
+            event: ev.Event = ev.FollowRequested(
+                event_id=next_id(),
+                occurred_at=now,
+                actor_id=follower,
+                follower_id=follower,
+                followee_id=followee,
+            )
+            return Decision(
+                result, event, Changes(requested=(edge,), pair_event=(pair, event.event_id))
+            )
+    elif edge in state.requests:  # an unfollow while the request waits withdraws it
+        event = ev.FollowRequestDeclined(
+            event_id=next_id(),
+            occurred_at=now,
+            actor_id=follower,
+            follower_id=follower,
+            followee_id=followee,
+        )
+        return Decision(FollowState(followee, False), event, Changes(unrequested=(edge,)))
     # Not deduplicated here: following twice is one follow in every projection.
     event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
     event = event_type(
         event_id=next_id(),
         occurred_at=now,
-        actor_id=command.follower_id,
-        follower_id=command.follower_id,
-        followee_id=command.followee_id,
+        actor_id=follower,
+        follower_id=follower,
+        followee_id=followee,
     )
-    pair_event = None
-    if command.following:
-        pair_event = (_pair(command.follower_id, command.followee_id), event.event_id)
-    return Decision(
-        FollowState(command.followee_id, command.following),
-        event,
-        Changes(pair_event=pair_event),
+    pair_event = (pair, event.event_id) if command.following else None
+    return Decision(FollowState(followee, command.following), event, Changes(pair_event=pair_event))
+
+
+@_decide.register
+def _answer_request(
+    command: AnswerFollowRequest, state: State, next_id: NextId, now: datetime
+) -> Decision:
+    owner, requester = command.owner_id, command.requester_id
+    edge = (requester, owner)
+    if edge not in state.requests:
+        raise not_found(f"a follow request from user {requester}")
+    event_type = ev.UserFollowed if command.approve else ev.FollowRequestDeclined
+    event = event_type(
+        event_id=next_id(),
+        occurred_at=now,
+        actor_id=owner,
+        follower_id=requester,
+        followee_id=owner,
     )
+    changes = Changes(unrequested=(edge,))
+    if command.approve:
+        changes = Changes(unrequested=(edge,), pair_event=(_pair(owner, requester), event.event_id))
+    return Decision(FollowRequestAnswered(requester, command.approve), event, changes)
 
 
 @_decide.register
@@ -329,9 +374,12 @@ def _block(command: SetBlock, state: State, next_id: NextId, now: datetime) -> D
         blocked_id=command.blocked_id,
     )
     if command.blocking:
+        # Pending follow requests between the two close with the block.
+        reverse = (command.blocked_id, command.blocker_id)
         changes = Changes(
             blocked=(edge,),
             pair_event=(_pair(command.blocker_id, command.blocked_id), event.event_id),
+            unrequested=tuple(sorted(state.requests & {edge, reverse})),
         )
     else:
         changes = Changes(unblocked=(edge,))
@@ -394,6 +442,11 @@ def _mark_read(
 @_decide.register
 def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: datetime) -> Decision:
     changed = changed_fields(command.edit, command.current)
+    protected = command.edit.protected
+    if protected is not None and protected != (command.user_id in state.protected):
+        changed = dataclasses.replace(changed, protected=protected)
+    else:
+        changed = dataclasses.replace(changed, protected=None)
     if changed == ProfileFields():  # nothing changes: nothing to record
         return Decision(ProfileEdited(command.user_id, changed))
     event = ev.ProfileUpdated(
@@ -405,8 +458,10 @@ def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: da
         bio=changed.bio,
         location=changed.location,
         website=changed.website,
+        protected=changed.protected,
     )
-    return Decision(ProfileEdited(command.user_id, changed), event)
+    protection = None if changed.protected is None else (command.user_id, changed.protected)
+    return Decision(ProfileEdited(command.user_id, changed), event, Changes(protection=protection))
 
 
 def changed_fields(edit: ProfileFields, current: ProfileFields | None) -> ProfileFields:

@@ -21,6 +21,7 @@ class Profile:
     followers_count: int
     following_count: int
     tweet_count: int
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class GraphStore(Protocol):
         """Whom `user_id` might follow, best first (docs/read-models.md, who to follow)."""
 
     async def following(self, user_id: int) -> list[int]: ...
+
+    async def follow_request_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        """Who waits for `user_id`'s approval to follow them, by id."""
 
     async def blocked_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
         """The users `user_id` blocks, by id."""

@@ -30,6 +30,7 @@ class NewUser:
     created_at: datetime
     location: str = ""
     website: str = ""
+    protected: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ProfileChange:
     bio: str | None = None
     location: str | None = None
     website: str | None = None
+    protected: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class GraphPlan:
     unfollows: set[tuple[int, int]] = field(default_factory=set)  # edges gone at the end
     blocks: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (blocker, blocked)
     mutes: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (muter, muted)
+    # (follower, followee) follow requests made or declined; a follow, or a block of the
+    # pair, closes one too (the store does that from `follows` and `blocks`).
+    requests: dict[tuple[int, int], PairChange] = field(default_factory=dict)
     steps: list[ev.Event] = field(default_factory=list)  # each event's caches, in log order
 
 
@@ -107,6 +112,13 @@ def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
                     isinstance(event, ev.UserBlocked),
                     blocks=True,
                 )
+            case ev.FollowRequested() | ev.FollowRequestDeclined():
+                _pair_word(
+                    plan.requests,
+                    (event.follower_id, event.followee_id),
+                    event.event_id,
+                    isinstance(event, ev.FollowRequested),
+                )
             case ev.UserMuted() | ev.UserUnmuted():
                 _pair_word(
                     plan.mutes,
@@ -151,7 +163,7 @@ def _edit(plan: GraphPlan, stored_users: set[int], event: ev.ProfileUpdated) -> 
 
 
 # The profile fields a ProfileUpdated may change.
-_EDITABLE = ("display_name", "bio", "location", "website")
+_EDITABLE = ("display_name", "bio", "location", "website", "protected")
 
 
 def _new_or(value: T | None, current: T) -> T:

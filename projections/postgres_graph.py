@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS {schema}.users (
 -- Added with profile edits: a generation made before them gains them here (empty: not set).
 ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS location text NOT NULL DEFAULT '';
 ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS website text NOT NULL DEFAULT '';
+ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS protected boolean NOT NULL DEFAULT false;
 -- Lookup by username, case-insensitive as the write model makes usernames unique.
 CREATE INDEX IF NOT EXISTS users_by_username ON {schema}.users (lower(username));
 -- Counts live apart from users: events of different topics arrive in no fixed order, so a
@@ -53,6 +54,17 @@ CREATE TABLE IF NOT EXISTS {schema}.blocks (
     PRIMARY KEY (blocker_id, blocked_id)
 );
 CREATE INDEX IF NOT EXISTS blocks_by_blocked ON {schema}.blocks (blocked_id, blocker_id);
+-- Follow requests to protected accounts, each row the pair's last word: made or declined
+-- (`active`), or closed by a follow or a block of the pair.
+CREATE TABLE IF NOT EXISTS {schema}.follow_requests (
+    follower_id bigint NOT NULL,
+    followee_id bigint NOT NULL,
+    last_event  bigint NOT NULL,
+    active      boolean NOT NULL,
+    PRIMARY KEY (follower_id, followee_id)
+);
+CREATE INDEX IF NOT EXISTS follow_requests_pending
+    ON {schema}.follow_requests (followee_id, follower_id) WHERE active;
 CREATE TABLE IF NOT EXISTS {schema}.mutes (
     muter_id   bigint NOT NULL,
     muted_id   bigint NOT NULL,
@@ -105,9 +117,10 @@ class PostgresGraphStore(PostgresStore):
             users = list(plan.new_users.values())
             await conn.execute(
                 f"INSERT INTO {self.schema}.users"
-                " (user_id, username, display_name, bio, created_at, location, website)"
+                " (user_id, username, display_name, bio, created_at, location, website, protected)"
                 " SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
-                " %b::timestamptz[], %b::text[], %b::text[]) ON CONFLICT (user_id) DO NOTHING",
+                " %b::timestamptz[], %b::text[], %b::text[], %b::boolean[])"
+                " ON CONFLICT (user_id) DO NOTHING",
                 (
                     [u.user_id for u in users],
                     [u.username for u in users],
@@ -116,6 +129,7 @@ class PostgresGraphStore(PostgresStore):
                     [u.created_at for u in users],
                     [u.location for u in users],
                     [u.website for u in users],
+                    [u.protected for u in users],
                 ),
             )
         if plan.profile_changes:
@@ -123,15 +137,18 @@ class PostgresGraphStore(PostgresStore):
             await conn.execute(
                 f"UPDATE {self.schema}.users u SET display_name = coalesce(d.name, u.display_name),"
                 " bio = coalesce(d.bio, u.bio), location = coalesce(d.location, u.location),"
-                " website = coalesce(d.website, u.website)"
-                " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[])"
-                " AS d(id, name, bio, location, website) WHERE u.user_id = d.id",
+                " website = coalesce(d.website, u.website),"
+                " protected = coalesce(d.protected, u.protected)"
+                " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],"
+                " %b::boolean[]) AS d(id, name, bio, location, website, protected)"
+                " WHERE u.user_id = d.id",
                 (
                     [user_id for user_id, _ in changes],
                     [c.display_name for _, c in changes],
                     [c.bio for _, c in changes],
                     [c.location for _, c in changes],
                     [c.website for _, c in changes],
+                    [c.protected for _, c in changes],
                 ),
             )
 
@@ -155,11 +172,12 @@ class PostgresGraphStore(PostgresStore):
         two partitions is applied first. Workers applying partitions side by side take a
         lock per pair bucket (follows shared, blocks exclusive), so a follow and a block of
         one pair never pass each other unseen in two transactions."""
-        pairs = [*plan.follows, *plan.blocks]
-        if pairs:
+        if plan.follows or plan.blocks or plan.requests:
             await self._lock_pairs(conn, plan)
         moved: list[tuple[int, int, int]] = []
         ended: list[tuple[int, int]] = []
+        if plan.requests:  # first: the batch's follows and blocks close them
+            await self._write_requests(conn, plan)
         if plan.blocks:
             await self._write_pairs(conn, "blocks", ("blocker_id", "blocked_id"), plan.blocks)
             blocks = [(*edge, change.blocked_at) for edge, change in plan.blocks.items()]
@@ -175,6 +193,14 @@ class PostgresGraphStore(PostgresStore):
             )
             moved += rows
             ended += [(follower, followee) for follower, followee, _ in rows]
+            await conn.execute(
+                f"UPDATE {self.schema}.follow_requests r SET active = false,"
+                " last_event = b.blocked_at FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
+                " AS b(blocker, blocked, blocked_at) WHERE r.last_event < b.blocked_at"
+                " AND ((r.follower_id = b.blocker AND r.followee_id = b.blocked)"
+                " OR (r.follower_id = b.blocked AND r.followee_id = b.blocker))",
+                columns_of(sorted(blocks), 3),
+            )
         if plan.mutes:
             await self._write_pairs(conn, "mutes", ("muter_id", "muted_id"), plan.mutes)
         if plan.unfollows:
@@ -211,13 +237,50 @@ class PostgresGraphStore(PostgresStore):
                 if inserted:
                     moved.append((follower, followee, 1))
             refused = set(plan.follows) - kept
+            # A follow closes its request (an approval is the follow).
+            await conn.execute(
+                f"UPDATE {self.schema}.follow_requests r SET active = false,"
+                " last_event = n.since_event FROM unnest(%b::bigint[], %b::bigint[],"
+                " %b::bigint[]) AS n(follower, followee, since_event)"
+                " WHERE r.follower_id = n.follower AND r.followee_id = n.followee"
+                " AND r.last_event < n.since_event",
+                columns_of(follows, 3),
+            )
         return EdgeChanges(moved, ended, refused)
 
+    async def _write_requests(self, conn, plan: GraphPlan) -> None:
+        """Upsert follow requests, the pair's last word winning. A follow of the request's
+        edge or a block of its pair (either way) stored with a later event has closed it
+        already: it is stored closed, as of that event (so any order of arrival ends the
+        same)."""
+        rows = sorted(
+            (*edge, change.event_id, change.active) for edge, change in plan.requests.items()
+        )
+        await conn.execute(
+            f"INSERT INTO {self.schema}.follow_requests AS r"
+            " (follower_id, followee_id, last_event, active)"
+            " SELECT n.follower, n.followee, greatest(n.last_event, c.closed_at),"
+            " n.active AND c.closed_at <= n.last_event"
+            " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::boolean[])"
+            " AS n(follower, followee, last_event, active)"
+            " CROSS JOIN LATERAL (SELECT coalesce(max(at), 0) AS closed_at FROM ("
+            f" SELECT b.blocked_at AS at FROM {self.schema}.blocks b"
+            " WHERE (b.blocker_id = n.follower AND b.blocked_id = n.followee)"
+            " OR (b.blocker_id = n.followee AND b.blocked_id = n.follower)"
+            f" UNION ALL SELECT f.since_event FROM {self.schema}.follows f"
+            " WHERE f.follower_id = n.follower AND f.followee_id = n.followee) AS closing) c"
+            " ON CONFLICT (follower_id, followee_id) DO UPDATE SET"
+            " active = CASE WHEN excluded.last_event > r.last_event THEN excluded.active"
+            " ELSE r.active END, last_event = greatest(r.last_event, excluded.last_event)",
+            columns_of(rows, 4),
+        )
+
     async def _lock_pairs(self, conn, plan: GraphPlan) -> None:
-        """Shared locks on the buckets of the plan's follows, exclusive ones on those of its
-        blocks; in bucket order, so that no two batches deadlock."""
+        """Shared locks on the buckets of the plan's follows and follow requests, exclusive
+        ones on those of its blocks; in bucket order, so that no two batches deadlock."""
         exclusive = sorted({_bucket(*edge) for edge in plan.blocks})
-        shared = sorted({_bucket(*edge) for edge in plan.follows} - set(exclusive))
+        shared = sorted({_bucket(*edge) for edge in [*plan.follows, *plan.requests]})
+        shared = [bucket for bucket in shared if bucket not in set(exclusive)]
         await conn.execute(
             "SELECT count(CASE WHEN s.exclusive THEN pg_advisory_xact_lock(%s, s.bucket)"
             " ELSE pg_advisory_xact_lock_shared(%s, s.bucket) END)"
@@ -356,6 +419,7 @@ class PostgresGraphStore(PostgresStore):
             cursor = conn.cursor(row_factory=class_row(Profile))
             await cursor.execute(
                 "SELECT u.user_id, username, display_name, bio, location, website, created_at,"
+                " protected,"
                 " coalesce(followers_count, 0) AS followers_count,"
                 " coalesce(following_count, 0) AS following_count,"
                 " coalesce(tweet_count, 0) AS tweet_count"
@@ -428,6 +492,15 @@ class PostgresGraphStore(PostgresStore):
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(sql, (user_id, after or 0, limit))).fetchall()
         return [row[0] for row in rows]
+
+    async def follow_request_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
+        return await self._page(
+            f"SELECT follower_id FROM {self.schema}.follow_requests WHERE followee_id = %s"
+            " AND active AND follower_id > %s ORDER BY follower_id LIMIT %s",
+            user_id,
+            after,
+            limit,
+        )
 
     async def blocked_page(self, user_id: int, after: int | None, limit: int) -> list[int]:
         return await self._page(

@@ -80,6 +80,10 @@ class ProfileUpdate(RequestModel):
     website: Website | None = Field(
         default=None, description="an http:// or https:// URL; empty to clear"
     )
+    protected: bool | None = Field(
+        default=None,
+        description="true: your tweets reach only followers you approve (follow requests)",
+    )
 
 
 class UserCreated(BaseModel):
@@ -130,6 +134,14 @@ class TweetCreated(BaseModel):
 class FollowState(BaseModel):
     user_id: Id
     following: bool
+    requested: bool = Field(
+        default=False, description="a follow request waits for the protected account's approval"
+    )
+
+
+class FollowRequestAnswer(BaseModel):
+    user_id: Id
+    approved: bool
 
 
 class BlockState(BaseModel):
@@ -280,6 +292,9 @@ class UserPublic(BaseModel):
     followers_count: int
     following_count: int
     tweet_count: int
+    protected: bool = Field(
+        default=False, description="its tweets reach only the followers it approves"
+    )
 
 
 class UserSuggestion(UserSummary):

@@ -45,14 +45,16 @@ class UserRegistered(Event):
 class ProfileUpdated(Event):
     """The fields of a profile that changed; None: unchanged, "" (but display_name): cleared."""
 
-    # v2 added `location` and `website` (see the upcaster below).
-    schema_version: ClassVar[int] = 2
+    # v2 added `location` and `website`, v3 `protected` (see the upcasters below).
+    schema_version: ClassVar[int] = 3
 
     user_id: Id
     display_name: str | None = None
     bio: str | None = None
     location: str | None = None
     website: str | None = None
+    # A protected account's tweets reach only its followers, whom it approves (docs/safety.md).
+    protected: bool | None = None
 
 
 class NotificationsRead(Event):
@@ -65,9 +67,9 @@ class NotificationsRead(Event):
 class TweetPosted(Event):
     # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
     # when it was posted: the users the mentions name (those that exist), the author of the
-    # tweet replied to, and a quoted tweet with its author; v4 the attached media (see the
-    # upcasters below).
-    schema_version: ClassVar[int] = 4
+    # tweet replied to, and a quoted tweet with its author; v4 the attached media; v5 whether
+    # the author's account was protected (see the upcasters below).
+    schema_version: ClassVar[int] = 5
 
     tweet_id: Id
     author_id: Id
@@ -84,6 +86,9 @@ class TweetPosted(Event):
     # The uploads attached, in the order shown (at most 4, each the author's, each attached
     # to no other tweet: commands/rules.py).
     media_ids: tuple[Id, ...] = ()
+    # The author's account was protected when the tweet was posted: it stays out of trends
+    # (reads check the author's protection as it is at the read).
+    protected: bool = False
 
 
 class TweetDeleted(Event):
@@ -97,6 +102,22 @@ class UserFollowed(Event):
 
 
 class UserUnfollowed(Event):
+    follower_id: Id
+    followee_id: Id
+
+
+class FollowRequested(Event):
+    """The follower asks to follow a protected account; the followee approves (a
+    UserFollowed, whose actor is the followee) or declines."""
+
+    follower_id: Id
+    followee_id: Id
+
+
+class FollowRequestDeclined(Event):
+    """The request is closed without a follow: declined by the followee, or withdrawn by the
+    follower (the actor says which)."""
+
     follower_id: Id
     followee_id: Id
 
@@ -222,6 +243,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TweetDeleted,
         UserFollowed,
         UserUnfollowed,
+        FollowRequested,
+        FollowRequestDeclined,
         UserBlocked,
         UserUnblocked,
         UserMuted,
@@ -261,12 +284,13 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 
 @upcaster("TweetPosted", 2)
 @upcaster("TweetPosted", 3)
+@upcaster("TweetPosted", 4)
 @upcaster("TweetLiked", 1)
 @upcaster("TweetUnliked", 1)
 def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
     """Events recorded before they named whom they reach (or what they attach): the new
-    fields keep their defaults (no mentioned ids, no authors, no media), so they notify no
-    one (docs/notifications.md) and carry no media."""
+    fields keep their defaults (no mentioned ids, no authors, no media, not protected), so
+    they notify no one (docs/notifications.md) and carry no media."""
     return payload
 
 
@@ -274,6 +298,12 @@ def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
 def _profile_updated_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 edits had no location or website: they left both unchanged."""
     return {**payload, "location": None, "website": None}
+
+
+@upcaster("ProfileUpdated", 2)
+def _profile_updated_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    """v2 edits left protection as it was."""
+    return {**payload, "protected": None}
 
 
 class UndecodableEvent(ValueError):

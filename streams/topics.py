@@ -40,6 +40,8 @@ _KEY_OF = {
     ev.MediaDeleted: ("tweets", lambda e: e.owner_id),
     ev.UserFollowed: ("follows", lambda e: e.follower_id),
     ev.UserUnfollowed: ("follows", lambda e: e.follower_id),
+    ev.FollowRequested: ("follows", lambda e: e.follower_id),
+    ev.FollowRequestDeclined: ("follows", lambda e: e.follower_id),
     ev.UserBlocked: ("follows", lambda e: e.blocker_id),
     ev.UserUnblocked: ("follows", lambda e: e.blocker_id),
     ev.UserMuted: ("follows", lambda e: e.muter_id),

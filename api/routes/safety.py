@@ -1,4 +1,5 @@
-"""Blocks and mutes: make and lift them, and list your own (docs/safety.md)."""
+"""Who reaches you: blocks and mutes, made, lifted and listed; follow requests to your
+protected account, listed and answered (docs/safety.md)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from api.deps import (
     UserIdPath,
 )
 from api.routes import hydrated_user_page, problem_responses, respond
+from commands.model import AnswerFollowRequest, FollowRequestAnswered, SetBlock, SetMute
 from commands.model import BlockState as BlockResult
 from commands.model import MuteState as MuteResult
-from commands.model import SetBlock, SetMute
 from commands.runner import Answer
-from schemas.api import BlockState, MuteState, UserPage
+from schemas.api import BlockState, FollowRequestAnswer, MuteState, UserPage
 
 router = APIRouter(prefix="/api/v1", tags=["safety"])
 _ERRORS = problem_responses(401, 404, 422, 429, 503)
@@ -84,3 +85,38 @@ async def mutes(
     """The users you mute, by id, with your own mutes so far."""
     ids = await services.models.graph.muted_page(user.user_id, cursor, limit)
     return await hydrated_user_page(request, services, ids, limit)
+
+
+@router.get("/follow_requests", response_model=UserPage, responses=_READ_ERRORS)
+async def follow_requests(
+    request: Request,
+    user: SignedInReader,
+    services: ServicesDep,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+):
+    """Who asks to follow your protected account, by id."""
+    ids = await services.models.graph.follow_request_page(user.user_id, cursor, limit)
+    return await hydrated_user_page(request, services, ids, limit)
+
+
+def _answered(result: FollowRequestAnswered) -> Answer:
+    answer = FollowRequestAnswer(user_id=result.user_id, approved=result.approved)
+    return Answer(200, answer.model_dump(mode="json"))
+
+
+@router.post(
+    "/follow_requests/{user_id}/authorize", response_model=FollowRequestAnswer, responses=_ERRORS
+)
+async def authorize_follow_request(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
+    """Approve a follow request: the user follows you from now on. `404` when no request
+    from that user waits."""
+    return respond(await run(AnswerFollowRequest(user.user_id, user_id, True), _answered))
+
+
+@router.post(
+    "/follow_requests/{user_id}/reject", response_model=FollowRequestAnswer, responses=_ERRORS
+)
+async def reject_follow_request(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
+    """Decline a follow request (the user is not told). `404` when none waits."""
+    return respond(await run(AnswerFollowRequest(user.user_id, user_id, False), _answered))

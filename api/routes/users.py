@@ -61,13 +61,16 @@ async def register(
 
 
 def _follow_state(result: FollowResult) -> Answer:
-    state = FollowState(user_id=result.user_id, following=result.following)
+    state = FollowState(
+        user_id=result.user_id, following=result.following, requested=result.requested
+    )
     return Answer(200, state.model_dump(mode="json"))
 
 
 @router.post("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
 async def follow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
-    """Follow a user (idempotent)."""
+    """Follow a user (idempotent). A protected account approves its followers: the answer
+    then says `requested` (a follow request waits), and `DELETE` withdraws it."""
     return respond(await run(SetFollow(user.user_id, user_id, True), _follow_state))
 
 

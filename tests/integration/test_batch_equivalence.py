@@ -1,12 +1,12 @@
 """Applying events in batches leaves exactly what applying them one at a time does.
 
 Hypothesis generates sequences of events over a few users and tweets (registrations, profile
-edits, follows and unfollows, blocks and mutes and their lifting, posts, replies, deletes,
-likes, retweets and their undoing, and redeliveries of earlier events), cuts them into random
-batches, and applies them through the core projection (agents/core.py) twice on the real
-PostgreSQL and Valkey: one event at a time into one schema and key prefix, and batch by batch
-into another. Every table row and every Redis key (timelines with their markers, tweet and
-user caches, id sets) must be equal.
+edits, follows and unfollows, follow requests, blocks and mutes and their lifting, posts,
+replies, deletes, likes, retweets and their undoing, and redeliveries of earlier events), cuts
+them into random batches, and applies them through the core projection (agents/core.py) twice
+on the real PostgreSQL and Valkey: one event at a time into one schema and key prefix, and
+batch by batch into another. Every table row and every Redis key (timelines with their
+markers, tweet and user caches, id sets) must be equal.
 
 Within a batch, the families apply in a fixed order (graph, tweets, engagements), as they do
 live: so the one-at-a-time run applies each batch's events in that same order. Small caps and
@@ -41,6 +41,12 @@ def _author(tweet_id: int) -> int:
     return USERS[tweet_id % len(USERS)]
 
 
+def _two_users(a: int, b: int) -> tuple[int, int]:
+    """Two different users, drawn from the numbers a and b."""
+    user, other = USERS[a % len(USERS)], USERS[b % len(USERS)]
+    return (user, other) if user != other else (user, USERS[(b + 1) % len(USERS)])
+
+
 def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
     """The n-th generated event: ids and times follow n, so redeliveries repeat one exactly."""
     at, event_id = START + timedelta(seconds=n), 10_000 + n
@@ -67,9 +73,7 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
                 bio=f"bio {n}" if a % 3 else None,
             )
         case "follow" | "unfollow":
-            follower, followee = USERS[a % len(USERS)], user
-            if follower == followee:
-                followee = USERS[(b + 1) % len(USERS)]
+            follower, followee = _two_users(a, b)
             cls = ev.UserFollowed if kind == "follow" else ev.UserUnfollowed
             return cls(
                 event_id=event_id,
@@ -78,10 +82,18 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
                 follower_id=follower,
                 followee_id=followee,
             )
+        case "request" | "decline":
+            follower, followee = _two_users(a, b)
+            cls = ev.FollowRequested if kind == "request" else ev.FollowRequestDeclined
+            return cls(
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=follower,
+                follower_id=follower,
+                followee_id=followee,
+            )
         case "block" | "unblock" | "mute" | "unmute":
-            maker, other = USERS[a % len(USERS)], user
-            if maker == other:
-                other = USERS[(b + 1) % len(USERS)]
+            maker, other = _two_users(a, b)
             if kind in ("block", "unblock"):
                 cls = ev.UserBlocked if kind == "block" else ev.UserUnblocked
                 return cls(
@@ -137,6 +149,8 @@ KINDS = [
     "profile",
     "follow",
     "unfollow",
+    "request",
+    "decline",
     "block",
     "unblock",
     "mute",

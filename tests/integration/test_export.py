@@ -151,7 +151,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
         {
             "event_id": old,
             "type": "TweetPosted",
-            "schema_version": 4,
+            "schema_version": 5,
             "occurred_at": AT,
             "actor_id": 3,
             "topic": "tweets",
@@ -168,6 +168,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
             "quote_of": None,
             "quote_of_author_id": None,
             "media_ids": [],
+            "protected": False,
         }
     ]
     assert posted.schema.field("hashtags").type == pa.list_(pa.string())

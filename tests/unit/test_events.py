@@ -19,13 +19,15 @@ moments = st.datetimes(
 
 
 def _values(annotation):
-    """Values of a field's type: ids, texts, times, optional ones and tuples of them."""
+    """Values of a field's type: ids, texts, times, flags, optional ones and tuples of them."""
     if annotation is datetime:
         return moments
     if annotation in (ev.Id, int):
         return ids
     if annotation is str:
         return texts
+    if annotation is bool:
+        return st.booleans()
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return event_strategy(annotation)
     if get_origin(annotation) is tuple:
@@ -82,9 +84,9 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert isinstance(event, ev.TweetPosted)
     assert event.hashtags == ("hello",)
     assert event.mentions == ("bob",)
-    assert orjson.loads(encode(event))["schema_version"] == 4
+    assert orjson.loads(encode(event))["schema_version"] == 5
     assert (event.mentioned_ids, event.reply_to_author_id, event.quote_of) == ((), None, None)
-    assert event.media_ids == ()
+    assert event.media_ids == () and event.protected is False
 
 
 def test_a_version_1_profile_edit_is_upcast_leaving_location_and_website_unchanged():
@@ -104,8 +106,9 @@ def test_a_version_1_profile_edit_is_upcast_leaving_location_and_website_unchang
         None,
         None,
     )
+    assert event.protected is None  # protection unchanged (v3)
     wire = orjson.loads(encode(event))
-    assert wire["schema_version"] == 2 and wire["payload"]["website"] is None
+    assert wire["schema_version"] == 3 and wire["payload"]["website"] is None
 
 
 @pytest.mark.parametrize(
