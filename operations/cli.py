@@ -20,6 +20,8 @@ from projections.targets import READ_MODELS, ReadModel
 from streams.trending import TRENDING_READY_LINE
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Flink's globally terminal job states.
+_FLINK_JOB_ENDS = {"FINISHED", "FAILED", "CANCELED"}
 
 
 def _interrupt(signum, frame) -> None:
@@ -158,10 +160,11 @@ def trending(args: argparse.Namespace) -> int:
         cluster=cluster,
     )
     where = "a mini-cluster in this process"
+    job_id = str(result.get_job_client().get_job_id())
     if cluster is not None:
         where = (
-            f"job {result.get_job_client().get_job_id()} on {cluster.jobmanager}, parallelism "
-            f"{cluster.parallelism}, checkpoints in {cluster.checkpoint_uri}"
+            f"job {job_id} on {cluster.jobmanager}, parallelism {cluster.parallelism}, "
+            f"checkpoints in {cluster.checkpoint_uri}"
         )
     print(
         f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
@@ -169,11 +172,20 @@ def trending(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        result.wait()
-        return 0
+        if cluster is None:
+            result.wait()
+            return 0
+        # On a cluster the job restarts by itself after a failure: this only watches it.
+        while (state := cluster.job_state(job_id)) not in _FLINK_JOB_ENDS:
+            time.sleep(1)
+        print(f"chirp trending: job {job_id} {state}", file=sys.stderr, flush=True)
+        return 0 if state == "FINISHED" else 1
     except KeyboardInterrupt:
         print("Stopping the trending job...", flush=True)
-        result.get_job_client().cancel().result()
+        if cluster is not None:
+            cluster.cancel(job_id)
+        else:
+            result.get_job_client().cancel().result()
         return 0
 
 

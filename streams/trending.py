@@ -351,6 +351,22 @@ class Cluster:
             return self.checkpoint_dir
         return Path(self.checkpoint_dir).resolve().as_uri()
 
+    # Through the cluster's REST API, not the submitting process's JVM: a signal to the
+    # process group of `chirp trending` ends that JVM too.
+    def job_state(self, job_id: str) -> str:
+        """RUNNING, RESTARTING, FINISHED, FAILED, CANCELED... (Flink's JobStatus)."""
+        import httpx
+
+        response = httpx.get(f"http://{self.jobmanager}/jobs/{job_id}", timeout=30)
+        response.raise_for_status()
+        return response.json()["state"]
+
+    def cancel(self, job_id: str) -> None:
+        import httpx
+
+        response = httpx.patch(f"http://{self.jobmanager}/jobs/{job_id}?mode=cancel", timeout=30)
+        response.raise_for_status()
+
     def options(self) -> dict[str, str]:
         host, _, port = self.jobmanager.rpartition(":")
         return {

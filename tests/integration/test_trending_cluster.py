@@ -18,6 +18,7 @@ from streams.topics import TopicRegistry
 from streams.trending import Cluster, run
 from tests.support.clients import eventually
 from tests.support.figures import report_figure
+from tests.support.processes import listening_sockets, on_loopback
 from tests.support.trending_input import (
     SLIDE,
     TOP_N,
@@ -123,3 +124,44 @@ def test_a_killed_taskmanager_is_recovered_from_the_last_checkpoint_to_the_same_
         f"{len(expected)} (rows written again after the restore: "
         f"{len(on_the_cluster) - len(expected)})"
     )
+
+
+def test_chirp_trending_submits_the_live_job_to_the_cluster_and_cancels_it_on_stop(stack, cluster):
+    # The stack's topics have 4 partitions, each with a reader of its own: 4 slots.
+    cluster.start_taskmanager()
+    trending = stack.start_trending(
+        CHIRP_TRENDING_JOBMANAGER=cluster.rest_address,
+        CHIRP_TRENDING_CHECKPOINT_INTERVAL_SECONDS="1",
+    )
+    (job,) = [job for job in cluster.get("/jobs")["jobs"] if job["status"] == "RUNNING"]
+    assert f"job {job['id']} on {cluster.rest_address}, parallelism 2" in trending.tail()
+    vertices = {
+        vertex["name"]: vertex["parallelism"]
+        for vertex in cluster.get(f"/jobs/{job['id']}")["vertices"]
+    }
+    readers = stack.settings.partitions
+    (source,) = [name for name in vertices if "tweet_events" in name]
+    assert vertices[source] == readers, vertices
+    assert PARALLELISM in vertices.values(), vertices
+    report_figure(
+        "the live job's tasks on the cluster: "
+        + ", ".join(f"{parallelism} x {name[:60]}" for name, parallelism in vertices.items())
+    )
+    exposed = [
+        (pid, str(address), port)
+        for pid, address, port in listening_sockets(cluster.pids())
+        if not on_loopback(address)
+    ]
+    assert exposed == []
+    config = cluster.get(f"/jobs/{job['id']}/checkpoints/config")
+    assert config["mode"] == "exactly_once"
+    assert config["checkpoint_storage"] == "FileSystemCheckpointStorage"
+    assert eventually(
+        lambda: cluster.get(f"/jobs/{job['id']}/checkpoints")["counts"]["completed"],
+        timeout=60,
+        interval=0.2,
+    )
+    assert any((stack.data_dir / "flink-checkpoints" / job["id"]).glob("chk-*"))
+
+    trending.stop()  # SIGTERM: the command cancels its job
+    assert eventually(lambda: cluster.get(f"/jobs/{job['id']}")["state"] == "CANCELED", timeout=30)
