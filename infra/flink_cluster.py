@@ -13,6 +13,10 @@ The Kafka connector is not put on the cluster's class path: a job ships its jars
     cluster.start()                      # a JobManager and one TaskManager
     cluster.rest_address                 # "127.0.0.1:<port>": `chirp trending --jobmanager`
     cluster.stop()
+
+Or from a shell, in the foreground until Ctrl-C:
+
+    python -m infra.flink_cluster DIR [TASKMANAGERS]
 """
 
 from __future__ import annotations
@@ -230,3 +234,26 @@ def _java_module_options() -> str:
 
     shipped = YAML(typ="safe").load((flink_home() / "conf" / "config.yaml").read_text())
     return str(shipped["env"]["java"]["opts"]["all"])
+
+
+if __name__ == "__main__":
+    import sys
+
+    from infra.servers import ServerStartError
+
+    cluster = FlinkSessionCluster(Path(sys.argv[1]).resolve())
+    try:
+        cluster.start(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+        print(
+            f"Flink session cluster at {cluster.rest_url} (logs in {cluster.work_dir}/logs): "
+            f"chirp trending --jobmanager {cluster.rest_address}. Ctrl-C stops it.",
+            flush=True,
+        )
+        stop = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # after the JVMs started: not theirs
+        signal.sigwait(stop)
+    except ServerStartError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+    finally:
+        cluster.stop()
