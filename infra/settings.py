@@ -190,6 +190,16 @@ class Settings(BaseSettings):
     # A partition silent this long stops holding the watermark back. Short values drop the
     # events of a backlog as late (docs/trending.md); 30 s does not.
     trending_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A Flink session cluster to submit the job to: HOST:PORT of its JobManager's REST
+    # endpoint (docs/trending.md, "On a Flink cluster"). Unset: a mini-cluster inside the
+    # `chirp trending` process, as `make run` does.
+    trending_jobmanager: str | None = Field(default=None, pattern=r"^[^\s:]+:[0-9]+$")
+    # On a cluster only: the job's parallelism (the source keeps one reader per partition),
+    # and its checkpoints, a directory (or file://, s3:// URI) every JobManager and
+    # TaskManager reaches; unset: <data_dir>/flink-checkpoints, for a cluster on this host.
+    trending_parallelism: int = Field(default=2, ge=1)
+    trending_checkpoint_dir: str | None = None
+    trending_checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
     # Where `make` put the Kafka connector jars for Flink; default: inside the environment.
     flink_jars_dir: Path | None = None
     # The Flink job's JVM shares two cores and the memory with every other server.

@@ -20,6 +20,8 @@ from projections.targets import READ_MODELS, ReadModel
 from streams.trending import TRENDING_READY_LINE
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Flink's globally terminal job states.
+_FLINK_JOB_ENDS = {"FINISHED", "FAILED", "CANCELED"}
 
 
 def _interrupt(signum, frame) -> None:
@@ -118,7 +120,7 @@ def trending(args: argparse.Namespace) -> int:
     from infra.kafka_security import kafka_python_security
     from streams.admin import ensure_topics
     from streams.topics import topic_registry
-    from streams.trending import TrendingJob
+    from streams.trending import Cluster, TrendingJob
     from streams.trending import run as run_job
 
     settings = get_settings()
@@ -135,6 +137,12 @@ def trending(args: argparse.Namespace) -> int:
         overrides["top_n"] = args.top
     try:
         job = TrendingJob.from_settings(settings, **overrides)
+        cluster = Cluster.from_settings(
+            settings,
+            jobmanager=args.jobmanager,
+            parallelism=args.parallelism,
+            checkpoint_dir=args.checkpoints,
+        )
     except ValueError as error:
         print(f"chirp trending: {error}", file=sys.stderr)
         return 2
@@ -149,18 +157,35 @@ def trending(args: argparse.Namespace) -> int:
         jvm_args=settings.flink_jvm_args,
         log_dir=settings.data_dir.resolve() / "logs" / "flink",
         state_backend=settings.flink_state_backend,
+        cluster=cluster,
     )
+    where = "a mini-cluster in this process"
+    job_id = str(result.get_job_client().get_job_id())
+    if cluster is not None:
+        where = (
+            f"job {job_id} on {cluster.jobmanager}, parallelism {cluster.parallelism}, "
+            f"checkpoints in {cluster.checkpoint_uri}"
+        )
     print(
         f"{TRENDING_READY_LINE}: {job.window} windows every {job.slide}, top {job.top_n}, "
-        f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}",
+        f"{job.bootstrap_servers} {job.source_topic} -> {job.sink_topic}, on {where}",
         flush=True,
     )
     try:
-        result.wait()
-        return 0
+        if cluster is None:
+            result.wait()
+            return 0
+        # On a cluster the job restarts by itself after a failure: this only watches it.
+        while (state := cluster.job_state(job_id)) not in _FLINK_JOB_ENDS:
+            time.sleep(1)
+        print(f"chirp trending: job {job_id} {state}", file=sys.stderr, flush=True)
+        return 0 if state == "FINISHED" else 1
     except KeyboardInterrupt:
         print("Stopping the trending job...", flush=True)
-        result.get_job_client().cancel().result()
+        if cluster is not None:
+            cluster.cancel(job_id)
+        else:
+            result.get_job_client().cancel().result()
         return 0
 
 
@@ -341,6 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     trending_parser.add_argument("--window", type=_duration, help="window size, e.g. 1h")
     trending_parser.add_argument("--slide", type=_duration, help="slide, e.g. 5m")
     trending_parser.add_argument("--top", type=int, help="hashtags per window")
+    trending_parser.add_argument(
+        "--jobmanager",
+        metavar="HOST:PORT",
+        help="submit to this Flink session cluster's REST endpoint (CHIRP_TRENDING_JOBMANAGER); "
+        "default: a mini-cluster inside this process",
+    )
+    trending_parser.add_argument(
+        "--parallelism", type=int, help="on a cluster: the job's parallelism (default 2)"
+    )
+    trending_parser.add_argument(
+        "--checkpoints",
+        metavar="DIR",
+        help="on a cluster: where checkpoints go, a directory or URI every JobManager and "
+        "TaskManager reaches (default <data_dir>/flink-checkpoints)",
+    )
     trending_parser.set_defaults(handler=trending)
     replay_parser = commands.add_parser(
         "replay",

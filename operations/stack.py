@@ -10,6 +10,7 @@ import time
 
 import httpx
 
+from infra.flink_cluster import FlinkSessionCluster
 from infra.processes import ManagedProcess
 from infra.servers import KafkaServer, PostgresServer, RedisServer, ServerStartError, free_port
 from infra.settings import Settings
@@ -41,6 +42,7 @@ class LocalStack:
         self.settings = settings
         self.servers: list = []
         self.processes: list[ManagedProcess] = []
+        self.flink_clusters: list[FlinkSessionCluster] = []
         # The local broker keeps events in memory only: this stack restores its log from the
         # archive on start and lets the archive catch up on stop (operations/durability.py).
         self.local_broker = settings.kafka_bootstrap is None
@@ -191,6 +193,16 @@ class LocalStack:
             "trending", ["-m", "operations.cli", "trending"], TRENDING_READY_LINE, 120, overrides
         )
 
+    def start_flink_cluster(self, taskmanagers: int = 1, **options) -> FlinkSessionCluster:
+        """Start a Flink standalone session cluster (a JobManager and `taskmanagers`
+        TaskManagers) under data_dir; the job goes to it with
+        CHIRP_TRENDING_JOBMANAGER=<its rest_address>. Stopped with the stack."""
+        number = len(self.flink_clusters)
+        cluster = FlinkSessionCluster(self.data_dir / f"flink-cluster-{number}", **options)
+        self.flink_clusters.append(cluster)
+        cluster.start(taskmanagers)
+        return cluster
+
     def _start_until_ready(
         self, name: str, args: list[str], ready_line: str, timeout: float, overrides: dict[str, str]
     ) -> ManagedProcess:
@@ -233,6 +245,9 @@ class LocalStack:
         for item in reversed(self.processes):
             item.stop()
         self.processes.clear()
+        for cluster in reversed(self.flink_clusters):
+            cluster.stop()
+        self.flink_clusters.clear()
         for server in reversed(self.servers):
             server.process.stop()
         self.servers.clear()
@@ -262,7 +277,8 @@ class LocalStack:
     def pids(self) -> list[int]:
         """PIDs of everything this stack started and still has running."""
         items = [*self.processes, *(server.process for server in self.servers)]
-        return [item.pid for item in items if item.running()]
+        clusters = [pid for cluster in self.flink_clusters for pid in cluster.pids()]
+        return [item.pid for item in items if item.running()] + clusters
 
     def __enter__(self) -> LocalStack:
         self.start()

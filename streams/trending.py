@@ -303,6 +303,87 @@ MINI_CLUSTER_OPTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A Flink session cluster to submit the job to (`chirp trending --jobmanager`), and how
+    the job runs there: at `parallelism`, with exactly-once checkpoints every
+    `checkpoint_interval` into `checkpoint_dir`, restarted from the last one when a task
+    fails (a TaskManager lost, say).
+
+    The source keeps one reader per partition of `tweets` (TrendingJob.readers), so the
+    cluster needs max(parallelism, partitions) task slots. The job has no Python functions:
+    the cluster runs it in its JVMs alone, with no Python worker, and the submitting process
+    only plans it and waits on it."""
+
+    jobmanager: str  # host:port of its REST endpoint
+    checkpoint_dir: str  # a URI every JobManager and TaskManager reaches (file://, s3://)
+    parallelism: int = 2
+    checkpoint_interval: timedelta = timedelta(seconds=10)
+
+    def __post_init__(self) -> None:
+        host, _, port = self.jobmanager.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"the JobManager is HOST:PORT, not {self.jobmanager!r}")
+        if self.parallelism < 1:
+            raise ValueError("the parallelism must be at least 1")
+        if self.checkpoint_interval <= timedelta(0):
+            raise ValueError("the checkpoint interval must be positive")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> Cluster | None:
+        """The cluster the settings name (CHIRP_TRENDING_JOBMANAGER), or None: the job then
+        runs on a mini-cluster inside its own process."""
+        values: dict[str, Any] = dict(
+            jobmanager=settings.trending_jobmanager,
+            checkpoint_dir=settings.trending_checkpoint_dir
+            or str(settings.data_dir / "flink-checkpoints"),
+            parallelism=settings.trending_parallelism,
+            checkpoint_interval=timedelta(seconds=settings.trending_checkpoint_interval_seconds),
+        )
+        values |= {name: value for name, value in overrides.items() if value is not None}
+        if values["jobmanager"] is None:
+            return None
+        return cls(**values)
+
+    @property
+    def checkpoint_uri(self) -> str:
+        if "://" in self.checkpoint_dir:
+            return self.checkpoint_dir
+        return Path(self.checkpoint_dir).resolve().as_uri()
+
+    # Through the cluster's REST API, not the submitting process's JVM: a signal to the
+    # process group of `chirp trending` ends that JVM too.
+    def job_state(self, job_id: str) -> str:
+        """RUNNING, RESTARTING, FINISHED, FAILED, CANCELED... (Flink's JobStatus)."""
+        import httpx
+
+        response = httpx.get(f"http://{self.jobmanager}/jobs/{job_id}", timeout=30)
+        response.raise_for_status()
+        return response.json()["state"]
+
+    def cancel(self, job_id: str) -> None:
+        import httpx
+
+        response = httpx.patch(f"http://{self.jobmanager}/jobs/{job_id}?mode=cancel", timeout=30)
+        response.raise_for_status()
+
+    def options(self) -> dict[str, str]:
+        host, _, port = self.jobmanager.rpartition(":")
+        return {
+            "execution.target": "remote",
+            "rest.address": host,
+            "rest.port": port,
+            "parallelism.default": str(self.parallelism),
+            "execution.checkpointing.interval": f"{_millis(self.checkpoint_interval)} ms",
+            "execution.checkpointing.mode": "EXACTLY_ONCE",
+            "execution.checkpointing.storage": "filesystem",
+            "execution.checkpointing.dir": self.checkpoint_uri,
+            # Retried for ever, 1 s after a failure and up to a minute apart after repeated
+            # ones; the tasks wait for slots (a TaskManager back) before they run again.
+            "restart-strategy.type": "exponential-delay",
+        }
+
+
 @functools.cache
 def _scratch_directory() -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="chirp-flink-"))
@@ -317,11 +398,13 @@ def run(
     jvm_args: str = "-Xmx512m",
     log_dir: Path | None = None,
     state_backend: str = "hashmap",
+    cluster: Cluster | None = None,
 ):
-    """Submit `job` to a local Flink (a JVM child of this process); return its TableResult.
+    """Submit `job` to `cluster`, or without one to a local Flink (a JVM child of this
+    process); return its TableResult.
 
     `.wait()` on the result returns when a bounded job has finished; a live job runs until
-    this process ends."""
+    it is cancelled, or on the local Flink until this process ends."""
     # Read by PyFlink when it starts the JVM (once per process), which shares the machine
     # with the whole stack. Flink unpacks jars and spills into its temporary directories and
     # does not always remove them: they go into one this process removes when it exits.
@@ -336,16 +419,30 @@ def run(
     # in this process on every interface ([::]:0); the job has none (a private switch of
     # PyFlink's, the one its own tests use).
     os.environ.setdefault("_python_worker_execution_mode", "process")
+    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    tables = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    if cluster is None:
+        tables = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+        options = MINI_CLUSTER_OPTIONS | {"parallelism.default": "1", "io.tmp.dirs": str(scratch)}
+    else:
+        # Where the job runs is decided when the environment is made: the options go there.
+        configuration = Configuration()
+        for option, value in cluster.options().items():
+            configuration.set_string(option, value)
+        tables = TableEnvironment.create(
+            EnvironmentSettings.new_instance()
+            .in_streaming_mode()
+            .with_configuration(configuration)
+            .build()
+        )
+        options = {}
     config = tables.get_config()
-    for option, value in MINI_CLUSTER_OPTIONS.items():
+    for option, value in options.items():
         config.set(option, value)
     config.set("pipeline.name", f"chirp trending ({job.source_topic} -> {job.sink_topic})")
+    # Shipped with the job: a cluster's blob server hands them to its TaskManagers.
     config.set("pipeline.jars", ";".join(jar.resolve().as_uri() for jar in jars))
-    config.set("parallelism.default", "1")
-    config.set("io.tmp.dirs", str(scratch))
     # The window state holds one count per (hashtag, slide) of the open windows: on the heap
     # unless the settings ask for RocksDB (docs/trending.md, "Memory over a backlog").
     config.set("state.backend.type", state_backend)
@@ -354,11 +451,14 @@ def run(
     for statement in job.statements():
         tables.execute_sql(statement)
     log.info(
-        "trending job: %s windows every %s, top %d, %s -> %s",
+        "trending job: %s windows every %s, top %d, %s -> %s, on %s",
         job.window,
         job.slide,
         job.top_n,
         job.source_topic,
         job.sink_topic,
+        f"{cluster.jobmanager} at parallelism {cluster.parallelism}"
+        if cluster
+        else "a mini-cluster",
     )
     return tables.execute_sql(job.insert())

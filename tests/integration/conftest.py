@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from infra.flink import FlinkUnavailable, connector_jars
 from infra.servers import ApiStandIn, ElasticsearchApiStandIn, S3ApiStandIn, free_port
 from tests.conftest import new_data_dir
 
@@ -46,3 +47,12 @@ def elasticsearch_api_stand_in():
 def s3_api_stand_in():
     """moto's server, started once per session: speaks the S3 API, is not S3."""
     yield from _running(S3ApiStandIn)
+
+
+@pytest.fixture(scope="session")
+def jars():
+    """Flink's Kafka connector jars, for the trending job's tests."""
+    try:
+        return connector_jars()
+    except FlinkUnavailable as error:
+        pytest.fail(f"the Flink extra is part of the test install (make test): {error}")

@@ -97,3 +97,43 @@ def test_without_the_connector_jars_the_job_says_what_to_run(tmp_path):
 
     with pytest.raises(FlinkUnavailable, match=r"python -m infra\.flink"):
         connector_jars(tmp_path)
+
+
+def test_without_a_jobmanager_the_job_runs_on_a_mini_cluster_and_with_one_on_the_cluster(
+    tmp_path,
+):
+    from infra.settings import Settings
+    from streams.trending import Cluster
+
+    assert Cluster.from_settings(Settings(data_dir=tmp_path)) is None
+    cluster = Cluster.from_settings(
+        Settings(data_dir=tmp_path, trending_jobmanager="flink-jm:8081"), parallelism=3
+    )
+    assert cluster is not None
+    options = cluster.options()
+    assert options["execution.target"] == "remote"
+    assert (options["rest.address"], options["rest.port"]) == ("flink-jm", "8081")
+    assert options["parallelism.default"] == "3"
+    assert options["execution.checkpointing.mode"] == "EXACTLY_ONCE"
+    assert options["execution.checkpointing.interval"] == "10000 ms"
+    assert options["execution.checkpointing.dir"] == (tmp_path / "flink-checkpoints").as_uri()
+    from_flag = Cluster.from_settings(
+        Settings(trending_checkpoint_dir="s3://bucket/trending"), jobmanager="jm:8081"
+    )
+    assert from_flag is not None
+    assert from_flag.options()["execution.checkpointing.dir"] == "s3://bucket/trending"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"jobmanager": "no-port"}, "HOST:PORT"),
+        ({"jobmanager": "jm:8081", "parallelism": 0}, "parallelism"),
+        ({"jobmanager": "jm:8081", "checkpoint_interval": timedelta(0)}, "interval"),
+    ],
+)
+def test_a_cluster_is_refused_without_a_port_a_parallelism_or_an_interval(values, message):
+    from streams.trending import Cluster
+
+    with pytest.raises(ValueError, match=message):
+        Cluster(checkpoint_dir="/checkpoints", **values)
