@@ -1,6 +1,6 @@
 """The Redis writes of one batch, in order, in one pipelined round trip.
 
-Scripts go as plain EVALSHA (projections/redis_scripts.py says why). Should the server not
+Scripts go as plain EVALSHA (infra/redis_scripts.py says why). Should the server not
 know one (it restarted, or its script cache was flushed), the scripts are loaded and the
 whole batch is sent again: sending a batch's writes twice leaves what sending them once does,
 as a redelivered batch would.

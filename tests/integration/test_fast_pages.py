@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-import redis
 
 from api.timelines import Timelines
+from infra.redis_clients import sync_redis
 from projections.engagements import Counts
 from projections.read_models import open_read_models
 from projections.redis_cache import CachedTweet
@@ -154,7 +154,7 @@ def test_exact_ids_and_times_at_the_edges(stack):
     loop = asyncio.new_event_loop()
     models_cm = open_read_models(settings)
     models = loop.run_until_complete(models_cm.__aenter__())
-    sync = redis.Redis.from_url(settings.redis)
+    sync = sync_redis(settings)
     keys = models.keys
     author = 2**63 - 7
     cases = [
