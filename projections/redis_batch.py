@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from infra.redis_scripts import queue_evalsha
+
 
 class RedisBatch:
     def __init__(self, redis: Redis) -> None:
@@ -53,5 +55,5 @@ class RedisBatch:
                 if script is None:
                     pipe.execute_command(*args)
                 else:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    queue_evalsha(pipe, script, keys, args)
             return await pipe.execute(raise_on_error=False)
