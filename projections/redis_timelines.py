@@ -198,6 +198,28 @@ class RedisTimelines:
             wrote_recently=bool(wrote),
         )
 
+    async def states_and_pages(
+        self, keys: list[str], before: int | None, limit: int
+    ) -> tuple[list[tuple[bool, bool]], list[TimelinePage]]:
+        """`states` and `pages` of the timelines, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+                pipe.exists(self.keys.build_lock(key))
+                pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=limit)
+                pipe.zrange(key, 0, 0)
+            results = await pipe.execute()
+        return (
+            [(bool(results[4 * i]), bool(results[4 * i + 1])) for i in range(len(keys))],
+            [
+                TimelinePage(
+                    [decode(member) for member in results[4 * i + 2]],
+                    results[4 * i + 3] == [COMPLETE],
+                )
+                for i in range(len(keys))
+            ],
+        )
+
     async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:
         """For each timeline: whether it exists, and whether a build of it is under way."""
         async with self.redis.pipeline(transaction=False) as pipe:
