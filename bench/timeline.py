@@ -16,7 +16,8 @@ import platform
 import random
 import statistics
 import time
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,9 +105,34 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with bench_stack("timeline") as (stack, settings):
-        report = asyncio.run(run(stack, settings, args)) | {"machine": machine()}
+    with bench_stack("timeline") as (stack, settings), cluster_stack(settings, args) as cluster:
+        report = asyncio.run(run(stack, settings, args, cluster)) | {"machine": machine()}
     write_report(report, ROOT)
+
+
+@contextmanager
+def cluster_stack(settings: Settings, args) -> Iterator[LocalStack | None]:
+    """A second stack whose Redis is a Valkey Cluster of `--cluster-masters` masters, sharing
+    the first one's broker and PostgreSQL (None with --cluster-masters 0). Started here, in
+    the main thread, with the first: its processes are started from the main thread."""
+    if not args.cluster_masters:
+        yield None
+        return
+    on_cluster = LocalStack(
+        settings.model_copy(
+            update={
+                "redis_url": None,
+                "redis_cluster_masters": args.cluster_masters,
+                "data_dir": settings.data_dir / "cluster",
+            }
+        ),
+        ephemeral=True,
+    )
+    on_cluster.start()
+    try:
+        yield on_cluster
+    finally:
+        on_cluster.stop()
 
 
 def machine() -> dict:
@@ -119,7 +145,7 @@ def machine() -> dict:
     }
 
 
-async def run(stack: LocalStack, settings: Settings, args) -> dict:
+async def run(stack: LocalStack, settings: Settings, args, cluster: LocalStack | None) -> dict:
     rng = random.Random(11)
     started = time.perf_counter()
     data = dataset.load(args.celebrities, args.celebrity_followers)
@@ -149,9 +175,7 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     reads = await measure_reads(base_url, settings, readers, tokens, keys, args)
     memory = measure_memory(sync_redis, keys, real_users)
     topologies = (
-        await measure_on_cluster(stack, settings, base_url, readers, tokens, args)
-        if args.cluster_masters
-        else None
+        await measure_on_cluster(cluster, base_url, readers, tokens, args) if cluster else None
     )
     return {
         "load": {
@@ -428,60 +452,44 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
     }
 
 
-async def measure_on_cluster(stack, settings, base_url, readers, tokens, args) -> dict:
-    """The home timeline read with Redis a standalone server (the stack's) and a Valkey
-    Cluster, measured in turn at the highest client count. The cluster comes with a second
-    stack of its own that shares the first one's broker and PostgreSQL; its API reads the
-    same stores, and builds the readers' timelines and caches from them on a first read (as
-    the first stack's API did). On a cluster every page takes the step-by-step path
-    (docs/read-models.md, "Redis Cluster")."""
-    on_cluster = LocalStack(
-        settings.model_copy(
-            update={
-                "redis_url": None,
-                "redis_cluster_masters": args.cluster_masters,
-                "data_dir": settings.data_dir / "cluster",
-            }
-        ),
-        ephemeral=True,
-    )
-    on_cluster.start()
+async def measure_on_cluster(on_cluster: LocalStack, base_url, readers, tokens, args) -> dict:
+    """The home timeline read with Redis a standalone server (the first stack's) and a Valkey
+    Cluster (`cluster_stack`'s), measured in turn at the highest client count. The cluster
+    stack's API reads the same stores, and builds the readers' timelines and caches from them
+    on a first read (as the first stack's API did). On a cluster every page takes the
+    step-by-step path (docs/read-models.md, "Redis Cluster")."""
+    # Started from the main thread (this blocks the loop, which has nothing else to do).
+    cluster_url = on_cluster.start_api(**BENCH_API, CHIRP_API_WORKERS=str(args.api_workers))
+    headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
+    most = max(args.concurrency)
+    sessions = {
+        name: aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=most))
+        for name, url in (("standalone", base_url), ("cluster", cluster_url))
+    }
     try:
-        cluster_url = on_cluster.start_api(**BENCH_API, CHIRP_API_WORKERS=str(args.api_workers))
-        headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
-        most = max(args.concurrency)
-        sessions = {
-            name: aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=most))
-            for name, url in (("standalone", base_url), ("cluster", cluster_url))
-        }
-        try:
 
-            def reading(http: aiohttp.ClientSession):
-                async def endpoint(n: int) -> None:
-                    reader = readers[n % len(readers)]
-                    async with http.get(
-                        "/api/v1/timeline/home", headers=headers[reader]
-                    ) as response:
-                        response.raise_for_status()
-                        await response.read()
+        def reading(http: aiohttp.ClientSession):
+            async def endpoint(n: int) -> None:
+                reader = readers[n % len(readers)]
+                async with http.get("/api/v1/timeline/home", headers=headers[reader]) as response:
+                    response.raise_for_status()
+                    await response.read()
 
-                return endpoint
+            return endpoint
 
-            runs = {name: reading(http) for name, http in sessions.items()}
-            for n in range(len(readers)):  # the cluster's first reads build the timelines
-                await runs["cluster"](n)
-            rounds = [
-                {
-                    name: await closed_loop(run, most, args.seconds / args.rounds)
-                    for name, run in runs.items()
-                }
-                for _ in range(args.rounds)
-            ]
-        finally:
-            for http in sessions.values():
-                await http.close()
+        runs = {name: reading(http) for name, http in sessions.items()}
+        for n in range(len(readers)):  # the cluster's first reads build the timelines
+            await runs["cluster"](n)
+        rounds = [
+            {
+                name: await closed_loop(run, most, args.seconds / args.rounds)
+                for name, run in runs.items()
+            }
+            for _ in range(args.rounds)
+        ]
     finally:
-        on_cluster.stop()
+        for http in sessions.values():
+            await http.close()
     merged = {name: merge_runs([r[name] for r in rounds]) for name in runs}
     return {
         "masters": args.cluster_masters,
