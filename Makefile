@@ -12,7 +12,7 @@ EXTRAS := dev flink export cassandra elasticsearch local media s3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test check lock bench bench-search bench-trending bench-replay bench-ingest \
+.PHONY: run test test-cluster check lock bench bench-search bench-trending bench-replay bench-ingest \
 	bench-notifications bench-streaming bench-media
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
@@ -43,8 +43,19 @@ $(UV):
 run: $(STAMP)
 	$(VENV)/bin/chirp run
 
+# The Redis contract tests and the home-timeline and celebrity end-to-end tests, run again on
+# a Valkey Cluster of 3 masters (docs/read-models.md, "Redis Cluster").
+CLUSTER_TESTS := tests/integration/test_redis_scripts.py tests/integration/test_lockouts_contract.py \
+	tests/integration/test_redis_trends.py tests/integration/test_agent_workers_registry.py \
+	tests/integration/test_batch_equivalence.py tests/e2e/test_home_timeline.py \
+	tests/e2e/test_celebrities.py
+
 test: $(STAMP) check
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	CHIRP_REDIS_CLUSTER_MASTERS=3 $(VENV)/bin/pytest $(CLUSTER_TESTS)
+
+test-cluster: $(STAMP)
+	CHIRP_REDIS_CLUSTER_MASTERS=3 $(VENV)/bin/pytest $(CLUSTER_TESTS) $(PYTEST_ARGS)
 
 # The static checks, configured in pyproject.toml: format and lint (ruff), types (mypy) and
 # the import floors (import-linter). Each takes seconds; the first that fails stops the run.

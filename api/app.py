@@ -82,9 +82,7 @@ def _login_limits(settings: Settings) -> tuple[LoginLimits, RedisLockouts]:
         settings.login_lockout_seconds,
         settings.login_lockout_max_seconds,
     )
-    shared = RedisLockouts.connect(
-        settings.redis, f"{settings.redis_prefix}rate-limits:logins:", policy
-    )
+    shared = RedisLockouts.connect(settings, f"{settings.redis_prefix}rate-limits:logins:", policy)
     return LoginLimits(settings, shared=shared, local=MemoryLockouts(policy)), shared
 
 

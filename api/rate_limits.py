@@ -19,6 +19,7 @@ from throttled.asyncio import RateLimiterType, Throttled, rate_limiter, store
 from throttled.exceptions import StoreUnavailableError
 
 from api.problems import ProblemError
+from infra.redis_clients import throttled_server
 from infra.settings import Settings
 
 log = logging.getLogger("chirp.api.limits")
@@ -61,7 +62,8 @@ class WriteLimits:
 
     def __init__(self, settings: Settings) -> None:
         backend = store.RedisStore(
-            server=settings.redis, options={"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2}
+            server=throttled_server(settings),
+            options={"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 2},
         )
         prefix = f"{settings.redis_prefix.strip(':')}:rate-limits"
         per_minute, per_hour = rate_limiter.per_min, rate_limiter.per_hour

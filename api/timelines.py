@@ -97,8 +97,17 @@ class Timelines:
             view = await models.timelines.read_home(viewer, before, want)
         visible = (view.following or set()) | {viewer}
         celebrities = sorted(view.celebrities)
-        await self._ensure_all([self._recent_spec(author) for author in celebrities])
-        sources = [keys.home(viewer)] + [keys.recent(author) for author in celebrities]
+        recents = [keys.recent(author) for author in celebrities]
+        first: list[TimelinePage] | None = [view.page]
+        if recents:
+            # The recents' states and first pages in one round trip: read again only if one
+            # had to be built.
+            states, pages = await models.timelines.states_and_pages(recents, before, want)
+            first = [view.page, *pages]
+            if not all(exists and not building for exists, building in states):
+                await self._ensure_all([self._recent_spec(author) for author in celebrities])
+                first = None
+        sources = [keys.home(viewer), *recents]
 
         def admit(entry: Entry, tweet) -> bool:
             return (entry.retweeted_by or tweet.author_id) in visible
@@ -110,7 +119,7 @@ class Timelines:
             limit,
             admit,
             fallback=lambda cursor, n: self._entries_from_store(sorted(visible), n, cursor),
-            first=None if celebrities else [view.page],
+            first=first,
             after=after,
         )
 

@@ -148,6 +148,18 @@ def markdown(report: dict) -> str:
         f"| {name} | {value} | {baseline} | {target} | {'yes' if ok else 'NO'} |"
         for name, value, baseline, target, ok in rows
     ]
+    if topologies := report.get("topologies"):
+        alone, cluster = topologies["standalone"], topologies["cluster"]
+        lines += [
+            "",
+            f"Home timeline on a Valkey Cluster of {topologies['masters']} masters (a second "
+            "stack sharing the broker and PostgreSQL; on a cluster every page is read step by "
+            "step, docs/read-models.md), measured in turn with the standalone server in "
+            f"{topologies['rounds']} rounds at {topologies['concurrency']} clients: p50 / p99 "
+            f"{cluster['p50_ms']} / {cluster['p99_ms']} ms ({cluster['throughput_per_s']}/s) "
+            f"against {alone['p50_ms']} / {alone['p99_ms']} ms ({alone['throughput_per_s']}/s) "
+            "standalone.",
+        ]
     return "\n".join(lines) + "\n"
 
 

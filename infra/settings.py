@@ -22,11 +22,17 @@ class Settings(BaseSettings):
     # Servers. Unset means "start one locally"; set means "use this one".
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
+    # A Redis or Valkey Cluster instead: some of its nodes, "host:port,host:port" (every
+    # client is then a cluster client, infra/redis_clients.py; redis_url is not used).
+    redis_cluster_nodes: str = ""
     postgres_dsn: str | None = None
 
     # Ports of the local dev stack; a test stack picks free ones so both can run at once.
     kafka_port: int = 19092
     redis_port: int = 16379
+    # The local stack's Redis: 0 a standalone Valkey, N a Valkey Cluster of N masters on free
+    # ports (CHIRP_REDIS_CLUSTER_MASTERS=3 runs the tests on a cluster, docs/read-models.md).
+    redis_cluster_masters: int = 0
     postgres_port: int = 15432
 
     api_host: str = "127.0.0.1"

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from commands.postgres_write_model import PostgresWriteModel
 from infra.kafka_security import kafka_python_security
+from infra.redis_clients import async_redis
 from infra.settings import Settings
 from projections import targets
 from projections.redis_keys import RedisKeys
@@ -62,7 +63,7 @@ async def _restore(settings: Settings, registry: TopicRegistry, say) -> int:
     names = {topic.name.removeprefix(registry.prefix): topic for topic in registry.event_topics()}
     pool = AsyncConnectionPool(settings.postgres, min_size=1, max_size=2, open=False)
     await pool.open(wait=True, timeout=30)
-    redis = Redis.from_url(settings.redis)
+    redis = async_redis(settings)
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         acks="all",

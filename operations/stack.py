@@ -12,7 +12,14 @@ import httpx
 
 from infra.flink_cluster import FlinkSessionCluster
 from infra.processes import ManagedProcess
-from infra.servers import KafkaServer, PostgresServer, RedisServer, ServerStartError, free_port
+from infra.servers import (
+    KafkaServer,
+    PostgresServer,
+    RedisClusterServers,
+    RedisServer,
+    ServerStartError,
+    free_port,
+)
 from infra.settings import Settings
 
 # What Chirp's own processes get when the launcher dies without stopping them. A clean stop
@@ -55,7 +62,18 @@ class LocalStack:
                 kafka = KafkaServer(self._port(self.settings.kafka_port), self.data_dir)
                 self._start(kafka)
                 updates["kafka_bootstrap"] = kafka.bootstrap
-            if self.settings.redis_url is None:
+            if self.settings.redis_cluster_nodes:
+                pass  # a cluster of the deployment's
+            elif self.settings.redis_cluster_masters:
+                cluster = RedisClusterServers(
+                    self.settings.redis_cluster_masters, self.data_dir, durable=self.durable
+                )
+                for node in cluster.nodes:
+                    self._start(node)
+                cluster.form()
+                updates["redis_cluster_nodes"] = cluster.addresses
+                updates["redis_url"] = cluster.nodes[0].url
+            elif self.settings.redis_url is None:
                 redis = RedisServer(
                     self._port(self.settings.redis_port), self.data_dir, durable=self.durable
                 )
@@ -122,6 +140,7 @@ class LocalStack:
                 "CHIRP_DATA_DIR": str(self.data_dir),
                 "CHIRP_KAFKA_BOOTSTRAP": self.settings.bootstrap_servers,
                 "CHIRP_REDIS_URL": self.settings.redis,
+                "CHIRP_REDIS_CLUSTER_NODES": self.settings.redis_cluster_nodes,
                 "CHIRP_POSTGRES_DSN": self.settings.postgres,
                 "CHIRP_JWT_SECRET": self.settings.jwt_secret,
                 "CHIRP_TOPIC_PREFIX": self.settings.topic_prefix,

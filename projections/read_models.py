@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from infra.object_stores import media_base_url
+from infra.redis_clients import async_redis
 from infra.settings import Settings
 from projections import postgres_engagements, postgres_graph, postgres_media, postgres_tweet_store
 from projections.engagements import EngagementStore
@@ -137,8 +138,8 @@ def redis_client(
 ) -> Redis:
     """The read models' Redis client. A command that finds Redis unreachable is retried for
     about two seconds, so a restart of Redis costs readers a wait, not an error."""
-    return Redis.from_url(
-        settings.redis,
+    return async_redis(
+        settings,
         socket_timeout=read_timeout,
         socket_connect_timeout=2,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), REDIS_RETRIES),

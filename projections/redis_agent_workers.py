@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from infra.redis_scripts import run_scripts
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import run_scripts
 
 # A worker silent this long is dead: the Kafka session timeout the agents' consumers use.
 WORKER_TIMEOUT_SECONDS = 10.0

@@ -1,6 +1,6 @@
 """The Redis writes of one batch, in order, in one pipelined round trip.
 
-Scripts go as plain EVALSHA (projections/redis_scripts.py says why). Should the server not
+Scripts go as plain EVALSHA (infra/redis_scripts.py says why). Should the server not
 know one (it restarted, or its script cache was flushed), the scripts are loaded and the
 whole batch is sent again: sending a batch's writes twice leaves what sending them once does,
 as a redelivered batch would.
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+from infra.redis_scripts import queue_evalsha
 
 
 class RedisBatch:
@@ -53,5 +55,5 @@ class RedisBatch:
                 if script is None:
                     pipe.execute_command(*args)
                 else:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    queue_evalsha(pipe, script, keys, args)
             return await pipe.execute(raise_on_error=False)

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from redis.asyncio import Redis
 
+from infra.redis_scripts import ScriptCall, run_scripts
 from projections.engagements import Counts
 from projections.redis_batch import RedisBatch
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import ScriptCall, run_scripts
 from schemas.entities import extract_hashtags
 from schemas.types import rfc3339
 

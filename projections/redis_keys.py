@@ -6,6 +6,12 @@ the writes readers wait for (they are about the log), the trends (their own read
 generations of its own: `trends`, `trends-g2`, ...), the stats, the write rate limits
 (api/rate_limits.py), the live events (projections/redis_live.py) and the agents workers
 (projections/redis_agent_workers.py).
+
+Every key is cluster-safe (docs/read-models.md, "Redis Cluster"): keys a script or a
+transaction touches together share a hash tag, so that they live in one slot of a Redis or
+Valkey Cluster. A user's keys (home, recents, graph and flag sets, profile, last writes) are
+tagged `{u<id>}`, a tweet's `{t<id>}`, a group of agents' positions and workers `{<group>}`,
+the trends `{<trends>}`. On a standalone server the tags are only part of the names.
 """
 
 from __future__ import annotations
@@ -14,7 +20,17 @@ import re
 
 # Under the root prefix, the keys that are not generation 1's own: later generations' prefixes
 # (infra/settings.core_prefix) and the keys below that belong to no generation.
-_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|trends|stats|rate-limits:|live$|agents:)")
+_NOT_GENERATION_1 = re.compile(r"^(g\d+:|last-write:|\{trends|stats|rate-limits:|live$|agents:)")
+
+
+# What RedisKeys.recent, tweet and user are given to make a key template: the page script
+# puts ids where it stands (projections/redis_pages.py).
+ID_SLOT = "\0"
+
+
+def user_tag(user_id: int | str) -> str:
+    """The hash tag of a user's keys: one slot of a cluster holds them all."""
+    return f"{{u{user_id}}}"
 
 
 class RedisKeys:
@@ -26,27 +42,27 @@ class RedisKeys:
         self.trends = "trends" if trends_generation == 1 else f"trends-g{trends_generation}"
 
     def home(self, user_id: int) -> str:
-        return f"{self.prefix}home:{user_id}"
+        return f"{self.prefix}home:{user_tag(user_id)}"
 
-    # recent, tweet and user also take "": the key prefix the page script appends ids to.
+    # recent, tweet and user also take ID_SLOT: the key the page script puts ids into.
     def recent(self, author_id: int | str) -> str:
         """An author's newest tweets and retweets: the user timeline and celebrity recents."""
-        return f"{self.prefix}recent:{author_id}"
+        return f"{self.prefix}recent:{user_tag(author_id)}"
 
     def tweet(self, tweet_id: int | str) -> str:
-        return f"{self.prefix}tweet:{tweet_id}"
+        return f"{self.prefix}tweet:{{t{tweet_id}}}"
 
     def user(self, user_id: int | str) -> str:
-        return f"{self.prefix}user:{user_id}"
+        return f"{self.prefix}user:{user_tag(user_id)}"
 
     def following(self, user_id: int) -> str:
-        return f"{self.prefix}following:{user_id}"
+        return f"{self.prefix}following:{user_tag(user_id)}"
 
     def liked(self, user_id: int) -> str:
-        return f"{self.prefix}liked:{user_id}"
+        return f"{self.prefix}liked:{user_tag(user_id)}"
 
     def retweeted(self, user_id: int) -> str:
-        return f"{self.prefix}retweeted:{user_id}"
+        return f"{self.prefix}retweeted:{user_tag(user_id)}"
 
     def pulled_authors(self) -> str:
         """Authors with tweets that fan-out did not push: readers merge their recents."""
@@ -61,10 +77,10 @@ class RedisKeys:
 
     def applied_events(self, group: str) -> str:
         """A hash: "topic:partition" -> the id of the last event group `group` applied there."""
-        return f"{self.prefix}applied-events:{group}"
+        return f"{self.prefix}applied-events:{{{group}}}"
 
     def position_prefix(self, group: str) -> str:
-        return f"{self.prefix}position:{group}:"
+        return f"{self.prefix}position:{{{group}}}:"
 
     def in_generation(self, key: str) -> bool:
         """Whether `key`, one under this prefix, belongs to this generation of the core read
@@ -82,14 +98,14 @@ class RedisKeys:
         ]
 
     def last_write(self, user_id: int) -> str:
-        return f"{self.root}last-write:{user_id}"
+        return f"{self.root}last-write:{user_tag(user_id)}"
 
     def trend_windows(self) -> str:
         """The trend windows held, scored by their end (epoch milliseconds)."""
-        return f"{self.root}{self.trends}"
+        return f"{self.root}{{{self.trends}}}"
 
     def trend_window(self, window_end_ms: int) -> str:
-        return f"{self.root}{self.trends}:{window_end_ms}"
+        return f"{self.root}{{{self.trends}}}:{window_end_ms}"
 
     def live(self) -> str:
         """The stream of live events connected readers are sent (docs/streaming.md)."""
@@ -100,11 +116,11 @@ class RedisKeys:
 
     def agent_workers(self, group: str) -> str:
         """The live workers of agents group `group`, scored by their last heartbeat (ms)."""
-        return f"{self.root}agents:{group}:workers"
+        return f"{self.root}agents:{{{group}}}:workers"
 
     def paused_workers(self, group: str, base: str, generation: int) -> str:
         """The workers of `group` paused for the handover of `base` to `generation`."""
-        return f"{self.root}agents:{group}:paused:{base}:{generation}"
+        return f"{self.root}agents:{{{group}}}:paused:{base}:{generation}"
 
     def fanout_state(self) -> str:
         return f"{self.prefix}fanout"

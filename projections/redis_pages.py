@@ -9,8 +9,9 @@ caller takes the slow path (api/timelines.py), which loads what is missing; the 
 fast again. Both paths give the same page: tests/integration/test_fast_pages.py compares them.
 
 The script reads keys it derives from the timeline's members (tweets, users, recents), so it
-runs on a standalone Redis or Valkey, not a cluster: a cluster deployment would shard whole
-read paths by viewer (hash tags) or go back to the slow path's pipelines.
+runs on a standalone Redis or Valkey only. On a Redis or Valkey Cluster those keys live in
+other slots, on other nodes: there every page is read by the slow path, whose pipelines go to
+all the nodes they need at once (docs/read-models.md, "Redis Cluster").
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from projections.redis_keys import RedisKeys
+from infra.redis_clients import is_cluster
+from projections.redis_keys import ID_SLOT, RedisKeys
 from projections.timeline_entries import lower_bound, upper_bound
 
 # Entries examined per page at most (deleted and no-longer-visible ones are skipped): past
@@ -28,22 +30,24 @@ EXAMINED_PER_ENTRY = 4
 EXAMINED_EXTRA = 40
 
 _PAGE = r"""
--- ARGV[1..5]: the key prefixes the script appends ids to.
-local prefixes = {lock = ARGV[1], recent = ARGV[2], tweet = ARGV[3], user = ARGV[4],
-                  position = ARGV[5]}
-local mode, before, limit, viewer = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local ttl, budget, check_writes = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12] == '1'
--- ARGV[13]: the ZREVRANGEBYLEX min: entries newer than a bound only (pull to refresh).
-local lower, bounded = ARGV[13], ARGV[13] ~= '(\0'
+-- ARGV[1]: the build lock's suffix; ARGV[2..7]: the keys of recents, tweets and users, each
+-- as the text before and after the id; ARGV[8]: the position keys' prefix.
+local lock, position = ARGV[1], ARGV[8]
+local function recent_key(id) return ARGV[2] .. id .. ARGV[3] end
+local function tweet_key(id) return ARGV[4] .. id .. ARGV[5] end
+local function user_key(id) return ARGV[6] .. id .. ARGV[7] end
+local mode, before, limit, viewer = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
+local ttl, budget, check_writes = tonumber(ARGV[13]), tonumber(ARGV[14]), ARGV[15] == '1'
+-- ARGV[16]: the ZREVRANGEBYLEX min: entries newer than a bound only (pull to refresh).
+local lower, bounded = ARGV[16], ARGV[16] ~= '(\0'
 local timeline, following, pulled = KEYS[1], KEYS[2], KEYS[3]
-local lock = prefixes.lock
 
 -- Read-your-writes (api/consistency.py): has every partition the viewer wrote to been applied
 -- as far as the viewer's last write there?
 if check_writes then
   local writes = redis.call('HGETALL', KEYS[4])
   for j = 1, #writes, 2 do
-    local applied = redis.call('GET', prefixes.position .. writes[j])
+    local applied = redis.call('GET', position .. writes[j])
     if tonumber(applied or '-1') < tonumber(writes[j + 1]) then return {'wait', 'own-writes'} end
   end
 end
@@ -58,7 +62,7 @@ if mode == 'home' then
   redis.call('EXPIRE', timeline, ttl)
   for _, author in ipairs(redis.call('SINTER', following, pulled)) do
     if author ~= '0' then
-      local recent = prefixes.recent .. author
+      local recent = recent_key(author)
       if redis.call('EXISTS', recent) == 0 or redis.call('EXISTS', recent .. lock) == 1 then
         return {'slow', 'recent'}
       end
@@ -131,7 +135,7 @@ end
 -- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
 -- hashtags, mentioned, quote_of, media (the attachments as shown).
 local function tweet_row(id)
-  return redis.call('HMGET', prefixes.tweet .. id, 'author', 'json', 'deleted', 'likes',
+  return redis.call('HMGET', tweet_key(id), 'author', 'json', 'deleted', 'likes',
                     'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of',
                     'media')
 end
@@ -180,7 +184,7 @@ if viewer ~= '' and (redis.call('EXISTS', liked) == 0 or redis.call('EXISTS', re
 end
 local users = {}
 local function user(id)
-  if users[id] == nil then users[id] = redis.call('HGET', prefixes.user .. id, 'json') end
+  if users[id] == nil then users[id] = redis.call('HGET', user_key(id), 'json') end
   return users[id]
 end
 -- The tweets the page's quote tweets quote, read once each; flagged with the page's tweets.
@@ -275,12 +279,13 @@ class PageAssembler:
         self.keys = keys
         self.active_seconds = active_seconds
         self._page = redis.register_script(_PAGE)
-        # Key prefixes the script appends ids to, all from RedisKeys.
+        self.cluster = is_cluster(redis)
+        # The keys the script derives, all from RedisKeys: the text around the ids.
         self._prefixes = [
             keys.build_lock(""),
-            keys.recent(""),
-            keys.tweet(""),
-            keys.user(""),
+            *keys.recent(ID_SLOT).split(ID_SLOT),
+            *keys.tweet(ID_SLOT).split(ID_SLOT),
+            *keys.user(ID_SLOT).split(ID_SLOT),
             keys.position_prefix(agent_group),
         ]
 
@@ -330,6 +335,8 @@ class PageAssembler:
         following: str | None = None,
         after: int | None = None,
     ) -> FastPage:
+        if self.cluster:
+            return FastPage(None, reason="cluster")
         keys = self.keys
         anyone = viewer if viewer is not None else 0
         result = await self._page(

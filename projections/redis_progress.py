@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from infra.redis_scripts import run_scripts
 from projections.redis_keys import RedisKeys
-from projections.redis_scripts import run_scripts
 from streams.topics import Partition
 
 # Keep the larger offset (a restarted consumer may re-read a little of the log), and beside

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from redis.asyncio import Redis
 
+from infra.redis_clients import by_slot
 from projections.redis_batch import RedisBatch
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import (
@@ -121,10 +122,11 @@ class RedisTimelines:
                     batch.command("ZREM", key, *members)
                 continue
             args = [write.cap, int(write.partial), *members]
-            for start in range(0, len(write.keys), PUSH_BATCH):
-                index = batch.script(self._push, write.keys[start : start + PUSH_BATCH], args)
-                if write.counted:
-                    deliveries.append((index, len(members)))
+            for keys in by_slot(self.redis, write.keys):
+                for start in range(0, len(keys), PUSH_BATCH):
+                    index = batch.script(self._push, keys[start : start + PUSH_BATCH], args)
+                    if write.counted:
+                        deliveries.append((index, len(members)))
         return deliveries
 
     async def create(self, key: str) -> None:
@@ -168,9 +170,9 @@ class RedisTimelines:
         home, following, pulled = keys.home(viewer), keys.following(viewer), keys.pulled_authors()
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.smembers(following)
-            pipe.exists(pulled)
-            # redis-py types the keys of sinter as lists; it takes str too
-            pipe.sinter(following, pulled)  # type: ignore[arg-type]
+            # The pulled authors are few (docs/read-models.md): intersected here, since on a
+            # cluster the set and the viewer's following are in different slots.
+            pipe.smembers(pulled)
             pipe.exists(home)
             pipe.exists(keys.build_lock(home))
             pipe.zrevrangebylex(home, upper_bound(before), FLOOR, start=0, num=limit)
@@ -179,8 +181,7 @@ class RedisTimelines:
             pipe.exists(keys.last_write(viewer))
             (
                 members,
-                pulled_exists,
-                celebrities,
+                pulled_members,
                 exists,
                 building,
                 page,
@@ -190,11 +191,33 @@ class RedisTimelines:
             ) = await pipe.execute()
         return HomeRead(
             following={int(m) for m in members} - {0} if members else None,
-            pulled_loaded=bool(pulled_exists),
-            celebrities={int(m) for m in celebrities} - {0},
+            pulled_loaded=bool(pulled_members),
+            celebrities={int(m) for m in set(members) & set(pulled_members)} - {0},
             ready=bool(exists) and not building,
             page=TimelinePage([decode(member) for member in page], marker == [COMPLETE]),
             wrote_recently=bool(wrote),
+        )
+
+    async def states_and_pages(
+        self, keys: list[str], before: int | None, limit: int
+    ) -> tuple[list[tuple[bool, bool]], list[TimelinePage]]:
+        """`states` and `pages` of the timelines, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.exists(key)
+                pipe.exists(self.keys.build_lock(key))
+                pipe.zrevrangebylex(key, upper_bound(before), FLOOR, start=0, num=limit)
+                pipe.zrange(key, 0, 0)
+            results = await pipe.execute()
+        return (
+            [(bool(results[4 * i]), bool(results[4 * i + 1])) for i in range(len(keys))],
+            [
+                TimelinePage(
+                    [decode(member) for member in results[4 * i + 2]],
+                    results[4 * i + 3] == [COMPLETE],
+                )
+                for i in range(len(keys))
+            ],
         )
 
     async def states(self, keys: list[str]) -> list[tuple[bool, bool]]:

@@ -6,8 +6,7 @@ import os
 import signal
 import time
 
-import redis
-
+from infra.redis_clients import sync_redis
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import Entry, encode
 from tests.conftest import (
@@ -23,7 +22,7 @@ KEYS = RedisKeys()
 
 def pushed(stack, user, tweet_id: str) -> bool:
     """Whether fan-out wrote the tweet into the user's cached home timeline."""
-    client = redis.Redis.from_url(stack.settings.redis)
+    client = sync_redis(stack.settings)
     member = encode(Entry(int(tweet_id), int(tweet_id)))
     return client.zscore(KEYS.home(user.id), member) is not None
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from PIL import Image
 
+from infra.redis_clients import sync_redis
 from projections.redis_keys import RedisKeys
 from schemas import events as ev
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS
@@ -85,7 +85,7 @@ def test_a_tweet_with_four_images_renders_them_in_a_followers_timeline(client, s
     profile = client.get(f"/api/v1/users/{author.id}/tweets", headers=reader.auth).json()
     assert profile["tweets"][0]["media"] == media
     # ...and the page read after the tweet left the cache (the stores' path) is the same.
-    with redis.Redis.from_url(stack.settings.redis) as cache:
+    with sync_redis(stack.settings) as cache:
         # Whichever generation serves now (a replay test may have switched it).
         assert cache.delete(*cache.keys(f"*{RedisKeys('').tweet(tweet_id)}")) >= 1
     assert shown(client, reader, tweet_id) == tweet

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import redis
 
+from infra.redis_clients import sync_redis
 from projections.redis_keys import RedisKeys
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS
 from tests.support.clients import follow, home, post, register
@@ -37,7 +37,7 @@ def test_after_redis_is_emptied_timelines_rebuild_once_and_correctly(client, sta
 
     # A second API process, so single-flight is shown across processes too.
     second_url = stack.start_api(**TEST_PASSWORD_COST, **TEST_SETTINGS)
-    redis.Redis.from_url(stack.settings.redis).flushall()
+    sync_redis(stack.settings).flushall()
 
     async def read_together():
         async with httpx.AsyncClient(timeout=30) as http:
@@ -55,5 +55,5 @@ def test_after_redis_is_emptied_timelines_rebuild_once_and_correctly(client, sta
     responses = asyncio.run(read_together())
     assert {r.status_code for r in responses} == {200}
     assert all(r.json() == before for r in responses), "a rebuilt timeline differs"
-    stats = redis.Redis.from_url(stack.settings.redis).hgetall(RedisKeys().stats())
+    stats = sync_redis(stack.settings).hgetall(RedisKeys().stats())
     assert int(stats.get(b"timeline_builds", 0)) == 1, stats

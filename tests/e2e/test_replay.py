@@ -20,9 +20,9 @@ import httpx
 import orjson
 import psycopg
 import pytest
-import redis
 from kafka import KafkaProducer
 
+from infra.redis_clients import sync_redis
 from operations.stack import LocalStack
 from streams.admin import log_end_offsets
 from streams.topics import topic_registry
@@ -181,7 +181,7 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
             timeout=15,
         )
     assert _schemas(stack) == {"read_model_g2"}
-    keys = redis.Redis.from_url(stack.settings.redis)
+    keys = sync_redis(stack.settings)
     assert not list(keys.scan_iter("chirp:home:*")) and list(keys.scan_iter("chirp:g2:home:*"))
 
     # From the archive (the old event included), keeping the generation it replaces.
@@ -292,8 +292,8 @@ def test_replaying_every_read_model_under_search_and_trend_reads(own_stack):
     # The new generations serve the same, and the live agents write them.
     search_root = stack.settings.data_dir / "search"
     assert _indexes(search_root) == ["read_model_g2"]
-    keys = redis.Redis.from_url(stack.settings.redis)
-    assert not keys.exists("chirp:trends") and keys.exists("chirp:trends-g2")
+    keys = sync_redis(stack.settings)
+    assert not keys.exists("chirp:{trends}") and keys.exists("chirp:{trends-g2}")
     with psycopg.connect(stack.settings.postgres) as conn:
         assert {
             name

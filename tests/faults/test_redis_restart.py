@@ -15,8 +15,8 @@ from functools import partial
 
 import httpx
 import pytest
-import redis
 
+from infra.redis_clients import sync_redis
 from infra.servers import RedisServer
 from projections.redis_keys import RedisKeys
 from tests.conftest import TEST_PASSWORD_COST, TEST_SETTINGS, own_stack
@@ -89,7 +89,7 @@ def test_redis_restarted_empty_rebuilds_each_timeline_once_with_no_server_error(
             assert eventually(lambda: len(statuses) > reads_at_restart + 50, timeout=30)
             time.sleep(1)
 
-        client = redis.Redis.from_url(stack.settings.redis)
+        client = sync_redis(stack.settings)
         builds = int(client.hget(RedisKeys().stats(), "timeline_builds") or 0)
 
         figures = settled_audit(base_url, [writer], ledger)

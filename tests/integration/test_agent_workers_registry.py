@@ -8,8 +8,7 @@ import asyncio
 import time
 import uuid
 
-from redis.asyncio import Redis
-
+from infra.redis_clients import async_redis
 from projections.redis_agent_workers import RedisAgentWorkers
 from projections.redis_keys import RedisKeys
 
@@ -18,7 +17,7 @@ TIMEOUT_SECONDS = 0.5
 
 def test_a_handover_waits_for_every_live_worker_and_no_dead_or_departed_one(stack):
     async def scenario() -> None:
-        client = Redis.from_url(stack.settings.redis)
+        client = async_redis(stack.settings)
         try:
             workers = RedisAgentWorkers(
                 client, RedisKeys(f"workers-{uuid.uuid4().hex[:8]}:"), "group", TIMEOUT_SECONDS

@@ -9,15 +9,23 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-import redis
+import pytest
 
 from api.timelines import Timelines
+from infra.redis_clients import sync_redis
+from infra.settings import Settings
 from projections.engagements import Counts
 from projections.read_models import open_read_models
 from projections.redis_cache import CachedTweet
 from projections.timeline_entries import COMPLETE, PARTIAL, Entry, encode
 from tests.conftest import CELEBRITY_THRESHOLD
 from tests.support.clients import follow, home, post, register
+
+# The script runs on a standalone server only: on a cluster every page is read step by step
+# (projections/redis_pages.py), the path these tests hold the script to.
+pytestmark = pytest.mark.skipif(
+    Settings().redis_cluster_masters > 0, reason="no page script on a Redis Cluster"
+)
 
 
 def _state(client):
@@ -154,7 +162,7 @@ def test_exact_ids_and_times_at_the_edges(stack):
     loop = asyncio.new_event_loop()
     models_cm = open_read_models(settings)
     models = loop.run_until_complete(models_cm.__aenter__())
-    sync = redis.Redis.from_url(settings.redis)
+    sync = sync_redis(settings)
     keys = models.keys
     author = 2**63 - 7
     cases = [

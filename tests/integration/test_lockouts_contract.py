@@ -26,7 +26,7 @@ def run(request, stack):
             if request.param == "memory":
                 return await scenario(MemoryLockouts(POLICY))
             lockouts = RedisLockouts.connect(
-                stack.settings.redis, f"chirp-test:lockouts:{uuid.uuid4().hex}:", POLICY
+                stack.settings, f"chirp-test:lockouts:{uuid.uuid4().hex}:", POLICY
             )
             try:
                 return await scenario(lockouts)

@@ -9,7 +9,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from projections.redis_scripts import run_scripts
+from infra.redis_clients import async_redis
+from infra.redis_scripts import run_scripts
 
 _INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 _ECHO = "return ARGV[1]"
@@ -17,7 +18,7 @@ _ECHO = "return ARGV[1]"
 
 def _run(stack, steps):
     async def go():
-        client = Redis.from_url(stack.settings.redis)
+        client = async_redis(stack.settings)
         try:
             return await steps(client, f"scripts-{uuid.uuid4().hex[:8]}:")
         finally:

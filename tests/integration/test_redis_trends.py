@@ -6,8 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from redis.asyncio import Redis
-
+from infra.redis_clients import async_redis
 from projections.redis_keys import RedisKeys
 from projections.redis_trends import RedisTrends
 from projections.trends import TrendRow
@@ -30,7 +29,7 @@ def _row(window: int, rank: int, hashtag: str, count: int) -> TrendRow:
 
 def _run(stack, steps):
     async def go():
-        client = Redis.from_url(stack.settings.redis)
+        client = async_redis(stack.settings)
         try:
             store = RedisTrends(
                 client, RedisKeys(f"trends-{uuid.uuid4().hex[:8]}:"), keep_windows=3

@@ -9,9 +9,9 @@ import time
 import httpx
 import orjson
 import psycopg
-import redis
 from kafka import KafkaProducer
 
+from infra.redis_clients import sync_redis
 from projections.redis_keys import RedisKeys
 from streams.topics import topic_registry
 from tests.support.clients import User, follow
@@ -69,7 +69,7 @@ def notifications_snapshot(base_url: str, users: list[User]) -> dict:
 
 
 def positions(stack, group: str, prefix: str) -> dict[str, int]:
-    client = redis.Redis.from_url(stack.settings.redis)
+    client = sync_redis(stack.settings)
     keys = RedisKeys(prefix)
     pattern = keys.position(group, "*", 0)[: -len("*:0")] + "*"
     return {

@@ -37,5 +37,11 @@ async def run_scripts(redis: Redis, calls: Sequence[ScriptCall]) -> list:
 async def _evalsha(redis: Redis, calls: Sequence[ScriptCall]) -> list:
     async with redis.pipeline(transaction=False) as pipe:
         for script, keys, args in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            queue_evalsha(pipe, script, keys, args)
         return await pipe.execute(raise_on_error=False)
+
+
+def queue_evalsha(pipe, script: AsyncScript, keys: Sequence, args: Sequence) -> None:
+    """Queue a script call by its SHA. As a plain command: a cluster pipeline refuses its
+    evalsha method, yet routes the command by its keys (all in one slot)."""
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
