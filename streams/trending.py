@@ -164,7 +164,7 @@ class TrendingJob:
                 event_id STRING,
                 `type` STRING,
                 occurred_at TIMESTAMP_LTZ(3),
-                payload ROW<hashtags ARRAY<STRING>>,
+                payload ROW<hashtags ARRAY<STRING>, protected BOOLEAN>,
                 WATERMARK FOR occurred_at AS occurred_at - {_interval(self.watermark_delay)}
             ) WITH (
                 'connector' = 'kafka',
@@ -203,6 +203,8 @@ class TrendingJob:
             )"""
 
     def _posted_hashtags(self) -> str:
+        # A protected account's tweets stay out of trends (docs/safety.md); older events have
+        # no `protected`: NULL, counted.
         clock = (
             """
             UNION ALL
@@ -216,7 +218,7 @@ class TrendingJob:
             SELECT tag.hashtag, event.event_id, event.occurred_at
             FROM tweet_events AS event
             CROSS JOIN UNNEST(event.payload.hashtags) AS tag (hashtag)
-            WHERE event.`type` = 'TweetPosted'{clock}"""
+            WHERE event.`type` = 'TweetPosted' AND event.payload.protected IS NOT TRUE{clock}"""
 
     def _slide_counts(self) -> str:
         # One count per (hashtag, slide) however many tweets carry the tag: windows are then

@@ -33,7 +33,7 @@ KNOWN = [
 ]
 
 
-def posted(number: int, at: datetime, text: str) -> ev.TweetPosted:
+def posted(number: int, at: datetime, text: str, protected: bool = False) -> ev.TweetPosted:
     author = 1 + number % 7
     return ev.TweetPosted(
         event_id=10_000 + number,
@@ -43,12 +43,14 @@ def posted(number: int, at: datetime, text: str) -> ev.TweetPosted:
         author_id=author,
         content=text,
         hashtags=extract_hashtags(text),
+        protected=protected,
     )
 
 
 def workload() -> list[ev.Event]:
     """The known posts, then 600 more over a minute: a skewed mix of tags in several scripts,
-    with deletes and tag-less tweets between them.
+    with deletes, tag-less tweets and tweets of protected accounts (never counted) between
+    them.
 
     As the write path stamps them, events reach the log close to time order: here out of
     order by up to 800 ms, inside the job's watermark delay (1 s), so every one counts."""
@@ -62,7 +64,8 @@ def workload() -> list[ev.Event]:
     for n, index in enumerate(order, start=len(KNOWN)):
         at = BASE + timedelta(seconds=30, milliseconds=times[index])
         tags = rng.choices(vocabulary, weights=[9, 7, 6, 5, 4, 3, 2, 2, 1], k=rng.randrange(3))
-        events.append(posted(n, at, " ".join(f"#{tag}" for tag in tags) or "no tags here"))
+        text = " ".join(f"#{tag}" for tag in tags) or "no tags here"
+        events.append(posted(n, at, text, protected=n % 23 == 0))
         if n % 50 == 0:
             events.append(
                 ev.TweetDeleted(
@@ -143,8 +146,11 @@ def read_all(bootstrap: str, topic: str) -> list[dict]:
 
 
 def posts(events: list[ev.Event]) -> list[tuple[datetime, tuple[str, ...]]]:
+    """What the trends count: the posts' times and tags, but those of protected accounts."""
     return [
-        (event.occurred_at, event.hashtags) for event in events if isinstance(event, ev.TweetPosted)
+        (event.occurred_at, event.hashtags)
+        for event in events
+        if isinstance(event, ev.TweetPosted) and not event.protected
     ]
 
 
