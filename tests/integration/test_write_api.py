@@ -113,7 +113,11 @@ def test_follow_and_unfollow(client, event_log):
     assert followed.status_code == 200
     assert followed.json() == {"user_id": followee.user_id, "following": True, "requested": False}
     unfollowed = client.delete(path, headers=follower.auth)
-    assert unfollowed.json() == {"user_id": followee.user_id, "following": False, "requested": False}
+    assert unfollowed.json() == {
+        "user_id": followee.user_id,
+        "following": False,
+        "requested": False,
+    }
     kinds = [
         (type(e).__name__, e.follower_id, e.followee_id)
         for e in event_log.by_actor(follower.id)
