@@ -127,11 +127,14 @@ def _queue_graph(
                     [keys.home(event.follower_id)], planned.unfollowed_entries[event.followee_id]
                 )
             case ev.UserBlocked():
-                # The follows it ended, both ways (again on redelivery: nothing changes).
+                # The follows it ended, both ways (again on redelivery: nothing changes), but
+                # a follow made after the block was lifted, which the store keeps.
                 for user, other in (
                     (event.blocker_id, event.blocked_id),
                     (event.blocked_id, event.blocker_id),
                 ):
+                    if (user, other) in planned.edges.kept:
+                        continue
                     cache.queue_if_loaded(batch, keys.following(user), "SREM", other)
                     timelines.remove([keys.home(user)], planned.unfollowed_entries[other])
 

@@ -322,7 +322,11 @@ def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) ->
             follower_id=follower,
             followee_id=followee,
         )
-        return Decision(FollowState(followee, False), event, Changes(unrequested=(edge,)))
+        return Decision(
+            FollowState(followee, False),
+            event,
+            Changes(unrequested=(edge,), pair_event=(pair, event.event_id)),
+        )
     # Not deduplicated here: following twice is one follow in every projection.
     event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
     event = event_type(
@@ -332,8 +336,14 @@ def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) ->
         follower_id=follower,
         followee_id=followee,
     )
-    pair_event = (pair, event.event_id) if command.following else None
-    return Decision(FollowState(followee, command.following), event, Changes(pair_event=pair_event))
+    # Every event of the pair moves its clock; a follow also closes a request left from when
+    # the account was protected (the write model's requests must be what the graph shows).
+    unrequested = (edge,) if command.following and edge in state.requests else ()
+    return Decision(
+        FollowState(followee, command.following),
+        event,
+        Changes(pair_event=(pair, event.event_id), unrequested=unrequested),
+    )
 
 
 @_decide.register
@@ -352,9 +362,7 @@ def _answer_request(
         follower_id=requester,
         followee_id=owner,
     )
-    changes = Changes(unrequested=(edge,))
-    if command.approve:
-        changes = Changes(unrequested=(edge,), pair_event=(_pair(owner, requester), event.event_id))
+    changes = Changes(unrequested=(edge,), pair_event=(_pair(owner, requester), event.event_id))
     return Decision(FollowRequestAnswered(requester, command.approve), event, changes)
 
 
@@ -382,7 +390,10 @@ def _block(command: SetBlock, state: State, next_id: NextId, now: datetime) -> D
             unrequested=tuple(sorted(state.requests & {edge, reverse})),
         )
     else:
-        changes = Changes(unblocked=(edge,))
+        changes = Changes(
+            unblocked=(edge,),
+            pair_event=(_pair(command.blocker_id, command.blocked_id), event.event_id),
+        )
     return Decision(result, event, changes)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -43,6 +43,9 @@ class EdgeChanges:
     moved: list[tuple[int, int, int]]
     ended: list[tuple[int, int]]
     refused: set[tuple[int, int]]
+    # Of the follows the batch's blocks name (both ways), those still there: followed again
+    # after the block was lifted (a later event, applied first). Nothing takes them away.
+    kept: set[tuple[int, int]] = field(default_factory=set)
 
 
 class GraphStore(Protocol):

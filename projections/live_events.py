@@ -121,7 +121,8 @@ def core_live_events(
                 (edge.blocker_id, edge.blocked_id),
                 (edge.blocked_id, edge.blocker_id),
             ):
-                events.append(LiveEvent(UNFOLLOW, {}, user, None, reader))
+                if (reader, user) not in edges.kept:
+                    events.append(LiveEvent(UNFOLLOW, {}, user, None, reader))
     # tweet -> its author, where the batch's events say (None: the events do not name it)
     changed: dict[int, int | None] = {}
     for step in tweets.steps:

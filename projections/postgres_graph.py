@@ -231,12 +231,12 @@ class PostgresGraphStore(PostgresStore):
                 " RETURNING f.follower_id, f.followee_id, xmax = 0",
                 columns_of(follows, 3),
             )
-            kept = set()
+            made = set()
             for follower, followee, inserted in await cursor.fetchall():
-                kept.add((follower, followee))
+                made.add((follower, followee))
                 if inserted:
                     moved.append((follower, followee, 1))
-            refused = set(plan.follows) - kept
+            refused = set(plan.follows) - made
             # A follow closes its request (an approval is the follow).
             await conn.execute(
                 f"UPDATE {self.schema}.follow_requests r SET active = false,"
@@ -246,7 +246,17 @@ class PostgresGraphStore(PostgresStore):
                 " AND r.last_event < n.since_event",
                 columns_of(follows, 3),
             )
-        return EdgeChanges(moved, ended, refused)
+        kept: set[tuple[int, int]] = set()
+        if plan.blocks:
+            named = sorted({edge for a, b in plan.blocks for edge in ((a, b), (b, a))})
+            cursor = await conn.execute(
+                f"SELECT f.follower_id, f.followee_id FROM {self.schema}.follows f"
+                " JOIN unnest(%b::bigint[], %b::bigint[]) AS n(follower, followee)"
+                " ON f.follower_id = n.follower AND f.followee_id = n.followee",
+                columns_of(named, 2),
+            )
+            kept = {(follower, followee) for follower, followee in await cursor.fetchall()}
+        return EdgeChanges(moved, ended, refused, kept)
 
     async def _write_requests(self, conn, plan: GraphPlan) -> None:
         """Upsert follow requests, the pair's last word winning. A follow of the request's

@@ -145,3 +145,21 @@ async def _waiting_on_lock(models, pid: int) -> bool:
             (pid,),
         )
         return await rows.fetchone() is not None
+
+
+def test_a_follow_made_after_the_block_was_lifted_survives_the_block_applied_late(graph):
+    loop, context = graph
+    keys = context.models.keys
+
+    async def run():
+        # The follower's partition first: the follow made after the unblock ...
+        await context.models.redis.sadd(keys.following(BOB), "0")
+        await apply_core(context, [follow(30)])
+        assert await context.models.redis.smembers(keys.following(BOB)) == {b"0", b"1"}
+        # ... then the blocker's, late: the block and its lifting end nothing.
+        await apply_core(context, [block(20), block(25, lifted=True)])
+        assert await _edges(context) == [(BOB, ADA)]
+        assert await context.models.redis.smembers(keys.following(BOB)) == {b"0", b"1"}
+        assert await _counts(context) == {ADA: (1, 0), BOB: (0, 1)}
+
+    loop.run_until_complete(run())

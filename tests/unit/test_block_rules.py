@@ -68,7 +68,9 @@ def test_an_unblock_lifts_the_block_only():
     decision = run(SetBlock(ADA, BOB, False), state((ADA, BOB)))
     assert isinstance(decision.event, ev.UserUnblocked)
     assert decision.changes.unblocked == ((ADA, BOB),)
-    assert decision.changes.pair_event is None and decision.changes.blocked == ()
+    # Every event of a pair moves its clock, so the pair's next one has a later id.
+    assert decision.changes.pair_event == ((ADA, BOB), decision.event.event_id)
+    assert decision.changes.blocked == ()
 
 
 @pytest.mark.parametrize("command", [SetBlock, SetMute])

@@ -46,6 +46,10 @@ def test_following_a_protected_account_asks_once_and_an_unfollow_withdraws():
     withdrawn = run(SetFollow(BOB, ADA, False), state((BOB, ADA)))
     assert isinstance(withdrawn.event, ev.FollowRequestDeclined)
     assert withdrawn.event.actor_id == BOB and withdrawn.changes.unrequested == ((BOB, ADA),)
+    # A follow through a request left from when the account was protected closes it.
+    opened = run(SetFollow(BOB, ADA, True), state((BOB, ADA), protected=frozenset()))
+    assert isinstance(opened.event, ev.UserFollowed)
+    assert opened.changes.unrequested == ((BOB, ADA),)
     # A public account is followed at once; the protected account follows anyone at once.
     assert isinstance(run(SetFollow(ADA, BOB, True), state()).event, ev.UserFollowed)
     assert isinstance(run(SetFollow(BOB, ADA, True), state(protected=frozenset())).event,
@@ -63,7 +67,7 @@ def test_the_owner_answers_a_waiting_request(approve, event_type):
     assert decision.event.followee_id == ADA
     assert decision.result == FollowRequestAnswered(BOB, approve)
     assert decision.changes.unrequested == ((BOB, ADA),)
-    assert (decision.changes.pair_event is not None) == approve
+    assert decision.changes.pair_event == ((ADA, BOB), decision.event.event_id)
     with pytest.raises(DomainError) as raised:
         run(command, state())
     assert raised.value.refusal == Refusal.NOT_FOUND
