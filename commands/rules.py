@@ -40,6 +40,7 @@ from commands.model import (
     Register,
     Registered,
     RemoveMedia,
+    Result,
     SetBlock,
     SetEngagement,
     SetFollow,
@@ -291,59 +292,38 @@ def _not_blocked(state: State, user_id: int, other_id: int, action: str) -> None
     raise DomainError(Refusal.FORBIDDEN, "blocked", "Blocked", detail)
 
 
+EdgeEvent = type[
+    ev.UserFollowed | ev.UserUnfollowed | ev.FollowRequested | ev.FollowRequestDeclined
+]
+
+
 @_decide.register
 def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) -> Decision:
     _other_user(state, command.follower_id, command.followee_id, "follow")
     follower, followee = command.follower_id, command.followee_id
-    edge, pair = (follower, followee), _pair(follower, followee)
+    edge = (follower, followee)
     if command.following:
         _not_blocked(state, follower, followee, "follow")
-        if followee in state.protected:
-            # A protected account approves its followers: the follow waits as a request
-            # (asking again while it waits records nothing).
-            result = FollowState(followee, False, requested=True)
-            if edge in state.requests:
-                return Decision(result)
-            event: ev.Event = ev.FollowRequested(
-                event_id=next_id(),
-                occurred_at=now,
-                actor_id=follower,
-                follower_id=follower,
-                followee_id=followee,
-            )
-            return Decision(
-                result, event, Changes(requested=(edge,), pair_event=(pair, event.event_id))
-            )
-    elif edge in state.requests:  # an unfollow while the request waits withdraws it
-        event = ev.FollowRequestDeclined(
-            event_id=next_id(),
-            occurred_at=now,
-            actor_id=follower,
-            follower_id=follower,
-            followee_id=followee,
-        )
-        return Decision(
-            FollowState(followee, False),
-            event,
-            Changes(unrequested=(edge,), pair_event=(pair, event.event_id)),
-        )
-    # Not deduplicated here: following twice is one follow in every projection.
-    event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
-    event = event_type(
-        event_id=next_id(),
-        occurred_at=now,
-        actor_id=follower,
-        follower_id=follower,
-        followee_id=followee,
-    )
-    # Every event of the pair moves its clock; a follow also closes a request left from when
-    # the account was protected (the write model's requests must be what the graph shows).
-    unrequested = (edge,) if command.following and edge in state.requests else ()
-    return Decision(
-        FollowState(followee, command.following),
-        event,
-        Changes(pair_event=(pair, event.event_id), unrequested=unrequested),
-    )
+    # A protected account approves its followers: the follow waits as a request (asking
+    # again while it waits records nothing).
+    requested = command.following and followee in state.protected
+    result = FollowState(followee, command.following and not requested, requested=requested)
+    event_type: EdgeEvent
+    if requested:
+        if edge in state.requests:
+            return Decision(result)
+        event_type, changes = ev.FollowRequested, Changes(requested=(edge,))
+    elif edge in state.requests:
+        # An unfollow while the request waits withdraws it; a follow (the account is not
+        # protected any more) closes it, so the write model's requests are what the graph
+        # shows.
+        event_type = ev.UserFollowed if command.following else ev.FollowRequestDeclined
+        changes = Changes(unrequested=(edge,))
+    else:
+        # Not deduplicated here: following twice is one follow in every projection.
+        event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
+        changes = Changes()
+    return _edge_decision(result, event_type, follower, edge, changes, next_id, now)
 
 
 @_decide.register
@@ -355,15 +335,33 @@ def _answer_request(
     if edge not in state.requests:
         raise not_found(f"a follow request from user {requester}")
     event_type = ev.UserFollowed if command.approve else ev.FollowRequestDeclined
+    result = FollowRequestAnswered(requester, command.approve)
+    return _edge_decision(
+        result, event_type, owner, edge, Changes(unrequested=(edge,)), next_id, now
+    )
+
+
+def _edge_decision(
+    result: Result,
+    event_type: EdgeEvent,
+    actor: int,
+    edge: tuple[int, int],
+    changes: Changes,
+    next_id: NextId,
+    now: datetime,
+) -> Decision:
+    """The decision recording `event_type` of a (follower, followee) edge, made by `actor`:
+    every event of a pair moves the pair's clock."""
+    follower, followee = edge
     event = event_type(
         event_id=next_id(),
         occurred_at=now,
-        actor_id=owner,
-        follower_id=requester,
-        followee_id=owner,
+        actor_id=actor,
+        follower_id=follower,
+        followee_id=followee,
     )
-    changes = Changes(unrequested=(edge,), pair_event=(_pair(owner, requester), event.event_id))
-    return Decision(FollowRequestAnswered(requester, command.approve), event, changes)
+    pair_event = (_pair(follower, followee), event.event_id)
+    return Decision(result, event, dataclasses.replace(changes, pair_event=pair_event))
 
 
 @_decide.register
