@@ -76,13 +76,17 @@ def needs(command: Command) -> Needs:
     actor = frozenset() if command.actor_id is None else frozenset({command.actor_id})
     match command:
         case PostTweet():
+            tweets = frozenset(t for t in (command.reply_to, command.quote_of) if t is not None)
+            usernames = frozenset(extract_mentions(command.content))
             return Needs(
                 users=actor,
-                tweets=frozenset(t for t in (command.reply_to, command.quote_of) if t is not None),
-                usernames=frozenset(extract_mentions(command.content)),
+                tweets=tweets,
+                usernames=usernames,
                 # Locked: two posts attaching one upload must not both take it.
                 media=frozenset(command.media_ids),
-                blocks=True,
+                # Only a post naming other users (replied to, quoted, mentioned) reads blocks:
+                # a plain post, the common one, adds no statement to its transaction.
+                blocks=bool(tweets or usernames),
             )
         case DeleteTweet(tweet_id=tweet_id):
             # Locked: two deletes of one tweet must not both emit an event.

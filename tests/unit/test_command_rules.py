@@ -75,7 +75,7 @@ def test_a_post_takes_a_tweet_id_whose_time_is_its_created_at_and_records_the_tw
     assert event.event_id != event.tweet_id
     assert (event.hashtags, event.mentions) == (("chirp",), ("bob",))
     assert decision.changes.tweets == (TweetRecord(event.tweet_id, ADA, False),)
-    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}), blocks=True)
+    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}))
 
 
 def test_mentions_resolve_to_the_users_that_exist_when_the_tweet_is_posted():
