@@ -32,6 +32,21 @@ def cluster_nodes(spec: str) -> list[tuple[str, int]]:
     return nodes
 
 
+class _Cluster(RedisCluster):
+    """redis-py's asyncio cluster client, initialised before its first command is routed.
+
+    redis-py 7.4 chooses a command's nodes before it reads the cluster's slots on first use:
+    a command sent while the client has no slots yet goes to a random node, answered MOVED.
+    When several first commands run at once (a burst of logins on a fresh API process), the
+    fifth MOVED makes the client close every connection, under the commands still running on
+    them ("Connection closed by server"). Reading the slots first routes every command right.
+    Pipelines initialise first already."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()  # returns at once once the slots are read
+        return await super().execute_command(*args, **kwargs)
+
+
 def async_redis(settings: Settings, **options: Any) -> Redis:
     """An asyncio client of the settings' Redis: a cluster client when they name a cluster
     (typed as Redis: it offers the same commands)."""
@@ -39,7 +54,7 @@ def async_redis(settings: Settings, **options: Any) -> Redis:
         nodes = [
             ClusterNode(host, port) for host, port in cluster_nodes(settings.redis_cluster_nodes)
         ]
-        return cast(Redis, RedisCluster(startup_nodes=nodes, **options))
+        return cast(Redis, _Cluster(startup_nodes=nodes, **options))
     return Redis.from_url(settings.redis, **options)
 
 

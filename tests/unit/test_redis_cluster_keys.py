@@ -78,6 +78,6 @@ def test_the_cluster_nodes_setting_selects_cluster_clients() -> None:
     assert type(sync_redis(standalone)).__name__ == "Redis"
     assert throttled_server(standalone) == "redis://127.0.0.1:6390/0"
     cluster = Settings(redis_cluster_nodes="127.0.0.1:7000,127.0.0.1:7001")
-    assert type(async_redis(cluster)) is RedisCluster  # connects when first used
+    assert isinstance(async_redis(cluster), RedisCluster)  # connects when first used
     # (the blocking cluster client connects as it is made: the cluster tests make those)
     assert throttled_server(cluster) == "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"
