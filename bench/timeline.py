@@ -277,11 +277,12 @@ async def measure_posting(
     has it. Baseline: the API's event producer alone at the same rate, in alternating rounds."""
     with psycopg.connect(settings.postgres) as conn:
         rows = conn.execute(
+            # A follower whose home timeline is open (a real user): pushes skip the others.
             f"SELECT c.user_id, (SELECT follower_id FROM {settings.read_schema}.follows f"
-            "  WHERE f.followee_id = c.user_id LIMIT 1)"
+            "  WHERE f.followee_id = c.user_id AND f.follower_id = ANY(%s) LIMIT 1)"
             f" FROM {settings.read_schema}.user_counts c WHERE followers_count BETWEEN 50 AND 2000"
             " AND user_id = ANY(%s) LIMIT 500",
-            (list(following),),
+            (list(following), list(following)),
         ).fetchall()
     authors = [(author, follower) for author, follower in rows if follower is not None]
     latencies, lags, floor = [], [], []
