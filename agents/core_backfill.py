@@ -42,6 +42,7 @@ async def timeline_copies(
     backfills: dict[int, tuple[list[Entry], bool]] = {}
     unfollowed: dict[int, list[Entry]] = {}
     uncached = []
+    blocked_uncached: set[int] = set()
     cap = context.models.timelines.recent_cap
     for step in graph.steps:
         if isinstance(step, ev.UserFollowed):
@@ -61,10 +62,21 @@ async def timeline_copies(
         elif isinstance(step, ev.UserBlocked):
             for user_id in (step.blocker_id, step.blocked_id):
                 unfollowed[user_id] = recents[user_id].entries[:cap]
+                if not recents[user_id].entries and not recents[user_id].complete:
+                    # Not cached: what a follow copied from the store goes too (readers
+                    # already drop the user; a block applied with the follow it ends, in
+                    # one batch, copies nothing, and this leaves the same).
+                    blocked_uncached.add(user_id)
     # Not cached: the store's newest tweets, without the author's retweets (so not all).
     newest = await context.models.tweets.newest_by_each(
-        sorted(set(uncached)), FOLLOW_BACKFILL, conn
+        sorted(set(uncached) | blocked_uncached),
+        cap if blocked_uncached else FOLLOW_BACKFILL,
+        conn,
     )
     for author_id, tweet_ids in newest.items():
-        backfills[author_id] = ([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], False)
+        entries = [Entry(tweet_id, tweet_id) for tweet_id in tweet_ids]
+        if author_id in blocked_uncached:
+            unfollowed[author_id] = entries
+        if author_id in uncached:
+            backfills[author_id] = (entries[:FOLLOW_BACKFILL], False)
     return backfills, unfollowed

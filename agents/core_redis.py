@@ -118,7 +118,10 @@ def _queue_graph(
                     models.timelines.home_cap,
                     partial=not complete,
                 )
-            case ev.UserUnfollowed():
+            case ev.UserUnfollowed() if (
+                event.follower_id,
+                event.followee_id,
+            ) not in planned.edges.kept:
                 cache.queue_if_loaded(
                     batch, keys.following(event.follower_id), "SREM", event.followee_id
                 )

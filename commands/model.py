@@ -305,7 +305,8 @@ class State:
     that exist."""
 
     users: frozenset[int] = frozenset()
-    protected: frozenset[int] = frozenset()  # of `users`, the protected accounts
+    # Of `users` and the authors of `tweets`, the protected accounts.
+    protected: frozenset[int] = frozenset()
     tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
     # Lower-cased username -> user id, of the usernames asked for that an account holds.
     usernames: Mapping[str, int] = field(default_factory=dict)
@@ -409,6 +410,7 @@ class NotificationsMarked:
 class ProfileEdited:
     user_id: int
     changed: ProfileFields  # the fields that changed (None: unchanged); all None: no event
+    protected: bool = False  # whether the account is protected after the edit
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,13 @@ class PostgresWriteTransaction:
                 (sorted(needs.users),),
             )
         if needs.tweets:
+            # With whether each author is protected: a protected account's tweets are
+            # neither retweeted nor quoted by others.
             tweets = await self.conn.execute(
-                "SELECT tweet_id, author_id, deleted FROM write_model.tweets"
-                " WHERE tweet_id = ANY(%s) ORDER BY tweet_id"
-                + (" FOR UPDATE" if needs.lock_tweets else ""),
+                "SELECT t.tweet_id, t.author_id, t.deleted, a.protected"
+                " FROM write_model.tweets t JOIN write_model.accounts a ON a.user_id = t.author_id"
+                " WHERE t.tweet_id = ANY(%s) ORDER BY t.tweet_id"
+                + (" FOR UPDATE OF t" if needs.lock_tweets else ""),
                 (sorted(needs.tweets),),
             )
         if needs.usernames:
@@ -122,10 +125,12 @@ class PostgresWriteTransaction:
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         clock = await pair_clock.fetchone() if pair_clock else None
         accounts = await users.fetchall() if users else []
+        tweet_rows = await tweets.fetchall() if tweets else []
         state = State(
             users=frozenset(row[0] for row in accounts),
-            protected=frozenset(row[0] for row in accounts if row[1]),
-            tweets={row[0]: TweetRecord(*row) for row in await tweets.fetchall()} if tweets else {},
+            protected=frozenset(row[0] for row in accounts if row[1])
+            | frozenset(row[1] for row in tweet_rows if row[3]),
+            tweets={row[0]: TweetRecord(*row[:3]) for row in tweet_rows},
             usernames=dict(await usernames.fetchall()) if usernames else {},
             media={row[0]: MediaRecord(*row) for row in await media.fetchall()} if media else {},
             blocks=frozenset(await blocks.fetchall()) if blocks else frozenset(),

@@ -99,8 +99,10 @@ def needs(command: Command) -> Needs:
             return Needs(users=actor | {requester}, pair=_pair(owner, requester))
         case SetBlock(blocker_id=blocker, blocked_id=blocked):
             return Needs(users=actor | {blocked}, blocks=True, pair=_pair(blocker, blocked))
-        case SetMute(muted_id=muted):
-            return Needs(users=actor | {muted})
+        case SetMute(muter_id=muter, muted_id=muted):
+            # Under the pair's clock too: a mute and an unmute made on two API processes
+            # whose clocks disagree still get ids in the order they were decided.
+            return Needs(users=actor | {muted}, pair=_pair(muter, muted))
         case SetEngagement(tweet_id=tweet_id, on=on):
             return Needs(users=actor, tweets=frozenset({tweet_id}), blocks=on)
         case CompleteUpload(media_id=media_id) | DescribeMedia(media_id=media_id):
@@ -166,6 +168,7 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
     for target, kind in ((parent, "reply to"), (quoted, "quote")):
         if target is not None:
             _not_blocked(state, command.author_id, target.author_id, kind)
+    _not_protected(state, command.author_id, quoted, "quoted")
     _check_attachments(state, command)
     mentions = extract_mentions(command.content)
     # A user blocked either way is not notified of the mention (the tweet still names them).
@@ -296,6 +299,19 @@ def _not_blocked(state: State, user_id: int, other_id: int, action: str) -> None
     raise DomainError(Refusal.FORBIDDEN, "blocked", "Blocked", detail)
 
 
+def _not_protected(state: State, user_id: int, tweet: TweetRecord | None, done: str) -> None:
+    """Refuse spreading a protected account's tweet (a retweet, a quote) beyond the followers
+    it approved, as Twitter does; its author may."""
+    if tweet is None or tweet.author_id == user_id or tweet.author_id not in state.protected:
+        return
+    raise DomainError(
+        Refusal.FORBIDDEN,
+        "protected-tweet",
+        "Protected Tweet",
+        f"user {tweet.author_id}'s tweets are protected: they cannot be {done}",
+    )
+
+
 EdgeEvent = type[
     ev.UserFollowed | ev.UserUnfollowed | ev.FollowRequested | ev.FollowRequestDeclined
 ]
@@ -318,10 +334,11 @@ def _follow(command: SetFollow, state: State, next_id: NextId, now: datetime) ->
             return Decision(result)
         event_type, changes = ev.FollowRequested, Changes(requested=(edge,))
     elif edge in state.requests:
-        # An unfollow while the request waits withdraws it; a follow (the account is not
-        # protected any more) closes it, so the write model's requests are what the graph
-        # shows.
-        event_type = ev.UserFollowed if command.following else ev.FollowRequestDeclined
+        # A follow (the account is not protected any more) closes a waiting request, and
+        # so does an unfollow: it withdraws the request, and ends the follow if there is
+        # one (the write model does not know follows: a follower may have asked again).
+        # The write model's requests stay what the graph shows.
+        event_type = ev.UserFollowed if command.following else ev.UserUnfollowed
         changes = Changes(unrequested=(edge,))
     else:
         # Not deduplicated here: following twice is one follow in every projection.
@@ -402,7 +419,8 @@ def _block(command: SetBlock, state: State, next_id: NextId, now: datetime) -> D
 @_decide.register
 def _mute(command: SetMute, state: State, next_id: NextId, now: datetime) -> Decision:
     # Mutes are not in the write model (nothing checks them strongly): recorded every time,
-    # and muting twice is one mute in every projection.
+    # and muting twice is one mute in every projection. Each moves the pair's clock, so the
+    # projections' "latest id wins" is the order they were decided in.
     _other_user(state, command.muter_id, command.muted_id, "mute")
     event_type = ev.UserMuted if command.muting else ev.UserUnmuted
     event = event_type(
@@ -412,7 +430,10 @@ def _mute(command: SetMute, state: State, next_id: NextId, now: datetime) -> Dec
         muter_id=command.muter_id,
         muted_id=command.muted_id,
     )
-    return Decision(MuteState(command.muted_id, command.muting), event)
+    pair_event = (_pair(command.muter_id, command.muted_id), event.event_id)
+    return Decision(
+        MuteState(command.muted_id, command.muting), event, Changes(pair_event=pair_event)
+    )
 
 
 @_decide.register
@@ -422,6 +443,8 @@ def _engage(command: SetEngagement, state: State, next_id: NextId, now: datetime
         raise not_found(f"tweet {command.tweet_id}")
     if command.on:
         _not_blocked(state, command.user_id, tweet.author_id, command.kind)
+        if command.kind == SetEngagement.RETWEET:
+            _not_protected(state, command.user_id, tweet, "retweeted")
     event_type = _ENGAGEMENT_EVENTS[(command.kind, command.on)]
     fields = {"author_id": tweet.author_id} if "author_id" in event_type.model_fields else {}
     event = event_type(
@@ -460,8 +483,13 @@ def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: da
         changed = dataclasses.replace(changed, protected=protected)
     else:
         changed = dataclasses.replace(changed, protected=None)
+    # The write model's word on protection, which the answer gives (the read model may not
+    # have applied the last edit yet).
+    now_protected = (
+        changed.protected if changed.protected is not None else command.user_id in state.protected
+    )
     if changed == ProfileFields():  # nothing changes: nothing to record
-        return Decision(ProfileEdited(command.user_id, changed))
+        return Decision(ProfileEdited(command.user_id, changed, now_protected))
     event = ev.ProfileUpdated(
         event_id=next_id(),
         occurred_at=now,
@@ -474,7 +502,11 @@ def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: da
         protected=changed.protected,
     )
     protection = None if changed.protected is None else (command.user_id, changed.protected)
-    return Decision(ProfileEdited(command.user_id, changed), event, Changes(protection=protection))
+    return Decision(
+        ProfileEdited(command.user_id, changed, now_protected),
+        event,
+        Changes(protection=protection),
+    )
 
 
 def changed_fields(edit: ProfileFields, current: ProfileFields | None) -> ProfileFields:

@@ -43,8 +43,9 @@ class EdgeChanges:
     moved: list[tuple[int, int, int]]
     ended: list[tuple[int, int]]
     refused: set[tuple[int, int]]
-    # Of the follows the batch's blocks name (both ways), those still there: followed again
-    # after the block was lifted (a later event, applied first). Nothing takes them away.
+    # Of the follows the batch's blocks (both ways) and unfollows name, those still there:
+    # followed again after the block was lifted or the unfollow (a later event, applied
+    # first). Nothing takes them away.
     kept: set[tuple[int, int]] = field(default_factory=set)
 
 

@@ -60,6 +60,9 @@ class GraphPlan:
     # Edges there at the end -> the event of their last follow.
     follows: dict[tuple[int, int], int] = field(default_factory=dict)
     unfollows: set[tuple[int, int]] = field(default_factory=set)  # edges gone at the end
+    # Edges unfollowed in the batch -> the latest unfollow's event: it ends the follows made
+    # before it and withdraws the requests made before it, whatever order they arrive in.
+    unfollowed_at: dict[tuple[int, int], int] = field(default_factory=dict)
     blocks: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (blocker, blocked)
     mutes: dict[tuple[int, int], PairChange] = field(default_factory=dict)  # (muter, muted)
     # (follower, followee) follow requests made or declined; a follow, or a block of the
@@ -104,6 +107,7 @@ def plan_graph(events: list[ev.Event], stored_users: set[int]) -> GraphPlan:
                 edge = (event.follower_id, event.followee_id)
                 plan.follows.pop(edge, None)
                 plan.unfollows.add(edge)
+                plan.unfollowed_at[edge] = max(plan.unfollowed_at.get(edge, 0), event.event_id)
             case ev.UserBlocked() | ev.UserUnblocked():
                 _pair_word(
                     plan.blocks,

@@ -114,7 +114,9 @@ def core_live_events(
             (edge.follower_id, edge.followee_id) not in edges.refused
         ):
             events.append(LiveEvent(FOLLOW, {}, edge.followee_id, None, edge.follower_id))
-        elif isinstance(edge, ev.UserUnfollowed):
+        elif isinstance(edge, ev.UserUnfollowed) and (
+            (edge.follower_id, edge.followee_id) not in edges.kept
+        ):
             events.append(LiveEvent(UNFOLLOW, {}, edge.followee_id, None, edge.follower_id))
         elif isinstance(edge, ev.UserBlocked):  # the follows it ended, both ways
             for reader, user in (

@@ -65,6 +65,15 @@ CREATE TABLE IF NOT EXISTS {schema}.follow_requests (
 );
 CREATE INDEX IF NOT EXISTS follow_requests_pending
     ON {schema}.follow_requests (followee_id, follower_id) WHERE active;
+-- The event of each edge's last unfollow: a follow made before it is not made again, and a
+-- request made before it stays withdrawn, whichever arrives first (an approval, from the
+-- account's outbox, may arrive after the follower's later unfollow).
+CREATE TABLE IF NOT EXISTS {schema}.unfollows (
+    follower_id    bigint NOT NULL,
+    followee_id    bigint NOT NULL,
+    unfollowed_at  bigint NOT NULL,
+    PRIMARY KEY (follower_id, followee_id)
+);
 CREATE TABLE IF NOT EXISTS {schema}.mutes (
     muter_id   bigint NOT NULL,
     muted_id   bigint NOT NULL,
@@ -172,11 +181,29 @@ class PostgresGraphStore(PostgresStore):
         two partitions is applied first. Workers applying partitions side by side take a
         lock per pair bucket (follows shared, blocks exclusive), so a follow and a block of
         one pair never pass each other unseen in two transactions."""
-        if plan.follows or plan.blocks or plan.requests:
+        if plan.follows or plan.blocks or plan.requests or plan.unfollowed_at:
             await self._lock_pairs(conn, plan)
         moved: list[tuple[int, int, int]] = []
         ended: list[tuple[int, int]] = []
-        if plan.requests:  # first: the batch's follows and blocks close them
+        unfollowed = sorted((*edge, event_id) for edge, event_id in plan.unfollowed_at.items())
+        if unfollowed:  # first: they end or withdraw what was made before them
+            await conn.execute(
+                f"INSERT INTO {self.schema}.unfollows AS u"
+                " (follower_id, followee_id, unfollowed_at)"
+                " SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[])"
+                " ON CONFLICT (follower_id, followee_id) DO UPDATE"
+                " SET unfollowed_at = greatest(u.unfollowed_at, excluded.unfollowed_at)",
+                columns_of(unfollowed, 3),
+            )
+            await conn.execute(
+                f"UPDATE {self.schema}.follow_requests r SET active = false,"
+                " last_event = d.unfollowed_at FROM unnest(%b::bigint[], %b::bigint[],"
+                " %b::bigint[]) AS d(follower, followee, unfollowed_at)"
+                " WHERE r.follower_id = d.follower AND r.followee_id = d.followee"
+                " AND r.last_event < d.unfollowed_at",
+                columns_of(unfollowed, 3),
+            )
+        if plan.requests:  # first: the batch's follows, unfollows and blocks close them
             await self._write_requests(conn, plan)
         if plan.blocks:
             await self._write_pairs(conn, "blocks", ("blocker_id", "blocked_id"), plan.blocks)
@@ -204,12 +231,16 @@ class PostgresGraphStore(PostgresStore):
         if plan.mutes:
             await self._write_pairs(conn, "mutes", ("muter_id", "muted_id"), plan.mutes)
         if plan.unfollows:
+            # Only the follows made before the unfollow: a later one (an unfollow arriving
+            # late) stays.
+            gone = sorted((*edge, plan.unfollowed_at[edge]) for edge in plan.unfollows)
             moved += await changed(
                 conn,
-                f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[])"
-                " AS d(follower, followee) WHERE f.follower_id = d.follower"
-                " AND f.followee_id = d.followee RETURNING f.follower_id, f.followee_id",
-                columns_of(sorted(plan.unfollows), 2),
+                f"DELETE FROM {self.schema}.follows f USING unnest(%b::bigint[], %b::bigint[],"
+                " %b::bigint[]) AS d(follower, followee, unfollowed_at)"
+                " WHERE f.follower_id = d.follower AND f.followee_id = d.followee"
+                " AND f.since_event < d.unfollowed_at RETURNING f.follower_id, f.followee_id",
+                columns_of(gone, 3),
                 -1,
             )
         refused: set[tuple[int, int]] = set()
@@ -226,6 +257,9 @@ class PostgresGraphStore(PostgresStore):
                 " WHERE b.blocked_at > n.since_event AND ((b.blocker_id = n.follower"
                 " AND b.blocked_id = n.followee) OR (b.blocker_id = n.followee"
                 " AND b.blocked_id = n.follower)))"
+                f" AND NOT EXISTS (SELECT 1 FROM {self.schema}.unfollows u"
+                " WHERE u.follower_id = n.follower AND u.followee_id = n.followee"
+                " AND u.unfollowed_at > n.since_event)"
                 " ON CONFLICT (follower_id, followee_id) DO UPDATE"
                 " SET since_event = greatest(f.since_event, excluded.since_event)"
                 " RETURNING f.follower_id, f.followee_id, xmax = 0",
@@ -247,8 +281,12 @@ class PostgresGraphStore(PostgresStore):
                 columns_of(follows, 3),
             )
         kept: set[tuple[int, int]] = set()
-        if plan.blocks:
-            named = sorted({edge for a, b in plan.blocks for edge in ((a, b), (b, a))})
+        # The follows the batch's blocks (both ways) and unfollows name that are still there:
+        # made after them (later events, applied first). Nothing takes them away.
+        named = sorted(
+            {edge for a, b in plan.blocks for edge in ((a, b), (b, a))} | set(plan.unfollowed_at)
+        )
+        if named:
             cursor = await conn.execute(
                 f"SELECT f.follower_id, f.followee_id FROM {self.schema}.follows f"
                 " JOIN unnest(%b::bigint[], %b::bigint[]) AS n(follower, followee)"
@@ -278,7 +316,9 @@ class PostgresGraphStore(PostgresStore):
             " WHERE (b.blocker_id = n.follower AND b.blocked_id = n.followee)"
             " OR (b.blocker_id = n.followee AND b.blocked_id = n.follower)"
             f" UNION ALL SELECT f.since_event FROM {self.schema}.follows f"
-            " WHERE f.follower_id = n.follower AND f.followee_id = n.followee) AS closing) c"
+            " WHERE f.follower_id = n.follower AND f.followee_id = n.followee"
+            f" UNION ALL SELECT u.unfollowed_at FROM {self.schema}.unfollows u"
+            " WHERE u.follower_id = n.follower AND u.followee_id = n.followee) AS closing) c"
             " ON CONFLICT (follower_id, followee_id) DO UPDATE SET"
             " active = CASE WHEN excluded.last_event > r.last_event THEN excluded.active"
             " ELSE r.active END, last_event = greatest(r.last_event, excluded.last_event)",
@@ -289,7 +329,9 @@ class PostgresGraphStore(PostgresStore):
         """Shared locks on the buckets of the plan's follows and follow requests, exclusive
         ones on those of its blocks; in bucket order, so that no two batches deadlock."""
         exclusive = sorted({_bucket(*edge) for edge in plan.blocks})
-        shared = sorted({_bucket(*edge) for edge in [*plan.follows, *plan.requests]})
+        shared = sorted(
+            {_bucket(*edge) for edge in [*plan.follows, *plan.requests, *plan.unfollowed_at]}
+        )
         shared = [bucket for bucket in shared if bucket not in set(exclusive)]
         await conn.execute(
             "SELECT count(CASE WHEN s.exclusive THEN pg_advisory_xact_lock(%s, s.bucket)"

@@ -59,6 +59,7 @@ async def edit_profile(
 
     def render(result: ProfileEdited) -> Answer:
         changed = {name: value for name, value in vars(result.changed).items() if value is not None}
+        changed["protected"] = result.protected  # the write model's, never stale
         return Answer(200, _public(dataclasses.replace(profile, **changed)).model_dump(mode="json"))
 
     return respond(await run(UpdateProfile(user.user_id, edit, current), render))

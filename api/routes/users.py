@@ -31,6 +31,8 @@ from schemas.api import (
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 503)
+# A follow of a user blocked either way is refused (docs/safety.md).
+_FOLLOW_ERRORS = problem_responses(400, 401, 403, 404, 413, 415, 422, 503)
 
 
 @router.post("", status_code=201, response_model=UserCreated, responses=_ERRORS)
@@ -67,7 +69,7 @@ def _follow_state(result: FollowResult) -> Answer:
     return Answer(200, state.model_dump(mode="json"))
 
 
-@router.post("/{user_id}/follow", response_model=FollowState, responses=_ERRORS)
+@router.post("/{user_id}/follow", response_model=FollowState, responses=_FOLLOW_ERRORS)
 async def follow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
     """Follow a user (idempotent). A protected account approves its followers: the answer
     then says `requested` (a follow request waits), and `DELETE` withdraws it."""

@@ -87,3 +87,45 @@ def test_a_block_closes_a_request_and_an_open_account_is_followed_at_once(client
     assert answer == {"user_id": owner.user_id, "following": True, "requested": False}
     # A request made while protected still waits for an answer.
     assert _requests(client, owner) == [other.user_id]
+
+
+def test_a_protected_accounts_tweets_are_not_retweeted_or_quoted_by_others(client):
+    owner, fan = register(client, "prot"), register(client, "fan")
+    _protect(client, owner, True)
+    _act(client, fan, "POST", f"/users/{owner.user_id}/follow")
+    _act(client, owner, "POST", f"/follow_requests/{fan.user_id}/authorize")
+    posted = _act(client, owner, "POST", "/tweets", json={"content": "for my followers only"})
+    tweet_id = posted.json()["tweet_id"]
+
+    # Even an approved follower may not spread it: 403, nothing recorded.
+    retweet = _act(client, fan, "POST", f"/tweets/{tweet_id}/retweet")
+    quote = _act(client, fan, "POST", "/tweets", json={"content": "look", "quote_of": tweet_id})
+    for refused in (retweet, quote):
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "urn:chirp:problem:protected-tweet"
+    # Liking and replying stay open to followers; the author retweets their own tweet.
+    assert _act(client, fan, "POST", f"/tweets/{tweet_id}/like").status_code == 200
+    reply = _act(client, fan, "POST", "/tweets", json={"content": "nice", "reply_to": tweet_id})
+    assert reply.status_code == 201, reply.text
+    assert _act(client, owner, "POST", f"/tweets/{tweet_id}/retweet").status_code == 200
+    # Once the account is open again, anyone may.
+    _protect(client, owner, False)
+    assert _act(client, fan, "POST", f"/tweets/{tweet_id}/retweet").status_code == 200
+
+
+def test_a_follower_who_asks_again_and_unfollows_is_no_longer_a_follower(client):
+    owner, fan = register(client, "prot"), register(client, "fan")
+    _protect(client, owner, True)
+    _act(client, fan, "POST", f"/users/{owner.user_id}/follow")
+    _act(client, owner, "POST", f"/follow_requests/{fan.user_id}/authorize")
+    assert eventually(lambda: _followers(client, owner) == [fan.user_id], timeout=10)
+    # The write model does not know follows: asking again makes a request ...
+    assert _act(client, fan, "POST", f"/users/{owner.user_id}/follow").json()["requested"]
+    assert eventually(lambda: _requests(client, owner) == [fan.user_id], timeout=10)
+    # ... and one unfollow both withdraws it and ends the follow.
+    answer = _act(client, fan, "DELETE", f"/users/{owner.user_id}/follow")
+    assert answer.json() == {"user_id": owner.user_id, "following": False, "requested": False}
+    assert eventually(
+        lambda: _requests(client, owner) == [] and _followers(client, owner) == [], timeout=10
+    )

@@ -163,3 +163,72 @@ def test_a_follow_made_after_the_block_was_lifted_survives_the_block_applied_lat
         assert await _counts(context) == {ADA: (1, 0), BOB: (0, 1)}
 
     loop.run_until_complete(run())
+
+
+def request(event_id: int, declined: bool = False) -> ev.Event:
+    cls = ev.FollowRequestDeclined if declined else ev.FollowRequested
+    return cls(event_id=event_id, occurred_at=AT, actor_id=BOB, follower_id=BOB, followee_id=ADA)
+
+
+def unfollow(event_id: int) -> ev.UserUnfollowed:
+    return ev.UserUnfollowed(
+        event_id=event_id, occurred_at=AT, actor_id=BOB, follower_id=BOB, followee_id=ADA
+    )
+
+
+async def _open_requests(context) -> list[tuple[int, int]]:
+    async with context.models.pool.connection() as conn:
+        rows = await conn.execute(
+            "SELECT follower_id, followee_id"
+            f" FROM {context.settings.core_schema}.follow_requests WHERE active"
+        )
+        return sorted(await rows.fetchall())
+
+
+@pytest.mark.parametrize("batches", [[[10, 20, 30]], [[10], [20], [30]], [[10, 20], [30]]])
+def test_an_unfollow_withdraws_the_request_and_ends_the_follow_in_any_batching(graph, batches):
+    """A request, its approval and the follower's unfollow: nothing is left, however the
+    events fall into batches (one batch once left the request open)."""
+    loop, context = graph
+    events = {10: request(10), 20: follow(20), 30: unfollow(30)}
+
+    async def run():
+        for batch in batches:
+            await apply_core(context, [events[event_id] for event_id in batch])
+        assert await _edges(context) == [] and await _open_requests(context) == []
+        # A follower who asks again (the write model does not know follows) and then
+        # unfollows: the follow ends and the request is withdrawn.
+        await apply_core(context, [follow(40), request(50)])
+        assert await _edges(context) == [(BOB, ADA)] and await _open_requests(context) == [
+            (BOB, ADA)
+        ]
+        await apply_core(context, [unfollow(60)])
+        assert await _edges(context) == [] and await _open_requests(context) == []
+        assert await _counts(context) in ({}, {ADA: (0, 0), BOB: (0, 0)})
+
+    loop.run_until_complete(run())
+
+
+def test_a_follow_and_an_unfollow_of_one_edge_end_as_their_ids_say_in_either_order(graph):
+    """An approval (the account's outbox) and the follower's unfollow (theirs) may reach the
+    follower's partition in either order: the later event wins."""
+    loop, context = graph
+    keys = context.models.keys
+
+    async def run():
+        await context.models.redis.sadd(keys.following(BOB), "0")
+        # The unfollow first: the approval made before it, arriving late, is not made.
+        await apply_core(context, [request(10)])
+        await apply_core(context, [unfollow(30)])
+        await apply_core(context, [follow(20)])
+        assert await _edges(context) == [] and await _open_requests(context) == []
+        assert await context.models.redis.smembers(keys.following(BOB)) == {b"0"}
+        # A follow made after the unfollow is made; an older unfollow arriving after it
+        # (a redelivery) takes nothing away, in the store or in Redis.
+        await apply_core(context, [follow(40)])
+        await apply_core(context, [unfollow(30)])
+        assert await _edges(context) == [(BOB, ADA)]
+        assert await context.models.redis.smembers(keys.following(BOB)) == {b"0", b"1"}
+        assert await _counts(context) == {ADA: (1, 0), BOB: (0, 1)}
+
+    loop.run_until_complete(run())

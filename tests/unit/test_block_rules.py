@@ -80,14 +80,17 @@ def test_blocking_or_muting_needs_another_user_who_exists(command):
     assert refusal(command(ADA, 99, True), state())[:2] == (Refusal.NOT_FOUND, "not-found")
 
 
-def test_a_mute_is_recorded_every_time_and_changes_nothing_else():
+def test_a_mute_is_recorded_every_time_and_changes_only_the_pairs_clock():
     for muting, event_type in ((True, ev.UserMuted), (False, ev.UserUnmuted)):
         decision = run(SetMute(ADA, BOB, muting), state())
         assert isinstance(decision.event, event_type)
         assert (decision.event.muter_id, decision.event.muted_id) == (ADA, BOB)
         assert decision.result == MuteState(BOB, muting)
-        assert decision.changes == type(decision.changes)()
+        # Its id is after the pair's last (the runner's clock), and becomes the pair's last.
+        pair_event = ((ADA, BOB), decision.event.event_id)
+        assert decision.changes == type(decision.changes)(pair_event=pair_event)
     assert not needs(SetMute(ADA, BOB, True)).blocks
+    assert needs(SetMute(BOB, ADA, True)).pair == (ADA, BOB)
 
 
 @pytest.mark.parametrize("blocks", [(BOB, ADA), (ADA, BOB)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -14,8 +15,10 @@ from commands.model import (
     PostTweet,
     ProfileFields,
     SetBlock,
+    SetEngagement,
     SetFollow,
     State,
+    TweetRecord,
     UpdateProfile,
 )
 from commands.rules import decide, needs
@@ -43,8 +46,10 @@ def test_following_a_protected_account_asks_once_and_an_unfollow_withdraws():
     # Asking again while it waits records nothing.
     again = run(SetFollow(BOB, ADA, True), state((BOB, ADA)))
     assert again.event is None and again.result == FollowState(ADA, False, requested=True)
+    # An unfollow withdraws it, and ends the follow if there is one (a follower who asked
+    # again: the write model does not know follows).
     withdrawn = run(SetFollow(BOB, ADA, False), state((BOB, ADA)))
-    assert isinstance(withdrawn.event, ev.FollowRequestDeclined)
+    assert isinstance(withdrawn.event, ev.UserUnfollowed)
     assert withdrawn.event.actor_id == BOB and withdrawn.changes.unrequested == ((BOB, ADA),)
     # A follow through a request left from when the account was protected closes it.
     opened = run(SetFollow(BOB, ADA, True), state((BOB, ADA), protected=frozenset()))
@@ -91,3 +96,25 @@ def test_protection_is_compared_with_the_write_model_and_marks_posts():
     assert bio.event.protected is None and bio.changes.protection is None
     assert run(PostTweet(ADA, "hi"), state()).event.protected is True
     assert run(PostTweet(BOB, "hi"), state()).event.protected is False
+
+
+def test_a_protected_accounts_tweet_is_retweeted_and_quoted_by_its_author_only():
+    tweets = {1: TweetRecord(1, ADA, False)}
+    protected = State(users=frozenset({ADA, BOB}), protected=frozenset({ADA}), tweets=tweets)
+    for command in (
+        SetEngagement(SetEngagement.RETWEET, BOB, 1, True),
+        PostTweet(BOB, "x", quote_of=1),
+    ):
+        with pytest.raises(DomainError) as refused:
+            run(command, protected)
+        assert (refused.value.refusal, refused.value.code) == (Refusal.FORBIDDEN, "protected-tweet")
+    # Its author may; likes, replies and undoing a retweet stay open; an open account's may.
+    assert isinstance(run(SetEngagement(SetEngagement.RETWEET, ADA, 1, True), protected).event,
+                      ev.TweetRetweeted)  # fmt: skip
+    assert isinstance(run(SetEngagement(SetEngagement.LIKE, BOB, 1, True), protected).event,
+                      ev.TweetLiked)  # fmt: skip
+    assert isinstance(run(SetEngagement(SetEngagement.RETWEET, BOB, 1, False), protected).event,
+                      ev.TweetUnretweeted)  # fmt: skip
+    assert run(PostTweet(BOB, "x", reply_to=1), protected).event.reply_to == 1
+    opened = dataclasses.replace(protected, protected=frozenset())
+    assert run(PostTweet(BOB, "x", quote_of=1), opened).event.quote_of == 1
