@@ -10,6 +10,7 @@ commands in order, so a reader told of a tweet finds it in the timelines (docs/s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from agents.context import AgentContext
 from infra.metrics import FANOUT_DELIVERIES, FANOUT_LAG_SECONDS
@@ -20,11 +21,14 @@ from projections.graph_plan import GraphPlan
 from projections.live_events import core_live_events
 from projections.redis_batch import RedisBatch
 from projections.redis_cache import CachedTweet
+from projections.search_ranking import epoch_ms
 from projections.timeline_entries import Entry
 from projections.timeline_writes import TimelineWrites
 from projections.tweet_plan import Posted, TweetPlan
 from schemas import events as ev
 
+# The authors a user engaged with, kept per user (the latest): the search's personal boost.
+ENGAGED_AUTHORS = 100
 # Each count is written to the cache by the family that changes it.
 LIKES, RETWEETS, REPLIES, QUOTES = ("likes",), ("retweets",), ("replies",), ("quotes",)
 
@@ -68,6 +72,7 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
     _queue_graph(context, batch, timelines, planned)
     _queue_tweets(context, batch, timelines, planned)
     _queue_engagements(context, batch, timelines, planned)
+    _queue_engaged_authors(context, batch, planned)
     if planned.threshold_moved is not None:
         threshold, lag = planned.threshold_moved
         batch.command(
@@ -225,6 +230,33 @@ def _queue_engagements(
                     + [keys.home(f) for f in planned.followers[event.user_id]],
                     [entry],
                 )
+
+
+def _queue_engaged_authors(context: AgentContext, batch: RedisBatch, planned: Planned) -> None:
+    """For each user, the authors whose tweets they replied to, liked or retweeted in the
+    batch, at the time of the last such engagement (only ever later: ZADD GT), keeping each
+    user's ENGAGED_AUTHORS latest. Whatever the batches and redeliveries, the set ends as the
+    latest authors of all the events applied."""
+    latest: dict[int, dict[int, int]] = {}
+
+    def note(user_id: int, author_id: int | None, at: datetime) -> None:
+        if author_id is not None and author_id != user_id:
+            authors = latest.setdefault(user_id, {})
+            authors[author_id] = max(authors.get(author_id, 0), epoch_ms(at))
+
+    for step in planned.tweets.steps:
+        if isinstance(step, Posted):
+            note(step.event.author_id, step.event.reply_to_author_id, step.event.occurred_at)
+    for engagement in planned.engagements.steps:
+        if isinstance(engagement.event, ev.TweetLiked | ev.TweetRetweeted):
+            event = engagement.event
+            note(event.user_id, event.author_id, event.occurred_at)
+    keys = context.models.keys
+    for user_id, authors in sorted(latest.items()):
+        key = keys.engaged_authors(user_id)
+        scored = [item for author, at in sorted(authors.items()) for item in (at, author)]
+        batch.command("ZADD", key, "GT", *scored)
+        batch.command("ZREMRANGEBYRANK", key, 0, -(ENGAGED_AUTHORS + 1))
 
 
 def _deliver(

@@ -26,6 +26,7 @@ from projections.search_paging import search_page
 from projections.search_query import SearchQuery
 from projections.search_ranking import (
     TOKEN_PATTERN,
+    Personal,
     day_start_ms,
     engagement,
     epoch_ms,
@@ -46,13 +47,15 @@ SETTINGS = {
         },
     },
 }
-# author_id and the counts are kept in _source only (returned, never searched or sorted on).
+# The counts are kept in _source only (returned, never searched or sorted on). author_id is
+# searched by the personal boost (since 2026-12-03: an index made before has it in _source
+# only; rebuild it with `chirp replay search`).
 _SOURCE_ONLY = {"type": "long", "index": False, "doc_values": False}
 MAPPINGS = {
     "dynamic": "strict",
     "properties": {
         "tweet_id": {"type": "long"},
-        "author_id": _SOURCE_ONLY,
+        "author_id": {"type": "long", "doc_values": False},
         "author": {"type": "keyword"},
         "hashtags": {"type": "keyword"},
         "content": {"type": "text", "analyzer": "tweet_text"},
@@ -189,15 +192,24 @@ class ElasticsearchSearchIndex:
         return await self.users.candidates(query, count)
 
     async def search(
-        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+        self,
+        query: SearchQuery,
+        cursor: str | None = None,
+        limit: int = 20,
+        personal: Personal | None = None,
     ) -> SearchPage:
-        return await search_page(self._ranked, query, cursor, limit, self.clock)
+        async def ranked(query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
+            return await self._ranked(query, as_of_ms, count, personal)
 
-    async def _ranked(self, query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
+        return await search_page(ranked, query, cursor, limit, self.clock)
+
+    async def _ranked(
+        self, query: SearchQuery, as_of_ms: int, count: int, personal: Personal | None
+    ) -> list[SearchHit]:
         response = await self._call(
             self.client.search(
                 index=self.alias,
-                query=ranking_query(query, as_of_ms),
+                query=ranking_query(query, as_of_ms, personal),
                 sort=[{"_score": "desc"}, {"tweet_id": "desc"}],
                 size=count,
                 source=False,
@@ -250,8 +262,9 @@ class ElasticsearchSearchIndex:
             raise SearchEngineError(f"elasticsearch unreachable: {error}") from error
 
 
-def ranking_query(query: SearchQuery, as_of_ms: int) -> dict:
-    """search_ranking's score as a function_score: BM25 (or 1) x recency step x engagement."""
+def ranking_query(query: SearchQuery, as_of_ms: int, personal: Personal | None = None) -> dict:
+    """search_ranking's score as a function_score: BM25 (or 1) x recency step x engagement
+    x personal boost."""
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
     if query.words:
@@ -281,11 +294,16 @@ def ranking_query(query: SearchQuery, as_of_ms: int) -> dict:
         "field_value_factor": {"field": "engagement", "modifier": "log2p", "missing": 0},
         "weight": _LOG2_OF_10,
     }
+    # The tiers are disjoint: a tweet matches at most one (the rest count 1).
+    personal_boosts = [
+        {"filter": {"terms": {"author_id": sorted(authors)}}, "weight": factor}
+        for authors, factor in (personal.tiers() if personal else [])
+    ]
     return {
         "function_score": {
             "query": {"bool": {"must": must, "should": should, "filter": filters}},
             # Each tweet matches exactly one step; multiplied with its engagement boost.
-            "functions": [*steps, boost],
+            "functions": [*steps, boost, *personal_boosts],
             "score_mode": "multiply",
             "boost_mode": "multiply",
         }

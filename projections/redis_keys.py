@@ -64,6 +64,11 @@ class RedisKeys:
     def retweeted(self, user_id: int) -> str:
         return f"{self.prefix}retweeted:{user_tag(user_id)}"
 
+    def engaged_authors(self, user_id: int) -> str:
+        """The authors whose tweets the user liked, retweeted or replied to, by the time of
+        the last such engagement (ms): the search's personal boost."""
+        return f"{self.prefix}engaged-authors:{user_tag(user_id)}"
+
     def pulled_authors(self) -> str:
         """Authors with tweets that fan-out did not push: readers merge their recents."""
         return f"{self.prefix}pulled-authors"

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from projections.engagements import Counts
 from projections.search_query import SearchQuery
+from projections.search_ranking import Personal
 from projections.user_search import UserDocument, UserHit, UserQuery
 
 
@@ -62,10 +63,15 @@ class SearchIndex(Protocol):
         applying them twice changes nothing; tweets not indexed are ignored."""
 
     async def search(
-        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+        self,
+        query: SearchQuery,
+        cursor: str | None = None,
+        limit: int = 20,
+        personal: Personal | None = None,
     ) -> SearchPage:
-        """The next `limit` hits of `query` in rank order after `cursor` (None: the first page).
-        Raises SearchCursorError for a cursor that is not one of this query's."""
+        """The next `limit` hits of `query` in rank order after `cursor` (None: the first page),
+        favouring `personal`'s authors (search_ranking). Raises SearchCursorError for a
+        cursor that is not one of this query's."""
 
     async def index_users(self, users: Sequence[UserDocument]) -> None:
         """Add or replace users (username, display name) as one batch; idempotent."""

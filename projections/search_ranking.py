@@ -1,11 +1,15 @@
 """What both search adapters share: how text is analyzed and how a hit is ranked.
 
-score = relevance x recency x engagement boost, where
+score = relevance x recency x engagement boost x personal boost, where
 - relevance is BM25 over the content (k1 = 1.2, b = 0.75), summed over the query's words,
   phrases and hashtags; 1 for a query of operators only (`from:`, `since:`, `until:`);
 - recency is 0.5 ** (age / HALF_LIFE), taken at the start of the age step the tweet is in
   (a step function, so that the embedded engine can apply it as boosted time ranges);
-- the engagement boost is log2(2 + likes + 2 x retweets + replies): 1 without engagement.
+- the engagement boost is log2(2 + likes + 2 x retweets + 3 x replies): 1 without
+  engagement, weighted toward discussion;
+- the personal boost is FOLLOWED_BOOST for an author the searcher follows, else
+  ENGAGED_BOOST for one whose tweets they liked, retweeted or replied to lately, else 1
+  (and 1 for everyone when nobody is signed in).
 Ties are broken by the newer tweet id. docs/search.md explains the choices.
 """
 
@@ -50,8 +54,35 @@ AGE_STEPS_MS = (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# A retweet spreads a tweet further than a like or a reply does.
-LIKE_WEIGHT, RETWEET_WEIGHT, REPLY_WEIGHT = 1, 2, 1
+# Weighted toward discussion: a reply is worth more than a retweet, which spreads a tweet
+# further than a like does.
+LIKE_WEIGHT, RETWEET_WEIGHT, REPLY_WEIGHT = 1, 2, 3
+# At equal text relevance, recency and engagement: authors the searcher follows first, then
+# authors they engaged with lately (docs/search.md, "Personal boost").
+FOLLOWED_BOOST, ENGAGED_BOOST = 2.0, 1.5
+
+
+@dataclass(frozen=True)
+class Personal:
+    """Whom a signed-in searcher's results favour: the authors they follow, and the authors
+    whose tweets they liked, retweeted or replied to lately."""
+
+    followed: frozenset[int] = frozenset()
+    engaged: frozenset[int] = frozenset()
+
+    def boost(self, author_id: int) -> float:
+        if author_id in self.followed:
+            return FOLLOWED_BOOST
+        return ENGAGED_BOOST if author_id in self.engaged else 1.0
+
+    def tiers(self) -> list[tuple[frozenset[int], float]]:
+        """The boosted authors as disjoint sets, each with its boost (the rest get 1)."""
+        engaged_only = self.engaged - self.followed
+        return [
+            (authors, factor)
+            for authors, factor in ((self.followed, FOLLOWED_BOOST), (engaged_only, ENGAGED_BOOST))
+            if authors
+        ]
 
 
 @dataclass(frozen=True)

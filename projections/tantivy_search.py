@@ -20,6 +20,7 @@ from projections.search_paging import search_page
 from projections.search_query import SearchQuery
 from projections.search_ranking import (
     TOKEN_PATTERN,
+    Personal,
     day_start_ms,
     engagement,
     epoch_ms,
@@ -60,7 +61,9 @@ def tweet_text_analyzer() -> tantivy.TextAnalyzer:
 def tweet_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("tweet_id", stored=True, indexed=True, fast=True)
-    builder.add_unsigned_field("author_id", stored=True)
+    # Indexed for the personal boost (search_ranking.Personal): added 2026-12-03, so an index
+    # built before cannot be opened; rebuild it with `chirp replay search`.
+    builder.add_unsigned_field("author_id", stored=True, indexed=True)
     # Exact-match fields: lowercased usernames and case-folded hashtags, one term each.
     builder.add_text_field("author", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("hashtags", stored=True, tokenizer_name="raw", index_option="basic")
@@ -98,7 +101,15 @@ class TantivySearchIndex:
         if self._index is not None:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        try:
+            index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        except ValueError as error:
+            if "schema does not match" not in str(error):
+                raise
+            raise SearchEngineError(
+                f"the search index at {self.directory} was built by an older Chirp: rebuild"
+                " it with `chirp replay search` (docs/replay.md)"
+            ) from error
         index.register_tokenizer(TWEET_TEXT, self.analyzer)
         if self.writable:
             self._writer = open_writer(index, self.directory, WRITER_HEAP_BYTES)
@@ -164,10 +175,14 @@ class TantivySearchIndex:
         return await asyncio.to_thread(self.users.candidates, query, count)
 
     async def search(
-        self, query: SearchQuery, cursor: str | None = None, limit: int = 20
+        self,
+        query: SearchQuery,
+        cursor: str | None = None,
+        limit: int = 20,
+        personal: Personal | None = None,
     ) -> SearchPage:
         async def ranked(query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
-            return await asyncio.to_thread(self._ranked, query, as_of_ms, count)
+            return await asyncio.to_thread(self._ranked, query, as_of_ms, count, personal)
 
         return await search_page(ranked, query, cursor, limit, self.clock)
 
@@ -240,12 +255,14 @@ class TantivySearchIndex:
 
     # -- searching ---------------------------------------------------------------------------
 
-    def _ranked(self, query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
+    def _ranked(
+        self, query: SearchQuery, as_of_ms: int, count: int, personal: Personal | None = None
+    ) -> list[SearchHit]:
         try:
             index = self._opened()
             index.reload()  # another process may have committed since
             searcher = index.searcher()
-            engine_query = self._query(query, as_of_ms)
+            engine_query = self._query(query, as_of_ms, personal)
             fetch = count + 1
             while True:
                 found = searcher.search(
@@ -269,9 +286,10 @@ class TantivySearchIndex:
         )
         return hits[:count]
 
-    def _query(self, query: SearchQuery, as_of_ms: int) -> Query:
-        """relevance (BM25, or 1 without text) x the recency step of each tweet; tantivy
-        multiplies by the engagement boost itself (weight_by_field: log2(2 + engagement))."""
+    def _query(self, query: SearchQuery, as_of_ms: int, personal: Personal | None = None) -> Query:
+        """relevance (BM25, or 1 without text) x the recency step of each tweet x its personal
+        boost; tantivy multiplies by the engagement boost itself (weight_by_field:
+        log2(2 + engagement))."""
         # Created strictly before the first page's moment: a tweet posted in that very
         # millisecond, after the page was ranked, must not appear on the next one.
         pinned = self._created_between(None, as_of_ms - 1)
@@ -281,7 +299,15 @@ class TantivySearchIndex:
         matching = Query.boolean_query(
             scored + [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
         )
-        # Each tweet falls in exactly one step, so the sum has exactly one term.
+        # Each tweet falls in exactly one step and one personal tier (the boosted authors'
+        # sets, then everyone else), so the sum has exactly one term.
+        boosted = personal.tiers() if personal else []
+        tiers = [([(Occur.Must, self._authors(authors))], factor) for authors, factor in boosted]
+        if boosted:
+            everyone_boosted = frozenset().union(*(authors for authors, _ in boosted))
+            tiers.append(([(Occur.MustNot, self._authors(everyone_boosted))], 1.0))
+        else:
+            tiers.append(([], 1.0))
         return Query.boolean_query(
             [
                 (
@@ -296,13 +322,20 @@ class TantivySearchIndex:
                                         self._created_between(step.oldest_ms, step.newest_ms), 0.0
                                     ),
                                 ),
+                                *tier,
                             ]
                         ),
-                        step.factor,
+                        step.factor * factor,
                     ),
                 )
                 for step in recency_steps(as_of_ms)
+                for tier, factor in tiers
             ]
+        )
+
+    def _authors(self, authors: frozenset[int]) -> Query:
+        return Query.const_score_query(
+            Query.term_set_query(self.schema, "author_id", sorted(authors)), 0.0
         )
 
     def _text_clauses(self, query: SearchQuery) -> list[tuple[Occur, Query]]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import Limit, Reader, ServicesDep
+from api.personal import personal_boost
 from api.problems import ProblemError
 from api.routes import json_body, links, problem_responses
 from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
@@ -36,10 +37,13 @@ async def search(
     ] = None,
     limit: Limit = 20,
 ):
-    """Tweets matching `q`, best first: relevance x recency x engagement (docs/search.md)."""
+    """Tweets matching `q`, best first: relevance x recency x engagement, and for a signed-in
+    reader the authors they follow or engaged with lately first at equal terms
+    (docs/search.md)."""
     try:
         query = parse_search_query(q)
-        found = await services.search.search(query, cursor, limit)
+        personal = await personal_boost(services, viewer.user_id) if viewer else None
+        found = await services.search.search(query, cursor, limit, personal)
     except SearchQueryError as error:
         raise ProblemError(
             422, "invalid-search-query", "Invalid Search Query", str(error)

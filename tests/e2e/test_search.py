@@ -63,6 +63,27 @@ def test_a_deleted_reply_no_longer_lifts_its_parent(client):
     assert eventually(lambda: _ids(client, word) == [newer, older], timeout=15)
 
 
+def test_a_signed_in_readers_followed_and_engaged_authors_come_first(client):
+    friend, liked, stranger = (register(client, n) for n in ("frnd", "likd", "strg"))
+    reader = register(client, "rdr")
+    word = _word()
+    # Equal text, age step and engagement; the stranger's tweet is the newest.
+    by_friend = post(client, friend, f"{word} notes")
+    by_liked = post(client, liked, f"{word} notes")
+    by_stranger = post(client, stranger, f"{word} notes")
+    other = post(client, liked, "something else to like")
+    assert client.post(f"/api/v1/users/{friend.user_id}/follow", headers=reader.auth).is_success
+    assert client.post(f"/api/v1/tweets/{other}/like", headers=reader.auth).is_success
+    newest_first = [by_stranger, by_liked, by_friend]
+    assert eventually(lambda: _ids(client, word) == newest_first, timeout=15)
+    # The reader's own search waits for their follow and like to be applied.
+    assert eventually(lambda: _ids(client, word, reader) == [by_friend, by_liked, by_stranger],
+                      timeout=15)  # fmt: skip
+    # Logged out, and for another reader, the same query is not personalized.
+    assert _ids(client, word) == newest_first
+    assert _ids(client, word, stranger) == newest_first
+
+
 def test_paging_returns_every_hit_exactly_once(client):
     author = register(client, "page")
     word = _word()

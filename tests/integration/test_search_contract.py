@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 import zlib
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticse
 from projections.engagements import Counts
 from projections.search import TweetDocument
 from projections.search_query import parse_search_query
-from projections.search_ranking import recency_factor
+from projections.search_ranking import ENGAGED_BOOST, FOLLOWED_BOOST, Personal, recency_factor
 from projections.tantivy_search import TantivySearchIndex
 from schemas.entities import extract_hashtags
 from tests.integration.conftest import NO_REAL_ELASTICSEARCH, REAL_ELASTICSEARCH_URL
@@ -231,6 +232,53 @@ class SearchIndexContract:
             assert ranked[old.tweet_id] / ranked[fresh.tweet_id] == pytest.approx(
                 ten_days, rel=1e-3
             )
+
+        self.run(scenario)
+
+    def test_a_discussed_tweet_beats_an_equally_liked_one(self):
+        async def scenario(index):
+            # Same text and age step; three replies against three likes. With replies
+            # weighted like likes (as before seed 000's rule), the newer id would win the tie.
+            discussed = tweet("espresso machine advice", age=12 * MINUTE, replies=3)
+            liked = tweet("espresso machine advice", age=11 * MINUTE, likes=3)
+            await index.index([discussed, liked])
+            ranked = await scores(index, "espresso")
+            assert list(ranked) == [discussed.tweet_id, liked.tweet_id]
+            # Engagement 9 against 3: log2(11) / log2(5).
+            assert ranked[discussed.tweet_id] / ranked[liked.tweet_id] == pytest.approx(
+                math.log2(11) / math.log2(5), rel=1e-3
+            )
+
+        self.run(scenario)
+
+    def test_a_followed_or_engaged_authors_tweet_outranks_a_strangers_equal_one(self):
+        async def scenario(index):
+            # Equal text, age step and engagement; the stranger's is the newer (wins ties).
+            friend = tweet("hiking trail tips", author="friend", age=14 * MINUTE)
+            liked = tweet("hiking trail tips", author="liked", age=13 * MINUTE)
+            stranger = tweet("hiking trail tips", author="stranger", age=12 * MINUTE)
+            await index.index([friend, liked, stranger])
+            query = parse_search_query("hiking")
+            signed_out = await index.search(query, None, 10)
+            assert [hit.tweet_id for hit in signed_out.hits] == [
+                stranger.tweet_id, liked.tweet_id, friend.tweet_id
+            ]  # fmt: skip
+            personal = Personal(
+                followed=frozenset({friend.author_id}), engaged=frozenset({liked.author_id})
+            )
+            signed_in = await index.search(query, None, 10, personal)
+            ranked = {hit.tweet_id: hit.score for hit in signed_in.hits}
+            assert list(ranked) == [friend.tweet_id, liked.tweet_id, stranger.tweet_id]
+            assert ranked[friend.tweet_id] / ranked[stranger.tweet_id] == pytest.approx(
+                FOLLOWED_BOOST, rel=1e-3
+            )
+            assert ranked[liked.tweet_id] / ranked[stranger.tweet_id] == pytest.approx(
+                ENGAGED_BOOST, rel=1e-3
+            )
+            # Paging with the boost returns every hit once, in the same order.
+            first = await index.search(query, None, 2, personal)
+            rest = await index.search(query, first.next_cursor, 2, personal)
+            assert [hit.tweet_id for hit in first.hits + rest.hits] == list(ranked)
 
         self.run(scenario)
 
