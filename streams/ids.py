@@ -35,7 +35,7 @@ class SnowflakeIds:
         """The next id; later than `after` too (an id of any worker's: another process's
         clock may be ahead of ours), by moving on to the millisecond after its own."""
         with self._lock:
-            now = int(self._clock() * 1000) - EPOCH_MS
+            now = _epoch_ms(self._clock()) - EPOCH_MS
             floor_ms = after >> (WORKER_BITS + SEQUENCE_BITS)
             if after and floor_ms >= now:
                 now = floor_ms + 1
@@ -60,5 +60,12 @@ def id_time(snowflake: int) -> datetime:
 
 def lowest_id_at(moment: datetime) -> int:
     """The smallest id any worker could make at `moment`: a bound for time-range queries."""
-    ms = int(moment.timestamp() * 1000) - EPOCH_MS
+    ms = _epoch_ms(moment.timestamp()) - EPOCH_MS
     return max(ms, 0) << (WORKER_BITS + SEQUENCE_BITS)
+
+
+def _epoch_ms(seconds: float) -> int:
+    """The millisecond a clock reading falls in. Through whole microseconds (a datetime's
+    precision): `int(seconds * 1000)` put a reading of exactly 12:00:00.123 in .122 whenever
+    the float came out as .1229999."""
+    return round(seconds * 1_000_000) // 1000
