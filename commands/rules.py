@@ -117,6 +117,11 @@ def _pair(user_id: int, other_id: int) -> tuple[int, int]:
     return (min(user_id, other_id), max(user_id, other_id))
 
 
+def _pair_event(user_id: int, other_id: int, event: ev.Event) -> tuple[tuple[int, int], int]:
+    """The pair's clock moved to `event` (Changes.pair_event)."""
+    return (_pair(user_id, other_id), event.event_id)
+
+
 def decide(command: Command, state: State, next_id: NextId, now: datetime) -> Decision:
     """Decide `command` against `state` (read as `needs(command)` says)."""
     if command.actor_id is not None and command.actor_id not in state.users:
@@ -381,7 +386,7 @@ def _edge_decision(
         follower_id=follower,
         followee_id=followee,
     )
-    pair_event = (_pair(follower, followee), event.event_id)
+    pair_event = _pair_event(follower, followee, event)
     return Decision(result, event, dataclasses.replace(changes, pair_event=pair_event))
 
 
@@ -405,13 +410,13 @@ def _block(command: SetBlock, state: State, next_id: NextId, now: datetime) -> D
         reverse = (command.blocked_id, command.blocker_id)
         changes = Changes(
             blocked=(edge,),
-            pair_event=(_pair(command.blocker_id, command.blocked_id), event.event_id),
+            pair_event=_pair_event(command.blocker_id, command.blocked_id, event),
             unrequested=tuple(sorted(state.requests & {edge, reverse})),
         )
     else:
         changes = Changes(
             unblocked=(edge,),
-            pair_event=(_pair(command.blocker_id, command.blocked_id), event.event_id),
+            pair_event=_pair_event(command.blocker_id, command.blocked_id, event),
         )
     return Decision(result, event, changes)
 
@@ -430,10 +435,8 @@ def _mute(command: SetMute, state: State, next_id: NextId, now: datetime) -> Dec
         muter_id=command.muter_id,
         muted_id=command.muted_id,
     )
-    pair_event = (_pair(command.muter_id, command.muted_id), event.event_id)
-    return Decision(
-        MuteState(command.muted_id, command.muting), event, Changes(pair_event=pair_event)
-    )
+    changes = Changes(pair_event=_pair_event(command.muter_id, command.muted_id, event))
+    return Decision(MuteState(command.muted_id, command.muting), event, changes)
 
 
 @_decide.register
