@@ -67,12 +67,13 @@ async def timeline_copies(
                     # already drop the user; a block applied with the follow it ends, in
                     # one batch, copies nothing, and this leaves the same).
                     blocked_uncached.add(user_id)
-    # Not cached: the store's newest tweets, without the author's retweets (so not all).
-    newest = await context.models.tweets.newest_by_each(
-        sorted(set(uncached) | blocked_uncached),
-        cap if blocked_uncached else FOLLOW_BACKFILL,
-        conn,
-    )
+    # Not cached: the store's newest tweets, without the author's retweets (so not all); as
+    # many as a follow copies, or as the recents hold for a block (rare: its own query).
+    tweets = context.models.tweets
+    followed = sorted(set(uncached) - blocked_uncached)
+    newest = await tweets.newest_by_each(followed, FOLLOW_BACKFILL, conn)
+    if blocked_uncached:
+        newest |= await tweets.newest_by_each(sorted(blocked_uncached), cap, conn)
     for author_id, tweet_ids in newest.items():
         entries = [Entry(tweet_id, tweet_id) for tweet_id in tweet_ids]
         if author_id in blocked_uncached:
