@@ -67,6 +67,19 @@ class Register(Command):
 
 
 @dataclass(frozen=True)
+class DeleteAccount(Command):
+    """Delete the actor's account (its password confirmed by the route): the account is
+    marked deleted, its username held, and UserDeleted removes the person from every read
+    model (docs/safety.md)."""
+
+    user_id: int
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
 class PostTweet(Command):
     author_id: int
     content: str
@@ -347,6 +360,7 @@ class Changes:
     requested: tuple[tuple[int, int], ...] = ()  # (follower, followee) requests made
     unrequested: tuple[tuple[int, int], ...] = ()  # and closed
     protection: tuple[int, bool] | None = None  # (user, protected) when it changes
+    deleted_account: int | None = None  # the account deleted
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -356,6 +370,11 @@ class Changes:
 class Registered:
     user_id: int
     username: str
+
+
+@dataclass(frozen=True)
+class AccountDeleted:
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -441,6 +460,7 @@ class MediaRemoved:
 
 Result = (
     Registered
+    | AccountDeleted
     | Posted
     | Deleted
     | FollowState

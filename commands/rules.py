@@ -12,12 +12,14 @@ from functools import singledispatch
 from commands.errors import DomainError, Refusal, not_found
 from commands.media_keys import original_key
 from commands.model import (
+    AccountDeleted,
     AnswerFollowRequest,
     BlockState,
     Changes,
     Command,
     CompleteUpload,
     Decision,
+    DeleteAccount,
     Deleted,
     DeleteTweet,
     DescribeMedia,
@@ -119,7 +121,12 @@ def _pair(user_id: int, other_id: int) -> tuple[int, int]:
 
 def decide(command: Command, state: State, next_id: NextId, now: datetime) -> Decision:
     """Decide `command` against `state` (read as `needs(command)` says)."""
-    if command.actor_id is not None and command.actor_id not in state.users:
+    # An upload of a deleted account is still removed (the sweeper acts as its owner).
+    if (
+        command.actor_id is not None
+        and command.actor_id not in state.users
+        and not isinstance(command, RemoveMedia)
+    ):
         raise DomainError(
             Refusal.UNAUTHENTICATED,
             "unauthorized",
@@ -158,6 +165,28 @@ def username_taken(username: str) -> DomainError:
         "username-taken",
         "Username Taken",
         f"the username {username!r} is already taken",
+    )
+
+
+def username_reserved(username: str) -> DomainError:
+    return DomainError(
+        Refusal.CONFLICT,
+        "username-reserved",
+        "Username Reserved",
+        f"the username {username!r} belonged to an account deleted lately: it is reserved"
+        " for a while after the deletion (docs/safety.md)",
+    )
+
+
+@_decide.register
+def _delete_account(
+    command: DeleteAccount, state: State, next_id: NextId, now: datetime
+) -> Decision:
+    event = ev.UserDeleted(
+        event_id=next_id(), occurred_at=now, actor_id=command.user_id, user_id=command.user_id
+    )
+    return Decision(
+        AccountDeleted(command.user_id), event, Changes(deleted_account=command.user_id)
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from commands.errors import DomainError, Refusal
 from commands.model import Command
-from commands.rules import decide, needs, username_taken
+from commands.rules import decide, needs, username_reserved, username_taken
 from commands.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from infra.metrics import WRITES
 from schemas.events import decode, encode
@@ -133,10 +133,11 @@ class CommandRunner:
                 ):
                     quota = await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
-                if not await tx.apply(decision.changes):
+                if refusal := await tx.apply(decision.changes):
                     account = decision.changes.account
                     assert account is not None  # only a username taken refuses the changes
-                    raise username_taken(account.username)
+                    refuse = username_reserved if refusal == "username-reserved" else username_taken
+                    raise refuse(account.username)
                 answer = dataclasses.replace(render(decision.result), quota=quota)
                 if decision.event is not None:
                     await tx.keep_unconfirmed(

@@ -57,6 +57,14 @@ class ProfileUpdated(Event):
     protected: bool | None = None
 
 
+class UserDeleted(Event):
+    """The user deleted their account: every read model removes their tweets, likes,
+    retweets, follows both ways, profile, media and notifications, and corrects the counts
+    of what remains (docs/safety.md, "Deletion and erasure")."""
+
+    user_id: Id
+
+
 class NotificationsRead(Event):
     """The user has seen their notifications up to `up_to` (a notification's `latest_id`)."""
 
@@ -238,6 +246,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         UserRegistered,
         ProfileUpdated,
+        UserDeleted,
         NotificationsRead,
         TweetPosted,
         TweetDeleted,
@@ -259,6 +268,47 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MediaDeleted,
     )
 }
+
+# The fields naming the users an event is by or about: a user deleted among them makes the
+# event one the read models no longer apply (agents/erasure.py). Not among them: the users
+# a post replies to, quotes or mentions, whose deletion leaves the post (another user's
+# words) in place.
+PRINCIPAL_USER_FIELDS = (
+    "actor_id",
+    "user_id",
+    "author_id",
+    "follower_id",
+    "followee_id",
+    "blocker_id",
+    "blocked_id",
+    "muter_id",
+    "muted_id",
+    "owner_id",
+)
+REFERENCED_USER_FIELDS = ("reply_to_author_id", "quote_of_author_id", "mentioned_ids")
+
+
+def principal_users(event: Event) -> set[int]:
+    """The users `event` is by or about (see PRINCIPAL_USER_FIELDS)."""
+    found = set()
+    for name in PRINCIPAL_USER_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None:
+            found.add(value)
+    return found
+
+
+def referenced_users(event: Event) -> set[int]:
+    """The users a post replies to, quotes or mentions."""
+    found: set[int] = set()
+    for name in REFERENCED_USER_FIELDS:
+        value = getattr(event, name, None)
+        if isinstance(value, tuple):
+            found.update(value)
+        elif value is not None:
+            found.add(value)
+    return found
+
 
 # (type, version) -> function turning a payload of that version into one of version + 1.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

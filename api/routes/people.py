@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.consistency import wait_for_own_writes
 from api.deps import (
+    ClientAddress,
     CurrentUser,
     Limit,
     Reader,
@@ -21,12 +22,12 @@ from api.deps import (
 )
 from api.problems import ProblemError, not_found
 from api.routes import json_body, problem_responses, respond, user_page
-from commands.model import ProfileEdited, ProfileFields, UpdateProfile
+from commands.model import DeleteAccount, ProfileEdited, ProfileFields, UpdateProfile
 from commands.runner import Answer
 from projections.graph import Profile
 from projections.search_query import SearchQueryError
 from projections.user_search import MAX_QUERY_LENGTH, find_users, parse_user_query
-from schemas.api import ProfileUpdate, SuggestionPage, UserPage, UserPublic
+from schemas.api import AccountDeletion, ProfileUpdate, SuggestionPage, UserPage, UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _READ_ERRORS = problem_responses(401, 404, 422, 503)
@@ -63,6 +64,38 @@ async def edit_profile(
         return Answer(200, _public(dataclasses.replace(profile, **changed)).model_dump(mode="json"))
 
     return respond(await run(UpdateProfile(user.user_id, edit, current), render))
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+)
+async def delete_account(
+    body: AccountDeletion,
+    user: CurrentUser,
+    services: ServicesDep,
+    run: RunCommandDep,
+    address: ClientAddress,
+):
+    """Delete your account, confirmed by your password (403 `wrong-password` if it is not
+    yours; failures count against the login limits, 429 past them). Your tweets, likes,
+    retweets, follows, profile, media and notifications leave every read model; your
+    username stays reserved for a while; your tokens stop working (docs/safety.md)."""
+    await services.logins.check(user.username, address)
+    account = await services.write_model.account(user.username)
+    mine = account is not None and account.user_id == user.user_id and not account.deleted
+    valid = await services.passwords.verify(
+        account.password_hash if account is not None and mine else None, body.password
+    )
+    if not valid:
+        await services.logins.failed(user.username, address)
+        raise ProblemError(
+            403, "wrong-password", "Wrong Password", "the password is not this account's"
+        )
+    answer = await run(DeleteAccount(user.user_id), lambda _: Answer(204, None))
+    services.deleted_accounts.deleted(user.user_id)
+    return respond(answer)
 
 
 @router.get("/by/username/{username}", response_model=UserPublic, responses=_READ_ERRORS)
