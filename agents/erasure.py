@@ -13,26 +13,72 @@ another. Before a batch is applied, the users it names are looked up in the writ
   them (a reply count, a notification) is erased with the rest. Erasure is idempotent.
 
 So the read models end the same whichever order the events arrive in, live or replayed.
+
+The same look-up brings the keys that open the batch's sealed events (schemas/sealing.py):
+the personal fields are in the clear only in the agents' memory and the read models.
 """
 
 from __future__ import annotations
 
+from cachetools import TTLCache
+
 from agents.batches import Apply
 from agents.context import AgentContext
 from schemas import events as ev
+from schemas import sealing
+
+# Keys held in memory: about 100 bytes each with the cache's own, so some 10 MB at most.
+KEY_CACHE_SIZE = 100_000
+KEY_CACHE_SECONDS = 600.0
 
 
-async def deleted_among(context: AgentContext, user_ids: set[int]) -> set[int]:
-    """Those of `user_ids` whose accounts are deleted."""
-    if not user_ids:
-        return set()
-    async with context.models.pool.connection() as conn:
-        cursor = await conn.execute(
+class Keys:
+    """The keys sealed events are opened with, as the write model holds them: a bounded
+    cache in front of it. A key leaves it when its account is seen deleted (its UserDeleted,
+    or a batch naming a deleted user), when least used of `size`, and `seconds` after it was
+    read: a key destroyed by a deletion another worker applied lives in no memory longer."""
+
+    def __init__(self, size: int = KEY_CACHE_SIZE, seconds: float = KEY_CACHE_SECONDS) -> None:
+        self._keys: TTLCache[int, bytes] = TTLCache(maxsize=size, ttl=seconds)
+
+    def known(self, user_ids: set[int]) -> dict[int, bytes]:
+        return {user: key for user in user_ids if (key := self._keys.get(user)) is not None}
+
+    def learn(self, keys: dict[int, bytes]) -> None:
+        self._keys.update(keys)
+
+    def forget(self, user_ids: set[int]) -> None:
+        for user_id in user_ids:
+            self._keys.pop(user_id, None)
+
+
+KEYS = Keys()
+
+
+async def look_up(
+    context: AgentContext, user_ids: set[int], owners: set[int]
+) -> tuple[set[int], dict[int, bytes]]:
+    """Those of `user_ids` whose accounts are deleted, and the keys of `owners` (the owners
+    of the batch's sealed events): one round trip, with the keys not cached only."""
+    keys = KEYS.known(owners)
+    missing = sorted(owners - set(keys))
+    async with context.models.pool.connection() as conn, conn.pipeline():
+        deleted = await conn.execute(
             "SELECT user_id FROM write_model.accounts"
             " WHERE user_id = ANY(%s) AND deleted_at IS NOT NULL",
             (sorted(user_ids),),
         )
-        return {row[0] for row in await cursor.fetchall()}
+        found = None
+        if missing:
+            found = await conn.execute(
+                "SELECT user_id, key FROM write_model.user_keys WHERE user_id = ANY(%s)",
+                (missing,),
+            )
+        gone = {row[0] for row in await deleted.fetchall()}
+        fetched = {row[0]: bytes(row[1]) for row in await found.fetchall()} if found else {}
+    KEYS.forget(gone)
+    KEYS.learn({user: key for user, key in fetched.items() if user not in gone})
+    return gone, {user: key for user, key in (keys | fetched).items() if user not in gone}
 
 
 async def usernames_of(context: AgentContext, user_ids: set[int]) -> dict[int, str]:
@@ -49,21 +95,23 @@ async def usernames_of(context: AgentContext, user_ids: set[int]) -> dict[int, s
 
 
 async def screen(context: AgentContext, events: list[ev.Event]) -> list[ev.Event]:
-    """`events` without those by or about deleted users, and with a UserDeleted again for
-    each deleted user a kept post names."""
+    """`events` opened (their sealed fields in the clear), without those by or about deleted
+    users, and with a UserDeleted again for each deleted user a kept post names."""
     named: set[int] = set()
     for event in events:
         named |= ev.principal_users(event) | ev.referenced_users(event)
-    deleted = await deleted_among(context, named)
-    if not deleted:
+    owners = {sealing.owner(event) for event in events if sealing.is_sealed(event)}
+    deleted, keys = await look_up(context, named, owners)
+    if not deleted and not owners:
         return events
     kept: list[ev.Event] = []
     again: dict[int, ev.Event] = {}
     for event in events:
         if isinstance(event, ev.UserDeleted):
+            KEYS.forget({event.user_id})
             kept.append(event)
         elif not ev.principal_users(event) & deleted:
-            kept.append(event)
+            kept.append(_opened(event, keys))
             for user_id in sorted(ev.referenced_users(event) & deleted):
                 again.setdefault(user_id, event)
     kept += [
@@ -73,6 +121,15 @@ async def screen(context: AgentContext, events: list[ev.Event]) -> list[ev.Event
         for user, event in again.items()
     ]
     return kept
+
+
+def _opened(event: ev.Event, keys: dict[int, bytes]) -> ev.Event:
+    if not sealing.is_sealed(event):
+        return event
+    key = keys.get(sealing.owner(event))
+    if key is None:
+        raise sealing.Unsealable(f"event {event.event_id}: its owner's key is missing")
+    return sealing.unseal(event, key)
 
 
 def screened(apply: Apply) -> Apply:

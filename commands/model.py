@@ -310,6 +310,8 @@ class Needs:
     # the order of their event ids (locked; `State.pair_clock` is the pair's last such event,
     # `State.requests` their pending follow requests).
     pair: tuple[int, int] | None = None
+    # The user whose key seals the decision's event (schemas/sealing.py), read with the rest.
+    key_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,8 @@ class State:
     pair_clock: int = 0
     # (follower, followee) of the pair's pending follow requests.
     requests: frozenset[tuple[int, int]] = frozenset()
+    # The key of `Needs.key_of` (None: that account has none yet).
+    key: bytes | None = None
 
     def blocked_either_way(self, user_id: int, other_id: int) -> bool:
         return (user_id, other_id) in self.blocks or (other_id, user_id) in self.blocks

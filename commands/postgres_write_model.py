@@ -131,8 +131,14 @@ class PostgresWriteTransaction:
                 " AND blocked_id IN (SELECT user_id FROM named)",
                 (sorted(needs.users), sorted(needs.tweets), sorted(needs.usernames)),
             )
+        key = None
+        if needs.key_of is not None:
+            key = await self.conn.execute(
+                "SELECT key FROM write_model.user_keys WHERE user_id = %s", (needs.key_of,)
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         clock = await pair_clock.fetchone() if pair_clock else None
+        key_row = await key.fetchone() if key else None
         accounts = await users.fetchall() if users else []
         tweet_rows = await tweets.fetchall() if tweets else []
         state = State(
@@ -145,6 +151,7 @@ class PostgresWriteTransaction:
             blocks=frozenset(await blocks.fetchall()) if blocks else frozenset(),
             pair_clock=clock[0] if clock else 0,
             requests=frozenset(await requests.fetchall()) if requests else frozenset(),
+            key=bytes(key_row[0]) if key_row else None,
         )
         return state, await _rows(unconfirmed)
 
@@ -244,10 +251,22 @@ class PostgresWriteTransaction:
             )
         return None
 
+    async def create_key(self, user_id: int, key: bytes) -> bytes:
+        # Another API process may make the same account's first key at the same moment:
+        # whichever is stored first is the one, and both seal with it.
+        cursor = await self.conn.execute(
+            "INSERT INTO write_model.user_keys (user_id, key) VALUES (%s, %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET key = write_model.user_keys.key RETURNING key",
+            (user_id, key),
+        )
+        row = await cursor.fetchone()
+        assert row is not None  # an upsert always returns its row
+        return bytes(row[0])
+
     async def _delete_account(self, user_id: int) -> None:
-        """Mark the account deleted (its tweets then read as deleted: see `load`); its
-        attached uploads are released, so the sweeper removes their files after the grace
-        period, and its pending follow requests close."""
+        """Mark the account deleted (its tweets then read as deleted: see `load`) and delete
+        its key; its attached uploads are released, so the sweeper removes their files after
+        the grace period, and its pending follow requests close."""
         await self.conn.execute(
             "UPDATE write_model.accounts SET deleted_at = now()"
             " WHERE user_id = %s AND deleted_at IS NULL",
@@ -262,6 +281,9 @@ class PostgresWriteTransaction:
             "DELETE FROM write_model.follow_requests WHERE follower_id = %s OR followee_id = %s",
             (user_id, user_id),
         )
+        # The key goes: what the log holds of the person's words and names is ciphertext
+        # no one can read any more (schemas/sealing.py).
+        await self.conn.execute("DELETE FROM write_model.user_keys WHERE user_id = %s", (user_id,))
 
     async def _pairs(
         self, table: str, key: tuple[str, str], pairs: tuple[tuple[int, int], ...], present: bool

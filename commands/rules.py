@@ -82,6 +82,7 @@ def needs(command: Command) -> Needs:
             usernames = frozenset(extract_mentions(command.content))
             return Needs(
                 users=actor,
+                key_of=command.author_id,
                 tweets=tweets,
                 usernames=usernames,
                 # Locked: two posts attaching one upload must not both take it.
@@ -107,9 +108,13 @@ def needs(command: Command) -> Needs:
             return Needs(users=actor | {muted}, pair=_pair(muter, muted))
         case SetEngagement(tweet_id=tweet_id, on=on):
             return Needs(users=actor, tweets=frozenset({tweet_id}), blocks=on)
-        case CompleteUpload(media_id=media_id) | DescribeMedia(media_id=media_id):
+        case DescribeMedia(media_id=media_id, user_id=user_id):
+            return Needs(users=actor, media=frozenset({media_id}), key_of=user_id)
+        case CompleteUpload(media_id=media_id):
             # Locked: two completions of one upload must not both emit an event.
             return Needs(users=actor, media=frozenset({media_id}))
+        case UpdateProfile(user_id=user_id):
+            return Needs(users=actor, key_of=user_id)
         case RemoveMedia(media_id=media_id):
             return Needs(users=actor, media=frozenset({media_id}))
     return Needs(users=actor)

@@ -68,6 +68,9 @@ class WriteTransaction(Protocol):
         (case-insensitively), write nothing and return why: `username-taken`, or
         `username-reserved` while a deleted account holds it."""
 
+    async def create_key(self, user_id: int, key: bytes) -> bytes:
+        """Store `key` as the account's key unless it has one; the key it has now."""
+
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         """Put the command's event in the outbox: it leaves once acknowledged."""
 

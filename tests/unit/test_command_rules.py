@@ -80,7 +80,7 @@ def test_a_post_takes_a_tweet_id_whose_time_is_its_created_at_and_records_the_tw
     assert event.event_id != event.tweet_id
     assert (event.hashtags, event.mentions) == (("chirp",), ("bob",))
     assert decision.changes.tweets == (TweetRecord(event.tweet_id, ADA, False),)
-    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}))
+    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}), key_of=ADA)
 
 
 def test_mentions_resolve_to_the_users_that_exist_when_the_tweet_is_posted():
@@ -246,7 +246,7 @@ def test_a_profile_edit_against_an_unknown_profile_records_every_field_sent():
 
 def test_only_an_existing_account_edits_its_profile():
     edit = UpdateProfile(ADA, ProfileFields(bio="x"), CURRENT)
-    assert needs(edit) == Needs(users=frozenset({ADA}))
+    assert needs(edit) == Needs(users=frozenset({ADA}), key_of=ADA)
     assert refusal(edit, users(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")
 
 
