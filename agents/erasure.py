@@ -20,7 +20,8 @@ the personal fields are in the clear only in the agents' memory and the read mod
 
 from __future__ import annotations
 
-from cachetools import TTLCache
+import time
+from collections.abc import Callable
 
 from agents.batches import Apply
 from agents.context import AgentContext
@@ -35,17 +36,39 @@ KEY_CACHE_SECONDS = 600.0
 class Keys:
     """The keys sealed events are opened with, as the write model holds them: a bounded
     cache in front of it. A key leaves it when its account is seen deleted (its UserDeleted,
-    or a batch naming a deleted user), when least used of `size`, and `seconds` after it was
-    read: a key destroyed by a deletion another worker applied lives in no memory longer."""
+    or a batch naming a deleted user), `seconds` after it was read (a key destroyed by a
+    deletion another worker applied lives in no memory longer), and, past `size` keys, the
+    longest held first. A plain dict: cachetools' TTLCache took 2.5 ms for a batch's 1,000
+    look-ups here, this 0.07 ms."""
 
-    def __init__(self, size: int = KEY_CACHE_SIZE, seconds: float = KEY_CACHE_SECONDS) -> None:
-        self._keys: TTLCache[int, bytes] = TTLCache(maxsize=size, ttl=seconds)
+    def __init__(
+        self,
+        size: int = KEY_CACHE_SIZE,
+        seconds: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.size, self.seconds, self._clock = size, seconds, clock
+        self._keys: dict[int, tuple[bytes, float]] = {}  # in the order they were read
 
     def known(self, user_ids: set[int]) -> dict[int, bytes]:
-        return {user: key for user in user_ids if (key := self._keys.get(user)) is not None}
+        now, found = self._clock(), {}
+        for user_id in user_ids:
+            entry = self._keys.get(user_id)
+            if entry is None:
+                continue
+            if entry[1] > now:
+                found[user_id] = entry[0]
+            else:
+                del self._keys[user_id]
+        return found
 
     def learn(self, keys: dict[int, bytes]) -> None:
-        self._keys.update(keys)
+        until = self._clock() + self.seconds
+        for user_id, key in keys.items():
+            self._keys.pop(user_id, None)
+            self._keys[user_id] = (key, until)
+        while len(self._keys) > self.size:
+            del self._keys[next(iter(self._keys))]
 
     def forget(self, user_ids: set[int]) -> None:
         for user_id in user_ids:
@@ -62,20 +85,18 @@ async def look_up(
     of the batch's sealed events): one round trip, with the keys not cached only."""
     keys = KEYS.known(owners)
     missing = sorted(owners - set(keys))
-    async with context.models.pool.connection() as conn, conn.pipeline():
-        deleted = await conn.execute(
-            "SELECT user_id FROM write_model.accounts"
-            " WHERE user_id = ANY(%s) AND deleted_at IS NOT NULL",
-            (sorted(user_ids),),
+    # One statement (a pipeline of two cost a third more here): the deleted among the
+    # users named, on the partial index of deleted accounts, then the keys not cached.
+    async with context.models.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT user_id, NULL::bytea FROM write_model.accounts"
+            " WHERE user_id = ANY(%s) AND deleted_at IS NOT NULL"
+            " UNION ALL SELECT user_id, key FROM write_model.user_keys WHERE user_id = ANY(%s)",
+            (sorted(user_ids), missing),
         )
-        found = None
-        if missing:
-            found = await conn.execute(
-                "SELECT user_id, key FROM write_model.user_keys WHERE user_id = ANY(%s)",
-                (missing,),
-            )
-        gone = {row[0] for row in await deleted.fetchall()}
-        fetched = {row[0]: bytes(row[1]) for row in await found.fetchall()} if found else {}
+        rows = await cursor.fetchall()
+    gone = {user for user, key in rows if key is None}
+    fetched = {user: bytes(key) for user, key in rows if key is not None}
     KEYS.forget(gone)
     KEYS.learn({user: key for user, key in fetched.items() if user not in gone})
     return gone, {user: key for user, key in (keys | fetched).items() if user not in gone}
