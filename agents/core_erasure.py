@@ -5,10 +5,11 @@
 2. **One PostgreSQL transaction**: their rows leave every core table (projections/
    postgres_erasure.py, and the tweet store), set-based for every user of the batch; counts of
    what stays move by the rows removed.
-3. **One Redis pipeline**: their keys (home, recents, user cache, id sets) go; their tweets'
-   cache entries become deletion marks (no content); their entries leave their followers'
-   home timelines, and other users' retweets of their tweets leave those users' recents and
-   their followers' timelines; other users' sets and counts are corrected.
+3. **One Redis pipeline**: their keys (home, recents, user cache, id sets, engaged authors)
+   go; their tweets' cache entries become deletion marks (no content); their entries leave
+   their followers' home timelines, and other users' retweets of their tweets leave those
+   users' recents and their followers' timelines; other users' sets and counts are
+   corrected.
 
 A UserDeleted of a user erased already (redelivered, replayed, or added by agents/erasure.py
 after a post naming that user) removes nothing more: the erasure is idempotent.
@@ -84,6 +85,7 @@ async def _write_redis(
             keys.following(user),
             keys.liked(user),
             keys.retweeted(user),
+            keys.engaged_authors(user),
         ):
             batch.command("DEL", key)
         cache.queue_if_loaded(batch, keys.pulled_authors(), "SREM", user)
@@ -101,10 +103,14 @@ async def _write_redis(
         if followee in gone:
             timelines.remove([keys.home(follower)], shown[followee])
         cache.queue_if_loaded(batch, keys.following(follower), "SREM", followee)
-    # Other users' likes and retweets of the erased tweets.
+    # Other users' likes and retweets of the erased tweets; and the deleted users among the
+    # authors those users engaged with (the search's personal boost).
     for tweet_id, user in erased.likes:
         if user not in gone:
             cache.queue_if_loaded(batch, keys.liked(user), "SREM", tweet_id)
+    engaged = {user for _, user in erased.likes} | {user for _, user, _ in erased.retweets}
+    for user in sorted(engaged - gone):
+        batch.command("ZREM", keys.engaged_authors(user), *deleted)
     for tweet_id, user, sort_key in erased.retweets:
         if user in gone:
             continue
