@@ -36,7 +36,9 @@ async def search(
     ] = None,
     limit: Limit = 20,
 ):
-    """Tweets matching `q`, best first: relevance x recency x engagement (docs/search.md)."""
+    """Tweets matching `q`, best first: relevance x recency x engagement (docs/search.md);
+    but tweets of users a block stands between you and, and of protected accounts you do
+    not follow (a page may then be short)."""
     try:
         query = parse_search_query(q)
         found = await services.search.search(query, cursor, limit)

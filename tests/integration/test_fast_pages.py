@@ -175,7 +175,7 @@ def test_exact_ids_and_times_at_the_edges(stack):
     timeline = keys.recent(author)
     try:
         cache = models.cache
-        loop.run_until_complete(cache.fill_users({author: ("edge", 'Edge \u2603 "q"')}))
+        loop.run_until_complete(cache.fill_users({author: ("edge", 'Edge \u2603 "q"', False)}))
         loop.run_until_complete(
             cache.fill_tweets(
                 [
