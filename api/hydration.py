@@ -124,14 +124,6 @@ class Hydrator:
             specs.append((keys.muted(viewer), lambda: models.graph.muted_by(viewer)))
         return specs
 
-    async def hidden(self, viewer: int | None, mutes: bool = False) -> set[int]:
-        """The users hidden from `viewer`: blocked either way (and muted, with `mutes`)."""
-        if viewer is None:
-            return set()
-        specs = self._viewer_sets(viewer, mutes)
-        del specs[1]
-        return set().union(*await self.id_sets(specs))
-
     async def visibility(
         self, viewer: int | None, user_ids: set[int], mutes: bool = False
     ) -> Visibility:
