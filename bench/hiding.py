@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shlex
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -61,7 +63,10 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=2)
     args = parser.parse_args()
     with bench_stack("hiding") as (stack, settings):
-        report = asyncio.run(_run(stack, settings, args)) | {"machine": machine()}
+        report = asyncio.run(_run(stack, settings, args)) | {
+            "machine": machine(),
+            "command": shlex.join(["python", "-m", "bench.hiding", *sys.argv[1:]]),
+        }
     save(ROOT, "hiding", report, markdown(report))
 
 
@@ -234,8 +239,8 @@ def markdown(report: dict) -> str:
         [
             "## Blocks and mutes on the home timeline (`python -m bench.hiding`)",
             "",
-            f"Run {report['machine']['when']}, {report['machine']['cpus']} cores shared by the "
-            "whole stack and the bench. "
+            f"Run {report['machine']['when']} as `{report['command']}`, "
+            f"{report['machine']['cpus']} cores shared by the whole stack and the bench. "
             f"{report['readers']['plain'] + report['readers']['hiding']} readers each follow "
             f"{report['follows']} of {report['authors']} authors ({report['tweets_per_author']} "
             f"tweets and {report['retweets_per_author']} retweets of other users' tweets each); "
