@@ -261,7 +261,9 @@ def markdown(report: dict) -> str:
             ),
             "",
             f"p99 with blocks and mutes / p99 without: x{report['p99_ratio_endpoint']} through "
-            f"the API, x{report['p99_ratio_script']} for the page script alone.",
+            f"the API, x{report['p99_ratio_script']} for the page script alone: a hiding "
+            "reader's page examines the entries it drops (a muted followee's, retweets of "
+            "blocked and muted users') on its way to 20, each a tweet read in the script.",
         ]
     )
 
