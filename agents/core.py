@@ -89,6 +89,8 @@ async def _write_postgres(
         await models.graph.write_users(conn, graph)
         summaries = await models.graph.summaries(conn, graph_plan.edited_users(graph))
         edges = await models.graph.write_edges(conn, graph)
+        pairs = {(min(edge), max(edge)) for edge in graph.blocks}
+        blocked, muted = await models.graph.safety_states(conn, pairs, set(graph.mutes))
         backfills, unfollowed = await timeline_copies(context, conn, graph, recents, edges.refused)
 
         tweets = tweet_plan.plan_tweets(
@@ -142,6 +144,8 @@ async def _write_postgres(
         moved,
         attachments,
         restyled,
+        {pair: pair in blocked for pair in pairs},
+        {edge: edge in muted for edge in graph.mutes},
     )
 
 

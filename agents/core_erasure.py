@@ -86,6 +86,8 @@ async def _write_redis(
             keys.liked(user),
             keys.retweeted(user),
             keys.engaged_authors(user),
+            keys.hidden(user),
+            keys.muted(user),
         ):
             batch.command("DEL", key)
         cache.queue_if_loaded(batch, keys.pulled_authors(), "SREM", user)
@@ -103,6 +105,15 @@ async def _write_redis(
         if followee in gone:
             timelines.remove([keys.home(follower)], shown[followee])
         cache.queue_if_loaded(batch, keys.following(follower), "SREM", followee)
+    # The other party of their blocks (either way) and of the mutes of them.
+    for first, second in erased.blocks:
+        if first not in gone:
+            cache.queue_if_loaded(batch, keys.hidden(first), "SREM", second)
+        if second not in gone:
+            cache.queue_if_loaded(batch, keys.hidden(second), "SREM", first)
+    for muter, muted in erased.mutes:
+        if muter not in gone:
+            cache.queue_if_loaded(batch, keys.muted(muter), "SREM", muted)
     # Other users' likes and retweets of the erased tweets; and the deleted users among the
     # authors those users engaged with (the search's personal boost).
     for tweet_id, user in erased.likes:

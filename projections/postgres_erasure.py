@@ -26,6 +26,9 @@ class Erased:
     likes: list[tuple[int, int]] = field(default_factory=list)  # (tweet, user)
     # (tweet, user, sort key) of the retweets removed that were shown (active).
     retweets: list[tuple[int, int, int]] = field(default_factory=list)
+    # (first, second) of the blocks and mutes removed: the other party's hidden and muted sets.
+    blocks: list[tuple[int, int]] = field(default_factory=list)  # (blocker, blocked)
+    mutes: list[tuple[int, int]] = field(default_factory=list)  # (muter, muted)
     user_deltas: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     tweet_deltas: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
 
@@ -78,10 +81,19 @@ async def erase_users(conn, schema: str, user_ids: list[int], tweet_ids: set[int
         ("mutes", "muter_id", "muted_id"),
         ("follow_requests", "follower_id", "followee_id"),
     ):
-        await conn.execute(
-            f"DELETE FROM {s}.{table} WHERE {first} = ANY(%s) OR {second} = ANY(%s)",
-            (users, users),
-        )
+        pairs = [
+            tuple(row)
+            for row in await rows(
+                f"DELETE FROM {s}.{table} WHERE {first} = ANY(%s) OR {second} = ANY(%s)"
+                f" RETURNING {first}, {second}",
+                users,
+                users,
+            )
+        ]
+        if table == "blocks":
+            erased.blocks = pairs
+        elif table == "mutes":
+            erased.mutes = pairs
     await conn.execute(
         f"DELETE FROM {s}.media WHERE owner_id = ANY(%s) OR tweet_id = ANY(%s)", (users, tweets)
     )

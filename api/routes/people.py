@@ -98,12 +98,20 @@ async def delete_account(
     return respond(answer)
 
 
-@router.get("/by/username/{username}", response_model=UserPublic, responses=_READ_ERRORS)
-async def user_by_username(username: UsernamePath, _: Reader, services: ServicesDep):
-    """A user's profile by username, matched in any case."""
+@router.get(
+    "/by/username/{username}",
+    response_model=UserPublic,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def user_by_username(username: UsernamePath, viewer: Reader, services: ServicesDep):
+    """A user's profile by username, matched in any case; 403 `blocked` where a block
+    stands between you and the user."""
     found = await services.models.graph.profile_by_username(username)
     if found is None:
         raise not_found(f"user @{username}")
+    await services.timelines.hydrator.require_visible(
+        viewer.user_id if viewer else None, found.user_id, tweets=False
+    )
     return _public(found)
 
 
@@ -111,7 +119,7 @@ async def user_by_username(username: UsernamePath, _: Reader, services: Services
 async def search_users(
     request: Request,
     services: ServicesDep,
-    _: Reader,
+    viewer: Reader,
     q: Annotated[
         str,
         Query(
@@ -126,7 +134,8 @@ async def search_users(
     ] = None,
     limit: Limit = 20,
 ):
-    """Users matching `q`, most followed first, then best matched (docs/search.md)."""
+    """Users matching `q`, most followed first, then best matched (docs/search.md); but
+    users a block stands between you and."""
     try:
         found = await find_users(
             services.search.user_candidates,
@@ -139,7 +148,9 @@ async def search_users(
         raise ProblemError(
             422, "invalid-search-query", "Invalid Search Query", str(error)
         ) from None
-    users = await services.timelines.hydrator.users(found.user_ids)
+    users = await services.timelines.hydrator.listed(
+        found.user_ids, viewer.user_id if viewer else None
+    )
     return user_page(request, found.user_ids, users, found.next_cursor)
 
 
@@ -148,7 +159,7 @@ async def who_to_follow(user: SignedInReader, services: ServicesDep, limit: Limi
     """Users you might follow: those your followees follow most, then the most-followed users
     (all of them when you follow nobody); never yourself or someone you follow."""
     found = await services.models.graph.suggestions(user.user_id, limit)
-    users = await services.timelines.hydrator.users([s.user_id for s in found])
+    users = await services.timelines.hydrator.listed([s.user_id for s in found], user.user_id)
     return json_body(
         {
             "users": [
