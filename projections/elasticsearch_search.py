@@ -205,6 +205,22 @@ class ElasticsearchSearchIndex:
     async def user_candidates(self, query: UserQuery, count: int) -> list[UserHit]:
         return await self.users.candidates(query, count)
 
+    async def tagged(self, hashtag: str, before: int | None, limit: int) -> list[int]:
+        filters: list[dict[str, Any]] = [{"term": {"hashtags": hashtag}}]
+        if before is not None:
+            filters.append({"range": {"tweet_id": {"lt": before}}})
+        response = await self._call(
+            self.client.search(
+                index=self.alias,
+                query={"bool": {"filter": filters}},
+                sort=[{"tweet_id": "desc"}],
+                size=limit,
+                source=False,
+                track_total_hits=False,
+            )
+        )
+        return [int(hit["_id"]) for hit in response["hits"]["hits"]]
+
     async def search(
         self,
         query: SearchQuery,

@@ -77,6 +77,10 @@ class SearchIndex(Protocol):
         favouring `personal`'s authors (search_ranking). Raises SearchCursorError for a
         cursor that is not one of this query's."""
 
+    async def tagged(self, hashtag: str, before: int | None, limit: int) -> list[int]:
+        """The ids of the tweets carrying `hashtag` (case-folded, as indexed) with id below
+        `before` (None: from the newest), newest first, at most `limit`."""
+
     async def index_users(self, users: Sequence[UserDocument]) -> None:
         """Add or replace users (username, display name) as one batch; idempotent."""
 

@@ -199,6 +199,32 @@ class TantivySearchIndex:
 
         return await search_page(ranked, query, cursor, limit, self.clock)
 
+    async def tagged(self, hashtag: str, before: int | None, limit: int) -> list[int]:
+        return await asyncio.to_thread(self._tagged, hashtag, before, limit)
+
+    def _tagged(self, hashtag: str, before: int | None, limit: int) -> list[int]:
+        clauses = [(Occur.Must, Query.term_query(self.schema, "hashtags", hashtag))]
+        if before is not None:
+            below = Query.range_query(self.schema, "tweet_id", FieldType.Unsigned, 0, before - 1)
+            clauses.append((Occur.Must, below))
+        try:
+            index = self._opened()
+            index.reload()  # another process may have committed since
+            found = (
+                index.searcher()
+                .search(
+                    Query.boolean_query(clauses),
+                    limit=limit,
+                    count=False,
+                    order_by_field="tweet_id",
+                )
+                .hits
+            )
+        except ValueError as error:
+            raise SearchEngineError(f"tantivy: {error}") from error
+        # Ordered by tweet_id, descending: the order key is the id.
+        return [int(key) for key, _ in found]
+
     def _opened(self) -> tantivy.Index:
         assert self._index is not None, "the index is not open"
         return self._index

@@ -30,6 +30,12 @@ def extract_hashtags(text: str) -> tuple[str, ...]:
     return _unique(_fold(match.group(1)) for match in _HASHTAG.finditer(text))
 
 
+def as_hashtag(text: str) -> str | None:
+    """`text` (with or without its `#`) as a case-folded hashtag, if it is exactly one."""
+    tag = _fold(text.removeprefix("#").removeprefix("＃"))
+    return tag if extract_hashtags("#" + tag) == (tag,) else None
+
+
 def extract_mentions(text: str) -> tuple[str, ...]:
     """Lower-cased usernames mentioned in `text` without the `@`, in order of first appearance."""
     text = _URL.sub(" ", text)

@@ -4,6 +4,7 @@ forgets what is deleted, follows engagement, and bad queries get a clear 4xx."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -129,3 +130,42 @@ def test_engine_syntax_is_plain_text(client, q):
 def test_a_foreign_cursor_is_refused(client):
     response = client.get("/api/v1/search", params={"q": "hello", "cursor": "not-a-cursor"})
     assert response.status_code == 422, response.text
+
+
+def test_a_hashtag_timeline_pages_newest_first_while_new_tweets_arrive(client):
+    author, reader = register(client, "tagr"), register(client, "tgrd")
+    tag = _word()
+    posted = [post(client, author, f"tweet {n} #{tag.upper()}") for n in range(5)]
+    post(client, author, f"{tag} without the hash")
+
+    def page(cursor=None, user=None):
+        response = client.get(
+            f"/api/v1/timeline/tag/{tag}",
+            params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+            headers=user.auth if user else {},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    newest_first = list(reversed(posted))
+    assert eventually(lambda: [t["tweet_id"] for t in page()["tweets"]] == newest_first[:2],
+                      timeout=15)  # fmt: skip
+    shown, cursor = [], None
+    while True:
+        body = page(cursor, reader)
+        shown += [t["tweet_id"] for t in body["tweets"]]
+        assert all(t["user"]["username"] == author.username for t in body["tweets"])
+        if body["next_cursor"] is None:
+            break
+        cursor = body["next_cursor"]
+        post(client, author, f"a newer one #{tag}")  # arrives between pages: not shown
+    assert shown == newest_first
+    # With or without its #, in any case; a deleted tweet leaves it.
+    assert client.delete(f"/api/v1/tweets/{posted[-1]}", headers=author.auth).status_code == 204
+    assert eventually(
+        lambda: posted[-1] not in [t["tweet_id"] for t in page()["tweets"]], timeout=15
+    )
+    for bad in ("two words", "x#y", "123", "tag!"):
+        response = client.get(f"/api/v1/timeline/tag/{quote(bad, safe='')}")
+        assert response.status_code == 422, bad
+        assert response.json()["type"] == "urn:chirp:problem:invalid-hashtag"

@@ -302,6 +302,24 @@ class SearchIndexContract:
 
         self.run(scenario)
 
+    def test_a_hashtag_pages_newest_first_while_new_tweets_arrive(self):
+        async def scenario(index):
+            tagged = [tweet(f"day {n} #Caturday", age=(30 - n) * MINUTE) for n in range(7)]
+            await index.index([*tagged, tweet("no tag here"), tweet("other #dogs")])
+            newest_first = [doc.tweet_id for doc in reversed(tagged)]
+            shown, before = [], None
+            while page := await index.tagged("caturday", before, 3):
+                shown += page
+                before = page[-1]
+                # Between pages: a newer tagged tweet, which the next pages do not show.
+                await index.index([tweet("late #caturday", age=timedelta(0))])
+            assert shown == newest_first
+            await index.delete([newest_first[0]])
+            assert (await index.tagged("caturday", None, 100))[-6:] == newest_first[1:]
+            assert await index.tagged("nothing", None, 10) == []
+
+        self.run(scenario)
+
     def test_pages_return_every_hit_once_while_tweets_are_indexed_and_deleted_between_them(self):
         async def scenario(index):
             docs = [

@@ -1,6 +1,6 @@
 import pytest
 
-from schemas.entities import extract_hashtags, extract_mentions
+from schemas.entities import as_hashtag, extract_hashtags, extract_mentions
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,13 @@ def test_hashtags(text, tags):
 )
 def test_mentions(text, mentions):
     assert extract_mentions(text) == mentions
+
+
+@pytest.mark.parametrize(
+    "text, tag",
+    [("Caturday", "caturday"), ("#Caturday", "caturday"), ("straße", "strasse"),
+     ("日本語", "日本語"), ("a b", None), ("x#y", None), ("123", None), ("#", None), ("", None),
+     ("tag!", None)],
+)  # fmt: skip
+def test_a_path_segment_is_one_hashtag_case_folded_or_none(text, tag):
+    assert as_hashtag(text) == tag
