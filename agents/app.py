@@ -13,6 +13,7 @@ from agents.batches import apply_records, record_batch
 from agents.consumer import BatchConsumer, Batching
 from agents.context import AgentContext, agent_context, close_agent_context
 from agents.core import apply_core
+from agents.erasure import screened
 from agents.handover import follow_targets
 from agents.media import MEDIA_BATCHING, apply_media, close_media_processor
 from agents.notifications import NOTIFICATIONS_BATCHING, apply_notifications
@@ -131,13 +132,13 @@ _batch_consumer(
     ReadModel.CORE,
     [topic.name for topic in topics.event_topics()],
     CORE_BATCHING,
-    _applied_to(ReadModel.CORE, apply_core),
+    _applied_to(ReadModel.CORE, screened(apply_core)),
 )
 _batch_consumer(
     ReadModel.NOTIFICATIONS,
     [topic.name for topic in topics.event_topics()],
     NOTIFICATIONS_BATCHING,
-    _applied_to(ReadModel.NOTIFICATIONS, apply_notifications),
+    _applied_to(ReadModel.NOTIFICATIONS, screened(apply_notifications)),
 )
 _batch_consumer(
     ReadModel.SEARCH,

@@ -11,6 +11,7 @@ timelines and caches, writing each store once.
    the followers of every author to push to are read in one query.
 3. **One Redis pipeline** (agents/core_redis.py): the caches in the events' order, then the
    timelines, their pushes merged per author (projections/timeline_writes).
+4. Only in a batch with a UserDeleted: the deleted users' erasure (agents/core_erasure.py).
 
 Families apply in a fixed order within a batch (graph, then tweets, then engagements), each
 in log order: events of one key share a partition and so a family, so each key's events stay
@@ -25,6 +26,7 @@ import time
 
 from agents.context import AgentContext
 from agents.core_backfill import recents_to_copy, timeline_copies
+from agents.core_erasure import erase
 from agents.core_redis import Delivery, Planned, write_redis
 from agents.core_second_look import look_again
 from projections import engagement_plan, graph_plan, tweet_plan
@@ -67,6 +69,8 @@ async def apply_core(context: AgentContext, events: list[ev.Event]) -> None:
     )
     await write_redis(context, planned)
     await look_again(context, planned, graph_events)
+    # Deleted accounts leave last: whatever of theirs the batch brought goes with the rest.
+    await erase(context, events)
 
 
 async def _write_postgres(
@@ -85,6 +89,8 @@ async def _write_postgres(
         await models.graph.write_users(conn, graph)
         summaries = await models.graph.summaries(conn, graph_plan.edited_users(graph))
         edges = await models.graph.write_edges(conn, graph)
+        pairs = {(min(edge), max(edge)) for edge in graph.blocks}
+        blocked, muted = await models.graph.safety_states(conn, pairs, set(graph.mutes))
         backfills, unfollowed = await timeline_copies(context, conn, graph, recents, edges.refused)
 
         tweets = tweet_plan.plan_tweets(
@@ -138,6 +144,8 @@ async def _write_postgres(
         moved,
         attachments,
         restyled,
+        {pair: pair in blocked for pair in pairs},
+        {edge: edge in muted for edge in graph.mutes},
     )
 
 

@@ -49,7 +49,7 @@ class Planned:
 
     graph: GraphPlan
     edges: EdgeChanges
-    summaries: dict[int, tuple[str, str]]  # edited users' (username, display name)
+    summaries: dict[int, tuple[str, str, bool]]  # edited users' (username, name, protected)
     tweets: TweetPlan
     engagements: EngagementPlan
     backfills: dict[int, tuple[list[Entry], bool]]  # followee -> (entries, complete)
@@ -62,6 +62,10 @@ class Planned:
     # changed (`restyled`: processed, described or removed).
     attachments: dict[int, list[dict]]
     restyled: set[int]
+    # After the batch, for each pair its blocks name ((lower id, higher id)): whether a block
+    # stands between the two; for each (muter, muted) its mutes name: whether the mute holds.
+    blocked: dict[tuple[int, int], bool]
+    muted: dict[tuple[int, int], bool]
 
 
 async def write_redis(context: AgentContext, planned: Planned) -> None:
@@ -103,7 +107,12 @@ def _queue_graph(
     for event in planned.graph.steps:
         match event:
             case ev.UserRegistered():
-                cache.queue_user(batch, event.user_id, event.username, event.display_name)
+                # As PostgreSQL has it after the batch: a redelivered registration does not
+                # undo a later edit (protection).
+                summary = (event.username, event.display_name, False)
+                cache.queue_user(
+                    batch, event.user_id, *planned.summaries.get(event.user_id, summary)
+                )
             case ev.ProfileUpdated() if event.user_id in planned.summaries:
                 # As PostgreSQL has it after the batch: a redelivered edit writes the same.
                 cache.queue_user(batch, event.user_id, *planned.summaries[event.user_id])
@@ -145,6 +154,14 @@ def _queue_graph(
                         continue
                     cache.queue_if_loaded(batch, keys.following(user), "SREM", other)
                     timelines.remove([keys.home(user)], planned.unfollowed_entries[other])
+    # The hidden and muted sets as PostgreSQL has them after the batch (a block either way
+    # hides both from each other, whichever of them is lifted): a redelivery writes the same.
+    for (low, high), blocked in planned.blocked.items():
+        command = "SADD" if blocked else "SREM"
+        cache.queue_if_loaded(batch, keys.hidden(low), command, high)
+        cache.queue_if_loaded(batch, keys.hidden(high), command, low)
+    for (muter, muted), holds in planned.muted.items():
+        cache.queue_if_loaded(batch, keys.muted(muter), "SADD" if holds else "SREM", muted)
 
 
 def _queue_tweets(

@@ -22,10 +22,13 @@ NOTIFICATIONS_BATCHING = Batching(max_records=5000, fetch_wait_ms=10, interval_m
 async def apply_notifications(context: AgentContext, events: list[ev.Event]) -> None:
     """Apply decoded events (each key's events in log order) as one batch."""
     plan = plan_notifications(events, context.settings.notification_group_seconds)
-    if plan.empty:
+    deleted = sorted({event.user_id for event in events if isinstance(event, ev.UserDeleted)})
+    if plan.empty and not deleted:
         return
     models = context.models
     async with models.pool.connection() as conn, conn.transaction():
         await models.notifications.write(conn, plan)
+        # Deleted accounts leave last: their notifications, and those they caused.
+        await models.notifications.erase(conn, deleted)
     if context.publishes_live and (told := notification_live_events(plan)):
         await models.live.publish(told)

@@ -17,6 +17,7 @@ import time
 from agents.batches import dead_letter, last_event_ids, record_progress, until_available
 from agents.consumer import Batching
 from agents.context import AgentContext
+from agents.erasure import usernames_of
 from projections.engagements import Counts
 from projections.search import SearchEngineError, SearchIndex, TweetDocument
 from projections.targets import ReadModel
@@ -39,6 +40,7 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
     touched: set[int] = set()
     deleted: set[int] = set()
     users: set[int] = set()
+    erased: set[int] = set()
     for record in records:
         try:
             event = decode(record.value)
@@ -49,11 +51,13 @@ async def apply_search(context: AgentContext, records: list, dead_letters) -> No
         deleted |= event_deleted
         touched |= event_touched
         users |= profiles_touched(event)
+        if isinstance(event, ev.UserDeleted):
+            erased.add(event.user_id)
     last = {(record.topic, record.partition): record.offset for record in records}
     event_ids = last_event_ids(records)
     async with context.applying(ReadModel.SEARCH):  # held while a replay takes the index over
         await until_available(
-            lambda: _apply(context, touched, deleted, users, last, event_ids),
+            lambda: _apply(context, touched, deleted, users, erased, last, event_ids),
             ReadModel.SEARCH,
             transient=(SearchEngineError,),
         )
@@ -64,6 +68,7 @@ async def _apply(
     touched: set[int],
     deleted: set[int],
     users: set[int],
+    erased: set[int],
     last: dict[tuple[str, int], int],
     event_ids: dict[tuple[str, int], int],
 ) -> None:
@@ -73,6 +78,9 @@ async def _apply(
     assert context.search is not None  # only a core replay's context has none
     await write_tweets(context, context.search, touched | set(parents.values()))
     await write_users(context, context.search, users)
+    # Deleted accounts leave last, with every tweet of theirs (the stores no longer list
+    # them: the index finds them by their author's username).
+    await context.search.erase_users(await usernames_of(context, erased))
     await record_progress(context, ReadModel.SEARCH, last, event_ids=event_ids)
 
 

@@ -38,7 +38,7 @@ from api.routes import (
     web,
 )
 from api.routes import search as search_routes
-from api.security import Passwords, Tokens
+from api.security import DeletedAccounts, Passwords, Tokens
 from api.streaming import LiveHub
 from api.timelines import Timelines
 from commands.media_keys import MediaKeys
@@ -113,7 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             search = search_index(models.settings)
             await search.setup()
             write_model = PostgresWriteModel(
-                models.pool, settings.archive_schema if settings.outbox_until_archived else None
+                models.pool,
+                settings.archive_schema if settings.outbox_until_archived else None,
+                settings.deleted_username_hold_days,
             )
             ids = SnowflakeIds(await write_model.allocate_worker_id())
             secret = settings.jwt_secret
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     limits=limits,
                 ),
                 tokens=Tokens(secret, settings.jwt_ttl_seconds),
+                deleted_accounts=DeletedAccounts(write_model.deleted),
                 passwords=Passwords(settings.password_time_cost, settings.password_memory_kib),
                 limits=limits,
                 logins=logins,

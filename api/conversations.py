@@ -18,7 +18,8 @@ async def conversation(
 ) -> dict | None:
     """The context of a live tweet (None if it is not): its ancestors, root first, itself, and
     a page of its descendants depth first after the descendant `after`; deleted tweets in
-    the chain are placeholders. Every tweet shown is rendered in one batch."""
+    the chain are placeholders, and so are ancestors of users the viewer may not see (their
+    descendants are left out). Every tweet shown is rendered in one batch."""
     ancestors, descendants = await asyncio.gather(
         models.tweets.ancestors(tweet_id, MAX_ANCESTORS),
         models.tweets.descendants(tweet_id, after, limit + 1),
@@ -35,7 +36,10 @@ async def conversation(
     return {
         "ancestors": [_shown(t, rendered) for t in ancestors],
         "tweet": rendered[tweet_id],
-        "descendants": [_shown(t, rendered) for t in descendants],
+        # A live descendant not rendered is one of a user the viewer may not see: left out.
+        "descendants": [
+            _shown(t, rendered) for t in descendants if t.deleted or t.tweet_id in rendered
+        ],
         "next_cursor": encode_cursor(descendants[-1].tweet_id) if more else None,
     }
 

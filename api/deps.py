@@ -20,7 +20,7 @@ from api.login_limits import LoginLimits
 from api.notifications import Notifications
 from api.problems import ProblemError
 from api.rate_limits import WriteLimits
-from api.security import Passwords, Principal, Tokens, unauthorized
+from api.security import DeletedAccounts, Passwords, Principal, Tokens, unauthorized
 from api.streaming import LiveHub
 from api.timelines import Timelines
 from commands.model import Command
@@ -42,6 +42,7 @@ class Services:
     write_model: WriteModel
     commands: CommandRunner
     tokens: Tokens
+    deleted_accounts: DeletedAccounts
     passwords: Passwords
     limits: WriteLimits
     logins: LoginLimits
@@ -91,7 +92,9 @@ async def current_user(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("send 'Authorization: Bearer <access_token>'")
-    return services.tokens.verify(credentials.credentials)
+    principal = services.tokens.verify(credentials.credentials)
+    await services.deleted_accounts.check(principal.user_id)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

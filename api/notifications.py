@@ -29,21 +29,29 @@ class Notifications:
         self, user_id: int, kinds: Sequence[Kind], before: int | None, limit: int
     ) -> tuple[list[dict], int | None]:
         """A page of the user's notifications, newest first, and the cursor position of the
-        next (None at the end)."""
+        next (None at the end). Users a block stands between the user and, and users the
+        user mutes, are left out: their tweets (mentions, replies, quotes), and them among
+        the actors (a notification left with none of its actors shown is left out)."""
         groups = await self.models.notifications.page(user_id, kinds, before, limit)
         tweet_ids = [g.target_id for g in groups if g.kind != Kind.FOLLOW]
         rendered = {
             int(tweet["tweet_id"]): tweet
             for tweet in await self.hydrator.render(
-                [Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], user_id
+                [Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], user_id, mutes=True
             )
         }
-        users = await self.hydrator.users(list({a for g in groups for a in g.actor_ids}))
+        seen = await self.hydrator.visibility(
+            user_id, {a for g in groups for a in g.actor_ids}, mutes=True
+        )
         notifications = []
         for group in groups:
             tweet = rendered.get(group.target_id) if group.kind != Kind.FOLLOW else None
             if group.kind != Kind.FOLLOW and tweet is None:
-                continue  # its tweet is gone: the agent takes the group out too
+                continue  # its tweet is gone (the agent takes the group out too) or hidden
+            hidden = [a for a in group.actor_ids if a in seen.hidden]
+            if hidden and len(hidden) == len(group.actor_ids):
+                continue
+            shown = [a for a in group.actor_ids if a in seen.users and a not in seen.hidden]
             notifications.append(
                 {
                     "id": f"{group.kind}:{group.target_id}:{group.span}",
@@ -51,8 +59,8 @@ class Notifications:
                     "latest_id": str(group.latest_id),
                     "created_at": rfc3339(id_time(group.latest_id)),
                     "read": group.read,
-                    "actor_count": group.actor_count,
-                    "actors": [users[a] for a in group.actor_ids if a in users],
+                    "actor_count": group.actor_count - len(hidden),
+                    "actors": [seen.users[a].summary for a in shown],
                     "tweet": tweet,
                 }
             )
@@ -61,9 +69,10 @@ class Notifications:
     async def mentions(
         self, user_id: int, before: int | None, limit: int
     ) -> tuple[list[dict], int | None]:
-        """Tweets that mention, answer or quote the user, newest first."""
+        """Tweets that mention, answer or quote the user, newest first (but those of users a
+        block stands between the user and, or whom the user mutes)."""
         tweet_ids = await self.models.notifications.tweets_addressing(
             user_id, MENTIONS_TIMELINE_KINDS, before, limit
         )
-        tweets = await self.hydrator.render([Entry(t, t) for t in tweet_ids], user_id)
+        tweets = await self.hydrator.render([Entry(t, t) for t in tweet_ids], user_id, mutes=True)
         return tweets, tweet_ids[-1] if len(tweet_ids) == limit else None

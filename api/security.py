@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import jwt
@@ -92,6 +93,27 @@ class Tokens:
             raise unauthorized("the access token has expired") from None
         except (jwt.InvalidTokenError, KeyError, ValueError):
             raise unauthorized("the access token is not valid") from None
+
+
+class DeletedAccounts:
+    """Whether a token's account is deleted: its tokens stop working. Asked of the write model
+    at most once a minute per user and process (a deletion answered by another API process
+    is so refused here within a minute; by this one, at once)."""
+
+    def __init__(self, lookup: Callable[[int], Awaitable[bool]], seconds: float = 60) -> None:
+        self._lookup = lookup
+        self._known: TTLCache[int, bool] = TTLCache(maxsize=VERIFIED_CACHE_SIZE, ttl=seconds)
+
+    async def check(self, user_id: int) -> None:
+        """ProblemError 401 if the account `user_id` is deleted."""
+        deleted = self._known.get(user_id)
+        if deleted is None:
+            deleted = self._known[user_id] = await self._lookup(user_id)
+        if deleted:
+            raise unauthorized("the access token's account is deleted")
+
+    def deleted(self, user_id: int) -> None:
+        self._known[user_id] = True
 
 
 def unauthorized(detail: str) -> ProblemError:

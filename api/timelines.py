@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections.abc import Callable
 from typing import NamedTuple
 
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
 from projections.read_models import ReadModels
+from projections.redis_cache import CachedTweet
 from projections.redis_pages import FastPage, PageAssembler
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
@@ -109,8 +111,15 @@ class Timelines:
                 first = None
         sources = [keys.home(viewer), *recents]
 
-        def admit(entry: Entry, tweet) -> bool:
-            return (entry.retweeted_by or tweet.author_id) in visible
+        async def admit(entries: list[Entry], tweets: dict[int, CachedTweet]) -> Admit:
+            followed = [
+                e for e in entries if (e.retweeted_by or tweets[e.tweet_id].author_id) in visible
+            ]
+            seen = await self.hydrator.visibility(viewer, _people(followed, tweets), mutes=True)
+            return lambda entry, tweet: (
+                (entry.retweeted_by or tweet.author_id) in visible
+                and seen.shows_entry(entry, tweet)
+            )
 
         return await self._page(
             sources,
@@ -121,6 +130,7 @@ class Timelines:
             fallback=lambda cursor, n: self._entries_from_store(sorted(visible), n, cursor),
             first=first,
             after=after,
+            mutes=True,
         )
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
@@ -164,12 +174,16 @@ class Timelines:
         after: int | None = None,
     ) -> Page:
         await self._ensure_recent(author)
+
+        async def admit(entries: list[Entry], tweets: dict[int, CachedTweet]) -> Admit:
+            return (await self.hydrator.visibility(viewer, _people(entries, tweets))).shows_entry
+
         return await self._page(
             [self.models.keys.recent(author)],
             viewer,
             before,
             limit,
-            lambda entry, tweet: True,
+            admit,
             fallback=lambda cursor, n: self._entries_from_store([author], n, cursor),
             after=after,
         )
@@ -224,10 +238,12 @@ class Timelines:
         fallback,
         first: list[TimelinePage] | None = None,
         after: int | None = None,
+        mutes: bool = False,
     ) -> Page:
         """Merge the sources newest first from `before` (down to `after`, if given), drop
-        what is gone or not visible, fill the page (from the store past a partial cache);
-        `first`: the sources' first pages if read."""
+        what is gone or what `admit` (given a round's entries and tweets) does not let
+        through, fill the page (from the store past a partial cache); `first`: the sources'
+        first pages if read; `mutes`: the viewer's mutes apply (the home timeline)."""
         timelines = self.models.timelines
         picked: list[Entry] = []
         known: dict = {}
@@ -259,6 +275,7 @@ class Timelines:
             horizon = max(cuts + ends) if cuts or ends else None
             merged = list(heapq.merge(*sourced, key=lambda e: e.sort_key, reverse=True))
             known.update(await self.hydrator.tweets(list({e.tweet_id for e in merged})))
+            admits = await admit([e for e in merged if e.tweet_id in known], known)
             for entry in merged:
                 if len(picked) == limit:
                     break
@@ -270,7 +287,7 @@ class Timelines:
                     break
                 cursor = entry.sort_key
                 tweet = known.get(entry.tweet_id)
-                if tweet is None or entry.tweet_id in seen or not admit(entry, tweet):
+                if tweet is None or entry.tweet_id in seen or not admits(entry, tweet):
                     continue
                 seen.add(entry.tweet_id)
                 picked.append(entry)
@@ -284,6 +301,7 @@ class Timelines:
                     [entry.tweet_id for entry in older if entry.tweet_id not in known]
                 )
             )
+            admits = await admit([e for e in older if e.tweet_id in known], known)
             for entry in older:
                 if len(picked) == limit:
                     break
@@ -291,11 +309,12 @@ class Timelines:
                     bounded = True
                     break
                 cursor = entry.sort_key
-                if entry.tweet_id in seen or entry.tweet_id not in known:
+                tweet = known.get(entry.tweet_id)
+                if tweet is None or entry.tweet_id in seen or not admits(entry, tweet):
                     continue
                 seen.add(entry.tweet_id)
                 picked.append(entry)
-        rendered = await self.hydrator.render(picked, viewer, known)
+        rendered = await self.hydrator.render(picked, viewer, known, mutes=mutes)
         next_cursor: int | None
         if len(picked) == limit:
             next_cursor = picked[-1].sort_key
@@ -304,6 +323,17 @@ class Timelines:
             # entries dropped); then the client goes on from the last entry examined.
             next_cursor = None if exhausted or bounded else cursor
         return Page(rendered, next_cursor, picked[0].sort_key if picked else None)
+
+
+# Given a round's entries and their tweets, what lets an entry onto the page.
+Admit = Callable[[Entry, CachedTweet], bool]
+
+
+def _people(entries: list[Entry], tweets: dict[int, CachedTweet]) -> set[int]:
+    """The authors and retweeters of `entries`."""
+    return {tweets[e.tweet_id].author_id for e in entries} | {
+        e.retweeted_by for e in entries if e.retweeted_by is not None
+    }
 
 
 def _served(fast: FastPage) -> Page | None:

@@ -67,6 +67,19 @@ class Register(Command):
 
 
 @dataclass(frozen=True)
+class DeleteAccount(Command):
+    """Delete the actor's account (its password confirmed by the route): the account is
+    marked deleted, its username held, and UserDeleted removes the person from every read
+    model (docs/safety.md)."""
+
+    user_id: int
+
+    @property
+    def actor_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(frozen=True)
 class PostTweet(Command):
     author_id: int
     content: str
@@ -297,6 +310,8 @@ class Needs:
     # the order of their event ids (locked; `State.pair_clock` is the pair's last such event,
     # `State.requests` their pending follow requests).
     pair: tuple[int, int] | None = None
+    # The user whose key seals the decision's event (schemas/sealing.py), read with the rest.
+    key_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +333,8 @@ class State:
     pair_clock: int = 0
     # (follower, followee) of the pair's pending follow requests.
     requests: frozenset[tuple[int, int]] = frozenset()
+    # The key of `Needs.key_of` (None: that account has none yet).
+    key: bytes | None = None
 
     def blocked_either_way(self, user_id: int, other_id: int) -> bool:
         return (user_id, other_id) in self.blocks or (other_id, user_id) in self.blocks
@@ -347,6 +364,7 @@ class Changes:
     requested: tuple[tuple[int, int], ...] = ()  # (follower, followee) requests made
     unrequested: tuple[tuple[int, int], ...] = ()  # and closed
     protection: tuple[int, bool] | None = None  # (user, protected) when it changes
+    deleted_account: int | None = None  # the account deleted
 
 
 # ---- results: what the caller is told -------------------------------------------------------
@@ -356,6 +374,11 @@ class Changes:
 class Registered:
     user_id: int
     username: str
+
+
+@dataclass(frozen=True)
+class AccountDeleted:
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -441,6 +464,7 @@ class MediaRemoved:
 
 Result = (
     Registered
+    | AccountDeleted
     | Posted
     | Deleted
     | FollowState

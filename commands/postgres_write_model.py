@@ -22,9 +22,15 @@ _MEDIA = (
 )
 
 
+# How long a deleted account's username stays reserved, by default (as Twitter's 30 days
+# of deactivation before an account's name is released).
+USERNAME_HOLD_DAYS = 30
+
+
 class PostgresWriteTransaction:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, username_hold_days: float = USERNAME_HOLD_DAYS):
         self.conn = conn
+        self.username_hold_days = username_hold_days
 
     async def claim_idempotency_key(self, scope: str, key: str) -> StoredResponse | None:
         # A placeholder row taken first makes a concurrent claim of the same key wait on the
@@ -68,15 +74,18 @@ class PostgresWriteTransaction:
         # Every statement goes out before any result is read: one round trip (pipeline).
         users = tweets = usernames = media = None
         if needs.users:
+            # A deleted account is no account: its token acts as nobody, no one can follow it.
             users = await self.conn.execute(
-                "SELECT user_id, protected FROM write_model.accounts WHERE user_id = ANY(%s)",
+                "SELECT user_id, protected FROM write_model.accounts"
+                " WHERE user_id = ANY(%s) AND deleted_at IS NULL",
                 (sorted(needs.users),),
             )
         if needs.tweets:
             # With whether each author is protected: a protected account's tweets are
-            # neither retweeted nor quoted by others.
+            # neither retweeted nor quoted by others. A deleted account's tweets read as
+            # deleted: nothing replies to them any more.
             tweets = await self.conn.execute(
-                "SELECT t.tweet_id, t.author_id, t.deleted, a.protected"
+                "SELECT t.tweet_id, t.author_id, t.deleted OR a.deleted_at IS NOT NULL, a.protected"
                 " FROM write_model.tweets t JOIN write_model.accounts a ON a.user_id = t.author_id"
                 " WHERE t.tweet_id = ANY(%s) ORDER BY t.tweet_id"
                 + (" FOR UPDATE OF t" if needs.lock_tweets else ""),
@@ -85,7 +94,7 @@ class PostgresWriteTransaction:
         if needs.usernames:
             usernames = await self.conn.execute(
                 "SELECT lower(username), user_id FROM write_model.accounts"
-                " WHERE lower(username) = ANY(%s)",
+                " WHERE lower(username) = ANY(%s) AND deleted_at IS NULL",
                 (sorted(needs.usernames),),
             )
         if needs.media:
@@ -122,8 +131,14 @@ class PostgresWriteTransaction:
                 " AND blocked_id IN (SELECT user_id FROM named)",
                 (sorted(needs.users), sorted(needs.tweets), sorted(needs.usernames)),
             )
+        key = None
+        if needs.key_of is not None:
+            key = await self.conn.execute(
+                "SELECT key FROM write_model.user_keys WHERE user_id = %s", (needs.key_of,)
+            )
         unconfirmed = await self._unconfirmed(actor, older_than_seconds)
         clock = await pair_clock.fetchone() if pair_clock else None
+        key_row = await key.fetchone() if key else None
         accounts = await users.fetchall() if users else []
         tweet_rows = await tweets.fetchall() if tweets else []
         state = State(
@@ -136,19 +151,36 @@ class PostgresWriteTransaction:
             blocks=frozenset(await blocks.fetchall()) if blocks else frozenset(),
             pair_clock=clock[0] if clock else 0,
             requests=frozenset(await requests.fetchall()) if requests else frozenset(),
+            key=bytes(key_row[0]) if key_row else None,
         )
         return state, await _rows(unconfirmed)
 
-    async def apply(self, changes: Changes) -> bool:
+    async def apply(self, changes: Changes) -> str | None:
         if changes.account is not None:
             account = changes.account
+            # A deleted account holds its username for the hold period; after it, the old
+            # row lets go of the name ('~' is in no username: the API refuses it).
+            await self.conn.execute(
+                "UPDATE write_model.accounts SET username = '~' || user_id"
+                " WHERE lower(username) = lower(%s)"
+                " AND deleted_at < now() - %s * interval '1 day'",
+                (account.username, self.username_hold_days),
+            )
             reserved = await self.conn.execute(
                 "INSERT INTO write_model.accounts (user_id, username, password_hash)"
                 " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
                 (account.user_id, account.username, account.password_hash),
             )
             if await reserved.fetchone() is None:
-                return False
+                holder = await self.conn.execute(
+                    "SELECT deleted_at IS NOT NULL FROM write_model.accounts"
+                    " WHERE lower(username) = lower(%s)",
+                    (account.username,),
+                )
+                row = await holder.fetchone()
+                return "username-reserved" if row is not None and row[0] else "username-taken"
+        if changes.deleted_account is not None:
+            await self._delete_account(changes.deleted_account)
         if changes.tweets:
             await self.conn.execute(
                 "INSERT INTO write_model.tweets (tweet_id, author_id, deleted)"
@@ -217,7 +249,41 @@ class PostgresWriteTransaction:
                 "UPDATE write_model.media SET removed = true WHERE media_id = ANY(%s)",
                 (list(changes.removed),),
             )
-        return True
+        return None
+
+    async def create_key(self, user_id: int, key: bytes) -> bytes:
+        # Another API process may make the same account's first key at the same moment:
+        # whichever is stored first is the one, and both seal with it.
+        cursor = await self.conn.execute(
+            "INSERT INTO write_model.user_keys (user_id, key) VALUES (%s, %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET key = write_model.user_keys.key RETURNING key",
+            (user_id, key),
+        )
+        row = await cursor.fetchone()
+        assert row is not None  # an upsert always returns its row
+        return bytes(row[0])
+
+    async def _delete_account(self, user_id: int) -> None:
+        """Mark the account deleted (its tweets then read as deleted: see `load`) and delete
+        its key; its attached uploads are released, so the sweeper removes their files after
+        the grace period, and its pending follow requests close."""
+        await self.conn.execute(
+            "UPDATE write_model.accounts SET deleted_at = now()"
+            " WHERE user_id = %s AND deleted_at IS NULL",
+            (user_id,),
+        )
+        await self.conn.execute(
+            "UPDATE write_model.media SET released_at = now() WHERE owner_id = %s"
+            " AND attached_to IS NOT NULL AND released_at IS NULL AND NOT removed",
+            (user_id,),
+        )
+        await self.conn.execute(
+            "DELETE FROM write_model.follow_requests WHERE follower_id = %s OR followee_id = %s",
+            (user_id, user_id),
+        )
+        # The key goes: what the log holds of the person's words and names is ciphertext
+        # no one can read any more (schemas/sealing.py).
+        await self.conn.execute("DELETE FROM write_model.user_keys WHERE user_id = %s", (user_id,))
 
     async def _pairs(
         self, table: str, key: tuple[str, str], pairs: tuple[tuple[int, int], ...], present: bool
@@ -264,28 +330,44 @@ class PostgresWriteTransaction:
 class PostgresWriteModel:
     """WriteModel over a psycopg connection pool."""
 
-    def __init__(self, pool: AsyncConnectionPool, archive_schema: str | None = None) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        archive_schema: str | None = None,
+        username_hold_days: float = USERNAME_HOLD_DAYS,
+    ) -> None:
         """`archive_schema`: acknowledged events stay in the outbox until the archive there
-        holds them (None: they leave at once)."""
+        holds them (None: they leave at once). `username_hold_days`: how long a deleted
+        account's username stays reserved."""
         self.pool = pool
         self.archive_schema = archive_schema
+        self.username_hold_days = username_hold_days
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
         # In pipeline mode: statements whose results nobody reads yet go out together, so a
         # post's BEGIN and reads are one round trip and its writes and COMMIT another.
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            yield PostgresWriteTransaction(conn)
+            yield PostgresWriteTransaction(conn, self.username_hold_days)
 
     async def account(self, username: str) -> Account | None:
         async with self.pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT user_id, username, password_hash FROM write_model.accounts"
-                " WHERE lower(username) = lower(%s)",
+                "SELECT user_id, username, password_hash, deleted_at IS NOT NULL"
+                " FROM write_model.accounts WHERE lower(username) = lower(%s)",
                 (username,),
             )
             row = await cursor.fetchone()
         return Account(*row) if row else None
+
+    async def deleted(self, user_id: int) -> bool:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT deleted_at IS NOT NULL FROM write_model.accounts WHERE user_id = %s",
+                (user_id,),
+            )
+            row = await cursor.fetchone()
+        return row is not None and row[0]
 
     async def media(self, media_id: int) -> MediaRecord | None:
         async with self.pool.connection() as conn:

@@ -12,12 +12,14 @@ from functools import singledispatch
 from commands.errors import DomainError, Refusal, not_found
 from commands.media_keys import original_key
 from commands.model import (
+    AccountDeleted,
     AnswerFollowRequest,
     BlockState,
     Changes,
     Command,
     CompleteUpload,
     Decision,
+    DeleteAccount,
     Deleted,
     DeleteTweet,
     DescribeMedia,
@@ -80,6 +82,7 @@ def needs(command: Command) -> Needs:
             usernames = frozenset(extract_mentions(command.content))
             return Needs(
                 users=actor,
+                key_of=command.author_id,
                 tweets=tweets,
                 usernames=usernames,
                 # Locked: two posts attaching one upload must not both take it.
@@ -105,9 +108,13 @@ def needs(command: Command) -> Needs:
             return Needs(users=actor | {muted}, pair=_pair(muter, muted))
         case SetEngagement(tweet_id=tweet_id, on=on):
             return Needs(users=actor, tweets=frozenset({tweet_id}), blocks=on)
-        case CompleteUpload(media_id=media_id) | DescribeMedia(media_id=media_id):
+        case DescribeMedia(media_id=media_id, user_id=user_id):
+            return Needs(users=actor, media=frozenset({media_id}), key_of=user_id)
+        case CompleteUpload(media_id=media_id):
             # Locked: two completions of one upload must not both emit an event.
             return Needs(users=actor, media=frozenset({media_id}))
+        case UpdateProfile(user_id=user_id):
+            return Needs(users=actor, key_of=user_id)
         case RemoveMedia(media_id=media_id):
             return Needs(users=actor, media=frozenset({media_id}))
     return Needs(users=actor)
@@ -124,7 +131,12 @@ def _pair_event(user_id: int, other_id: int, event: ev.Event) -> tuple[tuple[int
 
 def decide(command: Command, state: State, next_id: NextId, now: datetime) -> Decision:
     """Decide `command` against `state` (read as `needs(command)` says)."""
-    if command.actor_id is not None and command.actor_id not in state.users:
+    # An upload of a deleted account is still removed (the sweeper acts as its owner).
+    if (
+        command.actor_id is not None
+        and command.actor_id not in state.users
+        and not isinstance(command, RemoveMedia)
+    ):
         raise DomainError(
             Refusal.UNAUTHENTICATED,
             "unauthorized",
@@ -163,6 +175,28 @@ def username_taken(username: str) -> DomainError:
         "username-taken",
         "Username Taken",
         f"the username {username!r} is already taken",
+    )
+
+
+def username_reserved(username: str) -> DomainError:
+    return DomainError(
+        Refusal.CONFLICT,
+        "username-reserved",
+        "Username Reserved",
+        f"the username {username!r} belonged to an account deleted lately: it is reserved"
+        " for a while after the deletion (docs/safety.md)",
+    )
+
+
+@_decide.register
+def _delete_account(
+    command: DeleteAccount, state: State, next_id: NextId, now: datetime
+) -> Decision:
+    event = ev.UserDeleted(
+        event_id=next_id(), occurred_at=now, actor_id=command.user_id, user_id=command.user_id
+    )
+    return Decision(
+        AccountDeleted(command.user_id), event, Changes(deleted_account=command.user_id)
     )
 
 

@@ -13,15 +13,28 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from commands.errors import DomainError, Refusal
-from commands.model import Command
-from commands.rules import decide, needs, username_taken
+from commands.model import Command, Decision, State
+from commands.rules import decide, needs, username_reserved, username_taken
 from commands.write_model import StoredResponse, WriteModel, WriteTransaction, WriteUnconfirmed
 from infra.metrics import WRITES
 from schemas.events import decode, encode
+from schemas.sealing import new_key, owner, seal, sealable
 from streams.ids import SnowflakeIds
 from streams.producer import EventNotAcknowledged, EventProducer
 
 log = logging.getLogger("chirp.commands")
+
+
+async def _sealed(tx: WriteTransaction, decision: Decision, state: State) -> Decision:
+    """The decision with its event's personal fields sealed under their owner's key (made
+    now for a new account, or an account made before keys; schemas/sealing.py)."""
+    event = decision.event
+    if event is None or not sealable(event):
+        return decision
+    key = state.key
+    if key is None:
+        key = await tx.create_key(owner(event), new_key())
+    return dataclasses.replace(decision, event=seal(event, key))
 
 
 @dataclass(frozen=True)
@@ -133,10 +146,12 @@ class CommandRunner:
                 ):
                     quota = await self.limits.take(kind, actor_id)
                 await self._send_again(tx, scope, unconfirmed)
-                if not await tx.apply(decision.changes):
+                if refusal := await tx.apply(decision.changes):
                     account = decision.changes.account
                     assert account is not None  # only a username taken refuses the changes
-                    raise username_taken(account.username)
+                    refuse = username_reserved if refusal == "username-reserved" else username_taken
+                    raise refuse(account.username)
+                decision = await _sealed(tx, decision, state)
                 answer = dataclasses.replace(render(decision.result), quota=quota)
                 if decision.event is not None:
                     await tx.keep_unconfirmed(

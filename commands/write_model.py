@@ -33,6 +33,7 @@ class Account:
     user_id: int
     username: str
     password_hash: str
+    deleted: bool = False  # deleted: it cannot log in, and its username is held
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,13 @@ class WriteTransaction(Protocol):
         """What a decision needs, and what `unconfirmed(actor, older_than_seconds)` returns,
         read together."""
 
-    async def apply(self, changes: Changes) -> bool:
-        """Write a decision's changes; False (and nothing written) if its new account's
-        username is taken, case-insensitively."""
+    async def apply(self, changes: Changes) -> str | None:
+        """Write a decision's changes; or, if its new account's username is taken
+        (case-insensitively), write nothing and return why: `username-taken`, or
+        `username-reserved` while a deleted account holds it."""
+
+    async def create_key(self, user_id: int, key: bytes) -> bytes:
+        """Store `key` as the account's key unless it has one; the key it has now."""
 
     async def keep_unconfirmed(self, actor: str, event_id: int, event: bytes) -> None:
         """Put the command's event in the outbox: it leaves once acknowledged."""
@@ -80,7 +85,10 @@ class WriteModel(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[WriteTransaction]: ...
 
     async def account(self, username: str) -> Account | None:
-        """The account holding `username`, matched case-insensitively."""
+        """The account holding `username`, matched case-insensitively (a deleted one too)."""
+
+    async def deleted(self, user_id: int) -> bool:
+        """Whether the account `user_id` is deleted (False for one that never was)."""
 
     async def media(self, media_id: int) -> MediaRecord | None:
         """The upload `media_id`, as the write model holds it now."""

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # Auth. An empty secret makes the launcher generate one and keep it in data_dir.
     jwt_secret: str = ""
     jwt_ttl_seconds: int = 24 * 3600
+    # How long a deleted account's username stays reserved (docs/safety.md).
+    deleted_username_hold_days: float = Field(default=30, ge=0)
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106's low-memory profile).
     password_time_cost: int = 3
     password_memory_kib: int = 64 * 1024

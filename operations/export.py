@@ -5,6 +5,10 @@ whatever version each event was written in. Order: log order within each topic p
 (the archive's). Events this code cannot decode (an unknown type, a newer version) are
 left out and counted.
 
+Personal fields sealed under their owner's key (schemas/sealing.py) are exported in the
+clear while the account lives; a deleted account's stay sealed: empty fields and `sealed`
+ciphertext no one can open (docs/safety.md).
+
 - **jsonl**: one event envelope per line, exactly as `schemas/events.py` encodes it (ids are
   decimal strings).
 - **parquet**: a directory with one file per event type, `<Type>.parquet`: the envelope
@@ -26,10 +30,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from infra.settings import Settings
 from schemas import events as ev
+from schemas import sealing
 from streams.archive import ArchivedEvent, PostgresArchive
 
 FORMATS = ("parquet", "jsonl")
 ROW_GROUP = 50_000
+# Events whose keys are read in one query.
+KEYS_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,20 @@ def export_events(
 
 
 async def _export(settings, start, end, fmt, output) -> ExportResult:
-    pool = AsyncConnectionPool(settings.postgres, min_size=1, max_size=1, open=False)
+    # One connection reads the archive, the other the keys that open sealed events.
+    pool = AsyncConnectionPool(settings.postgres, min_size=2, max_size=2, open=False)
     await pool.open(wait=True, timeout=30)
     started = time.monotonic()
     writer = _ParquetWriter(output) if fmt == "parquet" else _JsonLinesWriter(output)
     exported = skipped = 0
     archive = PostgresArchive(pool, settings.archive_schema)
+    chunk: list[tuple[ArchivedEvent, ev.Event]] = []
+
+    async def flush() -> None:
+        for archived, event in await _opened(pool, chunk):
+            writer.write(archived, event)
+        chunk.clear()
+
     try:
         # Closed before the pool, so its connection is back when the pool closes, even when
         # the export stops early (a reader that closed standard output).
@@ -72,8 +87,11 @@ async def _export(settings, start, end, fmt, output) -> ExportResult:
                 except ev.UndecodableEvent:
                     skipped += 1
                     continue
-                writer.write(archived, event)
+                chunk.append((archived, event))
                 exported += 1
+                if len(chunk) >= KEYS_CHUNK:
+                    await flush()
+        await flush()
         writer.close()
     except BaseException:
         writer.abort()
@@ -81,6 +99,26 @@ async def _export(settings, start, end, fmt, output) -> ExportResult:
     finally:
         await pool.close()
     return ExportResult(exported, skipped, time.monotonic() - started)
+
+
+async def _opened(
+    pool: AsyncConnectionPool, chunk: list[tuple[ArchivedEvent, ev.Event]]
+) -> list[tuple[ArchivedEvent, ev.Event]]:
+    """The chunk with its sealed events opened where their owner's key exists: a deleted
+    account's stay sealed (their personal fields empty, `sealed` ciphertext)."""
+    owners = sorted({sealing.owner(event) for _, event in chunk if sealing.is_sealed(event)})
+    if not owners:
+        return chunk
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT user_id, key FROM write_model.user_keys WHERE user_id = ANY(%s)", (owners,)
+        )
+        keys = {user: bytes(key) for user, key in await cursor.fetchall()}
+    return [(archived, _open(event, keys.get(sealing.owner(event)))) for archived, event in chunk]
+
+
+def _open(event: ev.Event, key: bytes | None) -> ev.Event:
+    return sealing.unseal(event, key) if key is not None and sealing.is_sealed(event) else event
 
 
 class _JsonLinesWriter:

@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from agents.batches import apply_records, last_event_ids
 from agents.context import AgentContext
 from agents.core import apply_core
+from agents.erasure import screened
 from agents.notifications import apply_notifications
 from agents.search import deleted_and_touched, profiles_touched, write_tweets, write_users
 from infra.kafka_security import aiokafka_security
@@ -249,7 +250,7 @@ class _Core(_ThroughAgents):
         live: Settings = args[0]
         super().__init__(
             *args,
-            apply_events=apply_core,
+            apply_events=screened(apply_core),
             threshold=CelebrityThreshold(
                 live.celebrity_threshold, live.celebrity_threshold, float("inf")
             ),
@@ -296,7 +297,7 @@ class _Notifications(_ThroughAgents):
     read_model = ReadModel.NOTIFICATIONS
 
     def __init__(self, *args) -> None:
-        super().__init__(*args, apply_events=apply_notifications)
+        super().__init__(*args, apply_events=screened(apply_notifications))
 
     async def create(self) -> None:
         await self.target.notifications.setup()

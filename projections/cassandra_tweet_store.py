@@ -164,6 +164,13 @@ class CassandraTweetStore:
             *(self._delete(row.tweet_id, row.author_id) for row in stored),
         )
 
+    async def erase_authors(self, author_ids: list[int], conn=None) -> list[int]:
+        """Not built for Cassandra yet (docs/safety.md): an account deletion's batch fails
+        here, so its UserDeleted is dead-lettered rather than applied in part."""
+        if not author_ids:
+            return []
+        raise NotImplementedError("account erasure is not built for the Cassandra tweet store")
+
     async def newest_by_each(
         self, author_ids: list[int], limit: int, conn=None
     ) -> dict[int, list[int]]:

@@ -176,6 +176,20 @@ class ElasticsearchSearchIndex:
             ]
         )
 
+    async def erase_users(self, users: Mapping[int, str]) -> None:
+        if not users:
+            return
+        # A tweet's author is indexed by username (its id is kept in _source only).
+        await self._call(
+            self.client.delete_by_query(
+                index=self.index_name,
+                query={"terms": {"author": sorted(name.lower() for name in users.values())}},
+                refresh=True,
+                conflicts="proceed",
+            )
+        )
+        await self.users.erase(list(users))
+
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
         operations = []
         for tweet_id, tweet_counts in counts.items():

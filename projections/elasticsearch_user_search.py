@@ -99,6 +99,22 @@ class ElasticsearchUserIndex:
             failed = [item["index"] for item in response["items"] if "error" in item["index"]]
             raise SearchEngineError(f"elasticsearch: users not indexed: {failed[:3]}")
 
+    async def erase(self, user_ids: Sequence[int]) -> None:
+        """Remove these users in one `_bulk` (unknown ones are ignored)."""
+        if not user_ids:
+            return
+        operations = [
+            {"delete": {"_index": self.index_name, "_id": str(user_id)}} for user_id in user_ids
+        ]
+        response = await self.call(self.client.bulk(operations=operations, refresh=self.refresh))
+        failed = [
+            item["delete"]
+            for item in response["items"]
+            if "error" in item["delete"] and item["delete"]["status"] != 404
+        ]
+        if failed:
+            raise SearchEngineError(f"elasticsearch: users not erased: {failed[:3]}")
+
     async def candidates(self, query: UserQuery, count: int) -> list[UserHit]:
         response = await self.call(
             self.client.search(

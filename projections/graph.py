@@ -81,9 +81,25 @@ class GraphStore(Protocol):
 
     async def pulled_authors(self) -> list[int]: ...
 
-    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str]]:
-        """(username, display name) of each stored user among `user_ids`, in the batch's
-        transaction: what the user cache holds."""
+    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str, bool]]:
+        """(username, display name, protected) of each stored user among `user_ids`, in the
+        batch's transaction: what the user cache holds."""
+
+    async def safety_states(
+        self, conn, pairs: set[tuple[int, int]], mutes: set[tuple[int, int]]
+    ) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+        """In a batch's transaction, after its writes: of the (lower id, higher id) `pairs`,
+        those a block stands between (either way); of the (muter, muted) `mutes`, those that
+        hold. What the per-user hidden and muted sets are set to."""
+
+    async def hidden_from(self, user_id: int) -> list[int]:
+        """The users a block stands between `user_id` and, either way."""
+
+    async def muted_by(self, user_id: int) -> list[int]:
+        """The users `user_id` mutes."""
+
+    async def blocks_between(self, user_id: int, other_id: int) -> tuple[bool, bool]:
+        """(whether `other_id` blocks `user_id`, whether `user_id` blocks `other_id`)."""
 
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]: ...
 

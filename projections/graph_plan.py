@@ -72,8 +72,13 @@ class GraphPlan:
 
 
 def edited_users(plan: GraphPlan) -> set[int]:
-    """The users whose profile `plan` edits: their cached summaries are written again."""
-    return {event.user_id for event in plan.steps if isinstance(event, ev.ProfileUpdated)}
+    """The users whose profile `plan` registers or edits: their cached summaries are written
+    again, as the store holds them after the batch."""
+    return {
+        event.user_id
+        for event in plan.steps
+        if isinstance(event, ev.ProfileUpdated | ev.UserRegistered)
+    }
 
 
 def user_ids(events: list[ev.Event]) -> set[int]:

@@ -161,17 +161,44 @@ class PostgresGraphStore(PostgresStore):
                 ),
             )
 
-    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str]]:
+    async def summaries(self, conn, user_ids: set[int]) -> dict[int, tuple[str, str, bool]]:
         if not user_ids:
             return {}
         rows = await (
             await conn.execute(
-                f"SELECT user_id, username, display_name FROM {self.schema}.users"
+                f"SELECT user_id, username, display_name, protected FROM {self.schema}.users"
                 " WHERE user_id = ANY(%s)",
                 (sorted(user_ids),),
             )
         ).fetchall()
-        return {user_id: (username, name) for user_id, username, name in rows}
+        return {user_id: (username, name, protected) for user_id, username, name, protected in rows}
+
+    async def safety_states(
+        self, conn, pairs: set[tuple[int, int]], mutes: set[tuple[int, int]]
+    ) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+        """After a batch's writes: of the (lower id, higher id) `pairs`, those a block stands
+        between (either way); of the (muter, muted) `mutes`, those that hold."""
+        blocked: set[tuple[int, int]] = set()
+        muted: set[tuple[int, int]] = set()
+        if pairs:
+            cursor = await conn.execute(
+                f"SELECT DISTINCT least(b.blocker_id, b.blocked_id),"
+                f" greatest(b.blocker_id, b.blocked_id) FROM {self.schema}.blocks b"
+                " JOIN unnest(%b::bigint[], %b::bigint[]) AS p(low, high)"
+                " ON (b.blocker_id = p.low AND b.blocked_id = p.high)"
+                " OR (b.blocker_id = p.high AND b.blocked_id = p.low) WHERE b.active",
+                columns_of(sorted(pairs), 2),
+            )
+            blocked = {(low, high) for low, high in await cursor.fetchall()}
+        if mutes:
+            cursor = await conn.execute(
+                f"SELECT m.muter_id, m.muted_id FROM {self.schema}.mutes m"
+                " JOIN unnest(%b::bigint[], %b::bigint[]) AS p(muter, muted)"
+                " ON m.muter_id = p.muter AND m.muted_id = p.muted WHERE m.active",
+                columns_of(sorted(mutes), 2),
+            )
+            muted = {(muter, muted_id) for muter, muted_id in await cursor.fetchall()}
+        return blocked, muted
 
     async def write_edges(self, conn, plan: GraphPlan) -> EdgeChanges:
         """Apply the plan's blocks, mutes, unfollows and follows (docs/safety.md).
@@ -539,6 +566,43 @@ class PostgresGraphStore(PostgresStore):
                 )
             ).fetchall()
         return [row[0] for row in rows]
+
+    async def hidden_from(self, user_id: int) -> list[int]:
+        """The users a block stands between `user_id` and, either way."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT blocked_id FROM {self.schema}.blocks WHERE blocker_id = %(u)s"
+                    f" AND active UNION SELECT blocker_id FROM {self.schema}.blocks"
+                    " WHERE blocked_id = %(u)s AND active",
+                    {"u": user_id},
+                )
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    async def muted_by(self, user_id: int) -> list[int]:
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT muted_id FROM {self.schema}.mutes WHERE muter_id = %s AND active",
+                    (user_id,),
+                )
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    async def blocks_between(self, user_id: int, other_id: int) -> tuple[bool, bool]:
+        """(whether `other_id` blocks `user_id`, whether `user_id` blocks `other_id`)."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT blocker_id FROM {self.schema}.blocks WHERE active AND"
+                    " ((blocker_id = %(o)s AND blocked_id = %(u)s)"
+                    " OR (blocker_id = %(u)s AND blocked_id = %(o)s))",
+                    {"u": user_id, "o": other_id},
+                )
+            ).fetchall()
+        blockers = {row[0] for row in rows}
+        return other_id in blockers, user_id in blockers
 
     async def _page(self, sql: str, user_id: int, after: int | None, limit: int) -> list[int]:
         async with self.pool.connection() as conn:

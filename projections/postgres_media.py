@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS {schema}.media (
 );
 CREATE INDEX IF NOT EXISTS media_by_tweet ON {schema}.media (tweet_id, position)
     WHERE tweet_id IS NOT NULL;
+-- An owner's uploads: what an account's deletion removes (projections/postgres_erasure.py).
+CREATE INDEX IF NOT EXISTS media_by_owner ON {schema}.media (owner_id);
 """
 
 

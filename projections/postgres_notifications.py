@@ -148,6 +148,24 @@ class PostgresNotifications:
                 (users, [plan.reads[user] for user in users]),
             )
 
+    async def erase(self, conn: AsyncConnection, user_ids: Sequence[int]) -> None:
+        """Remove the notifications of deleted users and those they caused (their actions in
+        other users' groups, which shrink or go), in the caller's transaction. Erasing again
+        removes nothing more."""
+        if not user_ids:
+            return
+        s, users = self.schema, sorted(user_ids)
+        cursor = await conn.execute(
+            f"DELETE FROM {s}.actions WHERE actor_id = ANY(%s) OR recipient_id = ANY(%s)"
+            " RETURNING recipient_id, kind, target_id, span",
+            (users, users),
+        )
+        gone = set(users)
+        taken = [row for row in await cursor.fetchall() if row[0] not in gone]
+        await conn.execute(f"DELETE FROM {s}.groups WHERE recipient_id = ANY(%s)", (users,))
+        await conn.execute(f"DELETE FROM {s}.read_marks WHERE recipient_id = ANY(%s)", (users,))
+        await self._move_groups(conn, taken, [])
+
     async def _lock_tweets(self, conn: AsyncConnection, plan: NotificationPlan) -> None:
         """Hold, until the caller's transaction ends, a lock on each tweet this plan deletes or
         adds actions about. A tweet's deletion and an action about it come from different

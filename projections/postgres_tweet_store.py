@@ -66,6 +66,15 @@ class PostgresTweetStore(PostgresStore):
         ).fetchall()
         return {tweet_id: TweetState(*state) for tweet_id, *state in rows}
 
+    async def erase_authors(self, author_ids: list[int], conn=None) -> list[int]:
+        if not author_ids:
+            return []
+        cursor = await conn.execute(
+            f"DELETE FROM {self.schema}.tweets WHERE author_id = ANY(%s) RETURNING tweet_id",
+            (sorted(author_ids),),
+        )
+        return [row[0] for row in await cursor.fetchall()]
+
     async def write(self, new_rows: list[StoredTweet], deletions: list[int], conn=None) -> None:
         if new_rows:
             await conn.execute(

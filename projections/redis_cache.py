@@ -11,7 +11,8 @@ filled again). Agents always overwrite count fields (and `media`)
 with absolute values read back from PostgreSQL, while readers fill only missing ones
 (HSETNX): whichever comes second, the agent's value wins, so a reader racing an agent cannot
 leave a stale count.
-A user's hash holds its public JSON, by the same rule: agents write it at registration and
+A user's hash holds its public JSON and whether the account is protected (`protected`, 1 or
+0: a hash without it counts as not cached), by the same rule: agents write it at registration and
 after each profile edit (read back from PostgreSQL), readers only fill it where it is
 missing, so a reader that read the old profile just before an edit cannot put it back after
 the agent. Sets carry a sentinel member (0, never a real id) so that
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import orjson
 from redis.asyncio import Redis
@@ -101,6 +103,11 @@ class CachedTweet:
         }
 
 
+class CachedUser(NamedTuple):
+    summary: dict  # the API's `user` object
+    protected: bool
+
+
 class RedisCache:
     def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int) -> None:
         self.redis = redis
@@ -163,58 +170,56 @@ class RedisCache:
         }
 
     # users --------------------------------------------------------------------------------
-    async def fill_users(self, users: dict[int, tuple[str, str]]) -> None:
-        """Cache the summaries of users (id -> (username, display name)) not cached yet: a
+    async def fill_users(self, users: dict[int, tuple[str, str, bool]]) -> None:
+        """Cache the users (id -> (username, display name, protected)) not cached yet: a
         reader's fill, which never replaces what an agent wrote."""
         batch = RedisBatch(self.redis)
-        for user_id, (username, display_name) in users.items():
+        for user_id, user in users.items():
             batch.script(
-                self._fill_fields,
-                [self.keys.user(user_id)],
-                [
-                    self.ttl_seconds,
-                    "json",
-                    orjson.dumps(user_summary(user_id, username, display_name)),
-                ],
+                self._fill_fields, [self.keys.user(user_id)], self._user_fields(user_id, *user)
             )
         await batch.execute()
 
-    async def users(self, user_ids: list[int]) -> dict[int, dict | None]:
-        """Cached user summaries (the API's `user` objects) by id; None where not cached."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                pipe.hget(self.keys.user(user_id), "json")
-            rows = await pipe.execute()
-        return {
-            user_id: orjson.loads(row) if row is not None else None
-            for user_id, row in zip(user_ids, rows, strict=True)
-        }
+    def _user_fields(self, user_id: int, username: str, display_name: str, protected: bool) -> list:
+        return [
+            self.ttl_seconds,
+            "json",
+            orjson.dumps(user_summary(user_id, username, display_name)),
+            "protected",
+            int(protected),
+        ]
+
+    async def users(self, user_ids: list[int]) -> dict[int, CachedUser | None]:
+        """Cached users by id; None where not cached."""
+        users, _ = await self.hydration(user_ids, [])
+        return users
 
     async def hydration(
-        self, user_ids: list[int], flag_sets: list[str], tweet_ids: list[int]
-    ) -> tuple[dict, list[tuple[bool, list[bool]]]]:
-        """Users, and for each per-viewer set (liked, retweeted) whether it is loaded and which
-        of `tweet_ids` it holds: everything rendering needs after the tweets, one round trip."""
+        self, user_ids: list[int], sets: list[tuple[str, list[int]]]
+    ) -> tuple[dict[int, CachedUser | None], list[tuple[bool, list[bool]]]]:
+        """Users, and for each per-viewer set (liked, retweeted: tweets; hidden, muted,
+        following: users) whether it is loaded and which of the ids given with it it holds:
+        everything rendering needs after the tweets, one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.hget(self.keys.user(user_id), "json")
-            for key in flag_sets:
+                pipe.hmget(self.keys.user(user_id), ["json", "protected"])
+            for key, ids in sets:
                 pipe.exists(key)
-                if tweet_ids:
-                    pipe.smismember(key, tweet_ids)
+                if ids:
+                    pipe.smismember(key, ids)
             results = await pipe.execute()
         users = {
-            user_id: orjson.loads(row) if row is not None else None
+            user_id: _user_from(row)
             for user_id, row in zip(user_ids, results[: len(user_ids)], strict=True)
         }
-        flags, rest = [], results[len(user_ids) :]
-        step = 2 if tweet_ids else 1
-        for index in range(len(flag_sets)):
-            found = rest[index * step + 1] if tweet_ids else []
-            flags.append((bool(rest[index * step]), [bool(hit) for hit in found]))
+        flags, rest = [], iter(results[len(user_ids) :])
+        for _, ids in sets:
+            loaded = bool(next(rest))
+            found = next(rest) if ids else []
+            flags.append((loaded, [bool(hit) for hit in found]))
         return users, flags
 
-    # id sets: following, liked, retweeted, pulled authors ---------------------------------
+    # id sets: following, hidden, muted, liked, retweeted, pulled authors ----------------
     async def load_set(self, key: str, members: list[int]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, _SET_SENTINEL, *members)
@@ -223,20 +228,26 @@ class RedisCache:
 
     async def set_members(self, key: str) -> set[int] | None:
         """The members of a loaded set, or None if it is not loaded."""
-        # redis-py types the async client's replies as sync ones too
-        raw = await self.redis.smembers(key)  # type: ignore[misc]
-        if not raw:
-            return None
-        return {int(member) for member in raw} - {0}
+        return (await self.sets_members([key]))[0]
+
+    async def sets_members(self, keys: list[str]) -> list[set[int] | None]:
+        """The members of each loaded set (None for one not loaded), one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.smembers(key)
+            found = await pipe.execute()
+        return [({int(member) for member in raw} - {0}) if raw else None for raw in found]
 
     # a batch's writes (agents/core.py), queued in order ----------------------------------
-    def queue_user(self, batch: RedisBatch, user_id: int, username: str, display_name: str) -> None:
-        """Write a user's summary (at registration, and after a profile edit), replacing
-        what is cached."""
+    def queue_user(
+        self, batch: RedisBatch, user_id: int, username: str, display_name: str, protected: bool
+    ) -> None:
+        """Write a user's summary and protection (at registration, and after a profile edit),
+        replacing what is cached."""
         batch.script(
             self._set_fields,
             [self.keys.user(user_id)],
-            [self.ttl_seconds, "json", orjson.dumps(user_summary(user_id, username, display_name))],
+            self._user_fields(user_id, username, display_name, protected),
         )
 
     def queue_fill(self, batch: RedisBatch, tweet: CachedTweet) -> None:
@@ -282,6 +293,13 @@ class RedisCache:
 def user_summary(user_id: int, username: str, display_name: str) -> dict:
     """The API's `user` object inside tweets and lists."""
     return {"id": str(user_id), "username": username, "display_name": display_name}
+
+
+def _user_from(row: list[bytes | None]) -> CachedUser | None:
+    summary, protected = row
+    if summary is None or protected is None:
+        return None
+    return CachedUser(orjson.loads(summary), protected == b"1")
 
 
 def _tweet_from(tweet_id: int, row: dict[bytes, bytes]) -> CachedTweet | None:

@@ -58,6 +58,15 @@ class RedisKeys:
     def following(self, user_id: int) -> str:
         return f"{self.prefix}following:{user_tag(user_id)}"
 
+    def hidden(self, user_id: int) -> str:
+        """The users a block stands between the user and (either way): hidden from each other
+        at read time (docs/safety.md)."""
+        return f"{self.prefix}hidden:{user_tag(user_id)}"
+
+    def muted(self, user_id: int) -> str:
+        """The users the user mutes: out of the user's home timeline and notifications."""
+        return f"{self.prefix}muted:{user_tag(user_id)}"
+
     def liked(self, user_id: int) -> str:
         return f"{self.prefix}liked:{user_tag(user_id)}"
 

@@ -1,7 +1,9 @@
 """Pages of timelines assembled inside Redis: a warm read is one round trip.
 
 One server-side script merges a timeline with the recents of the followed authors whose
-tweets are pulled, drops deleted tweets and authors the viewer no longer follows, and renders
+tweets are pulled, drops deleted tweets, authors the viewer no longer follows and tweets the
+viewer may not see (blocks either way, mutes on the home timeline, protected accounts the
+viewer does not follow: docs/safety.md; a quote of such a tweet shows unavailable), and renders
 each tweet with its author, counts and the viewer's flags as the API's JSON. It only reads
 caches: whenever one misses (a tweet, a count, a user, a per-user set, a timeline being
 built) or the page would go on past a PARTIAL timeline into the stores, it says so and the
@@ -120,16 +122,56 @@ local function head(i)
   return buffers[i][positions[i]]
 end
 
--- Whom the viewer follows: one SMEMBERS for a usual set, a SISMEMBER per author past that.
-local followed = nil
-if mode == 'home' and redis.call('SCARD', following) <= 2000 then
-  followed = {}
-  for _, id in ipairs(redis.call('SMEMBERS', following)) do followed[id] = true end
+-- Membership of a per-user id set: one SMEMBERS for a usual set, a SISMEMBER per id past that.
+local function lookup(key)
+  if redis.call('SCARD', key) <= 2000 then
+    local set = {}
+    for _, id in ipairs(redis.call('SMEMBERS', key)) do set[id] = true end
+    return function(id) return set[id] == true end
+  end
+  return function(id) return redis.call('SISMEMBER', key, id) == 1 end
 end
+-- Whom the viewer follows: read at once for a home timeline, else when first needed.
+local follows = nil
+if mode == 'home' then follows = lookup(following) end
 local function visible(who)
   if mode ~= 'home' or who == viewer then return true end
-  if followed then return followed[who] == true end
-  return redis.call('SISMEMBER', following, who) == 1
+  return follows(who)
+end
+-- May the viewer see this user's tweets (docs/safety.md)? Not a user a block stands between
+-- them and (either way), nor on a home timeline one the viewer mutes; a protected account
+-- only as its follower. True or false, or nil and what the cache misses.
+local hidden_key, muted_key, hides, protection = KEYS[7], KEYS[8], nil, {}
+local function shows(who)
+  if who == viewer then return true end
+  if viewer ~= '' then
+    if hides == nil then
+      if redis.call('EXISTS', hidden_key) == 0 then return nil, 'safety' end
+      local blocked = lookup(hidden_key)
+      hides = blocked
+      if mode == 'home' then
+        if redis.call('EXISTS', muted_key) == 0 then return nil, 'safety' end
+        local muted = lookup(muted_key)
+        hides = function(id) return blocked(id) or muted(id) end
+      end
+    end
+    if hides(who) then return false end
+  end
+  if follows == nil then
+    if viewer == '' then
+      follows = function() return false end
+    elseif redis.call('EXISTS', following) == 0 then
+      return nil, 'graph'
+    else
+      follows = lookup(following)
+    end
+  end
+  if follows(who) then return true end
+  if protection[who] == nil then
+    protection[who] = redis.call('HGET', user_key(who), 'protected') or false
+  end
+  if not protection[who] then return nil, 'user' end
+  return protection[who] == '0'
 end
 
 -- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
@@ -160,10 +202,16 @@ while #picked < limit and examined < budget do
     local row = tweet_row(tweet_id)
     if row[3] ~= '1' then
       if not (row[2] and row[9]) then return {'slow', 'tweet'} end
-      local who = by or row[1]
-      if visible(who) then
-        seen[tweet_id] = true
-        picked[#picked + 1] = {best, tweet_id, by, row}
+      if visible(by or row[1]) then
+        local author, miss = shows(row[1])
+        if author == nil then return {'slow', miss} end
+        local retweeter = true
+        if by then retweeter, miss = shows(by) end
+        if retweeter == nil then return {'slow', miss} end
+        if author and retweeter then
+          seen[tweet_id] = true
+          picked[#picked + 1] = {best, tweet_id, by, row}
+        end
       end
     end
   end
@@ -233,6 +281,9 @@ local function embedded(id)  -- a quoted tweet, one level deep
   local row = quoted[id]
   if row[3] == '1' then return '{"tweet_id":"' .. id .. '","unavailable":true}' end
   if not (row[2] and row[9]) then return nil, 'tweet' end
+  local shown, hidden_miss = shows(row[1])
+  if shown == nil then return nil, hidden_miss end
+  if not shown then return '{"tweet_id":"' .. id .. '","unavailable":true}' end
   local text, miss = body(id, row)
   if not text then return nil, miss end
   return text .. '}'
@@ -321,7 +372,14 @@ class PageAssembler:
         after: int | None = None,
     ) -> FastPage:
         return await self._run(
-            "user", self.keys.recent(author), viewer, before, limit, check_writes, after=after
+            "user",
+            self.keys.recent(author),
+            viewer,
+            before,
+            limit,
+            check_writes,
+            following=None if viewer is None else self.keys.following(viewer),
+            after=after,
         )
 
     async def _run(
@@ -347,6 +405,8 @@ class PageAssembler:
                 keys.last_write(anyone),
                 keys.liked(anyone),
                 keys.retweeted(anyone),
+                keys.hidden(anyone),
+                keys.muted(anyone),
             ],
             args=[
                 *self._prefixes,

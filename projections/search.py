@@ -58,6 +58,10 @@ class SearchIndex(Protocol):
     async def delete(self, tweet_ids: Sequence[int]) -> None:
         """Remove tweets from the index; unknown or already deleted ids are ignored."""
 
+    async def erase_users(self, users: Mapping[int, str]) -> None:
+        """Remove these users (id -> username) and every tweet of theirs, of any age (their
+        accounts are deleted); unknown users are ignored."""
+
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
         """Set the counts (by tweet id) that boost these tweets' ranking: absolute values, so
         applying them twice changes nothing; tweets not indexed are ignored."""

@@ -153,6 +153,19 @@ class TantivySearchIndex:
             tweet_ids,
         )
 
+    async def erase_users(self, users: Mapping[int, str]) -> None:
+        # A tweet's author is indexed by username (its id is only stored).
+        await self._write(
+            lambda writer: [
+                writer.delete_documents_by_query(
+                    Query.term_query(self.schema, "author", username.lower())
+                )
+                for username in users.values()
+            ],
+            users,
+        )
+        await asyncio.to_thread(self.users.erase, list(users))
+
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
         def update(writer: tantivy.IndexWriter) -> None:
             stored = self._stored_fields(list(counts))

@@ -105,6 +105,20 @@ class TantivyUserIndex:
         with self._write_lock:
             commit_batch(self._index, self._writer, replace)
 
+    def erase(self, user_ids: Sequence[int]) -> None:
+        """Remove these users in one commit."""
+        if not user_ids:
+            return
+        if self._writer is None or self._index is None:
+            raise SearchEngineError("this tantivy user index is not open for writing")
+
+        def delete(writer: tantivy.IndexWriter) -> None:
+            for user_id in user_ids:
+                writer.delete_documents_by_query(Query.term_query(self.schema, "user_id", user_id))
+
+        with self._write_lock:
+            commit_batch(self._index, self._writer, delete)
+
     def candidates(self, query: UserQuery, count: int) -> list[UserHit]:
         """The `count` best text matches, by score then id."""
         if self._index is None:

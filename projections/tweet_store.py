@@ -53,6 +53,10 @@ class TweetStore(Protocol):
         """Insert tweets the store did not hold (tombstones included) and mark stored ones
         deleted: a batch's plan (projections/tweet_plan.py)."""
 
+    async def erase_authors(self, author_ids: list[int], conn=None) -> list[int]:
+        """Remove every tweet of these authors, deleted ones too (their accounts are
+        deleted); the ids of the rows removed."""
+
     async def newest_by_each(
         self, author_ids: list[int], limit: int, conn=None
     ) -> dict[int, list[int]]:

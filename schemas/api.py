@@ -97,6 +97,12 @@ class TokenRequest(RequestModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class AccountDeletion(RequestModel):
+    """Deleting your account: your password confirms it."""
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"

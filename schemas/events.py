@@ -36,17 +36,22 @@ class Event(BaseModel):
 
 
 class UserRegistered(Event):
+    # v2 may seal the personal fields (`sealed`: schemas/sealing.py).
+    schema_version: ClassVar[int] = 2
+
     user_id: Id
     username: str
     display_name: str
     bio: str = ""
+    sealed: str | None = None
 
 
 class ProfileUpdated(Event):
     """The fields of a profile that changed; None: unchanged, "" (but display_name): cleared."""
 
-    # v2 added `location` and `website`, v3 `protected` (see the upcasters below).
-    schema_version: ClassVar[int] = 3
+    # v2 added `location` and `website`, v3 `protected`, v4 may seal the personal fields
+    # (see the upcasters below).
+    schema_version: ClassVar[int] = 4
 
     user_id: Id
     display_name: str | None = None
@@ -55,6 +60,15 @@ class ProfileUpdated(Event):
     website: str | None = None
     # A protected account's tweets reach only its followers, whom it approves (docs/safety.md).
     protected: bool | None = None
+    sealed: str | None = None
+
+
+class UserDeleted(Event):
+    """The user deleted their account: every read model removes their tweets, likes,
+    retweets, follows both ways, profile, media and notifications, and corrects the counts
+    of what remains (docs/safety.md, "Deletion and erasure")."""
+
+    user_id: Id
 
 
 class NotificationsRead(Event):
@@ -68,8 +82,8 @@ class TweetPosted(Event):
     # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
     # when it was posted: the users the mentions name (those that exist), the author of the
     # tweet replied to, and a quoted tweet with its author; v4 the attached media; v5 whether
-    # the author's account was protected (see the upcasters below).
-    schema_version: ClassVar[int] = 5
+    # the author's account was protected; v6 may seal the content (see the upcasters below).
+    schema_version: ClassVar[int] = 6
 
     tweet_id: Id
     author_id: Id
@@ -89,6 +103,9 @@ class TweetPosted(Event):
     # The author's account was protected when the tweet was posted: it stays out of trends
     # (reads check the author's protection as it is at the read).
     protected: bool = False
+    # The personal fields, encrypted under the author's key (schemas/sealing.py); None: they
+    # are in the clear (events recorded before, or by accounts made before, keys).
+    sealed: str | None = None
 
 
 class TweetDeleted(Event):
@@ -219,9 +236,12 @@ class MediaProcessed(Event):
 class MediaDescribed(Event):
     """The alt text of an upload, as its owner set it ("" removes it)."""
 
+    schema_version: ClassVar[int] = 2  # v2 may seal the alt text
+
     media_id: Id
     owner_id: Id
     alt_text: str
+    sealed: str | None = None
 
 
 class MediaDeleted(Event):
@@ -238,6 +258,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         UserRegistered,
         ProfileUpdated,
+        UserDeleted,
         NotificationsRead,
         TweetPosted,
         TweetDeleted,
@@ -259,6 +280,47 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MediaDeleted,
     )
 }
+
+# The fields naming the users an event is by or about: a user deleted among them makes the
+# event one the read models no longer apply (agents/erasure.py). Not among them: the users
+# a post replies to, quotes or mentions, whose deletion leaves the post (another user's
+# words) in place.
+PRINCIPAL_USER_FIELDS = (
+    "actor_id",
+    "user_id",
+    "author_id",
+    "follower_id",
+    "followee_id",
+    "blocker_id",
+    "blocked_id",
+    "muter_id",
+    "muted_id",
+    "owner_id",
+)
+REFERENCED_USER_FIELDS = ("reply_to_author_id", "quote_of_author_id", "mentioned_ids")
+
+
+def principal_users(event: Event) -> set[int]:
+    """The users `event` is by or about (see PRINCIPAL_USER_FIELDS)."""
+    found = set()
+    for name in PRINCIPAL_USER_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None:
+            found.add(value)
+    return found
+
+
+def referenced_users(event: Event) -> set[int]:
+    """The users a post replies to, quotes or mentions."""
+    found: set[int] = set()
+    for name in REFERENCED_USER_FIELDS:
+        value = getattr(event, name, None)
+        if isinstance(value, tuple):
+            found.update(value)
+        elif value is not None:
+            found.add(value)
+    return found
+
 
 # (type, version) -> function turning a payload of that version into one of version + 1.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -285,12 +347,17 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 @upcaster("TweetPosted", 2)
 @upcaster("TweetPosted", 3)
 @upcaster("TweetPosted", 4)
+@upcaster("TweetPosted", 5)
+@upcaster("UserRegistered", 1)
+@upcaster("ProfileUpdated", 3)
+@upcaster("MediaDescribed", 1)
 @upcaster("TweetLiked", 1)
 @upcaster("TweetUnliked", 1)
 def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
-    """Events recorded before they named whom they reach (or what they attach): the new
-    fields keep their defaults (no mentioned ids, no authors, no media, not protected), so
-    they notify no one (docs/notifications.md) and carry no media."""
+    """Events recorded before they named whom they reach (or what they attach), or before
+    personal fields were sealed: the new fields keep their defaults (no mentioned ids, no
+    authors, no media, not protected, nothing sealed), so they notify no one
+    (docs/notifications.md), carry no media, and hold their personal fields in the clear."""
     return payload
 
 

@@ -31,6 +31,7 @@ _KEY_OF = {
     ev.UserRegistered: ("users", lambda e: e.user_id),
     ev.ProfileUpdated: ("users", lambda e: e.user_id),
     ev.NotificationsRead: ("users", lambda e: e.user_id),
+    ev.UserDeleted: ("users", lambda e: e.user_id),
     ev.TweetPosted: ("tweets", lambda e: e.author_id),
     ev.TweetDeleted: ("tweets", lambda e: e.author_id),
     # An owner's media events precede, in the same partition, the posts that attach them.

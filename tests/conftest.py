@@ -139,6 +139,8 @@ def client(client_factory):
 
 @pytest.fixture(scope="session")
 def event_log(stack):
-    log = EventLog(stack.settings.bootstrap_servers, topic_registry(stack.settings))
+    log = EventLog(
+        stack.settings.bootstrap_servers, topic_registry(stack.settings), stack.settings.postgres
+    )
     yield log
     log.close()

@@ -83,10 +83,14 @@ def json_body(body: dict | list, headers: dict[str, str] | None = None) -> Respo
     return Response(orjson.dumps(body), headers=headers, media_type="application/json")
 
 
-async def hydrated_user_page(request: Request, services, ids: list[int], limit: int) -> Response:
+async def hydrated_user_page(
+    request: Request, services, ids: list[int], limit: int, viewer: int | None = None
+) -> Response:
     """The users `ids` (a page of at most `limit`, by id) as summaries, with the next page's
-    cursor if the page is full."""
-    users = await services.timelines.hydrator.users(ids)
+    cursor if the page is full; with a `viewer`, but those a block stands between the
+    viewer and."""
+    hydrator = services.timelines.hydrator
+    users = await (hydrator.users(ids) if viewer is None else hydrator.listed(ids, viewer))
     next_cursor = encode_cursor(ids[-1]) if len(ids) == limit else None
     return user_page(request, ids, users, next_cursor)
 

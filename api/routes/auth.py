@@ -25,7 +25,7 @@ async def login(body: TokenRequest, services: ServicesDep, address: ClientAddres
     valid = await services.passwords.verify(
         account.password_hash if account else None, body.password
     )
-    if account is None or not valid:
+    if account is None or not valid or account.deleted:
         await services.logins.failed(body.username, address)
         raise ProblemError(
             401,

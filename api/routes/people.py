@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.consistency import wait_for_own_writes
 from api.deps import (
+    ClientAddress,
     CurrentUser,
     Limit,
     Reader,
@@ -21,12 +22,12 @@ from api.deps import (
 )
 from api.problems import ProblemError, not_found
 from api.routes import json_body, problem_responses, respond, user_page
-from commands.model import ProfileEdited, ProfileFields, UpdateProfile
+from commands.model import DeleteAccount, ProfileEdited, ProfileFields, UpdateProfile
 from commands.runner import Answer
 from projections.graph import Profile
 from projections.search_query import SearchQueryError
 from projections.user_search import MAX_QUERY_LENGTH, find_users, parse_user_query
-from schemas.api import ProfileUpdate, SuggestionPage, UserPage, UserPublic
+from schemas.api import AccountDeletion, ProfileUpdate, SuggestionPage, UserPage, UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _READ_ERRORS = problem_responses(401, 404, 422, 503)
@@ -65,12 +66,52 @@ async def edit_profile(
     return respond(await run(UpdateProfile(user.user_id, edit, current), render))
 
 
-@router.get("/by/username/{username}", response_model=UserPublic, responses=_READ_ERRORS)
-async def user_by_username(username: UsernamePath, _: Reader, services: ServicesDep):
-    """A user's profile by username, matched in any case."""
+@router.delete(
+    "/me",
+    status_code=204,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+)
+async def delete_account(
+    body: AccountDeletion,
+    user: CurrentUser,
+    services: ServicesDep,
+    run: RunCommandDep,
+    address: ClientAddress,
+):
+    """Delete your account, confirmed by your password (403 `wrong-password` if it is not
+    yours; failures count against the login limits, 429 past them). Your tweets, likes,
+    retweets, follows, profile, media and notifications leave every read model; your
+    username stays reserved for a while; your tokens stop working (docs/safety.md)."""
+    await services.logins.check(user.username, address)
+    account = await services.write_model.account(user.username)
+    mine = account is not None and account.user_id == user.user_id and not account.deleted
+    valid = await services.passwords.verify(
+        account.password_hash if account is not None and mine else None, body.password
+    )
+    if not valid:
+        await services.logins.failed(user.username, address)
+        raise ProblemError(
+            403, "wrong-password", "Wrong Password", "the password is not this account's"
+        )
+    answer = await run(DeleteAccount(user.user_id), lambda _: Answer(204, None))
+    services.deleted_accounts.deleted(user.user_id)
+    return respond(answer)
+
+
+@router.get(
+    "/by/username/{username}",
+    response_model=UserPublic,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def user_by_username(username: UsernamePath, viewer: Reader, services: ServicesDep):
+    """A user's profile by username, matched in any case; 403 `blocked` where a block
+    stands between you and the user."""
     found = await services.models.graph.profile_by_username(username)
     if found is None:
         raise not_found(f"user @{username}")
+    await services.timelines.hydrator.require_visible(
+        viewer.user_id if viewer else None, found.user_id, tweets=False
+    )
     return _public(found)
 
 
@@ -78,7 +119,7 @@ async def user_by_username(username: UsernamePath, _: Reader, services: Services
 async def search_users(
     request: Request,
     services: ServicesDep,
-    _: Reader,
+    viewer: Reader,
     q: Annotated[
         str,
         Query(
@@ -93,7 +134,8 @@ async def search_users(
     ] = None,
     limit: Limit = 20,
 ):
-    """Users matching `q`, most followed first, then best matched (docs/search.md)."""
+    """Users matching `q`, most followed first, then best matched (docs/search.md); but
+    users a block stands between you and."""
     try:
         found = await find_users(
             services.search.user_candidates,
@@ -106,7 +148,9 @@ async def search_users(
         raise ProblemError(
             422, "invalid-search-query", "Invalid Search Query", str(error)
         ) from None
-    users = await services.timelines.hydrator.users(found.user_ids)
+    users = await services.timelines.hydrator.listed(
+        found.user_ids, viewer.user_id if viewer else None
+    )
     return user_page(request, found.user_ids, users, found.next_cursor)
 
 
@@ -115,7 +159,7 @@ async def who_to_follow(user: SignedInReader, services: ServicesDep, limit: Limi
     """Users you might follow: those your followees follow most, then the most-followed users
     (all of them when you follow nobody); never yourself or someone you follow."""
     found = await services.models.graph.suggestions(user.user_id, limit)
-    users = await services.timelines.hydrator.users([s.user_id for s in found])
+    users = await services.timelines.hydrator.listed([s.user_id for s in found], user.user_id)
     return json_body(
         {
             "users": [

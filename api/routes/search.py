@@ -39,7 +39,8 @@ async def search(
 ):
     """Tweets matching `q`, best first: relevance x recency x engagement, and for a signed-in
     reader the authors they follow or engaged with lately first at equal terms
-    (docs/search.md)."""
+    (docs/search.md); but tweets of users a block stands between you and, and of protected
+    accounts you do not follow (a page may then be short)."""
     try:
         query = parse_search_query(q)
         personal = await personal_boost(services, viewer.user_id) if viewer else None

@@ -88,18 +88,30 @@ _add_engagement_routes(SetEngagement.LIKE, LikeState, "liked")
 _add_engagement_routes(SetEngagement.RETWEET, RetweetState, "retweeted")
 
 
-_READ_ERRORS = problem_responses(401, 404, 422, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 503)
 
 
 @router.get("/{tweet_id}", response_model=TweetPublic, responses=_READ_ERRORS)
 async def get_tweet(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep):
-    """One tweet with its counts."""
-    rendered = await services.timelines.hydrator.render(
-        [Entry(tweet_id, tweet_id)], viewer.user_id if viewer else None
-    )
+    """One tweet with its counts. 403 `blocked` where a block stands between you and its
+    author, `protected` for a protected account's tweet you do not follow."""
+    reader = viewer.user_id if viewer else None
+    tweets = await _visible_tweet(services, reader, tweet_id)
+    rendered = await services.timelines.hydrator.render([Entry(tweet_id, tweet_id)], reader, tweets)
     if not rendered:
         raise not_found(f"tweet {tweet_id}")
     return json_body(rendered[0])
+
+
+async def _visible_tweet(services, viewer: int | None, tweet_id: int) -> dict:
+    """The live tweet (by id, as Hydrator.tweets gives it), if the viewer may see its
+    author's tweets: else 404, or 403 saying why."""
+    hydrator = services.timelines.hydrator
+    tweets = await hydrator.tweets([tweet_id])
+    if tweet_id not in tweets:
+        raise not_found(f"tweet {tweet_id}")
+    await hydrator.require_visible(viewer, tweets[tweet_id].author_id)
+    return tweets
 
 
 @router.get("/{tweet_id}/replies", response_model=TweetPage, responses=_READ_ERRORS)
@@ -132,12 +144,12 @@ async def quotes(
 
 async def _linked_page(request, services, viewer, tweet_id: int, read, cursor, limit: int):
     """A page of the live tweets that `read` finds linked to a live tweet (its replies or
-    quotes)."""
-    if not await services.timelines.hydrator.tweets([tweet_id]):
-        raise not_found(f"tweet {tweet_id}")
+    quotes), but those of users the viewer may not see (a short page, then)."""
+    reader = viewer.user_id if viewer else None
+    await _visible_tweet(services, reader, tweet_id)
     found = await read(tweet_id, cursor, limit)
     rendered = await services.timelines.hydrator.render(
-        [Entry(t.tweet_id, t.tweet_id) for t in found], viewer.user_id if viewer else None
+        [Entry(t.tweet_id, t.tweet_id) for t in found], reader
     )
     return page(request, rendered, found[-1].tweet_id if len(found) == limit else None)
 
@@ -152,14 +164,12 @@ async def context(
 ):
     """A tweet's conversation: its ancestors from the root down to its parent, the tweet, and
     its descendants depth first (each reply followed by its own replies, siblings oldest
-    first), paged by `cursor`; deleted tweets in the chain are shown unavailable."""
+    first), paged by `cursor`; deleted tweets in the chain, and tweets of users you may not
+    see, are shown unavailable among the ancestors and left out of the descendants."""
+    reader = viewer.user_id if viewer else None
+    await _visible_tweet(services, reader, tweet_id)
     found = await conversation(
-        services.models,
-        services.timelines.hydrator,
-        tweet_id,
-        viewer.user_id if viewer else None,
-        cursor,
-        limit,
+        services.models, services.timelines.hydrator, tweet_id, reader, cursor, limit
     )
     if found is None:
         raise not_found(f"tweet {tweet_id}")
@@ -167,15 +177,14 @@ async def context(
 
 
 @router.get("/{tweet_id}/likes", response_model=LikesPublic, responses=_READ_ERRORS)
-async def likes(tweet_id: TweetIdPath, _: Reader, services: ServicesDep, limit: Limit = 10):
-    """How many like a tweet, and the first to like it."""
-    hydrator = services.timelines.hydrator
-    tweet = (await hydrator.tweets([tweet_id])).get(tweet_id)
-    if tweet is None:
-        raise not_found(f"tweet {tweet_id}")
+async def likes(tweet_id: TweetIdPath, viewer: Reader, services: ServicesDep, limit: Limit = 10):
+    """How many like a tweet, and the first to like it (but users a block stands between
+    you and)."""
+    reader = viewer.user_id if viewer else None
+    tweet = (await _visible_tweet(services, reader, tweet_id))[tweet_id]
     assert tweet.counts is not None  # Hydrator.tweets counts every tweet it returns
     likers = await services.models.engagements.likers(tweet_id, limit)
-    users = await hydrator.users(likers)
+    users = await services.timelines.hydrator.listed(likers, reader)
     return {
         "tweet_id": str(tweet_id),
         "like_count": tweet.counts.likes,

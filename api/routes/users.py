@@ -82,12 +82,16 @@ async def unfollow(user_id: UserIdPath, user: CurrentUser, run: RunCommandDep):
     return respond(await run(SetFollow(user.user_id, user_id, False), _follow_state))
 
 
-_READ_ERRORS = problem_responses(401, 404, 422, 503)
+_READ_ERRORS = problem_responses(401, 403, 404, 422, 503)
 
 
 @router.get("/{user_id}", response_model=UserPublic, responses=_READ_ERRORS)
-async def profile(user_id: UserIdPath, _: Reader, services: ServicesDep):
-    """A user's profile with follower, following and tweet counts."""
+async def profile(user_id: UserIdPath, viewer: Reader, services: ServicesDep):
+    """A user's profile with follower, following and tweet counts (a protected account's
+    too); 403 `blocked` where a block stands between you and the user."""
+    await services.timelines.hydrator.require_visible(
+        viewer.user_id if viewer else None, user_id, tweets=False
+    )
     found = (await services.models.graph.profiles([user_id])).get(user_id)
     if found is None:
         raise not_found(f"user {user_id}")
@@ -105,11 +109,11 @@ async def user_timeline(
     since: Since = None,
 ):
     """A user's tweets and retweets, newest first. With `since` (a page's `prev_cursor`),
-    only what is newer than that page."""
-    await _require_user(services, user_id)
-    found = await services.timelines.user(
-        user_id, viewer.user_id if viewer else None, cursor, limit, since
-    )
+    only what is newer than that page. 403 `blocked` where a block stands between you and
+    the user, `protected` for a protected account you do not follow."""
+    reader = viewer.user_id if viewer else None
+    await services.timelines.hydrator.require_visible(reader, user_id)
+    found = await services.timelines.user(user_id, reader, cursor, limit, since)
     return page(
         request,
         found.tweets,
@@ -120,31 +124,28 @@ async def user_timeline(
     )
 
 
-async def _require_user(services, user_id: int) -> None:
-    # Through the user cache: this runs on every user-timeline and graph-list read.
-    if not (await services.timelines.hydrator.users([user_id])):
-        raise not_found(f"user {user_id}")
-
-
 async def _user_page(
-    request: Request, services, user_id: int, cursor: int | None, limit: int, fetch
+    request: Request, services, viewer, user_id: int, cursor: int | None, limit: int, fetch
 ) -> Response:
-    await _require_user(services, user_id)
-    return await hydrated_user_page(request, services, await fetch(user_id, cursor, limit), limit)
+    reader = viewer.user_id if viewer else None
+    # Through the user cache: this runs on every graph-list read.
+    await services.timelines.hydrator.require_visible(reader, user_id, tweets=False)
+    ids = await fetch(user_id, cursor, limit)
+    return await hydrated_user_page(request, services, ids, limit, viewer=reader)
 
 
 @router.get("/{user_id}/followers", response_model=UserPage, responses=_READ_ERRORS)
 async def followers(
     request: Request,
     user_id: UserIdPath,
-    _: Reader,
+    viewer: Reader,
     services: ServicesDep,
     cursor: Cursor = None,
     limit: Limit = 20,
 ):
-    """Who follows a user."""
+    """Who follows a user (but users a block stands between you and)."""
     return await _user_page(
-        request, services, user_id, cursor, limit, services.models.graph.follower_page
+        request, services, viewer, user_id, cursor, limit, services.models.graph.follower_page
     )
 
 
@@ -152,12 +153,12 @@ async def followers(
 async def following(
     request: Request,
     user_id: UserIdPath,
-    _: Reader,
+    viewer: Reader,
     services: ServicesDep,
     cursor: Cursor = None,
     limit: Limit = 20,
 ):
-    """Whom a user follows."""
+    """Whom a user follows (but users a block stands between you and)."""
     return await _user_page(
-        request, services, user_id, cursor, limit, services.models.graph.following_page
+        request, services, viewer, user_id, cursor, limit, services.models.graph.following_page
     )

@@ -273,8 +273,11 @@ def test_a_search_index_held_by_another_process_stops_the_run_command_with_one_l
 
 
 def _events(ports: dict[str, int]) -> list[ev.Event]:
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{ports['KAFKA']}")
-    log = EventLog(settings.bootstrap_servers, topic_registry(settings))
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{ports['KAFKA']}",
+        postgres_dsn=f"postgresql://chirp@127.0.0.1:{ports['POSTGRES']}/chirp",
+    )
+    log = EventLog(settings.bootstrap_servers, topic_registry(settings), settings.postgres)
     try:
         return log.sync()
     finally:

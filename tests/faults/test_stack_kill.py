@@ -129,7 +129,11 @@ def test_every_accepted_post_survives_the_whole_stack_killed_at_once(data_dir):
         assert figures["duplicated"] == 0, figures
         # On the log too: the restored archive and the outbox's resends together hold a
         # TweetPosted of every post answered 201 (a resent event may be on it twice).
-        log = EventLog(stack.settings.bootstrap_servers, topic_registry(stack.settings))
+        log = EventLog(
+            stack.settings.bootstrap_servers,
+            topic_registry(stack.settings),
+            stack.settings.postgres,
+        )
         try:
             on_log = {
                 str(event.tweet_id) for event in log.sync() if isinstance(event, ev.TweetPosted)

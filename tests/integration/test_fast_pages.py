@@ -28,13 +28,36 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _act(client, user, method: str, path: str, **extra) -> None:
+    response = client.request(method, f"/api/v1{path}", headers=user.auth, **extra)
+    assert response.status_code == 200, response.text
+
+
 def _state(client):
     """A viewer following a plain author, a retweeter and a celebrity, with likes,
     retweets, replies, quotes (one of a tweet then deleted), mentions, a deletion and an
-    unfollow in their timelines."""
+    unfollow in their timelines; and tweets the viewer may not see (docs/safety.md),
+    retweeted and quoted by those it follows: of a user the viewer blocks, of one who
+    blocks the viewer, of one the viewer mutes (and follows), and of a protected account
+    the viewer does not follow."""
     viewer, plain, retweeter, gone, star = (
         register(client, p) for p in ("view", "plain", "rt", "gone", "star")
     )
+    blocked, blocker, muted, private = (
+        register(client, p) for p in ("blkd", "blkr", "mute", "priv")
+    )
+    follow(client, viewer, muted)
+    hidden = [post(client, user, f"hidden {user.username}") for user in (blocked, blocker, private)]
+    muted_tweet = post(client, muted, "muted, from the viewer's home only")
+    for tweet_id in [*hidden, muted_tweet]:
+        _act(client, retweeter, "POST", f"/tweets/{tweet_id}/retweet")
+        post(client, plain, "quoting one the viewer may not see", quote_of=tweet_id)
+    _act(client, viewer, "POST", f"/users/{blocked.user_id}/block")
+    _act(client, blocker, "POST", f"/users/{viewer.user_id}/block")
+    _act(client, viewer, "POST", f"/users/{muted.user_id}/mute")
+    _act(client, private, "PATCH", "/users/me", json={"protected": True})
+    for user in (blocker, private):
+        home(client, user)  # waits until the agents applied their writes
     for fan in [register(client, "fan") for _ in range(CELEBRITY_THRESHOLD)]:
         follow(client, fan, star)
     for followee in (plain, retweeter, gone, star):
@@ -68,7 +91,7 @@ def _state(client):
     home(client, viewer)  # waits until the agents applied the viewer's writes
     for user in (plain, retweeter, star):  # and the others'
         home(client, user)
-    return viewer, plain, star
+    return viewer, plain, star, retweeter, (blocked, blocker, muted, private)
 
 
 def _compare_all_pages(read_fast, read_slow, limit: int) -> tuple[int, list[dict]]:
@@ -90,7 +113,7 @@ def _compare_all_pages(read_fast, read_slow, limit: int) -> tuple[int, list[dict
 
 
 def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
-    viewer, plain, star = _state(client)
+    viewer, plain, star, retweeter, unseen = _state(client)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     models_cm = open_read_models(stack.settings)
@@ -131,15 +154,16 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
                 )
                 assert met == met_one_by_one[:newer]
             for reader in (viewer.id, None):
-                _compare_all_pages(
-                    lambda before, n, reader=reader: timelines.fast.user(
-                        plain.id, reader, before, n
-                    ),
-                    lambda before, n, reader=reader: timelines.slow_user(
-                        plain.id, reader, before, n
-                    ),
-                    limit,
-                )
+                for author in (plain.id, retweeter.id):
+                    _compare_all_pages(
+                        lambda before, n, reader=reader, author=author: timelines.fast.user(
+                            author, reader, before, n
+                        ),
+                        lambda before, n, reader=reader, author=author: timelines.slow_user(
+                            author, reader, before, n
+                        ),
+                        limit,
+                    )
         fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))
         tweets = orjson.loads(b"[" + fast.tweets_json + b"]")
         assert any(t["retweeted_by"] for t in tweets) and any(t["liked_by_me"] for t in tweets)
@@ -149,6 +173,19 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
         quoted = [t["quoted_tweet"] for t in tweets if t["quoted_tweet"]]
         assert any(q.get("unavailable") for q in quoted) and any(q.get("user") for q in quoted)
         assert any(t["entities"]["mentions"] for t in tweets)
+        # Nothing of the users the viewer may not see, nor of the one it mutes: neither their
+        # tweets nor retweets of them; quotes of them show unavailable.
+        blocked, blocker, muted, private = (str(user.id) for user in unseen)
+        assert not {t["user"]["id"] for t in tweets} & {blocked, blocker, muted, private}
+        quoting = [t for t in tweets if t["content"].startswith("quoting one")]
+        assert len(quoting) == 4 and all(t["quoted_tweet"]["unavailable"] for t in quoting)
+        # On the retweeter's timeline the mute does not apply; the blocks and protection do.
+        page = loop.run_until_complete(timelines.fast.user(retweeter.id, viewer.id, None, 100))
+        shown = {t["user"]["id"] for t in orjson.loads(b"[" + page.tweets_json + b"]")}
+        assert muted in shown and not shown & {blocked, blocker, private}
+        anonymous = loop.run_until_complete(timelines.fast.user(retweeter.id, None, None, 100))
+        shown = {t["user"]["id"] for t in orjson.loads(b"[" + anonymous.tweets_json + b"]")}
+        assert {blocked, blocker, muted} <= shown and private not in shown
     finally:
         loop.run_until_complete(models_cm.__aexit__(None, None, None))
         loop.close()
@@ -175,7 +212,7 @@ def test_exact_ids_and_times_at_the_edges(stack):
     timeline = keys.recent(author)
     try:
         cache = models.cache
-        loop.run_until_complete(cache.fill_users({author: ("edge", 'Edge \u2603 "q"')}))
+        loop.run_until_complete(cache.fill_users({author: ("edge", 'Edge \u2603 "q"', False)}))
         loop.run_until_complete(
             cache.fill_tweets(
                 [

@@ -134,15 +134,48 @@ REQUEST_INDEXES = {
         " USING btree (followee_id)",
     ),
 }
-# What the revisions after the baseline (0002 to 0007) add to release 0.1.0's schema.
+# Revision 0008: deleted accounts, and each account's key.
+DELETION_COLUMNS = {
+    ("write_model", "accounts", "deleted_at", "timestamp with time zone", "YES", None, "NO", None),
+} | {
+    ("write_model", "user_keys", name, kind, "NO", default, "NO", None)
+    for name, kind, default in [
+        ("user_id", "bigint", None),
+        ("key", "bytea", None),
+        ("created_at", "timestamp with time zone", "now()"),
+    ]
+}
+DELETION_INDEXES = {
+    (
+        "write_model",
+        "accounts",
+        "accounts_deleted",
+        "CREATE INDEX accounts_deleted ON write_model.accounts USING btree (user_id)"
+        " WHERE (deleted_at IS NOT NULL)",
+    ),
+    (
+        "write_model",
+        "user_keys",
+        "user_keys_pkey",
+        "CREATE UNIQUE INDEX user_keys_pkey ON write_model.user_keys USING btree (user_id)",
+    ),
+}
+# What the revisions after the baseline (0002 to 0008) add to release 0.1.0's schema.
 NEW = {
     "tables": {
         ("write_model", "media", "r", None),
         ("write_model", "blocks", "r", None),
         ("write_model", "pairs", "r", None),
         ("write_model", "follow_requests", "r", None),
+        ("write_model", "user_keys", "r", None),
     },
-    "columns": {NEW_COLUMN, *MEDIA_COLUMNS, *PAIR_COLUMNS, *PROTECTED_COLUMNS},
+    "columns": {
+        NEW_COLUMN,
+        *MEDIA_COLUMNS,
+        *PAIR_COLUMNS,
+        *PROTECTED_COLUMNS,
+        *DELETION_COLUMNS,
+    },
     "constraints": {
         ("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)"),
         ("write_model", "blocks", "blocks_pkey", "PRIMARY KEY (blocker_id, blocked_id)"),
@@ -153,8 +186,16 @@ NEW = {
             "follow_requests_pkey",
             "PRIMARY KEY (follower_id, followee_id)",
         ),
+        ("write_model", "user_keys", "user_keys_pkey", "PRIMARY KEY (user_id)"),
     },
-    "indexes": {NEW_INDEX, MEDIA_KEY_INDEX, *MEDIA_INDEXES, *PAIR_INDEXES, *REQUEST_INDEXES},
+    "indexes": {
+        NEW_INDEX,
+        MEDIA_KEY_INDEX,
+        *MEDIA_INDEXES,
+        *PAIR_INDEXES,
+        *REQUEST_INDEXES,
+        *DELETION_INDEXES,
+    },
 }
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
 Shape = dict[str, set[tuple]]
@@ -334,18 +375,19 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0007" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0008" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0007: applied 0002" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0008: applied 0002" in deployment_line
     assert "; 0003 (Outbox" in deployment_line and "; 0004 (Media uploads" in deployment_line
     assert "; 0005 (Media: which tweet" in deployment_line
     assert "; 0006 (Blocks, and the order" in deployment_line
     assert "; 0007 (Protected accounts" in deployment_line
+    assert "; 0008 (Deleted accounts" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0007", "0001")
+    assert _versions(dsn) == ("0008", "0001")
     # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again);
     # the media table is new and empty.
     migrated_rows = rows | {
@@ -356,7 +398,8 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
         "write_model.blocks": [],
         "write_model.pairs": [],
         "write_model.follow_requests": [],
-        "write_model.accounts": [(*row, False) for row in rows["write_model.accounts"]],
+        "write_model.user_keys": [],
+        "write_model.accounts": [(*row, False, None) for row in rows["write_model.accounts"]],
     }
     assert _rows(dsn) == migrated_rows
     migrated = _schema(dsn, [*MIGRATED, "read_model"])
@@ -365,7 +408,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0007", "0001")
+    assert _versions(dsn) == ("0008", "0001")
     assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
@@ -380,7 +423,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0007", False),
+        (None, "0008", False),
         (None, "0001", False),
     ]
     assert [revision.split()[0] for revision in done[0].applied] == [
@@ -391,6 +434,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "0005",
         "0006",
         "0007",
+        "0008",
     ]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
@@ -398,6 +442,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "write_model.blocks": [],
         "write_model.pairs": [],
         "write_model.follow_requests": [],
+        "write_model.user_keys": [],
         "write_model.snowflake_workers (sequence)": [(None,)],
         "archive.events_seq_seq (sequence)": [(None,)],
     }
@@ -406,7 +451,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0007", "0001")
+    assert _versions(empty) == ("0008", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -422,6 +467,6 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    # deployment's seven, the archive's one
-    assert applied == ["0001", "0001", "0002", "0003", "0004", "0005", "0006", "0007"]
-    assert _versions(dsn) == ("0007", "0001")
+    # deployment's eight, the archive's one
+    assert applied == ["0001", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert _versions(dsn) == ("0008", "0001")

@@ -18,6 +18,7 @@ from projections.search import TweetDocument
 from projections.search_query import parse_search_query
 from projections.search_ranking import ENGAGED_BOOST, FOLLOWED_BOOST, Personal, recency_factor
 from projections.tantivy_search import TantivySearchIndex
+from projections.user_search import UserDocument, parse_user_query
 from schemas.entities import extract_hashtags
 from tests.integration.conftest import NO_REAL_ELASTICSEARCH, REAL_ELASTICSEARCH_URL
 
@@ -78,6 +79,25 @@ class SearchIndexContract:
             assert set(await ids(index, "dogs running")) == {both.tweet_id, stemmed.tweet_id}
             assert set(await ids(index, "DOG")) == {both.tweet_id, stemmed.tweet_id, other.tweet_id}
             assert await ids(index, "dogs running cats") == []
+
+        self.run(scenario)
+
+    def test_erasing_users_removes_them_and_every_tweet_of_theirs_only(self):
+        async def scenario(index):
+            gone, kept = tweet("erase me #gone", author="Gone_User"), tweet("keep #gone", "bob")
+            older = tweet("an older one of theirs", author="Gone_User")
+            await index.index([gone, kept, older])
+            await index.index_users(
+                [UserDocument(7, "Gone_User", "Gone Person"), UserDocument(8, "bob", "Bob")]
+            )
+            await index.erase_users({7: "Gone_User", 99: "nobody"})
+            await index.erase_users({7: "Gone_User"})  # again: nothing more
+            assert await ids(index, "#gone") == [kept.tweet_id]
+            assert await ids(index, "older") == []
+            found = await index.user_candidates(parse_user_query("gone"), 10)
+            assert [hit.user_id for hit in found] == []
+            bob = await index.user_candidates(parse_user_query("bob"), 10)
+            assert [hit.user_id for hit in bob] == [8]
 
         self.run(scenario)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from schemas import sealing
 from schemas.events import Event, UndecodableEvent, decode
 from streams.topics import TopicRegistry
 
@@ -18,7 +20,12 @@ QUIET_SECONDS = 1.0
 class EventLog:
     """All events of a stack's event topics, read from the beginning and kept in order."""
 
-    def __init__(self, bootstrap_servers: str, registry: TopicRegistry) -> None:
+    def __init__(
+        self, bootstrap_servers: str, registry: TopicRegistry, postgres: str | None = None
+    ) -> None:
+        """`postgres`: the write model's database, whose keys open sealed events (those of
+        deleted accounts stay sealed); None: they stay sealed."""
+        self._postgres = postgres
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             enable_auto_commit=False,
@@ -51,7 +58,25 @@ class EventLog:
                     except UndecodableEvent:
                         continue  # poison some tests write on purpose: no event of anyone's
                     self.records.append((tp.topic, tp.partition, message.key, event))
+        self._open()
         return self.events
+
+    def _open(self) -> None:
+        sealed = [i for i, record in enumerate(self.records) if sealing.is_sealed(record[3])]
+        if not sealed or self._postgres is None:
+            return
+        owners = sorted({sealing.owner(self.records[i][3]) for i in sealed})
+        with psycopg.connect(self._postgres) as conn:
+            keys = dict(
+                conn.execute(
+                    "SELECT user_id, key FROM write_model.user_keys WHERE user_id = ANY(%s)",
+                    (owners,),
+                ).fetchall()
+            )
+        for i in sealed:
+            topic, partition, key, event = self.records[i]
+            if (owner_key := keys.get(sealing.owner(event))) is not None:
+                self.records[i] = (topic, partition, key, sealing.unseal(event, bytes(owner_key)))
 
     @property
     def events(self) -> list[Event]:

@@ -208,3 +208,57 @@ def old_tweet(stack, author_id: str, tweet_id: int) -> bytes:
     producer.send(topic_registry(stack.settings).tweets.name, raw, key=author_id.encode()).get(10)
     producer.close()
     return raw
+
+
+# Schemas of the deployment that are not read models: the write model (accounts, keys),
+# the archive (the log's copy) and the generations' bookkeeping.
+_NOT_READ_MODELS = ("write_model", "archive", "chirp_meta", "information_schema", "public")
+
+
+def postgres_rows_containing(stack, needles: list[str]) -> list[str]:
+    """Every row of every read-model table in PostgreSQL (all schemas but the write model,
+    the archive and chirp_meta) whose text holds one of `needles`: 'schema.table: row'."""
+    found = []
+    with psycopg.connect(stack.settings.postgres) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_type = 'BASE TABLE' AND table_schema NOT LIKE 'pg\\_%%'"
+            " AND NOT table_schema = ANY(%s)",
+            (list(_NOT_READ_MODELS),),
+        ).fetchall()
+        for schema, table in tables:
+            for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t'):
+                if any(needle in row for needle in needles):
+                    found.append(f"{schema}.{table}: {row}")
+    return found
+
+
+def redis_values_containing(stack, needles: list[str]) -> list[str]:
+    """Every Redis key of the deployment whose name or value holds one of `needles`."""
+    raw = [needle.encode() for needle in needles]
+    found = []
+    redis = sync_redis(stack.settings)
+    try:
+        for key in redis.scan_iter(count=1000):
+            kind = redis.type(key)
+            if kind == b"string":
+                values = [redis.get(key) or b""]
+            elif kind == b"hash":
+                values = [v for item in redis.hgetall(key).items() for v in item]
+            elif kind == b"set":
+                values = list(redis.smembers(key))
+            elif kind == b"zset":
+                values = [member for member, _ in redis.zrange(key, 0, -1, withscores=True)]
+            elif kind == b"list":
+                values = redis.lrange(key, 0, -1)
+            elif kind == b"stream":
+                values = [
+                    v for _, fields in redis.xrange(key) for item in fields.items() for v in item
+                ]
+            else:
+                values = []
+            if any(needle in value for value in [key, *values] for needle in raw):
+                found.append(key.decode(errors="replace"))
+    finally:
+        redis.close()
+    return found

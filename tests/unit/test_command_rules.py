@@ -10,10 +10,14 @@ import pytest
 
 from commands.errors import DomainError, Refusal
 from commands.model import (
+    AccountDeleted,
+    Changes,
+    DeleteAccount,
     Deleted,
     DeleteTweet,
     EngagementState,
     FollowState,
+    MediaRecord,
     Needs,
     Posted,
     PostTweet,
@@ -21,6 +25,7 @@ from commands.model import (
     ProfileFields,
     Register,
     Registered,
+    RemoveMedia,
     SetEngagement,
     SetFollow,
     State,
@@ -75,7 +80,7 @@ def test_a_post_takes_a_tweet_id_whose_time_is_its_created_at_and_records_the_tw
     assert event.event_id != event.tweet_id
     assert (event.hashtags, event.mentions) == (("chirp",), ("bob",))
     assert decision.changes.tweets == (TweetRecord(event.tweet_id, ADA, False),)
-    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}))
+    assert needs(PostTweet(ADA, "hi")) == Needs(users=frozenset({ADA}), key_of=ADA)
 
 
 def test_mentions_resolve_to_the_users_that_exist_when_the_tweet_is_posted():
@@ -241,5 +246,32 @@ def test_a_profile_edit_against_an_unknown_profile_records_every_field_sent():
 
 def test_only_an_existing_account_edits_its_profile():
     edit = UpdateProfile(ADA, ProfileFields(bio="x"), CURRENT)
-    assert needs(edit) == Needs(users=frozenset({ADA}))
+    assert needs(edit) == Needs(users=frozenset({ADA}), key_of=ADA)
     assert refusal(edit, users(BOB)) == (Refusal.UNAUTHENTICATED, "unauthorized")
+
+
+def test_deleting_an_account_records_its_deletion_once_and_a_deleted_account_acts_as_nobody():
+    command = DeleteAccount(ADA)
+    assert needs(command) == Needs(users=frozenset({ADA}))
+    decision = run(command, users(ADA))
+    assert decision.result == AccountDeleted(ADA)
+    assert isinstance(decision.event, ev.UserDeleted)
+    assert (decision.event.user_id, decision.event.actor_id) == (ADA, ADA)
+    assert decision.changes == Changes(deleted_account=ADA)
+    # The write model reads a deleted account as none: deleting it again, or anything else
+    # its token asks for, is refused as from nobody.
+    assert refusal(command, users()) == (Refusal.UNAUTHENTICATED, "unauthorized")
+    assert refusal(PostTweet(ADA, "still here?"), users()) == (
+        Refusal.UNAUTHENTICATED,
+        "unauthorized",
+    )
+
+
+def test_the_sweeper_still_removes_the_uploads_of_a_deleted_account():
+    upload = MediaRecord(
+        7, ADA, "image/png", 10, uploaded=True, created_at=NOW, attached_to=TWEET, released_at=NOW
+    )
+    command = RemoveMedia(ADA, 7, orphan_seconds=60, grace_seconds=0)
+    decision = run(command, State(media={7: upload}))  # ADA's account is deleted: not in users
+    assert isinstance(decision.event, ev.MediaDeleted)
+    assert decision.changes == Changes(removed=(7,))

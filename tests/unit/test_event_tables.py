@@ -41,6 +41,7 @@ def test_tweet_posted_columns_are_typed_from_its_model():
         ("quote_of_author_id", pa.int64(), True),
         ("media_ids", pa.list_(pa.int64()), False),
         ("protected", pa.bool_(), False),
+        ("sealed", pa.string(), True),
     ]
     assert schema.field("occurred_at").type == pa.timestamp("ms", tz="UTC")
     assert schema.field("event_id").type == pa.int64()
@@ -111,7 +112,7 @@ def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path
     assert rows[1] | {"occurred_at": None} == {
         "event_id": 2,
         "type": "TweetPosted",
-        "schema_version": 5,
+        "schema_version": 6,
         "occurred_at": None,
         "actor_id": 3,
         "topic": "tweets",
@@ -129,6 +130,7 @@ def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path
         "quote_of_author_id": None,
         "media_ids": [],
         "protected": False,
+        "sealed": None,
     }
     assert rows[0]["occurred_at"] == AT.replace(microsecond=123000)  # milliseconds, UTC
     assert pq.read_table(tmp_path / "events" / "UserFollowed.parquet").num_rows == 10

@@ -84,7 +84,7 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert isinstance(event, ev.TweetPosted)
     assert event.hashtags == ("hello",)
     assert event.mentions == ("bob",)
-    assert orjson.loads(encode(event))["schema_version"] == 5
+    assert orjson.loads(encode(event))["schema_version"] == 6
     assert (event.mentioned_ids, event.reply_to_author_id, event.quote_of) == ((), None, None)
     assert event.media_ids == () and event.protected is False
 
@@ -108,7 +108,7 @@ def test_a_version_1_profile_edit_is_upcast_leaving_location_and_website_unchang
     )
     assert event.protected is None  # protection unchanged (v3)
     wire = orjson.loads(encode(event))
-    assert wire["schema_version"] == 3 and wire["payload"]["website"] is None
+    assert wire["schema_version"] == 4 and wire["payload"]["website"] is None
 
 
 @pytest.mark.parametrize(

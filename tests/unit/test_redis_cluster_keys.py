@@ -26,6 +26,8 @@ def test_a_users_keys_share_a_slot() -> None:
             keys.recent(42),
             keys.build_lock(keys.recent(42)),
             keys.following(42),
+            keys.hidden(42),
+            keys.muted(42),
             keys.liked(42),
             keys.retweeted(42),
             keys.user(42),

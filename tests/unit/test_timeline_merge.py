@@ -31,7 +31,7 @@ class MemoryHydrator:
     async def tweets(self, ids):
         return {i: SimpleNamespace(author_id=1) for i in ids if i in self.live}
 
-    async def render(self, entries, viewer, known):
+    async def render(self, entries, viewer, known, mutes=False):
         return [entry.tweet_id for entry in entries]
 
 
@@ -43,11 +43,14 @@ def read_all(sources: dict[str, list[int]], live: set[int], limit: int) -> list[
     async def no_store(cursor, n):
         return []
 
+    async def admit_all(entries, tweets):
+        return lambda entry, tweet: True
+
     async def pages():
         seen, cursor = [], None
         while True:
             ids, cursor, _ = await timelines._page(
-                list(sources), 1, cursor, limit, lambda entry, tweet: True, no_store
+                list(sources), 1, cursor, limit, admit_all, no_store
             )
             seen += ids
             if cursor is None:
