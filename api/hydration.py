@@ -105,13 +105,23 @@ class Hydrator:
     async def id_sets(self, specs: list[tuple[str, Callable]]) -> list[set[int]]:
         """Cached id sets, one round trip when all are loaded; each loaded on a miss."""
         found = await self.models.cache.sets_members([key for key, _ in specs])
-        sets = []
-        for (key, load), members in zip(specs, found, strict=True):
-            if members is None:
-                members = set(await load())
-                await self.models.cache.load_set(key, list(members))
-            sets.append(members)
-        return sets
+        return [
+            await self.filled(key, members, load)
+            for (key, load), members in zip(specs, found, strict=True)
+        ]
+
+    async def filled(self, key: str, members: set[int] | None, load) -> set[int]:
+        """`members` as read from a cached id set, or on a miss (None) the set loaded from
+        its store and cached."""
+        if members is None:
+            members = set(await load())
+            await self.models.cache.load_set(key, list(members))
+        return members
+
+    async def render_tweets(self, tweet_ids: list[int], viewer: int | None) -> list[dict]:
+        """Tweet objects for a list of tweet ids (search hits, a hashtag's tweets), as
+        `render` gives them."""
+        return await self.render([Entry(tweet_id, tweet_id) for tweet_id in tweet_ids], viewer)
 
     def _viewer_sets(self, viewer: int, mutes: bool) -> list[tuple[str, Callable]]:
         """The viewer's sets a visibility needs: hidden, following (and muted)."""

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from api.deps import Services
+from projections.redis_cache import loaded_members
 from projections.search_ranking import Personal
 
 # "Lately": engagements older than this do not boost an author any more.
@@ -23,10 +24,9 @@ async def personal_boost(services: Services, viewer_id: int) -> Personal:
         pipe.smembers(keys.following(viewer_id))
         pipe.zrangebyscore(keys.engaged_authors(viewer_id), since_ms, "+inf")
         following, engaged = await pipe.execute()
-    if following:
-        followed = {int(member) for member in following} - {0}
-    else:
-        followed = await services.timelines.hydrator.id_set(
-            keys.following(viewer_id), lambda: models.graph.following(viewer_id)
-        )
+    followed = await services.timelines.hydrator.filled(
+        keys.following(viewer_id),
+        loaded_members(following),
+        lambda: models.graph.following(viewer_id),
+    )
     return Personal(frozenset(followed), frozenset(int(author) for author in engaged))

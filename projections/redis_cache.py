@@ -108,6 +108,12 @@ class CachedUser(NamedTuple):
     protected: bool
 
 
+def loaded_members(raw: set[bytes]) -> set[int] | None:
+    """A cached id set's members as SMEMBERS answers them, or None if it is not loaded (a
+    loaded set always holds the sentinel member 0, so a missing key reads as empty)."""
+    return ({int(member) for member in raw} - {0}) if raw else None
+
+
 class RedisCache:
     def __init__(self, redis: Redis, keys: RedisKeys, ttl_seconds: int) -> None:
         self.redis = redis
@@ -236,7 +242,7 @@ class RedisCache:
             for key in keys:
                 pipe.smembers(key)
             found = await pipe.execute()
-        return [({int(member) for member in raw} - {0}) if raw else None for raw in found]
+        return [loaded_members(raw) for raw in found]
 
     # a batch's writes (agents/core.py), queued in order ----------------------------------
     def queue_user(

@@ -11,7 +11,6 @@ from api.personal import personal_boost
 from api.problems import ProblemError
 from api.routes import json_body, links, problem_responses
 from projections.search_query import MAX_QUERY_LENGTH, SearchQueryError, parse_search_query
-from projections.timeline_entries import Entry
 from schemas.api import TweetPage
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -49,9 +48,8 @@ async def search(
         raise ProblemError(
             422, "invalid-search-query", "Invalid Search Query", str(error)
         ) from None
-    tweets = await services.timelines.hydrator.render(
-        [Entry(hit.tweet_id, hit.tweet_id) for hit in found.hits],
-        viewer.user_id if viewer else None,
+    tweets = await services.timelines.hydrator.render_tweets(
+        [hit.tweet_id for hit in found.hits], viewer.user_id if viewer else None
     )
     link = links(request, found.next_cursor)
     return json_body(

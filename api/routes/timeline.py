@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Request
 from api.deps import CurrentUser, Cursor, Limit, NotificationsReader, Reader, ServicesDep, Since
 from api.problems import ProblemError
 from api.routes import page, problem_responses
-from projections.timeline_entries import Entry
 from schemas.api import TweetPage
 from schemas.entities import as_hashtag
 
@@ -88,9 +87,8 @@ async def hashtag_timeline(
             422, "invalid-hashtag", "Invalid Hashtag", f"{hashtag!r} is not one hashtag"
         )
     tweet_ids = await services.search.tagged(tag, cursor, limit)
-    tweets = await services.timelines.hydrator.render(
-        [Entry(tweet_id, tweet_id) for tweet_id in tweet_ids],
-        viewer.user_id if viewer else None,
+    tweets = await services.timelines.hydrator.render_tweets(
+        tweet_ids, viewer.user_id if viewer else None
     )
     # A full page may have more behind it; a tweet deleted but not yet unindexed is left
     # out of the page, not out of the paging.
