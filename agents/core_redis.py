@@ -87,7 +87,13 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
         models.live.queue(
             batch,
             core_live_events(
-                planned.graph, planned.edges, planned.tweets, planned.engagements, planned.counts
+                planned.graph,
+                planned.edges,
+                planned.tweets,
+                planned.engagements,
+                planned.counts,
+                planned.blocked,
+                planned.muted,
             ),
         )
     results = await batch.execute()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -39,17 +40,31 @@ SENT_KEPT = 1000
 # EventSource's reconnection delay, sent once per stream.
 RETRY_MS = 3000
 
-Following = Callable[[], Awaitable[set[int]]]
+
+@dataclass
+class Interests:
+    """Whom a reader follows, and whom they are not shown: the users a block stands between
+    them and (either way), and the users they mute (docs/safety.md)."""
+
+    following: set[int]
+    hidden: set[int] = field(default_factory=set)
+    muted: set[int] = field(default_factory=set)
+
+
+ReadInterests = Callable[[], Awaitable[Interests]]
 
 
 class Connection:
-    """One open stream: whom it serves, what they follow, and the events waiting for it."""
+    """One open stream: whom it serves, what they follow and are not shown, and the events
+    waiting for it."""
 
     def __init__(self, reader_id: int, buffer: int) -> None:
         self.reader_id = reader_id
         self.queue: asyncio.Queue[tuple[str, LiveEvent] | None] = asyncio.Queue(buffer)
         self.following: set[int] = set()
-        # Follows and unfollows seen while the following set loads, applied after it.
+        self.hidden: set[int] = set()
+        self.muted: set[int] = set()
+        # Follows, blocks and mutes seen while the interests load, applied after them.
         self.changes: list[LiveEvent] | None = []
         self.announced: deque[int] = deque()
         self.sent: deque[str] = deque()
@@ -59,6 +74,15 @@ class Connection:
 
     def follows(self, author_id: int | None) -> bool:
         return author_id == self.reader_id or author_id in self.following
+
+    def shown(self, event: LiveEvent) -> bool:
+        """Whether the reader may be told of `event`: neither the user it comes from nor its
+        subject (a retweet's author, a notification's actor) is hidden from or muted by
+        them, as reading the home timeline and the notifications would leave it out."""
+        return not any(
+            user is not None and (user in self.hidden or user in self.muted)
+            for user in (event.author_id, event.subject_id)
+        )
 
 
 class LiveHub:
@@ -90,22 +114,23 @@ class LiveHub:
 
     # connections -------------------------------------------------------------------------
     async def connect(
-        self, reader_id: int, following: Following, last_event_id: str | None
+        self, reader_id: int, interests: ReadInterests, last_event_id: str | None
     ) -> Session:
-        """A stream for `reader_id`, registered before what they follow is read (so no follow
-        made meanwhile is missed), resuming after `last_event_id` if given."""
+        """A stream for `reader_id`, registered before their interests are read (so no follow,
+        block or mute made meanwhile is missed), resuming after `last_event_id` if given."""
         connection = Connection(reader_id, self.buffer)
         self._by_reader.setdefault(reader_id, set()).add(connection)
         self._index(self._by_author, reader_id, connection)
         STREAMS_OPEN.inc()
         try:
-            followed = await following()
+            found = await interests()
             resumable = last_event_id is not None and await self.events.covers(last_event_id)
         except BaseException:
             self.close(connection)
             raise
         changes, connection.changes = connection.changes or [], None
-        for author_id in followed:
+        connection.hidden, connection.muted = set(found.hidden), set(found.muted)
+        for author_id in found.following:
             self._follow(connection, author_id)
         for change in changes:
             self._change(connection, change)
@@ -125,7 +150,7 @@ class LiveHub:
 
     # routing -----------------------------------------------------------------------------
     def _route(self, entry_id: str, event: LiveEvent) -> None:
-        if event.kind in (live.FOLLOW, live.UNFOLLOW):
+        if event.kind in live.STEERING:
             for connection in list(self._by_reader.get(event.reader_id or 0, ())):
                 self._change(connection, event)
             return
@@ -137,7 +162,10 @@ class LiveHub:
             targets = self._by_author.get(event.author_id or 0, set()) | self._by_tweet.get(
                 event.tweet_id or 0, set()
             )
+        filtered = event.kind in (live.TWEET, live.NOTIFICATION)
         for connection in list(targets):
+            if filtered and not connection.shown(event):
+                continue
             try:
                 connection.queue.put_nowait((entry_id, event))
             except asyncio.QueueFull:
@@ -147,9 +175,9 @@ class LiveHub:
         """Whether `event` concerns the connection's reader: what routing decides, for the
         events a reconnecting client catches up on."""
         if event.kind == live.NOTIFICATION:
-            return event.reader_id == connection.reader_id
+            return event.reader_id == connection.reader_id and connection.shown(event)
         if event.kind == live.TWEET:
-            return connection.follows(event.author_id)
+            return connection.follows(event.author_id) and connection.shown(event)
         if event.kind in (live.DELETE, live.COUNTS):
             return connection.follows(event.author_id) or connection in self._by_tweet.get(
                 event.tweet_id or 0, ()
@@ -176,14 +204,21 @@ class LiveHub:
         return message(event.kind, event.data, entry_id)
 
     def _change(self, connection: Connection, event: LiveEvent) -> None:
+        user = event.author_id
         if connection.changes is not None:
             connection.changes.append(event)
-        elif event.kind == live.FOLLOW and event.author_id is not None:
-            self._follow(connection, event.author_id)
-        elif event.author_id in connection.following:
-            connection.following.discard(event.author_id)
-            if event.author_id != connection.reader_id:
-                self._unindex(self._by_author, event.author_id, connection)
+        elif user is None:
+            return
+        elif event.kind == live.FOLLOW:
+            self._follow(connection, user)
+        elif event.kind in (live.HIDE, live.UNHIDE):
+            _toggle(connection.hidden, user, event.kind == live.HIDE)
+        elif event.kind in (live.MUTE, live.UNMUTE):
+            _toggle(connection.muted, user, event.kind == live.MUTE)
+        elif user in connection.following:  # an unfollow
+            connection.following.discard(user)
+            if user != connection.reader_id:
+                self._unindex(self._by_author, user, connection)
 
     def _follow(self, connection: Connection, author_id: int) -> None:
         connection.following.add(author_id)
@@ -218,6 +253,13 @@ class LiveHub:
             found.discard(connection)
             if not found:
                 del index[key]
+
+
+def _toggle(members: set[int], member: int, present: bool) -> None:
+    if present:
+        members.add(member)
+    else:
+        members.discard(member)
 
 
 class Session:

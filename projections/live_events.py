@@ -7,8 +7,10 @@ One event per fact a home-timeline client acts on (docs/streaming.md):
 - `delete`: a tweet was deleted, or a retweet withdrawn (`retweeted_by` set);
 - `counts`: a tweet's likes, retweets, replies or quotes moved (the new absolute counts);
 - `notification`: a user got a notification;
-- `follow` and `unfollow`: a reader's interests changed. Never sent to a client: the API's
-  fan-out uses them to route the reader's later events.
+- `follow` and `unfollow`: a reader's interests changed; `hide` and `unhide`: a block now
+  stands (no longer stands) between the reader and a user; `mute` and `unmute`: the reader
+  muted (unmuted) a user. Never sent to a client: the API's fan-out uses them to route and
+  filter the reader's later events.
 
 Each event names whom it concerns (`author_id`: the followers of that user; `tweet_id`; or
 one `reader_id`), never a list of followers: the API decides per connection who gets it, so an
@@ -17,6 +19,7 @@ author with a million followers costs the agents one event (docs/streaming.md, "
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -32,6 +35,9 @@ from schemas import events as ev
 
 TWEET, DELETE, COUNTS, NOTIFICATION = "tweet", "delete", "counts", "notification"
 FOLLOW, UNFOLLOW = "follow", "unfollow"
+HIDE, UNHIDE, MUTE, UNMUTE = "hide", "unhide", "mute", "unmute"
+# The kinds that change what a reader's stream is sent (to `reader_id`, about `author_id`).
+STEERING = (FOLLOW, UNFOLLOW, HIDE, UNHIDE, MUTE, UNMUTE)
 # The kinds a client is sent; the others steer the fan-out only.
 CLIENT_KINDS = (TWEET, DELETE, COUNTS, NOTIFICATION)
 
@@ -39,13 +45,16 @@ CLIENT_KINDS = (TWEET, DELETE, COUNTS, NOTIFICATION)
 @dataclass(frozen=True)
 class LiveEvent:
     """A fact for connected readers: `data` is what a client receives (ids as strings);
-    `author_id`, `tweet_id` and `reader_id` say whom it concerns."""
+    `author_id`, `tweet_id` and `reader_id` say whom it concerns, and `subject_id` whom else
+    a reader must be allowed to see for it to be sent (a retweet's author, a notification's
+    actor)."""
 
     kind: str
     data: dict = field(hash=False)
     author_id: int | None = None
     tweet_id: int | None = None
     reader_id: int | None = None
+    subject_id: int | None = None
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -54,6 +63,7 @@ class LiveEvent:
                 "author": self.author_id,
                 "tweet": self.tweet_id,
                 "reader": self.reader_id,
+                "subject": self.subject_id,
                 "data": self.data,
             }
         )
@@ -62,7 +72,12 @@ class LiveEvent:
     def decode(cls, raw: bytes | str) -> LiveEvent:
         fields = orjson.loads(raw)
         return cls(
-            fields["kind"], fields["data"], fields["author"], fields["tweet"], fields["reader"]
+            fields["kind"],
+            fields["data"],
+            fields["author"],
+            fields["tweet"],
+            fields["reader"],
+            fields.get("subject"),  # written before 2026-12-03: none
         )
 
     @property
@@ -84,9 +99,9 @@ def _id(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def tweet_entered(author_id: int, entry: Entry) -> LiveEvent:
-    """A post (or, with `entry.retweeted_by`, a retweet) delivered to `author_id`'s followers:
-    `author_id` is the poster or the retweeter."""
+def tweet_entered(author_id: int, entry: Entry, tweet_author_id: int | None = None) -> LiveEvent:
+    """A post (or, with `entry.retweeted_by`, a retweet of `tweet_author_id`'s tweet)
+    delivered to `author_id`'s followers: `author_id` is the poster or the retweeter."""
     return LiveEvent(
         TWEET,
         {
@@ -96,7 +111,22 @@ def tweet_entered(author_id: int, entry: Entry) -> LiveEvent:
         },
         author_id,
         entry.tweet_id,
+        subject_id=tweet_author_id,
     )
+
+
+def _safety_events(
+    blocked: Mapping[tuple[int, int], bool], muted: Mapping[tuple[int, int], bool]
+) -> list[LiveEvent]:
+    """For each pair a batch's blocks name, whether a block stands between them after it
+    (to each of the two); for each mute, whether it holds (to the muter)."""
+    events = []
+    for (low, high), holds in blocked.items():
+        kind = HIDE if holds else UNHIDE
+        events += [LiveEvent(kind, {}, high, None, low), LiveEvent(kind, {}, low, None, high)]
+    for (muter, muted_id), holds in muted.items():
+        events.append(LiveEvent(MUTE if holds else UNMUTE, {}, muted_id, None, muter))
+    return events
 
 
 def core_live_events(
@@ -105,9 +135,12 @@ def core_live_events(
     tweets: TweetPlan,
     engagements: EngagementPlan,
     counts: dict[int, Counts],
+    blocked: Mapping[tuple[int, int], bool] | None = None,
+    muted: Mapping[tuple[int, int], bool] | None = None,
 ) -> list[LiveEvent]:
-    """The live events of a core batch, in its order: follows, then posts and deletions,
-    then retweets and their withdrawals, then each changed tweet's counts once."""
+    """The live events of a core batch, in its order: follows, then blocks and mutes as
+    they stand after it (`blocked`, `muted`: agents/core_redis.Planned's), then posts and
+    deletions, then retweets and their withdrawals, then each changed tweet's counts once."""
     events: list[LiveEvent] = []
     for edge in graph.steps:
         if isinstance(edge, ev.UserFollowed) and (
@@ -125,6 +158,7 @@ def core_live_events(
             ):
                 if (reader, user) not in edges.kept:
                     events.append(LiveEvent(UNFOLLOW, {}, user, None, reader))
+    events += _safety_events(blocked or {}, muted or {})
     # tweet -> its author, where the batch's events say (None: the events do not name it)
     changed: dict[int, int | None] = {}
     for step in tweets.steps:
@@ -154,7 +188,7 @@ def core_live_events(
         event = engaged.event
         if isinstance(engaged, Retweeted):
             entry = Entry(engaged.sort_key, event.tweet_id, event.user_id)
-            events.append(tweet_entered(event.user_id, entry))
+            events.append(tweet_entered(event.user_id, entry, event.author_id))
         elif isinstance(engaged, Unretweeted) and engaged.sort_key is not None:
             events.append(
                 LiveEvent(
@@ -202,6 +236,7 @@ def notification_live_events(plan: NotificationPlan) -> list[LiveEvent]:
                 "actor_id": str(action.actor_id),
             },
             reader_id=action.recipient_id,
+            subject_id=action.actor_id,
         )
         for action in plan.adds
         if action.target_id not in plan.deleted_tweets

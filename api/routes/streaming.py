@@ -12,7 +12,7 @@ from api.deps import ServicesDep, bearer
 from api.problems import ProblemError
 from api.routes import problem_responses
 from api.security import Principal, unauthorized
-from api.streaming import Session
+from api.streaming import Interests, Session
 from projections.redis_live import ENTRY_ID
 
 router = APIRouter(prefix="/api/v1/streaming", tags=["streaming"])
@@ -112,13 +112,11 @@ async def home_stream(
     entered it), `delete`, `counts` and `notification`, each with an `id` to resume from
     (`Last-Event-ID`), and a heartbeat comment every 15 s. docs/streaming.md has the
     protocol."""
-    models = services.models
     reader = user.user_id
 
-    async def following() -> set[int]:
-        return await services.timelines.hydrator.id_set(
-            models.keys.following(reader), lambda: models.graph.following(reader)
-        )
+    async def interests() -> Interests:
+        hidden, following, muted = await services.timelines.hydrator.relations(reader)
+        return Interests(following, hidden, muted)
 
-    session = await services.live.connect(reader, following, resume)
+    session = await services.live.connect(reader, interests, resume)
     return EventStreamResponse(session, resume)

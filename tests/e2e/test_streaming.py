@@ -10,9 +10,10 @@ import time
 import httpx
 import pytest
 
-from projections.live_events import tweet_entered
+from infra.redis_clients import sync_redis
+from projections.live_events import LiveEvent, tweet_entered
 from projections.read_models import redis_client
-from projections.redis_live import RedisLiveEvents
+from projections.redis_live import FIELD, RedisLiveEvents
 from projections.timeline_entries import Entry
 from tests.conftest import CELEBRITY_THRESHOLD
 from tests.support.clients import eventually, follow, home_ids, post, register
@@ -145,6 +146,56 @@ def test_a_stream_refused_is_a_problem(client, headers, params, status):
     response = client.get(STREAM_PATH, headers=headers, params=params)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _appended(stack, kind: str, **match) -> bool:
+    """Whether the agents appended an event of `kind` (with `match` among its fields) to the
+    live-event stream, which every API process routes in order."""
+    redis = sync_redis(stack.settings)
+    try:
+        entries = redis.xrevrange(f"{stack.settings.redis_prefix}live", count=2000)
+    finally:
+        redis.close()
+    return any(
+        event.kind == kind and all(getattr(event, name) == value for name, value in match.items())
+        for event in (LiveEvent.decode(fields[FIELD]) for _, fields in entries)
+    )
+
+
+def test_a_stream_leaves_out_the_muted_and_those_a_block_stands_between(client, api_url, stack):
+    reader, muted, friend, blocker = (register(client, name) for name in ("lr", "lm", "lf", "lb"))
+    for followee in (muted, friend):
+        follow(client, reader, followee)
+    theirs = post(client, blocker, "the reader may not see this")
+    mine = post(client, reader, "liked by someone I mute")
+    for user, path in (
+        (reader, f"/users/{muted.user_id}/mute"),
+        (blocker, f"/users/{reader.user_id}/block"),
+    ):
+        assert client.post(f"/api/v1{path}", headers=user.auth).status_code == 200
+    with EventStream(api_url, reader.token) as stream:
+        assert stream.next().kind == "ready"
+        left_out = [post(client, muted, "muted")]
+        assert client.post(f"/api/v1/tweets/{theirs}/retweet", headers=friend.auth).is_success
+        left_out.append(theirs)
+        assert client.post(f"/api/v1/tweets/{mine}/like", headers=muted.auth).is_success
+        for tweet_id in left_out:
+            assert eventually(lambda: _appended(stack, "tweet", tweet_id=int(tweet_id)))  # noqa: B023
+        liked = {"reader_id": int(reader.user_id), "subject_id": int(muted.user_id)}
+        assert eventually(lambda: _appended(stack, "notification", **liked))
+        # Appended after those: had they been sent, they would have come first.
+        shown = post(client, friend, "the reader sees this")
+        assert stream.next("tweet").data["tweet_id"] == shown
+        told = [e.data.get("tweet_id") for e in stream.received if e.kind == "tweet"]
+        assert told == [shown]
+        assert not [e for e in stream.received if e.kind == "notification"]
+        # Unmuted, the muted user's posts come again.
+        unmute = client.delete(f"/api/v1/users/{muted.user_id}/mute", headers=reader.auth)
+        assert unmute.status_code == 200
+        unmuted = {"reader_id": int(reader.user_id), "author_id": int(muted.user_id)}
+        assert eventually(lambda: _appended(stack, "unmute", **unmuted))
+        again = post(client, muted, "unmuted")
+        assert stream.next("tweet").data["tweet_id"] == again
 
 
 def _metric(api_url: str, name: str) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from api.streaming import LiveHub
+from api.streaming import Interests, LiveHub
 from projections import engagement_plan, graph_plan, tweet_plan
 from projections.engagements import Counts
 from projections.graph import EdgeChanges
@@ -96,6 +96,11 @@ def _post(author: int, tweet: int) -> LiveEvent:
     return LiveEvent("tweet", {"tweet_id": str(tweet)}, author, tweet)
 
 
+def _notification(reader: int, latest: int, actor: int) -> LiveEvent:
+    data = {"type": "like", "latest_id": str(latest), "actor_id": str(actor)}
+    return LiveEvent("notification", data, reader_id=reader, subject_id=actor)
+
+
 def _route(hub: LiveHub, events: MemoryLiveEvents, event: LiveEvent) -> None:
     hub._route(events.append(event), event)
 
@@ -109,8 +114,8 @@ def test_streams_get_their_followees_posts_and_follows_move_them():
         events = MemoryLiveEvents()
         hub = LiveHub(events, buffer=10, heartbeat_seconds=60)
 
-        async def following() -> set[int]:
-            return {3}
+        async def following() -> Interests:
+            return Interests({3})
 
         session = await hub.connect(7, following, None)
         messages = session.messages(None)
@@ -134,8 +139,8 @@ def test_a_client_too_far_behind_is_dropped_and_its_queue_freed():
         events = MemoryLiveEvents()
         hub = LiveHub(events, buffer=3, heartbeat_seconds=60)
 
-        async def following() -> set[int]:
-            return set()
+        async def following() -> Interests:
+            return Interests(set())
 
         session = await hub.connect(7, following, None)
         for n in range(5):
@@ -155,8 +160,8 @@ def test_a_resume_sends_what_was_missed_once_then_the_live_events():
         seen = events.append(_post(7, 1))
         missed = [events.append(_post(7, n)) for n in (2, 3)]
 
-        async def following() -> set[int]:
-            return set()
+        async def following() -> Interests:
+            return Interests(set())
 
         session = await hub.connect(7, following, seen)
         # Read by the hub after the stream registered: routed live too, sent once.
@@ -192,3 +197,94 @@ def test_a_refused_follow_tells_nothing_and_a_block_unfollows_both_ways():
         ("unfollow", 7, 3),
         ("unfollow", 3, 7),
     ]
+
+
+def test_a_batch_tells_each_side_of_a_block_and_the_muter_how_they_stand_after_it():
+    told = core_live_events(
+        graph_plan.plan_graph([], set()),
+        EdgeChanges([], [], set()),
+        tweet_plan.plan_tweets([], {}),
+        engagement_plan.plan_engagements([], {}),
+        {},
+        blocked={(3, 7): True, (4, 9): False},
+        muted={(7, 5): True, (7, 6): False},
+    )
+    assert [(e.kind, e.reader_id, e.author_id) for e in told] == [
+        ("hide", 3, 7),
+        ("hide", 7, 3),
+        ("unhide", 4, 9),
+        ("unhide", 9, 4),
+        ("mute", 7, 5),
+        ("unmute", 7, 6),
+    ]
+
+
+def test_a_retweet_names_the_tweets_author_and_a_notification_its_actor():
+    retweeted = _event(ev.TweetRetweeted, 1, tweet_id=100, user_id=5, author_id=3)
+    told = core_live_events(
+        graph_plan.plan_graph([], set()),
+        EdgeChanges([], [], set()),
+        tweet_plan.plan_tweets([], {}),
+        engagement_plan.plan_engagements([retweeted], {}),
+        {},
+    )
+    assert (told[0].kind, told[0].author_id, told[0].subject_id) == ("tweet", 5, 3)
+    assert LiveEvent.decode(told[0].encode()) == told[0]
+    follow = _event(ev.UserFollowed, 2, follower_id=3, followee_id=9)
+    (notified,) = notification_live_events(plan_notifications([follow], 86_400))
+    assert (notified.reader_id, notified.subject_id) == (9, 3)
+
+
+def test_a_stream_leaves_out_whom_its_reader_blocks_is_blocked_by_or_mutes():
+    async def scenario():
+        events = MemoryLiveEvents()
+        hub = LiveHub(events, buffer=20, heartbeat_seconds=60)
+
+        async def interests() -> Interests:
+            # Follows 3, 4 and 5; a block stands between them and 6; mutes 5.
+            return Interests({3, 4, 5}, hidden={6}, muted={5})
+
+        session = await hub.connect(7, interests, None)
+        messages = session.messages(None)
+        retweet = LiveEvent("tweet", {"tweet_id": "200"}, 4, 200, None, subject_id=6)
+        for event in (
+            _post(5, 100),  # muted
+            retweet,  # a followed user's retweet of a hidden user's tweet
+            _notification(7, 1, actor=5),  # muted actor
+            _post(3, 101),
+            LiveEvent("unmute", {}, 5, None, 7),
+            LiveEvent("hide", {}, 3, None, 7),
+            _post(5, 102),
+            _post(3, 103),  # now hidden
+            _notification(7, 2, actor=5),
+        ):
+            _route(hub, events, event)
+        sent = await _sent(messages, 4)
+        kinds = [b"ready", b"tweet", b"tweet", b"notification"]
+        assert all(b"event: " + kind + b"\n" in m for kind, m in zip(kinds, sent, strict=True))
+        assert b'"101"' in sent[1] and b'"102"' in sent[2] and b'"latest_id":"2"' in sent[3]
+        assert session.connection.queue.empty()
+        session.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_resume_leaves_out_the_same_events():
+    async def scenario():
+        events = MemoryLiveEvents()
+        hub = LiveHub(events, buffer=20, heartbeat_seconds=60)
+        seen = events.append(_post(7, 1))
+        events.append(_post(5, 2))  # muted
+        events.append(_notification(7, 1, actor=6))  # hidden
+        events.append(_post(3, 3))
+
+        async def interests() -> Interests:
+            return Interests({3, 5}, hidden={6}, muted={5})
+
+        session = await hub.connect(7, interests, seen)
+        messages = session.messages(seen)
+        resumed, missed = await _sent(messages, 2)
+        assert b"resumed" in resumed and b'"3"' in missed
+        session.close()
+
+    asyncio.run(scenario())
