@@ -367,6 +367,7 @@ class ElasticsearchBench:
             elasticsearch_client(self.url, api_stand_in=self.api_stand_in),
             self.alias,
             clock=self.clock,
+            replicas=0,
         )
         await self.adapter.setup()
         if not self.api_stand_in:
@@ -375,7 +376,7 @@ class ElasticsearchBench:
         return await index_in_batches(
             self.adapter,
             documents,
-            lambda: self.client.indices.refresh(index=self.adapter.index_name),
+            lambda: self.client.indices.refresh(index=self.adapter.generation_alias),
         )
 
     @property
@@ -413,9 +414,8 @@ class ElasticsearchBench:
         return len(response["hits"]["hits"])
 
     async def close(self) -> None:
-        await self.client.indices.delete(
-            index=[self.adapter.index_name, self.bare_index], ignore_unavailable=True
-        )
+        await self.client.indices.delete(index=self.bare_index, ignore_unavailable=True)
+        await self.adapter.drop()
         await self.adapter.close()
 
 

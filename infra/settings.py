@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     # osmem-server (tests) speaks the Elasticsearch API but not the client's compatibility
     # mimetypes: set when elasticsearch_url points at that stand-in.
     elasticsearch_api_stand_in: bool = False
+    # Tweets go into one index per month (by the tweet's time), each with these shards and
+    # replicas (seed 000: 2 replicas; a single-node cluster cannot place them and stays
+    # yellow: set 0 there). Months older than the current one and the
+    # `elasticsearch_retention_months` before it are dropped whole (0: kept for ever).
+    elasticsearch_shards: int = Field(default=1, ge=1)
+    elasticsearch_replicas: int = Field(default=2, ge=0)
+    elasticsearch_retention_months: int = Field(default=0, ge=0)
 
     # Trending hashtags (the Flink job): sliding event-time windows of `trending_window_seconds`
     # every `trending_slide_seconds` (production 1 h / 5 min), the top `trending_top_n` per

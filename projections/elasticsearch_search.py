@@ -3,10 +3,12 @@ bulk writes, and the shared ranking as a function_score query."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 try:
@@ -33,6 +35,7 @@ from projections.search_ranking import (
     recency_steps,
 )
 from projections.user_search import UserDocument, UserHit, UserQuery
+from streams.ids import id_time
 
 SETTINGS = {
     "analysis": {
@@ -67,7 +70,10 @@ MAPPINGS = {
     },
 }
 # field_value_factor's log2p is log10(2 + x); times log2(10) it is search_ranking's log2(2 + x).
+log = logging.getLogger("chirp.search")
 _LOG2_OF_10 = math.log2(10)
+# How often a writer looks for months past the retention to drop.
+EXPIRY_CHECK_SECONDS = 3600.0
 _COMPATIBLE_MIMETYPE = re.compile(r"application/vnd\.elasticsearch\+([a-z-]+); compatible-with=\d+")
 
 
@@ -101,10 +107,15 @@ def elasticsearch_client(
 
 
 class ElasticsearchSearchIndex:
-    """Tweets in the index `<alias>-v<generation>`, read through `alias`.
+    """Tweets in monthly indexes `<alias>-v<generation>-<YYYY.MM>` (by the tweet's time),
+    read through `alias`.
 
-    Writes go to this generation's index; searches go through the alias. A rebuild writes a
-    new generation and `promote()`s it: one atomic alias switch moves every reader over.
+    An index template (one per generation) gives each month's index its settings, mapping
+    and aliases when the first tweet of that month is written: the generation's alias
+    `<alias>-v<generation>`, and `alias` itself once the generation is promoted. A search
+    goes through `alias`, or, with `since:`/`until:`, to the months it needs only. A rebuild
+    writes a new generation and `promote()`s it: one atomic alias switch moves every reader
+    over. Months older than `retention_months` are dropped whole (`drop_expired`).
     `refresh=True` makes each write searchable before it returns (tests, read-your-writes);
     by default a write is searchable after the index's refresh interval (1 s).
     """
@@ -117,34 +128,92 @@ class ElasticsearchSearchIndex:
         generation: int = 1,
         refresh: bool = False,
         clock: Callable[[], float] = time.time,
+        shards: int = 1,
+        replicas: int = 0,
+        retention_months: int = 0,
     ) -> None:
         self.client = client
         self.clock = clock
         self.alias = alias
-        self.index_name = f"{alias}-v{generation}"
+        # The generation's alias over its months (and its index template's name).
+        self.generation_alias = f"{alias}-v{generation}"
         self.refresh = refresh
+        self.shards, self.replicas = shards, replicas
+        self.retention_months = retention_months
+        self._next_expiry_check = 0.0
         # The generation's users, in an index (and alias) of their own.
         self.users = ElasticsearchUserIndex(client, alias, generation, refresh, self._call)
 
+    def month_index(self, moment: datetime) -> str:
+        return f"{self.generation_alias}-{moment.astimezone(UTC):%Y.%m}"
+
+    def _month_of(self, tweet_id: int) -> str:
+        """The month a tweet is in: its id's (a Snowflake id says when it was made, so every
+        write of the tweet finds its index without a look-up)."""
+        return self.month_index(id_time(tweet_id))
+
     async def setup(self) -> None:
+        """The template, and the current month's index (so that the aliases have an index
+        to stand on); the first generation set up is the one `alias` serves."""
+        if await self._legacy_index():
+            raise SearchEngineError(
+                f"elasticsearch: {self.generation_alias} is one index from before monthly "
+                "indexes (2026-12-03): rebuild the search read model with `chirp replay search`"
+            )
+        serving = not await self._call(self.client.indices.exists_alias(name=self.alias))
+        if not serving:
+            current = await self._call(self.client.indices.get_alias(name=self.alias))
+            serving = any(name.startswith(f"{self.generation_alias}-") for name in current)
+        await self._put_template(serving)
         try:
             await self.client.indices.create(
-                index=self.index_name, settings=SETTINGS, mappings=MAPPINGS
+                index=self.month_index(datetime.fromtimestamp(self.clock(), UTC))
             )
         except BadRequestError as error:
             if "resource_already_exists_exception" not in str(error):
                 raise SearchEngineError(f"elasticsearch: {error}") from error
         except TransportError as error:
             raise SearchEngineError(f"elasticsearch unreachable: {error}") from error
-        if not await self._call(self.client.indices.exists_alias(name=self.alias)):
-            await self._call(self.client.indices.put_alias(index=self.index_name, name=self.alias))
+        if serving:
+            await self._call(
+                self.client.indices.put_alias(index=f"{self.generation_alias}-*", name=self.alias)
+            )
         await self.users.setup()
 
+    async def _legacy_index(self) -> bool:
+        """Whether this generation is one index named as its alias is now (made before
+        monthly indexes)."""
+        exists = await self._call(self.client.indices.exists(index=self.generation_alias))
+        aliased = await self._call(self.client.indices.exists_alias(name=self.generation_alias))
+        return bool(exists) and not aliased
+
+    async def _put_template(self, serving: bool) -> None:
+        aliases: dict[str, dict] = {self.generation_alias: {}}
+        if serving:
+            aliases[self.alias] = {}
+        await self._call(
+            self.client.indices.put_index_template(
+                name=self.generation_alias,
+                index_patterns=[f"{self.generation_alias}-*"],
+                template={
+                    "settings": {
+                        **SETTINGS,
+                        "number_of_shards": self.shards,
+                        "number_of_replicas": self.replicas,
+                    },
+                    "mappings": MAPPINGS,
+                    "aliases": aliases,
+                },
+            )
+        )
+
     async def promote(self) -> None:
-        """Point the alias at this generation only, in one atomic step."""
+        """Point the alias at this generation's months only, in one atomic step; its template
+        adds the alias to the months to come."""
+        await self._put_template(serving=True)
         current = await self._call(self.client.indices.get_alias(name=self.alias))
         actions = [{"remove": {"index": index, "alias": self.alias}} for index in current]
-        actions.append({"add": {"index": self.index_name, "alias": self.alias}})
+        actions.append({"add": {"index": f"{self.generation_alias}-*", "alias": self.alias}})
         await self._call(self.client.indices.update_aliases(actions=actions))
         await self.users.promote()
 
@@ -152,29 +221,79 @@ class ElasticsearchSearchIndex:
         await self._call(self.client.indices.exists_alias(name=self.alias))
 
     async def drop(self) -> None:
-        """Delete this generation's index (one the alias no longer points at)."""
-        await self._call(self.client.indices.delete(index=self.index_name, ignore_unavailable=True))
+        """Delete this generation's months and template (a generation no longer read)."""
+        await self._call(
+            self.client.indices.delete(
+                index=f"{self.generation_alias}-*", ignore_unavailable=True, allow_no_indices=True
+            )
+        )
+        try:
+            await self._call(self.client.indices.delete_index_template(name=self.generation_alias))
+        except SearchEngineError as error:
+            if not isinstance(error.__cause__, NotFoundError):
+                raise
+        if await self._legacy_index():  # the generation a replay replaces after an upgrade
+            await self._call(self.client.indices.delete(index=self.generation_alias))
         await self.users.drop()
+
+    async def months(self) -> list[str]:
+        """This generation's monthly indexes, oldest first."""
+        found = await self._call(self.client.indices.get_alias(name=self.generation_alias))
+        return sorted(found)
+
+    def _oldest_kept(self) -> str | None:
+        """The oldest month's index `retention_months` keeps (None: it keeps every month):
+        the current month and the `retention_months` before it."""
+        if self.retention_months <= 0:
+            return None
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        months = now.year * 12 + now.month - 1 - self.retention_months
+        return self.month_index(datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC))
+
+    async def drop_expired(self) -> list[str]:
+        """Delete the months older than `retention_months` keeps, whole; return them."""
+        oldest_kept = self._oldest_kept()
+        if oldest_kept is None:
+            return []
+        expired = [name for name in await self.months() if name < oldest_kept]
+        if expired:
+            await self._call(self.client.indices.delete(index=",".join(expired)))
+        return expired
+
+    async def _expire_when_due(self) -> None:
+        """drop_expired() at most once per EXPIRY_CHECK_SECONDS, from the writers."""
+        now = self.clock()
+        if self._oldest_kept() is not None and now >= self._next_expiry_check:
+            self._next_expiry_check = now + EXPIRY_CHECK_SECONDS
+            dropped = await self.drop_expired()
+            if dropped:
+                log.info("dropped the search index's expired months: %s", ", ".join(dropped))
 
     async def close(self) -> None:
         await self.client.close()
 
     async def index(self, documents: Sequence[TweetDocument]) -> None:
+        """Write each tweet into its month's index; tweets of months past the retention are
+        not written (a replay would otherwise bring dropped months back)."""
+        await self._expire_when_due()
+        oldest_kept = self._oldest_kept() or ""
         operations = []
         for document in documents:
+            if self.month_index(document.created_at) < oldest_kept:
+                continue
             operations += [
-                {"index": {"_index": self.index_name, "_id": str(document.tweet_id)}},
+                {
+                    "index": {
+                        "_index": self.month_index(document.created_at),
+                        "_id": str(document.tweet_id),
+                    }
+                },
                 self._source(document),
             ]
         await self._bulk(operations)
 
     async def delete(self, tweet_ids: Sequence[int]) -> None:
-        await self._bulk(
-            [
-                {"delete": {"_index": self.index_name, "_id": str(tweet_id)}}
-                for tweet_id in tweet_ids
-            ]
-        )
+        await self._write_by_id("delete", [(tweet_id, None) for tweet_id in tweet_ids])
 
     async def erase_users(self, users: Mapping[int, str]) -> None:
         if not users:
@@ -182,7 +301,7 @@ class ElasticsearchSearchIndex:
         # A tweet's author is indexed by username (its id is kept in _source only).
         await self._call(
             self.client.delete_by_query(
-                index=self.index_name,
+                index=self.generation_alias,
                 query={"terms": {"author": sorted(name.lower() for name in users.values())}},
                 refresh=True,
                 conflicts="proceed",
@@ -191,19 +310,67 @@ class ElasticsearchSearchIndex:
         await self.users.erase(list(users))
 
     async def update_engagement(self, counts: Mapping[int, Counts]) -> None:
-        operations = []
-        for tweet_id, tweet_counts in counts.items():
-            operations += [
-                {"update": {"_index": self.index_name, "_id": str(tweet_id)}},
-                {"doc": _counts(tweet_counts)},
-            ]
-        await self._bulk(operations)
+        await self._write_by_id(
+            "update", [(tweet_id, {"doc": _counts(found)}) for tweet_id, found in counts.items()]
+        )
+
+    async def _write_by_id(self, action: str, items: list[tuple[int, dict | None]]) -> None:
+        """Deletes or updates of tweets known by id only: each sent to its id's month (a
+        Snowflake id says when the tweet was made); those not found there are looked up
+        across the generation's months in one search and sent again where they are (a
+        tweet whose `created_at` fell in the next month a moment after its id was made; ids
+        that are not Snowflake ids). Not found anywhere: already deleted, or never indexed."""
+        missed = await self._bulk(_operations(action, items, self._month_of))
+        if not missed:
+            return
+        found = await self._call(
+            self.client.search(
+                index=self.generation_alias,
+                query={"ids": {"values": [str(tweet_id) for tweet_id in missed]}},
+                size=len(missed),
+                source=False,
+            )
+        )
+        where = {int(hit["_id"]): hit["_index"] for hit in found["hits"]["hits"]}
+        moved = [
+            item
+            for item in items
+            if where.get(item[0], self._month_of(item[0])) != self._month_of(item[0])
+        ]
+        await self._bulk(_operations(action, moved, where.__getitem__))
 
     async def index_users(self, users: Sequence[UserDocument]) -> None:
         await self.users.write(users)
 
     async def user_candidates(self, query: UserQuery, count: int) -> list[UserHit]:
         return await self.users.candidates(query, count)
+
+    async def search(
+        self,
+        query: SearchQuery,
+        cursor: str | None = None,
+        limit: int = 20,
+        personal: Personal | None = None,
+    ) -> SearchPage:
+        async def ranked(query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
+            return await self._ranked(query, as_of_ms, count, personal)
+
+        return await search_page(ranked, query, cursor, limit, self.clock)
+
+    async def indexes_for(self, query: SearchQuery, as_of_ms: int) -> str:
+        """Where a search goes: the alias, or with since:/until: this generation's months
+        that overlap them (none: an empty month's name, which matches nothing)."""
+        if not (query.since or query.until):
+            return self.alias
+        # A day either side: a tweet's month is its id's, made a moment before its
+        # `created_at` (at a month's turn, the months may differ).
+        first = ""
+        if query.since:
+            first = self.month_index(_midnight(query.since - timedelta(days=1)))
+        until = query.until or datetime.fromtimestamp(as_of_ms / 1000, UTC).date()
+        last = self.month_index(_midnight(until + timedelta(days=1)))
+        wanted = [name for name in await self.months() if first <= name <= last]
+        return ",".join(wanted) or f"{self.generation_alias}-none"
 
     async def tagged(self, hashtag: str, before: int | None, limit: int) -> list[int]:
         filters: list[dict[str, Any]] = [{"term": {"hashtags": hashtag}}]
@@ -221,24 +388,16 @@ class ElasticsearchSearchIndex:
         )
         return [int(hit["_id"]) for hit in response["hits"]["hits"]]
 
-    async def search(
-        self,
-        query: SearchQuery,
-        cursor: str | None = None,
-        limit: int = 20,
-        personal: Personal | None = None,
-    ) -> SearchPage:
-        async def ranked(query: SearchQuery, as_of_ms: int, count: int) -> list[SearchHit]:
-            return await self._ranked(query, as_of_ms, count, personal)
-
-        return await search_page(ranked, query, cursor, limit, self.clock)
-
     async def _ranked(
         self, query: SearchQuery, as_of_ms: int, count: int, personal: Personal | None
     ) -> list[SearchHit]:
         response = await self._call(
             self.client.search(
-                index=self.alias,
+                index=await self.indexes_for(query, as_of_ms),
+                ignore_unavailable=True,
+                # BM25's statistics over every month searched, not each month's own: a
+                # tweet's score must not depend on which month's index holds it.
+                search_type="dfs_query_then_fetch",
                 query=ranking_query(query, as_of_ms, personal),
                 sort=[{"_score": "desc"}, {"tweet_id": "desc"}],
                 size=count,
@@ -262,21 +421,21 @@ class ElasticsearchSearchIndex:
             **_counts(document.counts),
         }
 
-    async def _bulk(self, operations: list[dict]) -> None:
+    async def _bulk(self, operations: list[dict]) -> list[int]:
+        """Send `operations`; the ids of the deletes and updates that found no document."""
         if not operations:
-            return
+            return []
         response = await self._call(self.client.bulk(operations=operations, refresh=self.refresh))
-        if not response["errors"]:
-            return
+        missed = []
         for item in response["items"]:
             ((action, result),) = item.items()
-            # Deleting or updating a tweet that is not indexed is not an error here.
-            if "error" in result and not (
-                action in ("delete", "update") and result["status"] == 404
-            ):
+            if action in ("delete", "update") and result["status"] == 404:
+                missed.append(int(result["_id"]))
+            elif "error" in result:
                 raise SearchEngineError(
                     f"elasticsearch {action} {result['_id']}: {result['error']}"
                 )
+        return missed
 
     @staticmethod
     async def _call(request):
@@ -356,3 +515,19 @@ def _created_between(oldest_ms: int | None, newest_ms: int | None) -> dict:
     if newest_ms is not None:
         bounds["lte"] = newest_ms
     return {"range": {"created_at": bounds}}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _operations(
+    action: str, items: list[tuple[int, dict | None]], index_of: Callable[[int], str]
+) -> list[dict]:
+    """Bulk operations of `action` for (tweet id, body or None), each to `index_of(id)`."""
+    operations: list[dict] = []
+    for tweet_id, body in items:
+        operations.append({action: {"_index": index_of(tweet_id), "_id": str(tweet_id)}})
+        if body is not None:
+            operations.append(body)
+    return operations

@@ -216,7 +216,12 @@ def search_index(settings: Settings, *, writable: bool = False) -> SearchIndex:
             **elasticsearch_security(settings),
         )
         return ElasticsearchSearchIndex(
-            client, settings.elasticsearch_alias, generation=settings.search_generation
+            client,
+            settings.elasticsearch_alias,
+            generation=settings.search_generation,
+            shards=settings.elasticsearch_shards,
+            replicas=settings.elasticsearch_replicas,
+            retention_months=settings.elasticsearch_retention_months,
         )
     from projections.tantivy_search import TantivySearchIndex
 

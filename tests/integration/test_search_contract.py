@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
+import time
 import uuid
 import zlib
 from contextlib import asynccontextmanager
@@ -12,17 +14,40 @@ from itertools import count
 
 import pytest
 
-from projections.elasticsearch_search import ElasticsearchSearchIndex, elasticsearch_client
+from projections.elasticsearch_search import (
+    MAPPINGS,
+    SETTINGS,
+    ElasticsearchSearchIndex,
+    elasticsearch_client,
+)
 from projections.engagements import Counts
-from projections.search import TweetDocument
+from projections.search import SearchEngineError, TweetDocument
 from projections.search_query import parse_search_query
 from projections.search_ranking import ENGAGED_BOOST, FOLLOWED_BOOST, Personal, recency_factor
 from projections.tantivy_search import TantivySearchIndex
 from projections.user_search import UserDocument, parse_user_query
 from schemas.entities import extract_hashtags
+from streams.ids import lowest_id_at
 from tests.integration.conftest import NO_REAL_ELASTICSEARCH, REAL_ELASTICSEARCH_URL
 
 MINUTE = timedelta(minutes=1)
+# Every index searches at this moment, mid-month: a test's tweets (days old at most) share a
+# month, and so one monthly index on Elasticsearch, whose API stand-in scores each index with
+# its own statistics (Elasticsearch itself searches them with dfs_query_then_fetch). Tests
+# that spread tweets over months say so.
+NOW = datetime(2026, 6, 15, 12, tzinfo=UTC)
+_STARTED = time.monotonic()
+
+
+def now() -> datetime:
+    """NOW, moving on as time passes (tweets made later are newer)."""
+    return NOW + timedelta(seconds=time.monotonic() - _STARTED)
+
+
+def clock() -> float:
+    return now().timestamp()
+
+
 _IDS = count(1000)
 
 
@@ -34,7 +59,7 @@ def tweet(
     **counts,
 ) -> TweetDocument:
     """A tweet document; ids grow with each call, as Snowflake ids grow with time."""
-    created_at = created_at or datetime.now(UTC) - age
+    created_at = created_at or now() - age
     return TweetDocument(
         next(_IDS),
         zlib.crc32(author.encode()),
@@ -375,7 +400,7 @@ class TestTantivySearchIndex(SearchIndexContract):
 
     @asynccontextmanager
     async def open_index(self):
-        index = TantivySearchIndex(self.directory, writable=True)
+        index = TantivySearchIndex(self.directory, writable=True, clock=clock)
         try:
             yield index
         finally:
@@ -412,13 +437,22 @@ class ElasticsearchContract(SearchIndexContract):
     api_stand_in: bool
 
     @asynccontextmanager
-    async def open_index(self, alias: str | None = None, generation: int = 1):
+    async def open_index(self, alias: str | None = None, generation: int = 1, **options):
         alias = alias or f"contract-{uuid.uuid4().hex[:8]}"
         client = elasticsearch_client(self.url, api_stand_in=self.api_stand_in)
+        index = ElasticsearchSearchIndex(
+            client,
+            alias,
+            generation=generation,
+            refresh=True,
+            clock=clock,
+            replicas=0,
+            **options,
+        )
         try:
-            yield ElasticsearchSearchIndex(client, alias, generation=generation, refresh=True)
+            yield index
         finally:
-            await client.indices.delete(index=f"{alias}-v{generation}", ignore_unavailable=True)
+            await index.drop()
             await client.close()
 
     def test_a_rebuilt_generation_takes_over_the_alias_in_one_step(self):
@@ -432,10 +466,88 @@ class ElasticsearchContract(SearchIndexContract):
                 await rebuild.promote()
                 assert await ids(live, "generation") == [rebuilt.tweet_id]
                 mapping = await live.client.indices.get_mapping(index=live.alias)
-                assert list(mapping) == [rebuild.index_name]
+                assert list(mapping) == await rebuild.months() == [rebuild.month_index(NOW)]
                 await live.drop()  # the replaced generation, dropped after the switch
-                assert not await live.client.indices.exists(index=live.index_name)
+                assert not await live.client.indices.exists_alias(name=live.generation_alias)
                 assert await ids(rebuild, "generation") == [rebuilt.tweet_id]
+                # A month that comes after the switch is read through the alias too.
+                later = tweet("generation two later", created_at=NOW - timedelta(days=30))
+                await rebuild.index([later])
+                assert len(await rebuild.months()) == 2
+                assert await ids(live, "later") == [later.tweet_id]
+
+        self.run(scenario)
+
+    def test_an_index_from_before_monthly_indexes_asks_for_a_replay_which_replaces_it(self):
+        async def main():
+            alias = f"contract-{uuid.uuid4().hex[:8]}"
+            async with self.open_index(alias) as legacy, self.open_index(alias, 2) as rebuilt:
+                # As the adapter made it before: one index per generation, the alias on it.
+                await legacy.client.indices.create(
+                    index=legacy.generation_alias, settings=SETTINGS, mappings=MAPPINGS
+                )
+                await legacy.client.indices.put_alias(index=legacy.generation_alias, name=alias)
+                with pytest.raises(SearchEngineError, match="chirp replay search"):
+                    await legacy.setup()
+                await rebuilt.setup()
+                await rebuilt.index([tweet("rebuilt in months")])
+                await rebuilt.promote()
+                await legacy.drop()
+                assert not await legacy.client.indices.exists(index=legacy.generation_alias)
+                assert await ids(rebuilt, "months") != []
+
+        asyncio.run(main())
+
+    def test_tweets_of_two_months_land_in_two_indexes_and_since_reads_only_its_months(self):
+        async def scenario(index):
+            may = _made_at(tweet("monthly report", created_at=datetime(2026, 5, 20, tzinfo=UTC)))
+            june = _made_at(tweet("monthly report", age=timedelta(days=1)))
+            await index.index([may, june])
+            months = [index.month_index(may.created_at), index.month_index(june.created_at)]
+            assert (
+                await index.months()
+                == months
+                == [
+                    f"{index.generation_alias}-2026.05",
+                    f"{index.generation_alias}-2026.06",
+                ]
+            )
+            for month, doc in zip(months, (may, june), strict=True):
+                found = await index.client.search(index=month, query={"match_all": {}})
+                assert [hit["_id"] for hit in found["hits"]["hits"]] == [str(doc.tweet_id)]
+            query = parse_search_query("monthly since:2026-06-05")
+            assert await index.indexes_for(query, int(NOW.timestamp() * 1000)) == months[1]
+            assert await ids(index, "monthly since:2026-06-05") == [june.tweet_id]
+            assert await ids(index, "monthly until:2026-06-01") == [may.tweet_id]
+            assert set(await ids(index, "monthly")) == {may.tweet_id, june.tweet_id}
+            # Writes known by id only find each tweet's month.
+            await index.update_engagement({may.tweet_id: Counts(likes=3)})
+            await index.delete([june.tweet_id])
+            assert await ids(index, "monthly") == [may.tweet_id]
+
+        self.run(scenario)
+
+    def test_retention_drops_old_months_whole_and_a_replay_does_not_bring_them_back(self):
+        async def scenario(index):
+            april, may, june = (
+                _made_at(tweet(f"kept {n}", created_at=moment))
+                for n, moment in enumerate(
+                    [datetime(2026, 4, 30, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC), NOW]
+                )
+            )
+            await index.index([april, may, june])
+            assert len(await index.months()) == 3
+            # The same generation with a retention of one month before the current one.
+            retaining = ElasticsearchSearchIndex(
+                index.client, index.alias, refresh=True, clock=clock, retention_months=1
+            )
+            assert await retaining.drop_expired() == [index.month_index(april.created_at)]
+            assert await retaining.drop_expired() == []
+            assert await ids(retaining, "kept") == [june.tweet_id, may.tweet_id]
+            # Indexing the old tweet again (a replay) does not bring its month back.
+            await retaining.index([april])
+            assert len(await index.months()) == 2
+            assert await ids(retaining, "kept") == [june.tweet_id, may.tweet_id]
 
         self.run(scenario)
 
@@ -455,3 +567,10 @@ class TestElasticsearchAdapterOnApiStandIn(ElasticsearchContract):
 class TestElasticsearchSearchIndex(ElasticsearchContract):
     api_stand_in = False
     url = REAL_ELASTICSEARCH_URL
+
+
+def _made_at(document: TweetDocument) -> TweetDocument:
+    """The document with an id made at its time, as a Snowflake id is (its month's)."""
+    return dataclasses.replace(
+        document, tweet_id=lowest_id_at(document.created_at) + document.tweet_id
+    )

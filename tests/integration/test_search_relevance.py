@@ -147,7 +147,7 @@ async def _load(index, corpus: Corpus) -> None:
     for start in range(0, len(corpus.documents), BATCH):
         await index.index(corpus.documents[start : start + BATCH])
     if isinstance(index, ElasticsearchSearchIndex):
-        await index.client.indices.refresh(index=index.index_name)
+        await index.client.indices.refresh(index=index.generation_alias)
 
 
 @dataclass
@@ -207,7 +207,7 @@ async def _load_and_close(index, corpus: Corpus) -> None:
 
 
 async def _delete_index(index: ElasticsearchSearchIndex) -> None:
-    await index.client.indices.delete(index=index.index_name, ignore_unavailable=True)
+    await index.drop()
     await index.close()
 
 
