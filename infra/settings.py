@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     # timeout, so the watermark waits longer than produce_timeout_ms.
     trending_window_seconds: int = Field(default=3600, ge=1)
     trending_slide_seconds: int = Field(default=300, ge=1)
-    trending_top_n: int = Field(default=10, ge=1, le=100)
+    trending_top_n: int = Field(default=50, ge=1, le=100)
     trending_watermark_delay_seconds: float = Field(default=10.0, ge=0)
     # A partition silent this long stops holding the watermark back. Short values drop the
     # events of a backlog as late (docs/trending.md); 30 s does not.

@@ -26,6 +26,8 @@ class TrendRow(BaseModel):
     hashtag: str = Field(min_length=1)
     count: int = Field(ge=1)
     previous_count: int = Field(ge=0)
+    # Rows of the job before 2026-12-03 have none (and their velocity was the count's growth).
+    latest_count: int = Field(default=0, ge=0)
     velocity: float
 
 
@@ -69,6 +71,18 @@ def current_window(
         if window.complete:
             return window if now - window.end <= stale_after else None
     return None
+
+
+# How a window's rows may be ordered for readers: as ranked (by count), or by velocity.
+SORTS = ("count", "velocity")
+
+
+def sorted_rows(window: TrendWindow, sort: str) -> list[TrendRow]:
+    """The window's rows by count (their rank), or fastest-rising first (ties by count, then
+    hashtag): among the window's top N by count, so a tag needs some volume to rise."""
+    if sort == "velocity":
+        return sorted(window.rows, key=lambda row: (-row.velocity, -row.count, row.hashtag))
+    return list(window.rows)
 
 
 class TrendsStore(Protocol):

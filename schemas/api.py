@@ -331,9 +331,10 @@ class TrendPublic(BaseModel):
     rank: int
     count: int = Field(description="tweets with this hashtag in the window")
     previous_count: int = Field(description="the same in the window one slide earlier")
+    latest_count: int = Field(description="those of them in the window's latest slide")
     velocity: float = Field(
-        description="growth against the previous window: (count - previous_count) / "
-        "max(previous_count, 1)"
+        description="how fast the rate of mentions grows: the latest slide's pace against "
+        "the rest of the window's, over the latter (docs/trending.md); 0 for a steady tag"
     )
 
 

@@ -9,8 +9,16 @@ Steps, each a view of the SQL below:
    event ids, so that an event on the log twice counts once.
 3. `hashtag_counts`: the slide counts summed in hopping windows one slide longer than the
    trending window. The last `window` of each is the current window, the first `window` is
-   the previous one: one pass gives both counts, with no join.
+   the previous one, and the last slide is the latest: one pass gives the three counts,
+   with no join.
 4. the top N per window by count (ties by hashtag), with the velocity, to the sink.
+
+Velocity is how fast the rate of mentions grows (seed 000: "acceleration of mentions, not
+just volume"): the pace of the latest slide against the pace of the rest of the window, both
+as mentions per window, over the earlier pace (at least one mention per window):
+`(latest x window/slide - earlier x window/(window - slide)) / max(earlier x window/(window -
+slide), 1)`, `earlier = count - latest_count`. A tag mentioned at a steady pace has 0, however
+often; one that has just begun has a high velocity even if few mention it yet.
 
 Rows are JSON, keyed by hashtag, written at least once: consumers upsert on
 (window_end, hashtag). The row schema is documented for analysts in docs/trending.md.
@@ -56,6 +64,17 @@ def _interval(span: timedelta) -> str:
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
     return f"INTERVAL '{days} {hours:02}:{minutes:02}:{seconds:02}.{millis:03}' DAY TO SECOND(3)"
+
+
+def velocity_paces(window: timedelta, slide: timedelta) -> tuple[float, float]:
+    """What turns the latest slide's count, and the rest of the window's, into mentions per
+    window (the rest is empty when the window is one slide)."""
+    return window / slide, (window / (window - slide) if window > slide else 0.0)
+
+
+def _double(value: float) -> str:
+    # A DOUBLE, not a DECIMAL literal: the arithmetic is then the same as Python's floats.
+    return f"CAST({value!r} AS DOUBLE)"
 
 
 def _quote(text: str) -> str:
@@ -242,7 +261,9 @@ class TrendingJob:
                    COALESCE(SUM(tweets) FILTER (WHERE slide_start >= window_start + {slide}), 0)
                        AS current_count,
                    COALESCE(SUM(tweets) FILTER (WHERE slide_start < window_end - {slide}), 0)
-                       AS previous_count
+                       AS previous_count,
+                   COALESCE(SUM(tweets) FILTER (WHERE slide_start >= window_end - {slide}), 0)
+                       AS latest_count
             FROM TABLE(HOP(TABLE slide_counts, DESCRIPTOR(slide_time),
                            {slide}, {_interval(self.window + self.slide)}))
             GROUP BY window_start, window_end, hashtag"""
@@ -256,6 +277,7 @@ class TrendingJob:
                 hashtag STRING,
                 `count` BIGINT,
                 previous_count BIGINT,
+                latest_count BIGINT,
                 velocity DOUBLE
             ) WITH (
                 'connector' = 'kafka',
@@ -274,12 +296,15 @@ class TrendingJob:
         if self.start is not None:
             start = self.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             complete = f"AND window_start >= TIMESTAMP '{start}'"
+        pace, earlier_pace = (_double(factor) for factor in velocity_paces(self.window, self.slide))
+        one = _double(1.0)
         return f"""
             INSERT INTO trending_topics
             SELECT DATE_FORMAT(window_start + {_interval(self.slide)}, '{ISO_8601}'),
                    DATE_FORMAT(window_end, '{ISO_8601}'),
-                   hashtag_rank, hashtag, current_count, previous_count,
-                   CAST(current_count - previous_count AS DOUBLE) / GREATEST(previous_count, 1)
+                   hashtag_rank, hashtag, current_count, previous_count, latest_count,
+                   (latest_count * {pace} - (current_count - latest_count) * {earlier_pace})
+                       / GREATEST((current_count - latest_count) * {earlier_pace}, {one})
             FROM (
                 SELECT *, ROW_NUMBER() OVER (
                     PARTITION BY window_start, window_end ORDER BY current_count DESC, hashtag ASC

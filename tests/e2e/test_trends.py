@@ -79,8 +79,16 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
     assert eventually(lambda: ranked(_trends(client)) == final, timeout=10), ranked(_trends(client))
     body = _trends(client)
     assert body["trends"][0]["velocity"] == pytest.approx(
-        next(row[6] for row in rows if row[1] == last_end and row[2] == 1)
+        next(row[7] for row in rows if row[1] == last_end and row[2] == 1)
     )
+    # Fastest rising first, as the oracle's velocities order them.
+    newest = [row for row in rows if row[1] == last_end]
+    by_velocity = [row[3] for row in sorted(newest, key=lambda row: (-row[7], -row[4], row[3]))]
+    rising = client.get("/api/v1/trends", params={"sort": "velocity"}).json()
+    assert [t["hashtag"] for t in rising["trends"]] == by_velocity
+    refused = client.get("/api/v1/trends", params={"sort": "loudest"})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
 
     # The analysts' kafka-python recipe in docs/trending.md, as written, sees the same window.
     recipe = re.search(

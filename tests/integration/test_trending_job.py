@@ -57,21 +57,35 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
     by_window = {}
     for row in first:
         by_window.setdefault(row["window_end"], []).append(
-            (row["rank"], row["hashtag"], row["count"], row["previous_count"], row["velocity"])
+            (
+                row["rank"],
+                row["hashtag"],
+                row["count"],
+                row["previous_count"],
+                row["latest_count"],
+                row["velocity"],
+            )
         )
+    # Velocity: the latest slide's pace against the rest of the window's, over the latter
+    # (at least one a window): here both paces are twice the count (a 10 s window, 5 s slides).
     assert sorted(by_window["2026-01-01T00:00:10.000Z"]) == [
-        (1, "a", 3, 3, 0.0),
-        (2, "b", 2, 2, 0.0),
+        (1, "a", 3, 3, 0, -1.0),
+        (2, "b", 2, 2, 0, -1.0),
     ]
     assert sorted(by_window["2026-01-01T00:00:15.000Z"]) == [
-        (1, "c", 3, 0, 3.0),
-        (2, "a", 1, 3, -2 / 3),
+        (1, "c", 3, 0, 3, 6.0),
+        (2, "a", 1, 3, 1, 2.0),
     ]
     assert sorted(by_window["2026-01-01T00:00:20.000Z"]) == [
-        (1, "c", 5, 3, 2 / 3),
-        (2, "a", 1, 1, 0.0),
+        (1, "c", 5, 3, 2, -1 / 3),
+        (2, "a", 1, 1, 0, -1.0),
     ]
-    assert sorted(by_window["2026-01-01T00:00:30.000Z"]) == [(1, "z", 1, 0, 1.0)]
+    assert sorted(by_window["2026-01-01T00:00:30.000Z"]) == [(1, "z", 1, 0, 1, 2.0)]
+    # A small tag that has just begun rises faster than a large steady one.
+    assert sorted(by_window["2026-01-01T00:02:00.000Z"]) == [
+        (1, "flat", 20, 20, 10, 0.0),
+        (2, "rise", 3, 0, 3, 6.0),
+    ]
 
     # What readers see: the trends store after each run's rows, upserted as the agent does.
     prefix = f"{topics.prefix}test:"

@@ -50,7 +50,7 @@ def posted(number: int, at: datetime, text: str, protected: bool = False) -> ev.
 def workload() -> list[ev.Event]:
     """The known posts, then 600 more over a minute: a skewed mix of tags in several scripts,
     with deletes, tag-less tweets and tweets of protected accounts (never counted) between
-    them.
+    them; then a steady tag and one that has just begun.
 
     As the write path stamps them, events reach the log close to time order: here out of
     order by up to 800 ms, inside the job's watermark delay (1 s), so every one counts."""
@@ -76,6 +76,11 @@ def workload() -> list[ev.Event]:
                     author_id=1,
                 )
             )
+    # Last, at 100-120 s: #flat twice a second throughout, #rise three times at the end.
+    steady = [(100 + half / 2, "#flat steady") for half in range(40)]
+    rising = [(116, "#rise"), (117, "#rise up"), (118, "#rise!")]
+    for n, (at, text) in enumerate(sorted(steady + rising), start=700):
+        events.append(posted(n, BASE + timedelta(seconds=at), text))
     return events
 
 

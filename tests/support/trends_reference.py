@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from streams.trending import velocity_paces
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -16,7 +18,9 @@ def expected_rows(
     posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta, slide: timedelta, top_n: int
 ) -> set[tuple]:
     """Every row the job must write: (window_start, window_end, rank, hashtag, count,
-    previous_count, velocity), for windows aligned to the epoch that hold a hashtag."""
+    previous_count, latest_count, velocity), for windows aligned to the epoch that hold a
+    hashtag."""
+    pace, earlier_pace = velocity_paces(window, slide)
 
     def count(start: datetime, end: datetime) -> Counter:
         return Counter(tag for at, tags in posts if start <= at < end for tag in tags)
@@ -29,9 +33,10 @@ def expected_rows(
     end = first
     while end - window <= max(times):
         current, previous = count(end - window, end), count(end - window - slide, end - slide)
+        latest = count(end - slide, end)
         ranked = sorted(current.items(), key=lambda item: (-item[1], item[0]))[:top_n]
         for rank, (tag, number) in enumerate(ranked, 1):
-            before = previous.get(tag, 0)
+            now, earlier = latest.get(tag, 0), number - latest.get(tag, 0)
             rows.add(
                 (
                     _iso(end - window),
@@ -39,8 +44,9 @@ def expected_rows(
                     rank,
                     tag,
                     number,
-                    before,
-                    (number - before) / max(before, 1),
+                    previous.get(tag, 0),
+                    now,
+                    (now * pace - earlier * earlier_pace) / max(earlier * earlier_pace, 1.0),
                 )
             )
         end += slide
@@ -55,5 +61,6 @@ def as_tuple(row: dict) -> tuple:
         row["hashtag"],
         row["count"],
         row["previous_count"],
+        row["latest_count"],
         row["velocity"],
     )

@@ -2,8 +2,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from projections.trends import BadTrendRow, TrendRow, current_window, decode_trend_row, window_of
-from streams.trending import TrendingJob, _interval
+from projections.trends import (
+    BadTrendRow,
+    TrendRow,
+    current_window,
+    decode_trend_row,
+    sorted_rows,
+    window_of,
+)
+from streams.trending import TrendingJob, _interval, velocity_paces
 
 END = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -50,6 +57,25 @@ def test_the_newest_window_is_stale_once_a_newer_one_would_have_closed():
 def test_rows_that_are_not_trend_rows_are_refused(raw):
     with pytest.raises(BadTrendRow):
         decode_trend_row(raw)
+
+
+def test_velocity_sorts_a_small_rising_tag_above_a_large_steady_one():
+    window = window_of(
+        [
+            _row(1, "steady").model_copy(update={"count": 600, "velocity": 0.0}),
+            _row(2, "fading").model_copy(update={"count": 90, "velocity": -0.5}),
+            _row(3, "rising").model_copy(update={"count": 3, "velocity": 36.0}),
+            _row(4, "also").model_copy(update={"count": 2, "velocity": 0.0}),
+        ]
+    )
+    by = lambda sort: [row.hashtag for row in sorted_rows(window, sort)]  # noqa: E731
+    assert by("count") == ["steady", "fading", "rising", "also"]
+    assert by("velocity") == ["rising", "steady", "also", "fading"]
+
+
+def test_the_paces_turn_a_slide_and_the_rest_of_the_window_into_mentions_per_window():
+    assert velocity_paces(timedelta(hours=1), timedelta(minutes=5)) == (12.0, 12 / 11)
+    assert velocity_paces(timedelta(minutes=5), timedelta(minutes=5)) == (1.0, 0.0)
 
 
 def test_interval_literals_are_exact_to_the_millisecond():
