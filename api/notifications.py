@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from api.consistency import wait_for_own_writes
 from api.hydration import Hydrator
-from projections.notification_plan import MENTIONS_TIMELINE_KINDS, Kind
+from projections.notification_plan import MENTIONS_TIMELINE_KINDS, USER_KINDS, Kind
 from projections.read_models import ReadModels
 from projections.targets import ReadModel, group_of
 from projections.timeline_entries import Entry
@@ -33,7 +33,7 @@ class Notifications:
         user mutes, are left out: their tweets (mentions, replies, quotes), and them among
         the actors (a notification left with none of its actors shown is left out)."""
         groups = await self.models.notifications.page(user_id, kinds, before, limit)
-        tweet_ids = [g.target_id for g in groups if g.kind != Kind.FOLLOW]
+        tweet_ids = [g.target_id for g in groups if g.kind not in USER_KINDS]
         rendered = {
             int(tweet["tweet_id"]): tweet
             for tweet in await self.hydrator.render(
@@ -45,8 +45,8 @@ class Notifications:
         )
         notifications = []
         for group in groups:
-            tweet = rendered.get(group.target_id) if group.kind != Kind.FOLLOW else None
-            if group.kind != Kind.FOLLOW and tweet is None:
+            tweet = rendered.get(group.target_id) if group.kind not in USER_KINDS else None
+            if group.kind not in USER_KINDS and tweet is None:
                 continue  # its tweet is gone (the agent takes the group out too) or hidden
             hidden = [a for a in group.actor_ids if a in seen.hidden]
             if hidden and len(hidden) == len(group.actor_ids):

@@ -1,7 +1,8 @@
 """Which notifications a batch of events makes and takes away: plain data, no I/O.
 
 A notification is made of **actions**: one user (the actor) did something that concerns
-another (the recipient) about a target (the tweet; for a follow, the followed user). Likes,
+another (the recipient) about a target (the tweet; for a follow or a follow request, the
+followed user). Likes,
 retweets and follows of one target group together per time span: "ada and 5 others liked
 your tweet" is one group of six actions. A mention, reply or quote is a group of its own,
 whose target is the new tweet.
@@ -27,9 +28,12 @@ class Kind(StrEnum):
     LIKE = "like"
     RETWEET = "retweet"
     FOLLOW = "follow"
+    FOLLOW_REQUEST = "follow_request"  # to a protected account, until it is answered
 
 
 KINDS = tuple(Kind)
+# Kinds whose target is the recipient (a user), not a tweet.
+USER_KINDS = (Kind.FOLLOW, Kind.FOLLOW_REQUEST)
 # Kinds whose target is the tweet that notifies: a group of one.
 TWEET_KINDS = (Kind.REPLY, Kind.QUOTE, Kind.MENTION)
 # The mentions timeline: the tweets that name, answer or quote the reader.
@@ -125,10 +129,17 @@ def plan_notifications(events: list[ev.Event], group_seconds: int) -> Notificati
             case ev.TweetUnliked() | ev.TweetUnretweeted():
                 kind = Kind.LIKE if isinstance(event, ev.TweetUnliked) else Kind.RETWEET
                 undo((event.tweet_id, kind, event.user_id))
+            case ev.FollowRequested(follower_id=follower, followee_id=followee):
+                add(Action(followee, Kind.FOLLOW_REQUEST, followee, follower, span, event.event_id))
+            case ev.FollowRequestDeclined(follower_id=follower, followee_id=followee):
+                undo((followee, Kind.FOLLOW_REQUEST, follower))
             case ev.UserFollowed(follower_id=follower, followee_id=followee):
+                # An approved request is answered: the follow notifies instead.
+                undo((followee, Kind.FOLLOW_REQUEST, follower))
                 add(Action(followee, Kind.FOLLOW, followee, follower, span, event.event_id))
             case ev.UserUnfollowed(follower_id=follower, followee_id=followee):
                 undo((followee, Kind.FOLLOW, follower))
+                undo((followee, Kind.FOLLOW_REQUEST, follower))  # a request withdrawn
             case ev.NotificationsRead(user_id=user_id, up_to=up_to):
                 plan.reads[user_id] = max(up_to, plan.reads.get(user_id, 0))
     plan.removals = sorted(undone)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from projections.notification_plan import Kind, NotificationPlan
+from projections.notification_plan import USER_KINDS, Kind, NotificationPlan
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -174,7 +174,7 @@ class PostgresNotifications:
         does not see the action, so it would outlive its tweet. All of a batch's locks are
         taken in one statement in one order, so two batches cannot deadlock on them."""
         tweets = set(plan.deleted_tweets) | {
-            action.target_id for action in plan.adds if action.kind != Kind.FOLLOW
+            action.target_id for action in plan.adds if action.kind not in USER_KINDS
         }
         if tweets:
             # unnest keeps the array's (sorted) order.

@@ -348,7 +348,7 @@ class TrendsPublic(BaseModel):
 
 class NotificationPublic(BaseModel):
     id: str = Field(description="stable: the group's type, target and span")
-    type: Literal["mention", "reply", "quote", "like", "retweet", "follow"]
+    type: Literal["mention", "reply", "quote", "like", "retweet", "follow", "follow_request"]
     latest_id: Id = Field(
         description="the newest action's id: orders the list; POST /notifications/read up_to it"
     )
@@ -358,7 +358,7 @@ class NotificationPublic(BaseModel):
     actors: list[UserSummary] = Field(description="the newest of them first (up to 3)")
     tweet: TweetPublic | None = Field(
         description="the tweet it is about: liked, retweeted, or the mention, reply or quote;"
-        " null for a follow"
+        " null for a follow or a follow request"
     )
 
 

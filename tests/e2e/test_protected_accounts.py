@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from schemas import events as ev
 from tests.support.clients import eventually, register
+from tests.support.read_models import all_pages
 
 
 def _act(client, user, method: str, path: str, **extra):
@@ -129,3 +130,26 @@ def test_a_follower_who_asks_again_and_unfollows_is_no_longer_a_follower(client)
     assert eventually(
         lambda: _requests(client, owner) == [] and _followers(client, owner) == [], timeout=10
     )
+
+
+def _asking(client, owner) -> list[str]:
+    groups = all_pages(client, "/api/v1/notifications", owner, types="follow_request")
+    return sorted((actor["id"] for group in groups for actor in group["actors"]), key=int)
+
+
+def test_a_follow_request_notifies_the_owner_until_it_is_answered(client):
+    owner, fan, stranger = register(client, "nrq"), register(client, "nfa"), register(client, "nst")
+    _protect(client, owner, True)
+    for user in (fan, stranger):
+        assert _act(client, user, "POST", f"/users/{owner.user_id}/follow").json()["requested"]
+    asking = sorted([fan.user_id, stranger.user_id], key=int)
+    assert eventually(lambda: _asking(client, owner) == asking, timeout=10)
+    [group] = all_pages(client, "/api/v1/notifications", owner, types="follow_request")
+    assert (group["type"], group["tweet"]) == ("follow_request", None)
+
+    _act(client, owner, "POST", f"/follow_requests/{fan.user_id}/authorize")
+    assert eventually(lambda: _asking(client, owner) == [stranger.user_id], timeout=10)
+    follows = all_pages(client, "/api/v1/notifications", owner, types="follow")
+    assert [actor["id"] for group in follows for actor in group["actors"]] == [fan.user_id]
+    _act(client, owner, "POST", f"/follow_requests/{stranger.user_id}/reject")
+    assert eventually(lambda: _asking(client, owner) == [], timeout=10)

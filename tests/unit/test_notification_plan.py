@@ -84,3 +84,38 @@ def test_follows_deletes_and_reads():
     assert plan.adds == [Action(BOB, Kind.FOLLOW, BOB, ADA, int(AT.timestamp()) // DAY, 5)]
     assert plan.deleted_tweets == {50}
     assert plan.reads == {BOB: 40}
+
+
+def test_a_follow_request_notifies_until_it_is_answered_or_withdrawn():
+    span = int(AT.timestamp()) // DAY
+
+    def event(cls, event_id: int, follower: int, actor: int | None = None):
+        return cls(
+            event_id=event_id,
+            occurred_at=AT,
+            actor_id=actor or follower,
+            follower_id=follower,
+            followee_id=BOB,
+        )
+
+    asked = [event(ev.FollowRequested, 1, ADA), event(ev.FollowRequested, 2, CY)]
+    plan = plan_notifications(asked, DAY)
+    assert plan.adds == [
+        Action(BOB, Kind.FOLLOW_REQUEST, BOB, ADA, span, 1),
+        Action(BOB, Kind.FOLLOW_REQUEST, BOB, CY, span, 2),
+    ]
+    # Approved (a follow whose actor is the followee), declined, withdrawn (an unfollow).
+    for answer in (
+        event(ev.UserFollowed, 3, ADA, actor=BOB),
+        event(ev.FollowRequestDeclined, 3, ADA, actor=BOB),
+        event(ev.UserUnfollowed, 3, ADA),
+    ):
+        plan = plan_notifications([asked[0], answer], DAY)
+        assert (BOB, Kind.FOLLOW_REQUEST, ADA) in plan.removals
+        assert not [a for a in plan.adds if a.kind == Kind.FOLLOW_REQUEST]
+        follows = [a for a in plan.adds if a.kind == Kind.FOLLOW]
+        assert follows == (
+            [Action(BOB, Kind.FOLLOW, BOB, ADA, span, 3)]
+            if isinstance(answer, ev.UserFollowed)
+            else []
+        )

@@ -9,6 +9,7 @@ const VERBS = {
   like: "liked your tweet",
   retweet: "retweeted your tweet",
   follow: "followed you",
+  follow_request: "asked to follow you",
   mention: "mentioned you",
   reply: "replied to you",
   quote: "quoted your tweet",
