@@ -477,11 +477,7 @@ class PostgresGraphStore(PostgresStore):
     # --- reads ------------------------------------------------------------------------------
 
     async def pulled_authors(self) -> list[int]:
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(f"SELECT user_id FROM {self.schema}.user_counts WHERE pulled")
-            ).fetchall()
-        return [row[0] for row in rows]
+        return await self._ids(f"SELECT user_id FROM {self.schema}.user_counts WHERE pulled")
 
     async def profiles(self, user_ids: list[int]) -> dict[int, Profile]:
         if not user_ids:
@@ -558,37 +554,23 @@ class PostgresGraphStore(PostgresStore):
             return await cursor.fetchall()
 
     async def following(self, user_id: int) -> list[int]:
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s",
-                    (user_id,),
-                )
-            ).fetchall()
-        return [row[0] for row in rows]
+        return await self._ids(
+            f"SELECT followee_id FROM {self.schema}.follows WHERE follower_id = %s", (user_id,)
+        )
 
     async def hidden_from(self, user_id: int) -> list[int]:
         """The users a block stands between `user_id` and, either way."""
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    f"SELECT blocked_id FROM {self.schema}.blocks WHERE blocker_id = %(u)s"
-                    f" AND active UNION SELECT blocker_id FROM {self.schema}.blocks"
-                    " WHERE blocked_id = %(u)s AND active",
-                    {"u": user_id},
-                )
-            ).fetchall()
-        return [row[0] for row in rows]
+        return await self._ids(
+            f"SELECT blocked_id FROM {self.schema}.blocks WHERE blocker_id = %(u)s"
+            f" AND active UNION SELECT blocker_id FROM {self.schema}.blocks"
+            " WHERE blocked_id = %(u)s AND active",
+            {"u": user_id},
+        )
 
     async def muted_by(self, user_id: int) -> list[int]:
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    f"SELECT muted_id FROM {self.schema}.mutes WHERE muter_id = %s AND active",
-                    (user_id,),
-                )
-            ).fetchall()
-        return [row[0] for row in rows]
+        return await self._ids(
+            f"SELECT muted_id FROM {self.schema}.mutes WHERE muter_id = %s AND active", (user_id,)
+        )
 
     async def blocks_between(self, user_id: int, other_id: int) -> tuple[bool, bool]:
         """(whether `other_id` blocks `user_id`, whether `user_id` blocks `other_id`)."""
@@ -605,8 +587,12 @@ class PostgresGraphStore(PostgresStore):
         return other_id in blockers, user_id in blockers
 
     async def _page(self, sql: str, user_id: int, after: int | None, limit: int) -> list[int]:
+        return await self._ids(sql, (user_id, after or 0, limit))
+
+    async def _ids(self, sql: str, params: tuple | dict = ()) -> list[int]:
+        """The first column of every row `sql` returns: a list of ids."""
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(sql, (user_id, after or 0, limit))).fetchall()
+            rows = await (await conn.execute(sql, params)).fetchall()
         return [row[0] for row in rows]
 
     async def follow_request_page(self, user_id: int, after: int | None, limit: int) -> list[int]:

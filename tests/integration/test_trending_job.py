@@ -56,16 +56,8 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
     # The known part, by hand: the oracle above is checked too.
     by_window = {}
     for row in first:
-        by_window.setdefault(row["window_end"], []).append(
-            (
-                row["rank"],
-                row["hashtag"],
-                row["count"],
-                row["previous_count"],
-                row["latest_count"],
-                row["velocity"],
-            )
-        )
+        # (rank, hashtag, count, previous_count, latest_count, velocity)
+        by_window.setdefault(row["window_end"], []).append(as_tuple(row)[2:])
     # Velocity: the latest slide's pace against the rest of the window's, over the latter
     # (at least one a window): here both paces are twice the count (a 10 s window, 5 s slides).
     assert sorted(by_window["2026-01-01T00:00:10.000Z"]) == [
