@@ -205,8 +205,8 @@ class Hydrator:
         for (key, load, ids), (loaded, hits) in zip(sets, flags, strict=True):
             if loaded:
                 marked.append({i for i, hit in zip(ids, hits, strict=True) if hit})
-            else:
-                members = await self.id_set(key, load)
+            else:  # not loaded: load it now (no second look at the cache)
+                members = await self.filled(key, None, load)
                 marked.append({i for i in ids if i in members})
         tweet_flags: list[set[int]] = [set(), set()]
         if viewer is not None and tweet_ids:
