@@ -284,6 +284,8 @@ class UpdateProfile(Command):
     user_id: int
     edit: ProfileFields
     current: ProfileFields | None
+    # The trends region the edit's location names (schemas/regions.py), when it sets one.
+    region: str | None = None
 
     @property
     def actor_id(self) -> int:
@@ -322,6 +324,8 @@ class State:
     users: frozenset[int] = frozenset()
     # Of `users` and the authors of `tweets`, the protected accounts.
     protected: frozenset[int] = frozenset()
+    # Of `users`, the trends region of those that have one (schemas/regions.py).
+    regions: Mapping[int, str] = field(default_factory=dict)
     tweets: Mapping[int, TweetRecord] = field(default_factory=dict)
     # Lower-cased username -> user id, of the usernames asked for that an account holds.
     usernames: Mapping[str, int] = field(default_factory=dict)
@@ -364,6 +368,7 @@ class Changes:
     requested: tuple[tuple[int, int], ...] = ()  # (follower, followee) requests made
     unrequested: tuple[tuple[int, int], ...] = ()  # and closed
     protection: tuple[int, bool] | None = None  # (user, protected) when it changes
+    region: tuple[int, str | None] | None = None  # (user, trends region) when it changes
     deleted_account: int | None = None  # the account deleted
 
 

@@ -76,7 +76,7 @@ class PostgresWriteTransaction:
         if needs.users:
             # A deleted account is no account: its token acts as nobody, no one can follow it.
             users = await self.conn.execute(
-                "SELECT user_id, protected FROM write_model.accounts"
+                "SELECT user_id, protected, region FROM write_model.accounts"
                 " WHERE user_id = ANY(%s) AND deleted_at IS NULL",
                 (sorted(needs.users),),
             )
@@ -145,6 +145,7 @@ class PostgresWriteTransaction:
             users=frozenset(row[0] for row in accounts),
             protected=frozenset(row[0] for row in accounts if row[1])
             | frozenset(row[1] for row in tweet_rows if row[3]),
+            regions={row[0]: row[2] for row in accounts if row[2]},
             tweets={row[0]: TweetRecord(*row[:3]) for row in tweet_rows},
             usernames=dict(await usernames.fetchall()) if usernames else {},
             media={row[0]: MediaRecord(*row) for row in await media.fetchall()} if media else {},
@@ -243,6 +244,11 @@ class PostgresWriteTransaction:
             await self.conn.execute(
                 "UPDATE write_model.accounts SET protected = %s WHERE user_id = %s",
                 (changes.protection[1], changes.protection[0]),
+            )
+        if changes.region is not None:
+            await self.conn.execute(
+                "UPDATE write_model.accounts SET region = %s WHERE user_id = %s",
+                (changes.region[1], changes.region[0]),
             )
         if changes.removed:
             await self.conn.execute(

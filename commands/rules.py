@@ -235,6 +235,7 @@ def _post(command: PostTweet, state: State, next_id: NextId, now: datetime) -> D
         quote_of_author_id=quoted.author_id if quoted else None,
         media_ids=command.media_ids,
         protected=command.author_id in state.protected,
+        region=state.regions.get(command.author_id),
     )
     return Decision(
         Posted(tweet_id, event.occurred_at),
@@ -525,8 +526,14 @@ def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: da
     now_protected = (
         changed.protected if changed.protected is not None else command.user_id in state.protected
     )
+    # A location set anew sets the trends region to what it names (none: no region).
+    region = None
+    if command.edit.location is not None and command.region != state.regions.get(command.user_id):
+        region = (command.user_id, command.region)
     if changed == ProfileFields():  # nothing changes: nothing to record
-        return Decision(ProfileEdited(command.user_id, changed, now_protected))
+        return Decision(
+            ProfileEdited(command.user_id, changed, now_protected), changes=Changes(region=region)
+        )
     event = ev.ProfileUpdated(
         event_id=next_id(),
         occurred_at=now,
@@ -542,7 +549,7 @@ def _edit_profile(command: UpdateProfile, state: State, next_id: NextId, now: da
     return Decision(
         ProfileEdited(command.user_id, changed, now_protected),
         event,
-        Changes(protection=protection),
+        Changes(protection=protection, region=region),
     )
 
 

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.regions import region_codes
+
 
 class Settings(BaseSettings):
     """Chirp's configuration; defaults describe the local development stack."""
@@ -201,6 +203,9 @@ class Settings(BaseSettings):
     trending_window_seconds: int = Field(default=3600, ge=1)
     trending_slide_seconds: int = Field(default=300, ge=1)
     trending_top_n: int = Field(default=50, ge=1, le=100)
+    # The regions trends are also kept for (ISO 3166-1 alpha-2, comma-separated): an account
+    # whose profile location names one of them posts into its trends (docs/trending.md).
+    trending_regions: str = "US,GB,IN,BR,JP,ID,MX,TR,ES,FR,DE,CA,AU,NG,PH,KR,AR,SA"
     trending_watermark_delay_seconds: float = Field(default=10.0, ge=0)
     # A partition silent this long stops holding the watermark back. Short values drop the
     # events of a backlog as late (docs/trending.md); 30 s does not.
@@ -250,6 +255,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        self.trend_regions  # noqa: B018 - refuses a code that is not a country's, at start
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and self.kafka_sasl_password
         ):
@@ -267,6 +273,10 @@ class Settings(BaseSettings):
         ):
             raise ValueError("NetworkTopologyStrategy needs CHIRP_CASSANDRA_DATACENTER")
         return self
+
+    @property
+    def trend_regions(self) -> frozenset[str]:
+        return region_codes(self.trending_regions.split(","))
 
     @property
     def media_directory(self) -> Path:

@@ -1,4 +1,5 @@
-"""Trends in Redis: a hash per window (hashtag -> row), and a sorted set of the windows."""
+"""Trends in Redis: a hash per window (hashtag, or region/hashtag -> row), and a sorted set of
+the windows."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from redis.asyncio import Redis
 
 from projections.redis_keys import RedisKeys
 from projections.trends import TrendRow, TrendWindow, decode_trend_row, window_of
+from schemas.regions import GLOBAL
 
 # Windows kept: two hours of history at the production slide of five minutes, enough to
 # serve the newest complete window while the next one is arriving.
@@ -14,6 +16,12 @@ KEEP_WINDOWS = 24
 
 def _window_id(row: TrendRow) -> int:
     return int(row.window_end.timestamp() * 1000)
+
+
+def _field(row: TrendRow) -> str:
+    """A row's field in its window's hash: the hashtag, after its region unless global (a
+    hashtag holds no `/`)."""
+    return row.hashtag if row.region == GLOBAL else f"{row.region}/{row.hashtag}"
 
 
 class RedisTrends:
@@ -30,7 +38,7 @@ class RedisTrends:
         async with self.redis.pipeline(transaction=True) as pipe:
             for row in rows:
                 window = _window_id(row)
-                pipe.hset(self.keys.trend_window(window), row.hashtag, row.model_dump_json())
+                pipe.hset(self.keys.trend_window(window), _field(row), row.model_dump_json())
                 pipe.zadd(self.keys.trend_windows(), {str(window): window})
             await pipe.execute()
         await self._trim()

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas.regions import GLOBAL
+
 
 class TrendRow(BaseModel):
     """One row of `trending-topics`: a hashtag's place in one window."""
@@ -22,6 +24,9 @@ class TrendRow(BaseModel):
 
     window_start: datetime
     window_end: datetime
+    # `global` (every tweet), or the region of the tweets counted (schemas/regions.py); rows
+    # of the job before 2026-12-03 have none: they are global.
+    region: str = Field(default=GLOBAL, min_length=1)
     rank: int = Field(ge=1)
     hashtag: str = Field(min_length=1)
     count: int = Field(ge=1)
@@ -56,6 +61,13 @@ class TrendWindow:
         return bool(ranks) and ranks == set(range(1, max(ranks) + 1))
 
 
+def in_region(window: TrendWindow, region: str) -> TrendWindow:
+    """The window's rows of one region (none: nothing of the region trends in it)."""
+    return TrendWindow(
+        window.start, window.end, tuple(row for row in window.rows if row.region == region)
+    )
+
+
 def window_of(rows: list[TrendRow]) -> TrendWindow:
     """The window these rows (all of one window) describe."""
     ordered = tuple(sorted(rows, key=lambda row: (row.rank, row.hashtag)))
@@ -63,13 +75,16 @@ def window_of(rows: list[TrendRow]) -> TrendWindow:
 
 
 def current_window(
-    newest_first: list[TrendWindow], now: datetime, stale_after: timedelta
+    newest_first: list[TrendWindow], now: datetime, stale_after: timedelta, region: str = GLOBAL
 ) -> TrendWindow | None:
-    """The newest complete window, unless it ended so long ago that a newer one would have
-    been written had any hashtag been posted since: then nothing is trending."""
+    """The newest complete window, of `region`'s rows, unless it ended so long ago that a newer
+    one would have been written had any hashtag been posted since: then nothing is trending.
+    Complete: its global rows, and the region's if it has any, run through every rank (a
+    region without rows in a window has nothing trending in it)."""
     for window in newest_first:
-        if window.complete:
-            return window if now - window.end <= stale_after else None
+        regional = in_region(window, region)
+        if in_region(window, GLOBAL).complete and (not regional.rows or regional.complete):
+            return regional if now - window.end <= stale_after else None
     return None
 
 
@@ -98,7 +113,7 @@ WINDOWS_READ = 2
 
 
 async def current_trends(
-    store: TrendsStore, now: datetime, stale_after: timedelta
+    store: TrendsStore, now: datetime, stale_after: timedelta, region: str = GLOBAL
 ) -> TrendWindow | None:
-    """The window readers see now (see current_window)."""
-    return current_window(await store.newest(WINDOWS_READ), now, stale_after)
+    """The window readers see now, of `region` (see current_window)."""
+    return current_window(await store.newest(WINDOWS_READ), now, stale_after, region)

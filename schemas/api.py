@@ -343,7 +343,10 @@ class TrendsPublic(BaseModel):
         description="the window counted; null when nothing is trending"
     )
     window_end: Timestamp | None
-    trends: list[TrendPublic] = Field(description="by count, highest first")
+    region: str = Field(description="`global`, or the region's ISO 3166 country code")
+    trends: list[TrendPublic] = Field(
+        description="by count, highest first (`sort=velocity`: fastest rising first)"
+    )
 
 
 class NotificationPublic(BaseModel):

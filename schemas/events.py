@@ -82,8 +82,9 @@ class TweetPosted(Event):
     # v2 added the extracted `hashtags` and `mentions`; v3 whom the tweet reaches, resolved
     # when it was posted: the users the mentions name (those that exist), the author of the
     # tweet replied to, and a quoted tweet with its author; v4 the attached media; v5 whether
-    # the author's account was protected; v6 may seal the content (see the upcasters below).
-    schema_version: ClassVar[int] = 6
+    # the author's account was protected; v6 may seal the content (see the upcasters below);
+    # v7 the author's trends region.
+    schema_version: ClassVar[int] = 7
 
     tweet_id: Id
     author_id: Id
@@ -103,6 +104,10 @@ class TweetPosted(Event):
     # The author's account was protected when the tweet was posted: it stays out of trends
     # (reads check the author's protection as it is at the read).
     protected: bool = False
+    # The author's trends region when the tweet was posted (schemas/regions.py), from the
+    # profile's location; None: the tweet trends globally only. A country code, not the
+    # location: it stays in the clear, as the hashtags do.
+    region: str | None = None
     # The personal fields, encrypted under the author's key (schemas/sealing.py); None: they
     # are in the clear (events recorded before, or by accounts made before, keys).
     sealed: str | None = None
@@ -348,6 +353,7 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 @upcaster("TweetPosted", 3)
 @upcaster("TweetPosted", 4)
 @upcaster("TweetPosted", 5)
+@upcaster("TweetPosted", 6)
 @upcaster("UserRegistered", 1)
 @upcaster("ProfileUpdated", 3)
 @upcaster("MediaDescribed", 1)
@@ -356,7 +362,7 @@ def _tweet_posted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
 def _whom_unknown(payload: dict[str, Any]) -> dict[str, Any]:
     """Events recorded before they named whom they reach (or what they attach), or before
     personal fields were sealed: the new fields keep their defaults (no mentioned ids, no
-    authors, no media, not protected, nothing sealed), so they notify no one
+    authors, no media, not protected, nothing sealed, no region), so they notify no one
     (docs/notifications.md), carry no media, and hold their personal fields in the clear."""
     return payload
 

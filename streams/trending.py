@@ -11,7 +11,13 @@ Steps, each a view of the SQL below:
    trending window. The last `window` of each is the current window, the first `window` is
    the previous one, and the last slide is the latest: one pass gives the three counts,
    with no join.
-4. the top N per window by count (ties by hashtag), with the velocity, to the sink.
+4. the top N per window and region by count (ties by hashtag), with the velocity, to the
+   sink.
+
+Every tweet counts in the `global` trends and, when it carries its author's region
+(TweetPosted v7, schemas/regions.py), in that region's too: each hashtag of each tweet is
+counted under both (once, for a tweet without a region: the distinct count folds the two
+`global`s into one).
 
 Velocity is how fast the rate of mentions grows (seed 000: "acceleration of mentions, not
 just volume"): the pace of the latest slide against the pace of the rest of the window, both
@@ -43,6 +49,7 @@ from typing import Any
 
 from infra.kafka_security import flink_kafka_properties
 from infra.settings import Settings
+from schemas.regions import GLOBAL
 from streams.topics import TopicRegistry
 
 log = logging.getLogger("chirp.trending")
@@ -183,7 +190,7 @@ class TrendingJob:
                 event_id STRING,
                 `type` STRING,
                 occurred_at TIMESTAMP_LTZ(3),
-                payload ROW<hashtags ARRAY<STRING>, protected BOOLEAN>,
+                payload ROW<hashtags ARRAY<STRING>, protected BOOLEAN, region STRING>,
                 WATERMARK FOR occurred_at AS occurred_at - {_interval(self.watermark_delay)}
             ) WITH (
                 'connector' = 'kafka',
@@ -227,16 +234,19 @@ class TrendingJob:
         clock = (
             """
             UNION ALL
-            SELECT CAST(tick AS STRING), CAST(tick AS STRING), occurred_at FROM clock
+            SELECT CAST(tick AS STRING), CAST(tick AS STRING), occurred_at, 'global' FROM clock
             WHERE tick <> 0"""
             if not self.bounded
             else ""
         )
         return f"""
             CREATE TEMPORARY VIEW posted_hashtags AS
-            SELECT tag.hashtag, event.event_id, event.occurred_at
+            SELECT tag.hashtag, event.event_id, event.occurred_at, area.region
             FROM tweet_events AS event
             CROSS JOIN UNNEST(event.payload.hashtags) AS tag (hashtag)
+            CROSS JOIN UNNEST(
+                ARRAY['{GLOBAL}', COALESCE(event.payload.region, '{GLOBAL}')]
+            ) AS area (region)
             WHERE event.`type` = 'TweetPosted' AND event.payload.protected IS NOT TRUE{clock}"""
 
     def _slide_counts(self) -> str:
@@ -247,17 +257,17 @@ class TrendingJob:
         # only while their slide is open.
         return f"""
             CREATE TEMPORARY VIEW slide_counts AS
-            SELECT window_start AS slide_start, window_time AS slide_time, hashtag,
+            SELECT window_start AS slide_start, window_time AS slide_time, region, hashtag,
                    COUNT(DISTINCT event_id) AS tweets
             FROM TABLE(TUMBLE(TABLE posted_hashtags, DESCRIPTOR(occurred_at),
                               {_interval(self.slide)}))
-            GROUP BY window_start, window_end, window_time, hashtag"""
+            GROUP BY window_start, window_end, window_time, region, hashtag"""
 
     def _hashtag_counts(self) -> str:
         slide = _interval(self.slide)
         return f"""
             CREATE TEMPORARY VIEW hashtag_counts AS
-            SELECT window_start, window_end, hashtag,
+            SELECT window_start, window_end, region, hashtag,
                    COALESCE(SUM(tweets) FILTER (WHERE slide_start >= window_start + {slide}), 0)
                        AS current_count,
                    COALESCE(SUM(tweets) FILTER (WHERE slide_start < window_end - {slide}), 0)
@@ -266,13 +276,14 @@ class TrendingJob:
                        AS latest_count
             FROM TABLE(HOP(TABLE slide_counts, DESCRIPTOR(slide_time),
                            {slide}, {_interval(self.window + self.slide)}))
-            GROUP BY window_start, window_end, hashtag"""
+            GROUP BY window_start, window_end, region, hashtag"""
 
     def _sink(self) -> str:
         return f"""
             CREATE TABLE trending_topics (
                 window_start STRING,
                 window_end STRING,
+                region STRING,
                 `rank` BIGINT,
                 hashtag STRING,
                 `count` BIGINT,
@@ -301,13 +312,14 @@ class TrendingJob:
         return f"""
             INSERT INTO trending_topics
             SELECT DATE_FORMAT(window_start + {_interval(self.slide)}, '{ISO_8601}'),
-                   DATE_FORMAT(window_end, '{ISO_8601}'),
+                   DATE_FORMAT(window_end, '{ISO_8601}'), region,
                    hashtag_rank, hashtag, current_count, previous_count, latest_count,
                    (latest_count * {pace} - (current_count - latest_count) * {earlier_pace})
                        / GREATEST((current_count - latest_count) * {earlier_pace}, {one})
             FROM (
                 SELECT *, ROW_NUMBER() OVER (
-                    PARTITION BY window_start, window_end ORDER BY current_count DESC, hashtag ASC
+                    PARTITION BY window_start, window_end, region
+                    ORDER BY current_count DESC, hashtag ASC
                 ) AS hashtag_rank
                 FROM hashtag_counts
                 WHERE current_count > 0 {complete}

@@ -28,6 +28,7 @@ from projections.graph import Profile
 from projections.search_query import SearchQueryError
 from projections.user_search import MAX_QUERY_LENGTH, find_users, parse_user_query
 from schemas.api import AccountDeletion, ProfileUpdate, SuggestionPage, UserPage, UserPublic
+from schemas.regions import region_of
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 _READ_ERRORS = problem_responses(401, 404, 422, 503)
@@ -46,7 +47,8 @@ async def edit_profile(
     body: ProfileUpdate, user: CurrentUser, services: ServicesDep, run: RunCommandDep
 ):
     """Change the fields sent (an empty bio, location or website clears it); answers the
-    profile as it is now. An edit that changes nothing records nothing."""
+    profile as it is now. An edit that changes nothing records nothing. A location that names
+    a country trends are kept for puts your later tweets in its trends too."""
     caught_up = await wait_for_own_writes(
         services.models.progress,
         user.user_id,
@@ -57,13 +59,15 @@ async def edit_profile(
     # own writes; otherwise every field sent counts as a change (commands/rules.py).
     current = _fields(profile) if caught_up else None
     edit = ProfileFields(**body.model_dump(exclude_none=True))
+    # The trends region the location names (docs/trending.md, "Regions").
+    region = region_of(edit.location, services.settings.trend_regions)
 
     def render(result: ProfileEdited) -> Answer:
         changed = {name: value for name, value in vars(result.changed).items() if value is not None}
         changed["protected"] = result.protected  # the write model's, never stale
         return Answer(200, _public(dataclasses.replace(profile, **changed)).model_dump(mode="json"))
 
-    return respond(await run(UpdateProfile(user.user_id, edit, current), render))
+    return respond(await run(UpdateProfile(user.user_id, edit, current, region), render))
 
 
 @router.delete(

@@ -44,6 +44,12 @@ def _trends(client) -> dict:
 
 def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trending_job):
     authors = [register(client, "trd") for _ in range(3)]
+    # The third author's tweets (the last one among them) count in India's trends too
+    # (docs/trending.md, "Regions").
+    located = client.patch(
+        "/api/v1/users/me", json={"location": "Mumbai, India"}, headers=authors[2].auth
+    )
+    assert located.status_code == 200, located.text
     tags = ["t" + uuid.uuid4().hex[:8] for _ in range(3)]
     texts = (
         [f"#{tags[0]} first"] * 5
@@ -57,12 +63,17 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
         )
         assert response.status_code == 201, response.text
         created = datetime.fromisoformat(response.json()["created_at"])
-        posts.append((created, tuple(tag for tag in tags if f"#{tag}" in text.lower())))
+        region = "IN" if number % 3 == 2 else None
+        posts.append((created, tuple(tag for tag in tags if f"#{tag}" in text.lower()), region))
 
     # The windows the job must write for these posts; the newest is what readers see last.
     rows = expected_rows(posts, WINDOW, SLIDE, TOP_N)
     last_end = max(row[1] for row in rows)
-    final = sorted((rank, tag, count) for _, end, rank, tag, count, *_ in rows if end == last_end)
+    final = sorted(
+        (rank, tag, count)
+        for _, end, rank, tag, count, *_, region in rows
+        if end == last_end and region == "global"
+    )
 
     def shows_final_window() -> bool:
         body = _trends(client)
@@ -79,16 +90,27 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
     assert eventually(lambda: ranked(_trends(client)) == final, timeout=10), ranked(_trends(client))
     body = _trends(client)
     assert body["trends"][0]["velocity"] == pytest.approx(
-        next(row[7] for row in rows if row[1] == last_end and row[2] == 1)
+        next(row[7] for row in rows if row[1] == last_end and row[2] == 1 and row[8] == "global")
     )
     # Fastest rising first, as the oracle's velocities order them.
-    newest = [row for row in rows if row[1] == last_end]
+    newest = [row for row in rows if row[1] == last_end and row[8] == "global"]
     by_velocity = [row[3] for row in sorted(newest, key=lambda row: (-row[7], -row[4], row[3]))]
     rising = client.get("/api/v1/trends", params={"sort": "velocity"}).json()
     assert [t["hashtag"] for t in rising["trends"]] == by_velocity
-    refused = client.get("/api/v1/trends", params={"sort": "loudest"})
-    assert refused.status_code == 422
-    assert refused.headers["content-type"] == "application/problem+json"
+    # India's trends: its authors' tweets only, in the same window.
+    india = client.get("/api/v1/trends", params={"region": "in"}).json()
+    in_india = sorted(
+        (rank, tag, count)
+        for _, end, rank, tag, count, *_, region in rows
+        if end == last_end and region == "IN"
+    )
+    assert india["region"] == "IN" and india["window_end"] == body["window_end"]
+    assert sorted((t["rank"], t["hashtag"], t["count"]) for t in india["trends"]) == in_india
+    assert in_india  # the newest window holds the last tweet, India's
+    for params in ({"sort": "loudest"}, {"region": "XX"}):
+        refused = client.get("/api/v1/trends", params=params)
+        assert refused.status_code == 422, params
+        assert refused.headers["content-type"] == "application/problem+json"
 
     # The analysts' kafka-python recipe in docs/trending.md, as written, sees the same window.
     recipe = re.search(
@@ -101,7 +123,7 @@ def test_posted_hashtags_trend_once_their_window_has_closed(stack, client, trend
     assert (
         sorted(
             (row["rank"], row["hashtag"], row["count"])
-            for row in scope["windows"][last_end].values()
+            for row in scope["windows"][(last_end, "global")].values()
         )
         == final
     )

@@ -156,7 +156,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
         {
             "event_id": old,
             "type": "TweetPosted",
-            "schema_version": 6,
+            "schema_version": 7,
             "occurred_at": AT,
             "actor_id": 3,
             "topic": "tweets",
@@ -174,6 +174,7 @@ def test_export_writes_a_time_range_upcast_as_parquet_tables_and_json_lines(stac
             "quote_of_author_id": None,
             "media_ids": [],
             "protected": False,
+            "region": None,
             "sealed": None,
         }
     ]

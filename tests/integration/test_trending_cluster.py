@@ -123,11 +123,12 @@ def test_a_killed_taskmanager_is_recovered_from_the_last_checkpoint_to_the_same_
 
     # Delivery is at least once: rows written after the restored checkpoint are written
     # again, each the same as the first time, so consumers that upsert on
-    # (window_end, hashtag) end with the mini-cluster's rows exactly.
+    # (window_end, region, hashtag) end with the mini-cluster's rows exactly.
     assert {as_tuple(row) for row in on_the_cluster} == expected
     by_key: dict[tuple, set] = {}
     for row in on_the_cluster:
-        by_key.setdefault((row["window_end"], row["hashtag"]), set()).add(as_tuple(row))
+        key = (row["window_end"], row["region"], row["hashtag"])
+        by_key.setdefault(key, set()).add(as_tuple(row))
     assert all(len(versions) == 1 for versions in by_key.values())
     assert len(on_the_cluster) > len(expected)  # the second part's windows, twice
     report_figure(

@@ -54,10 +54,15 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
     assert {as_tuple(row) for row in first} == expected
 
     # The known part, by hand: the oracle above is checked too.
-    by_window = {}
+    by_window, by_region = {}, {}
     for row in first:
+        by_region.setdefault((row["window_end"], row["region"]), []).append(
+            (row["rank"], row["hashtag"], row["count"])
+        )
+        if row["region"] != "global":
+            continue
         # (rank, hashtag, count, previous_count, latest_count, velocity)
-        by_window.setdefault(row["window_end"], []).append(as_tuple(row)[2:])
+        by_window.setdefault(row["window_end"], []).append(as_tuple(row)[2:-1])
     # Velocity: the latest slide's pace against the rest of the window's, over the latter
     # (at least one a window): here both paces are twice the count (a 10 s window, 5 s slides).
     assert sorted(by_window["2026-01-01T00:00:10.000Z"]) == [
@@ -78,6 +83,18 @@ def test_bounded_run_writes_exact_windows_and_runs_twice_to_the_same_trends(stac
         (1, "flat", 20, 20, 10, 0.0),
         (2, "rise", 3, 0, 3, 6.0),
     ]
+
+    # Each region its own top list, and the global one of every post, counts exact.
+    end = "2026-01-01T00:02:20.000Z"
+    assert sorted(by_region[(end, "global")]) == [
+        (1, "chai", 4),
+        (2, "coffee", 2),
+        (3, "cricket", 1),
+    ]
+    assert sorted(by_region[(end, "IN")]) == [(1, "chai", 3), (2, "cricket", 1)]
+    assert sorted(by_region[(end, "US")]) == [(1, "coffee", 2), (2, "chai", 1)]
+    # The random mix's windows have rows of both regions too.
+    assert {region for _, region in by_region} == {"global", "IN", "US"}
 
     # What readers see: the trends store after each run's rows, upserted as the agent does.
     prefix = f"{topics.prefix}test:"

@@ -33,7 +33,19 @@ KNOWN = [
 ]
 
 
-def posted(number: int, at: datetime, text: str, protected: bool = False) -> ev.TweetPosted:
+REGIONAL = [
+    (131, "#chai", "IN"),
+    (132, "#chai #cricket", "IN"),
+    (133, "#coffee", "US"),
+    (134, "#chai", "US"),
+    (135, "#chai time", "IN"),
+    (136, "#coffee", "US"),
+]
+
+
+def posted(
+    number: int, at: datetime, text: str, protected: bool = False, region: str | None = None
+) -> ev.TweetPosted:
     author = 1 + number % 7
     return ev.TweetPosted(
         event_id=10_000 + number,
@@ -44,13 +56,15 @@ def posted(number: int, at: datetime, text: str, protected: bool = False) -> ev.
         content=text,
         hashtags=extract_hashtags(text),
         protected=protected,
+        region=region,
     )
 
 
 def workload() -> list[ev.Event]:
     """The known posts, then 600 more over a minute: a skewed mix of tags in several scripts,
     with deletes, tag-less tweets and tweets of protected accounts (never counted) between
-    them; then a steady tag and one that has just begun.
+    them, a third of them from India and a third from the US; then a steady tag and one that
+    has just begun; then posts of two regions.
 
     As the write path stamps them, events reach the log close to time order: here out of
     order by up to 800 ms, inside the job's watermark delay (1 s), so every one counts."""
@@ -65,7 +79,8 @@ def workload() -> list[ev.Event]:
         at = BASE + timedelta(seconds=30, milliseconds=times[index])
         tags = rng.choices(vocabulary, weights=[9, 7, 6, 5, 4, 3, 2, 2, 1], k=rng.randrange(3))
         text = " ".join(f"#{tag}" for tag in tags) or "no tags here"
-        events.append(posted(n, at, text, protected=n % 23 == 0))
+        region = ("IN", "US", None)[n % 3]
+        events.append(posted(n, at, text, protected=n % 23 == 0, region=region))
         if n % 50 == 0:
             events.append(
                 ev.TweetDeleted(
@@ -81,6 +96,9 @@ def workload() -> list[ev.Event]:
     rising = [(116, "#rise"), (117, "#rise up"), (118, "#rise!")]
     for n, (at, text) in enumerate(sorted(steady + rising), start=700):
         events.append(posted(n, BASE + timedelta(seconds=at), text))
+    # At 130-140 s, posts of two regions: IN #chai 3, #cricket 1; US #coffee 2, #chai 1.
+    for n, (at, text, region) in enumerate(REGIONAL, start=800):
+        events.append(posted(n, BASE + timedelta(seconds=at), text, region=region))
     return events
 
 
@@ -150,10 +168,11 @@ def read_all(bootstrap: str, topic: str) -> list[dict]:
     return rows
 
 
-def posts(events: list[ev.Event]) -> list[tuple[datetime, tuple[str, ...]]]:
-    """What the trends count: the posts' times and tags, but those of protected accounts."""
+def posts(events: list[ev.Event]) -> list[tuple[datetime, tuple[str, ...], str | None]]:
+    """What the trends count: the posts' times, tags and regions, but those of protected
+    accounts."""
     return [
-        (event.occurred_at, event.hashtags)
+        (event.occurred_at, event.hashtags, event.region)
         for event in events
         if isinstance(event, ev.TweetPosted) and not event.protected
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from schemas.regions import GLOBAL
 from streams.trending import velocity_paces
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -15,11 +16,30 @@ def _iso(moment: datetime) -> str:
 
 
 def expected_rows(
-    posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta, slide: timedelta, top_n: int
+    posts: list[tuple[datetime, tuple[str, ...]]] | list[tuple[datetime, tuple[str, ...], str]],
+    window: timedelta,
+    slide: timedelta,
+    top_n: int,
 ) -> set[tuple]:
     """Every row the job must write: (window_start, window_end, rank, hashtag, count,
-    previous_count, latest_count, velocity), for windows aligned to the epoch that hold a
-    hashtag."""
+    previous_count, latest_count, velocity, region), for windows aligned to the epoch that
+    hold a hashtag: the global trends of every post, and each region's of its posts (a post
+    is (time, tags) or (time, tags, region))."""
+    regional: dict[str, list[tuple[datetime, tuple[str, ...]]]] = {GLOBAL: []}
+    for post in posts:
+        regional[GLOBAL].append((post[0], post[1]))
+        if len(post) > 2 and post[2]:
+            regional.setdefault(post[2], []).append((post[0], post[1]))
+    return {
+        (*row, region)
+        for region, its_posts in regional.items()
+        for row in _rows(its_posts, window, slide, top_n)
+    }
+
+
+def _rows(
+    posts: list[tuple[datetime, tuple[str, ...]]], window: timedelta, slide: timedelta, top_n: int
+) -> set[tuple]:
     pace, earlier_pace = velocity_paces(window, slide)
 
     def count(start: datetime, end: datetime) -> Counter:
@@ -63,4 +83,5 @@ def as_tuple(row: dict) -> tuple:
         row["previous_count"],
         row["latest_count"],
         row["velocity"],
+        row["region"],
     )

@@ -275,3 +275,25 @@ def test_the_sweeper_still_removes_the_uploads_of_a_deleted_account():
     decision = run(command, State(media={7: upload}))  # ADA's account is deleted: not in users
     assert isinstance(decision.event, ev.MediaDeleted)
     assert decision.changes == Changes(removed=(7,))
+
+
+def test_a_location_sets_the_trends_region_and_each_post_carries_it():
+    in_india = State(users=frozenset({ADA}), regions={ADA: "IN"})
+    moved = run(
+        UpdateProfile(ADA, ProfileFields(location="Paris, France"), CURRENT, "FR"), users(ADA)
+    )
+    assert moved.changes.region == (ADA, "FR")
+    # A location naming no region clears it; the same region, or no location sent, is no change.
+    cleared = run(UpdateProfile(ADA, ProfileFields(location="Mars"), CURRENT, None), in_india)
+    assert cleared.changes.region == (ADA, None)
+    for edit, region in (
+        (ProfileFields(location="Delhi, India"), "IN"),
+        (ProfileFields(bio="x"), None),
+    ):
+        assert run(UpdateProfile(ADA, edit, CURRENT, region), in_india).changes.region is None
+    # Sent again unchanged (no event), the location still sets a region the account lacks.
+    again = run(UpdateProfile(ADA, ProfileFields(location="London"), CURRENT, "GB"), users(ADA))
+    assert again.event is None and again.changes.region == (ADA, "GB")
+    posted = run(PostTweet(ADA, "#chai"), in_india).event
+    assert isinstance(posted, ev.TweetPosted) and posted.region == "IN"
+    assert run(PostTweet(ADA, "#tea"), users(ADA)).event.region is None

@@ -41,6 +41,7 @@ def test_tweet_posted_columns_are_typed_from_its_model():
         ("quote_of_author_id", pa.int64(), True),
         ("media_ids", pa.list_(pa.int64()), False),
         ("protected", pa.bool_(), False),
+        ("region", pa.string(), True),
         ("sealed", pa.string(), True),
     ]
     assert schema.field("occurred_at").type == pa.timestamp("ms", tz="UTC")
@@ -112,7 +113,7 @@ def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path
     assert rows[1] | {"occurred_at": None} == {
         "event_id": 2,
         "type": "TweetPosted",
-        "schema_version": 6,
+        "schema_version": 7,
         "occurred_at": None,
         "actor_id": 3,
         "topic": "tweets",
@@ -130,6 +131,7 @@ def test_tables_hold_at_most_a_row_group_of_events_and_write_every_type(tmp_path
         "quote_of_author_id": None,
         "media_ids": [],
         "protected": False,
+        "region": None,
         "sealed": None,
     }
     assert rows[0]["occurred_at"] == AT.replace(microsecond=123000)  # milliseconds, UTC

@@ -84,7 +84,7 @@ def test_a_version_1_tweet_is_upcast_with_its_entities_extracted():
     assert isinstance(event, ev.TweetPosted)
     assert event.hashtags == ("hello",)
     assert event.mentions == ("bob",)
-    assert orjson.loads(encode(event))["schema_version"] == 6
+    assert orjson.loads(encode(event))["schema_version"] == 7
     assert (event.mentioned_ids, event.reply_to_author_id, event.quote_of) == ((), None, None)
     assert event.media_ids == () and event.protected is False
 

@@ -33,13 +33,13 @@ def test_a_window_with_a_gap_in_its_ranks_is_still_arriving_and_the_previous_one
         [_row(2, "b", END - timedelta(minutes=5)), _row(1, "a", END - timedelta(minutes=5))]
     )
     assert not arriving.complete
-    assert current_window([arriving, earlier], END, timedelta(minutes=10)) is earlier
+    assert current_window([arriving, earlier], END, timedelta(minutes=10)) == earlier
     assert [row.hashtag for row in earlier.rows] == ["a", "b"]
 
 
 def test_the_newest_window_is_stale_once_a_newer_one_would_have_closed():
     newest = window_of([_row(1, "a")])
-    assert current_window([newest], END + timedelta(seconds=59), timedelta(minutes=1)) is newest
+    assert current_window([newest], END + timedelta(seconds=59), timedelta(minutes=1)) == newest
     assert current_window([newest], END + timedelta(seconds=61), timedelta(minutes=1)) is None
     assert current_window([], END, timedelta(minutes=1)) is None
 
@@ -57,6 +57,32 @@ def test_the_newest_window_is_stale_once_a_newer_one_would_have_closed():
 def test_rows_that_are_not_trend_rows_are_refused(raw):
     with pytest.raises(BadTrendRow):
         decode_trend_row(raw)
+
+
+def test_a_regions_trends_are_its_rows_of_the_window_the_global_list_makes_current():
+    def row(rank: int, hashtag: str, region: str, end: datetime = END) -> TrendRow:
+        return _row(rank, hashtag, end).model_copy(update={"region": region})
+
+    newest = window_of([row(1, "chai", "global"), row(1, "chai", "IN"), row(2, "x", "IN")])
+    earlier_end = END - timedelta(minutes=5)
+    earlier = window_of(
+        [
+            row(1, "tea", "global", earlier_end),
+            row(1, "tea", "US", earlier_end),
+            row(1, "tea", "IN", earlier_end),
+        ]
+    )
+    stale = timedelta(minutes=10)
+    found = current_window([newest, earlier], END, stale, "IN")
+    assert found is not None and [r.hashtag for r in found.rows] == ["chai", "x"]
+    # Nothing of the US in the current window: nothing trends there now (not the older one).
+    found = current_window([newest, earlier], END, stale, "US")
+    assert found is not None and found.end == END and found.rows == ()
+    # A region's rows still arriving (a gap): the window before is served.
+    arriving = window_of([row(1, "chai", "global"), row(2, "x", "IN")])
+    found = current_window([arriving, earlier], END, stale, "IN")
+    assert found is not None and found.end == earlier_end
+    assert [(r.hashtag, r.region) for r in found.rows] == [("tea", "IN")]
 
 
 def test_velocity_sorts_a_small_rising_tag_above_a_large_steady_one():
