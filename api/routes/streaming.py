@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from api.consistency import wait_for_own_writes
 from api.deps import ServicesDep, bearer
 from api.problems import ProblemError
 from api.routes import problem_responses
@@ -113,6 +114,10 @@ async def home_stream(
     (`Last-Event-ID`), and a heartbeat comment every 15 s. docs/streaming.md has the
     protocol."""
     reader = user.user_id
+    # The reader's own follows, blocks and mutes are in the interests read at connect.
+    await wait_for_own_writes(
+        services.models.progress, reader, services.settings.read_your_writes_timeout_ms / 1000
+    )
 
     async def interests() -> Interests:
         hidden, following, muted = await services.timelines.hydrator.relations(reader)

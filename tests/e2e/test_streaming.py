@@ -173,6 +173,10 @@ def test_a_stream_leaves_out_the_muted_and_those_a_block_stands_between(client, 
         (blocker, f"/users/{reader.user_id}/block"),
     ):
         assert client.post(f"/api/v1{path}", headers=user.auth).status_code == 200
+    # The stream waits for the reader's own writes (the mute) when it connects; the block is
+    # the blocker's: applied before the stream opens, it is in what the stream reads then.
+    blocked = {"reader_id": int(reader.user_id), "author_id": int(blocker.user_id)}
+    assert eventually(lambda: _appended(stack, "hide", **blocked))
     with EventStream(api_url, reader.token) as stream:
         assert stream.next().kind == "ready"
         left_out = [post(client, muted, "muted")]
