@@ -20,6 +20,7 @@ from __future__ import annotations
 from agents.context import AgentContext
 from projections.engagements import Counts
 from projections.postgres_erasure import Erased, erase_users
+from projections.ranking import Kind, engagement_member
 from projections.redis_batch import RedisBatch
 from projections.timeline_entries import Entry
 from projections.timeline_writes import TimelineWrites
@@ -86,6 +87,7 @@ async def _write_redis(
             keys.liked(user),
             keys.retweeted(user),
             keys.engaged_authors(user),
+            keys.engagements(user),
             keys.hidden(user),
             keys.muted(user),
         ):
@@ -122,6 +124,12 @@ async def _write_redis(
     engaged = {user for _, user in erased.likes} | {user for _, user, _ in erased.retweets}
     for user in sorted(engaged - gone):
         batch.command("ZREM", keys.engaged_authors(user), *deleted)
+    # And those likes and retweets among the users' kept engagements (the ranked timeline's).
+    for kind, pairs in ((Kind.LIKE, erased.likes), (Kind.RETWEET, erased.retweets)):
+        for tweet_id, user, *_ in pairs:
+            if user not in gone:
+                members = [engagement_member(kind, tweet_id, author) for author in deleted]
+                batch.command("ZREM", keys.engagements(user), *members)
     for tweet_id, user, sort_key in erased.retweets:
         if user in gone:
             continue

@@ -19,6 +19,7 @@ from projections.engagements import Counts
 from projections.graph import EdgeChanges
 from projections.graph_plan import GraphPlan
 from projections.live_events import core_live_events
+from projections.ranking import ENGAGEMENTS_PER_VIEWER, HalfLives, Kind, engagement_member
 from projections.redis_batch import RedisBatch
 from projections.redis_cache import CachedTweet
 from projections.search_ranking import epoch_ms
@@ -77,6 +78,7 @@ async def write_redis(context: AgentContext, planned: Planned) -> None:
     _queue_tweets(context, batch, timelines, planned)
     _queue_engagements(context, batch, timelines, planned)
     _queue_engaged_authors(context, batch, planned)
+    _queue_kept_engagements(context, batch, planned)
     if planned.threshold_moved is not None:
         threshold, lag = planned.threshold_moved
         batch.command(
@@ -280,6 +282,41 @@ def _queue_engaged_authors(context: AgentContext, batch: RedisBatch, planned: Pl
         scored = [item for author, at in sorted(authors.items()) for item in (at, author)]
         batch.command("ZADD", key, "GT", *scored)
         batch.command("ZREMRANGEBYRANK", key, 0, -(ENGAGED_AUTHORS + 1))
+
+
+def _queue_kept_engagements(context: AgentContext, batch: RedisBatch, planned: Planned) -> None:
+    """Each user's latest likes, retweets and replies of others' tweets (the ranked timeline's
+    affinities): added as made, taken out when undone, in the events' order; then each user's
+    set trimmed to the horizon and to ENGAGEMENTS_PER_VIEWER. A set of engagements ends the
+    same whatever the batches and redeliveries (docs/ranking.md)."""
+    keys = context.models.keys
+    latest: dict[int, int] = {}
+
+    def add(user_id: int, kind: Kind, tweet_id: int, author_id: int | None, at: datetime) -> None:
+        if author_id is not None and author_id != user_id:
+            ms = epoch_ms(at)
+            batch.command(
+                "ZADD", keys.engagements(user_id), ms, engagement_member(kind, tweet_id, author_id)
+            )
+            latest[user_id] = max(latest.get(user_id, 0), ms)
+
+    for step in planned.tweets.steps:
+        if isinstance(step, Posted) and (parent := step.event.reply_to) is not None:
+            posted = step.event
+            add(posted.author_id, Kind.REPLY, parent, posted.reply_to_author_id, posted.occurred_at)
+    for engagement in planned.engagements.steps:
+        event = engagement.event
+        kind = Kind.LIKE if isinstance(event, ev.TweetLiked | ev.TweetUnliked) else Kind.RETWEET
+        if isinstance(event, ev.TweetLiked | ev.TweetRetweeted):
+            add(event.user_id, kind, event.tweet_id, event.author_id, event.occurred_at)
+        elif event.author_id is not None:
+            member = engagement_member(kind, event.tweet_id, event.author_id)
+            batch.command("ZREM", keys.engagements(event.user_id), member)
+    horizon = HalfLives.of_settings(context.settings).horizon_ms()
+    for user_id, at in sorted(latest.items()):
+        key = keys.engagements(user_id)
+        batch.command("ZREMRANGEBYSCORE", key, "-inf", f"({at - horizon}")
+        batch.command("ZREMRANGEBYRANK", key, 0, -(ENGAGEMENTS_PER_VIEWER + 1))
 
 
 def _deliver(

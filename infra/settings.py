@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     # Likes, retweets and follows of one target group into one notification per span of this
     # many seconds (spans aligned to the epoch, so a replay groups as live did).
     notification_group_seconds: int = Field(default=86_400, ge=1)
+    # The ranked home timeline (docs/ranking.md): hours after which a viewer's like, retweet
+    # or reply of an author's tweet counts half in the viewer's affinity for the author.
+    ranking_half_life_like_hours: float = Field(default=72.0, gt=0)
+    ranking_half_life_retweet_hours: float = Field(default=168.0, gt=0)
+    ranking_half_life_reply_hours: float = Field(default=168.0, gt=0)
     tweet_store: str = Field(default="postgres", pattern="^(postgres|cassandra)$")
     cassandra_hosts: str = ""  # comma-separated; the Cassandra tweet store and its tests
     cassandra_keyspace: str = "chirp"

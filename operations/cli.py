@@ -258,6 +258,50 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_ranker(args: argparse.Namespace) -> int:
+    """Train the ranked home timeline's model from the log (docs/ranking.md)."""
+    import orjson
+
+    from operations.train_ranker import (
+        archived_events,
+        examples,
+        exported_events,
+        publish_model,
+        train,
+        write_model,
+    )
+    from projections.ranking import HalfLives
+
+    settings = get_settings()
+    if args.start and args.end and args.end <= args.start:
+        print("chirp train-ranker: --to must be after --from", file=sys.stderr)
+        return 2
+    if not 0 < args.holdout < 1:
+        print("chirp train-ranker: --holdout must be between 0 and 1", file=sys.stderr)
+        return 2
+    if args.events is not None:
+        events, skipped = exported_events(args.events)
+    else:
+        events, skipped = archived_events(settings, args.start, args.end)
+    try:
+        model, report, _ = train(examples(events, HalfLives.of_settings(settings), args.holdout))
+    except ValueError as error:
+        print(f"chirp train-ranker: {error}", file=sys.stderr)
+        return 2
+    path = write_model(model, args.output)
+    if args.publish:
+        publish_model(settings, model)
+    print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    print(
+        f"read {len(events):,} events"
+        + (f" (left out {skipped:,} this code cannot decode)" if skipped else "")
+        + f"; wrote {path}"
+        + ("; published it: the API serves it within seconds" if args.publish else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
 def migrate(args: argparse.Namespace) -> int:
     """Bring the write model, chirp_meta and the archive to their newest schema revision, or
     (--status) say where they stand: exit 1 if one is behind."""
@@ -312,6 +356,12 @@ def _add_from(parser: argparse.ArgumentParser, help: str) -> None:
         default=None,
         metavar="earliest|ISO-TIME",
         help=help,
+    )
+
+
+def _add_to(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--to", dest="end", type=_end_time, default=None, metavar="now|ISO-TIME", help=help
     )
 
 
@@ -416,14 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         "version, in log order per topic partition.",
     )
     _add_from(export_parser, "events at or after (default: earliest)")
-    export_parser.add_argument(
-        "--to",
-        dest="end",
-        type=_end_time,
-        default=None,
-        metavar="now|ISO-TIME",
-        help="events before (default: now)",
-    )
+    _add_to(export_parser, "events before (default: now)")
     export_parser.add_argument(
         "--format",
         choices=("parquet", "jsonl"),
@@ -442,6 +485,40 @@ def main(argv: list[str] | None = None) -> int:
         "standard output without it",
     )
     export_parser.set_defaults(handler=export)
+    train_parser = commands.add_parser(
+        "train-ranker",
+        help="train the ranked home timeline's model from the archive or an export",
+        description="Examples from the log's reading sessions, features as of each session, "
+        "a logistic regression; prints held-out metrics against reverse-chronological "
+        "order (docs/ranking.md) and writes a versioned model file.",
+    )
+    _add_from(train_parser, "archived events at or after (default: earliest)")
+    _add_to(train_parser, "archived events before (default: now)")
+    train_parser.add_argument(
+        "--events",
+        type=Path,
+        default=None,
+        help="read a `chirp export --format jsonl` file instead of the archive",
+    )
+    train_parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.25,
+        help="the later share of the period held out to evaluate (default 0.25)",
+    )
+    train_parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("ranker-models"),
+        help="the directory to write ranker-<version>.json into (default ./ranker-models)",
+    )
+    train_parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also publish the model: every API process serves it (order=ranked) within seconds",
+    )
+    train_parser.set_defaults(handler=train_ranker)
     migrate_parser = commands.add_parser(
         "migrate",
         help="upgrade the write model, chirp_meta and the archive to the newest schema",

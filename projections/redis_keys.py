@@ -78,6 +78,15 @@ class RedisKeys:
         the last such engagement (ms): the search's personal boost."""
         return f"{self.prefix}engaged-authors:{user_tag(user_id)}"
 
+    def engagements(self, user_id: int) -> str:
+        """The user's latest likes, retweets and replies of others' tweets, scored by their
+        time (ms): the ranked home timeline's affinities (projections/ranking.py)."""
+        return f"{self.prefix}engagements:{user_tag(user_id)}"
+
+    def ranked_snapshot(self, user_id: int, snapshot: str) -> str:
+        """A ranked home timeline the user pages through (projections/redis_ranking.py)."""
+        return f"{self.prefix}ranked:{user_tag(user_id)}:{snapshot}"
+
     def pulled_authors(self) -> str:
         """Authors with tweets that fan-out did not push: readers merge their recents."""
         return f"{self.prefix}pulled-authors"

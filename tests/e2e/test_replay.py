@@ -102,6 +102,15 @@ def _replay_meanwhile(
     return replay
 
 
+def _kept_engagements(stack: LocalStack, prefix: str) -> dict[str, list]:
+    """Each user's kept engagements in a generation: user tag -> (member, time) pairs."""
+    client = sync_redis(stack.settings)
+    return {
+        key.decode().rsplit(":", 1)[1]: client.zrange(key, 0, -1, withscores=True)
+        for key in client.scan_iter(f"{prefix}engagements:*")
+    }
+
+
 def _schemas(stack: LocalStack) -> set[str]:
     """The core read models' schemas."""
     with psycopg.connect(stack.settings.postgres) as conn:
@@ -124,6 +133,9 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     before = snapshot(base_url, users, tweet_ids)
     assert before[f"tweet {old_id}"][0] == 200
     tables = table_dump(stack, "read_model")
+    # The ranked timeline's affinities are computed from these alone (docs/ranking.md).
+    engaged = _kept_engagements(stack, "chirp:")
+    assert engaged and all(engaged.values())
 
     # Readers of the workload's users, all through the replay: each read is the old state.
     stop, reads, wrong = threading.Event(), [], []
@@ -171,6 +183,7 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
         for table, rows in table_dump(stack, "read_model_g2").items()
     }
     assert rebuilt == tables
+    assert _kept_engagements(stack, "chirp:g2:") == engaged
     with httpx.Client(base_url=base_url, timeout=30) as client:
         assert live_posts
         assert eventually(
@@ -195,6 +208,7 @@ def test_replaying_the_core_read_models_under_reads_and_writes(own_stack):
     print(again.stdout.decode())
     _caught_up(stack, "chirp:g3:")
     assert differences(snapshot(base_url, users, tweet_ids), before) == {}
+    assert _kept_engagements(stack, "chirp:g3:") == engaged
     assert _schemas(stack) == {"read_model_g2", "read_model_g3"}
 
 

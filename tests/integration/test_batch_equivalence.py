@@ -6,7 +6,7 @@ replies, deletes, likes, retweets and their undoing, and redeliveries of earlier
 them into random batches, and applies them through the core projection (agents/core.py) twice
 on the real PostgreSQL and Valkey: one event at a time into one schema and key prefix, and
 batch by batch into another. Every table row and every Redis key (timelines with their
-markers, tweet and user caches, id sets) must be equal.
+markers, tweet and user caches, id sets, the kept engagements) must be equal.
 
 Within a batch, the families apply in a fixed order (graph, tweets, engagements), as they do
 live: so the one-at-a-time run applies each batch's events in that same order. Small caps and
@@ -118,6 +118,7 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
                 author_id=_author(tweet),
                 content=f"tweet {tweet}",
                 reply_to=reply_to,
+                reply_to_author_id=None if reply_to is None else _author(reply_to),
             )
         case "delete":
             return ev.TweetDeleted(
@@ -130,7 +131,12 @@ def _event(kind: str, a: int, b: int, n: int) -> ev.Event:
         case "like" | "unlike":
             cls = ev.TweetLiked if kind == "like" else ev.TweetUnliked
             return cls(
-                event_id=event_id, occurred_at=at, actor_id=user, tweet_id=tweet, user_id=user
+                event_id=event_id,
+                occurred_at=at,
+                actor_id=user,
+                tweet_id=tweet,
+                user_id=user,
+                author_id=_author(tweet),
             )
         case _:
             cls = ev.TweetRetweeted if kind == "retweet" else ev.TweetUnretweeted

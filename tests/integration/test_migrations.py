@@ -162,9 +162,21 @@ DELETION_INDEXES = {
 }
 # Revision 0009: each account's trends region.
 REGION_COLUMNS = {("write_model", "accounts", "region", "text", "YES", None, "NO", None)}
-# What the revisions after the baseline (0002 to 0009) add to release 0.1.0's schema.
+# Revision 0010: the ranked home timeline's published models.
+RANKER_COLUMNS = {
+    ("chirp_meta", "ranker_models", name, kind, "NO", default, "NO", None)
+    for name, kind, default in [
+        ("seq", "bigint", "nextval('chirp_meta.ranker_models_seq_seq'::regclass)"),
+        ("version", "text", None),
+        ("model", "jsonb", None),
+        ("published_at", "timestamp with time zone", "now()"),
+    ]
+}
+# What the revisions after the baseline (0002 to 0010) add to release 0.1.0's schema.
 NEW = {
     "tables": {
+        ("chirp_meta", "ranker_models", "r", None),
+        ("chirp_meta", "ranker_models_seq_seq", "S", None),
         ("write_model", "media", "r", None),
         ("write_model", "blocks", "r", None),
         ("write_model", "pairs", "r", None),
@@ -178,8 +190,10 @@ NEW = {
         *PROTECTED_COLUMNS,
         *DELETION_COLUMNS,
         *REGION_COLUMNS,
+        *RANKER_COLUMNS,
     },
     "constraints": {
+        ("chirp_meta", "ranker_models", "ranker_models_pkey", "PRIMARY KEY (seq)"),
         ("write_model", "media", "media_pkey", "PRIMARY KEY (media_id)"),
         ("write_model", "blocks", "blocks_pkey", "PRIMARY KEY (blocker_id, blocked_id)"),
         ("write_model", "pairs", "pairs_pkey", "PRIMARY KEY (low_id, high_id)"),
@@ -198,6 +212,15 @@ NEW = {
         *PAIR_INDEXES,
         *REQUEST_INDEXES,
         *DELETION_INDEXES,
+        (
+            "chirp_meta",
+            "ranker_models",
+            "ranker_models_pkey",
+            "CREATE UNIQUE INDEX ranker_models_pkey ON chirp_meta.ranker_models USING btree (seq)",
+        ),
+    },
+    "sequences": {
+        ("chirp_meta", "ranker_models_seq_seq", "bigint", 1, 1, 9223372036854775807, 1),
     },
 }
 # A schema's shape: rows of the catalog by kind (tables, columns, constraints, indexes, ...).
@@ -378,20 +401,21 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
 
     status = _chirp_migrate(dsn, "--status")
     assert status.returncode == 1, status.stderr
-    assert "prepared before migrations" in status.stdout and "head 0009" in status.stdout
+    assert "prepared before migrations" in status.stdout and "head 0010" in status.stdout
 
     done = _chirp_migrate(dsn)
     assert done.returncode == 0, done.stderr
     deployment_line, archive_line = done.stdout.splitlines()
-    assert "stamped at 0001" in deployment_line and "0001 -> 0009: applied 0002" in deployment_line
+    assert "stamped at 0001" in deployment_line and "0001 -> 0010: applied 0002" in deployment_line
     assert "; 0003 (Outbox" in deployment_line and "; 0004 (Media uploads" in deployment_line
     assert "; 0005 (Media: which tweet" in deployment_line
     assert "; 0006 (Blocks, and the order" in deployment_line
     assert "; 0007 (Protected accounts" in deployment_line
     assert "; 0008 (Deleted accounts" in deployment_line
     assert "; 0009 (Each account's trends region" in deployment_line
+    assert "; 0010 (The ranked home timeline's published models" in deployment_line
     assert "stamped at 0001" in archive_line and "applied" not in archive_line
-    assert _versions(dsn) == ("0009", "0001")
+    assert _versions(dsn) == ("0010", "0001")
     # Every row kept; the outbox's rows gain the new column, not acknowledged (sent again);
     # the media table is new and empty.
     migrated_rows = rows | {
@@ -403,6 +427,8 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
         "write_model.pairs": [],
         "write_model.follow_requests": [],
         "write_model.user_keys": [],
+        "chirp_meta.ranker_models": [],
+        "chirp_meta.ranker_models_seq_seq (sequence)": [(None,)],
         # 0007's protected, 0008's deleted_at, 0009's region
         "write_model.accounts": [(*row, False, None, None) for row in rows["write_model.accounts"]],
     }
@@ -413,7 +439,7 @@ def test_a_database_of_release_0_1_0_is_stamped_upgraded_and_keeps_every_row(new
     again = _chirp_migrate(dsn)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("nothing to do") == 2, again.stdout
-    assert _versions(dsn) == ("0009", "0001")
+    assert _versions(dsn) == ("0010", "0001")
     assert _rows(dsn) == migrated_rows
     assert _schema(dsn, [*MIGRATED, "read_model"]) == migrated
     assert _chirp_migrate(dsn, "--status").returncode == 0
@@ -428,7 +454,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
 
     done = migrate(Settings(postgres_dsn=empty))
     assert [(m.before, m.after, m.stamped) for m in done] == [
-        (None, "0009", False),
+        (None, "0010", False),
         (None, "0001", False),
     ]
     assert [revision.split()[0] for revision in done[0].applied] == [
@@ -441,6 +467,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "0007",
         "0008",
         "0009",
+        "0010",
     ]
     assert _schema(empty, MIGRATED) == expected
     assert _rows(empty) == {table: [] for table in _rows(release) if "sequence" not in table} | {
@@ -449,6 +476,8 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
         "write_model.pairs": [],
         "write_model.follow_requests": [],
         "write_model.user_keys": [],
+        "chirp_meta.ranker_models": [],
+        "chirp_meta.ranker_models_seq_seq (sequence)": [(None,)],
         "write_model.snowflake_workers (sequence)": [(None,)],
         "archive.events_seq_seq (sequence)": [(None,)],
     }
@@ -457,7 +486,7 @@ def test_an_empty_database_migrates_to_the_schema_of_release_0_1_0_plus_the_revi
     other = upgrade(empty, archive("archive_other"))
     assert (other.before, other.after, other.applied[0].split()[0]) == (None, "0001", "0001")
     assert _schema(empty, ["archive_other"]) == _renamed(expected, "archive", "archive_other")
-    assert _versions(empty) == ("0009", "0001")
+    assert _versions(empty) == ("0010", "0001")
 
 
 def test_two_migrations_at_once_apply_each_revision_once(new_database):
@@ -473,7 +502,7 @@ def test_two_migrations_at_once_apply_each_revision_once(new_database):
         for migrated in result
         for revision in migrated.applied
     )
-    # deployment's nine, the archive's one
+    # deployment's ten, the archive's one
     applied_revisions = ["0001", "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
-    assert applied == [*applied_revisions, "0009"]
-    assert _versions(dsn) == ("0009", "0001")
+    assert applied == [*applied_revisions, "0009", "0010"]
+    assert _versions(dsn) == ("0010", "0001")
