@@ -7,13 +7,13 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 # Every extra: the lock pins all of them, and `make run` and `make test` need all of them.
-EXTRAS := dev flink export cassandra elasticsearch local media s3
+EXTRAS := dev flink export cassandra elasticsearch local media s3 ranking
 # uv resolves the lock; it lives in a venv of its own, outside the project's environment.
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
 .PHONY: run test test-cluster check lock bench bench-search bench-trending bench-replay bench-ingest \
-	bench-notifications bench-streaming bench-media
+	bench-notifications bench-streaming bench-media bench-ranking
 
 # The dependencies come from the lock, each checked against its hash; the project itself then
 # installs without resolving anything, and pip check fails if pyproject.toml asks for what the
@@ -88,3 +88,6 @@ bench-streaming: $(STAMP)
 
 bench-media: $(STAMP)
 	$(VENV)/bin/python -m bench.media $(BENCH_ARGS)
+
+bench-ranking: $(STAMP)
+	$(VENV)/bin/python -m bench.ranking $(BENCH_ARGS)

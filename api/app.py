@@ -21,6 +21,7 @@ from api.notifications import Notifications
 from api.observability import ObservabilityMiddleware
 from api.openapi import EXPOSED_HEADERS, install_problem_openapi, operation_id
 from api.problems import install_problem_handlers
+from api.ranked import RankedTimeline
 from api.rate_limits import WriteLimits
 from api.routes import (
     auth,
@@ -53,6 +54,8 @@ from infra.object_stores import object_store
 from infra.processes import die_with_parent
 from infra.redis_lockouts import RedisLockouts
 from infra.settings import Settings, get_settings
+from projections.ranker_models import PublishedModel
+from projections.ranking import HalfLives
 from projections.read_models import build_read_models, open_read_models, search_index
 from projections.search import SearchIndex
 from projections.targets import ReadModel, TargetWatcher
@@ -130,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 models.live, settings.stream_buffer_events, settings.stream_heartbeat_seconds
             )
             await live.start()
+            published = PublishedModel(models.pool)
+            await published.refresh()
             app.state.services = Services(
                 settings=settings,
                 write_model=write_model,
@@ -154,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 },
                 models=models,
                 timelines=(timelines := Timelines(models)),
+                ranked=RankedTimeline(timelines, published, HalfLives.of_settings(settings)),
                 notifications=Notifications(models, timelines.hydrator),
                 search=search,
                 live=live,
@@ -173,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.media_sweep_seconds,
             )
             sweeping = asyncio.create_task(sweeper.sweep_forever())
+            following_models = asyncio.create_task(published.follow())
 
             async def switch(current: Settings, switched: set[str]) -> None:
                 """Serve the read models' new generations: later requests read them,
@@ -186,6 +193,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     closing.add_done_callback(retired.discard)
                 models_now = build_read_models(current, models.pool, models.redis)
                 services.models, services.timelines = models_now, Timelines(models_now)
+                services.ranked = RankedTimeline(
+                    services.timelines, published, HalfLives.of_settings(current)
+                )
                 services.notifications = Notifications(models_now, services.timelines.hydrator)
 
             watcher = asyncio.create_task(TargetWatcher(models.pool, models.settings, switch).run())
@@ -198,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 relay.cancel()
                 fanning_out.cancel()
                 sweeping.cancel()
+                following_models.cancel()
                 try:  # what was acknowledged leaves the outbox now, not at the next start
                     await services.commands.confirm_acknowledged()
                 except Exception as error:  # noqa: BLE001 - sent again later, applied once

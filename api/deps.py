@@ -19,6 +19,7 @@ from api.consistency import wait_for_own_writes
 from api.login_limits import LoginLimits
 from api.notifications import Notifications
 from api.problems import ProblemError
+from api.ranked import RankedTimeline
 from api.rate_limits import WriteLimits
 from api.security import DeletedAccounts, Passwords, Principal, Tokens, unauthorized
 from api.streaming import LiveHub
@@ -49,6 +50,7 @@ class Services:
     readiness_checks: dict
     models: ReadModels
     timelines: Timelines
+    ranked: RankedTimeline
     notifications: Notifications
     search: SearchIndex
     live: LiveHub
@@ -149,7 +151,7 @@ async def signed_in_reader(services: ServicesDep, user: CurrentUser) -> Principa
 SignedInReader = Annotated[Principal, Depends(signed_in_reader)]
 
 
-def _cursor_position(name: str, value: str | None) -> int | None:
+def cursor_position(name: str, value: str | None) -> int | None:
     """The position a cursor this API issued stands for; 422 for anything else."""
     if value is None:
         return None
@@ -166,7 +168,7 @@ async def cursor(
         str | None, Query(max_length=64, description="from a previous page's next_cursor")
     ] = None,
 ) -> int | None:
-    return _cursor_position("cursor", cursor)
+    return cursor_position("cursor", cursor)
 
 
 async def since(
@@ -179,7 +181,7 @@ async def since(
         ),
     ] = None,
 ) -> int | None:
-    return _cursor_position("since", since)
+    return cursor_position("since", since)
 
 
 Cursor = Annotated[int | None, Depends(cursor)]

@@ -46,6 +46,7 @@ EXPOSED_HEADERS = [
     "Link",
     "RateLimit",
     "RateLimit-Policy",
+    "Chirp-Ranker-Model",
 ]
 # Operations whose new writes draw from a bucket (api/rate_limits.py), by operationId: a
 # user's, or for a sign-up the client address's.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from api.consistency import wait_for_own_writes
@@ -75,8 +75,23 @@ class Timelines:
         after: int | None = None,
     ) -> Page:
         """The home page read step by step, loading whatever the caches miss."""
+        sources = await self._home_sources(viewer, before, limit + OVERREAD, wait_seconds)
+        return await self._page(sources, viewer, before, limit, after=after, mutes=True)
+
+    async def home_candidates(
+        self, viewer: int, limit: int, wait_seconds: float
+    ) -> tuple[list[Entry], dict[int, CachedTweet]]:
+        """The newest `limit` entries the viewer's home timeline shows from the caches (the
+        ranked timeline's candidates: no older ones from the stores), with their tweets."""
+        sources = await self._home_sources(viewer, None, limit + OVERREAD, wait_seconds)
+        picked = await self._pick(sources, None, limit, stores=False)
+        return picked.entries, picked.tweets
+
+    async def _home_sources(
+        self, viewer: int, before: int | None, want: int, wait_seconds: float
+    ) -> Sources:
+        """What a home page merges, the caches it needs loaded first."""
         models, keys = self.models, self.models.keys
-        want = limit + OVERREAD
         view = await models.timelines.read_home(viewer, before, want)
         if view.wrote_recently:
             await wait_for_own_writes(models.progress, viewer, wait_seconds)
@@ -109,7 +124,6 @@ class Timelines:
             if not all(exists and not building for exists, building in states):
                 await self._ensure_all([self._recent_spec(author) for author in celebrities])
                 first = None
-        sources = [keys.home(viewer), *recents]
 
         async def admit(entries: list[Entry], tweets: dict[int, CachedTweet]) -> Admit:
             followed = [
@@ -121,16 +135,11 @@ class Timelines:
                 and seen.shows_entry(entry, tweet)
             )
 
-        return await self._page(
-            sources,
-            viewer,
-            before,
-            limit,
+        return Sources(
+            [keys.home(viewer), *recents],
             admit,
-            fallback=lambda cursor, n: self._entries_from_store(sorted(visible), n, cursor),
-            first=first,
-            after=after,
-            mutes=True,
+            lambda cursor, n: self._entries_from_store(sorted(visible), n, cursor),
+            first,
         )
 
     async def _home_from_store(self, viewer: int, following: set[int]) -> list[Entry]:
@@ -178,15 +187,12 @@ class Timelines:
         async def admit(entries: list[Entry], tweets: dict[int, CachedTweet]) -> Admit:
             return (await self.hydrator.visibility(viewer, _people(entries, tweets))).shows_entry
 
-        return await self._page(
+        sources = Sources(
             [self.models.keys.recent(author)],
-            viewer,
-            before,
-            limit,
             admit,
-            fallback=lambda cursor, n: self._entries_from_store([author], n, cursor),
-            after=after,
+            lambda cursor, n: self._entries_from_store([author], n, cursor),
         )
+        return await self._page(sources, viewer, before, limit, after=after)
 
     async def _ensure_recent(self, author: int) -> None:
         await self._ensure_all([self._recent_spec(author)])
@@ -230,21 +236,40 @@ class Timelines:
 
     async def _page(
         self,
-        sources: list[str],
+        sources: Sources,
         viewer: int | None,
         before: int | None,
         limit: int,
-        admit,
-        fallback,
-        first: list[TimelinePage] | None = None,
         after: int | None = None,
         mutes: bool = False,
     ) -> Page:
+        """A page of `limit` entries from `before` (down to `after`, if given), rendered;
+        `mutes`: the viewer's mutes apply (the home timeline)."""
+        picked = await self._pick(sources, before, limit, after)
+        entries = picked.entries
+        rendered = await self.hydrator.render(entries, viewer, picked.tweets, mutes=mutes)
+        next_cursor: int | None
+        if len(entries) == limit:
+            next_cursor = entries[-1].sort_key
+        else:
+            # A short page: the end, unless the rounds ran out before the sources did (many
+            # entries dropped); then the client goes on from the last entry examined.
+            next_cursor = None if picked.ended else picked.cursor
+        return Page(rendered, next_cursor, entries[0].sort_key if entries else None)
+
+    async def _pick(
+        self,
+        sources: Sources,
+        before: int | None,
+        limit: int,
+        after: int | None = None,
+        stores: bool = True,
+    ) -> Picked:
         """Merge the sources newest first from `before` (down to `after`, if given), drop
         what is gone or what `admit` (given a round's entries and tweets) does not let
-        through, fill the page (from the store past a partial cache); `first`: the sources'
-        first pages if read; `mutes`: the viewer's mutes apply (the home timeline)."""
+        through, fill the page (from the stores past a partial cache, unless not `stores`)."""
         timelines = self.models.timelines
+        admit, first = sources.admit, sources.first
         picked: list[Entry] = []
         known: dict = {}
         seen: set[int] = set()
@@ -258,7 +283,7 @@ class Timelines:
             if first is not None:
                 pages, first = first, None
             else:
-                pages = await timelines.pages(sources, cursor, want)
+                pages = await timelines.pages(sources.keys, cursor, want)
             complete = all(page.complete for page in pages)
             # A PARTIAL source used up ends where the stores take over for it: entries of
             # the other sources older than that may sit among ones only the stores hold.
@@ -293,9 +318,10 @@ class Timelines:
                 picked.append(entry)
             if len(picked) == limit or exhausted or past_partial or bounded:
                 break
-        if len(picked) < limit and not bounded and (past_partial or (exhausted and not complete)):
+        beyond = not bounded and (past_partial or (exhausted and not complete))
+        if len(picked) < limit and beyond and stores:
             # Past a partial cache: the stores have older tweets and retweets of the same people.
-            older = await fallback(cursor, limit - len(picked) + OVERREAD)
+            older = await sources.fallback(cursor, limit - len(picked) + OVERREAD)
             known.update(
                 await self.hydrator.tweets(
                     [entry.tweet_id for entry in older if entry.tweet_id not in known]
@@ -314,19 +340,32 @@ class Timelines:
                     continue
                 seen.add(entry.tweet_id)
                 picked.append(entry)
-        rendered = await self.hydrator.render(picked, viewer, known, mutes=mutes)
-        next_cursor: int | None
-        if len(picked) == limit:
-            next_cursor = picked[-1].sort_key
-        else:
-            # A short page: the end, unless the rounds ran out before the sources did (many
-            # entries dropped); then the client goes on from the last entry examined.
-            next_cursor = None if exhausted or bounded else cursor
-        return Page(rendered, next_cursor, picked[0].sort_key if picked else None)
+        return Picked(picked, known, cursor, exhausted or bounded)
 
 
 # Given a round's entries and their tweets, what lets an entry onto the page.
 Admit = Callable[[Entry, CachedTweet], bool]
+
+
+class Sources(NamedTuple):
+    """What a timeline merges: its sorted sets, what lets an entry onto a page (given a
+    round's entries and tweets), the stores' older entries past a partial cache (given the
+    cursor and how many), and the sets' first pages if already read."""
+
+    keys: list[str]
+    admit: Callable[[list[Entry], dict[int, CachedTweet]], Awaitable[Admit]]
+    fallback: Callable[[int | None, int], Awaitable[list[Entry]]]
+    first: list[TimelinePage] | None = None
+
+
+class Picked(NamedTuple):
+    """The entries a page takes, their tweets (and those read ahead), the last entry
+    examined and whether the sources ended (or `after` was reached)."""
+
+    entries: list[Entry]
+    tweets: dict[int, CachedTweet]
+    cursor: int | None
+    ended: bool
 
 
 def _people(entries: list[Entry], tweets: dict[int, CachedTweet]) -> set[int]:

@@ -29,6 +29,7 @@ from projections.redis_cache import RedisCache
 from projections.redis_keys import RedisKeys
 from projections.redis_live import RedisLiveEvents
 from projections.redis_progress import RedisProgress
+from projections.redis_ranking import RedisRanking
 from projections.redis_timelines import RedisTimelines
 from projections.redis_trends import RedisTrends
 from projections.search import SearchIndex
@@ -59,6 +60,7 @@ class ReadModels:
     cache: RedisCache
     progress: Progress
     trends: RedisTrends
+    ranking: RedisRanking
     notifications: PostgresNotifications
     live: RedisLiveEvents
     keys: RedisKeys
@@ -181,6 +183,7 @@ def build_read_models(settings: Settings, pool: AsyncConnectionPool, redis: Redi
         cache=RedisCache(redis, keys, settings.cache_ttl_seconds),
         progress=RedisProgress(redis, keys, settings.agent_group),
         trends=RedisTrends(redis, keys),
+        ranking=RedisRanking(redis, keys),
         notifications=PostgresNotifications(pool, settings.notifications_schema),
         live=RedisLiveEvents(redis, keys.live(), settings.stream_retention_events),
         keys=keys,

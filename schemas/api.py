@@ -249,9 +249,19 @@ class EmbeddedTweet(BaseModel):
     media: list[MediaAttachment] = Field(default=[], description="attached uploads, in order")
 
 
+class RankReason(BaseModel):
+    kind: Literal["liked", "retweeted"]
+    user: UserSummary
+
+
 class TweetPublic(EmbeddedTweet):
     retweeted_by: UserSummary | None = Field(
         default=None, description="set when this entry is a retweet: who retweeted it"
+    )
+    reason: RankReason | None = Field(
+        default=None,
+        description="the ranked home timeline only: someone you follow and engage with who "
+        "liked or retweeted it (social proof); null when no one did",
     )
     quoted_tweet: EmbeddedTweet | UnavailableTweet | None = Field(
         default=None,

@@ -1,0 +1,227 @@
+"""The ranked home timeline (docs/ranking.md): the home timeline's newest candidates, scored by
+the published model on their features, diversified, kept as a snapshot the cursor pages
+through.
+
+1. **Candidates**: the newest CANDIDATES entries the home timeline shows from the caches
+   (its own and the followed celebrities' recents; no older ones from the stores).
+2. **Features** (projections/ranking.py): the viewer's kept engagements (one round trip),
+   the closest friends' recent ones for social proof (one more), the tweets' counts and
+   content from the candidates' hydration.
+3. **Scores**: the published model's (projections/ranker_models.py), or newest first while
+   none is published; ties newest first.
+4. **Diversity**: no author twice in a row while another's tweet is left.
+5. **Snapshot**: the ranked places are saved for SNAPSHOT_SECONDS; the cursor names the
+   snapshot and a place, so paging shows each candidate at most once, in one order, however
+   the scores move meanwhile. A page drops what has become gone or hidden since, and is
+   diversified again among what it keeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from api.timelines import Timelines
+from projections.ranker_models import PublishedModel
+from projections.ranking import (
+    CANDIDATES,
+    Candidate,
+    HalfLives,
+    Kind,
+    affinities,
+    closest,
+    diversified,
+    features,
+    social_proof,
+)
+from projections.redis_cache import CachedTweet
+from projections.redis_ranking import Place
+from projections.timeline_entries import Entry
+
+# Places read beyond a page's size, since some may have become gone or hidden; rounds of that
+# before a page ends short.
+OVERREAD = 10
+MAX_ROUNDS = 4
+_CURSOR = re.compile(r"^r1\.([A-Za-z0-9_-]{8})\.(\d{1,4})$")
+
+
+class RankedCursorError(ValueError):
+    """Not a cursor of the ranked home timeline."""
+
+
+class SnapshotExpired(LookupError):
+    """The ranked snapshot a cursor pages through is gone: start again from the top."""
+
+
+@dataclass(frozen=True)
+class RankedPosition:
+    snapshot: str
+    offset: int
+
+    def encode(self) -> str:
+        raw = f"r1.{self.snapshot}.{self.offset}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> RankedPosition:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        except (ValueError, UnicodeDecodeError) as error:
+            raise RankedCursorError("malformed cursor") from error
+        match = _CURSOR.match(raw)
+        if match is None:
+            raise RankedCursorError("not a ranked timeline cursor")
+        return cls(match[1], int(match[2]))
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    tweets: list[dict]
+    next_cursor: str | None
+    model_version: str | None
+
+
+class RankedTimeline:
+    def __init__(
+        self, timelines: Timelines, published: PublishedModel, half_lives: HalfLives
+    ) -> None:
+        self.timelines, self.published, self.half_lives = timelines, published, half_lives
+
+    async def page(
+        self, viewer: int, position: RankedPosition | None, limit: int, wait_seconds: float
+    ) -> RankedPage:
+        """A page of the viewer's ranked home timeline: from a new snapshot without a
+        position, else from the position's snapshot (SnapshotExpired once it is gone)."""
+        ranking = self.timelines.models.ranking
+        version = None
+        if position is None:
+            places, version = await self.rank(viewer, wait_seconds)
+            position = RankedPosition(secrets.token_urlsafe(6), 0)
+            await ranking.save_snapshot(viewer, position.snapshot, places)
+            total = len(places)
+            places = places[: limit + OVERREAD]
+        else:
+            found = await ranking.snapshot(
+                viewer, position.snapshot, position.offset, limit + OVERREAD
+            )
+            if found is None:
+                raise SnapshotExpired(position.snapshot)
+            places, total = found
+        tweets, offset = await self._fill(viewer, position, places, total, limit)
+        following = RankedPosition(position.snapshot, offset).encode() if offset < total else None
+        return RankedPage(tweets, following, version)
+
+    async def rank(self, viewer: int, wait_seconds: float) -> tuple[list[Place], str | None]:
+        """Every candidate's place, best first, and the model's version (None: none)."""
+        now = int(time.time() * 1000)
+        timelines = self.timelines
+        models = timelines.models
+        model = self.published.current  # one model for the whole ranking, even if swapped
+        version = model.version if model is not None else None
+        entries, tweets = await timelines.home_candidates(viewer, CANDIDATES, wait_seconds)
+        if not entries:
+            return [], version
+        engaged = await models.ranking.engagements(viewer, now - self.half_lives.horizon_ms(), now)
+        affinity = affinities(engaged, now, self.half_lives)
+        following = await timelines.hydrator.id_set(
+            models.keys.following(viewer), lambda: models.graph.following(viewer)
+        )
+        friends = closest(affinity, following)
+        proof = social_proof(friends, await models.ranking.recent_engagements(friends, now), now)
+        rows = [
+            features(_candidate(entry, tweets[entry.tweet_id], proof), viewer, affinity, now)
+            for entry in entries
+        ]
+        if model is not None:
+            scores = model.logits(rows)
+        else:
+            scores = -np.arange(len(entries), dtype=np.float64)  # newest first
+        # Best first; equal scores newest first.
+        best = sorted(range(len(entries)), key=lambda i: (-scores[i], -entries[i].sort_key))
+        authors = [tweets[entry.tweet_id].author_id for entry in entries]
+        places = []
+        for i in diversified(best, authors):
+            reason = proof.get(entries[i].tweet_id)
+            if reason:
+                user, kind = reason[0]
+                places.append(Place(entries[i], user, _REASONS[kind]))
+            else:
+                places.append(Place(entries[i]))
+        return places, version
+
+    async def _fill(
+        self,
+        viewer: int,
+        position: RankedPosition,
+        places: list[Place],
+        total: int,
+        limit: int,
+    ) -> tuple[list[dict], int]:
+        """The page's tweets from `places` on (reading further if some are gone or hidden),
+        and the place the next page starts at."""
+        ranking, hydrator = self.timelines.models.ranking, self.timelines.hydrator
+        offset = position.offset
+        kept: list[tuple[Place, dict]] = []
+        for _ in range(MAX_ROUNDS):
+            rendered = await hydrator.render([p.entry for p in places], viewer, mutes=True)
+            by_tweet = {int(tweet["tweet_id"]): tweet for tweet in rendered}
+            for place in places:
+                if len(kept) == limit:
+                    break
+                offset += 1
+                tweet = by_tweet.get(place.entry.tweet_id)
+                if tweet is not None:
+                    kept.append((place, tweet))
+            if len(kept) == limit or offset >= total:
+                break
+            found = await ranking.snapshot(
+                viewer, position.snapshot, offset, limit - len(kept) + OVERREAD
+            )
+            if found is None:
+                break
+            places, total = found
+        order = diversified(list(range(len(kept))), [tweet["user"]["id"] for _, tweet in kept])
+        page = [kept[i] for i in order]
+        return await self._with_reasons(viewer, page), offset
+
+    async def _with_reasons(self, viewer: int, page: list[tuple[Place, dict]]) -> list[dict]:
+        """Each tweet with its `reason`: the friend who liked or retweeted it, while the
+        viewer may still see that friend; else null."""
+        hydrator = self.timelines.hydrator
+        named = sorted({p.reason_user for p, _ in page if p.reason_user is not None})
+        seen = await hydrator.visibility(viewer, set(named), mutes=True) if named else None
+        users = await hydrator.users(named) if named else {}
+        tweets = []
+        for place, tweet in page:
+            user, reason = place.reason_user, None
+            if user is not None and user in users and seen is not None and seen.shows(user):
+                reason = {"kind": place.reason_kind, "user": users[user]}
+            tweets.append({**tweet, "reason": reason})
+        return tweets
+
+
+_REASONS = {Kind.LIKE: "liked", Kind.RETWEET: "retweeted"}
+
+
+def _candidate(
+    entry: Entry, tweet: CachedTweet, proof: dict[int, list[tuple[int, Kind]]]
+) -> Candidate:
+    counts = tweet.counts
+    return Candidate(
+        tweet_id=tweet.tweet_id,
+        author_id=tweet.author_id,
+        posted_ms=tweet.created_ms,
+        likes=counts.likes if counts else 0,
+        retweets=counts.retweets if counts else 0,
+        replies=counts.replies if counts else 0,
+        is_reply=tweet.reply_to is not None,
+        is_quote=tweet.quote_of is not None,
+        has_media=bool(tweet.media),
+        retweeted_by=entry.retweeted_by,
+        proof=tuple(friend for friend, _ in proof.get(tweet.tweet_id, ())),
+    )

@@ -1,0 +1,109 @@
+"""The ranked home timeline's Redis side: the kept engagements its features read (written by
+the core agent, agents/core_redis.py) and the ranked snapshots its cursor pages through."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from projections.ranking import PROOF_PER_FRIEND, Engagement, proof_window
+from projections.redis_keys import RedisKeys
+from projections.timeline_entries import Entry
+
+# A ranked snapshot lives this long after it is made: a reader paging on later starts over.
+SNAPSHOT_SECONDS = 1800
+# sort key, tweet, retweeter (0: none), the reason's user (0: none) and kind ('l', 'r', '-').
+_PLACE = struct.Struct(">QQQQc")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place of a ranked snapshot: the entry, and who of the viewer's friends liked or
+    retweeted it (the `reason`), if anyone."""
+
+    entry: Entry
+    reason_user: int | None = None
+    reason_kind: str | None = None  # "liked" or "retweeted"
+
+    def pack(self) -> bytes:
+        kind = {"liked": b"l", "retweeted": b"r"}.get(self.reason_kind or "", b"-")
+        return _PLACE.pack(
+            self.entry.sort_key,
+            self.entry.tweet_id,
+            self.entry.retweeted_by or 0,
+            self.reason_user or 0,
+            kind,
+        )
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Place:
+        sort_key, tweet_id, retweeter, user, kind = _PLACE.unpack(raw)
+        return cls(
+            Entry(sort_key, tweet_id, retweeter or None),
+            user or None,
+            {b"l": "liked", b"r": "retweeted"}.get(kind),
+        )
+
+
+class RedisRanking:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+        self.redis, self.keys = redis, keys
+
+    async def engagements(self, viewer: int, since_ms: int, now_ms: int) -> list[Engagement]:
+        """The viewer's kept engagements made in [since_ms, now_ms)."""
+        found = await self.redis.zrangebyscore(
+            self.keys.engagements(viewer), since_ms, f"({now_ms}", withscores=True
+        )
+        return [Engagement.of_member(member, score) for member, score in found]
+
+    async def recent_engagements(
+        self, users: list[int], now_ms: int
+    ) -> dict[int, list[Engagement]]:
+        """Each user's newest PROOF_PER_FRIEND kept engagements in the proof window, in one
+        round trip."""
+        if not users:
+            return {}
+        start, end = proof_window(now_ms)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.zrevrangebyscore(
+                    self.keys.engagements(user),
+                    f"({end}",
+                    start,
+                    start=0,
+                    num=PROOF_PER_FRIEND,
+                    withscores=True,
+                )
+            found = await pipe.execute()
+        return {
+            user: [Engagement.of_member(member, score) for member, score in pairs]
+            for user, pairs in zip(users, found, strict=True)
+        }
+
+    async def save_snapshot(self, viewer: int, snapshot: str, places: list[Place]) -> None:
+        await self.redis.set(
+            self.keys.ranked_snapshot(viewer, snapshot),
+            b"".join(place.pack() for place in places) or b"-",
+            ex=SNAPSHOT_SECONDS,
+        )
+
+    async def snapshot(
+        self, viewer: int, snapshot: str, start: int, count: int
+    ) -> tuple[list[Place], int] | None:
+        """`count` places of a snapshot from place `start`, and how many it holds; None once
+        it has expired."""
+        key = self.keys.ranked_snapshot(viewer, snapshot)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.strlen(key)
+            pipe.getrange(key, start * _PLACE.size, (start + count) * _PLACE.size - 1)
+            length, raw = await pipe.execute()
+        if not length:
+            return None
+        total = length // _PLACE.size
+        places = [
+            Place.unpack(raw[i : i + _PLACE.size])
+            for i in range(0, len(raw) - _PLACE.size + 1, _PLACE.size)
+        ]
+        return places, total
