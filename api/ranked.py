@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api.consistency import wait_for_own_writes
 from api.timelines import Timelines
 from projections.ranker_models import PublishedModel
 from projections.ranking import (
@@ -39,9 +40,8 @@ from projections.ranking import (
     features,
     social_proof,
 )
-from projections.redis_cache import CachedTweet
+from projections.redis_pages import CandidateRow
 from projections.redis_ranking import Place
-from projections.timeline_entries import Entry
 
 # Places read beyond a page's size, since some may have become gone or hidden; rounds of that
 # before a page ends short.
@@ -123,8 +123,8 @@ class RankedTimeline:
         models = timelines.models
         model = self.published.current  # one model for the whole ranking, even if swapped
         version = model.version if model is not None else None
-        entries, tweets = await timelines.home_candidates(viewer, CANDIDATES, wait_seconds)
-        if not entries:
+        rows = await self._candidates(viewer, wait_seconds)
+        if not rows:
             return [], version
         engaged = await models.ranking.engagements(viewer, now - self.half_lives.horizon_ms(), now)
         affinity = affinities(engaged, now, self.half_lives)
@@ -133,26 +133,37 @@ class RankedTimeline:
         )
         friends = closest(affinity, following)
         proof = social_proof(friends, await models.ranking.recent_engagements(friends, now), now)
-        rows = [
-            features(_candidate(entry, tweets[entry.tweet_id], proof), viewer, affinity, now)
-            for entry in entries
-        ]
+        values = [features(_candidate(row, proof), viewer, affinity, now) for row in rows]
         if model is not None:
-            scores = model.logits(rows)
+            scores = model.logits(values)
         else:
-            scores = -np.arange(len(entries), dtype=np.float64)  # newest first
+            scores = -np.arange(len(rows), dtype=np.float64)  # newest first
         # Best first; equal scores newest first.
-        best = sorted(range(len(entries)), key=lambda i: (-scores[i], -entries[i].sort_key))
-        authors = [tweets[entry.tweet_id].author_id for entry in entries]
+        best = sorted(range(len(rows)), key=lambda i: (-scores[i], -rows[i].entry.sort_key))
         places = []
-        for i in diversified(best, authors):
-            reason = proof.get(entries[i].tweet_id)
+        for i in diversified(best, [row.author_id for row in rows]):
+            entry = rows[i].entry
+            reason = proof.get(entry.tweet_id)
             if reason:
                 user, kind = reason[0]
-                places.append(Place(entries[i], user, _REASONS[kind]))
+                places.append(Place(entry, user, _REASONS[kind]))
             else:
-                places.append(Place(entries[i]))
+                places.append(Place(entry))
         return places, version
+
+    async def _candidates(self, viewer: int, wait_seconds: float) -> list[CandidateRow]:
+        """The candidates, newest first: read by the page script in one round trip when the
+        caches hold them all, else step by step (api/timelines.py)."""
+        timelines = self.timelines
+        fast = await timelines.fast.candidates(viewer, CANDIDATES)
+        if fast.waiting:
+            await wait_for_own_writes(timelines.models.progress, viewer, wait_seconds)
+            fast = await timelines.fast.candidates(viewer, CANDIDATES, check_writes=False)
+            wait_seconds = 0.0
+        if fast.found is not None:
+            return fast.found
+        entries, tweets = await timelines.home_candidates(viewer, CANDIDATES, wait_seconds)
+        return [CandidateRow.of(entry, tweets[entry.tweet_id]) for entry in entries]
 
     async def _fill(
         self,
@@ -208,20 +219,18 @@ class RankedTimeline:
 _REASONS = {Kind.LIKE: "liked", Kind.RETWEET: "retweeted"}
 
 
-def _candidate(
-    entry: Entry, tweet: CachedTweet, proof: dict[int, list[tuple[int, Kind]]]
-) -> Candidate:
-    counts = tweet.counts
+def _candidate(row: CandidateRow, proof: dict[int, list[tuple[int, Kind]]]) -> Candidate:
+    tweet_id = row.entry.tweet_id
     return Candidate(
-        tweet_id=tweet.tweet_id,
-        author_id=tweet.author_id,
-        posted_ms=tweet.created_ms,
-        likes=counts.likes if counts else 0,
-        retweets=counts.retweets if counts else 0,
-        replies=counts.replies if counts else 0,
-        is_reply=tweet.reply_to is not None,
-        is_quote=tweet.quote_of is not None,
-        has_media=bool(tweet.media),
-        retweeted_by=entry.retweeted_by,
-        proof=tuple(friend for friend, _ in proof.get(tweet.tweet_id, ())),
+        tweet_id=tweet_id,
+        author_id=row.author_id,
+        posted_ms=row.created_ms,
+        likes=row.likes,
+        retweets=row.retweets,
+        replies=row.replies,
+        is_reply=row.reply_to is not None,
+        is_quote=row.quote_of is not None,
+        has_media=row.has_media,
+        retweeted_by=row.entry.retweeted_by,
+        proof=tuple(friend for friend, _ in proof.get(tweet_id, ())),
     )

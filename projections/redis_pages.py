@@ -19,12 +19,15 @@ all the nodes they need at once (docs/read-models.md, "Redis Cluster").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 
 from infra.redis_clients import is_cluster
+from projections.engagements import Counts
+from projections.redis_cache import CachedTweet
 from projections.redis_keys import ID_SLOT, RedisKeys
-from projections.timeline_entries import lower_bound, upper_bound
+from projections.timeline_entries import Entry, decode, lower_bound, upper_bound
 
 # Entries examined per page at most (deleted and no-longer-visible ones are skipped): past
 # it, the page ends short with a cursor where the examination stopped.
@@ -42,6 +45,9 @@ local mode, before, limit, viewer = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[
 local ttl, budget, check_writes = tonumber(ARGV[13]), tonumber(ARGV[14]), ARGV[15] == '1'
 -- ARGV[16]: the ZREVRANGEBYLEX min: entries newer than a bound only (pull to refresh).
 local lower, bounded = ARGV[16], ARGV[16] ~= '(\0'
+-- ARGV[17]: '1': the picked entries' rows, not a rendered page (the ranked timeline's
+-- candidates: what the caches hold, never past a PARTIAL source into the stores).
+local rows_only = ARGV[17] == '1'
 local timeline, following, pulled = KEYS[1], KEYS[2], KEYS[3]
 
 -- Read-your-writes (api/consistency.py): has every partition the viewer wrote to been applied
@@ -175,24 +181,27 @@ local function shows(who)
 end
 
 -- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
--- hashtags, mentioned, quote_of, media (the attachments as shown).
+-- hashtags, mentioned, quote_of, media (the attachments as shown), created.
 local function tweet_row(id)
   return redis.call('HMGET', tweet_key(id), 'author', 'json', 'deleted', 'likes',
                     'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of',
-                    'media')
+                    'media', 'created')
 end
 
 local picked, seen, examined, last = {}, {}, 0, nil
 while #picked < limit and examined < budget do
-  local best, from = nil, nil
+  local best, from, cut = nil, nil, false
   for i = 1, #sources do
     local member = head(i)
     -- A PARTIAL source used up: what the others hold from here on is older than its end,
     -- where it has entries only the stores hold (a pulled author's older tweets).
-    if member == nil and partial[i] then return {'slow', 'past-cache'} end
+    if member == nil and partial[i] then
+      if not rows_only then return {'slow', 'past-cache'} end
+      cut = true
+    end
     if member and (best == nil or newer(member, best)) then best, from = member, i end
   end
-  if best == nil then break end
+  if best == nil or cut then break end
   positions[from] = positions[from] + 1
   examined = examined + 1
   last = best
@@ -215,6 +224,25 @@ while #picked < limit and examined < budget do
       end
     end
   end
+end
+
+if rows_only then
+  local rows = {'rows'}
+  for _, item in ipairs(picked) do
+    local row = item[4]
+    if not (row[4] and row[5] and row[6] and row[7]) then return {'slow', 'counts'} end
+    if not row[11] then return {'slow', 'media'} end
+    if not row[12] then return {'slow', 'tweet'} end
+    -- What the ranking's features read (projections/ranking.py): the reply's parent from the
+    -- cached JSON, attachments or none.
+    local parent = string.match(row[2], '"reply_to":"(%d+)"') or ''
+    local media = row[11] ~= '[]' and '1' or '0'
+    for _, value in ipairs({item[1], row[1], row[12], row[4], row[5], row[6], parent,
+                            row[10] or '', media}) do
+      rows[#rows + 1] = value
+    end
+  end
+  return rows
 end
 
 local cursor = ''
@@ -322,6 +350,65 @@ class FastPage:
         return self.tweets_json is not None
 
 
+class CandidateRow(NamedTuple):
+    """What the ranked timeline's features read of a candidate (projections/ranking.py)."""
+
+    entry: Entry
+    author_id: int
+    created_ms: int
+    likes: int
+    retweets: int
+    replies: int
+    reply_to: int | None
+    quote_of: int | None
+    has_media: bool
+
+    @classmethod
+    def of(cls, entry: Entry, tweet: CachedTweet) -> CandidateRow:
+        counts = tweet.counts or Counts()
+        return cls(
+            entry,
+            tweet.author_id,
+            tweet.created_ms,
+            counts.likes,
+            counts.retweets,
+            counts.replies,
+            tweet.reply_to,
+            tweet.quote_of,
+            bool(tweet.media),
+        )
+
+    @classmethod
+    def parse(cls, fields: list[bytes]) -> CandidateRow:
+        """From the script's fields: member, author, created, likes, retweets, replies,
+        reply_to, quote_of, media ('1': some)."""
+        member, author, created, likes, retweets, replies, reply_to, quote_of, media = fields
+        return cls(
+            decode(member),
+            int(author),
+            int(created),
+            int(likes),
+            int(retweets),
+            int(replies),
+            int(reply_to) if reply_to else None,
+            int(quote_of) if quote_of else None,
+            media == b"1",
+        )
+
+
+_ROW = 9
+
+
+@dataclass(frozen=True)
+class FastCandidates:
+    """The script's candidates (newest first) if it could read them all; else why not
+    (`wait` or a miss)."""
+
+    found: list[CandidateRow] | None
+    waiting: bool = False
+    reason: str | None = None
+
+
 class PageAssembler:
     def __init__(
         self, redis: Redis, keys: RedisKeys, active_seconds: int, agent_group: str
@@ -362,6 +449,33 @@ class PageAssembler:
             after=after,
         )
 
+    async def candidates(
+        self, viewer: int, limit: int, check_writes: bool = True
+    ) -> FastCandidates:
+        """The newest `limit` entries the viewer's home timeline shows from the caches, with
+        their tweets (the ranked timeline's candidates), in one round trip if the caches hold
+        all they need."""
+        keys = self.keys
+        result = await self._call(
+            "home",
+            keys.home(viewer),
+            viewer,
+            None,
+            limit,
+            check_writes,
+            keys.following(viewer),
+            None,
+            rows=True,
+        )
+        if result is None:
+            return FastCandidates(None, reason="cluster")
+        if result[0] != b"rows":
+            return FastCandidates(None, result[0] == b"wait", result[1].decode())
+        fields = result[1:]
+        return FastCandidates(
+            [CandidateRow.parse(fields[n : n + _ROW]) for n in range(0, len(fields), _ROW)]
+        )
+
     async def user(
         self,
         author: int,
@@ -393,11 +507,33 @@ class PageAssembler:
         following: str | None = None,
         after: int | None = None,
     ) -> FastPage:
-        if self.cluster:
+        result = await self._call(
+            mode, timeline, viewer, before, limit, check_writes, following, after
+        )
+        if result is None:
             return FastPage(None, reason="cluster")
+        if result[0] != b"ok":
+            return FastPage(None, waiting=result[0] == b"wait", reason=result[1].decode())
+        return FastPage(result[1], _sort_key(result[2]), _sort_key(result[3]))
+
+    async def _call(
+        self,
+        mode: str,
+        timeline: str,
+        viewer: int | None,
+        before: int | None,
+        limit: int,
+        check_writes: bool,
+        following: str | None,
+        after: int | None,
+        rows: bool = False,
+    ) -> list | None:
+        """The script's answer; None on a cluster (where it cannot run)."""
+        if self.cluster:
+            return None
         keys = self.keys
         anyone = viewer if viewer is not None else 0
-        result = await self._page(
+        return await self._page(
             keys=[
                 timeline,
                 following or timeline,
@@ -418,11 +554,9 @@ class PageAssembler:
                 limit * EXAMINED_PER_ENTRY + EXAMINED_EXTRA,
                 int(check_writes and viewer is not None),
                 lower_bound(after),
+                int(rows),
             ],
         )
-        if result[0] != b"ok":
-            return FastPage(None, waiting=result[0] == b"wait", reason=result[1].decode())
-        return FastPage(result[1], _sort_key(result[2]), _sort_key(result[3]))
 
 
 def _sort_key(raw: bytes) -> int | None:

@@ -17,6 +17,7 @@ from infra.settings import Settings
 from projections.engagements import Counts
 from projections.read_models import open_read_models
 from projections.redis_cache import CachedTweet
+from projections.redis_pages import CandidateRow
 from projections.timeline_entries import COMPLETE, PARTIAL, Entry, encode
 from tests.conftest import CELEBRITY_THRESHOLD
 from tests.support.clients import follow, home, post, register
@@ -164,6 +165,19 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
                         ),
                         limit,
                     )
+        # The ranked timeline's candidates (api/ranked.py): the same entries and tweets.
+        for limit in (1, 5, 800):
+            found = loop.run_until_complete(timelines.fast.candidates(viewer.id, limit))
+            assert found.found is not None, found.reason
+            entries, known = loop.run_until_complete(
+                timelines.home_candidates(viewer.id, limit, 1.0)
+            )
+            assert found.found == [CandidateRow.of(e, known[e.tweet_id]) for e in entries]
+        assert any(row.reply_to for row in found.found) and any(row.quote_of for row in found.found)
+        # The newest of the timeline, as far as the caches hold it (no older ones from the
+        # stores past a PARTIAL one).
+        shown = [int(tweet["tweet_id"]) for tweet in tops.tweets]
+        assert [entry.tweet_id for entry in entries] == shown[: len(entries)]
         fast = loop.run_until_complete(timelines.fast.home(viewer.id, None, 100))
         tweets = orjson.loads(b"[" + fast.tweets_json + b"]")
         assert any(t["retweeted_by"] for t in tweets) and any(t["liked_by_me"] for t in tweets)
