@@ -438,16 +438,12 @@ class PageAssembler:
         """`check_writes`: answer `wait` while the agents have not applied the viewer's own
         writes (read-your-writes)."""
         keys = self.keys
-        return await self._run(
-            "home",
-            keys.home(viewer),
-            viewer,
-            before,
-            limit,
-            check_writes,
-            following=keys.following(viewer),
-            after=after,
-        )
+        return self._page_of(
+            await self._call(
+                "home", keys.home(viewer), viewer, before, limit, check_writes,
+                keys.following(viewer), after,
+            )
+        )  # fmt: skip
 
     async def candidates(
         self, viewer: int, limit: int, check_writes: bool = True
@@ -485,31 +481,16 @@ class PageAssembler:
         check_writes: bool = True,
         after: int | None = None,
     ) -> FastPage:
-        return await self._run(
-            "user",
-            self.keys.recent(author),
-            viewer,
-            before,
-            limit,
-            check_writes,
-            following=None if viewer is None else self.keys.following(viewer),
-            after=after,
-        )
+        following = None if viewer is None else self.keys.following(viewer)
+        return self._page_of(
+            await self._call(
+                "user", self.keys.recent(author), viewer, before, limit, check_writes,
+                following, after,
+            )
+        )  # fmt: skip
 
-    async def _run(
-        self,
-        mode: str,
-        timeline: str,
-        viewer: int | None,
-        before: int | None,
-        limit: int,
-        check_writes: bool,
-        following: str | None = None,
-        after: int | None = None,
-    ) -> FastPage:
-        result = await self._call(
-            mode, timeline, viewer, before, limit, check_writes, following, after
-        )
+    @staticmethod
+    def _page_of(result: list | None) -> FastPage:
         if result is None:
             return FastPage(None, reason="cluster")
         if result[0] != b"ok":
