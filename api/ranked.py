@@ -31,13 +31,12 @@ from api.timelines import Timelines
 from projections.ranker_models import PublishedModel
 from projections.ranking import (
     CANDIDATES,
-    Candidate,
     HalfLives,
     Kind,
     affinities,
     closest,
     diversified,
-    features,
+    feature_matrix,
     social_proof,
 )
 from projections.redis_pages import CandidateRow
@@ -133,7 +132,7 @@ class RankedTimeline:
         )
         friends = closest(affinity, following)
         proof = social_proof(friends, await models.ranking.recent_engagements(friends, now), now)
-        values = [features(_candidate(row, proof), viewer, affinity, now) for row in rows]
+        values = _features(rows, viewer, affinity, proof, now)
         if model is not None:
             scores = model.logits(values)
         else:
@@ -219,18 +218,29 @@ class RankedTimeline:
 _REASONS = {Kind.LIKE: "liked", Kind.RETWEET: "retweeted"}
 
 
-def _candidate(row: CandidateRow, proof: dict[int, list[tuple[int, Kind]]]) -> Candidate:
-    tweet_id = row.entry.tweet_id
-    return Candidate(
-        tweet_id=tweet_id,
-        author_id=row.author_id,
-        posted_ms=row.created_ms,
-        likes=row.likes,
-        retweets=row.retweets,
-        replies=row.replies,
-        is_reply=row.reply_to is not None,
-        is_quote=row.quote_of is not None,
-        has_media=row.has_media,
-        retweeted_by=row.entry.retweeted_by,
-        proof=tuple(friend for friend, _ in proof.get(tweet_id, ())),
+def _features(
+    rows: list[CandidateRow],
+    viewer: int,
+    affinity: dict[int, tuple[float, float, float]],
+    proof: dict[int, list[tuple[int, Kind]]],
+    now_ms: int,
+) -> np.ndarray:
+    """The candidates' feature rows (projections/ranking.feature_matrix)."""
+    entries, authors, posted, likes, retweets, replies, replies_to, quotes, media = zip(
+        *rows, strict=True
+    )
+    return feature_matrix(
+        viewer,
+        affinity,
+        now_ms,
+        author_ids=authors,
+        posted_ms=posted,
+        likes=likes,
+        retweets=retweets,
+        replies=replies,
+        proofs=[len(proof.get(entry.tweet_id, ())) for entry in entries],
+        replies_to=[parent is not None for parent in replies_to],
+        quotes=[quoted is not None for quoted in quotes],
+        media=media,
+        retweeted=[entry.retweeted_by is not None for entry in entries],
     )

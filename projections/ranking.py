@@ -231,6 +231,41 @@ def features(
     ]
 
 
+def feature_matrix(
+    viewer: int,
+    affinity: dict[int, tuple[float, float, float]],
+    now_ms: int,
+    *,
+    author_ids: Sequence[int],
+    posted_ms: Sequence[int],
+    likes: Sequence[int],
+    retweets: Sequence[int],
+    replies: Sequence[int],
+    proofs: Sequence[int],
+    replies_to: Sequence[bool],
+    quotes: Sequence[bool],
+    media: Sequence[bool],
+    retweeted: Sequence[bool],
+) -> np.ndarray:
+    """The features of many candidates at once, a row each, as `features` computes them one
+    at a time (serving ranks hundreds per read): the columns in FEATURES' order."""
+    authors = np.asarray(author_ids, dtype=np.int64)
+    affine = np.array([affinity.get(a, _NONE) for a in author_ids], dtype=np.float64)
+    hours = np.maximum(now_ms - np.asarray(posted_ms, dtype=np.float64), 0) / MS_PER_HOUR
+    counts = np.array([likes, retweets, replies, proofs], dtype=np.float64)
+    flags = np.array([replies_to, quotes, media, retweeted], dtype=np.float64)
+    return np.column_stack(
+        [
+            np.log1p(hours),
+            np.log1p(affine.reshape(-1, 3)),
+            np.log1p(counts[:3].T),
+            np.log1p(counts[3]),
+            flags.T,
+            (authors == viewer).astype(np.float64),
+        ]
+    )
+
+
 class ModelError(ValueError):
     """A model file this code cannot use."""
 

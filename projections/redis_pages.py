@@ -227,7 +227,7 @@ while #picked < limit and examined < budget do
 end
 
 if rows_only then
-  local rows = {'rows'}
+  local rows, n = {'rows'}, 1
   for _, item in ipairs(picked) do
     local row = item[4]
     if not (row[4] and row[5] and row[6] and row[7]) then return {'slow', 'counts'} end
@@ -235,12 +235,11 @@ if rows_only then
     if not row[12] then return {'slow', 'tweet'} end
     -- What the ranking's features read (projections/ranking.py): the reply's parent from the
     -- cached JSON, attachments or none.
-    local parent = string.match(row[2], '"reply_to":"(%d+)"') or ''
-    local media = row[11] ~= '[]' and '1' or '0'
-    for _, value in ipairs({item[1], row[1], row[12], row[4], row[5], row[6], parent,
-                            row[10] or '', media}) do
-      rows[#rows + 1] = value
-    end
+    rows[n + 1], rows[n + 2], rows[n + 3] = item[1], row[1], row[12]
+    rows[n + 4], rows[n + 5], rows[n + 6] = row[4], row[5], row[6]
+    rows[n + 7] = string.match(row[2], '"reply_to":"(%d+)"') or ''
+    rows[n + 8], rows[n + 9] = row[10] or '', row[11] ~= '[]' and '1' or '0'
+    n = n + 9
   end
   return rows
 end

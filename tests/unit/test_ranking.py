@@ -21,6 +21,7 @@ from projections.ranking import (
     affinities,
     closest,
     diversified,
+    feature_matrix,
     features,
     proof_window,
     social_proof,
@@ -163,3 +164,73 @@ def test_each_place_takes_the_best_candidate_the_rule_allows(authors):
         previous = authors[order[place - 1]] if place else None
         allowed = [i for i in left if authors[i] != previous] or left
         assert pick == min(allowed)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 5),  # author
+            st.integers(0, 10 * HOUR),  # posted
+            st.integers(0, 10_000),  # likes
+            st.integers(0, 500),  # retweets
+            st.integers(0, 500),  # replies
+            st.integers(0, 4),  # proof
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_feature_matrix_is_each_candidates_features(rows):
+    """Serving computes many at once (feature_matrix), training one at a time (features)."""
+    affinity = {1: (1.5, 0.0, 0.25), 3: (0.0, 2.0, 0.0)}
+    now = 12 * HOUR
+    candidates = [
+        Candidate(
+            tweet_id=n,
+            author_id=author,
+            posted_ms=posted,
+            likes=likes,
+            retweets=retweets,
+            replies=replies,
+            is_reply=reply,
+            is_quote=quote,
+            has_media=media,
+            retweeted_by=9 if retweeted else None,
+            proof=tuple(range(proof)),
+        )
+        for n, (
+            author,
+            posted,
+            likes,
+            retweets,
+            replies,
+            proof,
+            reply,
+            quote,
+            media,
+            retweeted,
+        ) in enumerate(rows)
+    ]
+    matrix = feature_matrix(
+        1,
+        affinity,
+        now,
+        author_ids=[c.author_id for c in candidates],
+        posted_ms=[c.posted_ms for c in candidates],
+        likes=[c.likes for c in candidates],
+        retweets=[c.retweets for c in candidates],
+        replies=[c.replies for c in candidates],
+        proofs=[len(c.proof) for c in candidates],
+        replies_to=[c.is_reply for c in candidates],
+        quotes=[c.is_quote for c in candidates],
+        media=[c.has_media for c in candidates],
+        retweeted=[c.retweeted_by is not None for c in candidates],
+    )
+    expected = [features(c, 1, affinity, now) for c in candidates]
+    assert matrix.shape == (len(candidates), len(FEATURES))
+    for got, want in zip(matrix.tolist(), expected, strict=True):
+        assert got == pytest.approx(want, rel=1e-12, abs=0)
