@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from api.timelines import Timelines
+from api.timelines import Sources, Timelines
 from projections.redis_timelines import TimelinePage
 from projections.timeline_entries import Entry
 
@@ -50,7 +50,7 @@ def read_all(sources: dict[str, list[int]], live: set[int], limit: int) -> list[
         seen, cursor = [], None
         while True:
             ids, cursor, _ = await timelines._page(
-                list(sources), 1, cursor, limit, admit_all, no_store
+                Sources(list(sources), admit_all, no_store), 1, cursor, limit
             )
             seen += ids
             if cursor is None:
