@@ -112,8 +112,8 @@ class RankedTimeline:
                 raise SnapshotExpired(position.snapshot)
             places, total = found
         tweets, offset = await self._fill(viewer, position, places, total, limit)
-        following = RankedPosition(position.snapshot, offset).encode() if offset < total else None
-        return RankedPage(tweets, following, version)
+        after = RankedPosition(position.snapshot, offset).encode() if offset < total else None
+        return RankedPage(tweets, after, version)
 
     async def rank(self, viewer: int, wait_seconds: float) -> tuple[list[Place], str | None]:
         """Every candidate's place, best first, and the model's version (None: none)."""
@@ -145,7 +145,7 @@ class RankedTimeline:
             reason = proof.get(entry.tweet_id)
             if reason:
                 user, kind = reason[0]
-                places.append(Place(entry, user, _REASONS[kind]))
+                places.append(Place(entry, user, kind))
             else:
                 places.append(Place(entry))
         return places, version
@@ -203,14 +203,14 @@ class RankedTimeline:
         """Each tweet with its `reason`: the friend who liked or retweeted it, while the
         viewer may still see that friend; else null."""
         hydrator = self.timelines.hydrator
-        named = sorted({p.reason_user for p, _ in page if p.reason_user is not None})
-        seen = await hydrator.visibility(viewer, set(named), mutes=True) if named else None
-        users = await hydrator.users(named) if named else {}
+        named = {p.reason_user for p, _ in page if p.reason_user is not None}
+        # The users read for their visibility are the reasons' users, summaries included.
+        seen = await hydrator.visibility(viewer, named, mutes=True) if named else None
         tweets = []
         for place, tweet in page:
-            user, reason = place.reason_user, None
-            if user is not None and user in users and seen is not None and seen.shows(user):
-                reason = {"kind": place.reason_kind, "user": users[user]}
+            user, kind, reason = place.reason_user, place.reason_kind, None
+            if seen is not None and user in seen.users and kind is not None and seen.shows(user):
+                reason = {"kind": _REASONS[kind], "user": seen.users[user].summary}
             tweets.append({**tweet, "reason": reason})
         return tweets
 

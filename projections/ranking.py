@@ -53,6 +53,10 @@ class Kind(StrEnum):
     def letter(self) -> str:
         return self.value[0] if self is not Kind.REPLY else "p"
 
+    @classmethod
+    def of_letter(cls, letter: str) -> Kind:
+        return _KIND_OF[letter]
+
 
 KINDS = tuple(Kind)
 
@@ -98,7 +102,7 @@ class Engagement:
     def of_member(cls, member: bytes | str, at_ms: float) -> Engagement:
         text = member.decode() if isinstance(member, bytes) else member
         letter, tweet_id, author_id = text.split(":")
-        return cls(_KIND_OF[letter], int(tweet_id), int(author_id), int(at_ms))
+        return cls(Kind.of_letter(letter), int(tweet_id), int(author_id), int(at_ms))
 
 
 _KIND_OF = {kind.letter: kind for kind in Kind}

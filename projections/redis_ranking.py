@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from projections.ranking import PROOF_PER_FRIEND, Engagement, proof_window
+from projections.ranking import PROOF_PER_FRIEND, Engagement, Kind, proof_window
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import Entry
 
 # A ranked snapshot lives this long after it is made: a reader paging on later starts over.
 SNAPSHOT_SECONDS = 1800
-# sort key, tweet, retweeter (0: none), the reason's user (0: none) and kind ('l', 'r', '-').
+# sort key, tweet, retweeter (0: none), the reason's user (0: none) and kind (its letter, '-').
 _PLACE = struct.Struct(">QQQQc")
 
 
@@ -25,10 +25,10 @@ class Place:
 
     entry: Entry
     reason_user: int | None = None
-    reason_kind: str | None = None  # "liked" or "retweeted"
+    reason_kind: Kind | None = None  # a like or a retweet
 
     def pack(self) -> bytes:
-        kind = {"liked": b"l", "retweeted": b"r"}.get(self.reason_kind or "", b"-")
+        kind = self.reason_kind.letter.encode() if self.reason_kind is not None else b"-"
         return _PLACE.pack(
             self.entry.sort_key,
             self.entry.tweet_id,
@@ -43,7 +43,7 @@ class Place:
         return cls(
             Entry(sort_key, tweet_id, retweeter or None),
             user or None,
-            {b"l": "liked", b"r": "retweeted"}.get(kind),
+            Kind.of_letter(kind.decode()) if kind != b"-" else None,
         )
 
 
