@@ -2,8 +2,9 @@
 the published model on their features, diversified, kept as a snapshot the cursor pages
 through.
 
-1. **Candidates**: the newest CANDIDATES entries the home timeline shows from the caches
-   (its own and the followed celebrities' recents; no older ones from the stores).
+1. **Candidates**: the newest CANDIDATES entries of the last CANDIDATE_HOURS the home
+   timeline shows from the caches (its own and the followed celebrities' recents; no older
+   ones from the stores), as training takes them.
 2. **Features** (projections/ranking.py): the viewer's kept engagements (one round trip),
    the closest friends' recent ones for social proof (one more), the tweets' counts and
    content from the candidates' hydration.
@@ -34,6 +35,7 @@ from projections.ranking import (
     HalfLives,
     Kind,
     affinities,
+    candidates_after,
     closest,
     diversified,
     feature_matrix,
@@ -122,7 +124,7 @@ class RankedTimeline:
         models = timelines.models
         model = self.published.current  # one model for the whole ranking, even if swapped
         version = model.version if model is not None else None
-        rows = await self._candidates(viewer, wait_seconds)
+        rows = await self._candidates(viewer, now, wait_seconds)
         if not rows:
             return [], version
         engaged = await models.ranking.engagements(viewer, now - self.half_lives.horizon_ms(), now)
@@ -150,18 +152,21 @@ class RankedTimeline:
                 places.append(Place(entry))
         return places, version
 
-    async def _candidates(self, viewer: int, wait_seconds: float) -> list[CandidateRow]:
-        """The candidates, newest first: read by the page script in one round trip when the
-        caches hold them all, else step by step (api/timelines.py)."""
+    async def _candidates(
+        self, viewer: int, now_ms: int, wait_seconds: float
+    ) -> list[CandidateRow]:
+        """The candidates at `now_ms`, newest first: read by the page script in one round
+        trip when the caches hold them all, else step by step (api/timelines.py)."""
         timelines = self.timelines
-        fast = await timelines.fast.candidates(viewer, CANDIDATES)
+        after = candidates_after(now_ms)
+        fast = await timelines.fast.candidates(viewer, CANDIDATES, after)
         if fast.waiting:
             await wait_for_own_writes(timelines.models.progress, viewer, wait_seconds)
-            fast = await timelines.fast.candidates(viewer, CANDIDATES, check_writes=False)
+            fast = await timelines.fast.candidates(viewer, CANDIDATES, after, check_writes=False)
             wait_seconds = 0.0
         if fast.found is not None:
             return fast.found
-        entries, tweets = await timelines.home_candidates(viewer, CANDIDATES, wait_seconds)
+        entries, tweets = await timelines.home_candidates(viewer, CANDIDATES, after, wait_seconds)
         return [CandidateRow.of(entry, tweets[entry.tweet_id]) for entry in entries]
 
     async def _fill(

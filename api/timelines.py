@@ -79,12 +79,13 @@ class Timelines:
         return await self._page(sources, viewer, before, limit, after=after, mutes=True)
 
     async def home_candidates(
-        self, viewer: int, limit: int, wait_seconds: float
+        self, viewer: int, limit: int, after: int | None, wait_seconds: float
     ) -> tuple[list[Entry], dict[int, CachedTweet]]:
-        """The newest `limit` entries the viewer's home timeline shows from the caches (the
-        ranked timeline's candidates: no older ones from the stores), with their tweets."""
+        """The newest `limit` entries newer than sort key `after` the viewer's home timeline
+        shows from the caches (the ranked timeline's candidates: no older ones from the
+        stores), with their tweets."""
         sources = await self._home_sources(viewer, None, limit + OVERREAD, wait_seconds)
-        picked = await self._pick(sources, None, limit, stores=False)
+        picked = await self._pick(sources, None, limit, after, stores=False)
         return picked.entries, picked.tweets
 
     async def _home_sources(

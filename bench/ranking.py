@@ -48,7 +48,7 @@ from infra.settings import Settings
 from operations.stack import LocalStack
 from operations.train_ranker import examples, train
 from projections.ranker_models import publish
-from projections.ranking import CANDIDATES, HalfLives
+from projections.ranking import CANDIDATES, HalfLives, candidates_after
 from projections.read_models import build_read_models
 from projections.targets import ReadModel, group_of
 from schemas import events as ev
@@ -172,8 +172,9 @@ async def _serve(stack: LocalStack, settings: Settings, args, edges, texts) -> d
         async with AsyncConnectionPool(settings.postgres, min_size=1, max_size=2) as pool:
             redis = async_redis(settings)
             candidates = Timelines(build_read_models(settings, pool, redis))
+            after = candidates_after(int(time.time() * 1000))
             for reader in readers[:50]:
-                entries, _ = await candidates.home_candidates(reader, CANDIDATES, 0.0)
+                entries, _ = await candidates.home_candidates(reader, CANDIDATES, after, 0.0)
                 sizes.append(len(entries))
             await redis.aclose()
         rounds = [

@@ -22,14 +22,13 @@ from projections.ranking import (
     HalfLives,
     Kind,
     affinities,
+    candidates_since,
     closest,
     features,
     social_proof,
 )
 from schemas import events as ev
 from streams.ids import id_time
-
-CANDIDATE_HOURS = 48
 
 
 def event_ms(event: ev.Event) -> int:
@@ -149,7 +148,7 @@ class History:
     def entries(self, viewer: int, now_ms: int) -> list[Entry]:
         """The viewer's home timeline entries of the last CANDIDATE_HOURS before `now_ms`,
         newest first, a tweet once, at most CANDIDATES."""
-        since = now_ms - CANDIDATE_HOURS * 3_600_000
+        since = candidates_since(now_ms)
         following = self.following.get(viewer, set())
         found: list[Entry] = []
         for author in (*following, viewer):

@@ -24,16 +24,21 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
 import orjson
 
 from infra.settings import Settings
+from streams.ids import lowest_id_at
 
 MS_PER_HOUR = 3_600_000
-# A viewer's candidates: the home timeline's newest entries, as many as seed 000 scores.
+# A viewer's candidates: the home timeline's newest entries, as many as seed 000 scores, of
+# the last CANDIDATE_HOURS (older ones are left to the chronological timeline). Training and
+# serving take the same ones, so the model scores only what it has seen (docs/ranking.md).
 CANDIDATES = 800
+CANDIDATE_HOURS = 48
 # The engagements kept per viewer, the latest: the bound on a viewer's affinities' memory
 # (and so on the authors a viewer has an affinity for).
 ENGAGEMENTS_PER_VIEWER = 500
@@ -136,6 +141,17 @@ def affinities(
 PROOF_FRIENDS = 50
 PROOF_PER_FRIEND = 100
 PROOF_HOURS = 48
+
+
+def candidates_since(now_ms: int) -> int:
+    """The first moment (ms) a candidate at `now_ms` may be from."""
+    return now_ms - CANDIDATE_HOURS * MS_PER_HOUR
+
+
+def candidates_after(now_ms: int) -> int:
+    """The timeline sort key the candidates at `now_ms` are newer than: the last id before
+    the window's first moment."""
+    return lowest_id_at(datetime.fromtimestamp(candidates_since(now_ms) / 1000, UTC)) - 1
 
 
 def closest(

@@ -445,11 +445,11 @@ class PageAssembler:
         )  # fmt: skip
 
     async def candidates(
-        self, viewer: int, limit: int, check_writes: bool = True
+        self, viewer: int, limit: int, after: int | None, check_writes: bool = True
     ) -> FastCandidates:
-        """The newest `limit` entries the viewer's home timeline shows from the caches, with
-        their tweets (the ranked timeline's candidates), in one round trip if the caches hold
-        all they need."""
+        """The newest `limit` entries newer than sort key `after` the viewer's home timeline
+        shows from the caches, with their tweets (the ranked timeline's candidates), in one
+        round trip if the caches hold all they need."""
         keys = self.keys
         result = await self._call(
             "home",
@@ -459,7 +459,7 @@ class PageAssembler:
             limit,
             check_writes,
             keys.following(viewer),
-            None,
+            after,
             rows=True,
         )
         if result is None:

@@ -165,14 +165,18 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
                         ),
                         limit,
                     )
-        # The ranked timeline's candidates (api/ranked.py): the same entries and tweets.
-        for limit in (1, 5, 800):
-            found = loop.run_until_complete(timelines.fast.candidates(viewer.id, limit))
-            assert found.found is not None, found.reason
-            entries, known = loop.run_until_complete(
-                timelines.home_candidates(viewer.id, limit, 1.0)
-            )
-            assert found.found == [CandidateRow.of(e, known[e.tweet_id]) for e in entries]
+        # The ranked timeline's candidates (api/ranked.py): the same entries and tweets, of
+        # a window (newer than a sort key) or all.
+        for after in (keys[4], None):
+            for limit in (1, 5, 800):
+                found = loop.run_until_complete(timelines.fast.candidates(viewer.id, limit, after))
+                assert found.found is not None, found.reason
+                entries, known = loop.run_until_complete(
+                    timelines.home_candidates(viewer.id, limit, after, 1.0)
+                )
+                assert found.found == [CandidateRow.of(e, known[e.tweet_id]) for e in entries]
+                if after is not None:  # the four newer than the bound, newest first
+                    assert [e.sort_key for e in entries] == keys[: min(limit, 4)]
         assert any(row.reply_to for row in found.found) and any(row.quote_of for row in found.found)
         # The newest of the timeline, as far as the caches hold it (no older ones from the
         # stores past a PARTIAL one).

@@ -19,6 +19,8 @@ from projections.ranking import (
     Model,
     ModelError,
     affinities,
+    candidates_after,
+    candidates_since,
     closest,
     diversified,
     feature_matrix,
@@ -26,6 +28,7 @@ from projections.ranking import (
     proof_window,
     social_proof,
 )
+from streams.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS
 
 HOUR = 3_600_000
 HALF = HalfLives(like=10.0, retweet=20.0, reply=40.0)
@@ -234,3 +237,13 @@ def test_the_feature_matrix_is_each_candidates_features(rows):
     assert matrix.shape == (len(candidates), len(FEATURES))
     for got, want in zip(matrix.tolist(), expected, strict=True):
         assert got == pytest.approx(want, rel=1e-12, abs=0)
+
+
+@given(st.integers(min_value=EPOCH_MS + 100 * HOUR, max_value=EPOCH_MS + 10**12))
+def test_served_candidates_are_of_the_window_training_takes(now):
+    """Serving reads the timeline's entries newer than candidates_after (sort keys are ids);
+    training keeps the tweets made from candidates_since on: the same ones."""
+    since, low = candidates_since(now), WORKER_BITS + SEQUENCE_BITS
+    last_id_before = ((since - 1 - EPOCH_MS) << low) | ((1 << low) - 1)
+    first_id_in = (since - EPOCH_MS) << low
+    assert last_id_before <= candidates_after(now) < first_id_in
