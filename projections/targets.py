@@ -5,7 +5,8 @@ tweet store, engagements, timelines and caches), `search` (the index), `trends` 
 `notifications` (with the mentions timeline).
 Generation 1 of each is the configured schema, Redis prefix or index; a replay builds
 generation n+1 beside it and switches readers over by updating one row: readers and agents
-watch the rows (`TargetWatcher`) and move to the new generation, and no copy is made. A
+watch the rows (`TargetWatcher`: the API is notified as a switch commits, the agents poll) and
+move to the new generation, and no copy is made. A
 switch is a handover with the live agents of that read model, so that the new generation
 continues exactly where the old one stopped:
 
@@ -29,6 +30,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 import orjson
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from infra.settings import Settings
@@ -36,8 +38,12 @@ from infra.settings import Settings
 log = logging.getLogger("chirp.targets")
 
 
-# How often readers and agents look at the pointer and at a pending handover.
+# How often the agents look at the pointer and at a pending handover.
 POLL_SECONDS = 0.05
+# Readers (TargetWatcher.run) are told of a switch as it commits, on this channel; they look
+# at the pointer every RECHECK_SECONDS too, should a notification be lost with a connection.
+SWITCHES_CHANNEL = "chirp_target_switches"
+RECHECK_SECONDS = 5.0
 # A handover not finished in this long was abandoned (its replay died): the agents resume.
 HANDOVER_TIMEOUT_SECONDS = 60.0
 
@@ -163,6 +169,7 @@ async def switch(pool: AsyncConnectionPool, base: str, generation: int) -> None:
             " switched_at = now()",
             (base, generation),
         )
+        await conn.execute(f"NOTIFY {SWITCHES_CHANNEL}")  # delivered as this commits
 
 
 async def cancel_handover(pool: AsyncConnectionPool, base: str) -> None:
@@ -183,12 +190,20 @@ class TargetWatcher:
         self.pool, self.settings, self.on_switch = pool, settings, on_switch
 
     async def run(self) -> None:
+        """Check now, then whenever a switch is notified, and every RECHECK_SECONDS."""
         while True:
             try:
-                await self.check()
+                async with await psycopg.AsyncConnection.connect(
+                    self.settings.postgres, autocommit=True
+                ) as listening:
+                    await listening.execute(f"LISTEN {SWITCHES_CHANNEL}")
+                    while True:  # checked after LISTEN: no switch falls between the two
+                        await self.check()
+                        async for _ in listening.notifies(timeout=RECHECK_SECONDS, stop_after=1):
+                            pass
             except Exception as error:  # noqa: BLE001 - a lost connection: try again later
                 log.warning("could not read the read-model target: %s", error)
-            await asyncio.sleep(POLL_SECONDS)
+                await asyncio.sleep(RECHECK_SECONDS)
 
     async def check(self) -> None:
         now = await current(self.pool, self.settings)
