@@ -44,9 +44,9 @@ from projections.ranking import (
 from projections.redis_pages import CandidateRow
 from projections.redis_ranking import Place
 
-# Places read beyond a page's size, since some may have become gone or hidden; rounds of that
-# before a page ends short.
-OVERREAD = 10
+# Places read (and rendered) beyond a page's size, since some may have become gone or hidden
+# (rarely: a snapshot is minutes old); rounds of that before a page ends short.
+OVERREAD = 2
 MAX_ROUNDS = 4
 _CURSOR = re.compile(r"^r1\.([A-Za-z0-9_-]{8})\.(\d{1,4})$")
 

@@ -3,7 +3,9 @@
 PostgreSQL holds the truth. A tweet's hash holds its author, its immutable public fields
 already rendered as JSON (`json`: id, content, time, reply_to, quote_of), what rendering its
 entities and quote needs (`hashtags` as a JSON array, `mentioned`: the mentioned users' ids,
-comma-separated, `quote_of`: the quoted tweet's id or ""), its counts, its attachments as the
+comma-separated, `quote_of`: the quoted tweet's id or ""), the replied-to tweet's id
+(`reply_to`, or "": what the ranked timeline's candidate read takes), its counts, its
+attachments as the
 API shows them (`media`, a JSON array), and `deleted` once deleted. The content is
 immutable but for deletion: it is filled only where neither it nor the deletion mark is (an
 entry without `mentioned`, cached before entities were, counts as having no content and is
@@ -144,6 +146,8 @@ class RedisCache:
             ",".join(map(str, tweet.mentioned_ids)),
             "quote_of",
             tweet.quote_of or "",
+            "reply_to",
+            tweet.reply_to or "",
         ]
         counts = (
             []

@@ -79,19 +79,17 @@ if mode == 'home' then
   end
 end
 
--- 8 big-endian bytes as a decimal string, exactly (Lua numbers hold only 53 bits).
+-- 8 big-endian bytes as a decimal string, exactly (Lua numbers hold only 53 bits): as
+-- high * 2^32 + low = high * 42949 * 10^5 + (high * 67296 + low), each part exact.
 local function decimal(bytes)
-  local l1, l2, l3 = 0, 0, 0  -- base 10^7, least significant first
-  for k = 1, 8 do
-    local v = l1 * 256 + string.byte(bytes, k)
-    l1 = v % 10000000
-    v = l2 * 256 + math.floor(v / 10000000)
-    l2 = v % 10000000
-    l3 = l3 * 256 + math.floor(v / 10000000)
-  end
-  if l3 > 0 then return string.format('%d%07d%07d', l3, l2, l1) end
-  if l2 > 0 then return string.format('%d%07d', l2, l1) end
-  return string.format('%d', l1)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(bytes, 1, 8)
+  local high = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  local low = ((b5 * 256 + b6) * 256 + b7) * 256 + b8
+  local upper, lower = high * 42949, high * 67296 + low
+  upper = upper + math.floor(lower / 100000)
+  lower = lower % 100000
+  if upper > 0 then return string.format('%.0f%05d', upper, lower) end
+  return string.format('%d', lower)
 end
 
 -- Sort keys are a member's first 8 bytes; compared bytewise (Lua's < on strings is strcoll).
@@ -182,7 +180,14 @@ end
 
 -- A tweet's hash (projections/redis_cache.py): author, json, deleted, the counts (4-7),
 -- hashtags, mentioned, quote_of, media (the attachments as shown), created.
+-- The rows mode reads only what the ranking's features need, at the same places: the content
+-- check (2, 9) on 'created' (written with the content), the reply's parent at 8.
 local function tweet_row(id)
+  if rows_only then
+    return redis.call('HMGET', tweet_key(id), 'author', 'created', 'deleted', 'likes',
+                      'retweets', 'replies', 'quotes', 'reply_to', 'created', 'quote_of',
+                      'media', 'created')
+  end
   return redis.call('HMGET', tweet_key(id), 'author', 'json', 'deleted', 'likes',
                     'retweets', 'replies', 'quotes', 'hashtags', 'mentioned', 'quote_of',
                     'media', 'created')
@@ -233,11 +238,15 @@ if rows_only then
     if not (row[4] and row[5] and row[6] and row[7]) then return {'slow', 'counts'} end
     if not row[11] then return {'slow', 'media'} end
     if not row[12] then return {'slow', 'tweet'} end
-    -- What the ranking's features read (projections/ranking.py): the reply's parent from the
-    -- cached JSON, attachments or none.
+    -- What the ranking's features read (projections/ranking.py): the reply's parent (from
+    -- the cached JSON for a tweet cached before the hash held it), attachments or none.
+    local parent = row[8]
+    if not parent then
+      parent = string.match(redis.call('HGET', tweet_key(item[2]), 'json'), '"reply_to":"(%d+)"')
+    end
     rows[n + 1], rows[n + 2], rows[n + 3] = item[1], row[1], row[12]
     rows[n + 4], rows[n + 5], rows[n + 6] = row[4], row[5], row[6]
-    rows[n + 7] = string.match(row[2], '"reply_to":"(%d+)"') or ''
+    rows[n + 7] = parent or ''
     rows[n + 8], rows[n + 9] = row[10] or '', row[11] ~= '[]' and '1' or '0'
     n = n + 9
   end

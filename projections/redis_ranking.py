@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from infra.redis_clients import is_cluster
 from projections.ranking import PROOF_PER_FRIEND, Engagement, Kind, proof_window
 from projections.redis_keys import RedisKeys
 from projections.timeline_entries import Entry
@@ -16,6 +17,17 @@ from projections.timeline_entries import Entry
 SNAPSHOT_SECONDS = 1800
 # sort key, tweet, retweeter (0: none), the reason's user (0: none) and kind (its letter, '-').
 _PLACE = struct.Struct(">QQQQc")
+# Each set's newest members in a score range, with their scores: KEYS the sets, ARGV the
+# range's top (exclusive) and bottom and how many of each. One call, where a pipeline would
+# cost the client a command each (a ranking reads 50).
+_NEWEST_OF_EACH = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  found[i] = redis.call('ZREVRANGEBYSCORE', key, ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', 0,
+                        ARGV[3])
+end
+return found
+"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class Place:
 class RedisRanking:
     def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self.redis, self.keys = redis, keys
+        self._newest_of_each = redis.register_script(_NEWEST_OF_EACH)
+        # The script reads keys of many users: on a cluster they live in other slots.
+        self.cluster = is_cluster(redis)
 
     async def engagements(self, viewer: int, since_ms: int, now_ms: int) -> list[Engagement]:
         """The viewer's kept engagements made in [since_ms, now_ms)."""
@@ -66,17 +81,17 @@ class RedisRanking:
         if not users:
             return {}
         start, end = proof_window(now_ms)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user in users:
-                pipe.zrevrangebyscore(
-                    self.keys.engagements(user),
-                    f"({end}",
-                    start,
-                    start=0,
-                    num=PROOF_PER_FRIEND,
-                    withscores=True,
-                )
-            found = await pipe.execute()
+        keys = [self.keys.engagements(user) for user in users]
+        if self.cluster:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrevrangebyscore(
+                        key, f"({end}", start, start=0, num=PROOF_PER_FRIEND, withscores=True
+                    )
+                found = await pipe.execute()
+        else:
+            flat = await self._newest_of_each(keys=keys, args=[f"({end}", start, PROOF_PER_FRIEND])
+            found = [zip(pairs[::2], map(float, pairs[1::2]), strict=True) for pairs in flat]
         return {
             user: [Engagement.of_member(member, score) for member, score in pairs]
             for user, pairs in zip(users, found, strict=True)

@@ -178,6 +178,13 @@ def test_the_script_serves_the_same_pages_as_the_slow_path(client, stack):
                 if after is not None:  # the four newer than the bound, newest first
                     assert [e.sort_key for e in entries] == keys[: min(limit, 4)]
         assert any(row.reply_to for row in found.found) and any(row.quote_of for row in found.found)
+        # A reply cached before its hash held `reply_to`: the script reads it from the JSON.
+        reply = next(row for row in found.found if row.reply_to)
+        loop.run_until_complete(
+            models.redis.hdel(models.keys.tweet(reply.entry.tweet_id), "reply_to")
+        )
+        again = loop.run_until_complete(timelines.fast.candidates(viewer.id, 800, None))
+        assert again.found == found.found
         # The newest of the timeline, as far as the caches hold it (no older ones from the
         # stores past a PARTIAL one).
         shown = [int(tweet["tweet_id"]) for tweet in tops.tweets]
