@@ -7,8 +7,9 @@ on each run's held-out later period, NDCG@20 of the engaged tweets in the model'
 in reverse-chronological order and in a shuffled-label control's order, with the model's
 AUC and log loss.
 
-Serving: on a local stack of its own, a workload of the same kind ending now (more posts a
-day, so readers have up to the 800 candidates seed 000 scores) goes through the agents; the
+Serving: on a local stack of its own, a workload of the same kind ending now (`--serve-days`,
+with more posts a day, so that readers who follow many have the 800 candidates seed 000
+scores within the candidates' 48-hour window) goes through the agents; the
 model trained on it is published; then `GET /api/v1/timeline/home` (a page of 20) and the same
 with `order=ranked` (a new ranking each time: candidates, features, scores, diversity,
 snapshot) are read in turn, `--rounds` times each: first by closed loops over the simulated
@@ -48,7 +49,7 @@ from infra.settings import Settings
 from operations.stack import LocalStack
 from operations.train_ranker import examples, train
 from projections.ranker_models import publish
-from projections.ranking import CANDIDATES, HalfLives, candidates_after
+from projections.ranking import CANDIDATE_HOURS, CANDIDATES, HalfLives, candidates_after
 from projections.read_models import build_read_models
 from projections.targets import ReadModel, group_of
 from schemas import events as ev
@@ -63,7 +64,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=8)
     parser.add_argument("--posts-per-day", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3, help="workloads, each of its own seed")
-    parser.add_argument("--serve-posts-per-day", type=int, default=12000)
+    # Serving: enough posts in the candidates' window that readers who follow many have the
+    # 800 candidates seed 000 scores.
+    parser.add_argument("--serve-days", type=int, default=3)
+    parser.add_argument("--serve-posts-per-day", type=int, default=36000)
     parser.add_argument("--seconds", type=float, default=60.0, help="per endpoint, all rounds")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -112,7 +116,7 @@ def main() -> None:
 
 
 async def _serve(stack: LocalStack, settings: Settings, args, edges, texts) -> dict:
-    days = args.days
+    days = args.serve_days
     events = ranking_log(
         edges,
         texts,
@@ -173,7 +177,7 @@ async def _serve(stack: LocalStack, settings: Settings, args, edges, texts) -> d
             redis = async_redis(settings)
             candidates = Timelines(build_read_models(settings, pool, redis))
             after = candidates_after(int(time.time() * 1000))
-            for reader in readers[:50]:
+            for reader in readers:
                 entries, _ = await candidates.home_candidates(reader, CANDIDATES, after, 0.0)
                 sizes.append(len(entries))
             await redis.aclose()
@@ -201,7 +205,7 @@ async def _serve(stack: LocalStack, settings: Settings, args, edges, texts) -> d
             "median": statistics.median(sizes),
             "max": max(sizes),
             "min": min(sizes),
-            "sampled_readers": len(sizes),
+            "at_most": sum(size == CANDIDATES for size in sizes),
         },
         "model": model.version,
         "model_ndcg": {
@@ -278,8 +282,9 @@ def _serving_rows(serving: dict | None) -> list[str]:
     return [
         "",
         f"Serving: {serving['readers']} readers, {serving['events']:,} events through the "
-        f"agents ({serving['loaded_seconds']} s); candidates per reader (50 sampled) median "
-        f"{sizes['median']}, {sizes['min']}-{sizes['max']}; API {serving['api_workers']} "
+        f"agents ({serving['loaded_seconds']} s); candidates per reader (of the last "
+        f"{CANDIDATE_HOURS} hours) median {sizes['median']}, {sizes['min']}-{sizes['max']}, "
+        f"{sizes['at_most']} readers at the {CANDIDATES} scored; API {serving['api_workers']} "
         f"workers, {serving['concurrency']} concurrent clients, {serving['rounds']} rounds of "
         "each endpoint in turn; every ranked read scored by the published model.",
         "",
