@@ -6,9 +6,8 @@ tweet store, engagements, timelines and caches), `search` (the index), `trends` 
 Generation 1 of each is the configured schema, Redis prefix or index; a replay builds
 generation n+1 beside it and switches readers over by updating one row: readers and agents
 watch the rows (`TargetWatcher`: the API is notified as a switch commits, the agents poll) and
-move to the new generation, and no copy is made. A
-switch is a handover with the live agents of that read model, so that the new generation
-continues exactly where the old one stopped:
+move to the new generation, and no copy is made. A switch is a handover with the live agents
+of that read model, so that the new generation continues exactly where the old one stopped:
 
 1. the replay asks the agents to pause (`handovers.state = 'pause'`);
 2. the agents finish their batch, stop, and answer with how far they have applied each
