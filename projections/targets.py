@@ -40,9 +40,10 @@ log = logging.getLogger("chirp.targets")
 # How often the agents look at the pointer and at a pending handover.
 POLL_SECONDS = 0.05
 # Readers (TargetWatcher.run) are told of a switch as it commits, on this channel; they look
-# at the pointer every RECHECK_SECONDS too, should a notification be lost with a connection.
+# at the pointer every RECHECK_SECONDS too, should a notification be lost with a connection
+# (well within the grace before a replay drops the old generation).
 SWITCHES_CHANNEL = "chirp_target_switches"
-RECHECK_SECONDS = 5.0
+RECHECK_SECONDS = 1.0
 # A handover not finished in this long was abandoned (its replay died): the agents resume.
 HANDOVER_TIMEOUT_SECONDS = 60.0
 
